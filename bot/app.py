@@ -1,0 +1,108 @@
+"""Putting the pieces together: settings → database → core → runtime → outbox sender → scheduler.
+
+`LinliApp` is created per process (nothing is a process-wide singleton), so a test can run
+several against one stand-in, and the sandbox runs one beside the stand-in."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from typing import Any
+
+from bot.config import Settings
+from bot.core.dispatch import Core
+from bot.handlers import FALLBACKS, build_router, report_error
+from bot.outbox import Limits, OutboxSender
+from bot.render import NoticeRenderer
+from bot.runtimes.base import Pipeline, Runtime, set_menus
+from flows.clock import Clock, SystemClock
+from scheduler.runner import Scheduler
+from storage.db import Database
+from storage.migrate import check_current
+
+log = logging.getLogger("linli.app")
+
+
+def make_runtime(settings: Settings) -> Runtime:
+    if not settings.bot_token:
+        raise SystemExit("LINLI_BOT_TOKEN is not set (or run `linli sandbox` to try Linli without Telegram)")
+    if settings.runtime == "aiogram":
+        from bot.runtimes.aiogram_rt import AiogramRuntime
+
+        return AiogramRuntime(settings.bot_token, settings.bot_api_url)
+    if settings.runtime == "ptb":
+        from bot.runtimes.ptb_rt import PtbRuntime
+
+        return PtbRuntime(settings.bot_token, settings.bot_api_url)
+    raise SystemExit(f"unknown LINLI_RUNTIME {settings.runtime!r}: use aiogram or ptb")
+
+
+class LinliApp:
+    def __init__(self, settings: Settings, *, clock: Clock | None = None, run_scheduler: bool = True,
+                 run_sender: bool = True) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.db = Database(settings.database_url)
+        self.secret = settings.secret()
+        self.core = Core(
+            db=self.db, clock=self.clock, secret=self.secret, router=build_router(), errors=report_error,
+            fallbacks=FALLBACKS, button_ttl=timedelta(hours=settings.button_ttl_hours),
+        )
+        self.runtime: Runtime | None = None
+        self.sender: OutboxSender | None = None
+        self.scheduler: Scheduler | None = None
+        self._run_scheduler = run_scheduler
+        self._run_sender = run_sender
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    async def start(self) -> None:
+        check_current(self.settings.database_url)
+        self.runtime = make_runtime(self.settings)
+        gateway = self.runtime.gateway
+        _, username = await gateway.me()
+        self.core.bot_username = username
+        render = NoticeRenderer(secret=self.secret, clock=self.clock, bot_username=username,
+                                button_ttl=self.core.button_ttl)
+        self.sender = OutboxSender(
+            db=self.db, gateway=gateway, clock=self.clock, render=render,
+            limits=Limits(self.settings.outbox_rate, self.settings.outbox_per_chat,
+                          self.settings.outbox_per_group_minute),
+            concurrency=self.settings.outbox_concurrency,
+        )
+        self.core.on_outbox = self.sender.wake
+        await set_menus(self.core, gateway)
+        if self._run_sender:
+            self._tasks.append(asyncio.create_task(self.sender.run(self._stop), name="outbox"))
+        if self._run_scheduler:
+            self.scheduler = Scheduler(self.settings.database_url, db=self.db, clock=self.clock)
+            self.scheduler.start()
+        await self.runtime.start(Pipeline(self.core, gateway), webhook_url=self.settings.webhook_url,
+                                 webhook_secret=self.settings.webhook_secret)
+        log.info("Linli is running as @%s (%s runtime, %s)", username, self.settings.runtime,
+                 "webhook" if self.settings.webhook_url else "long polling")
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self.runtime is not None:
+            await self.runtime.stop()
+        for task in self._tasks:
+            await task
+        self._tasks.clear()
+        if self.scheduler is not None:
+            self.scheduler.shutdown()
+        await self.db.dispose()
+
+    async def serve_forever(self) -> None:
+        """Run until cancelled (Ctrl-C); with a webhook, also serve the web app."""
+        await self.start()
+        try:
+            if self.settings.webhook_url:
+                from web.app import serve
+
+                await serve(self.settings, runtime=self.runtime)
+            else:
+                await asyncio.Event().wait()
+        finally:
+            await self.stop()

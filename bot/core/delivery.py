@@ -1,0 +1,57 @@
+"""Sending the replies of an update. A reply that Telegram refuses for now (429, 5xx, network)
+is not lost: it goes into the outbox and the sender delivers it later."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from bot.core.gateway import ApiError, Gateway
+from bot.core.types import Edit, Reply, Send, Toast
+from flows import membership
+from flows.clock import Clock
+from storage.db import Database
+from storage.models import OutboxMessage
+
+log = logging.getLogger("linli.delivery")
+
+
+async def deliver(replies: list[Reply], gateway: Gateway, *, db: Database, clock: Clock,
+                  on_outbox: Callable[[], None] | None = None) -> None:
+    for reply in replies:
+        try:
+            if isinstance(reply, Toast):
+                await gateway.answer(reply.callback_id, reply.text, reply.alert)
+            elif isinstance(reply, Send):
+                await gateway.send(reply.chat_id, reply.message, reply.reply_to)
+            elif isinstance(reply, Edit):
+                await gateway.edit(reply.chat_id, reply.message_id, reply.message)
+        except ApiError as err:
+            await _failed(reply, err, db=db, clock=clock, on_outbox=on_outbox)
+
+
+async def _failed(reply: Reply, err: ApiError, *, db: Database, clock: Clock,
+                  on_outbox: Callable[[], None] | None) -> None:
+    if isinstance(reply, Toast):
+        log.info("callback answer not delivered: %s", err.kind)  # too late to answer; harmless
+        return
+    if isinstance(reply, Edit) and "not modified" in err.description:
+        return
+    chat_id = reply.chat_id
+    now = clock.now()
+    if err.kind in (ApiError.RETRY_AFTER, ApiError.TRANSIENT) and isinstance(reply, Send):
+        async with db.uow() as uow:
+            uow.session.add(OutboxMessage(
+                tg_chat_id=chat_id, payload={"message": reply.message.to_payload()}, status="pending",
+                not_before=now, created_at=now,
+            ))
+            await uow.commit()
+        log.info("reply to chat deferred to the outbox after %s", err.kind)
+        if on_outbox:
+            on_outbox()
+    elif err.kind == ApiError.FORBIDDEN:
+        async with db.uow() as uow:
+            await membership.mark_unreachable(uow, user_id=None, tg_chat_id=chat_id, now=now)
+            await uow.commit()
+    else:
+        log.warning("reply refused by Telegram: %s", err.description)

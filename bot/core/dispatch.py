@@ -1,0 +1,339 @@
+"""The framework-free dispatcher: neutral event → handler → replies → gateway.
+
+One transaction per update: the processed-update mark, the actor's user row and everything
+the handler changes are committed together, and only then are the replies sent. A handler
+that raises a FlowError leaves nothing behind but the processed-update mark."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from bot.core import callbacks
+from bot.core.i18n import tr as translate
+from bot.core.types import (
+    BotStatusEvent,
+    Button,
+    CallbackEvent,
+    Edit,
+    Event,
+    Keyboard,
+    MessageEvent,
+    OutMessage,
+    Reply,
+    Send,
+    Toast,
+)
+from flows import conversation, membership
+from flows.clock import Clock
+from flows.conversation import State
+from flows.errors import FlowError
+from flows.membership import Actor
+from flows.roles import Perm
+from storage.db import Database, UnitOfWork
+from storage.models import OutboxMessage, ProcessedUpdate, User
+
+log = logging.getLogger("linli.dispatch")
+
+Handler = Callable[["Ctx"], Awaitable[None]]
+ErrorMapper = Callable[["Ctx", FlowError], None]
+
+PRIVATE, GROUP, ANYWHERE = "private", "group", "any"
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    name: str
+    handler: Handler
+    where: str  # PRIVATE | GROUP | ANYWHERE
+    description: str  # msgid, shown in menus and /help
+    perm: Perm | None = None  # who sees it in /help and menus (the flow checks again)
+    member_only: bool = False
+    menu: bool = True
+
+
+@dataclass
+class Ctx:
+    """What a handler gets: the event, the actor, an open unit of work, and reply helpers."""
+
+    core: Core
+    uow: UnitOfWork
+    event: Event
+    actor: Actor
+    now: datetime
+    args: list[str] = field(default_factory=list)  # callback fields after the prefix
+    state: State | None = None
+    replies: list[Reply] = field(default_factory=list)
+
+    @property
+    def lang(self) -> str:
+        return self.actor.lang
+
+    def t(self, msgid: str, /, **kwargs: object) -> str:
+        return translate(self.lang, msgid, **kwargs)
+
+    @property
+    def chat_id(self) -> int:
+        assert self.event.chat is not None
+        return self.event.chat.id
+
+    @property
+    def user_id(self) -> int:
+        assert self.event.user is not None
+        return self.event.user.id
+
+    @property
+    def is_press(self) -> bool:
+        return isinstance(self.event, CallbackEvent)
+
+    async def load_state(self) -> State | None:
+        self.state = await conversation.get(self.uow, chat_id=self.chat_id, user_id=self.user_id, now=self.now)
+        return self.state
+
+    @property
+    def message(self) -> MessageEvent:
+        assert isinstance(self.event, MessageEvent)
+        return self.event
+
+    @property
+    def callback(self) -> CallbackEvent:
+        assert isinstance(self.event, CallbackEvent)
+        return self.event
+
+    def button(self, text: str, *fields: str | int, ttl: timedelta | None = None) -> Button:
+        data = callbacks.pack(self.core.secret, list(fields), now=self.now, ttl=ttl or self.core.button_ttl)
+        return Button(text=text, data=data)
+
+    def url_button(self, text: str, url: str) -> Button:
+        return Button(text=text, url=url)
+
+    def deep_link(self, payload: str) -> str:
+        return f"https://t.me/{self.core.bot_username}?start={payload}"
+
+    def reply(self, text: str, buttons: Keyboard | None = None, *, chat_id: int | None = None,
+              photo: str | None = None) -> None:
+        self.replies.append(Send(chat_id or self.chat_id, OutMessage(text=text, buttons=buttons, photo=photo)))
+
+    def edit(self, text: str, buttons: Keyboard | None = None) -> None:
+        """Replace the message whose button was pressed."""
+        ev = self.callback
+        assert ev.message_id is not None and ev.chat is not None
+        self.replies.append(Edit(ev.chat.id, ev.message_id, OutMessage(text=text, buttons=buttons)))
+
+    def toast(self, text: str = "", alert: bool = False) -> None:
+        self.replies.append(Toast(self.callback.callback_id, text, alert))
+
+    async def set_state(self, flow: str, step: str, data: dict[str, Any] | None = None) -> None:
+        self.state = State(flow=flow, step=step, data=data or {})
+        await conversation.put(self.uow, chat_id=self.chat_id, user_id=self.user_id, state=self.state, now=self.now)
+
+    async def clear_state(self) -> None:
+        self.state = None
+        await conversation.clear(self.uow, chat_id=self.chat_id, user_id=self.user_id)
+
+
+class Router:
+    """Collects handlers by command, callback prefix and conversation flow."""
+
+    def __init__(self) -> None:
+        self.commands: dict[str, CommandSpec] = {}
+        self.callbacks: dict[str, Handler] = {}
+        self.flows: dict[str, Handler] = {}
+        self.bot_status: list[Handler] = []
+
+    def command(self, name: str, *, where: str, description: str, perm: Perm | None = None,
+                member_only: bool = False, menu: bool = True) -> Callable[[Handler], Handler]:
+        def register(fn: Handler) -> Handler:
+            self.commands[name] = CommandSpec(name, fn, where, description, perm, member_only, menu)
+            return fn
+        return register
+
+    def callback(self, prefix: str) -> Callable[[Handler], Handler]:
+        def register(fn: Handler) -> Handler:
+            self.callbacks[prefix] = fn
+            return fn
+        return register
+
+    def flow(self, name: str) -> Callable[[Handler], Handler]:
+        def register(fn: Handler) -> Handler:
+            self.flows[name] = fn
+            return fn
+        return register
+
+    def on_bot_status(self, fn: Handler) -> Handler:
+        self.bot_status.append(fn)
+        return fn
+
+    def include(self, other: Router) -> None:
+        self.commands.update(other.commands)
+        self.callbacks.update(other.callbacks)
+        self.flows.update(other.flows)
+        self.bot_status.extend(other.bot_status)
+
+
+class Core:
+    """The bot's brain, shared by every runtime. Create one per process."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        clock: Clock,
+        secret: bytes,
+        router: Router,
+        errors: ErrorMapper,
+        fallbacks: dict[str, Handler],
+        bot_username: str = "linli_bot",
+        button_ttl: timedelta = timedelta(hours=72),
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.secret = secret
+        self.router = router
+        self.errors = errors
+        self.fallbacks = fallbacks
+        self.bot_username = bot_username
+        self.button_ttl = button_ttl
+        self.on_outbox: Callable[[], None] | None = None  # the sender's wake-up call
+
+    # ------------------------------------------------------------------ entry point
+
+    async def handle(self, event: Event) -> list[Reply]:
+        """Process one update; returns the replies to send (after the commit)."""
+        now = self.clock.now()
+        async with self.db.uow() as uow:
+            if await uow.session.get(ProcessedUpdate, event.update_id) is not None:
+                log.info("update %s seen before, skipped", event.update_id)
+                return []
+            uow.session.add(ProcessedUpdate(update_id=event.update_id, received_at=now))
+            actor = await self._actor(uow, event, now)
+            ctx = Ctx(core=self, uow=uow, event=event, actor=actor, now=now)
+            try:
+                await self._route(ctx)
+                queued = any(isinstance(o, OutboxMessage) for o in uow.session.new)
+                await uow.commit()
+                if queued and self.on_outbox is not None:
+                    self.on_outbox()
+                return ctx.replies
+            except FlowError as err:
+                failed = err
+            except IntegrityError:
+                if await self._seen_meanwhile(event.update_id):
+                    log.info("update %s taken by another worker", event.update_id)
+                    return []
+                log.exception("conflict while handling update %s", event.update_id)
+                failed = FlowError("conflict")
+            except Exception:
+                log.exception("handler failed on update %s (%s)", event.update_id, type(event).__name__)
+                failed = FlowError("internal")
+        return await self._after_failure(event, actor, now, failed)
+
+    async def _seen_meanwhile(self, update_id: int) -> bool:
+        async with self.db.uow() as uow:
+            return await uow.session.get(ProcessedUpdate, update_id) is not None
+
+    async def _after_failure(self, event: Event, actor: Actor, now: datetime, err: FlowError) -> list[Reply]:
+        """Record the update as processed (so it is not retried) and explain the failure."""
+        async with self.db.uow() as uow:
+            uow.session.add(ProcessedUpdate(update_id=event.update_id, received_at=now))
+            try:
+                await uow.commit()
+            except IntegrityError:
+                return []
+            ctx = Ctx(core=self, uow=uow, event=event, actor=actor, now=now)
+            self.errors(ctx, err)
+            return ctx.replies
+
+    async def _actor(self, uow: UnitOfWork, event: Event, now: datetime) -> Actor:
+        u = event.user
+        if u is None or u.is_bot:
+            return Actor(user=User(tg_id=0, first_name="", created_at=now), member=None, community=None,
+                         roles=frozenset())
+        user = await membership.touch_user(
+            uow, tg_id=u.id, first_name=u.first_name, last_name=u.last_name, username=u.username,
+            tg_language=u.language_code, now=now,
+        )
+        return await membership.load_actor(uow, user)
+
+    # ------------------------------------------------------------------ routing
+
+    async def _route(self, ctx: Ctx) -> None:
+        ev = ctx.event
+        if isinstance(ev, MessageEvent):
+            await self._on_message(ctx, ev)
+        elif isinstance(ev, CallbackEvent):
+            await self._on_callback(ctx, ev)
+        elif isinstance(ev, BotStatusEvent):
+            for fn in self.router.bot_status:
+                await fn(ctx)
+
+    async def _on_message(self, ctx: Ctx, ev: MessageEvent) -> None:
+        if ev.chat is None or ev.user is None or ev.user.is_bot or ev.addressed_to_other_bot:
+            return
+        if ev.command is not None:
+            spec = self.router.commands.get(ev.command)
+            if spec is None:
+                await self.fallbacks["unknown_command"](ctx)
+                return
+            if spec.where == PRIVATE and not ev.chat.is_private:
+                await self.fallbacks["private_only"](ctx)
+                return
+            if spec.where == GROUP and not ev.chat.is_group:
+                await self.fallbacks["group_only"](ctx)
+                return
+            await spec.handler(ctx)
+            return
+        if not ev.chat.is_private:
+            return  # groups stay calm: plain talk in a group is none of our business
+        ctx.state = await conversation.get(ctx.uow, chat_id=ev.chat.id, user_id=ev.user.id, now=ctx.now)
+        if ctx.state is not None and ctx.state.flow in self.router.flows:
+            await self.router.flows[ctx.state.flow](ctx)
+        else:
+            await self.fallbacks["no_conversation"](ctx)
+
+    async def _on_callback(self, ctx: Ctx, ev: CallbackEvent) -> None:
+        if ev.user is None:
+            return
+        try:
+            fields = callbacks.unpack(self.secret, ev.data, now=ctx.now)
+        except callbacks.ExpiredButton:
+            await self.fallbacks["expired_button"](ctx)
+            return
+        except callbacks.BadButton:
+            log.warning("forged or damaged callback data on update %s", ev.update_id)
+            await self.fallbacks["bad_button"](ctx)
+            return
+        handler = self.router.callbacks.get(fields[0])
+        if handler is None:
+            await self.fallbacks["bad_button"](ctx)
+            return
+        ctx.args = fields[1:]
+        if ev.chat is not None:
+            ctx.state = await conversation.get(ctx.uow, chat_id=ev.chat.id, user_id=ev.user.id, now=ctx.now)
+        await handler(ctx)
+        if not any(isinstance(r, Toast) for r in ctx.replies):
+            ctx.toast()  # always answer a press, or the client shows a spinner
+
+    # ------------------------------------------------------------------ help and menus
+
+    def visible_commands(self, actor: Actor | None, where: str) -> list[CommandSpec]:
+        """Commands this person may use in this kind of chat (for /help and menus)."""
+        out = []
+        for spec in self.router.commands.values():
+            if spec.where not in (where, ANYWHERE):
+                continue
+            if actor is not None:
+                if spec.member_only and actor.member is None:
+                    continue
+                if spec.perm is not None and not actor.can(spec.perm):
+                    continue
+            elif spec.perm is not None:
+                continue
+            out.append(spec)
+        return out
+

@@ -1,0 +1,153 @@
+"""Neutral events (what happened in Telegram) and replies (what to do about it).
+
+Both Telegram runtimes translate their updates into these, and send these back; nothing here
+knows aiogram or python-telegram-bot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class UserRef:
+    id: int
+    first_name: str
+    last_name: str | None = None
+    username: str | None = None
+    language_code: str | None = None
+    is_bot: bool = False
+
+
+@dataclass(frozen=True)
+class ChatRef:
+    id: int
+    type: str  # private | group | supergroup | channel
+    title: str = ""
+
+    @property
+    def is_private(self) -> bool:
+        return self.type == "private"
+
+    @property
+    def is_group(self) -> bool:
+        return self.type in ("group", "supergroup")
+
+
+@dataclass(frozen=True)
+class Event:
+    update_id: int
+    chat: ChatRef | None
+    user: UserRef | None
+
+
+@dataclass(frozen=True)
+class MessageEvent(Event):
+    message_id: int = 0
+    text: str = ""
+    command: str | None = None  # without the slash and the @botname
+    args: str = ""
+    addressed_to_other_bot: bool = False
+    photo_file_id: str | None = None
+    document_file_id: str | None = None
+    voice_file_id: str | None = None
+    location: tuple[float, float] | None = None
+    reply_to_message_id: int | None = None
+
+
+@dataclass(frozen=True)
+class CallbackEvent(Event):
+    callback_id: str = ""
+    message_id: int | None = None
+    data: str = ""
+
+
+@dataclass(frozen=True)
+class BotStatusEvent(Event):
+    """my_chat_member: the bot's own status in a chat changed."""
+
+    old_status: str = ""
+    new_status: str = ""
+
+
+@dataclass(frozen=True)
+class ChatMemberEvent(Event):
+    """chat_member: someone else's status in a group changed."""
+
+    member: UserRef | None = None
+    old_status: str = ""
+    new_status: str = ""
+
+
+@dataclass(frozen=True)
+class PollAnswerEvent(Event):
+    poll_id: str = ""
+    option_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReactionEvent(Event):
+    message_id: int = 0
+    emoji: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Button:
+    text: str
+    data: str | None = None
+    url: str | None = None
+
+
+Keyboard = list[list[Button]]
+
+
+@dataclass(frozen=True)
+class OutMessage:
+    """A message to send or the new content of one to edit. Text is Telegram HTML."""
+
+    text: str
+    buttons: Keyboard | None = None
+    photo: str | None = None  # a file_id, or a path/URL for an upload
+    disable_preview: bool = True
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "buttons": [[{"text": b.text, "data": b.data, "url": b.url} for b in row] for row in self.buttons or []],
+            "photo": self.photo,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> OutMessage:
+        rows = [[Button(text=b["text"], data=b.get("data"), url=b.get("url")) for b in row]
+                for row in payload.get("buttons") or []]
+        return cls(text=payload["text"], buttons=rows or None, photo=payload.get("photo"))
+
+
+@dataclass(frozen=True)
+class Send:
+    chat_id: int
+    message: OutMessage
+    reply_to: int | None = None
+
+
+@dataclass(frozen=True)
+class Edit:
+    chat_id: int
+    message_id: int
+    message: OutMessage
+
+
+@dataclass(frozen=True)
+class Toast:
+    callback_id: str
+    text: str = ""
+    alert: bool = False
+
+
+Reply = Send | Edit | Toast
+
+
+@dataclass
+class Replies:
+    items: list[Reply] = field(default_factory=list)

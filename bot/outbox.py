@@ -1,0 +1,304 @@
+"""The outbox sender: drains OutboxMessage rows within Telegram's limits.
+
+- Token buckets: overall (30/s), per chat (1/s), per group (20/min); a 429 pauses that chat
+  for `retry_after`.
+- A row is claimed (status `sending`, with a lease) before the call and marked `sent` with
+  Telegram's message id after it; rows whose lease ran out (a crash mid-call) are taken again.
+- 5xx and network errors are retried with exponential back-off; 403 marks the recipient
+  unreachable and stops; 400 fails the row for good.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from bot.core.gateway import ApiError, Gateway
+from bot.core.types import OutMessage
+from flows import membership
+from flows.clock import Clock
+from storage.db import Database
+from storage.models import OutboxMessage
+
+log = logging.getLogger("linli.outbox")
+
+LEASE = timedelta(seconds=60)
+MAX_ATTEMPTS = 8
+
+
+class Bucket:
+    """A token bucket on the monotonic clock."""
+
+    def __init__(self, rate: float, capacity: float) -> None:
+        self.rate = rate
+        self.capacity = capacity
+        self.tokens = capacity
+        self.stamp = time.monotonic()
+        self.paused_until = 0.0
+
+    def _refill(self, now: float) -> None:
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+
+    def wait_time(self) -> float:
+        now = time.monotonic()
+        self._refill(now)
+        if now < self.paused_until:
+            return self.paused_until - now
+        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+
+    def take(self) -> None:
+        self._refill(time.monotonic())
+        self.tokens -= 1
+
+    def pause(self, seconds: float) -> None:
+        self.paused_until = max(self.paused_until, time.monotonic() + seconds)
+        self.tokens = min(self.tokens, 0)
+
+
+@dataclass
+class Limits:
+    overall: float = 30.0
+    per_chat: float = 1.0
+    per_group_minute: int = 20
+
+
+class RateLimiter:
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.overall = Bucket(limits.overall, max(1.0, limits.overall))
+        self.chats: dict[int, Bucket] = {}
+        self.groups: dict[int, Bucket] = {}
+
+    def _chat(self, chat_id: int) -> Bucket:
+        b = self.chats.get(chat_id)
+        if b is None:
+            b = self.chats[chat_id] = Bucket(self.limits.per_chat, 1.0)
+        return b
+
+    def _group(self, chat_id: int) -> Bucket | None:
+        if chat_id > 0:
+            return None
+        b = self.groups.get(chat_id)
+        if b is None:
+            per_s = self.limits.per_group_minute / 60
+            b = self.groups[chat_id] = Bucket(per_s, float(self.limits.per_group_minute))
+        return b
+
+    def chat_ready(self, chat_id: int) -> bool:
+        group = self._group(chat_id)
+        return self._chat(chat_id).wait_time() == 0 and (group is None or group.wait_time() == 0)
+
+    def take_chat(self, chat_id: int) -> None:
+        self._chat(chat_id).take()
+        group = self._group(chat_id)
+        if group is not None:
+            group.take()
+
+    async def take_overall(self) -> None:
+        while (wait := self.overall.wait_time()) > 0:
+            await asyncio.sleep(wait)
+        self.overall.take()
+
+    def pause(self, chat_id: int, seconds: float) -> None:
+        self._chat(chat_id).pause(seconds)
+
+    def forget_idle(self) -> None:
+        """Drop full buckets so memory stays flat with many chats."""
+        for table in (self.chats, self.groups):
+            for key in [k for k, b in table.items() if b.wait_time() == 0 and b.tokens >= b.capacity]:
+                del table[key]
+
+
+@dataclass
+class SenderStats:
+    sent: int = 0
+    retried_429: int = 0
+    retried_other: int = 0
+    failed: int = 0
+    dead: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+
+
+Renderer = Callable[[dict[str, Any]], OutMessage]
+
+
+@dataclass
+class _Outcome:
+    row_id: int
+    chat_id: int
+    recipient: int | None
+    message_id: int | None = None
+    error: ApiError | None = None
+    attempts: int = 0
+
+
+class OutboxSender:
+    def __init__(self, *, db: Database, gateway: Gateway, clock: Clock, render: Renderer,
+                 limits: Limits | None = None, concurrency: int = 16, lease: timedelta = LEASE) -> None:
+        self.db = db
+        self.gateway = gateway
+        self.clock = clock
+        self.render = render
+        self.limiter = RateLimiter(limits or Limits())
+        self.concurrency = concurrency
+        self.lease = lease
+        self.stats = SenderStats()
+        self._wake = asyncio.Event()
+        self._rounds = 0
+
+    @property
+    def batch(self) -> int:
+        return max(10, int(self.limiter.limits.overall))
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event, idle: float = 0.5) -> None:
+        log.info("outbox sender started")
+        while not stop.is_set():
+            try:
+                handled = await self.drain_once()
+            except Exception:
+                log.exception("outbox round failed")
+                handled = 0
+            if handled == 0:
+                self._wake.clear()
+                waiter = asyncio.ensure_future(self._wake.wait())
+                stopper = asyncio.ensure_future(stop.wait())
+                await asyncio.wait({waiter, stopper}, timeout=idle, return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
+                stopper.cancel()
+        log.info("outbox sender stopped")
+
+    async def drain_once(self) -> int:
+        """One round: take what is due and allowed now, send it, record the outcomes."""
+        now = self.clock.now()
+        await self._requeue_expired(now)
+        async with self.db.uow() as uow:
+            rows = (
+                await uow.session.exec(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.status == "pending", col(OutboxMessage.not_before) <= now)
+                    .order_by(col(OutboxMessage.id))
+                    .limit(self.batch * 4)
+                )
+            ).all()
+            chosen: list[OutboxMessage] = []
+            seen: set[int] = set()
+            for row in rows:
+                if row.tg_chat_id in seen or not self.limiter.chat_ready(row.tg_chat_id):
+                    continue  # one per chat per round keeps a chat's messages in order
+                seen.add(row.tg_chat_id)
+                chosen.append(row)
+                if len(chosen) >= self.batch:
+                    break
+            if not chosen:
+                return 0
+            ids = [r.id for r in chosen]
+            await uow.session.exec(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.id).in_(ids), col(OutboxMessage.status) == "pending")
+                .values(status="sending", lease_until=now + self.lease)
+            )
+            await uow.commit()
+        for row in chosen:
+            self.limiter.take_chat(row.tg_chat_id)
+        outcomes = await self._send_all(chosen)
+        await self._record(outcomes)
+        self._rounds += 1
+        if self._rounds % 100 == 0:
+            self.limiter.forget_idle()
+        return len(chosen)
+
+    async def _send_all(self, rows: list[OutboxMessage]) -> list[_Outcome]:
+        sem = asyncio.Semaphore(self.concurrency)
+        tasks = []
+        for row in rows:
+            await self.limiter.take_overall()
+            await sem.acquire()
+            tasks.append(asyncio.create_task(self._send_one(row, sem)))
+        return list(await asyncio.gather(*tasks))
+
+    async def _send_one(self, row: OutboxMessage, sem: asyncio.Semaphore) -> _Outcome:
+        out = _Outcome(row_id=row.id or 0, chat_id=row.tg_chat_id, recipient=row.recipient_user_id,
+                       attempts=row.attempts)
+        try:
+            payload = row.payload
+            if payload.get("op") == "pin":
+                await self.gateway.pin(row.tg_chat_id, int(payload["message_id"]))
+            else:
+                message = self.render(payload)
+                out.message_id = await self.gateway.send(row.tg_chat_id, message)
+        except ApiError as err:
+            out.error = err
+        except (KeyError, ValueError, TypeError) as err:  # a row we cannot render: fail it, keep going
+            log.error("outbox row %s cannot be rendered: %s", row.id, type(err).__name__)
+            out.error = ApiError(ApiError.BAD_REQUEST, f"render: {type(err).__name__}")
+        finally:
+            sem.release()
+        return out
+
+    async def _record(self, outcomes: list[_Outcome]) -> None:
+        now = self.clock.now()
+        async with self.db.uow() as uow:
+            for o in outcomes:
+                values: dict[str, Any]
+                err = o.error
+                if err is None:
+                    values = {"status": "sent", "sent_at": now, "tg_message_id": o.message_id, "lease_until": None}
+                    self.stats.sent += 1
+                elif err.kind == ApiError.RETRY_AFTER:
+                    self.limiter.pause(o.chat_id, err.retry_after)
+                    values = {"status": "pending", "lease_until": None,
+                              "not_before": now + timedelta(seconds=err.retry_after)}
+                    self.stats.retried_429 += 1
+                elif err.kind == ApiError.TRANSIENT and o.attempts + 1 < MAX_ATTEMPTS:
+                    delay = min(300.0, 2.0 ** o.attempts) * (0.5 + random.random() / 2)
+                    values = {"status": "pending", "lease_until": None, "attempts": o.attempts + 1,
+                              "not_before": now + timedelta(seconds=delay), "last_error": err.description[:500]}
+                    self.stats.retried_other += 1
+                elif err.kind == ApiError.FORBIDDEN:
+                    values = {"status": "dead", "lease_until": None, "last_error": err.description[:500]}
+                    await membership.mark_unreachable(uow, user_id=o.recipient, tg_chat_id=o.chat_id, now=now)
+                    self.stats.dead += 1
+                else:
+                    values = {"status": "failed", "lease_until": None, "attempts": o.attempts + 1,
+                              "last_error": err.description[:500]}
+                    log.warning("outbox row %s failed: %s", o.row_id, err.description[:200])
+                    self.stats.failed += 1
+                await uow.session.exec(update(OutboxMessage).where(col(OutboxMessage.id) == o.row_id).values(**values))
+            await uow.commit()
+
+    async def _requeue_expired(self, now: datetime) -> None:
+        async with self.db.uow() as uow:
+            result = await uow.session.exec(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.status) == "sending", col(OutboxMessage.lease_until) < now)
+                .values(status="pending", lease_until=None)
+            )
+            if result.rowcount:
+                log.warning("requeued %s outbox rows whose sender stopped mid-call", result.rowcount)
+                await uow.commit()
+
+    async def next_due_in(self) -> float | None:
+        """Seconds until the earliest pending row is due (None when nothing is pending)."""
+        async with self.db.uow() as uow:
+            first = (
+                await uow.session.exec(
+                    select(OutboxMessage.not_before).where(OutboxMessage.status == "pending")
+                    .order_by(col(OutboxMessage.not_before)).limit(1)
+                )
+            ).first()
+        if first is None:
+            return None
+        return max(0.0, (first - self.clock.now()).total_seconds())

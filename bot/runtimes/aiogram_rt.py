@@ -1,0 +1,146 @@
+"""The aiogram 3 runtime: polling or webhook transport, and the Gateway over aiogram's Bot."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import aiohttp
+from aiogram import Bot, Dispatcher, Router
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.types import (
+    BotCommand as AgBotCommand,
+)
+from aiogram.types import (
+    BotCommandScopeAllChatAdministrators,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    FSInputFile,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Update,
+)
+
+from bot.core.convert import UPDATE_TYPES
+from bot.core.gateway import ApiError, BotCommand
+from bot.core.types import OutMessage
+from bot.runtimes.base import Pipeline
+
+log = logging.getLogger("linli.aiogram")
+
+SCOPES = {
+    "all_private_chats": BotCommandScopeAllPrivateChats,
+    "all_group_chats": BotCommandScopeAllGroupChats,
+    "all_chat_administrators": BotCommandScopeAllChatAdministrators,
+}
+
+
+def _markup(message: OutMessage) -> InlineKeyboardMarkup | None:
+    if not message.buttons:
+        return None
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [InlineKeyboardButton(text=b.text, callback_data=b.data, url=b.url) for b in row] for row in message.buttons
+    ])
+
+
+def _photo(ref: str) -> Any:
+    return ref if ref.startswith(("http://", "https://")) or "/" not in ref else FSInputFile(ref)
+
+
+class AiogramGateway:
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def _call(self, coro: Any) -> Any:
+        try:
+            return await coro
+        except TelegramRetryAfter as e:
+            raise ApiError(ApiError.RETRY_AFTER, e.message, float(e.retry_after)) from e
+        except TelegramForbiddenError as e:
+            raise ApiError(ApiError.FORBIDDEN, e.message) from e
+        except (TelegramBadRequest, TelegramNotFound) as e:
+            raise ApiError(ApiError.BAD_REQUEST, e.message) from e
+        except (TimeoutError, TelegramServerError, TelegramNetworkError, aiohttp.ClientError) as e:
+            raise ApiError(ApiError.TRANSIENT, str(e)) from e
+
+    async def send(self, chat_id: int, message: OutMessage, reply_to: int | None = None) -> int:
+        if message.photo:
+            sent = await self._call(self.bot.send_photo(chat_id, _photo(message.photo), caption=message.text,
+                                                        parse_mode="HTML", reply_markup=_markup(message)))
+        else:
+            sent = await self._call(self.bot.send_message(
+                chat_id, message.text, parse_mode="HTML", reply_markup=_markup(message),
+                link_preview_options=LinkPreviewOptions(is_disabled=True) if message.disable_preview else None))
+        return int(sent.message_id)
+
+    async def edit(self, chat_id: int, message_id: int, message: OutMessage) -> None:
+        await self._call(self.bot.edit_message_text(
+            text=message.text, chat_id=chat_id, message_id=message_id, parse_mode="HTML",
+            reply_markup=_markup(message), link_preview_options=LinkPreviewOptions(is_disabled=True)))
+
+    async def answer(self, callback_id: str, text: str, alert: bool) -> None:
+        await self._call(self.bot.answer_callback_query(callback_id, text=text or None, show_alert=alert or None))
+
+    async def pin(self, chat_id: int, message_id: int) -> None:
+        await self._call(self.bot.pin_chat_message(chat_id, message_id, disable_notification=True))
+
+    async def set_commands(self, commands: list[BotCommand], scope: str, language: str | None) -> None:
+        await self._call(self.bot.set_my_commands(
+            [AgBotCommand(command=c.command, description=c.description) for c in commands],
+            scope=SCOPES[scope](), language_code=language))
+
+    async def me(self) -> tuple[int, str]:
+        me = await self._call(self.bot.get_me())
+        return int(me.id), str(me.username or "")
+
+
+class AiogramRuntime:
+    def __init__(self, token: str, api_url: str = "") -> None:
+        session = AiohttpSession(api=TelegramAPIServer.from_base(api_url)) if api_url else AiohttpSession()
+        self.bot = Bot(token, session=session)
+        self.gateway = AiogramGateway(self.bot)
+        self.dp = Dispatcher()
+        self._pipeline: Pipeline | None = None
+        self._polling: asyncio.Task[None] | None = None
+        router = Router(name="linli")
+        # One thin handler for every kind of update we ask for: the core does the rest.
+        for kind in UPDATE_TYPES:
+            router.observers[kind].register(self._on_update)
+        self.dp.include_router(router)
+
+    async def _on_update(self, _event: Any, event_update: Update) -> None:
+        assert self._pipeline is not None
+        await self._pipeline.process(event_update.model_dump(mode="json", by_alias=True, exclude_none=True))
+
+    async def start(self, pipeline: Pipeline, *, webhook_url: str, webhook_secret: str) -> None:
+        self._pipeline = pipeline
+        if webhook_url:
+            await self.bot.set_webhook(webhook_url, secret_token=webhook_secret or None, allowed_updates=UPDATE_TYPES)
+            return
+        await self.bot.delete_webhook()
+        self._polling = asyncio.create_task(self.dp.start_polling(
+            self.bot, allowed_updates=UPDATE_TYPES, handle_signals=False, close_bot_session=False, polling_timeout=10))
+
+    async def feed_webhook(self, update: dict[str, Any]) -> None:
+        await self.dp.feed_raw_update(self.bot, update)
+
+    async def stop(self) -> None:
+        if self._polling is not None:
+            await self.dp.stop_polling()
+            try:
+                await asyncio.wait_for(self._polling, 15)
+            except (TimeoutError, RuntimeError) as exc:
+                log.warning("polling did not stop cleanly: %s", exc)
+            self._polling = None
+        await self.bot.session.close()

@@ -1,0 +1,67 @@
+"""What both Telegram runtimes share: command menus and the per-update pipeline."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+from bot.core.convert import event_from_update
+from bot.core.delivery import deliver
+from bot.core.dispatch import ANYWHERE, GROUP, PRIVATE, Core
+from bot.core.gateway import BotCommand, Gateway
+from bot.core.i18n import tr
+from flows.roles import Perm
+
+log = logging.getLogger("linli.runtime")
+
+#: scope → (where the command works, permissions that still show it in the menu)
+MENU_SCOPES: dict[str, tuple[str, frozenset[Perm]]] = {
+    "all_private_chats": (PRIVATE, frozenset()),
+    "all_group_chats": (GROUP, frozenset()),
+    "all_chat_administrators": (GROUP, frozenset({Perm.LINK_CHAT})),
+}
+MENU_LANGUAGES: dict[str | None, str] = {None: "zh_CN", "zh": "zh_CN", "en": "en"}
+
+
+def menus(core: Core) -> list[tuple[str, str | None, list[BotCommand]]]:
+    """Every (scope, language, commands) the bot sets; the same for both runtimes."""
+    out = []
+    for scope, (where, perms) in MENU_SCOPES.items():
+        for code, lang in MENU_LANGUAGES.items():
+            cmds = [
+                BotCommand(spec.name, tr(lang, spec.description)[:256])
+                for spec in core.router.commands.values()
+                if spec.menu and spec.where in (where, ANYWHERE) and (spec.perm is None or spec.perm in perms)
+            ]
+            out.append((scope, code, cmds))
+    return out
+
+
+async def set_menus(core: Core, gateway: Gateway) -> None:
+    for scope, code, cmds in menus(core):
+        await gateway.set_commands(cmds, scope, code)
+
+
+class Pipeline:
+    """update dict → event → core → replies → gateway; wakes the outbox sender when needed."""
+
+    def __init__(self, core: Core, gateway: Gateway) -> None:
+        self.core = core
+        self.gateway = gateway
+
+    async def process(self, update: dict[str, Any]) -> None:
+        event = event_from_update(update, self.core.bot_username)
+        if event is None:
+            return
+        replies = await self.core.handle(event)
+        await deliver(replies, self.gateway, db=self.core.db, clock=self.core.clock, on_outbox=self.core.on_outbox)
+
+
+class Runtime(Protocol):
+    gateway: Gateway
+
+    async def start(self, pipeline: Pipeline, *, webhook_url: str, webhook_secret: str) -> None: ...
+
+    async def feed_webhook(self, update: dict[str, Any]) -> None: ...
+
+    async def stop(self) -> None: ...

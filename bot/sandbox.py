@@ -1,0 +1,149 @@
+"""The sandbox: the Bot API stand-in, the bot and the web chat page in one process.
+
+A demo community is seeded once (database) and its people and groups are created in the
+stand-in at every start (the stand-in keeps nothing on disk), with the same ids."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from bot.app import LinliApp
+from bot.config import Settings
+from bot.standin.client import StandInClient
+from bot.standin.server import StandIn
+from flows import membership
+from flows.clock import Clock, OffsetClock
+from flows.roles import Org, Purpose, Role
+from storage.db import Database
+from storage.migrate import upgrade
+
+log = logging.getLogger("linli.sandbox")
+
+SANDBOX_TOKEN = "7000000001:SANDBOX-linli-local-stand-in-token"
+BOT_USERNAME = "linli_bot"
+DEMO_SLUG = "beichen-demo"
+
+
+@dataclass(frozen=True)
+class Person:
+    tg_id: int
+    name: str
+    role: Role | None  # None: not registered yet (the newcomer)
+    building: str | None = None
+    org: Org | None = None
+
+
+PEOPLE = [
+    Person(10001, "王书记", Role.ADMIN, None),
+    Person(10002, "张网格", Role.GRID_WORKER, "3"),
+    Person(10003, "刘志愿", Role.VOLUNTEER, "3"),
+    Person(10004, "陈代表", Role.REPRESENTATIVE, "5"),
+    Person(10005, "李经理", Role.COMMITTEE, None, Org.PROPERTY),
+    Person(10006, "赵阿姨", Role.RESIDENT, "3"),
+    Person(10007, "小周（新居民）", None),
+]
+
+#: (chat id, title, purpose, building) — the last one has the bot but is not linked yet
+GROUPS = [
+    (-1001000000001, "北辰示范社区居民群", Purpose.COMMUNITY, None),
+    (-1001000000003, "3号楼楼门群", Purpose.BUILDING, "3"),
+    (-1001000000010, "多委联合办公群", Purpose.COMMITTEE, None),
+    (-1001000000020, "志愿者群", Purpose.VOLUNTEERS, None),
+    (-1001000000005, "5号楼楼门群（待绑定）", None, None),
+]
+
+
+async def seed_database(db: Database, clock: Clock) -> None:
+    """Create the demo community and its people once; later starts leave it as it is."""
+    now = clock.now()
+    async with db.uow() as uow:
+        if any(c.slug == DEMO_SLUG for c in await membership.list_communities(uow)):
+            return
+        community, _ = await membership.create_community(
+            uow, name="北辰示范社区", slug=DEMO_SLUG, now=now, buildings=[str(i) for i in range(1, 7)])
+        page = await membership.list_buildings(uow, community_id=community.id or 0, size=50)
+        by_label = {b.label: b.id for b in page.items}
+        for p in PEOPLE:
+            if p.role is None:
+                continue
+            user = await membership.touch_user(uow, tg_id=p.tg_id, first_name=p.name, last_name=None, username=None,
+                                               tg_language="zh-hans", now=now)
+            done = await membership.register(uow, user=user, community_id=community.id or 0,
+                                             building_id=by_label.get(p.building or ""), now=now)
+            if p.role is not Role.RESIDENT:
+                await membership._grant(uow, member=done.member, role=p.role, org=p.org, by=None, now=now)
+        admin = next(p for p in PEOPLE if p.role is Role.ADMIN)
+        admin_user = await membership.touch_user(uow, tg_id=admin.tg_id, first_name=admin.name, last_name=None,
+                                                 username=None, tg_language="zh-hans", now=now)
+        actor = await membership.load_actor(uow, admin_user)
+        for chat_id, title, purpose, building in GROUPS:
+            if purpose is not None:
+                await membership.link_chat(uow, actor=actor, tg_chat_id=chat_id, chat_type="supergroup", title=title,
+                                           purpose=purpose, building_label=building, now=now)
+        await uow.commit()
+
+
+async def seed_standin(client: StandInClient) -> None:
+    await client.add_bot(SANDBOX_TOKEN, BOT_USERNAME, "邻里助手")
+    for p in PEOPLE:
+        await client.create_user(p.name, id=p.tg_id, language_code="zh-hans")
+    everyone = [p.tg_id for p in PEOPLE]
+    for chat_id, title, purpose, _ in GROUPS:
+        if purpose is None:
+            continue
+        members = everyone if purpose in (Purpose.COMMUNITY, Purpose.BUILDING) else [10001, 10002, 10003, 10005]
+        await client.create_chat(title, member_ids=members, id=chat_id, admin_ids=[10001], owner_id=10001)
+        await client.set_bot_membership(chat_id, "administrator", by_user_id=10001)
+
+
+async def add_bot_to_new_group(client: StandInClient) -> None:
+    """After the bot runs: the admin adds it to a new group, so the bot asks to be linked."""
+    chat_id, title, _, _ = GROUPS[-1]
+    await client.create_chat(title, member_ids=[p.tg_id for p in PEOPLE], id=chat_id, admin_ids=[10001],
+                             owner_id=10001)
+    await client.set_bot_membership(chat_id, "administrator", by_user_id=10001)
+
+
+class Sandbox:
+    def __init__(self, settings: Settings, *, host: str = "127.0.0.1", port: int | None = None) -> None:
+        self.settings = settings
+        self.host = host
+        self.port = settings.sandbox_port if port is None else port
+        self.standin = StandIn()
+        self.clock = OffsetClock()
+        self.app: LinliApp | None = None
+        self.url = ""
+
+    async def start(self) -> str:
+        upgrade(self.settings.database_url)
+        self.url = await self.standin.start(self.host, self.port)
+        client = StandInClient(self.url)
+        try:
+            await seed_standin(client)
+            db = Database(self.settings.database_url)
+            await seed_database(db, self.clock)
+            await db.dispose()
+            app_settings = self.settings.model_copy(update={"bot_token": SANDBOX_TOKEN, "bot_api_url": self.url,
+                                                            "webhook_url": ""})
+            self.app = LinliApp(app_settings, clock=self.clock)
+            await self.app.start()
+            await add_bot_to_new_group(client)
+        finally:
+            await client.close()
+        return self.url
+
+    async def stop(self) -> None:
+        if self.app is not None:
+            await self.app.stop()
+        await self.standin.stop()
+
+    async def serve_forever(self) -> None:
+        await self.start()
+        print(f"\n  Linli sandbox is running: open {self.url}/ in your browser.\n"
+              f"  Pick who you are (王书记 is the admin, 小周 is a newcomer) and a chat. Ctrl-C stops.\n", flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.stop()

@@ -1,0 +1,705 @@
+"""Communities, people, roles, invites and linked chats: the use cases of onboarding.
+
+Every function takes a unit of work and keyword arguments, checks permissions itself (the
+server authorises every command and every press), and raises FlowError subclasses."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Generic, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import func, update
+from sqlmodel import col, select
+
+from flows import audit, outbox
+from flows.errors import AlreadyDone, Expired, Forbidden, Invalid, NotFound, NotRegistered
+from flows.roles import NEEDS_ORG, Org, Perm, Purpose, Role, may_invite, permissions
+from storage.db import UnitOfWork
+from storage.models import Building, Chat, Community, Invite, Member, RoleGrant, User
+
+INVITE_TTL = timedelta(days=7)
+ADMIN_INVITE_TTL = timedelta(days=30)
+T = TypeVar("T")
+LANGUAGES = ("zh_CN", "en")
+MAX_NAME = 60
+MAX_BUILDING_LABEL = 20
+
+
+# ---------------------------------------------------------------- who is acting
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The person behind an update, with their membership in their active community."""
+
+    user: User
+    member: Member | None
+    community: Community | None
+    roles: frozenset[str]
+
+    @property
+    def lang(self) -> str:
+        if self.user.language:
+            return self.user.language
+        if self.community is not None:
+            return self.community.locale
+        return default_language(self.user.tg_language)
+
+    def can(self, perm: Perm) -> bool:
+        return perm in permissions(self.roles)
+
+    def require(self, perm: Perm) -> Member:
+        if self.member is None:
+            raise NotRegistered()
+        if not self.can(perm):
+            raise Forbidden(perm.value)
+        return self.member
+
+
+def default_language(tg_language: str | None) -> str:
+    """Telegram's language code → our locale; Chinese unless the app says English."""
+    if tg_language and tg_language.lower().startswith("en"):
+        return "en"
+    return "zh_CN"
+
+
+async def touch_user(
+    uow: UnitOfWork,
+    *,
+    tg_id: int,
+    first_name: str,
+    last_name: str | None,
+    username: str | None,
+    tg_language: str | None,
+    now: datetime,
+) -> User:
+    """Find or create the user row and refresh what Telegram tells us about them."""
+    user = (await uow.session.exec(select(User).where(User.tg_id == tg_id))).first()
+    if user is None:
+        user = User(tg_id=tg_id, created_at=now)
+    changed = (user.first_name, user.last_name, user.username, user.tg_language) != (
+        first_name[:128],
+        last_name,
+        username,
+        tg_language,
+    )
+    if user.id is None or changed or user.unreachable_at is not None:
+        user.first_name, user.last_name = first_name[:128], last_name
+        user.username, user.tg_language = username, tg_language
+        user.unreachable_at = None  # they talk to us, so we can reach them
+        uow.session.add(user)
+        await uow.session.flush()
+    return user
+
+
+async def load_actor(uow: UnitOfWork, user: User) -> Actor:
+    if user.active_community_id is None:
+        return Actor(user=user, member=None, community=None, roles=frozenset())
+    row = (
+        await uow.session.exec(
+            select(Member, Community)
+            .join(Community, col(Community.id) == col(Member.community_id))
+            .where(Member.user_id == user.id, Member.community_id == user.active_community_id)
+        )
+    ).first()
+    if row is None:
+        return Actor(user=user, member=None, community=None, roles=frozenset())
+    member, community = row
+    return Actor(user=user, member=member, community=community, roles=await active_roles(uow, member.id))
+
+
+async def active_roles(uow: UnitOfWork, member_id: int | None) -> frozenset[str]:
+    rows = await uow.session.exec(
+        select(RoleGrant.role).where(RoleGrant.member_id == member_id, col(RoleGrant.revoked_at).is_(None))
+    )
+    return frozenset(rows.all())
+
+
+# ---------------------------------------------------------------- communities and places
+
+
+def _slugify(name: str) -> str:
+    ascii_part = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return ascii_part[:24] or "c"
+
+
+async def create_community(
+    uow: UnitOfWork,
+    *,
+    name: str,
+    now: datetime,
+    timezone: str = "Asia/Shanghai",
+    locale: str = "zh_CN",
+    slug: str | None = None,
+    buildings: Sequence[str] = (),
+) -> tuple[Community, Invite]:
+    """Create a community and its first admin invite (the command line's job)."""
+    name = name.strip()
+    if not name:
+        raise Invalid("name", "empty")
+    if len(name) > MAX_NAME:
+        raise Invalid("name", "too_long", limit=MAX_NAME)
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise Invalid("timezone", "unknown", value=timezone) from exc
+    if locale not in LANGUAGES:
+        raise Invalid("locale", "unknown", value=locale)
+    base = slug or _slugify(name)
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,23}", base):
+        raise Invalid("slug", "format", value=base)
+    slug = base
+    n = 1
+    while (await uow.session.exec(select(Community).where(Community.slug == slug))).first() is not None:
+        n += 1
+        slug = f"{base}-{n}"
+    community = Community(name=name, slug=slug, timezone=timezone, locale=locale, created_at=now)
+    uow.session.add(community)
+    await uow.session.flush()
+    for i, label in enumerate(buildings):
+        uow.session.add(Building(community_id=community.id, label=_building_label(label), sort_key=i))
+    invite = _new_invite(community.id, Role.ADMIN, None, None, now, ADMIN_INVITE_TTL)
+    uow.session.add(invite)
+    audit.record(uow, action="community.create", now=now, community_id=community.id,
+                 subject_type="community", subject_id=community.id, name=name)
+    await uow.session.flush()
+    return community, invite
+
+
+def _building_label(text: str) -> str:
+    label = text.strip()
+    for suffix in ("号楼", "楼", "栋", "号"):
+        if label.endswith(suffix) and len(label) > len(suffix):
+            label = label[: -len(suffix)]
+            break
+    if not label:
+        raise Invalid("building", "empty")
+    if len(label) > MAX_BUILDING_LABEL:
+        raise Invalid("building", "too_long", limit=MAX_BUILDING_LABEL)
+    return label
+
+
+def parse_building_range(spec: str) -> list[str]:
+    """'1-6,8' → ['1','2','3','4','5','6','8'] (for the command line)."""
+    out: list[str] = []
+    for part in spec.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        m = re.fullmatch(r"(\d+)\s*-\s*(\d+)", part)
+        if m:
+            lo, hi = int(m.group(1)), int(m.group(2))
+            if hi < lo or hi - lo > 500:
+                raise Invalid("buildings", "range", value=part)
+            out.extend(str(i) for i in range(lo, hi + 1))
+        else:
+            out.append(_building_label(part))
+    return out
+
+
+async def list_communities(uow: UnitOfWork) -> list[Community]:
+    return list((await uow.session.exec(select(Community).order_by(col(Community.id)))).all())
+
+
+async def get_community(uow: UnitOfWork, community_id: int) -> Community:
+    community = await uow.session.get(Community, community_id)
+    if community is None:
+        raise NotFound("community", community_id)
+    return community
+
+
+async def community_by_slug(uow: UnitOfWork, slug: str) -> Community:
+    community = (await uow.session.exec(select(Community).where(Community.slug == slug))).first()
+    if community is None:
+        raise NotFound("community", slug)
+    return community
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    page: int
+    pages: int
+    total: int
+
+
+async def list_buildings(uow: UnitOfWork, *, community_id: int, page: int = 1, size: int = 8) -> Page[Building]:
+    total = (
+        await uow.session.exec(
+            select(func.count()).select_from(Building).where(Building.community_id == community_id)
+        )
+    ).one()
+    pages = max(1, -(-total // size))
+    page = min(max(1, page), pages)
+    rows = await uow.session.exec(
+        select(Building)
+        .where(Building.community_id == community_id)
+        .order_by(col(Building.sort_key), col(Building.id))
+        .offset((page - 1) * size)
+        .limit(size)
+    )
+    return Page(items=list(rows.all()), page=page, pages=pages, total=total)
+
+
+async def get_building(uow: UnitOfWork, *, community_id: int, building_id: int) -> Building:
+    b = await uow.session.get(Building, building_id)
+    if b is None or b.community_id != community_id:
+        raise NotFound("building", building_id)
+    return b
+
+
+# ---------------------------------------------------------------- invites
+
+
+def _new_invite(
+    community_id: int | None, role: Role, org: Org | None, created_by: int | None, now: datetime, ttl: timedelta
+) -> Invite:
+    assert community_id is not None
+    return Invite(
+        code=secrets.token_urlsafe(12),
+        community_id=community_id,
+        role=role.value,
+        organisation=org.value if org else None,
+        created_by=created_by,
+        created_at=now,
+        expires_at=now + ttl,
+    )
+
+
+async def create_invite(
+    uow: UnitOfWork, *, actor: Actor, role: Role, org: Org | None, now: datetime, ttl: timedelta = INVITE_TTL
+) -> Invite:
+    member = actor.require(Perm.INVITE)
+    if not may_invite(actor.roles, role):
+        raise Forbidden(f"invite:{role.value}")
+    org = _check_org(role, org)
+    invite = _new_invite(member.community_id, role, org, member.id, now, ttl)
+    uow.session.add(invite)
+    await uow.session.flush()
+    audit.record(uow, action="invite.create", now=now, community_id=member.community_id,
+                 actor_user_id=actor.user.id, subject_type="invite", subject_id=invite.id,
+                 role=role.value, organisation=invite.organisation)
+    return invite
+
+
+def _check_org(role: Role, org: Org | None) -> Org | None:
+    if role in NEEDS_ORG and org is None:
+        raise Invalid("organisation", "required")
+    if role not in NEEDS_ORG and org is not None:
+        raise Invalid("organisation", "not_allowed")
+    return org
+
+
+async def peek_invite(uow: UnitOfWork, *, code: str, now: datetime) -> Invite:
+    """The invite behind a deep link, if it can still be used."""
+    invite = (await uow.session.exec(select(Invite).where(Invite.code == code))).first()
+    if invite is None:
+        raise NotFound("invite", None)
+    if invite.used_at is not None:
+        raise AlreadyDone("invite")
+    if invite.expires_at <= now:
+        raise Expired("invite")
+    return invite
+
+
+async def _consume_invite(uow: UnitOfWork, *, code: str, member: Member, now: datetime) -> Invite:
+    """Mark the invite used by `member` — a conditional update, so two taps cannot both win."""
+    invite = await peek_invite(uow, code=code, now=now)
+    if invite.community_id != member.community_id:
+        raise NotFound("invite", None)
+    result = await uow.session.exec(
+        update(Invite)
+        .where(col(Invite.id) == invite.id, col(Invite.used_at).is_(None))
+        .values(used_at=now, used_by=member.id)
+    )
+    if result.rowcount != 1:
+        raise AlreadyDone("invite")
+    return invite
+
+
+# ---------------------------------------------------------------- registration
+
+
+@dataclass(frozen=True)
+class Registered:
+    member: Member
+    community: Community
+    granted: Role | None
+    organisation: str | None
+    new_member: bool
+
+
+async def register(
+    uow: UnitOfWork,
+    *,
+    user: User,
+    community_id: int,
+    building_id: int | None,
+    now: datetime,
+    invite_code: str | None = None,
+) -> Registered:
+    """Create the membership (consent given now), grant `resident`, and redeem an invite if any.
+
+    Nothing is written before this call: the dialog keeps its choices in conversation state,
+    so a person who declines the privacy notice leaves no membership behind."""
+    community = await get_community(uow, community_id)
+    if building_id is not None:
+        await get_building(uow, community_id=community_id, building_id=building_id)
+    member = (
+        await uow.session.exec(select(Member).where(Member.community_id == community_id, Member.user_id == user.id))
+    ).first()
+    new_member = member is None
+    if member is None:
+        member = Member(
+            community_id=community_id, user_id=user.id, building_id=building_id,
+            display_name=user.first_name, consent_at=now, joined_at=now,
+        )
+        uow.session.add(member)
+        await uow.session.flush()
+        await _grant(uow, member=member, role=Role.RESIDENT, org=None, by=None, now=now)
+        audit.record(uow, action="member.register", now=now, community_id=community_id,
+                     actor_user_id=user.id, subject_type="member", subject_id=member.id,
+                     building_id=building_id)
+    elif building_id is not None and member.building_id != building_id:
+        member.building_id = building_id
+        uow.session.add(member)
+    user.active_community_id = community_id
+    uow.session.add(user)
+    granted: Role | None = None
+    org: str | None = None
+    if invite_code:
+        invite = await _consume_invite(uow, code=invite_code, member=member, now=now)
+        granted, org = Role(invite.role), invite.organisation
+        await _grant(uow, member=member, role=granted, org=Org(org) if org else None, by=invite.created_by, now=now)
+        audit.record(uow, action="invite.redeem", now=now, community_id=community_id, actor_user_id=user.id,
+                     subject_type="invite", subject_id=invite.id, role=invite.role)
+        await _tell_inviter(uow, invite=invite, member=member, community=community, now=now)
+    return Registered(member=member, community=community, granted=granted, organisation=org, new_member=new_member)
+
+
+async def membership(uow: UnitOfWork, *, user: User, community_id: int) -> Member | None:
+    return (
+        await uow.session.exec(select(Member).where(Member.community_id == community_id, Member.user_id == user.id))
+    ).first()
+
+
+async def _tell_inviter(uow: UnitOfWork, *, invite: Invite, member: Member, community: Community,
+                        now: datetime) -> None:
+    if invite.created_by is None:
+        return
+    row = (
+        await uow.session.exec(
+            select(User).join(Member, col(Member.user_id) == col(User.id)).where(Member.id == invite.created_by)
+        )
+    ).first()
+    if row is None:
+        return
+    outbox.notify(uow, tg_chat_id=row.tg_id, notice="invite_used", lang=row.language or community.locale,
+                  now=now, community_id=community.id, recipient_user_id=row.id,
+                  name=member.display_name, role=invite.role, member_id=member.id)
+
+
+async def _grant(uow: UnitOfWork, *, member: Member, role: Role, org: Org | None, by: int | None,
+                 now: datetime) -> bool:
+    """Grant a role unless it is held already; True when a grant was added."""
+    held = (
+        await uow.session.exec(
+            select(RoleGrant).where(
+                RoleGrant.member_id == member.id, RoleGrant.role == role.value, col(RoleGrant.revoked_at).is_(None)
+            )
+        )
+    ).first()
+    if held is not None:
+        if org is not None and held.organisation != org.value:
+            held.organisation = org.value
+            uow.session.add(held)
+            return True
+        return False
+    uow.session.add(
+        RoleGrant(community_id=member.community_id, member_id=member.id, role=role.value,
+                  organisation=org.value if org else None, granted_by=by, granted_at=now)
+    )
+    await uow.session.flush()
+    return True
+
+
+# ---------------------------------------------------------------- grants by command
+
+
+@dataclass(frozen=True)
+class MemberView:
+    member_id: int
+    name: str
+    username: str | None
+    building: str | None
+    roles: tuple[str, ...]
+    organisation: str | None
+    unreachable: bool
+
+
+async def _member_in_community(uow: UnitOfWork, *, community_id: int, member_id: int) -> tuple[Member, User]:
+    row = (
+        await uow.session.exec(
+            select(Member, User).join(User, col(User.id) == col(Member.user_id)).where(Member.id == member_id)
+        )
+    ).first()
+    if row is None or row[0].community_id != community_id:
+        raise NotFound("member", member_id)
+    return row[0], row[1]
+
+
+async def grant_role(
+    uow: UnitOfWork, *, actor: Actor, member_id: int, role: Role, org: Org | None, now: datetime
+) -> MemberView:
+    me = actor.require(Perm.GRANT)
+    if not may_invite(actor.roles, role):
+        raise Forbidden(f"grant:{role.value}")
+    org = _check_org(role, org)
+    member, user = await _member_in_community(uow, community_id=me.community_id, member_id=member_id)
+    if not await _grant(uow, member=member, role=role, org=org, by=me.id, now=now):
+        raise AlreadyDone("role")
+    audit.record(uow, action="role.grant", now=now, community_id=me.community_id, actor_user_id=actor.user.id,
+                 subject_type="member", subject_id=member.id, role=role.value, organisation=org.value if org else None)
+    assert actor.community is not None
+    outbox.notify(uow, tg_chat_id=user.tg_id, notice="role_granted", lang=user.language or actor.community.locale,
+                  now=now, community_id=me.community_id, recipient_user_id=user.id, role=role.value,
+                  organisation=org.value if org else None, community=actor.community.name)
+    return await member_view(uow, member=member, user=user)
+
+
+async def revoke_role(uow: UnitOfWork, *, actor: Actor, member_id: int, role: Role, now: datetime) -> MemberView:
+    me = actor.require(Perm.GRANT)
+    if not may_invite(actor.roles, role):
+        raise Forbidden(f"revoke:{role.value}")
+    member, user = await _member_in_community(uow, community_id=me.community_id, member_id=member_id)
+    if role in (Role.ADMIN, Role.DISTRICT_ADMIN) and member.id == me.id:
+        raise Invalid("role", "self_admin")
+    result = await uow.session.exec(
+        update(RoleGrant)
+        .where(col(RoleGrant.member_id) == member.id, col(RoleGrant.role) == role.value,
+               col(RoleGrant.revoked_at).is_(None))
+        .values(revoked_at=now, revoked_by=me.id)
+    )
+    if result.rowcount == 0:
+        raise NotFound("role", role.value)
+    audit.record(uow, action="role.revoke", now=now, community_id=me.community_id, actor_user_id=actor.user.id,
+                 subject_type="member", subject_id=member.id, role=role.value)
+    assert actor.community is not None
+    outbox.notify(uow, tg_chat_id=user.tg_id, notice="role_revoked", lang=user.language or actor.community.locale,
+                  now=now, community_id=me.community_id, recipient_user_id=user.id, role=role.value,
+                  community=actor.community.name)
+    return await member_view(uow, member=member, user=user)
+
+
+async def member_view(uow: UnitOfWork, *, member: Member, user: User) -> MemberView:
+    grants = (
+        await uow.session.exec(
+            select(RoleGrant).where(RoleGrant.member_id == member.id, col(RoleGrant.revoked_at).is_(None))
+            .order_by(col(RoleGrant.id))
+        )
+    ).all()
+    building = await uow.session.get(Building, member.building_id) if member.building_id else None
+    org = next((g.organisation for g in grants if g.organisation), None)
+    return MemberView(
+        member_id=member.id or 0, name=member.display_name or user.first_name, username=user.username,
+        building=building.label if building else None, roles=tuple(g.role for g in grants),
+        organisation=org, unreachable=user.unreachable_at is not None,
+    )
+
+
+async def list_members(
+    uow: UnitOfWork, *, actor: Actor, page: int = 1, size: int = 10, role: Role | None = None
+) -> Page[MemberView]:
+    me = actor.require(Perm.MEMBERS)
+    query = select(Member, User).join(User, col(User.id) == col(Member.user_id)).where(
+        Member.community_id == me.community_id
+    )
+    count_q = select(func.count()).select_from(Member).where(Member.community_id == me.community_id)
+    if role is not None:
+        has_role = select(RoleGrant.member_id).where(RoleGrant.role == role.value, col(RoleGrant.revoked_at).is_(None))
+        query = query.where(col(Member.id).in_(has_role))
+        count_q = count_q.where(col(Member.id).in_(has_role))
+    total = (await uow.session.exec(count_q)).one()
+    pages = max(1, -(-total // size))
+    page = min(max(1, page), pages)
+    rows = (await uow.session.exec(query.order_by(col(Member.id)).offset((page - 1) * size).limit(size))).all()
+    items = [await member_view(uow, member=m, user=u) for m, u in rows]
+    return Page(items=items, page=page, pages=pages, total=total)
+
+
+async def set_language(uow: UnitOfWork, *, user: User, lang: str, now: datetime) -> str:
+    if lang not in LANGUAGES:
+        raise Invalid("language", "unknown", value=lang)
+    user.language = lang
+    uow.session.add(user)
+    audit.record(uow, action="user.language", now=now, community_id=user.active_community_id,
+                 actor_user_id=user.id, subject_type="user", subject_id=user.id, language=lang)
+    return lang
+
+
+async def switch_community(uow: UnitOfWork, *, user: User, community_id: int) -> Community:
+    community = await get_community(uow, community_id)
+    if await membership(uow, user=user, community_id=community_id) is None:
+        raise NotRegistered()
+    user.active_community_id = community_id
+    uow.session.add(user)
+    return community
+
+
+@dataclass(frozen=True)
+class Profile:
+    view: MemberView
+    community: Community
+    other_communities: list[Community]
+
+
+async def profile(uow: UnitOfWork, *, actor: Actor) -> Profile:
+    if actor.member is None or actor.community is None:
+        raise NotRegistered()
+    view = await member_view(uow, member=actor.member, user=actor.user)
+    others = (
+        await uow.session.exec(
+            select(Community).join(Member, col(Member.community_id) == col(Community.id))
+            .where(Member.user_id == actor.user.id, col(Community.id) != actor.community.id)
+        )
+    ).all()
+    return Profile(view=view, community=actor.community, other_communities=list(others))
+
+
+# ---------------------------------------------------------------- groups
+
+
+@dataclass(frozen=True)
+class ChatChange:
+    chat: Chat
+    added: bool
+    removed: bool
+
+
+async def bot_status_changed(
+    uow: UnitOfWork, *, tg_chat_id: int, chat_type: str, title: str, new_status: str, lang: str, now: datetime
+) -> ChatChange:
+    """The bot was added to, promoted in or removed from a group."""
+    chat = (await uow.session.exec(select(Chat).where(Chat.tg_chat_id == tg_chat_id))).first()
+    present = new_status in ("member", "administrator", "creator", "restricted")
+    was_present = chat is not None and chat.bot_status in ("member", "administrator", "creator", "restricted")
+    if chat is None:
+        chat = Chat(tg_chat_id=tg_chat_id, type=chat_type, title=title[:255], created_at=now)
+    chat.bot_status, chat.title, chat.type = new_status, title[:255], chat_type
+    uow.session.add(chat)
+    await uow.session.flush()
+    added = present and not was_present
+    if added and chat_type in ("group", "supergroup") and chat.purpose is None:
+        outbox.notify(uow, tg_chat_id=tg_chat_id, notice="group_welcome", lang=lang, now=now,
+                      dedupe_key=f"group_welcome:{tg_chat_id}:{int(now.timestamp())}")
+    audit.record(uow, action="chat.bot_status", now=now, community_id=chat.community_id, subject_type="chat",
+                 subject_id=chat.id, status=new_status)
+    return ChatChange(chat=chat, added=added, removed=was_present and not present)
+
+
+@dataclass(frozen=True)
+class Linked:
+    chat: Chat
+    community: Community
+    purpose: Purpose
+    building: Building | None
+    building_created: bool
+
+
+async def link_chat(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    tg_chat_id: int,
+    chat_type: str,
+    title: str,
+    purpose: Purpose,
+    building_label: str | None,
+    now: datetime,
+) -> Linked:
+    me = actor.require(Perm.LINK_CHAT)
+    assert actor.community is not None
+    if chat_type not in ("group", "supergroup"):
+        raise Invalid("chat", "not_group")
+    building: Building | None = None
+    created = False
+    if purpose is Purpose.BUILDING:
+        if not building_label:
+            raise Invalid("building", "required")
+        label = _building_label(building_label)
+        building = (
+            await uow.session.exec(
+                select(Building).where(Building.community_id == me.community_id, Building.label == label)
+            )
+        ).first()
+        if building is None:
+            count = (
+                await uow.session.exec(
+                    select(func.count()).select_from(Building).where(Building.community_id == me.community_id)
+                )
+            ).one()
+            building = Building(community_id=me.community_id, label=label, sort_key=count)
+            uow.session.add(building)
+            await uow.session.flush()
+            created = True
+    elif building_label:
+        raise Invalid("building", "not_allowed")
+    chat = (await uow.session.exec(select(Chat).where(Chat.tg_chat_id == tg_chat_id))).first()
+    if chat is None:
+        chat = Chat(tg_chat_id=tg_chat_id, type=chat_type, title=title[:255], created_at=now)
+    if chat.community_id is not None and chat.community_id != me.community_id:
+        raise Forbidden("link_chat:other_community")
+    chat.community_id, chat.purpose = me.community_id, purpose.value
+    chat.building_id = building.id if building else None
+    chat.linked_by, chat.linked_at, chat.title = me.id, now, title[:255]
+    uow.session.add(chat)
+    await uow.session.flush()
+    audit.record(uow, action="chat.link", now=now, community_id=me.community_id, actor_user_id=actor.user.id,
+                 subject_type="chat", subject_id=chat.id, purpose=purpose.value,
+                 building=building.label if building else None)
+    return Linked(chat=chat, community=actor.community, purpose=purpose, building=building, building_created=created)
+
+
+async def unlink_chat(uow: UnitOfWork, *, actor: Actor, tg_chat_id: int, now: datetime) -> Chat:
+    me = actor.require(Perm.LINK_CHAT)
+    chat = (await uow.session.exec(select(Chat).where(Chat.tg_chat_id == tg_chat_id))).first()
+    if chat is None or chat.community_id != me.community_id or chat.purpose is None:
+        raise NotFound("link", tg_chat_id)
+    chat.purpose, chat.building_id, chat.linked_at, chat.linked_by = None, None, None, None
+    uow.session.add(chat)
+    audit.record(uow, action="chat.unlink", now=now, community_id=me.community_id, actor_user_id=actor.user.id,
+                 subject_type="chat", subject_id=chat.id)
+    return chat
+
+
+async def chat_info(uow: UnitOfWork, *, tg_chat_id: int) -> tuple[Chat | None, Community | None, Building | None]:
+    chat = (await uow.session.exec(select(Chat).where(Chat.tg_chat_id == tg_chat_id))).first()
+    if chat is None or chat.community_id is None:
+        return chat, None, None
+    community = await uow.session.get(Community, chat.community_id)
+    building = await uow.session.get(Building, chat.building_id) if chat.building_id else None
+    return chat, community, building
+
+
+async def mark_unreachable(uow: UnitOfWork, *, user_id: int | None, tg_chat_id: int, now: datetime) -> None:
+    """Telegram said 403: the person blocked the bot, or the bot left the group."""
+    if user_id is not None:
+        user = await uow.session.get(User, user_id)
+        if user is not None:
+            user.unreachable_at = now
+            uow.session.add(user)
+            return
+    chat = (await uow.session.exec(select(Chat).where(Chat.tg_chat_id == tg_chat_id))).first()
+    if chat is not None:
+        chat.bot_status = "kicked"
+        uow.session.add(chat)
+    elif tg_chat_id > 0:
+        user = (await uow.session.exec(select(User).where(User.tg_id == tg_chat_id))).first()
+        if user is not None:
+            user.unreachable_at = now
+            uow.session.add(user)

@@ -1,0 +1,133 @@
+"""Roles, organisations and what each role may do. The one place permissions are decided."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    RESIDENT = "resident"
+    REPRESENTATIVE = "representative"
+    VOLUNTEER = "volunteer"
+    ENTHUSIAST = "enthusiast"
+    GRID_WORKER = "grid_worker"
+    COMMITTEE = "committee"
+    ADMIN = "admin"
+    DISTRICT_ADMIN = "district_admin"
+
+
+class Org(StrEnum):
+    """The organisations a committee member belongs to (多委)."""
+
+    RESIDENTS_COMMITTEE = "rc"  # 居委会
+    OWNERS_COMMITTEE = "oc"  # 业委会
+    PROPERTY = "property"  # 物业
+    UNIT = "unit"  # 驻区单位
+    POLICE = "police"  # 社区民警
+
+
+class Perm(StrEnum):
+    INVITE = "invite"
+    GRANT = "grant"
+    MEMBERS = "members"
+    LINK_CHAT = "link_chat"
+    AUDIT = "audit"
+
+
+class Purpose(StrEnum):
+    """What a linked group is for."""
+
+    COMMUNITY = "community"
+    BUILDING = "building"
+    COMMITTEE = "committee"
+    VOLUNTEERS = "volunteers"
+
+
+_STAFF = {Perm.MEMBERS, Perm.INVITE}
+_ADMIN = set(Perm)
+
+PERMISSIONS: dict[Role, frozenset[Perm]] = {
+    Role.RESIDENT: frozenset(),
+    Role.REPRESENTATIVE: frozenset(),
+    Role.VOLUNTEER: frozenset(),
+    Role.ENTHUSIAST: frozenset(),
+    Role.COMMITTEE: frozenset(),
+    Role.GRID_WORKER: frozenset(_STAFF),
+    Role.ADMIN: frozenset(_ADMIN),
+    Role.DISTRICT_ADMIN: frozenset(_ADMIN),
+}
+
+#: Which roles a holder of a role may hand out by invite link.
+INVITABLE_BY: dict[Role, frozenset[Role]] = {
+    Role.GRID_WORKER: frozenset({Role.RESIDENT, Role.VOLUNTEER, Role.ENTHUSIAST}),
+    Role.ADMIN: frozenset(set(Role) - {Role.DISTRICT_ADMIN}),
+    Role.DISTRICT_ADMIN: frozenset(Role),
+}
+
+#: Roles that need an organisation.
+NEEDS_ORG = frozenset({Role.COMMITTEE})
+
+
+#: What people type for a role or an organisation, in either language.
+ROLE_ALIASES: dict[str, Role] = {
+    "居民": Role.RESIDENT, "居民代表": Role.REPRESENTATIVE, "代表": Role.REPRESENTATIVE, "rep": Role.REPRESENTATIVE,
+    "志愿者": Role.VOLUNTEER, "党员": Role.VOLUNTEER, "楼门热心人": Role.ENTHUSIAST, "热心人": Role.ENTHUSIAST,
+    "网格员": Role.GRID_WORKER, "grid": Role.GRID_WORKER, "委员": Role.COMMITTEE, "多委成员": Role.COMMITTEE,
+    "管理员": Role.ADMIN, "社区党组织": Role.ADMIN, "区级管理员": Role.DISTRICT_ADMIN,
+}
+ORG_ALIASES: dict[str, Org] = {
+    "居委会": Org.RESIDENTS_COMMITTEE, "业委会": Org.OWNERS_COMMITTEE, "物业": Org.PROPERTY,
+    "驻区单位": Org.UNIT, "社区民警": Org.POLICE, "民警": Org.POLICE,
+}
+
+
+def parse_role(text: str) -> Role | None:
+    value = text.strip().lower().replace("-", "_")
+    try:
+        return Role(value)
+    except ValueError:
+        return ROLE_ALIASES.get(value)
+
+
+def parse_org(text: str) -> Org | None:
+    value = text.strip().lower()
+    try:
+        return Org(value)
+    except ValueError:
+        return ORG_ALIASES.get(value)
+
+
+PURPOSE_ALIASES: dict[str, Purpose] = {
+    "社区": Purpose.COMMUNITY, "社区群": Purpose.COMMUNITY, "楼门": Purpose.BUILDING, "楼门群": Purpose.BUILDING,
+    "楼": Purpose.BUILDING, "多委": Purpose.COMMITTEE, "多委联合办公群": Purpose.COMMITTEE,
+    "志愿者": Purpose.VOLUNTEERS, "志愿者群": Purpose.VOLUNTEERS,
+}
+
+
+def parse_purpose(text: str) -> Purpose | None:
+    value = text.strip().lower()
+    try:
+        return Purpose(value)
+    except ValueError:
+        return PURPOSE_ALIASES.get(value)
+
+
+def permissions(roles: Iterable[str]) -> frozenset[Perm]:
+    out: set[Perm] = set()
+    for r in roles:
+        try:
+            out |= PERMISSIONS[Role(r)]
+        except ValueError:
+            continue
+    return frozenset(out)
+
+
+def may_invite(roles: Iterable[str], target: Role) -> bool:
+    for r in roles:
+        try:
+            if target in INVITABLE_BY.get(Role(r), frozenset()):
+                return True
+        except ValueError:
+            continue
+    return False

@@ -1,0 +1,153 @@
+"""The `linli` command: run the bot, the sandbox, migrations and community set-up."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import urllib.request
+
+from bot.config import Settings
+
+
+def _logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _bot_username(settings: Settings, given: str | None) -> str:
+    if given:
+        return given.lstrip("@")
+    if settings.bot_token:
+        base = (settings.bot_api_url or "https://api.telegram.org").rstrip("/")
+        with urllib.request.urlopen(f"{base}/bot{settings.bot_token}/getMe", timeout=10) as resp:  # noqa: S310
+            return str(json.load(resp)["result"]["username"])
+    from bot.sandbox import BOT_USERNAME
+
+    return BOT_USERNAME
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import LinliApp
+    from storage.migrate import SchemaBehind
+
+    if args.runtime:
+        settings = settings.model_copy(update={"runtime": args.runtime})
+    try:
+        asyncio.run(LinliApp(settings).serve_forever())
+    except SchemaBehind as exc:
+        print(f"linli: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_sandbox(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.sandbox import Sandbox
+
+    update: dict[str, object] = {}
+    if args.runtime:
+        update["runtime"] = args.runtime
+    if "LINLI_DATABASE_URL" not in __import__("os").environ:
+        update["database_url"] = "sqlite+aiosqlite:///./data/sandbox.db"
+    try:
+        asyncio.run(Sandbox(settings.model_copy(update=update), host=args.host, port=args.port).serve_forever())
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
+    from storage.migrate import current_revision, head_revision, upgrade
+
+    if args.action == "upgrade":
+        head = upgrade(settings.database_url)
+        print(f"database is at revision {head}")
+    else:
+        current, head = current_revision(settings.database_url), head_revision()
+        print(f"current: {current or 'empty'} · newest: {head}" + ("" if current == head else
+                                                                    " — run `linli db upgrade`"))
+    return 0
+
+
+def cmd_community(settings: Settings, args: argparse.Namespace) -> int:
+    from flows import membership
+    from flows.clock import SystemClock
+    from flows.errors import Invalid
+    from storage.db import Database
+    from storage.migrate import check_current
+
+    check_current(settings.database_url)
+
+    async def create() -> int:
+        db = Database(settings.database_url)
+        try:
+            async with db.uow() as uow:
+                buildings = membership.parse_building_range(args.buildings) if args.buildings else []
+                community, invite = await membership.create_community(
+                    uow, name=args.name, slug=args.slug, timezone=args.timezone or settings.timezone,
+                    locale=args.locale or settings.locale, buildings=buildings, now=SystemClock().now())
+                await uow.commit()
+        except Invalid as err:
+            print(f"linli: invalid {err.field}: {err.reason} {err.details or ''}", file=sys.stderr)
+            return 2
+        finally:
+            await db.dispose()
+        username = _bot_username(settings, args.bot_username)
+        print(f"Community {community.name!r} created (id {community.id}, slug {community.slug}, "
+              f"{len(buildings)} buildings, time zone {community.timezone}).")
+        print("Send this one-time admin invite to the community's admin (valid 30 days):")
+        print(f"  https://t.me/{username}?start=i_{invite.code}")
+        return 0
+
+    async def listing() -> int:
+        db = Database(settings.database_url)
+        try:
+            async with db.uow() as uow:
+                for c in await membership.list_communities(uow):
+                    print(f"{c.id}\t{c.slug}\t{c.name}\t{c.timezone}\t{c.locale}")
+        finally:
+            await db.dispose()
+        return 0
+
+    return asyncio.run(create() if args.action == "create" else listing())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="linli", description="Linli (邻里) community governance bot")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("run", help="run the bot (needs LINLI_BOT_TOKEN)")
+    p.add_argument("--runtime", choices=["aiogram", "ptb"])
+    p.set_defaults(fn=cmd_run)
+    p = sub.add_parser("sandbox", help="the bot against a local Telegram stand-in, with a web chat page")
+    p.add_argument("--runtime", choices=["aiogram", "ptb"])
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=None)
+    p.set_defaults(fn=cmd_sandbox)
+    p = sub.add_parser("db", help="database migrations")
+    p.add_argument("action", choices=["upgrade", "current"])
+    p.set_defaults(fn=cmd_db)
+    p = sub.add_parser("community", help="create or list communities")
+    csub = p.add_subparsers(dest="action", required=True)
+    c = csub.add_parser("create", help="create a community and print its first admin invite")
+    c.add_argument("name")
+    c.add_argument("--slug")
+    c.add_argument("--timezone")
+    c.add_argument("--locale", choices=["zh_CN", "en"])
+    c.add_argument("--buildings", help="e.g. 1-12 or 1-6,8")
+    c.add_argument("--bot-username", help="for the invite link (default: asked from Telegram with getMe)")
+    csub.add_parser("list", help="list communities")
+    p.set_defaults(fn=cmd_community)
+    args = parser.parse_args(argv)
+    settings = Settings()
+    _logging(settings)
+    return int(args.fn(settings, args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

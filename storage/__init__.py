@@ -1,0 +1,3 @@
+"""Storage layer: SQLModel tables, the async engine, the unit of work and migrations.
+
+Nothing here imports the layers above it (flows/, bot/, web/, scheduler/)."""

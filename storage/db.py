@@ -1,0 +1,101 @@
+"""The async engine and the unit of work.
+
+One URL setting chooses the database: `sqlite+aiosqlite:///path` (default) or
+`postgresql+asyncpg://…`. A plain `sqlite:///` or `postgresql://` URL is upgraded to the async
+driver."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+
+def async_url(url: str) -> str:
+    """Return the URL with the async driver this project uses."""
+    u = make_url(url)
+    if u.drivername in ("sqlite", "sqlite+pysqlite"):
+        u = u.set(drivername="sqlite+aiosqlite")
+    elif u.drivername in ("postgresql", "postgres", "postgresql+psycopg2", "postgresql+psycopg"):
+        u = u.set(drivername="postgresql+asyncpg")
+    return u.render_as_string(hide_password=False)
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+class Database:
+    """Holds one engine and its session factory; create one per process (never a global)."""
+
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+        self.url = async_url(url)
+        kwargs: dict[str, Any] = {"echo": echo}
+        if is_sqlite(self.url):
+            database = make_url(self.url).database
+            if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+        else:
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        if is_sqlite(self.url):
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, class_=AsyncSession)
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+class UnitOfWork:
+    """One transaction. Rolls back on leaving unless `commit()` was called.
+
+    Usage::
+
+        async with db.uow() as uow:
+            uow.session.add(row)
+            await uow.commit()
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self.session: AsyncSession
+        self._committed = False
+
+    async def __aenter__(self) -> UnitOfWork:
+        self.session = self._db.sessions()
+        self._committed = False
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # close() rolls back whatever was not committed and detaches the objects without
+        # expiring them, so what a read-only unit of work loaded stays readable afterwards.
+        await self.session.close()
+
+    async def commit(self) -> None:
+        await self.session.commit()
+        self._committed = True
+
+    async def flush(self) -> None:
+        await self.session.flush()

@@ -1,0 +1,41 @@
+"""Imports point down only: flows/ and storage/ never import a framework or a layer above."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FRAMEWORKS = {"aiogram", "telegram", "fastapi", "starlette", "apscheduler", "aiohttp", "uvicorn"}
+ABOVE = {"flows": {"bot", "web", "scheduler"}, "storage": {"bot", "web", "scheduler", "flows"}}
+
+
+def imported_roots(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    roots: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            roots |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+@pytest.mark.parametrize("layer", ["flows", "storage"])
+def test_layer_imports_no_framework_and_nothing_above(layer: str) -> None:
+    files = sorted((ROOT / layer).rglob("*.py"))
+    assert files, f"{layer}/ has no Python files"
+    offenders = []
+    for path in files:
+        bad = imported_roots(path) & (FRAMEWORKS | ABOVE[layer])
+        if bad:
+            offenders.append(f"{path.relative_to(ROOT)}: {sorted(bad)}")
+    assert offenders == []
+
+
+def test_the_check_itself_catches_a_framework_import(tmp_path: Path) -> None:
+    sample = tmp_path / "x.py"
+    sample.write_text("from aiogram import Bot\nimport fastapi.routing\nfrom . import local\n")
+    assert imported_roots(sample) == {"aiogram", "fastapi"}

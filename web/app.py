@@ -1,0 +1,46 @@
+"""The web side: health check and the Telegram webhook endpoint (the public board comes later)."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from typing import Annotated, Any
+
+import uvicorn
+from fastapi import FastAPI, Header, HTTPException, Request
+
+from bot.config import Settings
+from bot.runtimes.base import Runtime
+
+log = logging.getLogger("linli.web")
+
+
+def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
+    app = FastAPI(title="Linli 邻里", version="0.1.0")
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    if runtime is not None:
+        @app.post(settings.webhook_path, include_in_schema=False)
+        async def telegram_webhook(
+            request: Request,
+            secret: Annotated[str | None, Header(alias="X-Telegram-Bot-Api-Secret-Token")] = None,
+        ) -> dict[str, Any]:
+            expected = settings.webhook_secret
+            if expected and not hmac.compare_digest(secret or "", expected):
+                raise HTTPException(status_code=401, detail="bad secret token")
+            update = await request.json()
+            if not isinstance(update, dict) or "update_id" not in update:
+                raise HTTPException(status_code=400, detail="not an update")
+            await runtime.feed_webhook(update)
+            return {"ok": True}
+
+    return app
+
+
+async def serve(settings: Settings, runtime: Runtime | None = None) -> None:
+    config = uvicorn.Config(create_app(settings, runtime), host=settings.web_host, port=settings.web_port,
+                            log_level="warning")
+    await uvicorn.Server(config).serve()
