@@ -52,6 +52,7 @@ class LinliApp:
         self.runtime: Runtime | None = None
         self.sender: OutboxSender | None = None
         self.scheduler: Scheduler | None = None
+        self.pipeline: Pipeline | None = None
         self._run_scheduler = run_scheduler
         self._run_sender = run_sender
         self._stop = asyncio.Event()
@@ -78,7 +79,8 @@ class LinliApp:
         if self._run_scheduler:
             self.scheduler = Scheduler(self.settings.database_url, db=self.db, clock=self.clock)
             self.scheduler.start()
-        await self.runtime.start(Pipeline(self.core, gateway), webhook_url=self.settings.webhook_url,
+        self.pipeline = Pipeline(self.core, gateway)
+        await self.runtime.start(self.pipeline, webhook_url=self.settings.webhook_url,
                                  webhook_secret=self.settings.webhook_secret)
         log.info("Linli is running as @%s (%s runtime, %s)", username, self.settings.runtime,
                  "webhook" if self.settings.webhook_url else "long polling")

@@ -48,13 +48,19 @@ class Pipeline:
     def __init__(self, core: Core, gateway: Gateway) -> None:
         self.core = core
         self.gateway = gateway
+        self.in_flight = 0  # updates being handled now (tests and graceful stops wait for 0)
 
     async def process(self, update: dict[str, Any]) -> None:
-        event = event_from_update(update, self.core.bot_username)
-        if event is None:
-            return
-        replies = await self.core.handle(event)
-        await deliver(replies, self.gateway, db=self.core.db, clock=self.core.clock, on_outbox=self.core.on_outbox)
+        self.in_flight += 1
+        try:
+            event = event_from_update(update, self.core.bot_username)
+            if event is None:
+                return
+            replies = await self.core.handle(event)
+            await deliver(replies, self.gateway, db=self.core.db, clock=self.core.clock,
+                          on_outbox=self.core.on_outbox)
+        finally:
+            self.in_flight -= 1
 
 
 class Runtime(Protocol):
