@@ -183,12 +183,13 @@ class OutboxSender:
     async def drain_once(self) -> int:
         """One round: take what is due and allowed now, send it, record the outcomes."""
         now = self.clock.now()
-        await self._requeue_expired(now)
+        if self._rounds % 20 == 0:
+            await self._requeue_expired(now)
         async with self.db.uow() as uow:
             rows = (
                 await uow.session.exec(
                     select(OutboxMessage)
-                    .where(OutboxMessage.status == "pending", col(OutboxMessage.not_before) <= now)
+                    .where(OutboxMessage.status.in_(("pending", "sending")))  # type: ignore[attr-defined]
                     .order_by(col(OutboxMessage.id))
                     .limit(self.batch * 4)
                 )
@@ -196,13 +197,19 @@ class OutboxSender:
             chosen: list[OutboxMessage] = []
             seen: set[int] = set()
             for row in rows:
-                if row.tg_chat_id in seen or not self.limiter.chat_ready(row.tg_chat_id):
-                    continue  # one per chat per round keeps a chat's messages in order
+                # Only a chat's oldest unsent row may go, and one per chat per round, so a chat's
+                # messages keep their order even when one of them waits for a retry.
+                first_of_chat = row.tg_chat_id not in seen
                 seen.add(row.tg_chat_id)
+                if not first_of_chat or row.status != "pending" or row.not_before > now:
+                    continue
+                if not self.limiter.chat_ready(row.tg_chat_id):
+                    continue
                 chosen.append(row)
                 if len(chosen) >= self.batch:
                     break
             if not chosen:
+                self._rounds += 1
                 return 0
             ids = [r.id for r in chosen]
             await uow.session.exec(
@@ -289,16 +296,3 @@ class OutboxSender:
             if result.rowcount:
                 log.warning("requeued %s outbox rows whose sender stopped mid-call", result.rowcount)
                 await uow.commit()
-
-    async def next_due_in(self) -> float | None:
-        """Seconds until the earliest pending row is due (None when nothing is pending)."""
-        async with self.db.uow() as uow:
-            first = (
-                await uow.session.exec(
-                    select(OutboxMessage.not_before).where(OutboxMessage.status == "pending")
-                    .order_by(col(OutboxMessage.not_before)).limit(1)
-                )
-            ).first()
-        if first is None:
-            return None
-        return max(0.0, (first - self.clock.now()).total_seconds())

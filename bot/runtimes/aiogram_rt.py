@@ -29,6 +29,7 @@ from aiogram.types import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     LinkPreviewOptions,
+    ReplyParameters,
     Update,
 )
 
@@ -44,6 +45,10 @@ SCOPES = {
     "all_group_chats": BotCommandScopeAllGroupChats,
     "all_chat_administrators": BotCommandScopeAllChatAdministrators,
 }
+
+
+def _reply(message_id: int | None) -> ReplyParameters | None:
+    return ReplyParameters(message_id=message_id, allow_sending_without_reply=True) if message_id else None
 
 
 def _markup(message: OutMessage) -> InlineKeyboardMarkup | None:
@@ -77,10 +82,11 @@ class AiogramGateway:
     async def send(self, chat_id: int, message: OutMessage, reply_to: int | None = None) -> int:
         if message.photo:
             sent = await self._call(self.bot.send_photo(chat_id, _photo(message.photo), caption=message.text,
-                                                        parse_mode="HTML", reply_markup=_markup(message)))
+                                                        parse_mode="HTML", reply_markup=_markup(message),
+                                                        reply_parameters=_reply(reply_to)))
         else:
             sent = await self._call(self.bot.send_message(
-                chat_id, message.text, parse_mode="HTML", reply_markup=_markup(message),
+                chat_id, message.text, parse_mode="HTML", reply_markup=_markup(message), reply_parameters=_reply(reply_to),
                 link_preview_options=LinkPreviewOptions(is_disabled=True) if message.disable_preview else None))
         return int(sent.message_id)
 

@@ -173,6 +173,9 @@ class StandIn:
             return _json_response(exc.payload(), exc.code)
         except DropConnection:
             return _drop(request)
+        except ConnectionResetError:  # the client hung up mid-request (e.g. a long poll cancelled on stop)
+            log.debug("client went away during %s", method)
+            return web.Response(status=499)
         except Exception as exc:  # a stand-in bug: answer like Telegram's 500 and keep serving
             log.exception("stand-in failed on %s", method)
             body = {"ok": False, "error_code": 500, "description": f"Internal Server Error: {exc!r}"}

@@ -524,6 +524,9 @@
   async function fetchTranscript() {
     if (state.fetching) { state.fetchAgain = true; return state.fetching; }
     state.fetching = (async () => {
+      // Yield first: with no chat open the loop would finish synchronously and its `finally` would run
+      // before this assignment, leaving a settled promise in state.fetching that blocks every later fetch.
+      await null;
       try {
         do {
           state.fetchAgain = false;
