@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.config import Settings
 from bot.core.dispatch import Core
@@ -20,6 +20,9 @@ from flows.clock import Clock, SystemClock
 from scheduler.runner import Scheduler
 from storage.db import Database
 from storage.migrate import check_current
+
+if TYPE_CHECKING:
+    from web.app import WebServer
 
 log = logging.getLogger("linli.app")
 
@@ -53,6 +56,7 @@ class LinliApp:
         self.sender: OutboxSender | None = None
         self.scheduler: Scheduler | None = None
         self.pipeline: Pipeline | None = None
+        self.web: WebServer | None = None
         self._run_scheduler = run_scheduler
         self._run_sender = run_sender
         self._stop = asyncio.Event()
@@ -80,6 +84,11 @@ class LinliApp:
             self.scheduler = Scheduler(self.settings.database_url, db=self.db, clock=self.clock)
             self.scheduler.start()
         self.pipeline = Pipeline(self.core, gateway)
+        if self.settings.webhook_url:
+            from web.app import WebServer
+
+            self.web = WebServer(self.settings, self.runtime)
+            await self.web.start()  # listening before Telegram is told where to post
         await self.runtime.start(self.pipeline, webhook_url=self.settings.webhook_url,
                                  webhook_secret=self.settings.webhook_secret)
         log.info("Linli is running as @%s (%s runtime, %s)", username, self.settings.runtime,
@@ -89,6 +98,8 @@ class LinliApp:
         self._stop.set()
         if self.runtime is not None:
             await self.runtime.stop()
+        if self.web is not None:
+            await self.web.stop()
         for task in self._tasks:
             await task
         self._tasks.clear()
@@ -97,14 +108,9 @@ class LinliApp:
         await self.db.dispose()
 
     async def serve_forever(self) -> None:
-        """Run until cancelled (Ctrl-C); with a webhook, also serve the web app."""
+        """Run until cancelled (Ctrl-C)."""
         await self.start()
         try:
-            if self.settings.webhook_url:
-                from web.app import serve
-
-                await serve(self.settings, runtime=self.runtime)
-            else:
-                await asyncio.Event().wait()
+            await asyncio.Event().wait()
         finally:
             await self.stop()

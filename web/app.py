@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 from typing import Annotated, Any
@@ -40,7 +41,25 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     return app
 
 
-async def serve(settings: Settings, runtime: Runtime | None = None) -> None:
-    config = uvicorn.Config(create_app(settings, runtime), host=settings.web_host, port=settings.web_port,
-                            log_level="warning")
-    await uvicorn.Server(config).serve()
+class WebServer:
+    """Uvicorn in this process's event loop, started and stopped with the bot."""
+
+    def __init__(self, settings: Settings, runtime: Runtime | None = None) -> None:
+        config = uvicorn.Config(create_app(settings, runtime), host=settings.web_host, port=settings.web_port,
+                                log_level="warning", lifespan="off")
+        self.server = uvicorn.Server(config)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self.server.serve())
+        while not self.server.started:
+            if self._task.done():
+                self._task.result()  # raises why it could not start (e.g. the port is taken)
+                raise RuntimeError("web server stopped while starting")
+            await asyncio.sleep(0.02)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self.server.should_exit = True
+            await self._task
+            self._task = None

@@ -59,7 +59,7 @@ def unpack(secret: bytes, data: str, *, now: datetime) -> list[str]:
     if len(pieces) != 3 or not pieces[0] or not pieces[1] or not pieces[2]:
         raise BadButton("shape")
     body = pieces[0] + "~" + pieces[1]
-    if not hmac.compare_digest(_sig(secret, body), pieces[2]):
+    if not hmac.compare_digest(_sig(secret, body).encode(), pieces[2].encode()):
         raise BadButton("signature")
     try:
         expiry = int(pieces[1], 36)
