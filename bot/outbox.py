@@ -251,6 +251,9 @@ class OutboxSender:
         except (KeyError, ValueError, TypeError) as err:  # a row we cannot render: fail it, keep going
             log.error("outbox row %s cannot be rendered: %s", row.id, type(err).__name__)
             out.error = ApiError(ApiError.BAD_REQUEST, f"render: {type(err).__name__}")
+        except Exception as err:  # anything else the client library raises: retry, never leave a row claimed
+            log.exception("outbox row %s: unexpected error from the Telegram client", row.id)
+            out.error = ApiError(ApiError.TRANSIENT, f"unexpected: {type(err).__name__}")
         finally:
             sem.release()
         return out

@@ -108,6 +108,7 @@ class StandIn:
         for pending in self.world.callbacks.values():
             if not pending.answered.done():
                 pending.answered.cancel()
+        self.world.bump()  # release the web page's long-poll (/_control/wait) so shutdown is quick
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

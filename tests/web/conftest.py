@@ -10,8 +10,14 @@ import os
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser
+
+    from bot.sandbox import Sandbox
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 CHROMIUM_ARGS = [
@@ -52,21 +58,28 @@ def chromium_executable() -> str:
 
 
 @pytest.fixture
-async def sandbox_url(tmp_path: Path) -> AsyncIterator[str]:
+async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
+    """The sandbox (stand-in, demo community, bot) running in this test's event loop."""
     from bot.config import Settings
     from bot.sandbox import Sandbox
 
     settings = Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{tmp_path}/sb.db", secret_key="x" * 32)
     sb = Sandbox(settings, port=0)
-    url = await sb.start()
+    await sb.start()
     try:
-        yield url.rstrip("/")
+        yield sb
     finally:
-        await sb.stop()
+        await sb.stop()  # the stand-in releases the page's pending long-polls itself
 
 
 @pytest.fixture
-async def browser(chromium_executable: str) -> AsyncIterator[object]:
+def sandbox_url(sandbox: Sandbox) -> str:
+    return sandbox.url.rstrip("/")
+
+
+@pytest.fixture
+async def browser(chromium_executable: str, sandbox: Sandbox) -> AsyncIterator[Browser]:
+    """Headless Chromium. Depends on ``sandbox`` so that it is closed before the sandbox stops."""
     try:
         from playwright.async_api import async_playwright
     except ImportError:  # pragma: no cover - the test extra installs it

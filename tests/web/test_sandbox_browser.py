@@ -6,11 +6,15 @@ inline buttons — and the assertions are on what is visible. See conftest.py fo
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Locator, Page, expect
+
+if os.environ.get("LINLI_SKIP_BROWSER", "").strip() == "1":
+    pytest.importorskip("playwright", reason="LINLI_SKIP_BROWSER=1 and playwright is not installed")
+from playwright.async_api import Browser, Locator, Page, expect  # noqa: E402
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -85,7 +89,8 @@ async def register_in_private_chat(page: Page) -> None:
     await expect(welcome).to_contain_text("北辰示范社区")
 
 
-async def test_newcomer_registers_in_the_private_chat_on_a_desktop(browser: Browser, sandbox_url: str) -> None:
+async def test_newcomer_registers_in_the_private_chat_on_a_desktop(browser: Browser, sandbox_url: str,
+                                                                   tmp_path: Path) -> None:
     page = await open_page(browser, sandbox_url, DESKTOP)
     await page.get_by_test_id("user-select").select_option(str(NEWCOMER))
     await expect(page.get_by_test_id("user-select")).to_have_value(str(NEWCOMER))
@@ -101,6 +106,9 @@ async def test_newcomer_registers_in_the_private_chat_on_a_desktop(browser: Brow
     # what the newcomer sees is the private chat: the header names the bot, the URL remembers the chat
     await expect(page.get_by_test_id("chat-subtitle")).to_contain_text("@linli_bot")
     assert f"user={NEWCOMER}" in page.url and "chat=" in page.url
+    shot = tmp_path / "desktop-registered.png"
+    await page.screenshot(path=str(shot))
+    assert shot.is_file() and shot.stat().st_size > 0
     assert page.linli_errors == []  # type: ignore[attr-defined]
     await page.context.close()
 
