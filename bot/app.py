@@ -42,8 +42,8 @@ def make_runtime(settings: Settings) -> Runtime:
 
 
 class LinliApp:
-    def __init__(self, settings: Settings, *, clock: Clock | None = None, run_scheduler: bool = True,
-                 run_sender: bool = True) -> None:
+    def __init__(self, settings: Settings, *, clock: Clock | None = None, run_scheduler: bool | None = None,
+                 run_sender: bool | None = None) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.db = Database(settings.database_url)
@@ -57,8 +57,8 @@ class LinliApp:
         self.scheduler: Scheduler | None = None
         self.pipeline: Pipeline | None = None
         self.web: WebServer | None = None
-        self._run_scheduler = run_scheduler
-        self._run_sender = run_sender
+        self._run_scheduler = settings.run_scheduler if run_scheduler is None else run_scheduler
+        self._run_sender = settings.run_sender if run_sender is None else run_sender
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
 
