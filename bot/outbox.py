@@ -75,7 +75,8 @@ class Limits:
 class RateLimiter:
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
-        self.overall = Bucket(limits.overall, max(1.0, limits.overall))
+        # a tenth of a second's worth of burst: Telegram does not lend a whole second at once
+        self.overall = Bucket(limits.overall, max(1.0, limits.overall / 10))
         self.chats: dict[int, Bucket] = {}
         self.groups: dict[int, Bucket] = {}
 
@@ -185,7 +186,7 @@ class OutboxSender:
         now = self.clock.now()
         if self._rounds % 20 == 0:
             await self._requeue_expired(now)
-        async with self.db.uow() as uow:
+        async with self.db.uow(write=True) as uow:
             rows = (
                 await uow.session.exec(
                     select(OutboxMessage)
@@ -260,7 +261,7 @@ class OutboxSender:
 
     async def _record(self, outcomes: list[_Outcome]) -> None:
         now = self.clock.now()
-        async with self.db.uow() as uow:
+        async with self.db.uow(write=True) as uow:
             for o in outcomes:
                 values: dict[str, Any]
                 err = o.error
@@ -290,7 +291,7 @@ class OutboxSender:
             await uow.commit()
 
     async def _requeue_expired(self, now: datetime) -> None:
-        async with self.db.uow() as uow:
+        async with self.db.uow(write=True) as uow:
             result = await uow.session.exec(
                 update(OutboxMessage)
                 .where(col(OutboxMessage.status) == "sending", col(OutboxMessage.lease_until) < now)

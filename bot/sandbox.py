@@ -73,7 +73,7 @@ async def seed_database(db: Database, clock: Clock) -> None:
             done = await membership.register(uow, user=user, community_id=community.id or 0,
                                              building_id=by_label.get(p.building or ""), now=now)
             if p.role is not Role.RESIDENT:
-                await membership._grant(uow, member=done.member, role=p.role, org=p.org, by=None, now=now)
+                await membership.assign_role(uow, member=done.member, role=p.role, org=p.org, now=now)
         admin = next(p for p in PEOPLE if p.role is Role.ADMIN)
         admin_user = await membership.touch_user(uow, tg_id=admin.tg_id, first_name=admin.name, last_name=None,
                                                  username=None, tg_language="zh-hans", now=now)

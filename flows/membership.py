@@ -246,6 +246,17 @@ async def list_buildings(uow: UnitOfWork, *, community_id: int, page: int = 1, s
     return Page(items=list(rows.all()), page=page, pages=pages, total=total)
 
 
+async def building_by_label(uow: UnitOfWork, *, community_id: int, label: str) -> Building | None:
+    """The building people call `label` ("3", "3号楼", "3栋" all name building 3)."""
+    try:
+        label = _building_label(label)
+    except Invalid:
+        return None
+    return (
+        await uow.session.exec(select(Building).where(Building.community_id == community_id, Building.label == label))
+    ).first()
+
+
 async def get_building(uow: UnitOfWork, *, community_id: int, building_id: int) -> Building:
     b = await uow.session.get(Building, building_id)
     if b is None or b.community_id != community_id:
@@ -402,6 +413,16 @@ async def _tell_inviter(uow: UnitOfWork, *, invite: Invite, member: Member, comm
     outbox.notify(uow, tg_chat_id=row.tg_id, notice="invite_used", lang=row.language or community.locale,
                   now=now, community_id=community.id, recipient_user_id=row.id,
                   name=member.display_name, role=invite.role, member_id=member.id)
+
+
+async def assign_role(uow: UnitOfWork, *, member: Member, role: Role, org: Org | None, now: datetime) -> bool:
+    """A role given by the system (command line, seeding), not by a member; audited as such."""
+    org = _check_org(role, org)
+    added = await _grant(uow, member=member, role=role, org=org, by=None, now=now)
+    if added:
+        audit.record(uow, action="role.assign", now=now, community_id=member.community_id, subject_type="member",
+                     subject_id=member.id, role=role.value, organisation=org.value if org else None)
+    return added
 
 
 async def _grant(uow: UnitOfWork, *, member: Member, role: Role, org: Org | None, by: int | None,
@@ -632,11 +653,7 @@ async def link_chat(
         if not building_label:
             raise Invalid("building", "required")
         label = _building_label(building_label)
-        building = (
-            await uow.session.exec(
-                select(Building).where(Building.community_id == me.community_id, Building.label == label)
-            )
-        ).first()
+        building = await building_by_label(uow, community_id=me.community_id, label=label)
         if building is None:
             count = (
                 await uow.session.exec(

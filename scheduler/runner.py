@@ -21,7 +21,7 @@ log = logging.getLogger("linli.scheduler")
 async def housekeeping(db: Database, clock: Clock) -> tuple[int, int]:
     """Forget old processed update ids and expired conversation states."""
     now = clock.now()
-    async with db.uow() as uow:
+    async with db.uow(write=True) as uow:
         ids = await updates.purge(uow, now=now)
         states = await conversation.purge_expired(uow, now=now)
         await uow.commit()

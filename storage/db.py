@@ -6,6 +6,7 @@ driver."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -55,9 +56,13 @@ class Database:
         if is_sqlite(self.url):
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, class_=AsyncSession)
+        # SQLite lets one writer in at a time and makes the others poll with growing sleeps; within
+        # this process, writers queue here instead, first come first served.
+        self.write_lock: asyncio.Lock | None = asyncio.Lock() if is_sqlite(self.url) else None
 
-    def uow(self) -> UnitOfWork:
-        return UnitOfWork(self)
+    def uow(self, *, write: bool = False) -> UnitOfWork:
+        """A unit of work; `write=True` when it will change data (queues writers on SQLite)."""
+        return UnitOfWork(self, write=write)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -73,12 +78,15 @@ class UnitOfWork:
             await uow.commit()
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, write: bool = False) -> None:
         self._db = db
+        self._lock = db.write_lock if write else None
         self.session: AsyncSession
         self._committed = False
 
     async def __aenter__(self) -> UnitOfWork:
+        if self._lock is not None:
+            await self._lock.acquire()
         self.session = self._db.sessions()
         self._committed = False
         return self
@@ -91,7 +99,11 @@ class UnitOfWork:
     ) -> None:
         # close() rolls back whatever was not committed and detaches the objects without
         # expiring them, so what a read-only unit of work loaded stays readable afterwards.
-        await self.session.close()
+        try:
+            await self.session.close()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
 
     async def commit(self) -> None:
         await self.session.commit()

@@ -4,11 +4,12 @@ LINLI_TEST_POSTGRES_URL is set), clocks, and the bot running against the Bot API
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from flows.clock import FixedClock
 from storage.db import Database
@@ -16,6 +17,21 @@ from storage.migrate import sync_url, upgrade
 
 PG_URL = os.environ.get("LINLI_TEST_POSTGRES_URL", "")
 BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A database of this test run's own on the PostgreSQL server, so runs never collide."""
+    server = make_url(sync_url(PG_URL))
+    name = f"linli_test_{os.getpid()}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def reset_postgres(url: str) -> None:
@@ -31,7 +47,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path) -> str:  # type: ignore[no-
     if request.param == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path}/linli.db"
     else:
-        url = PG_URL
+        url = request.getfixturevalue("pg_url")
         reset_postgres(url)
     upgrade(url)
     return url

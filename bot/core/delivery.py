@@ -40,7 +40,7 @@ async def _failed(reply: Reply, err: ApiError, *, db: Database, clock: Clock,
     chat_id = reply.chat_id
     now = clock.now()
     if err.kind in (ApiError.RETRY_AFTER, ApiError.TRANSIENT) and isinstance(reply, Send):
-        async with db.uow() as uow:
+        async with db.uow(write=True) as uow:
             uow.session.add(OutboxMessage(
                 tg_chat_id=chat_id, payload={"message": reply.message.to_payload()}, status="pending",
                 not_before=now, created_at=now,
@@ -50,7 +50,7 @@ async def _failed(reply: Reply, err: ApiError, *, db: Database, clock: Clock,
         if on_outbox:
             on_outbox()
     elif err.kind == ApiError.FORBIDDEN:
-        async with db.uow() as uow:
+        async with db.uow(write=True) as uow:
             await membership.mark_unreachable(uow, user_id=None, tg_chat_id=chat_id, now=now)
             await uow.commit()
     else:

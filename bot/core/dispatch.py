@@ -206,7 +206,7 @@ class Core:
     async def handle(self, event: Event) -> list[Reply]:
         """Process one update; returns the replies to send (after the commit)."""
         now = self.clock.now()
-        async with self.db.uow() as uow:
+        async with self.db.uow(write=True) as uow:
             if await uow.session.get(ProcessedUpdate, event.update_id) is not None:
                 log.info("update %s seen before, skipped", event.update_id)
                 return []
@@ -239,7 +239,7 @@ class Core:
 
     async def _after_failure(self, event: Event, actor: Actor, now: datetime, err: FlowError) -> list[Reply]:
         """Record the update as processed (so it is not retried) and explain the failure."""
-        async with self.db.uow() as uow:
+        async with self.db.uow(write=True) as uow:
             uow.session.add(ProcessedUpdate(update_id=event.update_id, received_at=now))
             try:
                 await uow.commit()

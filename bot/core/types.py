@@ -5,7 +5,7 @@ knows aiogram or python-telegram-bot."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -147,7 +147,3 @@ class Toast:
 
 Reply = Send | Edit | Toast
 
-
-@dataclass
-class Replies:
-    items: list[Reply] = field(default_factory=list)

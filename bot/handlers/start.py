@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.core.dispatch import ANYWHERE, PRIVATE, Ctx, Router
 from bot.core.i18n import N_
-from bot.handlers.common import explain, grid, pager
+from bot.handlers.common import explain, grid, int_arg, pager
 from bot.render import h, purpose_name, roles_list
 from flows import membership
 from flows.errors import FlowError
@@ -27,9 +27,9 @@ async def start(ctx: Ctx) -> None:
     if payload.startswith("i_"):
         await _start_with_invite(ctx, payload[2:])
     elif payload.startswith("b_"):
-        parts = payload[2:].split("_")
-        if len(parts) == 2 and all(p.isdigit() for p in parts):
-            await _begin(ctx, int(parts[0]), building_id=int(parts[1]))
+        ids = [int_arg(p) for p in payload[2:].split("_")]
+        if len(ids) == 2 and ids[0] is not None and ids[1] is not None:
+            await _begin(ctx, ids[0], building_id=ids[1])
         else:
             await _choose_community(ctx)
     elif payload.startswith("c_"):
@@ -176,16 +176,12 @@ async def registration_text(ctx: Ctx) -> None:
     state = ctx.state
     assert state is not None
     if state.step == "building":
-        label = ctx.message.text.strip().removesuffix("号楼").removesuffix("楼")[:20]
-        for page_no in range(1, 100):
-            page = await membership.list_buildings(ctx.uow, community_id=state.data["community_id"], page=page_no)
-            match = next((b for b in page.items if b.label == label), None)
-            if match is not None:
-                data = dict(state.data, building_id=match.id)
-                await _ask_consent(ctx, await membership.get_community(ctx.uow, data["community_id"]), data)
-                return
-            if page_no >= page.pages:
-                break
+        match = await membership.building_by_label(ctx.uow, community_id=state.data["community_id"],
+                                                   label=ctx.message.text[:40])
+        if match is not None:
+            data = dict(state.data, building_id=match.id)
+            await _ask_consent(ctx, await membership.get_community(ctx.uow, data["community_id"]), data)
+            return
     ctx.reply(ctx.t("Please tap one of the buttons above, or send /cancel to stop."))
 
 

@@ -144,7 +144,7 @@ def _check(replies: list) -> None:
                 assert b.data is None or len(b.data.encode()) <= 64
 
 
-PRIVATE_COMMANDS = ["/start ", "/invite ", "/grant ", "/revoke ", "/members ", "/lang ", "/audit ", ""]
+PRIVATE_COMMANDS = ["/start ", "/start b_", "/start i_", "/start c_", "/invite ", "/grant ", "/revoke ", "/members ", "/lang ", "/audit ", ""]
 free_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=120)
 
 

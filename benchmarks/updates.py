@@ -1,0 +1,178 @@
+"""End-to-end update throughput and latency: stand-in → bot → stand-in, Linli next to a bare bot.
+
+Both bots get the same people and the same load: registered members write `/start` (Linli's
+"welcome back" path) and `/help`, then each presses "English" on a `/lang` menu. Stand-in rate
+limits are off: this measures the bots, not Telegram's limits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from benchmarks.common import (
+    ECHO_TOKEN,
+    ECHO_USERNAME,
+    LINLI_TOKEN,
+    LINLI_USERNAME,
+    Databases,
+    Table,
+    calm,
+    linli_settings,
+    ms,
+    rate,
+    ratio,
+    say,
+)
+from benchmarks.echo import BUTTON, EchoBot
+from benchmarks.load import Action, LoadResult, People, ReplyWatcher, run_load
+from benchmarks.seed import add_standin_users, seed_members
+from bot.app import LinliApp
+from bot.standin.client import StandInClient
+from bot.standin.limits import RateLimits
+from bot.standin.server import StandIn
+
+MESSAGES = [("/start (welcome back)", "/start"), ("/help", "/help")]
+MENU = "/lang"
+PRESS = f"button press ({MENU} → {BUTTON})"
+ALONE = "/help, one person at a time"
+WORKLOADS = [ALONE] + [label for label, _ in MESSAGES] + [PRESS]
+
+
+@dataclass(frozen=True)
+class Scale:
+    users: int
+    rounds: int  # actions per person and workload
+    concurrency: int
+    warmup: int  # people who write once before anything is measured
+    alone: int  # people who write one after the other (latency without contention)
+
+
+FULL = Scale(users=300, rounds=2, concurrency=50, warmup=50, alone=100)
+QUICK = Scale(users=60, rounds=1, concurrency=20, warmup=20, alone=20)
+
+Figures = dict[str, LoadResult]
+
+
+def write_action(people: People, text: str) -> Action:
+    async def act(tg_id: int, _round: int) -> float:
+        latency, _ = await people.write(tg_id, text)
+        return latency
+
+    return act
+
+
+async def open_menus(people: People, users: Sequence[int], scale: Scale, name: str) -> dict[int, list[int]]:
+    """Every person asks for `rounds` menus (not measured); message ids by person."""
+    menus: dict[int, list[int]] = {tg_id: [] for tg_id in users}
+
+    async def ask(tg_id: int, _round: int) -> float:
+        latency, message_id = await people.write(tg_id, MENU)
+        menus[tg_id].append(message_id)
+        return latency
+
+    await run_load(f"{name}: opening {MENU} menus", users, ask, concurrency=scale.concurrency, rounds=scale.rounds)
+    return menus
+
+
+def press_action(people: People, menus: dict[int, list[int]]) -> Action:
+    async def act(tg_id: int, round_no: int) -> float:
+        return await people.press(tg_id, menus[tg_id][round_no], BUTTON)
+
+    return act
+
+
+async def measure(name: str, people: People, users: Sequence[int], scale: Scale, standin: StandIn) -> Figures:
+    await run_load(f"{name}: warm-up", users[:scale.warmup], write_action(people, "/help"),
+                   concurrency=scale.concurrency)
+    figures: Figures = {}
+    await calm(standin)
+    figures[ALONE] = await run_load(f"{name} {ALONE}", users[:scale.alone], write_action(people, "/help"),
+                                    concurrency=1)
+    for label, text in MESSAGES:
+        await calm(standin)
+        figures[label] = await run_load(f"{name} {label}", users, write_action(people, text),
+                                        concurrency=scale.concurrency, rounds=scale.rounds)
+    await calm(standin)
+    menus = await open_menus(people, users, scale, name)
+    await calm(standin)
+    figures[PRESS] = await run_load(f"{name} {PRESS}", users, press_action(people, menus),
+                                    concurrency=scale.concurrency, rounds=scale.rounds)
+    await calm(standin)
+    return figures
+
+
+class BotUnderTest(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+async def bench_bot(name: str, token: str, username: str, make_bot: Callable[[str], BotUnderTest],
+                    users: Sequence[int], scale: Scale) -> Figures:
+    """A fresh stand-in (limits off) with the people and one bot, the load, and everything stopped."""
+    standin = StandIn(limits=RateLimits(enabled=False))
+    await standin.start()
+    client = StandInClient(standin.url)
+    watcher = ReplyWatcher(standin.world)
+    try:
+        account = standin.create_bot(token, username, name)
+        add_standin_users(standin, users)
+        watcher.start()
+        bot = make_bot(standin.url)
+        await bot.start()
+        try:
+            return await measure(name, People(client, watcher, account), users, scale, standin)
+        finally:
+            await bot.stop()
+    finally:
+        await watcher.stop()
+        await client.close()
+        await standin.stop()
+
+
+async def run(root: Path, quick: bool) -> None:
+    scale = QUICK if quick else FULL
+    databases = Databases(root)
+    say(f"\n== updates: {scale.users} members, {scale.rounds} action(s) each per workload, "
+        f"{scale.concurrency} people at a time, {databases.backend} ==")
+    database_url = databases.fresh("updates")
+    users = await seed_members(database_url, scale.users)
+
+    def linli(api_url: str) -> BotUnderTest:
+        return LinliApp(linli_settings(database_url, api_url), run_scheduler=False)
+
+    def bare(api_url: str) -> BotUnderTest:
+        return EchoBot(ECHO_TOKEN, api_url)
+
+    linli_figures = await bench_bot("Linli", LINLI_TOKEN, LINLI_USERNAME, linli, users, scale)
+    bare_figures = await bench_bot("bare aiogram", ECHO_TOKEN, ECHO_USERNAME, bare, users, scale)
+    report(linli_figures, bare_figures, scale, databases.backend)
+
+
+def report(linli: Figures, bare: Figures, scale: Scale, backend: str) -> None:
+    figures = Table(
+        f"updates — end to end (control API → bot → transcript), {backend}, {scale.users} members, "
+        f"{scale.concurrency} people at a time",
+        ["workload", "bot", "done", "errors", "updates/s", "p50", "p99", "max"],
+    )
+    for label in WORKLOADS:
+        for bot, results in (("Linli", linli), ("bare aiogram", bare)):
+            r = results[label]
+            figures.add(label, bot, r.done, len(r.errors), rate(r.per_second), ms(r.p50), ms(r.p99),
+                        ms(max(r.latencies, default=0.0)))
+    figures.notes.append("a press is timed until the bot's answerCallbackQuery (Linli edits the menu first)")
+    for label in WORKLOADS:
+        for bot, results in (("Linli", linli), ("bare", bare)):
+            if results[label].errors:
+                figures.notes.append(f"{bot} {label}: first error: {results[label].errors[0]}")
+    figures.print()
+    ratios = Table("updates — Linli / bare aiogram", ["workload", "updates/s", "p50 latency", "p99 latency"])
+    for label in WORKLOADS:
+        mine, base = linli[label], bare[label]
+        ratios.add(label, ratio(mine.per_second, base.per_second), ratio(mine.p50, base.p50),
+                   ratio(mine.p99, base.p99))
+    ratios.notes.append("throughput below 1× and latency above 1× is the cost of Linli's work per update")
+    ratios.print()
