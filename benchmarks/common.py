@@ -170,8 +170,8 @@ def _empty(url: str) -> None:
         engine.dispose()
 
 
-def linli_settings(database_url: str, api_url: str, **extra: Any) -> Settings:
+def linli_settings(database_url: str, api_url: str, runtime: str = "aiogram", **extra: Any) -> Settings:
     return Settings(  # type: ignore[call-arg]
         _env_file=None, bot_token=LINLI_TOKEN, bot_api_url=api_url, database_url=database_url,
-        secret_key=SECRET_KEY, runtime="aiogram", **extra,
+        secret_key=SECRET_KEY, runtime=runtime, **extra,
     )

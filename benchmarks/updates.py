@@ -138,41 +138,50 @@ async def run(root: Path, quick: bool) -> None:
     databases = Databases(root)
     say(f"\n== updates: {scale.users} members, {scale.rounds} action(s) each per workload, "
         f"{scale.concurrency} people at a time, {databases.backend} ==")
-    database_url = databases.fresh("updates")
-    users = await seed_members(database_url, scale.users)
+    results: dict[str, Figures] = {}
+    for runtime in ("aiogram", "ptb"):
+        database_url = databases.fresh(f"updates-{runtime}")  # each run starts from update_id 1 again
+        users = await seed_members(database_url, scale.users)
 
-    def linli(api_url: str) -> BotUnderTest:
-        return LinliApp(linli_settings(database_url, api_url), run_scheduler=False)
+        def linli(api_url: str, url: str = database_url, rt: str = runtime) -> BotUnderTest:
+            return LinliApp(linli_settings(url, api_url, runtime=rt), run_scheduler=False)
+
+        name = f"Linli ({runtime})"
+        results[name] = await bench_bot(name, LINLI_TOKEN, LINLI_USERNAME, linli, users, scale)
 
     def bare(api_url: str) -> BotUnderTest:
         return EchoBot(ECHO_TOKEN, api_url)
 
-    linli_figures = await bench_bot("Linli", LINLI_TOKEN, LINLI_USERNAME, linli, users, scale)
-    bare_figures = await bench_bot("bare aiogram", ECHO_TOKEN, ECHO_USERNAME, bare, users, scale)
-    report(linli_figures, bare_figures, scale, databases.backend)
+    results["bare aiogram"] = await bench_bot("bare aiogram", ECHO_TOKEN, ECHO_USERNAME, bare, users, scale)
+    report(results, scale, databases.backend)
 
 
-def report(linli: Figures, bare: Figures, scale: Scale, backend: str) -> None:
+def report(results: dict[str, Figures], scale: Scale, backend: str) -> None:
     figures = Table(
         f"updates — end to end (control API → bot → transcript), {backend}, {scale.users} members, "
         f"{scale.concurrency} people at a time",
         ["workload", "bot", "done", "errors", "updates/s", "p50", "p99", "max"],
     )
     for label in WORKLOADS:
-        for bot, results in (("Linli", linli), ("bare aiogram", bare)):
-            r = results[label]
+        for bot, figs in results.items():
+            r = figs[label]
             figures.add(label, bot, r.done, len(r.errors), rate(r.per_second), ms(r.p50), ms(r.p99),
                         ms(max(r.latencies, default=0.0)))
     figures.notes.append("a press is timed until the bot's answerCallbackQuery (Linli edits the menu first)")
     for label in WORKLOADS:
-        for bot, results in (("Linli", linli), ("bare", bare)):
-            if results[label].errors:
-                figures.notes.append(f"{bot} {label}: first error: {results[label].errors[0]}")
+        for bot, figs in results.items():
+            if figs[label].errors:
+                figures.notes.append(f"{bot} {label}: first error: {figs[label].errors[0]}")
     figures.print()
-    ratios = Table("updates — Linli / bare aiogram", ["workload", "updates/s", "p50 latency", "p99 latency"])
+    base = results["bare aiogram"]
+    ratios = Table("updates — each Linli runtime / bare aiogram",
+                   ["workload", "runtime", "updates/s", "p50 latency", "p99 latency"])
     for label in WORKLOADS:
-        mine, base = linli[label], bare[label]
-        ratios.add(label, ratio(mine.per_second, base.per_second), ratio(mine.p50, base.p50),
-                   ratio(mine.p99, base.p99))
+        for bot, figs in results.items():
+            if bot == "bare aiogram":
+                continue
+            mine = figs[label]
+            ratios.add(label, bot, ratio(mine.per_second, base[label].per_second), ratio(mine.p50, base[label].p50),
+                       ratio(mine.p99, base[label].p99))
     ratios.notes.append("throughput below 1× and latency above 1× is the cost of Linli's work per update")
     ratios.print()

@@ -21,7 +21,7 @@ import re
 import string
 import sys
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from babel.messages.catalog import Catalog, Message
@@ -219,7 +219,7 @@ def update(template_path: Path = TEMPLATE, languages: tuple[str, ...] = LANGUAGE
             elif key not in before or not msg.string or (
                     isinstance(msg.string, (tuple, list)) and not all(msg.string)):
                 msg.flags.add("fuzzy")
-        cat.revision_date = datetime.now(timezone.utc)
+        cat.revision_date = datetime.now(UTC)
         save(cat, path)
         obsolete = len(cat.obsolete)
         print(f"{lang}: {added} new, {obsolete} obsolete -> {path.relative_to(LOCALES_DIR)}")
