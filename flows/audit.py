@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import col, select
 
+from flows.paging import Page, clamp
 from storage.db import UnitOfWork
 from storage.models import AuditEntry, User
 
@@ -49,29 +50,20 @@ class AuditLine:
     details: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class AuditPage:
-    lines: list[AuditLine]
-    page: int
-    pages: int
-    total: int
-
-
-async def list_entries(uow: UnitOfWork, *, community_id: int, page: int, page_size: int = 10) -> AuditPage:
+async def list_entries(uow: UnitOfWork, *, community_id: int, page: int, page_size: int = 10) -> Page[AuditLine]:
     total = (
         await uow.session.exec(
             select(func.count()).select_from(AuditEntry).where(AuditEntry.community_id == community_id)
         )
     ).one()
-    pages = max(1, -(-total // page_size))
-    page = min(max(1, page), pages)
+    page, pages, offset = clamp(page, total, page_size)
     rows = (
         await uow.session.exec(
             select(AuditEntry, User)
             .join(User, col(User.id) == col(AuditEntry.actor_user_id), isouter=True)
             .where(AuditEntry.community_id == community_id)
             .order_by(col(AuditEntry.id).desc())
-            .offset((page - 1) * page_size)
+            .offset(offset)
             .limit(page_size)
         )
     ).all()
@@ -87,4 +79,4 @@ async def list_entries(uow: UnitOfWork, *, community_id: int, page: int, page_si
         )
         for e, u in rows
     ]
-    return AuditPage(lines=lines, page=page, pages=pages, total=total)
+    return Page(items=lines, page=page, pages=pages, total=total)

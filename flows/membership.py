@@ -10,7 +10,6 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Generic, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, update
@@ -18,13 +17,13 @@ from sqlmodel import col, select
 
 from flows import audit, outbox
 from flows.errors import AlreadyDone, Expired, Forbidden, Invalid, NotFound, NotRegistered
+from flows.paging import Page, clamp
 from flows.roles import NEEDS_ORG, Org, Perm, Purpose, Role, may_invite, permissions
 from storage.db import UnitOfWork
 from storage.models import Building, Chat, Community, Invite, Member, RoleGrant, User
 
 INVITE_TTL = timedelta(days=7)
 ADMIN_INVITE_TTL = timedelta(days=30)
-T = TypeVar("T")
 LANGUAGES = ("zh_CN", "en")
 MAX_NAME = 60
 MAX_BUILDING_LABEL = 20
@@ -220,27 +219,18 @@ async def community_by_slug(uow: UnitOfWork, slug: str) -> Community:
     return community
 
 
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    items: list[T]
-    page: int
-    pages: int
-    total: int
-
-
 async def list_buildings(uow: UnitOfWork, *, community_id: int, page: int = 1, size: int = 8) -> Page[Building]:
     total = (
         await uow.session.exec(
             select(func.count()).select_from(Building).where(Building.community_id == community_id)
         )
     ).one()
-    pages = max(1, -(-total // size))
-    page = min(max(1, page), pages)
+    page, pages, offset = clamp(page, total, size)
     rows = await uow.session.exec(
         select(Building)
         .where(Building.community_id == community_id)
         .order_by(col(Building.sort_key), col(Building.id))
-        .offset((page - 1) * size)
+        .offset(offset)
         .limit(size)
     )
     return Page(items=list(rows.all()), page=page, pages=pages, total=total)
@@ -546,9 +536,8 @@ async def list_members(
         query = query.where(col(Member.id).in_(has_role))
         count_q = count_q.where(col(Member.id).in_(has_role))
     total = (await uow.session.exec(count_q)).one()
-    pages = max(1, -(-total // size))
-    page = min(max(1, page), pages)
-    rows = (await uow.session.exec(query.order_by(col(Member.id)).offset((page - 1) * size).limit(size))).all()
+    page, pages, offset = clamp(page, total, size)
+    rows = (await uow.session.exec(query.order_by(col(Member.id)).offset(offset).limit(size))).all()
     items = [await member_view(uow, member=m, user=u) for m, u in rows]
     return Page(items=items, page=page, pages=pages, total=total)
 

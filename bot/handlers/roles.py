@@ -149,7 +149,7 @@ async def _audit_page(ctx: Ctx, page_no: int) -> None:
     from flows.clock import local
 
     lines = [ctx.t("<b>Audit log</b> ({total})", total=page.total)]
-    for e in page.lines:
+    for e in page.items:
         subject = f" {e.subject_type}#{e.subject_id}" if e.subject_type else ""
         lines.append(f"{local(e.at, tz):%m-%d %H:%M} {h(e.actor) or '—'}: {e.action}{subject}")
     buttons = [pager(ctx, page.page, page.pages, "au")] if page.pages > 1 else None

@@ -6,7 +6,7 @@ from bot.core.dispatch import ANYWHERE, PRIVATE, Ctx, Router
 from bot.core.i18n import N_
 from bot.handlers.common import explain, grid, int_arg, pager
 from bot.render import h, purpose_name, roles_list
-from flows import membership
+from flows import membership, paging
 from flows.errors import FlowError
 from flows.membership import Registered
 from storage.models import Community
@@ -49,13 +49,10 @@ async def _choose_community(ctx: Ctx, page: int = 1) -> None:
     if len(communities) == 1:
         await _begin(ctx, communities[0].id or 0)
         return
-    size = 8
-    pages = -(-len(communities) // size)
-    page = min(max(1, page), pages)
-    shown = communities[(page - 1) * size: page * size]
-    buttons = grid([ctx.button(c.name, "rg", "c", c.id or 0) for c in shown], 2)
-    if pages > 1:
-        buttons.append(pager(ctx, page, pages, "rg", "cp"))
+    shown = paging.of_list(communities, page, 8)
+    buttons = grid([ctx.button(c.name, "rg", "c", c.id or 0) for c in shown.items], 2)
+    if shown.pages > 1:
+        buttons.append(pager(ctx, shown.page, shown.pages, "rg", "cp"))
     await ctx.set_state(REG, "community", {})
     _show(ctx, ctx.t("Welcome to Linli (邻里)! Which community do you live in?"), buttons)
 
@@ -87,7 +84,7 @@ async def _begin(ctx: Ctx, community_id: int, *, building_id: int | None = None,
           _building_buttons(ctx, page))
 
 
-def _building_buttons(ctx: Ctx, page: membership.Page) -> list:
+def _building_buttons(ctx: Ctx, page: paging.Page) -> list:
     buttons = grid([ctx.button(ctx.t("Building {label}", label=b.label), "rg", "b", b.id) for b in page.items], 4)
     if page.pages > 1:
         buttons.append(pager(ctx, page.page, page.pages, "rg", "bp"))
