@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -108,9 +109,22 @@ class LinliApp:
         await self.db.dispose()
 
     async def serve_forever(self) -> None:
-        """Run until cancelled (Ctrl-C)."""
+        """Run until Ctrl-C or SIGTERM, then stop cleanly (in-flight updates and sends finish)."""
         await self.start()
         try:
-            await asyncio.Event().wait()
+            await wait_for_signal()
         finally:
             await self.stop()
+
+
+async def wait_for_signal() -> None:
+    """Return on SIGINT or SIGTERM (a service manager's stop)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)

@@ -5,11 +5,13 @@ stand-in at every start (the stand-in keeps nothing on disk), with the same ids.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 
-from bot.app import LinliApp
+from sqlalchemy import func
+from sqlmodel import select
+
+from bot.app import LinliApp, wait_for_signal
 from bot.config import Settings
 from bot.standin.client import StandInClient
 from bot.standin.server import StandIn
@@ -18,6 +20,7 @@ from flows.clock import Clock, OffsetClock
 from flows.roles import Org, Purpose, Role
 from storage.db import Database
 from storage.migrate import upgrade
+from storage.models import ProcessedUpdate
 
 log = logging.getLogger("linli.sandbox")
 
@@ -43,6 +46,8 @@ PEOPLE = [
     Person(10005, "李经理", Role.COMMITTEE, None, Org.PROPERTY),
     Person(10006, "赵阿姨", Role.RESIDENT, "3"),
     Person(10007, "小周（新居民）", None),
+    Person(10008, "孙大爷", Role.ENTHUSIAST, "3"),
+    Person(10009, "周主任", Role.DISTRICT_ADMIN, None),
 ]
 
 #: (chat id, title, purpose, building) — the last one has the bot but is not linked yet
@@ -85,8 +90,12 @@ async def seed_database(db: Database, clock: Clock) -> None:
         await uow.commit()
 
 
+async def last_update_id(db: Database) -> int:
+    async with db.uow() as uow:
+        return int((await uow.session.exec(select(func.max(ProcessedUpdate.update_id)))).one() or 0)
+
+
 async def seed_standin(client: StandInClient) -> None:
-    await client.add_bot(SANDBOX_TOKEN, BOT_USERNAME, "邻里助手")
     for p in PEOPLE:
         await client.create_user(p.name, id=p.tg_id, language_code="zh-hans")
     everyone = [p.tg_id for p in PEOPLE]
@@ -121,10 +130,14 @@ class Sandbox:
         self.url = await self.standin.start(self.host, self.port)
         client = StandInClient(self.url)
         try:
-            await seed_standin(client)
             db = Database(self.settings.database_url)
             await seed_database(db, self.clock)
+            # Telegram's update ids only grow; the stand-in starts afresh while the database keeps
+            # the ids it has handled, so carry on after them or the new updates look like repeats
+            account = self.standin.create_bot(SANDBOX_TOKEN, BOT_USERNAME, "邻里助手")
+            account.next_update_id = await last_update_id(db) + 1
             await db.dispose()
+            await seed_standin(client)
             app_settings = self.settings.model_copy(update={"bot_token": SANDBOX_TOKEN, "bot_api_url": self.url,
                                                             "webhook_url": ""})
             self.app = LinliApp(app_settings, clock=self.clock)
@@ -144,6 +157,6 @@ class Sandbox:
         print(f"\n  Linli sandbox is running: open {self.url}/ in your browser.\n"
               f"  Pick who you are (王书记 is the admin, 小周 is a newcomer) and a chat. Ctrl-C stops.\n", flush=True)
         try:
-            await asyncio.Event().wait()
+            await wait_for_signal()
         finally:
             await self.stop()

@@ -591,13 +591,16 @@ class ChatChange:
     removed: bool
 
 
+PRESENT = ("member", "administrator", "creator", "restricted")
+
+
 async def bot_status_changed(
-    uow: UnitOfWork, *, tg_chat_id: int, chat_type: str, title: str, new_status: str, lang: str, now: datetime
+    uow: UnitOfWork, *, tg_chat_id: int, chat_type: str, title: str, old_status: str, new_status: str, lang: str,
+    now: datetime,
 ) -> ChatChange:
-    """The bot was added to, promoted in or removed from a group."""
+    """The bot was added to, promoted in or removed from a group (Telegram tells old and new)."""
     chat = (await uow.session.exec(select(Chat).where(Chat.tg_chat_id == tg_chat_id))).first()
-    present = new_status in ("member", "administrator", "creator", "restricted")
-    was_present = chat is not None and chat.bot_status in ("member", "administrator", "creator", "restricted")
+    present, was_present = new_status in PRESENT, old_status in PRESENT
     if chat is None:
         chat = Chat(tg_chat_id=tg_chat_id, type=chat_type, title=title[:255], created_at=now)
     chat.bot_status, chat.title, chat.type = new_status, title[:255], chat_type

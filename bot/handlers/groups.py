@@ -24,7 +24,8 @@ async def bot_status(ctx: Ctx) -> None:
         return
     lang = ctx.actor.community.locale if ctx.actor.community else "zh_CN"
     await membership.bot_status_changed(ctx.uow, tg_chat_id=ev.chat.id, chat_type=ev.chat.type,
-                                        title=ev.chat.title, new_status=ev.new_status, lang=lang, now=ctx.now)
+                                        title=ev.chat.title, old_status=ev.old_status, new_status=ev.new_status,
+                                        lang=lang, now=ctx.now)
 
 
 def _link_buttons(ctx: Ctx) -> list:

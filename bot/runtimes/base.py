@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, Protocol
 
@@ -49,16 +50,30 @@ class Pipeline:
         self.core = core
         self.gateway = gateway
         self.in_flight = 0  # updates being handled now (tests and graceful stops wait for 0)
+        self._chats: dict[int, tuple[asyncio.Lock, int]] = {}  # chat → (lock, updates holding or waiting)
 
     async def process(self, update: dict[str, Any]) -> None:
+        """Handle one update. Both runtimes handle updates concurrently; those of one chat are
+        taken one at a time, in the order they arrived, so a chat never sees its steps swapped."""
         self.in_flight += 1
         try:
             event = event_from_update(update, self.core.bot_username)
             if event is None:
                 return
-            replies = await self.core.handle(event)
-            await deliver(replies, self.gateway, db=self.core.db, clock=self.core.clock,
-                          on_outbox=self.core.on_outbox)
+            key = event.chat.id if event.chat else (event.user.id if event.user else 0)
+            lock, users = self._chats.get(key) or (asyncio.Lock(), 0)
+            self._chats[key] = (lock, users + 1)
+            try:
+                async with lock:
+                    replies = await self.core.handle(event)
+                    await deliver(replies, self.gateway, db=self.core.db, clock=self.core.clock,
+                                  on_outbox=self.core.on_outbox)
+            finally:
+                lock, users = self._chats[key]
+                if users == 1:
+                    del self._chats[key]
+                else:
+                    self._chats[key] = (lock, users - 1)
         finally:
             self.in_flight -= 1
 
