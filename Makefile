@@ -49,9 +49,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check bot flows storage scheduler web tests benchmarks linli_cli.py
 
 i18n: $(STAMP)
-	$(BIN)/pybabel extract -k t -k tr:2 -k N_ --no-location --sort-output --omit-header \
-		-o bot/locales/linli.pot bot/core bot/handlers bot/runtimes bot/render.py bot/app.py flows
-	$(BIN)/python bot/locales/check_catalogs.py --update
+	$(BIN)/python bot/locales/check_catalogs.py --extract --update
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.config import Settings
 from bot.core.dispatch import Core
-from bot.handlers import FALLBACKS, build_router, report_error
+from bot.handlers import FALLBACKS, build_notices, build_router, report_error
 from bot.outbox import Limits, OutboxSender
 from bot.render import NoticeRenderer
 from bot.runtimes.base import Pipeline, Runtime, set_menus
@@ -70,7 +70,7 @@ class LinliApp:
         _, username = await gateway.me()
         self.core.bot_username = username
         render = NoticeRenderer(secret=self.secret, clock=self.clock, bot_username=username,
-                                button_ttl=self.core.button_ttl)
+                                button_ttl=self.core.button_ttl, extra=build_notices())
         self.sender = OutboxSender(
             db=self.db, gateway=gateway, clock=self.clock, render=render,
             limits=Limits(self.settings.outbox_rate, self.settings.outbox_per_chat,

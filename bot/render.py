@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from html import escape
 from typing import Any
@@ -62,11 +62,16 @@ def h(text: object) -> str:
     return escape(str(text), quote=False)
 
 
+#: A feature's notice: (renderer, language, parameters) → message. Features list theirs in a
+#: module-level ``NOTICES`` dict (see bot/handlers/__init__.py: build_notices).
+NoticeFn = Callable[["NoticeRenderer", str, dict[str, Any]], OutMessage]
+
+
 class NoticeRenderer:
     """Turns an outbox payload into a message, in the language stored with it."""
 
     def __init__(self, *, secret: bytes, clock: Clock, bot_username: str,
-                 button_ttl: timedelta = timedelta(hours=72)) -> None:
+                 button_ttl: timedelta = timedelta(hours=72), extra: Mapping[str, NoticeFn] | None = None) -> None:
         self.secret = secret
         self.clock = clock
         self.bot_username = bot_username
@@ -77,12 +82,17 @@ class NoticeRenderer:
             "role_granted": self._role_granted,
             "role_revoked": self._role_revoked,
         }
+        for key, fn in (extra or {}).items():
+            self.notices[key] = lambda lang, params, fn=fn: fn(self, lang, params)
 
     def __call__(self, payload: dict[str, Any]) -> OutMessage:
         if "message" in payload:
             return OutMessage.from_payload(payload["message"])
         notice = payload["notice"]
         return self.notices[notice](payload.get("lang") or "zh_CN", payload.get("params") or {})
+
+    def deep_link(self, payload: str) -> str:
+        return f"https://t.me/{self.bot_username}?start={payload}"
 
     def button(self, text: str, *fields: str | int) -> Button:
         now: datetime = self.clock.now()

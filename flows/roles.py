@@ -33,6 +33,11 @@ class Perm(StrEnum):
     MEMBERS = "members"
     LINK_CHAT = "link_chat"
     AUDIT = "audit"
+    PERSONS = "persons"  # register and edit key persons of the care ledger (of one's own grid)
+    PAIR = "pair"  # pair volunteers with key persons
+    CHECKINS = "checkins"  # see check-in coverage, statistics and incidents
+    GRIDS = "grids"  # set up grids and their grid workers
+    CHECK = "check"  # answer daily check-in prompts (volunteers)
 
 
 class Purpose(StrEnum):
@@ -44,13 +49,13 @@ class Purpose(StrEnum):
     VOLUNTEERS = "volunteers"
 
 
-_STAFF = {Perm.MEMBERS, Perm.INVITE}
+_STAFF = {Perm.MEMBERS, Perm.INVITE, Perm.PERSONS, Perm.PAIR, Perm.CHECKINS, Perm.CHECK}
 _ADMIN = set(Perm)
 
 PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.RESIDENT: frozenset(),
     Role.REPRESENTATIVE: frozenset(),
-    Role.VOLUNTEER: frozenset(),
+    Role.VOLUNTEER: frozenset({Perm.CHECK}),
     Role.ENTHUSIAST: frozenset(),
     Role.COMMITTEE: frozenset(),
     Role.GRID_WORKER: frozenset(_STAFF),

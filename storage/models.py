@@ -31,10 +31,13 @@ class Community(SQLModel, table=True):
 
 
 class Grid(SQLModel, table=True):
+    """A grid (网格): a few buildings looked after by one grid worker."""
+
     __table_args__ = (UniqueConstraint("community_id", "name"),)
     id: int | None = Field(default=None, primary_key=True)
     community_id: int = Field(foreign_key="community.id", index=True)
     name: str = Field(max_length=60)
+    worker_member_id: int | None = Field(default=None, foreign_key="member.id")
 
 
 class Building(SQLModel, table=True):
@@ -184,3 +187,90 @@ class AuditEntry(SQLModel, table=True):
     subject_id: int | None = Field(default=None, sa_type=BigInteger)
     details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     at: datetime = _ts(index=True)
+
+
+# ---------------------------------------------------------------- care ledger and check-ins (F-5, F-6)
+
+
+class KeyPerson(SQLModel, table=True):
+    """A key person of the care ledger (重点人员关爱台账).
+
+    `alias` and the room are what paired volunteers see; name, contact and notes are Fernet
+    tokens (encrypted with the settings' secret) and are only decrypted for the grid worker of
+    the building and admins, with an audit entry for every read."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    building_id: int | None = Field(default=None, foreign_key="building.id")
+    room: str = Field(default="", max_length=20)
+    alias: str = Field(max_length=40)
+    name_enc: str = Field(default="", max_length=1000)
+    contact_enc: str = Field(default="", max_length=1000)
+    notes_enc: str = Field(default="", max_length=4000)
+    groups: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    risk: str = Field(default="yellow", max_length=8)  # red | yellow | green
+    services: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    morning_time: str | None = Field(default=None, max_length=5)  # "HH:MM", overrides the community's
+    evening_time: str | None = Field(default=None, max_length=5)
+    midday_check: bool = Field(default=False)
+    primary_volunteer_id: int | None = Field(default=None, foreign_key="member.id", index=True)
+    backup_volunteer_id: int | None = Field(default=None, foreign_key="member.id", index=True)
+    active: bool = Field(default=True)
+    created_by: int | None = Field(default=None, foreign_key="member.id")
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class CheckinPrompt(SQLModel, table=True):
+    """One check of one person in one slot of one local day; the ladder's state lives here."""
+
+    __table_args__ = (
+        UniqueConstraint("person_id", "local_date", "slot"),
+        Index("ix_checkinprompt_due", "status", "next_action_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    person_id: int = Field(foreign_key="keyperson.id", index=True)
+    local_date: str = Field(max_length=10)  # YYYY-MM-DD in the community's time zone
+    slot: str = Field(max_length=8)  # morning | midday | evening
+    due_at: datetime = _ts()
+    status: str = Field(default="scheduled", max_length=12)  # scheduled|pending|answered|missed
+    stage: int = Field(default=0)  # 0 primary asked · 1 reminded · 2 backup asked · 3 grid worker alerted
+    assignee_member_id: int | None = Field(default=None, foreign_key="member.id", index=True)
+    next_action_at: datetime | None = _ts(nullable=True)
+    answer: str | None = Field(default=None, max_length=12)  # ok | not_ok | knocked | cannot
+    answered_by: int | None = Field(default=None, foreign_key="member.id")
+    answered_at: datetime | None = _ts(nullable=True)
+    sent_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = _ts()
+
+
+class Incident(SQLModel, table=True):
+    """Something may be wrong with a key person: open until someone closes it with an outcome."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    person_id: int = Field(foreign_key="keyperson.id", index=True)
+    prompt_id: int | None = Field(default=None, foreign_key="checkinprompt.id", unique=True)
+    reason: str = Field(max_length=12)  # not_ok | no_answer
+    status: str = Field(default="open", max_length=8)  # open | closed
+    level: int = Field(default=0)  # how many times it was escalated
+    taken_by: int | None = Field(default=None, foreign_key="member.id")
+    outcome: str | None = Field(default=None, max_length=16)  # safe|slept_late|hospital|other|false_alarm
+    note_enc: str = Field(default="", max_length=2000)
+    opened_at: datetime = _ts()
+    next_escalation_at: datetime | None = _ts(nullable=True, index=True)
+    closed_at: datetime | None = _ts(nullable=True)
+    closed_by: int | None = Field(default=None, foreign_key="member.id")
+
+
+class Absence(SQLModel, table=True):
+    """A volunteer away (`/away FROM TO`): their checks of those local days go to the backups."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    first_day: str = Field(max_length=10)
+    last_day: str = Field(max_length=10)
+    created_at: datetime = _ts()
+    ended_notice_sent: bool = Field(default=False)

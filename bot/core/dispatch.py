@@ -35,6 +35,7 @@ from flows.conversation import State
 from flows.errors import FlowError
 from flows.membership import Actor
 from flows.roles import Perm
+from storage.crypto import Sealer
 from storage.db import Database, UnitOfWork
 from storage.models import OutboxMessage, ProcessedUpdate, User
 
@@ -200,6 +201,7 @@ class Core:
         self.bot_username = bot_username
         self.button_ttl = button_ttl
         self.on_outbox: Callable[[], None] | None = None  # the sender's wake-up call
+        self.sealer = Sealer(secret)  # personal data of the care ledger, encrypted at rest
 
     # ------------------------------------------------------------------ entry point
 

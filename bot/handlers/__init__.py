@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
-from bot.core.dispatch import Router
-from bot.handlers import groups, roles, start
-from bot.handlers.common import FALLBACKS, report_error
+from types import ModuleType
 
-__all__ = ["FALLBACKS", "build_router", "report_error"]
+from bot.core.dispatch import Router
+from bot.handlers import care, checkins, groups, roles, start
+from bot.handlers.common import FALLBACKS, report_error
+from bot.render import NoticeFn
+
+__all__ = ["FALLBACKS", "build_notices", "build_router", "report_error"]
+
+FEATURES: tuple[ModuleType, ...] = (start, roles, groups, care, checkins)
 
 
 def build_router() -> Router:
     router = Router()
-    for feature in (start.router, roles.router, groups.router):
-        router.include(feature)
+    for feature in FEATURES:
+        router.include(feature.router)
     return router
+
+
+def build_notices() -> dict[str, NoticeFn]:
+    """Every feature's outbox notices (a module-level NOTICES dict, where a feature has one)."""
+    notices: dict[str, NoticeFn] = {}
+    for feature in FEATURES:
+        notices.update(getattr(feature, "NOTICES", {}))
+    return notices

@@ -17,10 +17,15 @@ Messages dropped from the template are kept as obsolete `#~` entries.
 from __future__ import annotations
 
 import argparse
+import fcntl
+import json
 import re
 import string
+import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -225,13 +230,61 @@ def update(template_path: Path = TEMPLATE, languages: tuple[str, ...] = LANGUAGE
         print(f"{lang}: {added} new, {obsolete} obsolete -> {path.relative_to(LOCALES_DIR)}")
 
 
+def apply(translations: dict[str, str], lang: str = "zh_CN") -> int:
+    """Set msgstr for the given msgids (clearing "fuzzy"); returns how many were set."""
+    path = po_path(lang)
+    cat = load(path, locale=lang)
+    done = 0
+    for msgid, text in translations.items():
+        msg = cat.get(msgid)
+        if msg is None:
+            print(f"{lang}: not in the catalog (run --update first): {short(msgid)}")
+            continue
+        msg.string = text
+        msg.flags.discard("fuzzy")
+        done += 1
+    save(cat, path)
+    return done
+
+
+#: Where texts live, and the gettext keywords: ctx.t(msgid), tr(lang, msgid), N_(msgid).
+SOURCES = ["bot/core", "bot/handlers", "bot/runtimes", "bot/render.py", "bot/app.py", "flows"]
+KEYWORDS = ["-k", "t", "-k", "tr:2", "-k", "N_"]
+
+
+def extract() -> None:
+    root = LOCALES_DIR.parent.parent
+    pybabel = Path(sys.executable).parent / "pybabel"
+    subprocess.run([str(pybabel), "-q", "extract", *KEYWORDS, "--no-location", "--sort-output", "--omit-header",
+                    "-o", str(TEMPLATE), *SOURCES], cwd=root, check=True)
+
+
+@contextmanager
+def catalog_lock() -> Iterator[None]:
+    """Several people (or helpers) may update the catalogs at once: one at a time."""
+    with open(LOCALES_DIR / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--update", action="store_true",
                     help="merge new msgids from linli.pot into the catalogs before checking")
+    ap.add_argument("--apply", metavar="JSON",
+                    help="set zh_CN translations from a JSON object {msgid: msgstr}, then check")
+    ap.add_argument("--extract", action="store_true", help="re-extract linli.pot from the code first")
     args = ap.parse_args(argv)
-    if args.update:
-        update()
+    with catalog_lock():
+        if args.extract:
+            extract()
+        if args.update:
+            update()
+        if args.apply:
+            print(f"zh_CN: {apply(json.loads(Path(args.apply).read_text(encoding='utf-8')))} translation(s) set")
     problems = check()
     for p in problems:
         print(p)
