@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -37,7 +37,9 @@ class Grid(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     community_id: int = Field(foreign_key="community.id", index=True)
     name: str = Field(max_length=60)
-    worker_member_id: int | None = Field(default=None, foreign_key="member.id")
+    # grid → member → building → grid is a cycle: this key is added after the tables (use_alter)
+    worker_member_id: int | None = Field(default=None, sa_column=Column(
+        Integer, ForeignKey("member.id", use_alter=True, name="fk_grid_worker_member_id_member"), nullable=True))
 
 
 class Building(SQLModel, table=True):
