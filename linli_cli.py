@@ -118,6 +118,87 @@ def cmd_community(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(create() if args.action == "create" else listing())
 
 
+def _progress(done: int, total: int, width: int = 30) -> None:
+    filled = width * done // max(total, 1)
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+    if done >= total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def _why(err: Exception) -> str:
+    """A rejected row's reason, in plain words for the person running the import."""
+    from flows.errors import Invalid, NotFound
+
+    if isinstance(err, Invalid):
+        limit = err.details.get("limit")
+        value = err.details.get("value")
+        reasons = {"empty": f"missing {err.field}", "too_long": f"{err.field} too long (at most {limit} characters)",
+                   "unknown": f"bad {err.field}: {value!r}", "same": "primary and backup are the same member",
+                   "not_volunteer": f"{err.field} member no. {err.details.get('member_id')} is not a volunteer",
+                   "format": f"{err.field} is not a member number"}
+        return reasons.get(err.reason, f"invalid {err.field} ({err.reason})")
+    if isinstance(err, NotFound):
+        return f"unknown {err.what} {err.key!r}"
+    return f"{type(err).__name__}"
+
+
+def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from flows import care, membership
+    from flows.clock import SystemClock
+    from flows.errors import FlowError, NotFound
+    from storage.crypto import Sealer
+    from storage.db import Database
+    from storage.migrate import SchemaBehind, check_current
+
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"linli: no such file: {path}", file=sys.stderr)
+        return 2
+    try:
+        check_current(settings.database_url)
+    except SchemaBehind as exc:
+        print(f"linli: {exc}", file=sys.stderr)
+        return 2
+    try:
+        rows = care.read_table(path)
+    except (UnicodeDecodeError, ValueError, OSError) as exc:
+        print(f"linli: cannot read {path}: {exc}", file=sys.stderr)
+        return 2
+    sealer = Sealer(settings.secret())
+
+    async def run() -> int:
+        db = Database(settings.database_url)
+        imported, rejected = 0, []
+        try:
+            async with db.uow() as uow:
+                try:
+                    community = await membership.community_by_slug(uow, args.community)
+                except NotFound:
+                    print(f"linli: no community with slug {args.community!r}", file=sys.stderr)
+                    return 2
+            for i, (line, row) in enumerate(rows, start=1):
+                async with db.uow(write=True) as uow:  # all or nothing per row
+                    try:
+                        await care.import_row(uow, community=community, sealer=sealer, row=row,
+                                              now=SystemClock().now())
+                        await uow.commit()
+                        imported += 1
+                    except FlowError as err:
+                        rejected.append((line, _why(err)))
+                _progress(i, len(rows))
+        finally:
+            await db.dispose()
+        print(f"{imported} imported, {len(rejected)} rejected.")
+        for line, why in rejected:
+            print(f"  line {line}: {why}")
+        return 0 if not rejected else 1
+
+    return asyncio.run(run())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="linli", description="Linli (邻里) community governance bot")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -143,6 +224,12 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--bot-username", help="for the invite link (default: asked from Telegram with getMe)")
     csub.add_parser("list", help="list communities")
     p.set_defaults(fn=cmd_community)
+    p = sub.add_parser("import", help="import data from a file")
+    isub = p.add_subparsers(dest="what", required=True)
+    i = isub.add_parser("key-persons", help="key persons of the care ledger from a CSV (UTF-8) or XLSX file")
+    i.add_argument("file")
+    i.add_argument("--community", required=True, help="the community's slug (`linli community list`)")
+    p.set_defaults(fn=cmd_import)
     args = parser.parse_args(argv)
     settings = Settings()
     _logging(settings)

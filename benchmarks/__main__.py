@@ -1,4 +1,4 @@
-"""`python -m benchmarks [updates|outbox|memory|all] [--quick]`."""
+"""`python -m benchmarks [updates|outbox|memory|checkins|all] [--quick]`."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from benchmarks import memory, outbox, updates
+from benchmarks import checkins, memory, outbox, updates
 from benchmarks.common import DATABASE_ENV, quiet_logging, say
 
 Suite = Callable[[Path, bool], Awaitable[None]]
-SUITES: dict[str, Suite] = {"updates": updates.run, "outbox": outbox.run, "memory": memory.run}
+SUITES: dict[str, Suite] = {"updates": updates.run, "outbox": outbox.run, "memory": memory.run,
+                         "checkins": checkins.run}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

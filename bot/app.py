@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.config import Settings
-from bot.core.dispatch import Core
+from bot.core.dispatch import Core, Router
 from bot.handlers import FALLBACKS, build_notices, build_router, report_error
 from bot.outbox import Limits, OutboxSender
 from bot.render import NoticeRenderer
@@ -44,13 +44,16 @@ def make_runtime(settings: Settings) -> Runtime:
 
 class LinliApp:
     def __init__(self, settings: Settings, *, clock: Clock | None = None, run_scheduler: bool | None = None,
-                 run_sender: bool | None = None) -> None:
+                 run_sender: bool | None = None, extra_router: Router | None = None) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.db = Database(settings.database_url)
         self.secret = settings.secret()
+        router = build_router()
+        if extra_router is not None:
+            router.include(extra_router)
         self.core = Core(
-            db=self.db, clock=self.clock, secret=self.secret, router=build_router(), errors=report_error,
+            db=self.db, clock=self.clock, secret=self.secret, router=router, errors=report_error,
             fallbacks=FALLBACKS, button_ttl=timedelta(hours=settings.button_ttl_hours),
         )
         self.runtime: Runtime | None = None
@@ -82,7 +85,8 @@ class LinliApp:
         if self._run_sender:
             self._tasks.append(asyncio.create_task(self.sender.run(self._stop), name="outbox"))
         if self._run_scheduler:
-            self.scheduler = Scheduler(self.settings.database_url, db=self.db, clock=self.clock)
+            self.scheduler = Scheduler(self.settings.database_url, db=self.db, clock=self.clock,
+                                       on_outbox=self.sender.wake)
             self.scheduler.start()
         self.pipeline = Pipeline(self.core, gateway)
         if self.settings.webhook_url:

@@ -608,8 +608,7 @@ async def bot_status_changed(
     await uow.session.flush()
     added = present and not was_present
     if added and chat_type in ("group", "supergroup") and chat.purpose is None:
-        outbox.notify(uow, tg_chat_id=tg_chat_id, notice="group_welcome", lang=lang, now=now,
-                      dedupe_key=f"group_welcome:{tg_chat_id}:{int(now.timestamp())}")
+        outbox.notify(uow, tg_chat_id=tg_chat_id, notice="group_welcome", lang=lang, now=now)
     audit.record(uow, action="chat.bot_status", now=now, community_id=chat.community_id, subject_type="chat",
                  subject_id=chat.id, status=new_status)
     return ChatChange(chat=chat, added=added, removed=was_present and not present)

@@ -1,7 +1,595 @@
-"""The care ledger (重点人员关爱台账): /person, /pair, /mine, /grid."""
+"""The care ledger (重点人员关爱台账): /person, /pair, /mine, /grid.
+
+Everything here is private-chat only; names, contacts and notes are sealed before they are
+stored (also while a dialog is under way) and shown only to the grid worker of the building
+and admins. Volunteers see alias, building and room."""
 
 from __future__ import annotations
 
-from bot.core.dispatch import Router
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from typing import Any
+
+from bot.core.dispatch import PRIVATE, Ctx, Router
+from bot.core.i18n import N_, tr
+from bot.core.types import CallbackEvent, Keyboard, OutMessage
+from bot.handlers.common import MAX_ARGS, grid, int_arg, pager
+from bot.render import NoticeRenderer, h
+from flows import care, membership
+from flows.care import Draft
+from flows.errors import FlowError, Invalid, NotFound
+from flows.roles import Perm
 
 router = Router()
+FLOW = "person"
+
+GROUP_NAMES = {"solitary": N_("solitary elderly"), "empty_nest": N_("empty-nest elderly"),
+               "disabled": N_("person with disability"), "low_income": N_("low-income household"),
+               "very_old": N_("very old (80+)")}
+SERVICE_NAMES = {"medical": N_("medical help"), "cleaning": N_("cleaning help"), "mobility": N_("mobility help"),
+                 "emergency": N_("emergency help")}
+RISK_NAMES = {"red": N_("red (high risk)"), "yellow": N_("yellow (some risk)"), "green": N_("green (stable)")}
+RISK_EMOJI = {"red": "🔴", "yellow": "🟡", "green": "🟢"}
+FIELD_NAMES = {"room": N_("room"), "alias": N_("alias"), "name": N_("real name"), "contact": N_("emergency contact"),
+               "notes": N_("notes"), "groups": N_("groups"), "risk": N_("risk colour"), "services": N_("services")}
+PAIR_ROLES = {"primary": N_("primary volunteer"), "backup": N_("backup volunteer")}
+
+
+# ---------------------------------------------------------------- words
+
+
+def _names(lang: str, codes: Any, names: dict[str, str]) -> str:
+    sep = "、" if lang.startswith("zh") else ", "
+    return sep.join(tr(lang, names[c]) for c in codes if c in names) or tr(lang, "—")
+
+
+def _risk(lang: str, risk: str) -> str:
+    return f"{RISK_EMOJI.get(risk, '')} {tr(lang, RISK_NAMES.get(risk, risk))}"
+
+
+def _place(ctx: Ctx, building: str, room: str) -> str:
+    where = ctx.t("Building {label}", label=h(building)) if building else ctx.t("—")
+    return f"{where} {h(room)}"
+
+
+def _care_error(ctx: Ctx, err: FlowError) -> str | None:
+    """Our words for the ledger's errors; None for the ones every feature shares."""
+    if isinstance(err, Invalid):
+        limit = err.details.get("limit")
+        what = ctx.t(FIELD_NAMES[err.field]) if err.field in FIELD_NAMES else err.field
+        if err.reason == "too_long":
+            return ctx.t("Too long: the {field} can have at most {limit} characters. Please send a shorter one.",
+                         field=what, limit=limit)
+        if err.reason == "empty":
+            return ctx.t("The {field} cannot be empty. Please send it again.", field=what)
+        if err.reason == "same":
+            return ctx.t("The backup volunteer must be another person than the primary volunteer.")
+        if err.reason == "not_volunteer":
+            return ctx.t("Member no. {id} is not a volunteer. Give them the role first: /grant {id} volunteer",
+                         id=err.details.get("member_id"))
+        if err.reason == "not_grid_worker":
+            return ctx.t("Member no. {id} is not a grid worker. Give them the role first: /grant {id} grid_worker",
+                         id=err.details.get("member_id"))
+        if err.field == "buildings":
+            return ctx.t("Which buildings? For example: /grid add 一网格 1-6")
+        return None
+    if isinstance(err, NotFound):
+        if err.what == "person":
+            return ctx.t("There is no key person no. {key} in your ledger. /person list shows the numbers.",
+                         key=h(err.key))
+        if err.what == "grid":
+            return ctx.t("There is no grid called {key}. /grid shows the grids.", key=h(err.key))
+        if err.what == "building":
+            return ctx.t("There is no building {key} in your community.", key=h(err.key))
+    return None
+
+
+Handler = Callable[[Ctx], Awaitable[None]]
+
+
+def _guarded(fn: Handler) -> Handler:
+    """Explain the ledger's own errors here (flows raise them before writing anything)."""
+
+    @wraps(fn)
+    async def run(ctx: Ctx) -> None:
+        try:
+            await fn(ctx)
+        except FlowError as err:
+            text = _care_error(ctx, err)
+            if text is None:
+                raise
+            ctx.replies.clear()
+            if isinstance(ctx.event, CallbackEvent):
+                ctx.toast(text, alert=True)
+            else:
+                ctx.reply(text)
+
+    return run
+
+
+def _show(ctx: Ctx, text: str, buttons: Keyboard | None = None) -> None:
+    if ctx.is_press:
+        ctx.edit(text, buttons)
+    else:
+        ctx.reply(text, buttons)
+
+
+def _details(ctx: Ctx, *, building: str, room: str, alias: str, name: str, groups: Any, risk: str, services: Any,
+             contact: str, notes: str) -> list[str]:
+    return [
+        ctx.t("Alias: {alias}", alias=h(alias)),
+        ctx.t("Where: {place}", place=_place(ctx, building, room)),
+        ctx.t("Name: {name}", name=h(name)),
+        ctx.t("Groups: {groups}", groups=_names(ctx.lang, groups, GROUP_NAMES)),
+        ctx.t("Risk: {risk}", risk=_risk(ctx.lang, risk)),
+        ctx.t("Services: {services}", services=_names(ctx.lang, services, SERVICE_NAMES)),
+        ctx.t("Emergency contact: {contact}", contact=h(contact) or ctx.t("—")),
+        ctx.t("Notes: {notes}", notes=h(notes) or ctx.t("—")),
+    ]
+
+
+# ---------------------------------------------------------------- /person
+
+
+@router.command("person", where=PRIVATE, description=N_("Key persons of the care ledger (关爱台账)"),
+                perm=Perm.PERSONS)
+@_guarded
+async def person(ctx: Ctx) -> None:
+    ctx.actor.require(Perm.PERSONS)
+    words = ctx.message.args[:MAX_ARGS].split()
+    verb = words[0].lower() if words else ""
+    number = int_arg(words[1]) if len(words) > 1 else None
+    if verb == "add" and len(words) == 1:
+        await _add_start(ctx)
+    elif verb == "list" and (len(words) == 1 or number is not None):
+        await _list_page(ctx, number or 1)
+    elif verb == "show" and number is not None and len(words) == 2:
+        await _show_person(ctx, number)
+    elif verb == "edit" and number is not None and len(words) == 2:
+        await _edit_start(ctx, number)
+    else:
+        ctx.reply(ctx.t("Usage: /person add · /person list [PAGE] · /person show NO · /person edit NO"),
+                  [[ctx.button(ctx.t("➕ New key person"), "pa", "new"), ctx.button(ctx.t("📋 List"), "pl", 1)]])
+
+
+# ---- add: a dialog, nothing is written before ✅ Save
+
+
+async def _add_start(ctx: Ctx) -> None:
+    buildings = await care.manageable_buildings(ctx.uow, actor=ctx.actor)
+    if not buildings:
+        _show(ctx, ctx.t("No building is in your grid yet. An admin sets up grids with /grid."))
+        return
+    await ctx.set_state(FLOW, "building", Draft().to_dict())
+    buttons = grid([ctx.button(ctx.t("Building {label}", label=b.label), "pa", "b", b.id or 0)
+                    for b in buildings[:40]], 4)
+    buttons.append([ctx.button(ctx.t("✖ Cancel"), "pa", "x")])
+    _show(ctx, ctx.t("<b>New key person</b>\nWhich building does the person live in?\n"
+                     "(Send /cancel at any time to stop; nothing is saved before the last step.)"), buttons)
+
+
+async def _label(ctx: Ctx, draft: Draft) -> str:
+    return (await care.check_building(ctx.uow, actor=ctx.actor, building_id=draft.building_id)).label
+
+
+async def _ask(ctx: Ctx, step: str, draft: Draft, *, new_message: bool = False) -> None:
+    """Move the dialog to `step` and ask its question."""
+    await ctx.set_state(FLOW, step, draft.to_dict())
+    cancel = ctx.button(ctx.t("✖ Cancel"), "pa", "x")
+    buttons: Keyboard = []
+    if step == "room":
+        label = await _label(ctx, draft)
+        text = ctx.t("Building {label}. Which room? For example 2-401 (at most 20 characters).",
+                     label=h(label))
+    elif step == "alias":
+        label = await _label(ctx, draft)
+        suggestion = care.suggest_alias(label, draft.room)
+        text = ctx.t("Which alias should the volunteers see? For example “{suggestion} 李奶奶” "
+                     "(at most 40 characters, no full name: it is shown to volunteers and in alerts).",
+                     suggestion=h(suggestion))
+        buttons.append([ctx.button(ctx.t("Use “{suggestion}”", suggestion=suggestion[:20]), "pa", "as")])
+    elif step == "name":
+        text = ctx.t("The person's real name (at most 40 characters). It is stored encrypted; only the grid "
+                     "worker and admins can see it.")
+    elif step == "groups":
+        text = ctx.t("Which groups does the person belong to? Tap to mark, then “Done”.")
+        buttons += grid([ctx.button(("✅ " if c in draft.groups else "⬜ ") + ctx.t(GROUP_NAMES[c]), "pa", "g", c)
+                         for c in care.GROUPS], 2)
+        buttons.append([ctx.button(ctx.t("Done ▶"), "pa", "gd")])
+    elif step == "risk":
+        text = ctx.t("Risk colour? Red persons also get a midday check.")
+        buttons += [[ctx.button(_risk(ctx.lang, r), "pa", "r", r)] for r in care.RISKS]
+    elif step == "services":
+        text = ctx.t("Which services does the person need? Tap to mark, then “Done”.")
+        buttons += grid([ctx.button(("✅ " if c in draft.services else "⬜ ") + ctx.t(SERVICE_NAMES[c]), "pa", "s", c)
+                         for c in care.SERVICES], 2)
+        buttons.append([ctx.button(ctx.t("Done ▶"), "pa", "sd")])
+    elif step == "contact":
+        text = ctx.t("Emergency contact: name and phone number (at most 60 characters), or tap “Skip”.")
+        buttons.append([ctx.button(ctx.t("Skip"), "pa", "k")])
+    elif step == "notes":
+        text = ctx.t("Notes for the grid worker (at most 500 characters), or tap “Skip”.")
+        buttons.append([ctx.button(ctx.t("Skip"), "pa", "k")])
+    else:  # confirm
+        s = ctx.core.sealer
+        label = await _label(ctx, draft)
+        lines = [ctx.t("<b>Please check and save</b>")] + _details(
+            ctx, building=label, room=draft.room, alias=draft.alias, name=s.open(draft.name_enc),
+            groups=draft.groups, risk=draft.risk, services=draft.services, contact=s.open(draft.contact_enc),
+            notes=s.open(draft.notes_enc))
+        text = "\n".join(lines)
+        buttons.append([ctx.button(ctx.t("✅ Save"), "pa", "ok"), cancel])
+        if new_message or not ctx.is_press:
+            ctx.reply(text, buttons)
+        else:
+            ctx.edit(text, buttons)
+        return
+    buttons.append([cancel])
+    if new_message or not ctx.is_press:
+        ctx.reply(text, buttons)
+    else:
+        ctx.edit(text, buttons)
+
+
+def _expired(ctx: Ctx) -> None:
+    ctx.toast(ctx.t("This dialog has ended. Send /person add to start again."), alert=True)
+
+
+@router.callback("pa")
+@_guarded
+async def add_press(ctx: Ctx) -> None:
+    action = ctx.args[0] if ctx.args else ""
+    if action == "new":
+        ctx.actor.require(Perm.PERSONS)
+        await _add_start(ctx)
+        return
+    state = ctx.state
+    if state is None or state.flow != FLOW or state.step == "edit":
+        _expired(ctx)
+        return
+    draft = Draft.from_dict(state.data)
+    step = state.step
+    if action == "x":
+        await ctx.clear_state()
+        ctx.edit(ctx.t("Cancelled, nothing was saved."))
+    elif action == "b" and step == "building" and len(ctx.args) == 2:
+        building = await care.check_building(ctx.uow, actor=ctx.actor, building_id=int_arg(ctx.args[1]))
+        draft.building_id = building.id
+        await _ask(ctx, "room", draft)
+    elif action == "as" and step == "alias":
+        label = (await care.check_building(ctx.uow, actor=ctx.actor, building_id=draft.building_id)).label
+        draft.alias = care.suggest_alias(label, draft.room)
+        await _ask(ctx, "name", draft, new_message=True)
+    elif action == "g" and step == "groups" and len(ctx.args) == 2 and ctx.args[1] in care.GROUPS:
+        code = ctx.args[1]
+        draft.groups = [c for c in care.GROUPS if (c in draft.groups) != (c == code)]
+        await _ask(ctx, "groups", draft)
+    elif action == "gd" and step == "groups":
+        await _ask(ctx, "risk", draft)
+    elif action == "r" and step == "risk" and len(ctx.args) == 2 and ctx.args[1] in care.RISKS:
+        draft.risk = ctx.args[1]
+        await _ask(ctx, "services", draft)
+    elif action == "s" and step == "services" and len(ctx.args) == 2 and ctx.args[1] in care.SERVICES:
+        code = ctx.args[1]
+        draft.services = [c for c in care.SERVICES if (c in draft.services) != (c == code)]
+        await _ask(ctx, "services", draft)
+    elif action == "sd" and step == "services":
+        await _ask(ctx, "contact", draft)
+    elif action == "k" and step == "contact":
+        draft.contact_enc = ""
+        await _ask(ctx, "notes", draft, new_message=True)
+    elif action == "k" and step == "notes":
+        draft.notes_enc = ""
+        await _ask(ctx, "confirm", draft, new_message=True)
+    elif action == "ok" and step == "confirm":
+        saved = await care.add_person(ctx.uow, actor=ctx.actor, sealer=ctx.core.sealer, draft=draft, now=ctx.now)
+        await ctx.clear_state()
+        ctx.edit(ctx.t("✅ Saved as key person no. {id}: {alias}. Now pair a primary and a backup volunteer.",
+                       id=saved.id, alias=h(saved.alias)),
+                 [[ctx.button(ctx.t("🤝 Pair volunteers"), "pp", saved.id or 0)]])
+    else:
+        _expired(ctx)
+
+
+@router.flow(FLOW)
+@_guarded
+async def person_text(ctx: Ctx) -> None:
+    """Typed text during the add or edit dialog."""
+    state = ctx.state
+    assert state is not None
+    text = ctx.message.text
+    if state.step == "edit":
+        await _edit_text(ctx, state.data, text)
+        return
+    draft = Draft.from_dict(state.data)
+    sealer = ctx.core.sealer
+    if state.step == "building":
+        community_id = ctx.actor.community.id if ctx.actor.community else 0
+        match = await membership.building_by_label(ctx.uow, community_id=community_id or 0, label=text[:40])
+        if match is not None:
+            draft.building_id = (await care.check_building(ctx.uow, actor=ctx.actor, building_id=match.id)).id
+            await _ask(ctx, "room", draft)
+            return
+    elif state.step in ("room", "alias"):
+        setattr(draft, state.step, care.clean(state.step, text))
+        await _ask(ctx, "alias" if state.step == "room" else "name", draft)
+        return
+    elif state.step in ("name", "contact", "notes"):
+        setattr(draft, care.SEALED[state.step], sealer.seal(care.clean(state.step, text)))
+        await _ask(ctx, {"name": "groups", "contact": "notes", "notes": "confirm"}[state.step], draft)
+        return
+    ctx.reply(ctx.t("Please tap one of the buttons above, or send /cancel to stop."))
+
+
+# ---- show, list
+
+
+async def _show_person(ctx: Ctx, person_id: int) -> None:
+    v = await care.show_person(ctx.uow, actor=ctx.actor, sealer=ctx.core.sealer, person_id=person_id, now=ctx.now)
+    lines = [ctx.t("<b>Key person no. {id}</b>", id=v.id)] + _details(
+        ctx, building=v.building, room=v.room, alias=v.alias, name=v.name, groups=v.groups, risk=v.risk,
+        services=v.services, contact=v.contact, notes=v.notes)
+    lines.append(ctx.t("Primary volunteer: {name}", name=_vol(ctx, v.primary)))
+    lines.append(ctx.t("Backup volunteer: {name}", name=_vol(ctx, v.backup)))
+    if v.midday_check:
+        lines.append(ctx.t("Extra midday check: yes"))
+    _show(ctx, "\n".join(lines), [[ctx.button(ctx.t("✏️ Edit"), "pe", v.id), ctx.button(ctx.t("🤝 Pair"), "pp", v.id)]])
+
+
+def _vol(ctx: Ctx, v: care.Volunteer | None) -> str:
+    return ctx.t("{name} (no. {id})", name=h(v.name), id=v.member_id) if v else ctx.t("— not paired")
+
+
+@router.callback("ps")
+@_guarded
+async def show_press(ctx: Ctx) -> None:
+    await _show_person(ctx, (int_arg(ctx.args[0]) if ctx.args else None) or 0)
+
+
+async def _list_page(ctx: Ctx, page_no: int) -> None:
+    page = await care.list_persons(ctx.uow, actor=ctx.actor, page=page_no, now=ctx.now)
+    if page.total == 0:
+        _show(ctx, ctx.t("No key persons in your ledger yet. Add one with /person add."))
+        return
+    lines = [ctx.t("<b>Key persons</b> ({total})", total=page.total)]
+    for p in page.items:
+        pairing = "🤝" if p.paired and p.has_backup else ctx.t("⚠️ not paired") if not p.paired else ctx.t("⚠️ no backup")
+        lines.append(f"{p.id}. {RISK_EMOJI.get(p.risk, '')} {h(p.alias)} · {_place(ctx, p.building, p.room)} · {pairing}")
+    buttons = grid([ctx.button(f"{p.id}", "ps", p.id) for p in page.items], 5)
+    if page.pages > 1:
+        buttons.append(pager(ctx, page.page, page.pages, "pl"))
+    _show(ctx, "\n".join(lines), buttons)
+
+
+@router.callback("pl")
+@_guarded
+async def list_press(ctx: Ctx) -> None:
+    await _list_page(ctx, int_arg(ctx.args[0]) or 1 if ctx.args else 1)
+
+
+# ---- edit
+
+
+async def _edit_start(ctx: Ctx, person_id: int) -> None:
+    v = await care.show_person(ctx.uow, actor=ctx.actor, sealer=ctx.core.sealer, person_id=person_id, now=ctx.now)
+    buttons = grid([ctx.button(ctx.t(FIELD_NAMES[f]), "pe", v.id, f) for f in care.EDITABLE], 2)
+    _show(ctx, ctx.t("What should change for no. {id} ({alias})?", id=v.id, alias=h(v.alias)), buttons)
+
+
+@router.callback("pe")
+@_guarded
+async def edit_press(ctx: Ctx) -> None:
+    person_id = int_arg(ctx.args[0]) if ctx.args else None
+    if person_id is None:
+        ctx.toast(ctx.t("This button is not valid."), alert=True)
+        return
+    if len(ctx.args) == 1:
+        await _edit_start(ctx, person_id)
+        return
+    field_name = ctx.args[1]
+    v = await care.show_person(ctx.uow, actor=ctx.actor, sealer=ctx.core.sealer, person_id=person_id, now=ctx.now)
+    if field_name in care.TEXT_FIELDS:
+        await ctx.set_state(FLOW, "edit", {"id": person_id, "field": field_name})
+        ctx.edit(ctx.t("Send the new {field} for no. {id} (at most {limit} characters), or /cancel.",
+                       field=ctx.t(FIELD_NAMES[field_name]), id=person_id, limit=care.LIMITS[field_name]))
+    elif field_name == "risk":
+        ctx.edit(ctx.t("Risk colour?"), [[ctx.button(_risk(ctx.lang, r), "pv", person_id, "risk", r)]
+                                         for r in care.RISKS])
+    elif field_name in ("groups", "services"):
+        chosen = list(v.groups if field_name == "groups" else v.services)
+        await ctx.set_state(FLOW, "choice", {"id": person_id, "field": field_name, "sel": chosen})
+        _choice(ctx, person_id, field_name, chosen)
+    else:
+        ctx.toast(ctx.t("This button is not valid."), alert=True)
+
+
+def _choice(ctx: Ctx, person_id: int, field_name: str, chosen: list[str]) -> None:
+    codes, names = (care.GROUPS, GROUP_NAMES) if field_name == "groups" else (care.SERVICES, SERVICE_NAMES)
+    buttons = grid([ctx.button(("✅ " if c in chosen else "⬜ ") + ctx.t(names[c]), "pv", person_id, field_name, c)
+                    for c in codes], 2)
+    buttons.append([ctx.button(ctx.t("✅ Save"), "pv", person_id, field_name, "ok")])
+    ctx.edit(ctx.t("Tap to mark, then “Save”."), buttons)
+
+
+@router.callback("pv")
+@_guarded
+async def value_press(ctx: Ctx) -> None:
+    if len(ctx.args) != 3 or int_arg(ctx.args[0]) is None:
+        ctx.toast(ctx.t("This button is not valid."), alert=True)
+        return
+    person_id, field_name, value = int_arg(ctx.args[0]) or 0, ctx.args[1], ctx.args[2]
+    if field_name == "risk":
+        await _save(ctx, person_id, "risk", value)
+        return
+    state = ctx.state
+    if state is None or state.flow != FLOW or state.step != "choice" or state.data.get("id") != person_id \
+            or state.data.get("field") != field_name:
+        _expired(ctx)
+        return
+    chosen = list(state.data.get("sel") or [])
+    if value == "ok":
+        await ctx.clear_state()
+        await _save(ctx, person_id, field_name, chosen)
+        return
+    chosen = [c for c in chosen if c != value] if value in chosen else chosen + [value]
+    care.parse_groups(chosen) if field_name == "groups" else care.parse_services(chosen)
+    await ctx.set_state(FLOW, "choice", {"id": person_id, "field": field_name, "sel": chosen})
+    _choice(ctx, person_id, field_name, chosen)
+
+
+async def _edit_text(ctx: Ctx, data: dict[str, Any], text: str) -> None:
+    field_name = str(data.get("field"))
+    if field_name not in care.TEXT_FIELDS:
+        await ctx.clear_state()
+        return
+    await _save(ctx, int(data.get("id") or 0), field_name, text)
+    await ctx.clear_state()
+
+
+async def _save(ctx: Ctx, person_id: int, field_name: str, value: str | list[str]) -> None:
+    person = await care.update_person(ctx.uow, actor=ctx.actor, sealer=ctx.core.sealer, person_id=person_id,
+                                      field_name=field_name, value=value, now=ctx.now)
+    _show(ctx, ctx.t("✅ Saved: the {field} of no. {id} ({alias}) was changed.",
+                     field=ctx.t(FIELD_NAMES[field_name]), id=person.id, alias=h(person.alias)),
+          [[ctx.button(ctx.t("Show"), "ps", person.id or 0)]])
+
+
+# ---------------------------------------------------------------- /pair
+
+
+@router.command("pair", where=PRIVATE, description=N_("Pair a key person with volunteers"), perm=Perm.PAIR)
+@_guarded
+async def pair_cmd(ctx: Ctx) -> None:
+    ctx.actor.require(Perm.PAIR)
+    words = ctx.message.args[:MAX_ARGS].split()
+    numbers = [int_arg(w) for w in words]
+    if len(words) == 1 and numbers[0] is not None:
+        await _choose(ctx, numbers[0], None, 1)
+    elif len(words) == 3 and None not in numbers:
+        await _pair(ctx, numbers[0] or 0, numbers[1] or 0, numbers[2] or 0)
+    else:
+        ctx.reply(ctx.t("Usage: /pair NO (then tap the volunteers) or /pair NO PRIMARY_NO BACKUP_NO. "
+                        "/person list shows the persons, /members volunteer the volunteers."))
+
+
+async def _choose(ctx: Ctx, person_id: int, primary: int | None, page_no: int) -> None:
+    line = await care.person_line(ctx.uow, actor=ctx.actor, person_id=person_id)
+    page = await care.list_volunteers(ctx.uow, actor=ctx.actor, page=page_no, exclude=primary)
+    if page.total == 0:
+        _show(ctx, ctx.t("There are no (other) volunteers to pair yet. Invite some with /invite volunteer."))
+        return
+    first = "-" if primary is None else primary
+    buttons = grid([ctx.button(f"{v.name[:24]} ({v.member_id})", "pp", person_id, first, v.member_id)
+                    for v in page.items], 2)
+    if page.pages > 1:
+        buttons.append(pager(ctx, page.page, page.pages, "pq", person_id, first))
+    if primary is None:
+        text = ctx.t("Who is the primary volunteer (结对志愿者) of no. {id} {alias}?", id=line.id, alias=h(line.alias))
+    else:
+        name = await care.volunteer(ctx.uow, primary)
+        text = ctx.t("Primary volunteer: {name}. Who is the backup volunteer (备用志愿者)?",
+                     name=_vol(ctx, name))
+    _show(ctx, text, buttons)
+
+
+@router.callback("pq")
+@_guarded
+async def pair_page(ctx: Ctx) -> None:
+    if len(ctx.args) != 3:
+        ctx.toast(ctx.t("This button is not valid."), alert=True)
+        return
+    primary = None if ctx.args[1] == "-" else int_arg(ctx.args[1])
+    await _choose(ctx, int_arg(ctx.args[0]) or 0, primary, int_arg(ctx.args[2]) or 1)
+
+
+@router.callback("pp")
+@_guarded
+async def pair_press(ctx: Ctx) -> None:
+    numbers = [None if a == "-" else int_arg(a) for a in ctx.args]
+    if len(numbers) == 1 and numbers[0] is not None:
+        await _choose(ctx, numbers[0], None, 1)
+    elif len(numbers) == 3 and numbers[0] is not None and numbers[2] is not None:
+        if numbers[1] is None:
+            await _choose(ctx, numbers[0], numbers[2], 1)
+        else:
+            await _pair(ctx, numbers[0], numbers[1], numbers[2])
+    else:
+        ctx.toast(ctx.t("This button is not valid."), alert=True)
+
+
+async def _pair(ctx: Ctx, person_id: int, primary: int, backup: int) -> None:
+    person = await care.pair(ctx.uow, actor=ctx.actor, person_id=person_id, primary_id=primary, backup_id=backup,
+                             now=ctx.now)
+    _show(ctx, ctx.t("✅ No. {id} {alias} is paired: primary volunteer {primary}, backup volunteer {backup}. "
+                     "Both were told (alias and room only).", id=person.id, alias=h(person.alias),
+                     primary=_vol(ctx, await care.volunteer(ctx.uow, primary)),
+                     backup=_vol(ctx, await care.volunteer(ctx.uow, backup))))
+
+
+# ---------------------------------------------------------------- /mine
+
+
+@router.command("mine", where=PRIVATE, description=N_("The key persons I look after"), perm=Perm.CHECK)
+@_guarded
+async def mine(ctx: Ctx) -> None:
+    lines_ = await care.my_persons(ctx.uow, actor=ctx.actor, now=ctx.now)
+    if not lines_:
+        ctx.reply(ctx.t("You are not paired with any key person yet."))
+        return
+    out = [ctx.t("<b>The key persons you look after</b>")]
+    for primary in (True, False):
+        group = [p for p in lines_ if p.as_primary == primary]
+        if group:
+            out.append(ctx.t("As primary volunteer (结对志愿者):") if primary else
+                       ctx.t("As backup volunteer (备用志愿者):"))
+            out += [f"{RISK_EMOJI.get(p.risk, '')} {h(p.alias)} · {_place(ctx, p.building, p.room)}" for p in group]
+    ctx.reply("\n".join(out))
+
+
+# ---------------------------------------------------------------- /grid
+
+
+@router.command("grid", where=PRIVATE, description=N_("Grids, their buildings and grid workers"), perm=Perm.GRIDS)
+@_guarded
+async def grid_cmd(ctx: Ctx) -> None:
+    ctx.actor.require(Perm.GRIDS)
+    words = ctx.message.args[:MAX_ARGS].split()
+    verb = words[0].lower() if words else ""
+    if verb == "add" and len(words) >= 3:
+        view = await care.set_grid(ctx.uow, actor=ctx.actor, name=words[1], buildings=",".join(words[2:]),
+                                   now=ctx.now)
+        ctx.reply(_grid_line(ctx, view))
+    elif verb == "worker" and len(words) == 3 and int_arg(words[2]) is not None:
+        view = await care.set_grid_worker(ctx.uow, actor=ctx.actor, name=words[1], member_id=int_arg(words[2]) or 0,
+                                          now=ctx.now)
+        ctx.reply(_grid_line(ctx, view))
+    elif not words:
+        grids = await care.list_grids(ctx.uow, actor=ctx.actor)
+        lines = [ctx.t("<b>Grids</b> ({total})", total=len(grids))] + [_grid_line(ctx, g) for g in grids]
+        lines.append(ctx.t("Set up: /grid add NAME BUILDINGS (e.g. /grid add 一网格 1-6) · "
+                           "/grid worker NAME MEMBER_NO"))
+        ctx.reply("\n".join(lines))
+    else:
+        ctx.reply(ctx.t("Usage: /grid · /grid add NAME BUILDINGS (e.g. /grid add 一网格 1-6) · "
+                        "/grid worker NAME MEMBER_NO"))
+
+
+def _grid_line(ctx: Ctx, g: care.GridView) -> str:
+    sep = "、" if ctx.lang.startswith("zh") else ", "
+    return ctx.t("{name}: buildings {buildings} · grid worker {worker}", name=h(g.name),
+                 buildings=sep.join(g.buildings) or ctx.t("—"), worker=_vol(ctx, g.worker))
+
+
+# ---------------------------------------------------------------- notices
+
+
+def _paired_notice(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
+    where = tr(lang, "Building {label}", label=h(p.get("building", ""))) if p.get("building") else ""
+    return OutMessage(text=tr(
+        lang, "🤝 You are now the {role} of {alias} ({place}). You will get the daily check-ins for them. "
+              "/mine shows everyone you look after.",
+        role=tr(lang, PAIR_ROLES.get(p.get("role", ""), "primary volunteer")), alias=h(p.get("alias", "")),
+        place=f"{where} {h(p.get('room', ''))}".strip()))
+
+
+NOTICES = {"care_paired": _paired_notice}

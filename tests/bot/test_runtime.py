@@ -182,6 +182,6 @@ async def test_the_real_scheduler_runs_housekeeping(db: Database, db_url: str) -
     sched2 = Scheduler(db_url, db=db, clock=clock, name="again")
     sched2.start()  # the same stable job id: replaced, not doubled
     try:
-        assert [j.id for j in sched2.aps.get_jobs()] == ["housekeeping"]
+        assert sorted(j.id for j in sched2.aps.get_jobs()) == ["checkins_tick", "checkins_weekly", "housekeeping"]
     finally:
         sched2.shutdown()

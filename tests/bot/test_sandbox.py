@@ -40,3 +40,42 @@ async def test_the_sandbox_starts_twice_on_one_database(tmp_path: Path) -> None:
         group, private = await _session(settings)
         assert any("/link" in text for text in group)  # the bot asks to be linked, every time
         assert private and "几号楼" in private[-1]  # and answers the newcomer (no update taken for a repeat)
+
+
+async def _wait_for(client: StandInClient, chat_id: int, since: int, match) -> dict:  # type: ignore[no-untyped-def]
+    for _ in range(100):
+        found = [m for m in await client.bot_messages(chat_id, since) if match(m)]
+        if found:
+            return found[-1]
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no such message in chat {chat_id}")
+
+
+async def test_the_sandbox_clock_fires_the_morning_checks(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{tmp_path}/sb.db",  # type: ignore[call-arg]
+                        secret_key="x" * 32)
+    sandbox = Sandbox(settings, port=0)
+    await sandbox.start()
+    client = StandInClient(sandbox.url)
+    volunteer, grid_worker = 10003, 10002
+    try:
+        await client.set_limits(enabled=False)
+        before = await client.cursor()
+        await client.send(grid_worker, "/clock 09:00")
+        answer = await _wait_for(client, grid_worker, before, lambda m: "09:00" in m["text"])
+        assert "沙盒时间" in answer["text"]
+        prompts: list[dict] = []
+        for _ in range(100):  # the prompts go out through the outbox
+            prompts = [m for m in await client.bot_messages(volunteer, before) if m.get("reply_markup")]
+            if len(prompts) >= 3:
+                break
+            await asyncio.sleep(0.1)
+        assert len(prompts) == 3 and all("窗帘" in m["text"] for m in prompts)
+        assert any("李奶奶" in m["text"] for m in prompts)
+        toast, changed = await client.press(volunteer, volunteer, prompts[0]["message_id"], "✅")
+        await client.settle(quiet_ms=300)
+        edited = [m for m in await client.bot_messages(volunteer) if m["message_id"] == prompts[0]["message_id"]]
+        assert edited and edited[-1]["edited"] and not edited[-1].get("reply_markup")
+    finally:
+        await client.close()
+        await sandbox.stop()

@@ -1,0 +1,603 @@
+"""The care ledger (重点人员关爱台账): grids, key persons, pairing with volunteers, import.
+
+Who may do what: admins set up grids; the grid worker of a building and admins register, edit
+and read the key persons of that building (name, contact and notes sealed at rest, opened only
+for them, every read and change audited); paired volunteers see alias, room and building only.
+Audit entries and queued notices carry person ids and aliases, never names."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, or_
+from sqlmodel import col, select
+
+from flows import audit, outbox
+from flows.errors import Forbidden, Invalid, NotFound
+from flows.membership import Actor, parse_building_range
+from flows.paging import Page, clamp
+from flows.places import is_grid_worker_of
+from flows.roles import Perm, Role
+from storage.crypto import Sealer
+from storage.db import UnitOfWork
+from storage.models import Building, Community, Grid, KeyPerson, Member, RoleGrant, User
+
+GROUPS = ("solitary", "empty_nest", "disabled", "low_income", "very_old")
+SERVICES = ("medical", "cleaning", "mobility", "emergency")
+RISKS = ("red", "yellow", "green")
+LIMITS = {"room": 20, "alias": 40, "name": 40, "contact": 60, "notes": 500, "grid": 60}
+TEXT_FIELDS = ("room", "alias", "name", "contact", "notes")
+SEALED = {"name": "name_enc", "contact": "contact_enc", "notes": "notes_enc"}
+OPTIONAL = ("contact", "notes")
+
+GROUP_ALIASES = {"独居": "solitary", "空巢": "empty_nest", "残疾": "disabled", "低保": "low_income",
+                 "高龄": "very_old"}
+SERVICE_ALIASES = {"助医": "medical", "助洁": "cleaning", "助行": "mobility", "助急": "emergency"}
+RISK_ALIASES = {"红": "red", "黄": "yellow", "绿": "green", "🔴": "red", "🟡": "yellow", "🟢": "green",
+                "红色": "red", "黄色": "yellow", "绿色": "green"}
+_ADMINS = frozenset({Role.ADMIN.value, Role.DISTRICT_ADMIN.value})
+_SPLIT = re.compile(r"[,，、;；/\s]+")
+
+
+# ---------------------------------------------------------------- checking input
+
+
+def clean(field_name: str, text: str | None) -> str:
+    """One free-text field, trimmed (single-line fields also lose inner line breaks), checked."""
+    value = "".join(c for c in (text or "") if c in "\n\t" or unicodedata.category(c) not in ("Cc", "Cf"))
+    value = value.strip()
+    if field_name != "notes":
+        value = " ".join(value.split())
+    if not value and field_name not in OPTIONAL:
+        raise Invalid(field_name, "empty")
+    limit = LIMITS[field_name]
+    if len(value) > limit:
+        raise Invalid(field_name, "too_long", limit=limit)
+    return value
+
+
+def _codes(kind: str, values: Iterable[str], allowed: Sequence[str], aliases: dict[str, str]) -> list[str]:
+    out: list[str] = []
+    for raw in values:
+        v = raw.strip()
+        if not v:
+            continue
+        code = v.lower().replace("-", "_") if v.isascii() else aliases.get(v)
+        if code not in allowed:
+            raise Invalid(kind, "unknown", value=v[:20])
+        if code not in out:
+            out.append(code)
+    return [c for c in allowed if c in out]  # a stable order
+
+
+def parse_groups(value: str | Iterable[str]) -> list[str]:
+    items = _SPLIT.split(value) if isinstance(value, str) else value
+    return _codes("groups", items, GROUPS, GROUP_ALIASES)
+
+
+def parse_services(value: str | Iterable[str]) -> list[str]:
+    items = _SPLIT.split(value) if isinstance(value, str) else value
+    return _codes("services", items, SERVICES, SERVICE_ALIASES)
+
+
+def parse_risk(value: str) -> str:
+    v = (value or "").strip()
+    code = v.lower() if v.isascii() else RISK_ALIASES.get(v)
+    if not v:
+        raise Invalid("risk", "empty")
+    if code not in RISKS:
+        raise Invalid("risk", "unknown", value=v[:20])
+    return code
+
+
+def suggest_alias(building_label: str, room: str) -> str:
+    return clean("alias", f"{building_label}-{room}"[: LIMITS["alias"]])
+
+
+# ---------------------------------------------------------------- who may see and change what
+
+
+def is_admin(actor: Actor) -> bool:
+    return bool(actor.roles & _ADMINS)
+
+
+async def _building(uow: UnitOfWork, community_id: int, building_id: int | None) -> Building:
+    b = await uow.session.get(Building, building_id) if building_id else None
+    if b is None or b.community_id != community_id:
+        raise NotFound("building", building_id)
+    return b
+
+
+async def check_building(uow: UnitOfWork, *, actor: Actor, building_id: int | None) -> Building:
+    """The building, if the actor may register and read key persons there."""
+    me = actor.require(Perm.PERSONS)
+    building = await _building(uow, me.community_id, building_id)
+    if not is_admin(actor) and not await is_grid_worker_of(uow, member=me, building_id=building.id):
+        raise Forbidden("persons:building")
+    return building
+
+
+async def manageable_buildings(uow: UnitOfWork, *, actor: Actor) -> list[Building]:
+    me = actor.require(Perm.PERSONS)
+    rows = (await uow.session.exec(
+        select(Building).where(Building.community_id == me.community_id)
+        .order_by(col(Building.sort_key), col(Building.id)))).all()
+    if is_admin(actor):
+        return list(rows)
+    return [b for b in rows if await is_grid_worker_of(uow, member=me, building_id=b.id)]
+
+
+async def _person(uow: UnitOfWork, *, actor: Actor, person_id: int, perm: Perm = Perm.PERSONS) -> KeyPerson:
+    """The person, if the actor may manage them; another community's person is simply not found."""
+    me = actor.require(perm)
+    person = await uow.session.get(KeyPerson, person_id)
+    if person is None or person.community_id != me.community_id or not person.active:
+        raise NotFound("person", person_id)
+    if not is_admin(actor) and not await is_grid_worker_of(uow, member=me, building_id=person.building_id):
+        raise Forbidden("persons:building")
+    return person
+
+
+# ---------------------------------------------------------------- views
+
+
+@dataclass(frozen=True)
+class Volunteer:
+    member_id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class PersonView:
+    """Everything about a person, opened: only for the grid worker of the building and admins."""
+
+    id: int
+    alias: str
+    building: str
+    room: str
+    name: str
+    contact: str
+    notes: str
+    groups: tuple[str, ...]
+    risk: str
+    services: tuple[str, ...]
+    midday_check: bool
+    primary: Volunteer | None
+    backup: Volunteer | None
+
+
+@dataclass(frozen=True)
+class PersonLine:
+    """A line of a list: no sealed data."""
+
+    id: int
+    alias: str
+    building: str
+    room: str
+    risk: str
+    paired: bool
+    has_backup: bool
+    as_primary: bool = True
+
+
+async def _volunteer(uow: UnitOfWork, member_id: int | None) -> Volunteer | None:
+    if member_id is None:
+        return None
+    row = (await uow.session.exec(
+        select(Member, User).join(User, col(User.id) == col(Member.user_id)).where(Member.id == member_id))).first()
+    if row is None:
+        return None
+    return Volunteer(member_id=member_id, name=row[0].display_name or row[1].first_name)
+
+
+async def _label(uow: UnitOfWork, building_id: int | None) -> str:
+    b = await uow.session.get(Building, building_id) if building_id else None
+    return b.label if b else ""
+
+
+async def _view(uow: UnitOfWork, person: KeyPerson, sealer: Sealer) -> PersonView:
+    return PersonView(
+        id=person.id or 0, alias=person.alias, building=await _label(uow, person.building_id), room=person.room,
+        name=sealer.open(person.name_enc), contact=sealer.open(person.contact_enc),
+        notes=sealer.open(person.notes_enc), groups=tuple(person.groups), risk=person.risk,
+        services=tuple(person.services), midday_check=person.midday_check,
+        primary=await _volunteer(uow, person.primary_volunteer_id),
+        backup=await _volunteer(uow, person.backup_volunteer_id))
+
+
+# ---------------------------------------------------------------- the ledger
+
+
+@dataclass
+class Draft:
+    """A person being registered: clear-text fields except the sealed ones (safe to keep in state)."""
+
+    building_id: int | None = None
+    room: str = ""
+    alias: str = ""
+    name_enc: str = ""
+    contact_enc: str = ""
+    notes_enc: str = ""
+    groups: list[str] = field(default_factory=list)
+    risk: str = ""
+    services: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Draft:
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**known)
+
+
+def _checked(draft: Draft, sealer: Sealer) -> Draft:
+    """Every rule of a new person, on the whole draft (the dialog checked each step already)."""
+    clean("room", draft.room)
+    clean("alias", draft.alias)
+    if not sealer.open(draft.name_enc).strip():
+        raise Invalid("name", "empty")
+    for name in ("name", "contact", "notes"):
+        clean(name, sealer.open(getattr(draft, SEALED[name])))
+    parse_groups(draft.groups)
+    parse_services(draft.services)
+    parse_risk(draft.risk)
+    return draft
+
+
+async def add_person(uow: UnitOfWork, *, actor: Actor, sealer: Sealer, draft: Draft, now: datetime) -> KeyPerson:
+    me = actor.require(Perm.PERSONS)
+    building = await check_building(uow, actor=actor, building_id=draft.building_id)
+    _checked(draft, sealer)
+    person = _new_person(me.community_id, building, draft, created_by=me.id, now=now)
+    uow.session.add(person)
+    await uow.session.flush()
+    audit.record(uow, action="person.create", now=now, community_id=me.community_id, actor_user_id=actor.user.id,
+                 subject_type="person", subject_id=person.id, building=building.label, risk=person.risk)
+    return person
+
+
+def _new_person(community_id: int, building: Building, d: Draft, *, created_by: int | None,
+                now: datetime) -> KeyPerson:
+    risk = parse_risk(d.risk)
+    return KeyPerson(
+        community_id=community_id, building_id=building.id, room=clean("room", d.room), alias=clean("alias", d.alias),
+        name_enc=d.name_enc, contact_enc=d.contact_enc, notes_enc=d.notes_enc, groups=parse_groups(d.groups),
+        risk=risk, services=parse_services(d.services), midday_check=risk == "red", created_by=created_by,
+        created_at=now, updated_at=now)
+
+
+EDITABLE = ("room", "alias", "name", "contact", "notes", "groups", "risk", "services")
+
+
+async def update_person(uow: UnitOfWork, *, actor: Actor, sealer: Sealer, person_id: int, field_name: str,
+                        value: str | list[str], now: datetime) -> KeyPerson:
+    """Change one field; `value` is clear text (sealed here) or a list of codes."""
+    person = await _person(uow, actor=actor, person_id=person_id)
+    if field_name not in EDITABLE:
+        raise Invalid("field", "unknown")
+    if field_name == "groups":
+        person.groups = parse_groups(value)
+    elif field_name == "services":
+        person.services = parse_services(value)
+    elif field_name == "risk":
+        person.risk = parse_risk(str(value))
+        person.midday_check = person.risk == "red"
+    elif field_name in SEALED:
+        text = clean(field_name, str(value))
+        setattr(person, SEALED[field_name], sealer.seal(text))
+    else:
+        setattr(person, field_name, clean(field_name, str(value)))
+    person.updated_at = now
+    uow.session.add(person)
+    audit.record(uow, action="person.update", now=now, community_id=person.community_id,
+                 actor_user_id=actor.user.id, subject_type="person", subject_id=person.id, field=field_name)
+    return person
+
+
+async def show_person(uow: UnitOfWork, *, actor: Actor, sealer: Sealer, person_id: int, now: datetime) -> PersonView:
+    person = await _person(uow, actor=actor, person_id=person_id)
+    audit.record(uow, action="person.read", now=now, community_id=person.community_id, actor_user_id=actor.user.id,
+                 subject_type="person", subject_id=person.id)
+    return await _view(uow, person, sealer)
+
+
+async def _visible_building_ids(uow: UnitOfWork, actor: Actor) -> list[int | None] | None:
+    """None: every building (admins); else the buildings whose grid worker the actor is."""
+    if is_admin(actor):
+        return None
+    ids: list[int | None] = [b.id for b in await manageable_buildings(uow, actor=actor)]
+    me = actor.require(Perm.PERSONS)
+    if await is_grid_worker_of(uow, member=me, building_id=None):
+        ids.append(None)
+    return ids
+
+
+def _lines(rows: Iterable[tuple[KeyPerson, Building | None]], me: int | None = None) -> list[PersonLine]:
+    return [PersonLine(id=p.id or 0, alias=p.alias, building=b.label if b else "", room=p.room, risk=p.risk,
+                       paired=p.primary_volunteer_id is not None, has_backup=p.backup_volunteer_id is not None,
+                       as_primary=me is None or p.primary_volunteer_id == me) for p, b in rows]
+
+
+async def list_persons(uow: UnitOfWork, *, actor: Actor, page: int = 1, size: int = 10,
+                       now: datetime) -> Page[PersonLine]:
+    me = actor.require(Perm.PERSONS)
+    where: list[Any] = [KeyPerson.community_id == me.community_id, col(KeyPerson.active).is_(True)]
+    visible = await _visible_building_ids(uow, actor)
+    if visible is not None:
+        known = [i for i in visible if i is not None]
+        cond = col(KeyPerson.building_id).in_(known)
+        where.append(or_(cond, col(KeyPerson.building_id).is_(None)) if None in visible else cond)
+    total = (await uow.session.exec(select(func.count()).select_from(KeyPerson).where(*where))).one()
+    page, pages, offset = clamp(page, total, size)
+    rows = (await uow.session.exec(
+        select(KeyPerson, Building).join(Building, col(Building.id) == col(KeyPerson.building_id), isouter=True)
+        .where(*where).order_by(col(Building.sort_key), col(KeyPerson.room), col(KeyPerson.id))
+        .offset(offset).limit(size))).all()
+    lines = _lines(rows)
+    audit.record(uow, action="person.read", now=now, community_id=me.community_id, actor_user_id=actor.user.id,
+                 via="list", person_ids=[x.id for x in lines])
+    return Page(items=lines, page=page, pages=pages, total=total)
+
+
+# ---------------------------------------------------------------- pairing
+
+
+async def _is_volunteer(uow: UnitOfWork, member_id: int) -> bool:
+    row = (await uow.session.exec(select(RoleGrant.id).where(
+        RoleGrant.member_id == member_id, RoleGrant.role == Role.VOLUNTEER.value,
+        col(RoleGrant.revoked_at).is_(None)))).first()
+    return row is not None
+
+
+async def list_volunteers(uow: UnitOfWork, *, actor: Actor, page: int = 1, size: int = 8,
+                          exclude: int | None = None) -> Page[Volunteer]:
+    me = actor.require(Perm.PAIR)
+    has_role = select(RoleGrant.member_id).where(RoleGrant.role == Role.VOLUNTEER.value,
+                                                 col(RoleGrant.revoked_at).is_(None))
+    where: list[Any] = [Member.community_id == me.community_id, col(Member.id).in_(has_role)]
+    if exclude is not None:
+        where.append(col(Member.id) != exclude)
+    total = (await uow.session.exec(select(func.count()).select_from(Member).where(*where))).one()
+    page, pages, offset = clamp(page, total, size)
+    rows = (await uow.session.exec(
+        select(Member, User).join(User, col(User.id) == col(Member.user_id)).where(*where)
+        .order_by(col(Member.id)).offset(offset).limit(size))).all()
+    items = [Volunteer(member_id=m.id or 0, name=m.display_name or u.first_name) for m, u in rows]
+    return Page(items=items, page=page, pages=pages, total=total)
+
+
+async def _check_volunteer(uow: UnitOfWork, community_id: int, member_id: int, which: str) -> tuple[Member, User]:
+    row = (await uow.session.exec(
+        select(Member, User).join(User, col(User.id) == col(Member.user_id)).where(Member.id == member_id))).first()
+    if row is None or row[0].community_id != community_id:
+        raise NotFound("member", member_id)
+    if not await _is_volunteer(uow, member_id):
+        raise Invalid(which, "not_volunteer", member_id=member_id)
+    return row[0], row[1]
+
+
+async def _set_pair(uow: UnitOfWork, *, community: Community, person: KeyPerson, primary_id: int,
+                    backup_id: int | None, actor_user_id: int | None, action: str, now: datetime,
+                    notify: bool = True) -> None:
+    if backup_id is not None and primary_id == backup_id:
+        raise Invalid("backup", "same")
+    assert community.id is not None
+    people = [(await _check_volunteer(uow, community.id, primary_id, "primary"), "primary")]
+    if backup_id is not None:
+        people.append((await _check_volunteer(uow, community.id, backup_id, "backup"), "backup"))
+    before = (person.primary_volunteer_id, person.backup_volunteer_id)
+    person.primary_volunteer_id, person.backup_volunteer_id = primary_id, backup_id
+    person.updated_at = now
+    uow.session.add(person)
+    audit.record(uow, action=action, now=now, community_id=community.id, actor_user_id=actor_user_id,
+                 subject_type="person", subject_id=person.id, primary=primary_id, backup=backup_id)
+    label = await _label(uow, person.building_id)
+    for ((member, user), role) in people if notify else []:
+        if member.id in before and before[0 if role == "primary" else 1] == member.id:
+            continue  # unchanged: no news for them
+        outbox.notify(uow, tg_chat_id=user.tg_id, notice="care_paired", lang=user.language or community.locale,
+                      now=now, community_id=community.id, recipient_user_id=user.id, alias=person.alias,
+                      room=person.room, building=label, role=role, person_id=person.id)
+
+
+async def pair(uow: UnitOfWork, *, actor: Actor, person_id: int, primary_id: int, backup_id: int,
+               now: datetime) -> KeyPerson:
+    """Pair a person with a primary and a backup volunteer; both are told (alias and room only)."""
+    person = await _person(uow, actor=actor, person_id=person_id, perm=Perm.PAIR)
+    assert actor.community is not None
+    await _set_pair(uow, community=actor.community, person=person, primary_id=primary_id, backup_id=backup_id,
+                    actor_user_id=actor.user.id, action="pair.set", now=now)
+    return person
+
+
+async def my_persons(uow: UnitOfWork, *, actor: Actor, now: datetime) -> list[PersonLine]:
+    """A volunteer's persons, as primary first, then as backup: alias, room, building, colour."""
+    me = actor.require(Perm.CHECK)
+    rows = (await uow.session.exec(
+        select(KeyPerson, Building).join(Building, col(Building.id) == col(KeyPerson.building_id), isouter=True)
+        .where(KeyPerson.community_id == me.community_id, col(KeyPerson.active).is_(True),
+               or_(col(KeyPerson.primary_volunteer_id) == me.id, col(KeyPerson.backup_volunteer_id) == me.id))
+        .order_by(col(Building.sort_key), col(KeyPerson.room), col(KeyPerson.id)))).all()
+    lines = _lines(rows, me.id)
+    lines.sort(key=lambda x: not x.as_primary)
+    if lines:
+        audit.record(uow, action="person.read", now=now, community_id=me.community_id, actor_user_id=actor.user.id,
+                     via="mine", person_ids=[x.id for x in lines])
+    return lines
+
+
+# ---------------------------------------------------------------- grids
+
+
+@dataclass(frozen=True)
+class GridView:
+    id: int
+    name: str
+    buildings: tuple[str, ...]
+    worker: Volunteer | None
+
+
+async def _grid_view(uow: UnitOfWork, grid: Grid) -> GridView:
+    labels = (await uow.session.exec(select(Building.label).where(Building.grid_id == grid.id)
+                                     .order_by(col(Building.sort_key), col(Building.id)))).all()
+    return GridView(id=grid.id or 0, name=grid.name, buildings=tuple(labels),
+                    worker=await _volunteer(uow, grid.worker_member_id))
+
+
+async def set_grid(uow: UnitOfWork, *, actor: Actor, name: str, buildings: str, now: datetime) -> GridView:
+    """Create the grid (or find it by name) and put these buildings in it."""
+    me = actor.require(Perm.GRIDS)
+    name = clean("grid", name)
+    labels = parse_building_range(buildings)
+    if not labels:
+        raise Invalid("buildings", "empty")
+    found: list[Building] = []
+    for label in labels:
+        b = (await uow.session.exec(select(Building).where(Building.community_id == me.community_id,
+                                                           Building.label == label))).first()
+        if b is None:
+            raise NotFound("building", label)
+        found.append(b)
+    grid = (await uow.session.exec(select(Grid).where(Grid.community_id == me.community_id,
+                                                      Grid.name == name))).first()
+    if grid is None:
+        grid = Grid(community_id=me.community_id, name=name)
+        uow.session.add(grid)
+        await uow.session.flush()
+    for b in found:
+        b.grid_id = grid.id
+        uow.session.add(b)
+    await uow.session.flush()
+    audit.record(uow, action="grid.set", now=now, community_id=me.community_id, actor_user_id=actor.user.id,
+                 subject_type="grid", subject_id=grid.id, buildings=[b.label for b in found])
+    return await _grid_view(uow, grid)
+
+
+async def set_grid_worker(uow: UnitOfWork, *, actor: Actor, name: str, member_id: int, now: datetime) -> GridView:
+    me = actor.require(Perm.GRIDS)
+    grid = (await uow.session.exec(select(Grid).where(Grid.community_id == me.community_id,
+                                                      Grid.name == name.strip()))).first()
+    if grid is None:
+        raise NotFound("grid", name[:60])
+    member = await uow.session.get(Member, member_id)
+    if member is None or member.community_id != me.community_id:
+        raise NotFound("member", member_id)
+    held = (await uow.session.exec(select(RoleGrant.id).where(
+        RoleGrant.member_id == member_id, RoleGrant.role == Role.GRID_WORKER.value,
+        col(RoleGrant.revoked_at).is_(None)))).first()
+    if held is None:
+        raise Invalid("member", "not_grid_worker", member_id=member_id)
+    grid.worker_member_id = member_id
+    uow.session.add(grid)
+    await uow.session.flush()
+    audit.record(uow, action="grid.worker", now=now, community_id=me.community_id, actor_user_id=actor.user.id,
+                 subject_type="grid", subject_id=grid.id, worker=member_id)
+    return await _grid_view(uow, grid)
+
+
+async def list_grids(uow: UnitOfWork, *, actor: Actor) -> list[GridView]:
+    me = actor.require(Perm.GRIDS)
+    grids = (await uow.session.exec(select(Grid).where(Grid.community_id == me.community_id)
+                                    .order_by(col(Grid.id)))).all()
+    return [await _grid_view(uow, g) for g in grids]
+
+
+# ---------------------------------------------------------------- import (command line)
+
+COLUMNS = ("building", "room", "alias", "name", "groups", "risk", "services", "contact", "notes", "primary",
+           "backup")
+HEADER_ALIASES = {"楼栋": "building", "楼": "building", "房间": "room", "房号": "room", "称呼": "alias",
+                  "别名": "alias", "姓名": "name", "类别": "groups", "人群": "groups", "风险": "risk",
+                  "服务": "services", "紧急联系人": "contact", "联系人": "contact", "备注": "notes",
+                  "结对志愿者": "primary", "备用志愿者": "backup"}
+
+
+def read_table(path: Path) -> list[tuple[int, dict[str, str]]]:
+    """Rows of a CSV (UTF-8, header) or XLSX file as (line number, {column: text})."""
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        from openpyxl import load_workbook
+
+        book = load_workbook(path, read_only=True, data_only=True)
+        sheet = book.worksheets[0]
+        raw = [(i, ["" if v is None else str(v) for v in row])
+               for i, row in enumerate(sheet.iter_rows(values_only=True), start=1)]
+        book.close()
+    else:
+        text = path.read_text(encoding="utf-8-sig")
+        reader = csv.reader(io.StringIO(text))
+        raw = [(reader.line_num, row) for row in reader]
+    if not raw:
+        return []
+    header = [HEADER_ALIASES.get(h.strip(), h.strip().lower()) for h in raw[0][1]]
+    out = []
+    for line, row in raw[1:]:
+        if not any(c.strip() for c in row):
+            continue
+        out.append((line, {h: (row[i] if i < len(row) else "").strip() for i, h in enumerate(header) if h}))
+    return out
+
+
+async def import_row(uow: UnitOfWork, *, community: Community, sealer: Sealer, row: dict[str, str],
+                     now: datetime, notify: bool = True) -> KeyPerson:
+    """One row of an import file, checked by the same rules as /person add; raises before writing.
+    The paired volunteers are told, unless `notify` is off (demo data)."""
+    assert community.id is not None
+    label = (row.get("building") or "").strip()
+    if not label:
+        raise Invalid("building", "empty")
+    from flows.membership import building_by_label
+
+    building = await building_by_label(uow, community_id=community.id, label=label)
+    if building is None:
+        raise NotFound("building", label[:20])
+    draft = Draft(building_id=building.id, room=clean("room", row.get("room")), alias=clean("alias", row.get("alias")),
+                  name_enc=sealer.seal(clean("name", row.get("name"))),
+                  contact_enc=sealer.seal(clean("contact", row.get("contact"))),
+                  notes_enc=sealer.seal(clean("notes", row.get("notes"))),
+                  groups=parse_groups(row.get("groups") or ""), risk=parse_risk(row.get("risk") or ""),
+                  services=parse_services(row.get("services") or ""))
+    ids: list[int | None] = []
+    for which in ("primary", "backup"):
+        raw = (row.get(which) or "").strip()
+        if raw and not (raw.isascii() and raw.isdigit() and len(raw) <= 12):
+            raise Invalid(which, "format")
+        ids.append(int(raw) if raw else None)
+    primary, backup = ids
+    if primary is None and backup is not None:
+        raise Invalid("primary", "empty")
+    if primary is not None:  # check before writing anything
+        if backup is not None and primary == backup:
+            raise Invalid("backup", "same")
+        await _check_volunteer(uow, community.id, primary, "primary")
+        if backup is not None:
+            await _check_volunteer(uow, community.id, backup, "backup")
+    person = _new_person(community.id, building, draft, created_by=None, now=now)
+    uow.session.add(person)
+    await uow.session.flush()
+    audit.record(uow, action="person.import", now=now, community_id=community.id, subject_type="person",
+                 subject_id=person.id, building=building.label, risk=person.risk)
+    if primary is not None:
+        await _set_pair(uow, community=community, person=person, primary_id=primary, backup_id=backup,
+                        actor_user_id=None, action="pair.set", now=now, notify=notify)
+    return person
+
+
+async def volunteer(uow: UnitOfWork, member_id: int | None) -> Volunteer | None:
+    """A member's number and name (for the words around a pairing)."""
+    return await _volunteer(uow, member_id)
+
+
+async def person_line(uow: UnitOfWork, *, actor: Actor, person_id: int, perm: Perm = Perm.PAIR) -> PersonLine:
+    """Alias, place and pairing of a person the actor may manage (no sealed data, so no read entry)."""
+    person = await _person(uow, actor=actor, person_id=person_id, perm=perm)
+    building = await uow.session.get(Building, person.building_id) if person.building_id else None
+    return _lines([(person, building)])[0]

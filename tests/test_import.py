@@ -1,0 +1,100 @@
+"""`linli import key-persons FILE --community SLUG`: CSV and XLSX, a progress bar, a report of the
+rejected rows with their line numbers and why, all or nothing per row, audited."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from openpyxl import Workbook
+from sqlmodel import select
+
+from bot.config import Settings
+from flows import membership
+from flows.clock import FixedClock
+from flows.roles import Role
+from storage.crypto import Sealer
+from storage.db import Database
+from storage.models import AuditEntry, KeyPerson
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "import-secret-0123456789abcdef0123"
+
+
+async def _community(db: Database, clock: FixedClock) -> tuple[int, int]:
+    now = clock.now()
+    async with db.uow() as uow:
+        community, _ = await membership.create_community(uow, name="北辰示范社区", slug="demo", now=now,
+                                                         buildings=[str(i) for i in range(1, 7)])
+        ids = []
+        for tg_id in (1, 2):
+            user = await membership.touch_user(uow, tg_id=tg_id, first_name=f"志愿{tg_id}", last_name=None,
+                                               username=None, tg_language="zh-hans", now=now)
+            done = await membership.register(uow, user=user, community_id=community.id, building_id=None, now=now)
+            await membership.assign_role(uow, member=done.member, role=Role.VOLUNTEER, org=None, now=now)
+            ids.append(done.member.id)
+        await uow.commit()
+    return ids[0], ids[1]
+
+
+def _run(db_url: str, path: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, LINLI_DATABASE_URL=db_url, LINLI_SECRET_KEY=SECRET)
+    env.pop("LINLI_BOT_TOKEN", None)
+    return subprocess.run([sys.executable, "-m", "linli_cli", "import", "key-persons", str(path), "--community",
+                           "demo"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+
+
+async def test_import_csv_with_bad_rows_then_xlsx(db: Database, db_url: str, clock: FixedClock,
+                                                  tmp_path: Path) -> None:
+    vol, vol2 = await _community(db, clock)
+    csv_file = tmp_path / "台账.csv"
+    csv_file.write_text(
+        "building,room,alias,name,groups,risk,services,contact,notes,primary,backup\n"
+        f"3,2-401,3-2-401 李奶奶,李秀兰,\"独居,高龄\",红,助医,女儿 13812345678,,{vol},{vol2}\n"
+        "3,1-102,3-1-102 王大爷,王建国,empty_nest,yellow,\"cleaning,mobility\",,,,\n"
+        "4,1-101,4-1-101 张奶奶,张桂芳,空巢,绿,,,,,\n"
+        "2,3-301,2-3-301 刘阿姨,刘芳,disabled,green,,,备注,,\n"
+        f"1,1-1,1-1-1 赵爷爷,赵强,,黄,,,,{vol},\n"
+        "3,1-103,,无名,独居,红,,,,,\n"
+        "9,1-101,9-1-101 孙奶奶,孙丽,独居,红,,,,,\n"
+        f"3,1-104,{'周' * 41},周敏,独居,purple,,,,,\n",
+        encoding="utf-8")
+    done = _run(db_url, csv_file)
+    assert done.returncode == 1, done.stderr
+    assert "5 imported, 3 rejected" in done.stdout
+    assert "line 7: missing alias" in done.stdout
+    assert "line 8: unknown building '9'" in done.stdout
+    assert "line 9: alias too long (at most 40 characters)" in done.stdout
+    assert "8/8" in done.stderr and "#" in done.stderr  # the progress bar
+    assert "李秀兰" not in done.stdout + done.stderr
+    async with db.uow() as uow:
+        persons = (await uow.session.exec(select(KeyPerson).order_by(KeyPerson.id))).all()
+        actions = [e.action for e in (await uow.session.exec(select(AuditEntry))).all()]
+    assert [p.alias for p in persons] == ["3-2-401 李奶奶", "3-1-102 王大爷", "4-1-101 张奶奶", "2-3-301 刘阿姨",
+                                          "1-1-1 赵爷爷"]
+    assert actions.count("person.import") == 5 and actions.count("pair.set") == 2
+    sealer = Sealer(Settings(_env_file=None, secret_key=SECRET).secret())  # type: ignore[call-arg]
+    first = persons[0]
+    assert "李秀兰" not in first.name_enc and sealer.open(first.name_enc) == "李秀兰"
+    assert (first.primary_volunteer_id, first.backup_volunteer_id, first.risk, first.midday_check) == (
+        vol, vol2, "red", True)
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["楼栋", "房号", "称呼", "姓名", "类别", "风险", "服务", "紧急联系人"])
+    sheet.append([5, "1-201", "5-1-201 钱奶奶", "钱芳", "独居", "red", "助急", "儿子 139"])
+    sheet.append([6, "2-202", "6-2-202 吴大爷", "吴刚", "高龄", "黄", None, None])
+    xlsx = tmp_path / "persons.xlsx"
+    book.save(xlsx)
+    done = _run(db_url, xlsx)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 imported, 0 rejected" in done.stdout
+    async with db.uow() as uow:
+        assert len((await uow.session.exec(select(KeyPerson))).all()) == 7
+
+
+def test_import_of_a_missing_file_says_so(tmp_path: Path) -> None:
+    done = _run(f"sqlite+aiosqlite:///{tmp_path}/x.db", tmp_path / "nope.csv")
+    assert done.returncode == 2
