@@ -5,13 +5,13 @@ from __future__ import annotations
 from types import ModuleType
 
 from bot.core.dispatch import Router
-from bot.handlers import care, checkins, groups, roles, start
+from bot.handlers import care, checkins, groups, needs, roles, start
 from bot.handlers.common import FALLBACKS, report_error
 from bot.render import NoticeFn
 
 __all__ = ["FALLBACKS", "build_notices", "build_router", "report_error"]
 
-FEATURES: tuple[ModuleType, ...] = (start, roles, groups, care, checkins)
+FEATURES: tuple[ModuleType, ...] = (start, roles, groups, care, checkins, needs)
 
 
 def build_router() -> Router:
