@@ -407,9 +407,16 @@ async def _set_pair(uow: UnitOfWork, *, community: Community, person: KeyPerson,
         outbox.notify(uow, tg_chat_id=user.tg_id, notice="care_paired", lang=user.language or community.locale,
                       now=now, community_id=community.id, recipient_user_id=user.id, alias=person.alias,
                       room=person.room, building=label, role=role, person_id=person.id)
+    for old in sorted({m for m in before if m is not None} - {primary_id, backup_id}) if notify else []:
+        row = (await uow.session.exec(
+            select(Member, User).join(User, col(User.id) == col(Member.user_id)).where(Member.id == old))).first()
+        if row is not None:  # no longer looking after this person: tell them, so they stop checking
+            outbox.notify(uow, tg_chat_id=row[1].tg_id, notice="care_unpaired", now=now, community_id=community.id,
+                          lang=row[1].language or community.locale, recipient_user_id=row[1].id,
+                          alias=person.alias, room=person.room, building=label, person_id=person.id)
 
 
-async def pair(uow: UnitOfWork, *, actor: Actor, person_id: int, primary_id: int, backup_id: int,
+async def pair(uow: UnitOfWork, *, actor: Actor, person_id: int, primary_id: int, backup_id: int | None,
                now: datetime) -> KeyPerson:
     """Pair a person with a primary and a backup volunteer; both are told (alias and room only)."""
     person = await _person(uow, actor=actor, person_id=person_id, perm=Perm.PAIR)

@@ -593,6 +593,10 @@ class AnswerView:
     outcome: str  # done | incident | handed | escalated
 
 
+#: How long after its time a still-open check may be answered.
+STALE_AFTER = timedelta(hours=12)
+
+
 async def _member_in(uow: UnitOfWork, user: User, community_id: int) -> Member | None:
     return (await uow.session.exec(
         select(Member).where(Member.user_id == user.id, Member.community_id == community_id))).first()
@@ -614,8 +618,8 @@ async def answer(uow: UnitOfWork, *, user: User, prompt_id: int, answer: str, no
         raise CheckinRefused("not_yours")
     if pr.status == "answered":
         raise CheckinRefused("answered")
-    if pr.status != "pending":
-        raise CheckinRefused("old_day")
+    if pr.status != "pending" or now - pr.due_at > STALE_AFTER:
+        raise CheckinRefused("old_day")  # a late evening check may be answered after midnight, not days later
     if pr.assignee_member_id != member.id:
         raise CheckinRefused("handed_over")
     if member.id not in (p.primary_volunteer_id, p.backup_volunteer_id):

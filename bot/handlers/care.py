@@ -592,4 +592,12 @@ def _paired_notice(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessag
         place=f"{where} {h(p.get('room', ''))}".strip()))
 
 
-NOTICES = {"care_paired": _paired_notice}
+def _unpaired_notice(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
+    where = tr(lang, "Building {label}", label=h(p.get("building", ""))) if p.get("building") else ""
+    return OutMessage(text=tr(
+        lang, "You no longer look after {alias} ({place}): another volunteer has taken over. Thank you! "
+              "/mine shows everyone you look after now.",
+        alias=h(p.get("alias", "")), place=f"{where} {h(p.get('room', ''))}".strip()))
+
+
+NOTICES = {"care_paired": _paired_notice, "care_unpaired": _unpaired_notice}

@@ -252,6 +252,14 @@ async def test_pairing_rules_notices_and_mine(db: Database, clock: FixedClock, w
     assert all("李秀兰" not in str(n.payload) for n in notices)
     assert [(m.alias, m.room, m.building, m.as_primary) for m in mine] == [("3-2-401 李奶奶", "2-401", "3", True)]
     assert [m.as_primary for m in theirs] == [False]
+    # re-paired without the backup: the volunteer who leaves is told, the one who stays is not
+    async with db.uow() as uow:
+        await care.pair(uow, actor=grid, person_id=person.id, primary_id=vol, backup_id=None, now=clock.now())
+        await uow.commit()
+    async with db.uow() as uow:
+        later = (await uow.session.exec(select(OutboxMessage).order_by(OutboxMessage.id))).all()[len(notices):]
+    assert [(n.payload["notice"], n.recipient_user_id) for n in later] == [
+        ("care_unpaired", world.actors["volunteer2"].user.id)]
 
 
 async def test_update_fields(db: Database, clock: FixedClock, world: World) -> None:

@@ -365,6 +365,9 @@ async def test_forged_and_stale_presses_change_nothing(db: Database) -> None:
     evening = next(p for p in await prompts(db) if p.slot == "evening" and p.local_date == "2027-03-01")
     assert evening.status == "missed"
     assert await refused(db, w.tg["primary"], evening.id, "ok", MORNING + timedelta(days=1)) == "old_day"
+    # a check left open (escalated) can be answered late in the evening, not the next day
+    late = next(p for p in await prompts(db) if p.slot == "morning" and p.local_date == "2027-03-02")
+    assert await refused(db, w.tg["primary"], late.id, "ok", MORNING + timedelta(days=1, hours=13)) == "old_day"
     # a volunteer no longer paired with the person
     async with db.uow(write=True) as uow:
         from storage.models import KeyPerson
