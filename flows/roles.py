@@ -38,6 +38,8 @@ class Perm(StrEnum):
     CHECKINS = "checkins"  # see check-in coverage, statistics and incidents
     GRIDS = "grids"  # set up grids and their grid workers
     CHECK = "check"  # answer daily check-in prompts (volunteers)
+    NEEDS_ENTER = "needs_enter"  # enter a need on a resident's behalf (door visits)
+    NEEDS_REVIEW = "needs_review"  # open/close the needs collection; merge, reject, promote needs
 
 
 class Purpose(StrEnum):
@@ -49,7 +51,7 @@ class Purpose(StrEnum):
     VOLUNTEERS = "volunteers"
 
 
-_STAFF = {Perm.MEMBERS, Perm.INVITE, Perm.PERSONS, Perm.PAIR, Perm.CHECKINS, Perm.CHECK}
+_STAFF = {Perm.MEMBERS, Perm.INVITE, Perm.PERSONS, Perm.PAIR, Perm.CHECKINS, Perm.CHECK, Perm.NEEDS_ENTER}
 _ADMIN = set(Perm)
 
 PERMISSIONS: dict[Role, frozenset[Perm]] = {

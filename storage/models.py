@@ -276,3 +276,50 @@ class Absence(SQLModel, table=True):
     last_day: str = Field(max_length=10)
     created_at: datetime = _ts()
     ended_notice_sent: bool = Field(default=False)
+
+
+# ---------------------------------------------------------------- needs list (F-1)
+
+
+class NeedPeriod(SQLModel, table=True):
+    """The collection period of the needs list (需求清单) for one community and year."""
+
+    __table_args__ = (UniqueConstraint("community_id", "year", name="uq_need_period_community_year"),)
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    year: int
+    opened_at: datetime = _ts()
+    closes_at: datetime | None = _ts(nullable=True)
+    closed_at: datetime | None = _ts(nullable=True)
+
+
+class Need(SQLModel, table=True):
+    """A resident's need, numbered per community and year ("需求 #12")."""
+
+    __table_args__ = (UniqueConstraint("community_id", "year", "number", name="uq_need_community_year_number"),)
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    year: int
+    number: int
+    category: str = Field(max_length=24)
+    text: str = Field(max_length=500)
+    photo_file_id: str | None = Field(default=None, max_length=255)
+    channel: str = Field(default="chat", max_length=16)  # chat|door_visit|meeting|rep_meeting
+    author_member_id: int = Field(foreign_key="member.id", index=True)
+    entered_by_member_id: int = Field(foreign_key="member.id")
+    status: str = Field(default="open", max_length=12)  # open|merged|rejected|candidate
+    merged_into_id: int | None = Field(default=None, foreign_key="need.id")
+    reject_reason: str | None = Field(default=None, max_length=200)
+    candidate_title: str | None = Field(default=None, max_length=30)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class NeedSupport(SQLModel, table=True):
+    """"+1 我也需要": once per person and need (the schema says so)."""
+
+    __table_args__ = (UniqueConstraint("need_id", "member_id", name="uq_need_support_need_member"),)
+    id: int | None = Field(default=None, primary_key=True)
+    need_id: int = Field(foreign_key="need.id", index=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    created_at: datetime = _ts()

@@ -70,6 +70,7 @@ class Ctx:
     args: list[str] = field(default_factory=list)  # callback fields after the prefix
     state: State | None = None
     replies: list[Reply] = field(default_factory=list)
+    origin: str = ""  # the module of the handler at work (whose words explain its errors)
 
     @property
     def lang(self) -> str:
@@ -125,6 +126,13 @@ class Ctx:
         ev = self.callback
         assert ev.message_id is not None and ev.chat is not None
         self.replies.append(Edit(ev.chat.id, ev.message_id, OutMessage(text=text, buttons=buttons)))
+
+    def show(self, text: str, buttons: Keyboard | None = None) -> None:
+        """Edit the pressed message when this came from a button, else send a new one."""
+        if self.is_press:
+            self.edit(text, buttons)
+        else:
+            self.reply(text, buttons)
 
     def toast(self, text: str = "", alert: bool = False) -> None:
         self.replies.append(Toast(self.callback.callback_id, text, alert))
@@ -233,13 +241,14 @@ class Core:
             except Exception:
                 log.exception("handler failed on update %s (%s)", event.update_id, type(event).__name__)
                 failed = FlowError("internal")
-        return await self._after_failure(event, actor, now, failed)
+        return await self._after_failure(event, actor, now, failed, ctx.origin)
 
     async def _seen_meanwhile(self, update_id: int) -> bool:
         async with self.db.uow() as uow:
             return await uow.session.get(ProcessedUpdate, update_id) is not None
 
-    async def _after_failure(self, event: Event, actor: Actor, now: datetime, err: FlowError) -> list[Reply]:
+    async def _after_failure(self, event: Event, actor: Actor, now: datetime, err: FlowError,
+                             origin: str) -> list[Reply]:
         """Record the update as processed (so it is not retried) and explain the failure."""
         async with self.db.uow(write=True) as uow:
             uow.session.add(ProcessedUpdate(update_id=event.update_id, received_at=now))
@@ -247,7 +256,7 @@ class Core:
                 await uow.commit()
             except IntegrityError:
                 return []
-            ctx = Ctx(core=self, uow=uow, event=event, actor=actor, now=now)
+            ctx = Ctx(core=self, uow=uow, event=event, actor=actor, now=now, origin=origin)
             self.errors(ctx, err)
             return ctx.replies
 
@@ -288,13 +297,16 @@ class Core:
             if spec.where == GROUP and not ev.chat.is_group:
                 await self.fallbacks["group_only"](ctx)
                 return
+            ctx.origin = spec.handler.__module__
             await spec.handler(ctx)
             return
         if not ev.chat.is_private:
             return  # groups stay calm: plain talk in a group is none of our business
         ctx.state = await conversation.get(ctx.uow, chat_id=ev.chat.id, user_id=ev.user.id, now=ctx.now)
         if ctx.state is not None and ctx.state.flow in self.router.flows:
-            await self.router.flows[ctx.state.flow](ctx)
+            handler = self.router.flows[ctx.state.flow]
+            ctx.origin = handler.__module__
+            await handler(ctx)
         else:
             await self.fallbacks["no_conversation"](ctx)
 
@@ -315,6 +327,7 @@ class Core:
             await self.fallbacks["bad_button"](ctx)
             return
         ctx.args = fields[1:]
+        ctx.origin = handler.__module__
         if ev.chat is not None:
             ctx.state = await conversation.get(ctx.uow, chat_id=ev.chat.id, user_id=ev.user.id, now=ctx.now)
         await handler(ctx)

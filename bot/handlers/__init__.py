@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from bot.core.dispatch import Router
+from bot.core.dispatch import Ctx, Router
 from bot.handlers import care, checkins, groups, needs, roles, start
-from bot.handlers.common import FALLBACKS, report_error
+from bot.handlers.common import FALLBACKS, explain, report
 from bot.render import NoticeFn
+from flows.errors import FlowError
 
 __all__ = ["FALLBACKS", "build_notices", "build_router", "report_error"]
 
@@ -27,3 +28,11 @@ def build_notices() -> dict[str, NoticeFn]:
     for feature in FEATURES:
         notices.update(getattr(feature, "NOTICES", {}))
     return notices
+
+
+def report_error(ctx: Ctx, err: FlowError) -> None:
+    """The dispatcher's error reply: the wording of the feature whose handler failed (its module-level
+    EXPLAIN), else the common one."""
+    feature = next((f for f in FEATURES if f.__name__ == ctx.origin), None)
+    text = getattr(feature, "EXPLAIN", lambda _ctx, _err: None)(ctx, err) if feature else None
+    report(ctx, err, text if text is not None else explain(ctx, err))

@@ -6,13 +6,11 @@ and admins. Volunteers see alias, building and room."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from functools import wraps
 from typing import Any
 
 from bot.core.dispatch import PRIVATE, Ctx, Router
 from bot.core.i18n import N_, tr
-from bot.core.types import CallbackEvent, Keyboard, OutMessage
+from bot.core.types import Keyboard, OutMessage
 from bot.handlers.common import MAX_ARGS, grid, int_arg, pager
 from bot.render import NoticeRenderer, h
 from flows import care, membership
@@ -52,17 +50,17 @@ def _place(ctx: Ctx, building: str, room: str) -> str:
     return f"{where} {h(room)}"
 
 
-def _care_error(ctx: Ctx, err: FlowError) -> str | None:
+def explain_care(ctx: Ctx, err: FlowError) -> str | None:
     """Our words for the ledger's errors; None for the ones every feature shares."""
     if isinstance(err, Invalid):
+        # only the ledger's own fields: other features raise Invalid too, and word it themselves
         limit = err.details.get("limit")
-        what = ctx.t(FIELD_NAMES[err.field]) if err.field in FIELD_NAMES else err.field
-        if err.reason == "too_long":
+        if err.reason == "too_long" and err.field in FIELD_NAMES:
             return ctx.t("Too long: the {field} can have at most {limit} characters. Please send a shorter one.",
-                         field=what, limit=limit)
-        if err.reason == "empty":
-            return ctx.t("The {field} cannot be empty. Please send it again.", field=what)
-        if err.reason == "same":
+                         field=ctx.t(FIELD_NAMES[err.field]), limit=limit)
+        if err.reason == "empty" and err.field in FIELD_NAMES:
+            return ctx.t("The {field} cannot be empty. Please send it again.", field=ctx.t(FIELD_NAMES[err.field]))
+        if err.reason == "same" and err.field == "backup":
             return ctx.t("The backup volunteer must be another person than the primary volunteer.")
         if err.reason == "not_volunteer":
             return ctx.t("Member no. {id} is not a volunteer. Give them the role first: /grant {id} volunteer",
@@ -84,35 +82,6 @@ def _care_error(ctx: Ctx, err: FlowError) -> str | None:
     return None
 
 
-Handler = Callable[[Ctx], Awaitable[None]]
-
-
-def _guarded(fn: Handler) -> Handler:
-    """Explain the ledger's own errors here (flows raise them before writing anything)."""
-
-    @wraps(fn)
-    async def run(ctx: Ctx) -> None:
-        try:
-            await fn(ctx)
-        except FlowError as err:
-            text = _care_error(ctx, err)
-            if text is None:
-                raise
-            ctx.replies.clear()
-            if isinstance(ctx.event, CallbackEvent):
-                ctx.toast(text, alert=True)
-            else:
-                ctx.reply(text)
-
-    return run
-
-
-def _show(ctx: Ctx, text: str, buttons: Keyboard | None = None) -> None:
-    if ctx.is_press:
-        ctx.edit(text, buttons)
-    else:
-        ctx.reply(text, buttons)
-
 
 def _details(ctx: Ctx, *, building: str, room: str, alias: str, name: str, groups: Any, risk: str, services: Any,
              contact: str, notes: str) -> list[str]:
@@ -133,7 +102,6 @@ def _details(ctx: Ctx, *, building: str, room: str, alias: str, name: str, group
 
 @router.command("person", where=PRIVATE, description=N_("Key persons of the care ledger (关爱台账)"),
                 perm=Perm.PERSONS)
-@_guarded
 async def person(ctx: Ctx) -> None:
     ctx.actor.require(Perm.PERSONS)
     words = ctx.message.args[:MAX_ARGS].split()
@@ -158,13 +126,13 @@ async def person(ctx: Ctx) -> None:
 async def _add_start(ctx: Ctx) -> None:
     buildings = await care.manageable_buildings(ctx.uow, actor=ctx.actor)
     if not buildings:
-        _show(ctx, ctx.t("No building is in your grid yet. An admin sets up grids with /grid."))
+        ctx.show(ctx.t("No building is in your grid yet. An admin sets up grids with /grid."))
         return
     await ctx.set_state(FLOW, "building", Draft().to_dict())
     buttons = grid([ctx.button(ctx.t("Building {label}", label=b.label), "pa", "b", b.id or 0)
                     for b in buildings[:40]], 4)
     buttons.append([ctx.button(ctx.t("✖ Cancel"), "pa", "x")])
-    _show(ctx, ctx.t("<b>New key person</b>\nWhich building does the person live in?\n"
+    ctx.show(ctx.t("<b>New key person</b>\nWhich building does the person live in?\n"
                      "(Send /cancel at any time to stop; nothing is saved before the last step.)"), buttons)
 
 
@@ -236,7 +204,6 @@ def _expired(ctx: Ctx) -> None:
 
 
 @router.callback("pa")
-@_guarded
 async def add_press(ctx: Ctx) -> None:
     action = ctx.args[0] if ctx.args else ""
     if action == "new":
@@ -292,7 +259,6 @@ async def add_press(ctx: Ctx) -> None:
 
 
 @router.flow(FLOW)
-@_guarded
 async def person_text(ctx: Ctx) -> None:
     """Typed text during the add or edit dialog."""
     state = ctx.state
@@ -333,7 +299,7 @@ async def _show_person(ctx: Ctx, person_id: int) -> None:
     lines.append(ctx.t("Backup volunteer: {name}", name=_vol(ctx, v.backup)))
     if v.midday_check:
         lines.append(ctx.t("Extra midday check: yes"))
-    _show(ctx, "\n".join(lines), [[ctx.button(ctx.t("✏️ Edit"), "pe", v.id), ctx.button(ctx.t("🤝 Pair"), "pp", v.id)]])
+    ctx.show("\n".join(lines), [[ctx.button(ctx.t("✏️ Edit"), "pe", v.id), ctx.button(ctx.t("🤝 Pair"), "pp", v.id)]])
 
 
 def _vol(ctx: Ctx, v: care.Volunteer | None) -> str:
@@ -341,7 +307,6 @@ def _vol(ctx: Ctx, v: care.Volunteer | None) -> str:
 
 
 @router.callback("ps")
-@_guarded
 async def show_press(ctx: Ctx) -> None:
     await _show_person(ctx, (int_arg(ctx.args[0]) if ctx.args else None) or 0)
 
@@ -349,7 +314,7 @@ async def show_press(ctx: Ctx) -> None:
 async def _list_page(ctx: Ctx, page_no: int) -> None:
     page = await care.list_persons(ctx.uow, actor=ctx.actor, page=page_no, now=ctx.now)
     if page.total == 0:
-        _show(ctx, ctx.t("No key persons in your ledger yet. Add one with /person add."))
+        ctx.show(ctx.t("No key persons in your ledger yet. Add one with /person add."))
         return
     lines = [ctx.t("<b>Key persons</b> ({total})", total=page.total)]
     for p in page.items:
@@ -358,11 +323,10 @@ async def _list_page(ctx: Ctx, page_no: int) -> None:
     buttons = grid([ctx.button(f"{p.id}", "ps", p.id) for p in page.items], 5)
     if page.pages > 1:
         buttons.append(pager(ctx, page.page, page.pages, "pl"))
-    _show(ctx, "\n".join(lines), buttons)
+    ctx.show("\n".join(lines), buttons)
 
 
 @router.callback("pl")
-@_guarded
 async def list_press(ctx: Ctx) -> None:
     await _list_page(ctx, int_arg(ctx.args[0]) or 1 if ctx.args else 1)
 
@@ -373,11 +337,10 @@ async def list_press(ctx: Ctx) -> None:
 async def _edit_start(ctx: Ctx, person_id: int) -> None:
     v = await care.show_person(ctx.uow, actor=ctx.actor, sealer=ctx.core.sealer, person_id=person_id, now=ctx.now)
     buttons = grid([ctx.button(ctx.t(FIELD_NAMES[f]), "pe", v.id, f) for f in care.EDITABLE], 2)
-    _show(ctx, ctx.t("What should change for no. {id} ({alias})?", id=v.id, alias=h(v.alias)), buttons)
+    ctx.show(ctx.t("What should change for no. {id} ({alias})?", id=v.id, alias=h(v.alias)), buttons)
 
 
 @router.callback("pe")
-@_guarded
 async def edit_press(ctx: Ctx) -> None:
     person_id = int_arg(ctx.args[0]) if ctx.args else None
     if person_id is None:
@@ -412,7 +375,6 @@ def _choice(ctx: Ctx, person_id: int, field_name: str, chosen: list[str]) -> Non
 
 
 @router.callback("pv")
-@_guarded
 async def value_press(ctx: Ctx) -> None:
     if len(ctx.args) != 3 or int_arg(ctx.args[0]) is None:
         ctx.toast(ctx.t("This button is not valid."), alert=True)
@@ -449,7 +411,7 @@ async def _edit_text(ctx: Ctx, data: dict[str, Any], text: str) -> None:
 async def _save(ctx: Ctx, person_id: int, field_name: str, value: str | list[str]) -> None:
     person = await care.update_person(ctx.uow, actor=ctx.actor, sealer=ctx.core.sealer, person_id=person_id,
                                       field_name=field_name, value=value, now=ctx.now)
-    _show(ctx, ctx.t("✅ Saved: the {field} of no. {id} ({alias}) was changed.",
+    ctx.show(ctx.t("✅ Saved: the {field} of no. {id} ({alias}) was changed.",
                      field=ctx.t(FIELD_NAMES[field_name]), id=person.id, alias=h(person.alias)),
           [[ctx.button(ctx.t("Show"), "ps", person.id or 0)]])
 
@@ -458,7 +420,6 @@ async def _save(ctx: Ctx, person_id: int, field_name: str, value: str | list[str
 
 
 @router.command("pair", where=PRIVATE, description=N_("Pair a key person with volunteers"), perm=Perm.PAIR)
-@_guarded
 async def pair_cmd(ctx: Ctx) -> None:
     ctx.actor.require(Perm.PAIR)
     words = ctx.message.args[:MAX_ARGS].split()
@@ -476,7 +437,7 @@ async def _choose(ctx: Ctx, person_id: int, primary: int | None, page_no: int) -
     line = await care.person_line(ctx.uow, actor=ctx.actor, person_id=person_id)
     page = await care.list_volunteers(ctx.uow, actor=ctx.actor, page=page_no, exclude=primary)
     if page.total == 0:
-        _show(ctx, ctx.t("There are no (other) volunteers to pair yet. Invite some with /invite volunteer."))
+        ctx.show(ctx.t("There are no (other) volunteers to pair yet. Invite some with /invite volunteer."))
         return
     first = "-" if primary is None else primary
     buttons = grid([ctx.button(f"{v.name[:24]} ({v.member_id})", "pp", person_id, first, v.member_id)
@@ -489,11 +450,10 @@ async def _choose(ctx: Ctx, person_id: int, primary: int | None, page_no: int) -
         name = await care.volunteer(ctx.uow, primary)
         text = ctx.t("Primary volunteer: {name}. Who is the backup volunteer (备用志愿者)?",
                      name=_vol(ctx, name))
-    _show(ctx, text, buttons)
+    ctx.show(text, buttons)
 
 
 @router.callback("pq")
-@_guarded
 async def pair_page(ctx: Ctx) -> None:
     if len(ctx.args) != 3:
         ctx.toast(ctx.t("This button is not valid."), alert=True)
@@ -503,7 +463,6 @@ async def pair_page(ctx: Ctx) -> None:
 
 
 @router.callback("pp")
-@_guarded
 async def pair_press(ctx: Ctx) -> None:
     numbers = [None if a == "-" else int_arg(a) for a in ctx.args]
     if len(numbers) == 1 and numbers[0] is not None:
@@ -520,7 +479,7 @@ async def pair_press(ctx: Ctx) -> None:
 async def _pair(ctx: Ctx, person_id: int, primary: int, backup: int) -> None:
     person = await care.pair(ctx.uow, actor=ctx.actor, person_id=person_id, primary_id=primary, backup_id=backup,
                              now=ctx.now)
-    _show(ctx, ctx.t("✅ No. {id} {alias} is paired: primary volunteer {primary}, backup volunteer {backup}. "
+    ctx.show(ctx.t("✅ No. {id} {alias} is paired: primary volunteer {primary}, backup volunteer {backup}. "
                      "Both were told (alias and room only).", id=person.id, alias=h(person.alias),
                      primary=_vol(ctx, await care.volunteer(ctx.uow, primary)),
                      backup=_vol(ctx, await care.volunteer(ctx.uow, backup))))
@@ -530,7 +489,6 @@ async def _pair(ctx: Ctx, person_id: int, primary: int, backup: int) -> None:
 
 
 @router.command("mine", where=PRIVATE, description=N_("The key persons I look after"), perm=Perm.CHECK)
-@_guarded
 async def mine(ctx: Ctx) -> None:
     lines_ = await care.my_persons(ctx.uow, actor=ctx.actor, now=ctx.now)
     if not lines_:
@@ -550,7 +508,6 @@ async def mine(ctx: Ctx) -> None:
 
 
 @router.command("grid", where=PRIVATE, description=N_("Grids, their buildings and grid workers"), perm=Perm.GRIDS)
-@_guarded
 async def grid_cmd(ctx: Ctx) -> None:
     ctx.actor.require(Perm.GRIDS)
     words = ctx.message.args[:MAX_ARGS].split()
@@ -601,3 +558,6 @@ def _unpaired_notice(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMess
 
 
 NOTICES = {"care_paired": _paired_notice, "care_unpaired": _unpaired_notice}
+
+#: The ledger's own wording of its errors (bot/handlers/__init__.py: report_error asks it first).
+EXPLAIN = explain_care

@@ -311,11 +311,7 @@ async def away(ctx: Ctx) -> None:
 async def _away_list(ctx: Ctx) -> None:
     rows = await checkins.list_absences(ctx.uow, actor=ctx.actor, now=ctx.now)
     if not rows:
-        text = ctx.t("You have no time away planned. Usage: /away FROM TO, e.g. /away 12-01 12-07.")
-        if ctx.is_press:
-            ctx.edit(text)
-        else:
-            ctx.reply(text)
+        ctx.show(ctx.t("You have no time away planned. Usage: /away FROM TO, e.g. /away 12-01 12-07."))
         return
     lines = [ctx.t("<b>Your time away</b> (checks go to the backups):")]
     buttons = []
@@ -323,10 +319,7 @@ async def _away_list(ctx: Ctx) -> None:
         lines.append(f"• {a.first_day} – {a.last_day}")
         buttons.append([ctx.button(ctx.t("Cancel {first} – {last}", first=a.first_day, last=a.last_day),
                                    "aw", a.id or 0)])
-    if ctx.is_press:
-        ctx.edit("\n".join(lines), buttons)
-    else:
-        ctx.reply("\n".join(lines), buttons)
+    ctx.show("\n".join(lines), buttons)
 
 
 @router.callback("aw")

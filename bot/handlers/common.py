@@ -57,9 +57,8 @@ def _invalid(ctx: Ctx, err: Invalid) -> str:
                                 field=err.field))
 
 
-def report_error(ctx: Ctx, err: FlowError) -> None:
-    """Map an error to a reply: a toast for a button press, a message otherwise."""
-    text = explain(ctx, err)
+def report(ctx: Ctx, err: FlowError, text: str) -> None:
+    """Say what went wrong: a toast for a button press, a message otherwise."""
     if isinstance(ctx.event, CallbackEvent):
         ctx.toast(text, alert=True)
     elif ctx.event.chat is not None:

@@ -78,10 +78,7 @@ async def _link(ctx: Ctx, purpose: Purpose, building_label: str | None) -> None:
     done = await membership.link_chat(ctx.uow, actor=ctx.actor, tg_chat_id=chat.id, chat_type=chat.type,
                                       title=chat.title, purpose=purpose, building_label=building_label, now=ctx.now)
     text, buttons = _linked_message(ctx, done)
-    if ctx.is_press:
-        ctx.edit(text, buttons)
-    else:
-        ctx.reply(text, buttons)
+    ctx.show(text, buttons)
 
 
 def _linked_message(ctx: Ctx, done: Linked) -> tuple[str, list]:

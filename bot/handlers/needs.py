@@ -1,7 +1,474 @@
-"""The needs list (需求清单): collecting, browsing, supporting and reviewing residents' needs."""
+"""The needs list (需求清单): collecting, browsing, supporting and reviewing residents' needs.
+
+/need (private: category → text → optional photo → confirm; in a group: `/need 文字`, then the
+category by button for the author only), /need_for (grid workers, admins), /needs (browse, "+1",
+and for admins: open, close, review), /myneeds."""
 
 from __future__ import annotations
 
-from bot.core.dispatch import Router
+from datetime import date
+from typing import Any
+
+from bot.core.dispatch import ANYWHERE, PRIVATE, Ctx, Router
+from bot.core.i18n import N_, tr
+from bot.core.types import Button, Keyboard, OutMessage
+from bot.handlers.common import MAX_ARGS, grid, int_arg, pager
+from bot.render import NoticeRenderer, h
+from flows import needs
+from flows.errors import AlreadyDone, FlowError, Invalid, NotFound, NotRegistered
+from flows.needs import NeedLine
+from flows.roles import Perm
 
 router = Router()
+FLOW, REVIEW, GROUP_FLOW = "need", "need_review", "need_group"
+
+CATEGORY_NAMES = {"env": N_("Environment"), "facility": N_("Facilities"), "elderly": N_("Elderly care"),
+                  "culture": N_("Culture and sports"), "safety": N_("Safety"), "traffic": N_("Parking and traffic"),
+                  "green": N_("Greening"), "convenience": N_("Convenience services"), "child": N_("Children"),
+                  "property": N_("Property management")}
+CHANNEL_NAMES = {"chat": N_("chat"), "door_visit": N_("door visit"), "meeting": N_("multi-committee meeting"),
+                 "rep_meeting": N_("representatives' meeting")}
+STATUS_NAMES = {"open": N_("open"), "merged": N_("merged"), "rejected": N_("not taken up"),
+                "candidate": N_("candidate project")}
+FIELD_NAMES = {"text": N_("need"), "reason": N_("reason"), "title": N_("title")}
+
+
+def cat_name(lang: str, code: str) -> str:
+    return tr(lang, CATEGORY_NAMES[code]) if code in CATEGORY_NAMES else code
+
+
+# ---------------------------------------------------------------- errors
+
+
+def explain_needs(ctx: Ctx, err: FlowError) -> str | None:
+    if isinstance(err, Invalid):
+        if err.reason == "too_long" and err.field in FIELD_NAMES:
+            return ctx.t("Too long: the {field} can have at most {limit} characters. Please send a shorter one.",
+                         field=ctx.t(FIELD_NAMES[err.field]), limit=err.details.get("limit"))
+        if err.reason == "empty" and err.field in FIELD_NAMES:
+            return ctx.t("The {field} cannot be empty. Please send it again.", field=ctx.t(FIELD_NAMES[err.field]))
+        if err.field == "period":
+            return ctx.t("The needs list is not collecting at the moment. The community will announce the next "
+                         "collection in the groups.")
+        if err.field == "closes_on":
+            return ctx.t("The closing date must be later this year, e.g. /needs open {year}-12-31",
+                         year=err.details.get("year"))
+        if err.field == "merge" and err.reason == "same":
+            return ctx.t("A need cannot be merged into itself. Send the number of another need.")
+        if err.field == "merge":
+            return ctx.t("Need #{number} is no longer open. Send the number of an open need.",
+                         number=err.details.get("number"))
+        if err.field == "need":
+            return ctx.t("This need has been reviewed already.")
+        if err.field == "channel":
+            return ctx.t("You cannot record needs from that channel.")
+        if err.field == "category":
+            return ctx.t("Please choose one of the categories.")
+    if isinstance(err, AlreadyDone):
+        if err.what == "support":
+            return ctx.t("You already support this need.")
+        if err.what == "period":
+            return ctx.t("The needs collection is already open.")
+        if err.what == "period_closed":
+            return ctx.t("The needs collection is already closed.")
+    if isinstance(err, NotFound):
+        if err.what == "need_number":
+            return ctx.t("There is no need #{key} this year. Send the number of another need.", key=h(err.key))
+        if err.what == "need":
+            return ctx.t("That need does not exist (any more).")
+        if err.what == "period":
+            return ctx.t("The needs collection of {year} has not been opened. /needs open opens it.", year=err.key)
+    return None
+
+
+def _line(ctx: Ctx, n: NeedLine, *, full: bool = False) -> str:
+    text = n.text if full or len(n.text) <= 80 else n.text[:80] + "…"
+    head = ctx.t("<b>Need #{number}</b> · {category}", number=n.number, category=cat_name(ctx.lang, n.category))
+    out = f"{head}\n{h(text)}\n" + ctx.t("👍 {count} supporters", count=n.supporters)
+    if n.status != "open":
+        out += " · " + ctx.t(STATUS_NAMES.get(n.status, n.status))
+    if n.status == "merged" and n.merged_into:
+        out += " " + ctx.t("(into need #{number})", number=n.merged_into)
+    if n.status == "rejected" and n.reject_reason:
+        out += "\n" + ctx.t("Reason: {reason}", reason=h(n.reject_reason))
+    if n.status == "candidate" and n.candidate_title:
+        out += "\n" + ctx.t("Candidate project: {title}", title=h(n.candidate_title))
+    return out
+
+
+# ---------------------------------------------------------------- submitting: /need, /need_for
+
+
+def _category_buttons(ctx: Ctx, *fields: str | int) -> Keyboard:
+    return grid([ctx.button(cat_name(ctx.lang, c), *fields, c) for c in needs.categories(ctx.actor.community)], 2)
+
+
+async def _check_open(ctx: Ctx) -> None:
+    if ctx.actor.member is None:
+        raise NotRegistered()
+    assert ctx.actor.community is not None
+    if await needs.current_period(ctx.uow, community=ctx.actor.community, now=ctx.now) is None:
+        raise Invalid("period", "closed")
+
+
+async def start_dialog(ctx: Ctx, data: dict[str, Any] | None = None) -> None:
+    """Begin the private dialog at the category step (also from the groups' deep link)."""
+    await _check_open(ctx)
+    data = data or {"ch": "chat"}
+    await ctx.set_state(FLOW, "category", data)
+    buttons = _category_buttons(ctx, "nd", "c")
+    buttons.append([ctx.button(ctx.t("✖ Cancel"), "nd", "x")])
+    intro = ctx.t("<b>New need (需求清单)</b>\nWhich category is it?")
+    if data.get("author_name"):
+        intro += "\n" + ctx.t("On behalf of {name} ({channel}).", name=h(data["author_name"]),
+                              channel=ctx.t(CHANNEL_NAMES[data["ch"]]))
+    ctx.show(intro, buttons)
+
+
+async def from_link(ctx: Ctx) -> None:
+    """The groups' "submit a need" deep link (/start need)."""
+    await start_dialog(ctx)
+
+
+@router.command("need", where=ANYWHERE, description=N_("Tell the community what is needed (需求清单)"))
+async def need(ctx: Ctx) -> None:
+    chat = ctx.event.chat
+    assert chat is not None
+    if chat.is_private:
+        await start_dialog(ctx)
+        return
+    text = ctx.message.args.strip()
+    if not text:
+        ctx.reply(ctx.t("Write the need after the command, e.g. /need 3号楼楼道灯不亮 — or tell me in a private "
+                        "chat."), [[ctx.url_button(ctx.t("Open private chat"), ctx.deep_link("need"))]])
+        return
+    await _check_open(ctx)
+    body = needs.clean("text", text)
+    await ctx.set_state(GROUP_FLOW, "category", {"text": body})
+    ctx.reply(ctx.t("Which category, {name}? (Only you can choose.)", name=h(ctx.actor.user.first_name)),
+              _category_buttons(ctx, "ng", ctx.user_id))
+
+
+@router.command("need_for", where=PRIVATE, description=N_("Enter a need for a resident (door visit)"),
+                perm=Perm.NEEDS_ENTER)
+async def need_for(ctx: Ctx) -> None:
+    ctx.actor.require(Perm.NEEDS_ENTER)
+    number = int_arg(ctx.message.args[:MAX_ARGS])
+    if number is None:
+        ctx.reply(ctx.t("Usage: /need_for MEMBER_NO (the resident's member number, see /members)"))
+        return
+    member, user = await needs.member_of(ctx.uow, actor=ctx.actor, member_id=number)
+    data = {"ch": "door_visit", "author": member.id, "author_name": member.display_name or user.first_name}
+    channels = needs.allowed_channels(ctx.actor)
+    if len(channels) > 1:
+        await _check_open(ctx)
+        await ctx.set_state(FLOW, "channel", data)
+        ctx.reply(ctx.t("Need of {name}: where was it raised?", name=h(data["author_name"])),
+                  [[ctx.button(ctx.t(CHANNEL_NAMES[c]), "nd", "ch", c)] for c in channels])
+        return
+    await start_dialog(ctx, data)
+
+
+async def _ask(ctx: Ctx, step: str, data: dict[str, Any], *, new_message: bool = False) -> None:
+    await ctx.set_state(FLOW, step, data)
+    cancel = ctx.button(ctx.t("✖ Cancel"), "nd", "x")
+    if step == "text":
+        text = ctx.t("{category}: describe the need in a few sentences (at most {limit} characters).",
+                     category=cat_name(ctx.lang, data["cat"]), limit=needs.LIMITS["text"])
+        buttons: Keyboard = [[cancel]]
+    elif step == "photo":
+        text = ctx.t("A photo helps. Send one now, or tap “Skip”.")
+        buttons = [[ctx.button(ctx.t("Skip ▶"), "nd", "k"), cancel]]
+    else:
+        lines = [ctx.t("<b>Please check your need</b>"),
+                 ctx.t("Category: {category}", category=cat_name(ctx.lang, data["cat"])), h(data["text"]),
+                 ctx.t("Photo: {photo}", photo=ctx.t("yes") if data.get("photo") else ctx.t("none"))]
+        if data.get("author_name"):
+            lines.append(ctx.t("On behalf of {name} ({channel}).", name=h(data["author_name"]),
+                               channel=ctx.t(CHANNEL_NAMES[data["ch"]])))
+        text = "\n".join(lines)
+        buttons = [[ctx.button(ctx.t("✅ Submit"), "nd", "ok"), cancel]]
+    if new_message or not ctx.is_press:
+        ctx.reply(text, buttons)
+    else:
+        ctx.edit(text, buttons)
+
+
+def _submitted_text(ctx: Ctx, number: int, *, for_someone: bool = False) -> str:
+    if for_someone:
+        return ctx.t("✅ Recorded as need #{number}.", number=number)
+    return ctx.t("✅ Thank you! Your need is recorded as need #{number}. Neighbours can support it with "
+                 "“+1”; /myneeds shows its state.", number=number)
+
+
+@router.callback("nd")
+async def dialog_press(ctx: Ctx) -> None:
+    action = ctx.args[0] if ctx.args else ""
+    state = ctx.state
+    if state is None or state.flow != FLOW:
+        ctx.toast(ctx.t("This dialog has ended. Send /need to start again."), alert=True)
+        return
+    data = dict(state.data)
+    arg = ctx.args[1] if len(ctx.args) > 1 else ""
+    if action == "x":
+        await ctx.clear_state()
+        ctx.edit(ctx.t("Cancelled, nothing was saved."))
+    elif action == "ch" and state.step == "channel" and arg in needs.allowed_channels(ctx.actor):
+        data["ch"] = arg
+        await start_dialog(ctx, data)
+    elif action == "c" and state.step == "category" and arg in needs.categories(ctx.actor.community):
+        data["cat"] = arg
+        await _ask(ctx, "text", data)
+    elif action == "k" and state.step == "photo":
+        data["photo"] = None
+        await _ask(ctx, "confirm", data)
+    elif action == "ok" and state.step == "confirm":
+        row = await needs.submit(ctx.uow, actor=ctx.actor, category=data["cat"], text=data["text"], now=ctx.now,
+                                 photo_file_id=data.get("photo"), channel=data.get("ch", "chat"),
+                                 author_member_id=data.get("author"))
+        await ctx.clear_state()
+        ctx.edit(_submitted_text(ctx, row.number, for_someone=bool(data.get("author"))))
+    else:
+        ctx.toast(ctx.t("This button belongs to an earlier step."), alert=True)
+
+
+@router.flow(FLOW)
+async def dialog_text(ctx: Ctx) -> None:
+    state = ctx.state
+    assert state is not None
+    data = dict(state.data)
+    msg = ctx.message
+    if state.step == "text" and msg.text:
+        data["text"] = needs.clean("text", msg.text)
+        await _ask(ctx, "photo", data)
+    elif state.step == "photo" and msg.photo_file_id:
+        data["photo"] = msg.photo_file_id[:255]
+        await _ask(ctx, "confirm", data)
+    elif state.step == "photo":
+        ctx.reply(ctx.t("Please send a photo, or tap “Skip”."))
+    else:
+        ctx.reply(ctx.t("Please tap one of the buttons above, or send /cancel to stop."))
+
+
+@router.callback("ng")
+async def group_category(ctx: Ctx) -> None:
+    owner = int_arg(ctx.args[0]) if ctx.args else None
+    if owner != ctx.user_id:
+        ctx.toast(ctx.t("Only the person who wrote this need can choose its category."), alert=True)
+        return
+    state = ctx.state
+    code = ctx.args[1] if len(ctx.args) > 1 else ""
+    if state is None or state.flow != GROUP_FLOW or code not in needs.categories(ctx.actor.community):
+        ctx.toast(ctx.t("This dialog has ended. Send /need to start again."), alert=True)
+        return
+    row = await needs.submit(ctx.uow, actor=ctx.actor, category=code, text=state.data["text"], now=ctx.now)
+    await ctx.clear_state()
+    ctx.edit(ctx.t("✅ Need #{number} recorded ({category}). Thank you!", number=row.number,
+                   category=cat_name(ctx.lang, code)))
+    ctx.reply(_submitted_text(ctx, row.number) + "\n\n" + h(row.text), chat_id=ctx.actor.user.tg_id)
+
+
+# ---------------------------------------------------------------- browsing, "+1", /myneeds
+
+
+async def _categories(ctx: Ctx) -> None:
+    counts = await needs.category_counts(ctx.uow, actor=ctx.actor, now=ctx.now)
+    buttons = grid([ctx.button(f"{cat_name(ctx.lang, c)} ({n})", "nb", "c", c, 1) for c, n in counts], 2)
+    total = sum(n for _, n in counts)
+    ctx.show(ctx.t("<b>Needs list</b> · {total} needs. Choose a category:", total=total), buttons)
+
+
+async def _category_page(ctx: Ctx, code: str, page: int) -> None:
+    shown = await needs.list_needs(ctx.uow, actor=ctx.actor, category=code, now=ctx.now, page=page)
+    lines = [ctx.t("<b>{category}</b> · {total} needs", category=cat_name(ctx.lang, code), total=shown.total)]
+    lines += [_line(ctx, n) for n in shown.items] or [ctx.t("No needs in this category yet.")]
+    buttons: Keyboard = [[ctx.button(ctx.t("+1 我也需要 #{number}", number=n.number), "n1", n.id)]
+                         for n in shown.items]
+    nav = pager(ctx, shown.page, shown.pages, "nb", "c", code)
+    if nav:
+        buttons.append(nav)
+    buttons.append([ctx.button(ctx.t("◀ Categories"), "nb", "h")])
+    ctx.show("\n\n".join(lines), buttons)
+
+
+@router.command("needs", where=ANYWHERE, description=N_("The needs list: browse and support (+1)"))
+async def needs_command(ctx: Ctx) -> None:
+    words = ctx.message.args[:MAX_ARGS].split()
+    verb = words[0].lower() if words else ""
+    if verb in ("open", "close", "review") and not (ctx.event.chat and ctx.event.chat.is_private):
+        ctx.reply(ctx.t("Please use this in a private chat with me."))
+        return
+    if verb == "open" and len(words) <= 2:
+        closes_on = None
+        if len(words) == 2:
+            try:
+                closes_on = date.fromisoformat(words[1])
+            except ValueError as exc:
+                raise Invalid("closes_on", "bad",
+                              year=needs.local_year(ctx.actor.community, ctx.now) if ctx.actor.community else "") from exc
+        period = await needs.open_period(ctx.uow, actor=ctx.actor, now=ctx.now, closes_on=closes_on)
+        ctx.reply(ctx.t("✅ The needs collection of {year} is open. Every linked group is told.", year=period.year)
+                  + ("\n" + ctx.t("It closes on {day}.", day=closes_on.isoformat()) if closes_on else ""))
+    elif verb == "close" and len(words) == 1:
+        period = await needs.close_period(ctx.uow, actor=ctx.actor, now=ctx.now)
+        ctx.reply(ctx.t("The needs collection of {year} is closed.", year=period.year))
+    elif verb == "review" and len(words) == 1:
+        await _review_page(ctx, 1)
+    elif not words:
+        await _categories(ctx)
+    else:
+        ctx.reply(ctx.t("Usage: /needs · /needs open [YYYY-MM-DD] · /needs close · /needs review"))
+
+
+@router.callback("nb")
+async def browse_press(ctx: Ctx) -> None:
+    action = ctx.args[0] if ctx.args else ""
+    if action == "c" and len(ctx.args) == 3 and ctx.args[1] in needs.CATEGORIES:
+        await _category_page(ctx, ctx.args[1], int_arg(ctx.args[2]) or 1)
+    else:
+        await _categories(ctx)
+
+
+@router.callback("n1")
+async def plus_one(ctx: Ctx) -> None:
+    need_id = int_arg(ctx.args[0]) if ctx.args else None
+    count = await needs.support(ctx.uow, actor=ctx.actor, need_id=need_id or 0, now=ctx.now)
+    ctx.toast(ctx.t("👍 Thank you! {count} neighbours need this.", count=count))
+
+
+@router.command("myneeds", where=PRIVATE, description=N_("The needs you submitted and their state"),
+                member_only=True)
+async def myneeds(ctx: Ctx) -> None:
+    await _my_page(ctx, 1)
+
+
+async def _my_page(ctx: Ctx, page: int) -> None:
+    shown = await needs.my_needs(ctx.uow, actor=ctx.actor, page=page)
+    if not shown.items:
+        ctx.show(ctx.t("You have not submitted any needs yet. /need adds one."))
+        return
+    lines = [ctx.t("<b>Your needs</b> ({total})", total=shown.total)] + [_line(ctx, n) for n in shown.items]
+    nav = pager(ctx, shown.page, shown.pages, "nm")
+    ctx.show("\n\n".join(lines), [nav] if nav else None)
+
+
+@router.callback("nm")
+async def my_press(ctx: Ctx) -> None:
+    await _my_page(ctx, (int_arg(ctx.args[0]) if ctx.args else None) or 1)
+
+
+# ---------------------------------------------------------------- review (admins)
+
+
+async def _review_page(ctx: Ctx, page: int) -> None:
+    shown = await needs.review_list(ctx.uow, actor=ctx.actor, now=ctx.now, page=page)
+    if not shown.items:
+        ctx.show(ctx.t("No open needs to review."))
+        return
+    lines = [ctx.t("<b>Open needs to review</b> ({total})", total=shown.total)]
+    lines += [_line(ctx, n) for n in shown.items]
+    buttons: Keyboard = grid([ctx.button(f"#{n.number}", "nr", "v", n.id) for n in shown.items], 5)
+    nav = pager(ctx, shown.page, shown.pages, "nr", "l")
+    if nav:
+        buttons.append(nav)
+    ctx.show("\n\n".join(lines), buttons)
+
+
+async def _admin_view(ctx: Ctx, need_id: int) -> None:
+    ctx.actor.require(Perm.NEEDS_REVIEW)
+    n = await needs.show(ctx.uow, actor=ctx.actor, need_id=need_id)
+    buttons: Keyboard = []
+    if n.status == "open":
+        buttons = [[ctx.button(ctx.t("🔗 Merge"), "nr", "m", n.id), ctx.button(ctx.t("✖ Reject"), "nr", "r", n.id),
+                    ctx.button(ctx.t("⭐ Candidate"), "nr", "p", n.id)]]
+    if n.photo_file_id:
+        buttons.append([ctx.button(ctx.t("🖼 Photo"), "nr", "ph", n.id)])
+    buttons.append([ctx.button(ctx.t("◀ Review list"), "nr", "l", 1)])
+    text = _line(ctx, n, full=True) + "\n" + ctx.t("Channel: {channel}", channel=ctx.t(CHANNEL_NAMES[n.channel]))
+    ctx.show(text, buttons)
+
+
+ASK = {"m": N_("Merge need #{number} into which need? Send its number."),
+       "r": N_("Why is need #{number} not taken up? Send the reason (at most 200 characters); the author is told."),
+       "p": N_("A short title for candidate project from need #{number} (at most 30 characters).")}
+
+
+@router.callback("nr")
+async def review_press(ctx: Ctx) -> None:
+    ctx.actor.require(Perm.NEEDS_REVIEW)
+    action = ctx.args[0] if ctx.args else ""
+    number = int_arg(ctx.args[1]) if len(ctx.args) > 1 else None
+    if action == "l":
+        await _review_page(ctx, number or 1)
+    elif action == "v" and number is not None:
+        await _admin_view(ctx, number)
+    elif action == "ph" and number is not None:
+        n = await needs.show(ctx.uow, actor=ctx.actor, need_id=number)
+        if n.photo_file_id:
+            ctx.reply(ctx.t("Photo of need #{number}", number=n.number), photo=n.photo_file_id)
+    elif action in ASK and number is not None:
+        n = await needs.show(ctx.uow, actor=ctx.actor, need_id=number)
+        await ctx.set_state(REVIEW, action, {"id": n.id})
+        ctx.reply(ctx.t(ASK[action], number=n.number) + "\n" + ctx.t("(or /cancel)"))
+    else:
+        ctx.toast(ctx.t("This button is not valid."), alert=True)
+
+
+@router.flow(REVIEW)
+async def review_text(ctx: Ctx) -> None:
+    state = ctx.state
+    assert state is not None
+    need_id = int(state.data.get("id", 0))
+    text = ctx.message.text
+    if state.step == "m":
+        into = int_arg(text.strip().lstrip("#"))
+        if into is None:
+            ctx.reply(ctx.t("Please send the number of the need, e.g. 12."))
+            return
+        row = await needs.merge(ctx.uow, actor=ctx.actor, need_id=need_id, into_number=into, now=ctx.now)
+        done = ctx.t("✅ Need #{number} is merged into need #{into}; its supporters carry over. The author is told.",
+                     number=row.number, into=into)
+    elif state.step == "r":
+        row = await needs.reject(ctx.uow, actor=ctx.actor, need_id=need_id, reason=text, now=ctx.now)
+        done = ctx.t("✅ Need #{number} is not taken up. The author is told.", number=row.number)
+    else:
+        row = await needs.promote(ctx.uow, actor=ctx.actor, need_id=need_id, title=text, now=ctx.now)
+        done = ctx.t("✅ Need #{number} is now the candidate project “{title}”. The author is told.",
+                     number=row.number, title=h(row.candidate_title or ""))
+    await ctx.clear_state()
+    ctx.reply(done, [[ctx.button(ctx.t("◀ Review list"), "nr", "l", 1)]])
+
+
+# ---------------------------------------------------------------- notices
+
+
+def _n_open(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
+    text = tr(lang, "📝 The needs list (需求清单) of {community} for {year} is open! What should the community "
+                    "do this year? Tell us: /need followed by your need here, or in a private chat.",
+              community=h(p.get("community", "")), year=p.get("year", ""))
+    if p.get("closes_on"):
+        text += "\n" + tr(lang, "It closes on {day}.", day=p["closes_on"])
+    return OutMessage(text=text, buttons=[[Button(text=tr(lang, "✍ Submit a need"), url=r.deep_link("need"))]])
+
+
+def _n_merged(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
+    return OutMessage(text=tr(lang, "Your need #{number} was merged into need #{into}, which asks for the same. "
+                                    "You now support need #{into}.", number=p.get("number"), into=p.get("into")))
+
+
+def _n_rejected(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
+    return OutMessage(text=tr(lang, "Your need #{number} is not taken up this year. Reason: {reason}",
+                              number=p.get("number"), reason=h(p.get("reason", ""))))
+
+
+def _n_candidate(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
+    return OutMessage(text=tr(lang, "🎉 Your need #{number} is now a candidate project: “{title}”. The residents' "
+                                    "representatives will vote on the candidates.",
+                              number=p.get("number"), title=h(p.get("title", ""))))
+
+
+NOTICES = {"needs_open": _n_open, "need_merged": _n_merged, "need_rejected": _n_rejected,
+           "need_candidate": _n_candidate}
+
+#: The needs list's own wording of its errors (bot/handlers/__init__.py: report_error asks it first).
+EXPLAIN = explain_needs

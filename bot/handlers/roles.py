@@ -60,10 +60,7 @@ async def _make_invite(ctx: Ctx, role: Role, org: Org | None) -> None:
     text = ctx.t("One-time invite link for a {role} (valid for 7 days, one person):\n{link}\n"
                  "Forward it to the person; it registers them and gives them the role.",
                  role=role_name(ctx.lang, role.value, org.value if org else None), link=link)
-    if ctx.is_press:
-        ctx.edit(text)
-    else:
-        ctx.reply(text)
+    ctx.show(text)
 
 
 def _parse_member_role(ctx: Ctx, usage: str) -> tuple[int, Role, Org | None] | None:
@@ -126,10 +123,7 @@ async def _members_page(ctx: Ctx, page_no: int, role: Role | None) -> None:
         lines.append(f"{v.member_id}. {h(v.name)}{building} — {roles_list(ctx.lang, list(v.roles), v.organisation)}"
                      f"{unreachable}")
     buttons = [pager(ctx, page.page, page.pages, "mb", role.value if role else "-")] if page.pages > 1 else None
-    if ctx.is_press:
-        ctx.edit("\n".join(lines), buttons)
-    else:
-        ctx.reply("\n".join(lines), buttons)
+    ctx.show("\n".join(lines), buttons)
 
 
 @router.command("audit", where=PRIVATE, description=N_("Who did what, when"), perm=Perm.AUDIT)
@@ -153,7 +147,4 @@ async def _audit_page(ctx: Ctx, page_no: int) -> None:
         subject = f" {e.subject_type}#{e.subject_id}" if e.subject_type else ""
         lines.append(f"{local(e.at, tz):%m-%d %H:%M} {h(e.actor) or '—'}: {e.action}{subject}")
     buttons = [pager(ctx, page.page, page.pages, "au")] if page.pages > 1 else None
-    if ctx.is_press:
-        ctx.edit("\n".join(lines), buttons)
-    else:
-        ctx.reply("\n".join(lines), buttons)
+    ctx.show("\n".join(lines), buttons)

@@ -35,6 +35,9 @@ async def start(ctx: Ctx) -> None:
     elif payload.startswith("c_"):
         community = await membership.community_by_slug(ctx.uow, payload[2:])
         await _begin(ctx, community.id or 0)
+    elif payload == "need" and ctx.actor.member is not None:
+        from bot.handlers.needs import from_link  # the groups' "submit a need" link
+        await from_link(ctx)
     elif ctx.actor.member is not None:
         ctx.reply(_welcome_back(ctx))
     else:
@@ -54,7 +57,7 @@ async def _choose_community(ctx: Ctx, page: int = 1) -> None:
     if shown.pages > 1:
         buttons.append(pager(ctx, shown.page, shown.pages, "rg", "cp"))
     await ctx.set_state(REG, "community", {})
-    _show(ctx, ctx.t("Welcome to Linli (邻里)! Which community do you live in?"), buttons)
+    ctx.show(ctx.t("Welcome to Linli (邻里)! Which community do you live in?"), buttons)
 
 
 async def _start_with_invite(ctx: Ctx, code: str) -> None:
@@ -80,7 +83,7 @@ async def _begin(ctx: Ctx, community_id: int, *, building_id: int | None = None,
         await _ask_consent(ctx, community, data)
         return
     await ctx.set_state(REG, "building", data)
-    _show(ctx, ctx.t("Welcome to {community}! Which building do you live in?", community=h(community.name)),
+    ctx.show(ctx.t("Welcome to {community}! Which building do you live in?", community=h(community.name)),
           _building_buttons(ctx, page))
 
 
@@ -92,14 +95,6 @@ def _building_buttons(ctx: Ctx, page: paging.Page) -> list:
     return buttons
 
 
-def _show(ctx: Ctx, text: str, buttons: list | None) -> None:
-    """Edit the pressed message when this came from a button, else send a new one."""
-    if ctx.is_press:
-        ctx.edit(text, buttons)
-    else:
-        ctx.reply(text, buttons)
-
-
 async def _ask_consent(ctx: Ctx, community: Community, data: dict) -> None:
     await ctx.set_state(REG, "consent", data)
     text = ctx.t(
@@ -107,7 +102,7 @@ async def _ask_consent(ctx: Ctx, community: Community, data: dict) -> None:
         "To serve you, {community} keeps your Telegram name, your building and the roles you hold. "
         "Only community staff can see them; they are never shown in groups and you can ask the community "
         "office to delete them at any time.\n\nDo you agree?", community=h(community.name))
-    _show(ctx, text, [[ctx.button(ctx.t("✅ I agree"), "rg", "yes"), ctx.button(ctx.t("No, thanks"), "rg", "no")]])
+    ctx.show(text, [[ctx.button(ctx.t("✅ I agree"), "rg", "yes"), ctx.button(ctx.t("No, thanks"), "rg", "no")]])
 
 
 def _registered_text(ctx: Ctx, done: Registered) -> str:

@@ -18,7 +18,7 @@ from bot.standin.server import StandIn
 from flows import membership
 from flows.clock import OffsetClock
 from storage.db import Database
-from storage.models import OutboxMessage
+from storage.models import Member, OutboxMessage, User
 
 TOKEN = "7000000001:TEST-token-for-the-stand-in"
 BOT = "linli_bot"
@@ -45,6 +45,12 @@ async def tg(standin: StandIn) -> AsyncIterator[StandInClient]:
 def settings_for(db_url: str, standin: StandIn, runtime: str = "aiogram", **extra: Any) -> Settings:
     return Settings(_env_file=None, bot_token=TOKEN, bot_api_url=standin.url, database_url=db_url,  # type: ignore[call-arg]
                     secret_key="test-secret-key-0123456789abcdef", runtime=runtime, **extra)
+
+
+def buttons(message: dict[str, Any]) -> list[str]:
+    """The labels of a message's inline buttons, row by row."""
+    rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
+    return [b["text"] for row in rows for b in row]
 
 
 @dataclass
@@ -114,6 +120,13 @@ class Harness:
                 uow, name=name, now=self.clock.now(), buildings=membership.parse_building_range(buildings))
             await uow.commit()
         return invite.code
+
+    async def member_no(self, tg_id: int) -> int:
+        """The member number people see (for /grant, /pair, /need_for …) of a Telegram user."""
+        async with self.db.uow() as uow:
+            row = (await uow.session.exec(select(Member).join(User, col(User.id) == col(Member.user_id))
+                                          .where(User.tg_id == tg_id))).one()
+        return row.id or 0
 
     async def user(self, user_id: int, name: str, language_code: str = "zh-hans") -> int:
         await self.tg.create_user(name, id=user_id, language_code=language_code)

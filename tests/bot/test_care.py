@@ -9,24 +9,12 @@ from sqlalchemy.engine import make_url
 from sqlmodel import select
 
 from bot.core import callbacks
-from storage.models import AuditEntry, ConversationState, KeyPerson, Member, OutboxMessage, User
-from tests.bot.conftest import Harness
+from storage.models import AuditEntry, ConversationState, KeyPerson, OutboxMessage
+from tests.bot.conftest import Harness, buttons
 
 ADMIN, GRID, VOL, VOL2, RESIDENT = 201, 202, 203, 204, 205
 GROUP = -1002000000033
 SECRET = b"test-secret-key-0123456789abcdef"
-
-
-def buttons(message: dict) -> list[str]:
-    rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
-    return [b["text"] for row in rows for b in row]
-
-
-async def _member_no(linli: Harness, tg_id: int) -> int:
-    async with linli.db.uow() as uow:
-        row = (await uow.session.exec(select(Member).join(User, User.id == Member.user_id)
-                                      .where(User.tg_id == tg_id))).one()
-    return row.id or 0
 
 
 async def _invite(linli: Harness, role: str) -> str:
@@ -43,7 +31,7 @@ async def _setup(linli: Harness) -> None:
     await linli.register(RESIDENT, "赵阿姨")
     out = await linli.say(ADMIN, "/grid add 一网格 1-6")
     assert "一网格" in out[-1]["text"] and "1、2、3" in out[-1]["text"]
-    out = await linli.say(ADMIN, f"/grid worker 一网格 {await _member_no(linli, GRID)}")
+    out = await linli.say(ADMIN, f"/grid worker 一网格 {await linli.member_no(GRID)}")
     assert "张网格" in out[-1]["text"]
     listing = (await linli.say(ADMIN, "/grid"))[-1]["text"]
     assert "一网格" in listing and "张网格" in listing
@@ -193,7 +181,7 @@ async def test_bad_input_gets_clear_answers_and_writes_nothing(linli: Harness) -
         assert not (await uow.session.exec(select(AuditEntry).where(AuditEntry.subject_id == stranger.id,
                                                                    AuditEntry.subject_type == "person"))).all()
     # pairing with the same volunteer twice, or a non-volunteer, is refused with words
-    vol, res = await _member_no(linli, VOL), await _member_no(linli, RESIDENT)
+    vol, res = await linli.member_no(VOL), await linli.member_no(RESIDENT)
     pid = await _add_person(linli)
     assert "同一个人" in (await linli.say(GRID, f"/pair {pid} {vol} {vol}"))[-1]["text"]
     assert "不是志愿者" in (await linli.say(GRID, f"/pair {pid} {vol} {res}"))[-1]["text"]

@@ -12,15 +12,10 @@ from pathlib import Path
 from sqlmodel import select
 
 from storage.models import AuditEntry, Chat, Member, User
-from tests.bot.conftest import BOT, Harness
+from tests.bot.conftest import BOT, Harness, buttons
 
 ADMIN, GRID, RESIDENT, NEWCOMER = 101, 102, 103, 104
 GROUP = -1002000000003
-
-
-def buttons(message: dict) -> list[str]:
-    rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
-    return [b["text"] for row in rows for b in row]
 
 
 async def _admin(linli: Harness) -> None:
