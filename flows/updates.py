@@ -4,24 +4,24 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import delete
 
 from storage.db import UnitOfWork
 from storage.models import ProcessedUpdate
 
 
-async def claim(uow: UnitOfWork, *, update_id: int, now: datetime) -> bool:
-    """Record the update as taken; False when it was taken before. Commits on success."""
-    seen = await uow.session.get(ProcessedUpdate, update_id)
-    if seen is not None:
+async def seen(uow: UnitOfWork, *, update_id: int) -> bool:
+    return await uow.session.get(ProcessedUpdate, update_id) is not None
+
+
+async def take(uow: UnitOfWork, *, update_id: int, now: datetime) -> bool:
+    """Mark the update as handled in this unit of work; False when it was handled before.
+
+    The mark commits with whatever the update changes; a second worker taking the same update
+    at the same moment fails on the primary key at commit, and its whole transaction rolls back."""
+    if await seen(uow, update_id=update_id):
         return False
     uow.session.add(ProcessedUpdate(update_id=update_id, received_at=now))
-    try:
-        await uow.commit()
-    except IntegrityError:  # another worker claimed it between our read and our write
-        await uow.session.rollback()
-        return False
     return True
 
 

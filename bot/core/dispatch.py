@@ -29,7 +29,7 @@ from bot.core.types import (
     Send,
     Toast,
 )
-from flows import conversation, membership
+from flows import conversation, membership, updates
 from flows.clock import Clock
 from flows.conversation import State
 from flows.errors import FlowError
@@ -37,7 +37,7 @@ from flows.membership import Actor
 from flows.roles import Perm
 from storage.crypto import Sealer
 from storage.db import Database, UnitOfWork
-from storage.models import OutboxMessage, ProcessedUpdate, User
+from storage.models import OutboxMessage, User
 
 log = logging.getLogger("linli.dispatch")
 
@@ -217,10 +217,9 @@ class Core:
         """Process one update; returns the replies to send (after the commit)."""
         now = self.clock.now()
         async with self.db.uow(write=True) as uow:
-            if await uow.session.get(ProcessedUpdate, event.update_id) is not None:
+            if not await updates.take(uow, update_id=event.update_id, now=now):
                 log.info("update %s seen before, skipped", event.update_id)
                 return []
-            uow.session.add(ProcessedUpdate(update_id=event.update_id, received_at=now))
             actor = await self._actor(uow, event, now)
             ctx = Ctx(core=self, uow=uow, event=event, actor=actor, now=now)
             try:
@@ -245,13 +244,14 @@ class Core:
 
     async def _seen_meanwhile(self, update_id: int) -> bool:
         async with self.db.uow() as uow:
-            return await uow.session.get(ProcessedUpdate, update_id) is not None
+            return await updates.seen(uow, update_id=update_id)
 
     async def _after_failure(self, event: Event, actor: Actor, now: datetime, err: FlowError,
                              origin: str) -> list[Reply]:
         """Record the update as processed (so it is not retried) and explain the failure."""
         async with self.db.uow(write=True) as uow:
-            uow.session.add(ProcessedUpdate(update_id=event.update_id, received_at=now))
+            if not await updates.take(uow, update_id=event.update_id, now=now):
+                return []
             try:
                 await uow.commit()
             except IntegrityError:

@@ -267,9 +267,10 @@ async def test_conversation_state_expires(db: Database, clock: FixedClock) -> No
 
 async def test_an_update_id_is_claimed_once(db: Database, clock: FixedClock) -> None:
     async with db.uow() as uow:
-        assert await updates.claim(uow, update_id=42, now=clock.now()) is True
+        assert await updates.take(uow, update_id=42, now=clock.now()) is True
+        await uow.commit()
     async with db.uow() as uow:
-        assert await updates.claim(uow, update_id=42, now=clock.now()) is False
+        assert await updates.take(uow, update_id=42, now=clock.now()) is False
     async with db.uow() as uow:
         uow.session.add(ProcessedUpdate(update_id=42, received_at=clock.now()))
         with pytest.raises(IntegrityError):
