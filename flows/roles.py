@@ -40,6 +40,10 @@ class Perm(StrEnum):
     CHECK = "check"  # answer daily check-in prompts (volunteers)
     NEEDS_ENTER = "needs_enter"  # enter a need on a resident's behalf (door visits)
     NEEDS_REVIEW = "needs_review"  # open/close the needs collection; merge, reject, promote needs
+    BALLOT = "ballot"  # create, open and close the representatives' ballot; withdraw candidates; settle ties
+    VOTE = "vote"  # vote on the representatives' ballot (居民代表)
+    POLL = "poll"  # put quick polls to groups
+    PROJECTS = "projects"  # manage the year's projects: owners, deadlines, milestones, budget, colour override
 
 
 class Purpose(StrEnum):
@@ -52,11 +56,11 @@ class Purpose(StrEnum):
 
 
 _STAFF = {Perm.MEMBERS, Perm.INVITE, Perm.PERSONS, Perm.PAIR, Perm.CHECKINS, Perm.CHECK, Perm.NEEDS_ENTER}
-_ADMIN = set(Perm)
+_ADMIN = set(Perm) - {Perm.VOTE}  # admins vote only when they are representatives too
 
 PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.RESIDENT: frozenset(),
-    Role.REPRESENTATIVE: frozenset(),
+    Role.REPRESENTATIVE: frozenset({Perm.VOTE}),
     Role.VOLUNTEER: frozenset({Perm.CHECK}),
     Role.ENTHUSIAST: frozenset(),
     Role.COMMITTEE: frozenset(),

@@ -7,7 +7,7 @@ one outbox row per dedupe key.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, UniqueConstraint, text
@@ -323,3 +323,241 @@ class NeedSupport(SQLModel, table=True):
     need_id: int = Field(foreign_key="need.id", index=True)
     member_id: int = Field(foreign_key="member.id", index=True)
     created_at: datetime = _ts()
+
+
+class Ballot(SQLModel, table=True):
+    """居民代表点选: one vote of a community's representatives on candidate projects.
+
+    Round 1 is the year's ballot; a run-off between candidates tied at the cut-off is round 2, 3 …
+    status: draft → open → closed (tally done, projects made) or tie (waiting for the admin) → closed."""
+
+    __table_args__ = (UniqueConstraint("community_id", "year", "round", name="uq_ballot_community_year_round"),)
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    year: int
+    round: int = 1
+    runoff_of_id: int | None = Field(default=None, foreign_key="ballot.id")
+    choose: int = 10  # at most this many choices on a sheet
+    minimum: int = 1  # at least this many to submit
+    seats: int = 10  # how many projects this ballot fills (a run-off: the seats left at the tie)
+    status: str = Field(default="draft", max_length=8, index=True)  # draft|open|tie|closed
+    opens_at: datetime = _ts()
+    closes_at: datetime = _ts(index=True)
+    opened_at: datetime | None = _ts(nullable=True)
+    closed_at: datetime | None = _ts(nullable=True)
+    reminded_at: datetime | None = _ts(nullable=True)  # the day-before reminder went out
+    created_by_member_id: int = Field(foreign_key="member.id")
+    created_at: datetime = _ts()
+
+
+class BallotCandidate(SQLModel, table=True):
+    """A candidate project on a ballot, in the order shown; withdrawn ones are not counted."""
+
+    __table_args__ = (UniqueConstraint("ballot_id", "need_id", name="uq_ballot_candidate_ballot_need"),
+                      UniqueConstraint("ballot_id", "position", name="uq_ballot_candidate_ballot_position"))
+    id: int | None = Field(default=None, primary_key=True)
+    ballot_id: int = Field(foreign_key="ballot.id", index=True)
+    need_id: int = Field(foreign_key="need.id")
+    position: int
+    title: str = Field(max_length=30)
+    category: str = Field(max_length=24)
+    withdrawn_at: datetime | None = _ts(nullable=True)
+    votes: int | None = None  # set by the tally
+
+
+class BallotVoter(SQLModel, table=True):
+    """A representative entitled to vote on a ballot: who voted (turnout, reminders), never what."""
+
+    __table_args__ = (UniqueConstraint("ballot_id", "member_id", name="uq_ballot_voter_ballot_member"),)
+    id: int | None = Field(default=None, primary_key=True)
+    ballot_id: int = Field(foreign_key="ballot.id", index=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    voted_at: datetime | None = _ts(nullable=True)  # first submission
+    reminded_at: datetime | None = _ts(nullable=True)
+
+
+class BallotSheet(SQLModel, table=True):
+    """A representative's ballot paper, keyed by a keyed hash of (ballot, member) — no member id, no time.
+
+    `draft` is what the toggles show; `BallotMark` rows are what was submitted and is counted.
+    One sheet per voter: (ballot_id, token) is unique and the token is a function of the voter."""
+
+    __table_args__ = (UniqueConstraint("ballot_id", "token", name="uq_ballot_sheet_ballot_token"),
+                      UniqueConstraint("receipt_hash", name="uq_ballot_sheet_receipt_hash"))
+    id: int | None = Field(default=None, primary_key=True)
+    ballot_id: int = Field(foreign_key="ballot.id", index=True)
+    token: str = Field(max_length=64)
+    draft: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    cast: bool = False
+    receipt_hash: str | None = Field(default=None, max_length=64)
+    version: int = 0
+
+
+class BallotMark(SQLModel, table=True):
+    """One submitted choice of a sheet (what the tally counts)."""
+
+    __table_args__ = (UniqueConstraint("sheet_id", "candidate_id", name="uq_ballot_mark_sheet_candidate"),)
+    id: int | None = Field(default=None, primary_key=True)
+    sheet_id: int = Field(foreign_key="ballotsheet.id", index=True)
+    candidate_id: int = Field(foreign_key="ballotcandidate.id", index=True)
+
+
+class Project(SQLModel, table=True):
+    """One of the year's livelihood projects (民生实事), numbered 1 … N in the order of the vote."""
+
+    __table_args__ = (UniqueConstraint("community_id", "year", "number", name="uq_project_community_year_number"),
+                      UniqueConstraint("community_id", "year", "need_id", name="uq_project_community_year_need"))
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    year: int
+    number: int
+    title: str = Field(max_length=30)
+    category: str = Field(max_length=24)
+    need_id: int | None = Field(default=None, foreign_key="need.id")
+    ballot_id: int | None = Field(default=None, foreign_key="ballot.id")
+    votes: int = 0
+    created_at: datetime = _ts()
+    # the progress list (进度清单, F-3): owner, deadline, money; the colour is computed (flows.projects.colour)
+    owner_member_id: int | None = Field(default=None, foreign_key="member.id", index=True)
+    deadline: date | None = None
+    budget_yuan: int | None = None
+    funding: str | None = Field(default=None, max_length=60)
+    percent: int = 0
+    last_report_at: datetime | None = _ts(nullable=True)
+    completed_at: datetime | None = _ts(nullable=True)
+    colour_override: str | None = Field(default=None, max_length=8)  # green|yellow|red, with a reason
+    override_reason: str | None = Field(default=None, max_length=200)
+    override_by_member_id: int | None = Field(default=None, foreign_key="member.id")
+    override_at: datetime | None = _ts(nullable=True)
+
+
+class ProjectMilestone(SQLModel, table=True):
+    """A step of a project's road-map with its due date; ticked off with the date it was done."""
+
+    __table_args__ = (UniqueConstraint("project_id", "position", name="uq_project_milestone_project_position"),)
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    position: int
+    title: str = Field(max_length=40)
+    due_on: date
+    done_on: date | None = None
+
+
+class ProjectReport(SQLModel, table=True):
+    """A progress report by the project's owner (/progress): percent and a note."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    member_id: int = Field(foreign_key="member.id")
+    percent: int
+    note: str = Field(default="", max_length=500)
+    created_at: datetime = _ts()
+
+
+class ProjectPhoto(SQLModel, table=True):
+    """A photo of a project: before (整改前), after (整改后) or with a progress report."""
+
+    __table_args__ = (UniqueConstraint("project_id", "file_unique_id", name="uq_project_photo_project_file"),)
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    report_id: int | None = Field(default=None, foreign_key="projectreport.id")
+    kind: str = Field(max_length=8)  # before|after|progress
+    file_id: str = Field(max_length=255)
+    file_unique_id: str = Field(max_length=64)
+    member_id: int = Field(foreign_key="member.id")
+    created_at: datetime = _ts()
+
+
+class ProjectPost(SQLModel, table=True):
+    """A message the bot posted about projects in a group: the board (edited in place, pinned when it may)
+    or a project's before/after picture (whose 👍 reactions count as likes)."""
+
+    __table_args__ = (UniqueConstraint("tg_chat_id", "kind", "project_id", name="uq_project_post_chat_kind_project"),
+                      Index("ix_project_post_message", "tg_chat_id", "message_id"))
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    tg_chat_id: int = Field(sa_type=BigInteger)
+    kind: str = Field(max_length=12)  # board|board_pic|comparison
+    project_id: int = 0  # 0 for the board (not a key: one board per chat and kind)
+    outbox_id: int | None = Field(default=None, foreign_key="outboxmessage.id")
+    message_id: int | None = Field(default=None, sa_type=BigInteger)
+    pinned: bool = False
+    updated_at: datetime = _ts()
+
+
+class ProjectLike(SQLModel, table=True):
+    """👍 on a finished project, once per person (by button or by a Telegram reaction)."""
+
+    __table_args__ = (UniqueConstraint("project_id", "member_id", name="uq_project_like_project_member"),)
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    member_id: int = Field(foreign_key="member.id")
+    source: str = Field(default="button", max_length=8)  # button|reaction
+    created_at: datetime = _ts()
+
+
+class ProjectRating(SQLModel, table=True):
+    """⭐ 1–5 with an optional comment (验收单), once per person, changeable."""
+
+    __table_args__ = (UniqueConstraint("project_id", "member_id", name="uq_project_rating_project_member"),)
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    member_id: int = Field(foreign_key="member.id")
+    stars: int
+    comment: str | None = Field(default=None, max_length=300)
+    updated_at: datetime = _ts()
+
+
+class OpenDay(SQLModel, table=True):
+    """实事开放日: residents visit a project at a time and place; experience officers sign up."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    starts_at: datetime = _ts(index=True)
+    place: str = Field(max_length=60)
+    created_by_member_id: int = Field(foreign_key="member.id")
+    created_at: datetime = _ts()
+    cancelled_at: datetime | None = _ts(nullable=True)
+
+
+class OpenDaySignup(SQLModel, table=True):
+    """A resident experience officer (居民体验官) signed up for an open day, with their feedback after it."""
+
+    __table_args__ = (UniqueConstraint("open_day_id", "member_id", name="uq_open_day_signup_day_member"),)
+    id: int | None = Field(default=None, primary_key=True)
+    open_day_id: int = Field(foreign_key="openday.id", index=True)
+    member_id: int = Field(foreign_key="member.id")
+    created_at: datetime = _ts()
+    reminded_at: datetime | None = _ts(nullable=True)
+    asked_at: datetime | None = _ts(nullable=True)
+    stars: int | None = None
+    feedback: str | None = Field(default=None, max_length=300)
+
+
+class Poll(SQLModel, table=True):
+    """A quick opinion poll put to a group as a native Telegram poll (non-anonymous)."""
+
+    __table_args__ = (UniqueConstraint("tg_poll_id", name="uq_poll_tg_poll_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    tg_chat_id: int = Field(sa_type=BigInteger, index=True)
+    tg_poll_id: str = Field(max_length=64)
+    message_id: int | None = Field(default=None, sa_type=BigInteger)
+    question: str = Field(max_length=300)
+    options: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_by_member_id: int = Field(foreign_key="member.id")
+    created_at: datetime = _ts()
+    closed_at: datetime | None = _ts(nullable=True)
+
+
+class PollAnswer(SQLModel, table=True):
+    """A person's answer to a poll (the latest one; an empty list means the vote was retracted)."""
+
+    __table_args__ = (UniqueConstraint("poll_id", "tg_user_id", name="uq_poll_answer_poll_user"),)
+    id: int | None = Field(default=None, primary_key=True)
+    poll_id: int = Field(foreign_key="poll.id", index=True)
+    tg_user_id: int = Field(sa_type=BigInteger)
+    member_id: int | None = Field(default=None, foreign_key="member.id")
+    option_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    answered_at: datetime = _ts()
