@@ -40,7 +40,7 @@ db-upgrade: $(STAMP)
 	$(BIN)/linli db upgrade
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

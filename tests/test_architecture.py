@@ -39,3 +39,22 @@ def test_the_check_itself_catches_a_framework_import(tmp_path: Path) -> None:
     sample = tmp_path / "x.py"
     sample.write_text("from aiogram import Bot\nimport fastapi.routing\nfrom . import local\n")
     assert imported_roots(sample) == {"aiogram", "fastapi"}
+
+
+def test_features_share_no_command_button_prefix_or_flow() -> None:
+    from bot.core.dispatch import Ctx, Router
+    from bot.handlers import build_router
+
+    router = build_router()  # raises on a clash
+    assert "ballot" in router.commands and "vote" in router.commands
+    first, second = Router(), Router()
+
+    async def noop(_ctx: Ctx) -> None:
+        return None
+
+    first.callback("zz")(noop)
+    second.callback("zz")(noop)
+    whole = Router()
+    whole.include(first)
+    with pytest.raises(ValueError, match="callback prefix registered twice: zz"):
+        whole.include(second)

@@ -6,6 +6,7 @@ that raises a FlowError leaves nothing behind but the processed-update mark."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -25,8 +26,12 @@ from bot.core.types import (
     Keyboard,
     MessageEvent,
     OutMessage,
+    PollAnswerEvent,
+    ReactionEvent,
     Reply,
     Send,
+    SendPoll,
+    StopPoll,
     Toast,
 )
 from flows import conversation, membership, updates
@@ -137,6 +142,17 @@ class Ctx:
     def toast(self, text: str = "", alert: bool = False) -> None:
         self.replies.append(Toast(self.callback.callback_id, text, alert))
 
+    def send_poll(self, question: str, options: list[str] | tuple[str, ...], *,
+                  record: Callable[..., Awaitable[Any]], failed: str) -> None:
+        """Put a non-anonymous native poll to this chat after the commit; `record(uow, tg_poll_id=…,
+        message_id=…, now=…)` stores Telegram's ids, `failed` is said if the poll cannot be sent."""
+        self.replies.append(SendPoll(self.chat_id, question, tuple(options), record, OutMessage(text=failed),
+                                     reply_to=self.message.message_id))
+
+    def stop_poll(self, message_id: int) -> None:
+        """Close a poll of this chat (after the commit)."""
+        self.replies.append(StopPoll(self.chat_id, message_id))
+
     async def set_state(self, flow: str, step: str, data: dict[str, Any] | None = None) -> None:
         self.state = State(flow=flow, step=step, data=data or {})
         await conversation.put(self.uow, chat_id=self.chat_id, user_id=self.user_id, state=self.state, now=self.now)
@@ -154,6 +170,8 @@ class Router:
         self.callbacks: dict[str, Handler] = {}
         self.flows: dict[str, Handler] = {}
         self.bot_status: list[Handler] = []
+        self.poll_answers: list[Handler] = []
+        self.reactions: list[Handler] = []
 
     def command(self, name: str, *, where: str, description: str, perm: Perm | None = None,
                 member_only: bool = False, menu: bool = True) -> Callable[[Handler], Handler]:
@@ -178,11 +196,28 @@ class Router:
         self.bot_status.append(fn)
         return fn
 
+    def on_poll_answer(self, fn: Handler) -> Handler:
+        self.poll_answers.append(fn)
+        return fn
+
+    def on_reaction(self, fn: Handler) -> Handler:
+        self.reactions.append(fn)
+        return fn
+
     def include(self, other: Router) -> None:
+        """Add another router's handlers; a command, button prefix or flow name taken twice is a bug."""
+        for kind, mine, theirs in (("command", self.commands, other.commands),
+                                   ("callback prefix", self.callbacks, other.callbacks),
+                                   ("flow", self.flows, other.flows)):
+            clash = sorted(set(mine) & set(theirs))
+            if clash:
+                raise ValueError(f"{kind} registered twice: {', '.join(clash)}")
         self.commands.update(other.commands)
         self.callbacks.update(other.callbacks)
         self.flows.update(other.flows)
         self.bot_status.extend(other.bot_status)
+        self.poll_answers.extend(other.poll_answers)
+        self.reactions.extend(other.reactions)
 
 
 class Core:
@@ -210,6 +245,7 @@ class Core:
         self.button_ttl = button_ttl
         self.on_outbox: Callable[[], None] | None = None  # the sender's wake-up call
         self.sealer = Sealer(secret)  # personal data of the care ledger, encrypted at rest
+        self.ballot_key = hashlib.sha256(b"linli-ballot:" + secret).digest()  # ballot voter tokens and receipts
 
     # ------------------------------------------------------------------ entry point
 
@@ -240,18 +276,19 @@ class Core:
             except Exception:
                 log.exception("handler failed on update %s (%s)", event.update_id, type(event).__name__)
                 failed = FlowError("internal")
-        return await self._after_failure(event, actor, now, failed, ctx.origin)
+        return await self._after_failure(event, now, failed, ctx.origin)
 
     async def _seen_meanwhile(self, update_id: int) -> bool:
         async with self.db.uow() as uow:
             return await updates.seen(uow, update_id=update_id)
 
-    async def _after_failure(self, event: Event, actor: Actor, now: datetime, err: FlowError,
-                             origin: str) -> list[Reply]:
-        """Record the update as processed (so it is not retried) and explain the failure."""
+    async def _after_failure(self, event: Event, now: datetime, err: FlowError, origin: str) -> list[Reply]:
+        """Record the update as processed (so it is not retried) and explain the failure. The actor is loaded
+        again: the failed transaction's rollback expired every row it had read."""
         async with self.db.uow(write=True) as uow:
             if not await updates.take(uow, update_id=event.update_id, now=now):
                 return []
+            actor = await self._actor(uow, event, now)
             try:
                 await uow.commit()
             except IntegrityError:
@@ -281,6 +318,14 @@ class Core:
             await self._on_callback(ctx, ev)
         elif isinstance(ev, BotStatusEvent):
             for fn in self.router.bot_status:
+                await fn(ctx)
+        elif isinstance(ev, PollAnswerEvent):
+            for fn in self.router.poll_answers:
+                ctx.origin = fn.__module__
+                await fn(ctx)
+        elif isinstance(ev, ReactionEvent):
+            for fn in self.router.reactions:
+                ctx.origin = fn.__module__
                 await fn(ctx)
 
     async def _on_message(self, ctx: Ctx, ev: MessageEvent) -> None:

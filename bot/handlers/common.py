@@ -34,6 +34,8 @@ def explain(ctx: Ctx, err: FlowError) -> str:
         return ctx.t("This invite link has expired. Ask the person who sent it for a new one.")
     if isinstance(err, Invalid):
         return _invalid(ctx, err)
+    if err.args == ("conflict",):
+        return ctx.t("Someone else changed the same thing at this very moment. Please try again.")
     return ctx.t("Something went wrong on our side. Please try again in a moment.")
 
 

@@ -42,9 +42,14 @@ async def tg(standin: StandIn) -> AsyncIterator[StandInClient]:
     await client.close()
 
 
+#: Feature tests do not wait for Telegram's pace (1 message a second to a chat, 20 a minute to a group): the
+#: sender's pacing has tests of its own (tests/bot/test_outbox.py), the stand-in's limits too.
+FAST_OUTBOX = {"outbox_per_chat": 50.0, "outbox_per_group_minute": 3000}
+
+
 def settings_for(db_url: str, standin: StandIn, runtime: str = "aiogram", **extra: Any) -> Settings:
     return Settings(_env_file=None, bot_token=TOKEN, bot_api_url=standin.url, database_url=db_url,  # type: ignore[call-arg]
-                    secret_key="test-secret-key-0123456789abcdef", runtime=runtime, **extra)
+                    secret_key="test-secret-key-0123456789abcdef", runtime=runtime, **{**FAST_OUTBOX, **extra})
 
 
 def buttons(message: dict[str, Any]) -> list[str]:
@@ -102,6 +107,13 @@ class Harness:
         await self.settle()
         answer = result.get("answer") or {}
         return answer.get("text"), await self.tg.bot_messages(message["chat_id"], before)
+
+    async def follow(self, user_id: int, message: dict[str, Any], button: str) -> list[dict[str, Any]]:
+        """Tap a URL button that deep-links to the bot: Telegram opens the private chat and sends /start PAYLOAD."""
+        urls = [b.get("url", "") for row in (message.get("reply_markup") or {}).get("inline_keyboard", [])
+                for b in row if b.get("text") == button]
+        assert urls and urls[0].startswith("https://t.me/") and "?start=" in urls[0], (button, urls)
+        return await self.say(user_id, "/start " + urls[0].split("?start=", 1)[1])
 
     async def tap_data(self, user_id: int, message: dict[str, Any], data: str, forge: bool = True) -> str | None:
         result = await self.tg.tap(user_id, message["chat_id"], message["message_id"], data=data, forge=forge)
