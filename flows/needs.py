@@ -2,14 +2,16 @@
 
 Residents submit and support needs without any permission; grid workers (and admins) enter
 needs on a resident's behalf (Perm.NEEDS_ENTER); admins open and close the collection and
-review needs (Perm.NEEDS_REVIEW): merge, reject with a reason, promote to a candidate project.
+review needs (Perm.NEEDS_REVIEW): merge, reject with a reason, promote to a candidate project;
+they also edit the community's categories. While the collection is open, `remind` (called by the
+scheduler) reminds the linked groups weekly and with a last call before the closing day.
 Needs are numbered per community and year; one "+1" per person and need lives in the schema."""
 
 from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,15 +25,24 @@ from flows.membership import Actor
 from flows.paging import Page, clamp
 from flows.roles import Perm
 from storage.db import UnitOfWork
-from storage.models import Chat, Community, Member, Need, NeedPeriod, NeedSupport, User
+from storage.models import Chat, Community, Member, Need, NeedPeriod, NeedSupport, OutboxMessage, User
 
 #: Stable codes of the ten default categories (names are translated in bot/).
 CATEGORIES = ("env", "facility", "elderly", "culture", "safety", "traffic", "green", "convenience", "child",
               "property")
+OWN = "x:"  # a community's own category is stored (and filed on its needs) as "x:<name>"
+MAX_IN_USE = 16  # categories residents choose from at once
+MAX_OWN = 16  # own categories a community may add (they are switched off, never deleted)
 CHANNELS = ("chat", "door_visit", "meeting", "rep_meeting")
 STATUSES = ("open", "merged", "rejected", "candidate")
-LIMITS = {"text": 500, "reason": 200, "title": 30}
+LIMITS = {"text": 500, "reason": 200, "title": 30, "category": 12}
 LISTED = ("open", "candidate")  # what residents browse and support
+#: Reminders to the groups while the collection is open (F-1.5), in the community's local time.
+REMIND_AT = time(10, 0)
+REMIND_UNTIL = time(20, 0)
+FIRST_REMINDER = timedelta(days=7)  # the "needs_open" notice has just gone out before that
+LAST_CALL = timedelta(days=2)  # before the closing day
+LAST_CALL_NOT_BEFORE = timedelta(days=3)  # after opening
 
 
 # ---------------------------------------------------------------- input
@@ -51,14 +62,115 @@ def clean(field_name: str, text: str | None) -> str:
     return value
 
 
+# ---------------------------------------------------------------- categories
+
+
+def is_own(code: str) -> bool:
+    """A well-formed own category code ("x:" and a cleaned name of 1–12 characters)."""
+    if not code.startswith(OWN):
+        return False
+    name = code[len(OWN):]
+    try:
+        return clean("category", name) == name
+    except Invalid:
+        return False
+
+
+def category_states(community: Community | None) -> list[tuple[str, bool]]:
+    """Every category of the community — the ten defaults, then its own in the order they were added —
+    with whether it is in use. Stored in Community.settings["need_categories"]: the codes in use, and
+    "-code" for a category switched off (a default that is not listed is off). Without a list, or
+    with none in use, the ten defaults are in use."""
+    stored = (community.settings or {}).get("need_categories") if community is not None else None
+    if not isinstance(stored, list):
+        return [(c, True) for c in CATEGORIES]
+    own: list[str] = []
+    on: set[str] = set()
+    for item in stored:
+        if not isinstance(item, str):
+            continue
+        off = item.startswith("-")
+        code = item[1:] if off else item
+        if code not in CATEGORIES:
+            if not is_own(code) or code in own:
+                continue
+            own.append(code)
+        if not off:
+            on.add(code)
+    if not on:
+        on = set(CATEGORIES)
+    return [(c, c in on) for c in (*CATEGORIES, *own)]
+
+
 def categories(community: Community | None) -> tuple[str, ...]:
-    """The community's categories: Community.settings["need_categories"] (known codes) or the ten defaults."""
-    chosen = (community.settings or {}).get("need_categories") if community is not None else None
-    if isinstance(chosen, list):
-        known = tuple(c for c in chosen if c in CATEGORIES)
-        if known:
-            return known
-    return CATEGORIES
+    """The categories in use: what residents choose from when they submit a need."""
+    return tuple(c for c, on in category_states(community) if on)
+
+
+def all_categories(community: Community | None) -> tuple[str, ...]:
+    """Every category, in use or switched off (needs filed under one keep showing there)."""
+    return tuple(c for c, _ in category_states(community))
+
+
+async def _editable(uow: UnitOfWork, actor: Actor) -> tuple[Member, Community]:
+    me = actor.require(Perm.NEEDS_REVIEW)
+    community = await uow.session.get(Community, me.community_id)
+    if community is None:
+        raise NotFound("community", me.community_id)
+    return me, community
+
+
+def _store(community: Community, codes: list[str], on: set[str]) -> None:
+    # a new dict, so SQLAlchemy sees the JSON column change
+    community.settings = {**(community.settings or {}),
+                          "need_categories": [c if c in on else f"-{c}" for c in codes]}
+
+
+async def set_category(uow: UnitOfWork, *, actor: Actor, code: str, active: bool, now: datetime) -> Community:
+    """Switch a category on or off (admins). At least one stays in use, at most MAX_IN_USE are;
+    needs already filed under a category switched off stay there and can still be browsed."""
+    me, community = await _editable(uow, actor)
+    states = category_states(community)
+    codes = [c for c, _ in states]
+    on = {c for c, used in states if used}
+    if code not in codes:
+        raise Invalid("category", "unknown")
+    if active == (code in on):
+        return community
+    if active and len(on) >= MAX_IN_USE:
+        raise Invalid("categories", "too_many", limit=MAX_IN_USE)
+    if not active and len(on) == 1:
+        raise Invalid("categories", "last")
+    if active:
+        on.add(code)
+    else:
+        on.discard(code)
+    _store(community, codes, on)
+    uow.session.add(community)
+    audit.record(uow, action="needs.category", now=now, community_id=me.community_id, actor_user_id=actor.user.id,
+                 subject_type="community", subject_id=me.community_id, code=code, active=active)
+    return community
+
+
+async def add_category(uow: UnitOfWork, *, actor: Actor, name: str, now: datetime) -> str:
+    """Add an own category (in use at once); returns its code. Names are unique ignoring case."""
+    me, community = await _editable(uow, actor)
+    label = clean("category", name)
+    code = OWN + label
+    states = category_states(community)
+    codes = [c for c, _ in states]
+    on = {c for c, used in states if used}
+    if any(c.casefold() == code.casefold() for c in codes):
+        raise Invalid("category", "duplicate", name=label)
+    if sum(1 for c in codes if c not in CATEGORIES) >= MAX_OWN:
+        raise Invalid("categories", "too_many_own", limit=MAX_OWN)
+    if len(on) >= MAX_IN_USE:
+        raise Invalid("categories", "too_many", limit=MAX_IN_USE)
+    _store(community, [*codes, code], on | {code})
+    uow.session.add(community)
+    audit.record(uow, action="needs.category_add", now=now, community_id=me.community_id,
+                 actor_user_id=actor.user.id, subject_type="community", subject_id=me.community_id, code=code)
+    return code
 
 
 def local_year(community: Community, now: datetime) -> int:
@@ -184,6 +296,9 @@ async def submit(uow: UnitOfWork, *, actor: Actor, category: str, text: str, now
     period = await current_period(uow, community=community, now=now)
     if period is None:
         raise Invalid("period", "closed")
+    # the next number is max + 1: two needs filed at the same moment wait for each other here (PostgreSQL; on
+    # SQLite the write lock already orders them), so neither meets the other's number
+    await uow.session.exec(select(NeedPeriod.id).where(NeedPeriod.id == period.id).with_for_update())
     last = (await uow.session.exec(select(func.max(Need.number)).where(
         Need.community_id == me.community_id, Need.year == period.year))).one()
     need = Need(community_id=me.community_id, year=period.year, number=(last or 0) + 1, category=category,
@@ -255,13 +370,14 @@ def _year_of(actor: Actor, now: datetime, year: int | None) -> int:
 
 async def category_counts(uow: UnitOfWork, *, actor: Actor, now: datetime,
                           year: int | None = None) -> list[tuple[str, int]]:
-    """Each category of the community with the number of needs residents can support."""
+    """Each category in use with the number of needs residents can support, and any category
+    switched off that still holds such needs."""
     me = _member(actor)
     rows = (await uow.session.exec(select(Need.category, func.count()).where(
         Need.community_id == me.community_id, Need.year == _year_of(actor, now, year),
         col(Need.status).in_(LISTED)).group_by(col(Need.category)))).all()
-    counts = dict(rows)
-    return [(c, int(counts.get(c, 0))) for c in categories(actor.community)]
+    counts = {c: int(n) for c, n in rows}
+    return [(c, counts.get(c, 0)) for c, used in category_states(actor.community) if used or counts.get(c)]
 
 
 def _member(actor: Actor) -> Member:
@@ -273,7 +389,7 @@ def _member(actor: Actor) -> Member:
 async def list_needs(uow: UnitOfWork, *, actor: Actor, category: str, now: datetime, page: int = 1, size: int = 5,
                      year: int | None = None) -> Page[NeedLine]:
     me = _member(actor)
-    if category not in CATEGORIES:
+    if category not in all_categories(actor.community):
         raise Invalid("category", "unknown")
     where = [Need.community_id == me.community_id, Need.year == _year_of(actor, now, year),
              Need.category == category, col(Need.status).in_(LISTED)]
@@ -373,7 +489,8 @@ async def merge(uow: UnitOfWork, *, actor: Actor, need_id: int, into_number: int
     audit.record(uow, action="need.merge", now=now, community_id=me.community_id, actor_user_id=actor.user.id,
                  subject_type="need", subject_id=need.id, number=need.number, into=target.number,
                  carried=len(movers - have))
-    await _tell_author(uow, need, "need_merged", now, _community(actor), into=target.number)
+    await _tell_author(uow, need, "need_merged", now, _community(actor), into=target.number,
+                       own=need.author_member_id == target.author_member_id)
     return need
 
 
@@ -390,10 +507,11 @@ async def reject(uow: UnitOfWork, *, actor: Actor, need_id: int, reason: str, no
 
 async def promote(uow: UnitOfWork, *, actor: Actor, need_id: int, title: str, now: datetime,
                   category: str | None = None) -> Need:
-    """Make a need a candidate project with a short title (and, if given, another category)."""
+    """Make a need a candidate project with a short title (and, if given, another category in use;
+    its own category stays allowed even when switched off)."""
     me, need = await _reviewable(uow, actor, need_id)
     name = clean("title", title)
-    if category is not None:
+    if category is not None and category != need.category:
         if category not in categories(actor.community):
             raise Invalid("category", "unknown")
         need.category = category
@@ -403,3 +521,66 @@ async def promote(uow: UnitOfWork, *, actor: Actor, need_id: int, title: str, no
                  subject_type="need", subject_id=need.id, number=need.number, title=name, category=need.category)
     await _tell_author(uow, need, "need_candidate", now, _community(actor), title=name)
     return need
+
+
+# ---------------------------------------------------------------- reminders (F-1.5)
+
+
+def _reminder_due(period: NeedPeriod, community: Community, now: datetime) -> str | None:
+    """Which reminder the groups are due now: "last" (the last call, from 2 days before the closing
+    day), "week" (7 days after opening, then each week on the weekday of opening or, if missed, later
+    that week), or none. Only between REMIND_AT and REMIND_UNTIL, local time."""
+    here = local(now, community.timezone)
+    if not (REMIND_AT <= here.time() < REMIND_UNTIL):
+        return None
+    opened = local(period.opened_at, community.timezone).date()
+    if period.closes_at is not None:
+        closing = local(period.closes_at, community.timezone).date()
+        if here.date() >= closing - LAST_CALL:
+            return "last" if here.date() >= opened + LAST_CALL_NOT_BEFORE else None
+    if here.date() >= opened + FIRST_REMINDER and here.weekday() >= opened.weekday():
+        return "week"
+    return None
+
+
+async def remind(uow: UnitOfWork, *, now: datetime) -> int:
+    """Queue the "needs_remind" notice to every linked group of each community whose collection is
+    open — weekly, and a last call before the closing day; at most once per chat and ISO week (the
+    last call once per closing date). Idempotent: the scheduler calls it often. Returns the count."""
+    rows = (await uow.session.exec(select(NeedPeriod, Community)
+                                   .join(Community, col(Community.id) == col(NeedPeriod.community_id))
+                                   .where(col(NeedPeriod.closed_at).is_(None)))).all()
+    queued = 0
+    for period, community in rows:
+        if not is_open(period, now) or period.year != local_year(community, now):
+            continue
+        kind = _reminder_due(period, community, now)
+        if kind is None:
+            continue
+        closes_on = local(period.closes_at, community.timezone).date() if period.closes_at else None
+        if kind == "last":
+            tag = f"last{closes_on}"
+        else:
+            iso = local(now, community.timezone).isocalendar()
+            tag = f"{iso.year}W{iso.week:02d}"
+        chats = (await uow.session.exec(select(Chat.tg_chat_id).where(
+            Chat.community_id == community.id, col(Chat.purpose).is_not(None),
+            col(Chat.bot_status).in_(("member", "administrator"))))).all()
+        keys = {chat: f"needs_remind:{period.id}:{tag}:{chat}" for chat in chats}
+        if not keys:
+            continue
+        seen = set((await uow.session.exec(select(OutboxMessage.dedupe_key).where(
+            col(OutboxMessage.dedupe_key).in_(list(keys.values()))))).all())
+        if len(seen) == len(keys):
+            continue
+        count = (await uow.session.exec(select(func.count()).select_from(Need).where(
+            Need.community_id == community.id, Need.year == period.year))).one()
+        for chat, key in keys.items():
+            if key in seen:
+                continue
+            outbox.notify(uow, tg_chat_id=chat, notice="needs_remind", lang=community.locale, now=now,
+                          community_id=community.id, dedupe_key=key, year=period.year, community=community.name,
+                          count=int(count), last=kind == "last",
+                          closes_on=closes_on.isoformat() if closes_on else None)
+            queued += 1
+    return queued

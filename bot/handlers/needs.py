@@ -2,7 +2,9 @@
 
 /need (private: category → text → optional photo → confirm; in a group: `/need 文字`, then the
 category by button for the author only), /need_for (grid workers, admins), /needs (browse, "+1",
-and for admins: open, close, review), /myneeds."""
+and for admins: open, close, review — promoting asks for a title, then the category —, and
+`categories`: switch categories on/off, add the community's own), /myneeds. The groups' reminders
+while the collection is open are the "needs_remind" notice (queued by the scheduler)."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from flows.needs import NeedLine
 from flows.roles import Perm
 
 router = Router()
-FLOW, REVIEW, GROUP_FLOW = "need", "need_review", "need_group"
+FLOW, REVIEW, GROUP_FLOW, CATS = "need", "need_review", "need_group", "need_cats"
 
 CATEGORY_NAMES = {"env": N_("Environment"), "facility": N_("Facilities"), "elderly": N_("Elderly care"),
                   "culture": N_("Culture and sports"), "safety": N_("Safety"), "traffic": N_("Parking and traffic"),
@@ -30,11 +32,33 @@ CHANNEL_NAMES = {"chat": N_("chat"), "door_visit": N_("door visit"), "meeting": 
                  "rep_meeting": N_("representatives' meeting")}
 STATUS_NAMES = {"open": N_("open"), "merged": N_("merged"), "rejected": N_("not taken up"),
                 "candidate": N_("candidate project")}
-FIELD_NAMES = {"text": N_("need"), "reason": N_("reason"), "title": N_("title")}
+FIELD_NAMES = {"text": N_("need"), "reason": N_("reason"), "title": N_("title"), "category": N_("category name")}
 
 
 def cat_name(lang: str, code: str) -> str:
-    return tr(lang, CATEGORY_NAMES[code]) if code in CATEGORY_NAMES else code
+    """A category's name as plain text (escape it with h() in HTML): translated for the ten
+    defaults, as the community wrote it for its own ("x:<name>")."""
+    if code in CATEGORY_NAMES:
+        return tr(lang, CATEGORY_NAMES[code])
+    return code[len(needs.OWN):] if code.startswith(needs.OWN) else code
+
+
+def cat_ref(ctx: Ctx, code: str) -> str:
+    """A category in button data (no ':' allowed there, 64 bytes): a default's code, or "x<n>" for the
+    community's n-th own category (own categories are never removed, so n stays the same)."""
+    if code in needs.CATEGORIES:
+        return code
+    own = [c for c in needs.all_categories(ctx.actor.community) if c not in needs.CATEGORIES]
+    return f"x{own.index(code)}" if code in own else "?"
+
+
+def cat_of(ctx: Ctx, ref: str) -> str | None:
+    """The category a button names, or None."""
+    if ref in needs.CATEGORIES:
+        return ref
+    own = [c for c in needs.all_categories(ctx.actor.community) if c not in needs.CATEGORIES]
+    index = int_arg(ref[1:]) if ref.startswith("x") else None
+    return own[index] if index is not None and index < len(own) else None
 
 
 # ---------------------------------------------------------------- errors
@@ -62,8 +86,19 @@ def explain_needs(ctx: Ctx, err: FlowError) -> str | None:
             return ctx.t("This need has been reviewed already.")
         if err.field == "channel":
             return ctx.t("You cannot record needs from that channel.")
+        if err.field == "category" and err.reason == "duplicate":
+            return ctx.t("There is already a category “{name}”. Send another name, or switch that one on in "
+                         "the list.", name=h(err.details.get("name", "")))
         if err.field == "category":
             return ctx.t("Please choose one of the categories.")
+        if err.field == "categories" and err.reason == "last":
+            return ctx.t("At least one category must stay in use. Switch another one on first.")
+        if err.field == "categories" and err.reason == "too_many":
+            return ctx.t("At most {limit} categories can be in use. Switch one off first.",
+                         limit=err.details.get("limit"))
+        if err.field == "categories":
+            return ctx.t("A community can add at most {limit} categories of its own. Switch an existing one on "
+                         "instead.", limit=err.details.get("limit"))
     if isinstance(err, AlreadyDone):
         if err.what == "support":
             return ctx.t("You already support this need.")
@@ -83,7 +118,7 @@ def explain_needs(ctx: Ctx, err: FlowError) -> str | None:
 
 def _line(ctx: Ctx, n: NeedLine, *, full: bool = False) -> str:
     text = n.text if full or len(n.text) <= 80 else n.text[:80] + "…"
-    head = ctx.t("<b>Need #{number}</b> · {category}", number=n.number, category=cat_name(ctx.lang, n.category))
+    head = ctx.t("<b>Need #{number}</b> · {category}", number=n.number, category=h(cat_name(ctx.lang, n.category)))
     out = f"{head}\n{h(text)}\n" + ctx.t("👍 {count} supporters", count=n.supporters)
     if n.status != "open":
         out += " · " + ctx.t(STATUS_NAMES.get(n.status, n.status))
@@ -100,7 +135,8 @@ def _line(ctx: Ctx, n: NeedLine, *, full: bool = False) -> str:
 
 
 def _category_buttons(ctx: Ctx, *fields: str | int) -> Keyboard:
-    return grid([ctx.button(cat_name(ctx.lang, c), *fields, c) for c in needs.categories(ctx.actor.community)], 2)
+    return grid([ctx.button(cat_name(ctx.lang, c), *fields, cat_ref(ctx, c))
+                 for c in needs.categories(ctx.actor.community)], 2)
 
 
 async def _check_open(ctx: Ctx) -> None:
@@ -174,14 +210,14 @@ async def _ask(ctx: Ctx, step: str, data: dict[str, Any], *, new_message: bool =
     cancel = ctx.button(ctx.t("✖ Cancel"), "nd", "x")
     if step == "text":
         text = ctx.t("{category}: describe the need in a few sentences (at most {limit} characters).",
-                     category=cat_name(ctx.lang, data["cat"]), limit=needs.LIMITS["text"])
+                     category=h(cat_name(ctx.lang, data["cat"])), limit=needs.LIMITS["text"])
         buttons: Keyboard = [[cancel]]
     elif step == "photo":
         text = ctx.t("A photo helps. Send one now, or tap “Skip”.")
         buttons = [[ctx.button(ctx.t("Skip ▶"), "nd", "k"), cancel]]
     else:
         lines = [ctx.t("<b>Please check your need</b>"),
-                 ctx.t("Category: {category}", category=cat_name(ctx.lang, data["cat"])), h(data["text"]),
+                 ctx.t("Category: {category}", category=h(cat_name(ctx.lang, data["cat"]))), h(data["text"]),
                  ctx.t("Photo: {photo}", photo=ctx.t("yes") if data.get("photo") else ctx.t("none"))]
         if data.get("author_name"):
             lines.append(ctx.t("On behalf of {name} ({channel}).", name=h(data["author_name"]),
@@ -216,8 +252,8 @@ async def dialog_press(ctx: Ctx) -> None:
     elif action == "ch" and state.step == "channel" and arg in needs.allowed_channels(ctx.actor):
         data["ch"] = arg
         await start_dialog(ctx, data)
-    elif action == "c" and state.step == "category" and arg in needs.categories(ctx.actor.community):
-        data["cat"] = arg
+    elif action == "c" and state.step == "category" and cat_of(ctx, arg) in needs.categories(ctx.actor.community):
+        data["cat"] = cat_of(ctx, arg)
         await _ask(ctx, "text", data)
     elif action == "k" and state.step == "photo":
         data["photo"] = None
@@ -257,14 +293,14 @@ async def group_category(ctx: Ctx) -> None:
         ctx.toast(ctx.t("Only the person who wrote this need can choose its category."), alert=True)
         return
     state = ctx.state
-    code = ctx.args[1] if len(ctx.args) > 1 else ""
-    if state is None or state.flow != GROUP_FLOW or code not in needs.categories(ctx.actor.community):
+    code = cat_of(ctx, ctx.args[1]) if len(ctx.args) > 1 else None
+    if state is None or state.flow != GROUP_FLOW or code is None or code not in needs.categories(ctx.actor.community):
         ctx.toast(ctx.t("This dialog has ended. Send /need to start again."), alert=True)
         return
     row = await needs.submit(ctx.uow, actor=ctx.actor, category=code, text=state.data["text"], now=ctx.now)
     await ctx.clear_state()
     ctx.edit(ctx.t("✅ Need #{number} recorded ({category}). Thank you!", number=row.number,
-                   category=cat_name(ctx.lang, code)))
+                   category=h(cat_name(ctx.lang, code))))
     ctx.reply(_submitted_text(ctx, row.number) + "\n\n" + h(row.text), chat_id=ctx.actor.user.tg_id)
 
 
@@ -273,18 +309,18 @@ async def group_category(ctx: Ctx) -> None:
 
 async def _categories(ctx: Ctx) -> None:
     counts = await needs.category_counts(ctx.uow, actor=ctx.actor, now=ctx.now)
-    buttons = grid([ctx.button(f"{cat_name(ctx.lang, c)} ({n})", "nb", "c", c, 1) for c, n in counts], 2)
+    buttons = grid([ctx.button(f"{cat_name(ctx.lang, c)} ({n})", "nb", "c", cat_ref(ctx, c), 1) for c, n in counts], 2)
     total = sum(n for _, n in counts)
     ctx.show(ctx.t("<b>Needs list</b> · {total} needs. Choose a category:", total=total), buttons)
 
 
 async def _category_page(ctx: Ctx, code: str, page: int) -> None:
     shown = await needs.list_needs(ctx.uow, actor=ctx.actor, category=code, now=ctx.now, page=page)
-    lines = [ctx.t("<b>{category}</b> · {total} needs", category=cat_name(ctx.lang, code), total=shown.total)]
+    lines = [ctx.t("<b>{category}</b> · {total} needs", category=h(cat_name(ctx.lang, code)), total=shown.total)]
     lines += [_line(ctx, n) for n in shown.items] or [ctx.t("No needs in this category yet.")]
     buttons: Keyboard = [[ctx.button(ctx.t("+1 我也需要 #{number}", number=n.number), "n1", n.id)]
                          for n in shown.items]
-    nav = pager(ctx, shown.page, shown.pages, "nb", "c", code)
+    nav = pager(ctx, shown.page, shown.pages, "nb", "c", cat_ref(ctx, code))
     if nav:
         buttons.append(nav)
     buttons.append([ctx.button(ctx.t("◀ Categories"), "nb", "h")])
@@ -295,7 +331,7 @@ async def _category_page(ctx: Ctx, code: str, page: int) -> None:
 async def needs_command(ctx: Ctx) -> None:
     words = ctx.message.args[:MAX_ARGS].split()
     verb = words[0].lower() if words else ""
-    if verb in ("open", "close", "review") and not (ctx.event.chat and ctx.event.chat.is_private):
+    if verb in ("open", "close", "review", "categories") and not (ctx.event.chat and ctx.event.chat.is_private):
         ctx.reply(ctx.t("Please use this in a private chat with me."))
         return
     if verb == "open" and len(words) <= 2:
@@ -314,17 +350,21 @@ async def needs_command(ctx: Ctx) -> None:
         ctx.reply(ctx.t("The needs collection of {year} is closed.", year=period.year))
     elif verb == "review" and len(words) == 1:
         await _review_page(ctx, 1)
+    elif verb == "categories" and len(words) == 1:
+        await _categories_screen(ctx)
     elif not words:
         await _categories(ctx)
     else:
-        ctx.reply(ctx.t("Usage: /needs · /needs open [YYYY-MM-DD] · /needs close · /needs review"))
+        ctx.reply(ctx.t("Usage: /needs · /needs open [YYYY-MM-DD] · /needs close · /needs review · "
+                        "/needs categories"))
 
 
 @router.callback("nb")
 async def browse_press(ctx: Ctx) -> None:
     action = ctx.args[0] if ctx.args else ""
-    if action == "c" and len(ctx.args) == 3 and ctx.args[1] in needs.CATEGORIES:
-        await _category_page(ctx, ctx.args[1], int_arg(ctx.args[2]) or 1)
+    code = cat_of(ctx, ctx.args[1]) if len(ctx.args) == 3 else None
+    if action == "c" and code is not None:
+        await _category_page(ctx, code, int_arg(ctx.args[2]) or 1)
     else:
         await _categories(ctx)
 
@@ -398,7 +438,9 @@ async def review_press(ctx: Ctx) -> None:
     ctx.actor.require(Perm.NEEDS_REVIEW)
     action = ctx.args[0] if ctx.args else ""
     number = int_arg(ctx.args[1]) if len(ctx.args) > 1 else None
-    if action == "l":
+    if action in ("pk", "po", "px"):
+        await _promote_press(ctx, action)
+    elif action == "l":
         await _review_page(ctx, number or 1)
     elif action == "v" and number is not None:
         await _admin_view(ctx, number)
@@ -420,6 +462,9 @@ async def review_text(ctx: Ctx) -> None:
     assert state is not None
     need_id = int(state.data.get("id", 0))
     text = ctx.message.text
+    if state.step == "pc":
+        ctx.reply(ctx.t("Please tap one of the buttons above, or send /cancel to stop."))
+        return
     if state.step == "m":
         into = int_arg(text.strip().lstrip("#"))
         if into is None:
@@ -432,11 +477,104 @@ async def review_text(ctx: Ctx) -> None:
         row = await needs.reject(ctx.uow, actor=ctx.actor, need_id=need_id, reason=text, now=ctx.now)
         done = ctx.t("✅ Need #{number} is not taken up. The author is told.", number=row.number)
     else:
-        row = await needs.promote(ctx.uow, actor=ctx.actor, need_id=need_id, title=text, now=ctx.now)
-        done = ctx.t("✅ Need #{number} is now the candidate project “{title}”. The author is told.",
-                     number=row.number, title=h(row.candidate_title or ""))
+        title = needs.clean("title", text)
+        n = await needs.show(ctx.uow, actor=ctx.actor, need_id=need_id)
+        await ctx.set_state(REVIEW, "pc", {"id": n.id, "title": title, "cat": n.category, "was": n.category})
+        _promote_screen(ctx, n.number, title, n.category, n.category)
+        return
     await ctx.clear_state()
     ctx.reply(done, [[ctx.button(ctx.t("◀ Review list"), "nr", "l", 1)]])
+
+
+def _promote_screen(ctx: Ctx, number: int, title: str, was: str, chosen: str) -> None:
+    """The category of the candidate project: the need's own first (the default), then the others in use."""
+    choices = [was] + [c for c in needs.categories(ctx.actor.community) if c != was]
+    labels = []
+    for c in choices:
+        label = cat_name(ctx.lang, c) if c != was else ctx.t("{category} (current)", category=cat_name(ctx.lang, c))
+        labels.append(ctx.button(("✅ " if c == chosen else "") + label, "nr", "pk", cat_ref(ctx, c)))
+    buttons = grid(labels, 2)
+    buttons.append([ctx.button(ctx.t("✅ Confirm"), "nr", "po"), ctx.button(ctx.t("✖ Cancel"), "nr", "px")])
+    text = ctx.t("Candidate project “{title}” from need #{number}.\nCategory: <b>{category}</b> — tap another one "
+                 "to change it, then confirm.", title=h(title), number=number, category=h(cat_name(ctx.lang, chosen)))
+    ctx.show(text, buttons)
+
+
+async def _promote_press(ctx: Ctx, action: str) -> None:
+    state = ctx.state
+    if state is None or state.flow != REVIEW or state.step != "pc":
+        ctx.toast(ctx.t("This dialog has ended. Open the need again from /needs review."), alert=True)
+        return
+    data = dict(state.data)
+    if action == "px":
+        await ctx.clear_state()
+        ctx.edit(ctx.t("Cancelled, nothing was saved."), [[ctx.button(ctx.t("◀ Review list"), "nr", "l", 1)]])
+        return
+    if action == "pk":
+        code = cat_of(ctx, ctx.args[1]) if len(ctx.args) > 1 else None
+        if code is None or (code != data["was"] and code not in needs.categories(ctx.actor.community)):
+            raise Invalid("category", "unknown")
+        data["cat"] = code
+        await ctx.set_state(REVIEW, "pc", data)
+        n = await needs.show(ctx.uow, actor=ctx.actor, need_id=int(data["id"]))
+        _promote_screen(ctx, n.number, data["title"], data["was"], code)
+        return
+    row = await needs.promote(ctx.uow, actor=ctx.actor, need_id=int(data["id"]), title=data["title"], now=ctx.now,
+                              category=data["cat"])
+    await ctx.clear_state()
+    ctx.edit(ctx.t("✅ Need #{number} is now the candidate project “{title}” ({category}). The author is told.",
+                   number=row.number, title=h(row.candidate_title or ""), category=h(cat_name(ctx.lang, row.category))),
+             [[ctx.button(ctx.t("◀ Review list"), "nr", "l", 1)]])
+
+
+# ---------------------------------------------------------------- categories (admins)
+
+
+async def _categories_screen(ctx: Ctx, *, note: str = "") -> None:
+    """Every category with a toggle (✅ in use, ⬜ switched off) and “➕ Add category”; edited in place."""
+    ctx.actor.require(Perm.NEEDS_REVIEW)
+    states = needs.category_states(ctx.actor.community)
+    used = sum(1 for _, on in states if on)
+    toggles = [ctx.button(("✅ " if on else "⬜ ") + cat_name(ctx.lang, c), "nc", "off" if on else "on",
+                          cat_ref(ctx, c)) for c, on in states]
+    buttons = grid(toggles, 2)
+    buttons.append([ctx.button(ctx.t("➕ Add category"), "nc", "a")])
+    text = ctx.t("<b>Categories of the needs list</b>\nResidents choose from the categories in use ✅ ({used}, at "
+                 "most {limit}). Tap one to switch it on or off; needs already filed under a category that is "
+                 "switched off keep showing there.", used=used, limit=needs.MAX_IN_USE)
+    ctx.show((note + "\n\n" if note else "") + text, buttons)
+
+
+@router.callback("nc")
+async def categories_press(ctx: Ctx) -> None:
+    ctx.actor.require(Perm.NEEDS_REVIEW)
+    action = ctx.args[0] if ctx.args else ""
+    if action in ("on", "off") and len(ctx.args) == 2:
+        code = cat_of(ctx, ctx.args[1])
+        if code is None:
+            raise Invalid("category", "unknown")
+        await needs.set_category(ctx.uow, actor=ctx.actor, code=code, active=action == "on", now=ctx.now)
+        await _categories_screen(ctx)
+    elif action == "a":
+        await ctx.set_state(CATS, "name", {})
+        ctx.edit(ctx.t("Send the name of the new category (at most {limit} characters).",
+                       limit=needs.LIMITS["category"]), [[ctx.button(ctx.t("✖ Cancel"), "nc", "x")]])
+    elif action == "x":
+        await ctx.clear_state()
+        await _categories_screen(ctx)
+    else:
+        ctx.toast(ctx.t("This button is not valid."), alert=True)
+
+
+@router.flow(CATS)
+async def category_name(ctx: Ctx) -> None:
+    name = needs.clean("category", ctx.message.text)
+    taken = {tr(lang, CATEGORY_NAMES[c]).casefold() for c in needs.CATEGORIES for lang in (ctx.lang, "zh_CN", "en")}
+    if name.casefold() in taken:
+        raise Invalid("category", "duplicate", name=name)
+    code = await needs.add_category(ctx.uow, actor=ctx.actor, name=name, now=ctx.now)
+    await ctx.clear_state()
+    await _categories_screen(ctx, note=ctx.t("✅ Category “{name}” added and in use.", name=h(cat_name(ctx.lang, code))))
 
 
 # ---------------------------------------------------------------- notices
@@ -452,6 +590,9 @@ def _n_open(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
 
 
 def _n_merged(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
+    if p.get("own"):
+        return OutMessage(text=tr(lang, "Your need #{number} was merged into your need #{into}, which asks for the "
+                                        "same.", number=p.get("number"), into=p.get("into")))
     return OutMessage(text=tr(lang, "Your need #{number} was merged into need #{into}, which asks for the same. "
                                     "You now support need #{into}.", number=p.get("number"), into=p.get("into")))
 
@@ -467,7 +608,23 @@ def _n_candidate(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
                               number=p.get("number"), title=h(p.get("title", ""))))
 
 
-NOTICES = {"needs_open": _n_open, "need_merged": _n_merged, "need_rejected": _n_rejected,
+def _n_remind(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
+    if p.get("last") and p.get("closes_on"):
+        text = tr(lang, "⏰ Last call: the needs list (需求清单) of {community} for {year} closes on {day}. "
+                        "{count} needs so far — is yours among them? /need followed by your need here, or in a "
+                        "private chat.", community=h(p.get("community", "")), year=p.get("year", ""),
+                  day=p["closes_on"], count=p.get("count", 0))
+    else:
+        text = tr(lang, "📝 The needs list (需求清单) of {community} for {year} is still open: {count} needs so far. "
+                        "What else should the community do? /need followed by your need here, or in a private "
+                        "chat.", community=h(p.get("community", "")), year=p.get("year", ""),
+                  count=p.get("count", 0))
+        if p.get("closes_on"):
+            text += "\n" + tr(lang, "It closes on {day}.", day=p["closes_on"])
+    return OutMessage(text=text, buttons=[[Button(text=tr(lang, "✍ Submit a need"), url=r.deep_link("need"))]])
+
+
+NOTICES = {"needs_open": _n_open, "needs_remind": _n_remind, "need_merged": _n_merged, "need_rejected": _n_rejected,
            "need_candidate": _n_candidate}
 
 #: The needs list's own wording of its errors (bot/handlers/__init__.py: report_error asks it first).

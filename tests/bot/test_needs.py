@@ -6,10 +6,12 @@ promotes, and the authors are told."""
 from __future__ import annotations
 
 import base64
+from datetime import timedelta
 
 from sqlmodel import select
 
-from storage.models import AuditEntry, Need, NeedSupport
+from bot.core import callbacks
+from storage.models import AuditEntry, Community, Need, NeedSupport
 from tests.bot.conftest import Harness, buttons
 
 ADMIN, GRID, R1, R2, R3 = 401, 402, 403, 404, 405
@@ -132,9 +134,11 @@ async def test_a_year_of_needs_collection(linli: Harness) -> None:
     assert shown[-1].get("photo") and "需求 #1 的照片" in (shown[-1].get("caption") or shown[-1].get("text") or "")
     out = [view]
     _, out = await linli.press(ADMIN, out[-1], "⭐ 列为候选")
-    before = await linli.tg.cursor()
     out = await linli.say(ADMIN, "楼道照明改造")
-    assert "候选项目「楼道照明改造」" in out[-1]["text"]
+    assert "类别：设施维护" in out[-1]["text"] and buttons(out[-1])[0] == "✅ 设施维护（当前）"
+    before = await linli.tg.cursor()
+    _, out = await linli.press(ADMIN, out[-1], "✅ 确认")
+    assert "候选项目「楼道照明改造」（设施维护）" in out[-1]["text"]
     await linli.settle()
     assert "楼道照明改造" in (await linli.tg.bot_messages(R1, before))[-1]["text"]
 
@@ -165,3 +169,114 @@ async def test_a_year_of_needs_collection(linli: Harness) -> None:
         assert len(supports) == 2
         actions = set((await uow.session.exec(select(AuditEntry.action))).all())
     assert {"needs.open", "needs.close", "need.create", "need.merge", "need.reject", "need.promote"} <= actions
+
+
+async def _signed(linli: Harness, *fields: str | int) -> str:
+    """Button data signed with the bot's own secret (a forged press that passes the signature)."""
+    return callbacks.pack(linli.app.secret, list(fields), now=linli.clock.now(), ttl=timedelta(hours=1))
+
+
+async def _submit_private(linli: Harness, who: int, category: str, text: str) -> str:
+    out = await linli.say(who, "/need")
+    _, out = await linli.press(who, out[-1], category)
+    out = await linli.say(who, text)
+    _, out = await linli.press(who, out[-1], "跳过 ▶")
+    _, out = await linli.press(who, out[-1], "✅ 提交")
+    return str(out[-1]["text"])
+
+
+async def test_categories_edited_by_admins_and_chosen_when_promoting(linli: Harness) -> None:
+    await _setup(linli)
+    await linli.say(ADMIN, "/needs open")
+    assert "需求 #1" in await _submit_private(linli, R1, "环境整治", "垃圾分类点太少")
+
+    # the categories screen: admins only, in private
+    assert "权限" in (await linli.say(R1, "/needs categories"))[-1]["text"]
+    assert "私聊" in (await linli.say(ADMIN, "/needs categories", chat_id=GROUP))[-1]["text"]
+    screen = (await linli.say(ADMIN, "/needs categories"))[-1]
+    assert "需求清单类别" in screen["text"] and "已启用 10 个，最多 16 个" in screen["text"]
+    assert "✅ 环境整治" in buttons(screen) and buttons(screen)[-1] == "➕ 添加类别" and len(buttons(screen)) == 11
+
+    # adding one: bad names get clear answers, the dialog stays until a good one comes
+    _, out = await linli.press(ADMIN, screen, "➕ 添加类别")
+    assert "新类别的名称" in out[-1]["text"] and "12" in out[-1]["text"]
+    out = await linli.say(ADMIN, "加" * 13)
+    assert "太长" in out[-1]["text"] and "12" in out[-1]["text"]
+    out = await linli.say(ADMIN, "\u200b")
+    assert "类别名称不能为空" in out[-1]["text"]
+    out = await linli.say(ADMIN, "绿化美化")  # a default's name
+    assert "已有类别「绿化美化」" in out[-1]["text"]
+    out = await linli.say(ADMIN, "加装电梯")
+    assert "已添加并启用类别「加装电梯」" in out[-1]["text"] and "✅ 加装电梯" in buttons(out[-1])
+    _, out = await linli.press(ADMIN, out[-1], "➕ 添加类别")
+    out = await linli.say(ADMIN, " 加装电梯 ")
+    assert "已有类别「加装电梯」" in out[-1]["text"]
+    out = await linli.say(ADMIN, "<社区食堂>")
+    assert "已添加并启用类别「<社区食堂>」" in out[-1]["text"] and "✅ <社区食堂>" in buttons(out[-1])
+    screen = out[-1]
+
+    # switching one off: edited in place; a forged button gets words, not a change
+    _, out = await linli.press(ADMIN, screen, "✅ 环境整治")
+    assert out[-1]["message_id"] == screen["message_id"] and "⬜ 环境整治" in buttons(out[-1])
+    screen = out[-1]
+    toast = await linli.tap_data(ADMIN, screen, await _signed(linli, "nc", "on", "x9"))
+    assert toast and "请选择一个类别" in toast
+
+    # residents choose among the categories in use; the old needs stay under the one switched off
+    out = await linli.say(R2, "/need")
+    assert "加装电梯" in buttons(out[-1]) and "<社区食堂>" in buttons(out[-1]) and "环境整治" not in buttons(out[-1])
+    await linli.say(R2, "/cancel")
+    assert "需求 #2" in await _submit_private(linli, R2, "加装电梯", "3号楼想加装电梯")
+    out = await linli.say(R3, "/needs")
+    assert {"环境整治 (1)", "加装电梯 (1)", "<社区食堂> (0)", "绿化美化 (0)"} <= set(buttons(out[-1]))
+    _, out = await linli.press(R3, out[-1], "加装电梯 (1)")
+    assert "加装电梯 · 共 1 条" in out[-1]["text"]
+    assert "3号楼想加装电梯" in out[-1]["text"] and "垃圾分类" not in out[-1]["text"]
+    _, out = await linli.press(R3, out[-1], "◀ 类别")
+    _, out = await linli.press(R3, out[-1], "环境整治 (1)")
+    assert "垃圾分类点太少" in out[-1]["text"]
+
+    # promoting: the need's own category first (switched off or not), marked; another one by button
+    out = await linli.say(ADMIN, "/needs review")
+    _, out = await linli.press(ADMIN, out[-1], "#1")
+    _, out = await linli.press(ADMIN, out[-1], "⭐ 列为候选")
+    out = await linli.say(ADMIN, "垃圾分类点增设")
+    ask = out[-1]
+    assert buttons(ask)[0] == "✅ 环境整治（当前）" and "加装电梯" in buttons(ask) and "✅ 确认" in buttons(ask)
+    out = await linli.say(ADMIN, "随便说点什么")
+    assert "请点上面的一个按钮" in out[-1]["text"]
+    for forged in (await _signed(linli, "nr", "pk", "zz"), await _signed(linli, "nr", "pk"),
+                   await _signed(linli, "nr", "pk", "x7")):
+        toast = await linli.tap_data(ADMIN, ask, forged)
+        assert toast and "请选择一个类别" in toast, (forged, toast)
+    _, out = await linli.press(ADMIN, ask, "<社区食堂>")
+    assert out[-1]["message_id"] == ask["message_id"] and "类别：<社区食堂>" in out[-1]["text"]
+    assert "✅ <社区食堂>" in buttons(out[-1]) and "环境整治（当前）" in buttons(out[-1])
+    before = await linli.tg.cursor()
+    _, out = await linli.press(ADMIN, out[-1], "✅ 确认")
+    assert "候选项目「垃圾分类点增设」（<社区食堂>）" in out[-1]["text"]
+    await linli.settle()
+    assert "垃圾分类点增设" in (await linli.tg.bot_messages(R1, before))[-1]["text"]
+    confirm = next(b["callback_data"] for row in ask["reply_markup"]["inline_keyboard"] for b in row
+                   if b["text"] == "✅ 确认")
+    toast = await linli.tap_data(ADMIN, ask, confirm)  # pressed again: the dialog is over
+    assert toast and "对话已结束" in toast
+
+    # the last category in use cannot be switched off
+    screen = (await linli.say(ADMIN, "/needs categories"))[-1]
+    for label in [b for b in buttons(screen) if b.startswith("✅ ")][:-1]:
+        _, out = await linli.press(ADMIN, screen, label)
+        screen = out[-1]
+    left = [b for b in buttons(screen) if b.startswith("✅ ")]
+    assert left == ["✅ <社区食堂>"]
+    toast, _ = await linli.press(ADMIN, screen, left[0])
+    assert toast and "至少要保留一个启用的类别" in toast
+    out = await linli.say(R2, "/need")
+    assert buttons(out[-1]) == ["<社区食堂>", "✖ 取消"]
+
+    async with linli.db.uow() as uow:
+        rows = (await uow.session.exec(select(Need).order_by(Need.number))).all()
+        assert [(n.number, n.category, n.status) for n in rows] == [
+            (1, "x:<社区食堂>", "candidate"), (2, "x:加装电梯", "open")]
+        stored = (await uow.session.exec(select(Community))).one().settings["need_categories"]
+        assert stored.count("x:<社区食堂>") == 1 and "-env" in stored and "-x:加装电梯" in stored

@@ -1,5 +1,5 @@
-"""Whatever people type as a need (private dialog or `/need 文字` in a group), a reject reason or a
-candidate title, the bot answers with valid Telegram HTML of legal length — never the
+"""Whatever people type as a need (private dialog or `/need 文字` in a group), a reject reason, a
+candidate title or the name of a new category, the bot answers with valid Telegram HTML of legal length — never the
 internal-error text — and stores only what keeps the limits."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from flows.clock import FixedClock
 from flows.conversation import State
 from storage.db import Database
 from storage.migrate import upgrade
-from storage.models import Need, User
+from storage.models import Community, Need, User
 from tests.bot.test_properties import NOW, SECRET, _check
 
 ADMIN = 1
@@ -104,6 +104,25 @@ def test_any_need_in_a_group(collecting: str, text: str) -> None:
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(step=st.sampled_from(["m", "r", "p"]), text=free_text)
+@given(step=st.sampled_from(["m", "r", "p", "pc"]), text=free_text)
 def test_any_review_text(collecting: str, step: str, text: str) -> None:
     _check(asyncio.run(_run(collecting, _event(text), State("need_review", step, {}), fresh_need=True)))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=free_text)
+def test_any_category_name(collecting: str, text: str) -> None:
+    _check(asyncio.run(_run(collecting, _event(text), State("need_cats", "name", {}))))
+
+    async def stored() -> list[str]:
+        db = Database(collecting)
+        try:
+            async with db.uow() as uow:
+                community = (await uow.session.exec(select(Community))).one()
+                return list((community.settings or {}).get("need_categories") or [])
+        finally:
+            await db.dispose()
+
+    raw = [c.removeprefix("-") for c in asyncio.run(stored())]  # as stored, not as read back
+    assert len(raw) == len(set(raw)) <= 10 + needs.MAX_OWN
+    assert all(c in needs.CATEGORIES or (needs.is_own(c) and len(c) <= 2 + needs.LIMITS["category"]) for c in raw)

@@ -4,8 +4,10 @@ and who may do what per role."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy.exc import IntegrityError
@@ -17,7 +19,7 @@ from flows.errors import AlreadyDone, Forbidden, Invalid, NotFound, NotRegistere
 from flows.membership import Actor
 from flows.roles import Org, Role
 from storage.db import Database
-from storage.models import AuditEntry, Chat, Need, NeedSupport, OutboxMessage, User
+from storage.models import AuditEntry, Chat, Community, Need, NeedSupport, OutboxMessage, User
 
 ROLES: dict[str, tuple[Role, Org | None] | None] = {
     "resident": None, "resident2": None, "resident3": None, "representative": (Role.REPRESENTATIVE, None),
@@ -242,6 +244,7 @@ async def test_merge_carries_supporters_without_duplicates(db: Database, clock: 
         told = (await uow.session.exec(select(OutboxMessage).where(OutboxMessage.recipient_user_id.is_not(None)))).all()  # type: ignore[union-attr]
         assert [(m.tg_chat_id, m.payload["notice"], m.payload["params"]["into"]) for m in told] == [
             (301, "need_merged", keep.number)]
+        assert told[0].payload["params"]["own"] is False  # resident2 did not write the need it went into
         with pytest.raises(Invalid):  # a merged need is not reviewed again
             await needs.reject(uow, actor=world.actors["admin"], need_id=dup.id or 0, reason="x", now=clock.now())
         assert "need.merge" in (await uow.session.exec(select(AuditEntry.action))).all()
@@ -270,3 +273,183 @@ async def test_reject_and_promote_tell_the_author(db: Database, clock: FixedCloc
         assert (cand.status, cand.candidate_title, cand.category) == ("candidate", "小区绿化提升", "env")
         counts = dict(await needs.category_counts(uow, actor=world.actors["resident"], now=clock.now()))
         assert counts["facility"] == 0 and counts["env"] == 1
+
+
+# ---------------------------------------------------------------- categories per community (F-1.1)
+
+
+async def _actor_of(db: Database, world: World, key: str) -> Actor:
+    """A fresh actor (the community's settings as stored now)."""
+    return await _actor(db, 300 + list(ROLES).index(key))
+
+
+def test_stored_categories_are_read_leniently() -> None:
+    def community(value: object) -> Community:
+        return Community(slug="c", name="c", settings={"need_categories": value})
+
+    assert needs.categories(community(None)) == needs.CATEGORIES
+    assert needs.categories(community(["green", "env", "bogus", 3])) == ("env", "green")  # the old format
+    assert needs.categories(community(["-env", "-green"])) == needs.CATEGORIES  # never none in use
+    states = needs.category_states(community(["env", "x:加装电梯", "-x:社区食堂", "x:加装电梯", "x:" + "长" * 13,
+                                             "x: 空格 "]))
+    assert states[-2:] == [("x:加装电梯", True), ("x:社区食堂", False)] and len(states) == 12
+    assert needs.categories(community(["env", "x:加装电梯"])) == ("env", "x:加装电梯")
+
+
+async def test_admins_edit_the_categories(db: Database, clock: FixedClock, world: World) -> None:
+    await _open(db, clock, world)
+    old = await _submit(db, clock, world.actors["resident"], category="env", text="垃圾分类点太少")
+    now = clock.now()
+    async with db.uow() as uow:
+        admin = world.actors["admin"]
+        for who in ("resident", "grid", "committee"):
+            with pytest.raises(Forbidden):
+                await needs.add_category(uow, actor=world.actors[who], name="加装电梯", now=now)
+            with pytest.raises(Forbidden):
+                await needs.set_category(uow, actor=world.actors[who], code="env", active=False, now=now)
+        assert await needs.add_category(uow, actor=admin, name="  加装\n电梯 ", now=now) == "x:加装 电梯"
+        for bad, reason in (("   ", "empty"), ("长" * 13, "too_long"), ("加装 电梯", "duplicate")):
+            with pytest.raises(Invalid) as err:
+                await needs.add_category(uow, actor=admin, name=bad, now=now)
+            assert err.value.reason == reason
+        assert await needs.add_category(uow, actor=admin, name="长" * 12, now=now) == "x:" + "长" * 12
+        await needs.set_category(uow, actor=admin, code="env", active=False, now=now)
+        with pytest.raises(Invalid):
+            await needs.set_category(uow, actor=admin, code="x:nope", active=True, now=now)
+        await uow.commit()
+    async with db.uow() as uow:  # stored for good (the JSON column was reassigned), and audited
+        community = await uow.session.get(Community, world.community_id)
+        assert community is not None
+        assert needs.categories(community) == (*needs.CATEGORIES[1:], "x:加装 电梯", "x:" + "长" * 12)
+        assert needs.all_categories(community)[0] == "env"
+        actions = (await uow.session.exec(select(AuditEntry.action).where(
+            AuditEntry.action.in_(("needs.category", "needs.category_add"))))).all()  # type: ignore[attr-defined]
+        assert sorted(actions) == ["needs.category", "needs.category_add", "needs.category_add"]
+    resident = await _actor_of(db, world, "resident2")
+    with pytest.raises(Invalid):  # switched off: no new needs there ...
+        await _submit(db, clock, resident, category="env")
+    new = await _submit(db, clock, resident, category="x:加装 电梯", text="3号楼想加装电梯")
+    async with db.uow() as uow:  # ... but the needs filed there keep showing under it
+        counts = dict(await needs.category_counts(uow, actor=resident, now=clock.now()))
+        assert counts["env"] == 1 and counts["x:加装 电梯"] == 1 and len(counts) == 12
+        shown = await needs.list_needs(uow, actor=resident, category="env", now=clock.now())
+        assert [n.id for n in shown.items] == [old.id]
+        assert [n.id for n in (await needs.list_needs(uow, actor=resident, category="x:加装 电梯",
+                                                      now=clock.now())).items] == [new.id]
+        admin = await _actor_of(db, world, "admin")
+        with pytest.raises(Invalid):  # promoting into a category switched off
+            await needs.promote(uow, actor=admin, need_id=new.id or 0, title="加装电梯", category="env", now=now)
+        await needs.promote(uow, actor=admin, need_id=old.id or 0, title="垃圾分类", category="env", now=now)
+        await needs.promote(uow, actor=admin, need_id=new.id or 0, title="加装电梯", category="x:" + "长" * 12,
+                            now=now)
+        await uow.commit()
+    async with db.uow() as uow:
+        assert (await uow.session.get(Need, new.id)).category == "x:" + "长" * 12  # type: ignore[union-attr]
+
+
+async def test_category_limits(db: Database, clock: FixedClock, world: World) -> None:
+    now = clock.now()
+    async with db.uow() as uow:
+        admin = world.actors["admin"]
+        for i in range(needs.MAX_IN_USE - len(needs.CATEGORIES)):
+            await needs.add_category(uow, actor=admin, name=f"自定{i}", now=now)
+        with pytest.raises(Invalid) as err:  # 16 in use
+            await needs.add_category(uow, actor=admin, name="再一个", now=now)
+        assert (err.value.field, err.value.reason) == ("categories", "too_many")
+        await needs.set_category(uow, actor=admin, code="env", active=False, now=now)
+        await needs.add_category(uow, actor=admin, name="再一个", now=now)
+        with pytest.raises(Invalid):
+            await needs.set_category(uow, actor=admin, code="env", active=True, now=now)
+        for code in needs.categories(await uow.session.get(Community, world.community_id))[1:]:
+            await needs.set_category(uow, actor=admin, code=code, active=False, now=now)
+        await needs.set_category(uow, actor=admin, code="env", active=False, now=now)  # already off: no-op
+        last = needs.categories(await uow.session.get(Community, world.community_id))
+        assert len(last) == 1
+        with pytest.raises(Invalid) as err:
+            await needs.set_category(uow, actor=admin, code=last[0], active=False, now=now)
+        assert (err.value.field, err.value.reason) == ("categories", "last")
+        for i in range(needs.MAX_OWN - 7):
+            await needs.add_category(uow, actor=admin, name=f"更多{i}", now=now)
+        with pytest.raises(Invalid) as err:
+            await needs.add_category(uow, actor=admin, name="太多了", now=now)
+        assert err.value.reason == "too_many_own"
+
+
+# ---------------------------------------------------------------- reminders to the groups (F-1.5)
+
+
+def _at(day: int, hour: int, minute: int = 0) -> datetime:
+    """A local (Tianjin) time in March 2027."""
+    return datetime(2027, 3, day, hour, minute, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
+async def _remind(db: Database, clock: FixedClock, at: datetime) -> list[dict]:
+    clock.set(at)
+    async with db.uow() as uow:
+        count = await needs.remind(uow, now=clock.now())
+        await uow.commit()
+    async with db.uow() as uow:
+        rows = (await uow.session.exec(select(OutboxMessage).where(OutboxMessage.dedupe_key.like("needs_remind:%"))  # type: ignore[union-attr]
+                                       .order_by(OutboxMessage.id))).all()
+    assert count <= len(rows)
+    return [{"chat": r.tg_chat_id, **r.payload["params"]} for r in rows[len(rows) - count:]]
+
+
+async def test_reminders_weekly_then_a_last_call(db: Database, clock: FixedClock, world: World) -> None:
+    clock.set(_at(1, 9, 30))  # a Monday
+    async with db.uow() as uow:
+        uow.session.add(Chat(tg_chat_id=-100125, type="supergroup", title="退出的群", community_id=world.community_id,
+                             purpose="building", bot_status="left", created_at=clock.now()))
+        await needs.open_period(uow, actor=world.actors["admin"], now=clock.now(), closes_on=date(2027, 3, 31))
+        await uow.commit()
+    await _submit(db, clock, world.actors["resident"])
+    await _submit(db, clock, world.actors["resident2"], text="多种树", category="green")
+    assert await _remind(db, clock, _at(1, 11)) == []  # the opening notice has just gone out
+    assert await _remind(db, clock, _at(8, 9, 50)) == []  # a week later, before 10:00
+    sent = await _remind(db, clock, _at(8, 10, 0))
+    assert sent == [{"chat": -100123, "year": 2027, "community": "北辰示范社区", "count": 2, "last": False,
+                     "closes_on": "2027-03-31"}]
+    assert await _remind(db, clock, _at(8, 10, 10)) == []  # the scheduler calls again
+    assert await _remind(db, clock, _at(10, 12)) == []  # once per week
+    assert await _remind(db, clock, _at(15, 21)) == []  # not in the evening ...
+    assert len(await _remind(db, clock, _at(16, 10, 30))) == 1  # ... but the next day of that week
+    assert len(await _remind(db, clock, _at(22, 10))) == 1
+    last = await _remind(db, clock, _at(29, 10))  # two days before the closing day
+    assert [(m["last"], m["count"]) for m in last] == [(True, 2)]
+    assert await _remind(db, clock, _at(30, 10)) == [] and await _remind(db, clock, _at(31, 15)) == []
+    assert await _remind(db, clock, datetime(2027, 4, 5, 10, tzinfo=ZoneInfo("Asia/Shanghai"))) == []  # closed
+
+
+async def test_no_reminders_right_after_opening_or_when_closed(db: Database, clock: FixedClock,
+                                                               world: World) -> None:
+    clock.set(_at(1, 9))
+    async with db.uow() as uow:
+        await needs.open_period(uow, actor=world.actors["admin"], now=clock.now(), closes_on=date(2027, 3, 3))
+        await uow.commit()
+    assert await _remind(db, clock, _at(1, 10)) == []  # the last call would be today: too soon
+    assert await _remind(db, clock, _at(2, 10)) == []
+    async with db.uow() as uow:
+        await needs.close_period(uow, actor=world.actors["admin"], now=_at(2, 12))
+        await uow.commit()
+    assert await _remind(db, clock, _at(8, 10)) == []
+    async with db.uow() as uow:  # reopened without a closing date: weekly from a week after reopening
+        await needs.open_period(uow, actor=world.actors["admin"], now=_at(9, 9))
+        await uow.commit()
+    assert await _remind(db, clock, _at(15, 10)) == []
+    assert len(await _remind(db, clock, _at(16, 10))) == 1
+
+
+async def test_needs_filed_at_the_same_moment_get_distinct_numbers(db: Database, clock: FixedClock,
+                                                                    world: World) -> None:
+    await _open(db, clock, world)
+    authors = ["resident", "resident2", "resident3", "representative", "volunteer", "committee"] * 2
+
+    async def file(key: str) -> int:
+        async with db.uow(write=True) as uow:
+            need = await needs.submit(uow, actor=world.actors[key], category="facility", text=f"{key} 的需求",
+                                      now=clock.now())
+            await uow.commit()
+            return need.number
+
+    numbers = await asyncio.gather(*(file(key) for key in authors))
+    assert sorted(numbers) == list(range(1, len(authors) + 1))
