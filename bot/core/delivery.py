@@ -1,5 +1,10 @@
 """Sending the replies of an update. A reply that Telegram refuses for now (429, 5xx, network)
-is not lost: it goes into the outbox and the sender delivers it later."""
+is not lost: it goes into the outbox and the sender delivers it later.
+
+A native poll (SendPoll) is sent here too, after the update's commit like every reply; only then
+does Telegram tell its poll id, which a second short transaction records (see SendPoll). Nothing
+is half-written: no poll row without a sent poll (if Telegram refuses it, the `failed` words are
+said instead), and a poll that could not be recorded is closed again at once."""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import logging
 from collections.abc import Callable
 
 from bot.core.gateway import ApiError, Gateway
-from bot.core.types import Edit, Reply, Send, Toast
+from bot.core.types import Edit, Reply, Send, SendPoll, StopPoll, Toast
 from flows import membership
 from flows.clock import Clock
 from storage.db import Database
@@ -26,8 +31,35 @@ async def deliver(replies: list[Reply], gateway: Gateway, *, db: Database, clock
                 await gateway.send(reply.chat_id, reply.message, reply.reply_to)
             elif isinstance(reply, Edit):
                 await gateway.edit(reply.chat_id, reply.message_id, reply.message)
+            elif isinstance(reply, SendPoll):
+                await _send_poll(reply, gateway, db=db, clock=clock, on_outbox=on_outbox)
+            elif isinstance(reply, StopPoll):
+                await gateway.stop_poll(reply.chat_id, reply.message_id)
         except ApiError as err:
             await _failed(reply, err, db=db, clock=clock, on_outbox=on_outbox)
+
+
+async def _send_poll(reply: SendPoll, gateway: Gateway, *, db: Database, clock: Clock,
+                     on_outbox: Callable[[], None] | None) -> None:
+    failed = Send(reply.chat_id, reply.failed, reply.reply_to)
+    try:
+        sent = await gateway.send_poll(reply.chat_id, reply.question, list(reply.options), anonymous=reply.anonymous,
+                                       reply_to=reply.reply_to)
+    except ApiError as err:
+        log.warning("poll not sent (%s): %s", err.kind, err.description)
+        if err.kind == ApiError.FORBIDDEN:
+            await _failed(failed, err, db=db, clock=clock, on_outbox=on_outbox)  # we are out of the chat
+        else:
+            await deliver([failed], gateway, db=db, clock=clock, on_outbox=on_outbox)
+        return
+    try:
+        async with db.uow(write=True) as uow:
+            await reply.record(uow, tg_poll_id=sent.poll_id, message_id=sent.message_id, now=clock.now())
+            await uow.commit()
+    except Exception:
+        log.exception("poll %s sent but not recorded; closing it again", sent.message_id)
+        await deliver([StopPoll(reply.chat_id, sent.message_id), failed], gateway, db=db, clock=clock,
+                      on_outbox=on_outbox)
 
 
 async def _failed(reply: Reply, err: ApiError, *, db: Database, clock: Clock,
@@ -36,6 +68,9 @@ async def _failed(reply: Reply, err: ApiError, *, db: Database, clock: Clock,
         log.info("callback answer not delivered: %s", err.kind)  # too late to answer; harmless
         return
     if isinstance(reply, Edit) and "not modified" in err.description:
+        return
+    if isinstance(reply, StopPoll):
+        log.info("poll not stopped: %s", err.description)  # closed or deleted already: our record stands
         return
     chat_id = reply.chat_id
     now = clock.now()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.core.types import OutMessage
+from bot.core.types import OutMessage, SentPoll
 
 
 class ApiError(Exception):
@@ -38,6 +41,68 @@ class Gateway(Protocol):
 
     async def pin(self, chat_id: int, message_id: int) -> None: ...
 
+    async def download(self, file_id: str) -> bytes: ...
+
+    async def send_poll(self, chat_id: int, question: str, options: list[str], *, anonymous: bool,
+                        reply_to: int | None = None) -> SentPoll: ...
+
+    async def stop_poll(self, chat_id: int, message_id: int) -> None: ...
+
     async def set_commands(self, commands: list[BotCommand], scope: str, language: str | None) -> None: ...
 
     async def me(self) -> tuple[int, str]: ...
+
+
+#: A runtime's photo send: given a Telegram file id to reuse (or None to upload the file), returns the
+#: message id and the file id of the photo Telegram stored.
+PhotoSend = Callable[[str | None], Awaitable[tuple[int, str | None]]]
+
+
+class Uploads:
+    """Local pictures go up to Telegram once: later sends of the same file (same path, size and mtime) reuse
+    the file id Telegram gave it — the monthly board picture of a community goes to all its groups with one
+    upload. Concurrent first sends of a file wait for the one upload; a reused id Telegram refuses (400) is
+    forgotten and the file uploaded again. Remembers at most `size` files."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._ids: dict[tuple[str, int, int], str] = {}
+        self._locks: dict[tuple[str, int, int], asyncio.Lock] = {}
+
+    @staticmethod
+    def key(ref: str) -> tuple[str, int, int] | None:
+        """A local file's identity, or None for URLs and file ids (sent as they are)."""
+        if ref.startswith(("http://", "https://")) or "/" not in ref:
+            return None
+        try:
+            st = os.stat(ref)
+        except OSError:
+            return None
+        return ref, st.st_mtime_ns, st.st_size
+
+    async def send(self, ref: str, send: PhotoSend) -> int:
+        key = self.key(ref)
+        if key is None:
+            return (await send(None))[0]
+        known = self._ids.get(key)
+        if known is None:
+            lock = self._locks.setdefault(key, asyncio.Lock())
+            async with lock:
+                known = self._ids.get(key)
+                if known is None:
+                    try:
+                        message_id, file_id = await send(None)
+                    finally:
+                        self._locks.pop(key, None)
+                    if file_id:
+                        self._ids[key] = file_id
+                        while len(self._ids) > self.size:
+                            del self._ids[next(iter(self._ids))]
+                    return message_id
+        try:
+            return (await send(known))[0]
+        except ApiError as err:
+            if err.kind != ApiError.BAD_REQUEST:
+                raise
+            self._ids.pop(key, None)
+            return (await send(None))[0]

@@ -5,6 +5,7 @@ knows aiogram or python-telegram-bot."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +50,7 @@ class MessageEvent(Event):
     args: str = ""
     addressed_to_other_bot: bool = False
     photo_file_id: str | None = None
+    photo_unique_id: str | None = None  # the same photo has one file_unique_id however often it is sent
     document_file_id: str | None = None
     voice_file_id: str | None = None
     location: tuple[float, float] | None = None
@@ -145,5 +147,35 @@ class Toast:
     alert: bool = False
 
 
-Reply = Send | Edit | Toast
+@dataclass(frozen=True)
+class SentPoll:
+    """What Telegram tells about a poll the bot put to a chat."""
+
+    message_id: int
+    poll_id: str
+
+
+@dataclass(frozen=True)
+class SendPoll:
+    """Put a native poll to a chat, after the commit like every reply. Telegram's ids are known only
+    then, so `record(uow, tg_poll_id=…, message_id=…, now=…)` stores them in a second short transaction;
+    if Telegram refuses the poll, or recording fails (the poll is then closed again), `failed` is
+    said in the chat instead."""
+
+    chat_id: int
+    question: str
+    options: tuple[str, ...]
+    record: Callable[..., Awaitable[Any]]
+    failed: OutMessage
+    anonymous: bool = False
+    reply_to: int | None = None
+
+
+@dataclass(frozen=True)
+class StopPoll:
+    chat_id: int
+    message_id: int
+
+
+Reply = Send | Edit | Toast | SendPoll | StopPoll
 

@@ -38,6 +38,12 @@ async def start(ctx: Ctx) -> None:
     elif payload == "need" and ctx.actor.member is not None:
         from bot.handlers.needs import from_link  # the groups' "submit a need" link
         await from_link(ctx)
+    elif payload.startswith("rate_") and ctx.actor.member is not None:
+        from bot.handlers.acceptance import from_link as rate_link  # the comparison post's ⭐ link
+        await rate_link(ctx, payload)
+    elif payload == "vote" and ctx.actor.member is not None:
+        from bot.handlers.ballot import show_sheet  # the groups' "vote in private" link
+        await show_sheet(ctx)
     elif ctx.actor.member is not None:
         ctx.reply(_welcome_back(ctx))
     else:

@@ -28,14 +28,15 @@ from aiogram.types import (
     FSInputFile,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputPollOption,
     LinkPreviewOptions,
     ReplyParameters,
     Update,
 )
 
 from bot.core.convert import UPDATE_TYPES
-from bot.core.gateway import ApiError, BotCommand
-from bot.core.types import OutMessage
+from bot.core.gateway import ApiError, BotCommand, Uploads
+from bot.core.types import OutMessage, SentPoll
 from bot.runtimes.base import Pipeline
 
 log = logging.getLogger("linli.aiogram")
@@ -66,6 +67,7 @@ def _photo(ref: str) -> Any:
 class AiogramGateway:
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
+        self.uploads = Uploads()
 
     async def _call(self, coro: Any) -> Any:
         try:
@@ -81,13 +83,18 @@ class AiogramGateway:
 
     async def send(self, chat_id: int, message: OutMessage, reply_to: int | None = None) -> int:
         if message.photo:
-            sent = await self._call(self.bot.send_photo(chat_id, _photo(message.photo), caption=message.text,
-                                                        parse_mode="HTML", reply_markup=_markup(message),
-                                                        reply_parameters=_reply(reply_to)))
-        else:
-            sent = await self._call(self.bot.send_message(
-                chat_id, message.text, parse_mode="HTML", reply_markup=_markup(message), reply_parameters=_reply(reply_to),
-                link_preview_options=LinkPreviewOptions(is_disabled=True) if message.disable_preview else None))
+            photo = message.photo
+
+            async def send_photo(file_id: str | None) -> tuple[int, str | None]:
+                sent = await self._call(self.bot.send_photo(chat_id, file_id or _photo(photo), caption=message.text,
+                                                            parse_mode="HTML", reply_markup=_markup(message),
+                                                            reply_parameters=_reply(reply_to)))
+                return int(sent.message_id), (sent.photo[-1].file_id if sent.photo else None)
+
+            return await self.uploads.send(photo, send_photo)
+        sent = await self._call(self.bot.send_message(
+            chat_id, message.text, parse_mode="HTML", reply_markup=_markup(message), reply_parameters=_reply(reply_to),
+            link_preview_options=LinkPreviewOptions(is_disabled=True) if message.disable_preview else None))
         return int(sent.message_id)
 
     async def edit(self, chat_id: int, message_id: int, message: OutMessage) -> None:
@@ -100,6 +107,25 @@ class AiogramGateway:
 
     async def pin(self, chat_id: int, message_id: int) -> None:
         await self._call(self.bot.pin_chat_message(chat_id, message_id, disable_notification=True))
+
+    async def download(self, file_id: str) -> bytes:
+        file = await self._call(self.bot.get_file(file_id))
+        if not file.file_path:
+            raise ApiError(ApiError.BAD_REQUEST, "file has no path")
+        data = await self._call(self.bot.download_file(file.file_path))
+        assert data is not None
+        return bytes(data.getvalue())
+
+    async def send_poll(self, chat_id: int, question: str, options: list[str], *, anonymous: bool,
+                        reply_to: int | None = None) -> SentPoll:
+        sent = await self._call(self.bot.send_poll(
+            chat_id, question, [InputPollOption(text=o) for o in options], is_anonymous=anonymous,
+            reply_parameters=_reply(reply_to)))
+        assert sent.poll is not None
+        return SentPoll(message_id=int(sent.message_id), poll_id=str(sent.poll.id))
+
+    async def stop_poll(self, chat_id: int, message_id: int) -> None:
+        await self._call(self.bot.stop_poll(chat_id, message_id))
 
     async def set_commands(self, commands: list[BotCommand], scope: str, language: str | None) -> None:
         await self._call(self.bot.set_my_commands(

@@ -15,6 +15,7 @@ from telegram import (
     BotCommandScopeAllPrivateChats,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputPollOption,
     LinkPreviewOptions,
     ReplyParameters,
     Update,
@@ -24,8 +25,8 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bot.core.convert import UPDATE_TYPES
-from bot.core.gateway import ApiError, BotCommand
-from bot.core.types import OutMessage
+from bot.core.gateway import ApiError, BotCommand, Uploads
+from bot.core.types import OutMessage, SentPoll
 from bot.runtimes.base import Pipeline
 
 log = logging.getLogger("linli.ptb")
@@ -65,6 +66,7 @@ def _seconds(err: RetryAfter) -> float:
 class PtbGateway:
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
+        self.uploads = Uploads()
 
     async def _call(self, coro: Any) -> Any:
         try:
@@ -80,19 +82,24 @@ class PtbGateway:
 
     async def send(self, chat_id: int, message: OutMessage, reply_to: int | None = None) -> int:
         if message.photo:
-            if _is_upload(message.photo):
-                with open(message.photo, "rb") as file:
-                    sent = await self._call(self.bot.send_photo(chat_id, file, caption=message.text,
+            photo = message.photo
+
+            async def send_photo(file_id: str | None) -> tuple[int, str | None]:
+                if file_id is None and _is_upload(photo):
+                    with open(photo, "rb") as file:
+                        sent = await self._call(self.bot.send_photo(chat_id, file, caption=message.text,
+                                                                    parse_mode="HTML", reply_markup=_markup(message),
+                                                                    reply_parameters=_reply(reply_to)))
+                else:
+                    sent = await self._call(self.bot.send_photo(chat_id, file_id or photo, caption=message.text,
                                                                 parse_mode="HTML", reply_markup=_markup(message),
-                                                        reply_parameters=_reply(reply_to)))
-            else:
-                sent = await self._call(self.bot.send_photo(chat_id, message.photo, caption=message.text,
-                                                            parse_mode="HTML", reply_markup=_markup(message),
-                                                        reply_parameters=_reply(reply_to)))
-        else:
-            sent = await self._call(self.bot.send_message(
-                chat_id, message.text, parse_mode="HTML", reply_markup=_markup(message), reply_parameters=_reply(reply_to),
-                link_preview_options=LinkPreviewOptions(is_disabled=True) if message.disable_preview else None))
+                                                                reply_parameters=_reply(reply_to)))
+                return int(sent.message_id), (sent.photo[-1].file_id if sent.photo else None)
+
+            return await self.uploads.send(photo, send_photo)
+        sent = await self._call(self.bot.send_message(
+            chat_id, message.text, parse_mode="HTML", reply_markup=_markup(message), reply_parameters=_reply(reply_to),
+            link_preview_options=LinkPreviewOptions(is_disabled=True) if message.disable_preview else None))
         return int(sent.message_id)
 
     async def edit(self, chat_id: int, message_id: int, message: OutMessage) -> None:
@@ -105,6 +112,21 @@ class PtbGateway:
 
     async def pin(self, chat_id: int, message_id: int) -> None:
         await self._call(self.bot.pin_chat_message(chat_id, message_id, disable_notification=True))
+
+    async def download(self, file_id: str) -> bytes:
+        file = await self._call(self.bot.get_file(file_id))
+        return bytes(await self._call(file.download_as_bytearray()))
+
+    async def send_poll(self, chat_id: int, question: str, options: list[str], *, anonymous: bool,
+                        reply_to: int | None = None) -> SentPoll:
+        sent = await self._call(self.bot.send_poll(
+            chat_id, question, [InputPollOption(o) for o in options], is_anonymous=anonymous,
+            reply_parameters=_reply(reply_to)))
+        assert sent.poll is not None
+        return SentPoll(message_id=int(sent.message_id), poll_id=str(sent.poll.id))
+
+    async def stop_poll(self, chat_id: int, message_id: int) -> None:
+        await self._call(self.bot.stop_poll(chat_id, message_id))
 
     async def set_commands(self, commands: list[BotCommand], scope: str, language: str | None) -> None:
         await self._call(self.bot.set_my_commands(

@@ -1,0 +1,755 @@
+"""The representatives' ballot (居民代表点选, F-2): the admins' card and dialog, the voters' sheets, receipts.
+
+/ballot (admins in private: the year's ballot with buttons by status; everyone else and groups: turnout
+while open, the result once closed), /ballot new (dialog), /ballot open · close · withdraw N ·
+receipt CODE, /vote (a representative's own sheet: toggles, pages, submit). Ties are settled from the
+"ballot_tie" notice's buttons (decide among the tied, or a run-off)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import func, select
+
+from bot.core.dispatch import ANYWHERE, Ctx, Router
+from bot.core.i18n import N_, tr
+from bot.core.types import Button, Keyboard, OutMessage
+from bot.handlers.common import MAX_ARGS, grid, int_arg, pager
+from bot.render import NoticeRenderer, h
+from flows import ballot
+from flows.ballot import BallotView, SheetView
+from flows.clock import local
+from flows.errors import AlreadyDone, FlowError, Forbidden, Invalid, NotFound, NotRegistered
+from flows.roles import Perm
+from storage.models import Need
+
+router = Router()
+NEW, TIE = "ballot_new", "ballot_tie"
+PAGE = 8  # candidates per page of a sheet
+DEFAULT_TZ = "Asia/Shanghai"
+CLOSING_HOUR = time(18, 0)
+STATUS_NAMES = {"draft": N_("draft"), "open": N_("open for voting"), "tie": N_("tie, waiting for a decision"),
+                "closed": N_("closed")}
+
+
+# ---------------------------------------------------------------- small helpers
+
+
+def _tz(ctx: Ctx) -> str:
+    return ctx.actor.community.timezone if ctx.actor.community is not None else DEFAULT_TZ
+
+
+def _when(at: datetime, tz: str) -> str:
+    return local(at, tz).strftime("%Y-%m-%d %H:%M")
+
+
+def _iso_when(value: object, tz: str = DEFAULT_TZ) -> str:
+    """A notice's ISO time, shown in the community's local time (the notice's `tz`)."""
+    try:
+        at = datetime.fromisoformat(str(value))
+    except ValueError:
+        return h(value)
+    return _when(at if at.tzinfo else at.replace(tzinfo=UTC), tz)
+
+
+def _days_at_closing(ctx: Ctx, days: int) -> datetime:
+    """`days` days from today (local), at 18:00 local, in UTC."""
+    tz = ZoneInfo(_tz(ctx))
+    day = local(ctx.now, _tz(ctx)).date() + timedelta(days=days)
+    return datetime.combine(day, CLOSING_HOUR, tzinfo=tz).astimezone(UTC)
+
+
+def parse_local_time(text: str, tz: str) -> datetime | None:
+    """`2027-03-15 18:00` (or just the day, meaning 18:00; a full-width colon or ISO's T will do) in local
+    time → UTC; None if not a time."""
+    text = " ".join(text.replace("：", ":").replace("T", " ").split())[:40]
+    for fmt, day_only in (("%Y-%m-%d %H:%M", False), ("%Y-%m-%d", True)):
+        try:
+            at = datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        if day_only:
+            at = datetime.combine(at.date(), CLOSING_HOUR)
+        return at.replace(tzinfo=ZoneInfo(tz)).astimezone(UTC)
+    return None
+
+
+def _year(ctx: Ctx) -> int:
+    assert ctx.actor.community is not None
+    return local(ctx.now, ctx.actor.community.timezone).year
+
+
+def _community_id(ctx: Ctx) -> int:
+    if ctx.actor.member is None or ctx.actor.community is None:
+        raise NotRegistered()
+    return ctx.actor.community.id or 0
+
+
+async def _current(ctx: Ctx) -> BallotView | None:
+    row = await ballot.current(ctx.uow, community_id=_community_id(ctx), year=_year(ctx))
+    if row is None:
+        return None
+    return await ballot.view(ctx.uow, ballot_id=row.id or 0, community_id=_community_id(ctx))
+
+
+async def _candidate_count(ctx: Ctx) -> int:
+    """This year's candidate projects (the dialog's summary). Stopgap: flows.ballot has no such reader."""
+    return int((await ctx.uow.session.exec(select(func.count()).select_from(Need).where(
+        Need.community_id == _community_id(ctx), Need.year == _year(ctx), Need.status == "candidate"))).one())
+
+
+def _round(ctx: Ctx, b: BallotView) -> str:
+    if b.round > 1:
+        return ctx.t("<b>Representatives' ballot {year}</b> · run-off (round {round})", year=b.year, round=b.round)
+    return ctx.t("<b>Representatives' ballot {year}</b>", year=b.year)
+
+
+def _turnout(ctx: Ctx, b: BallotView) -> str:
+    return ctx.t("{voted}/{voters} representatives have voted", voted=b.voted, voters=b.voters)
+
+
+def _ranked(lang: str, rows: list[tuple[str, int, bool]]) -> list[str]:
+    """"1. 楼道灯改造 — 23 票 ✅" lines, by votes."""
+    out = []
+    for i, (title, votes, elected) in enumerate(rows, 1):
+        line = tr(lang, "{place}. {title} — {votes} votes", place=i, title=h(title), votes=votes)
+        out.append(line + (" ✅ " + tr(lang, "elected") if elected else ""))
+    return out
+
+
+async def _result_rows(ctx: Ctx, b: BallotView) -> list[tuple[str, int, bool]]:
+    made = {p.need_number for p in await ballot.projects(ctx.uow, community_id=_community_id(ctx), year=b.year)}
+    counted = [c for c in b.candidates if not c.withdrawn]
+    counted.sort(key=lambda c: (-(c.votes or 0), c.position))
+    return [(c.title, c.votes or 0, c.need_number in made) for c in counted]
+
+
+def _tie_outcome(b: BallotView) -> ballot.Outcome:
+    return ballot.rank([(c.id, c.position, c.votes or 0) for c in b.candidates if not c.withdrawn], b.seats)
+
+
+# ---------------------------------------------------------------- errors
+
+
+def explain_ballot(ctx: Ctx, err: FlowError) -> str | None:
+    d = err.details
+    if isinstance(err, Invalid):
+        texts = {
+            ("candidates", "too_few"): ctx.t("Too few candidate projects: there are {have}, the ballot needs at "
+                                             "least {need}.", have=d.get("have"), need=d.get("need")),
+            ("candidates", "too_many"): ctx.t("A ballot can have at most {limit} candidate projects.",
+                                              limit=d.get("limit")),
+            ("choose", "out_of_range"): ctx.t("The number to choose must be between 1 and {limit}.",
+                                              limit=d.get("limit", ballot.MAX_CHOOSE)),
+            ("minimum", "out_of_range"): ctx.t("The minimum must be between 1 and {choose}.", choose=d.get("choose")),
+            ("closes_at", "past"): ctx.t("The closing time must be in the future and after the opening."),
+            ("ballot", "not_draft"): ctx.t("This ballot is not a draft any more. /ballot shows its state."),
+            ("ballot", "closed"): ctx.t("The ballot is closed: no more changes. /ballot shows the result."),
+            ("ballot", "not_open"): ctx.t("The ballot is not open. /ballot shows its state."),
+            ("voters", "none"): ctx.t("There are no residents' representatives yet. Give members the role first, "
+                                      "e.g. /grant 12 居民代表."),
+            ("candidate", "unknown"): ctx.t("That candidate is not on this ballot."),
+            ("candidate", "withdrawn"): ctx.t("This candidate has been withdrawn and cannot be chosen."),
+            ("choice", "too_many"): ctx.t("You can choose at most {choose}.", choose=d.get("choose")),
+            ("choice", "too_few"): ctx.t("Please choose at least {minimum} before submitting.",
+                                         minimum=d.get("minimum")),
+            ("sheet", "stale"): ctx.t("Your ballot changed in the meantime. Please look again: /vote"),
+            ("decision", "count"): ctx.t("Please pick exactly {seats}.", seats=d.get("seats")),
+            ("decision", "unknown"): ctx.t("Please pick among the tied candidates only."),
+        }
+        text = texts.get((err.field, err.reason))
+        if text is None and err.field == "ballot":
+            text = ctx.t("The ballot cannot do that in its present state. /ballot shows it.")
+        return text
+    if isinstance(err, Forbidden) and err.permission == Perm.VOTE.value:
+        return ctx.t("Only residents' representatives vote on the ballot (居民代表点选).")
+    if isinstance(err, AlreadyDone) and err.what == "ballot":
+        return ctx.t("This year already has a ballot. /ballot shows it.")
+    if isinstance(err, AlreadyDone) and err.what == "withdrawn":
+        return ctx.t("This candidate has been withdrawn already.")
+    if isinstance(err, NotFound):
+        if err.what == "ballot":
+            return ctx.t("That ballot does not exist (any more). /ballot shows this year's.")
+        if err.what == "receipt":
+            return ctx.t("No ballot paper has this receipt code. Please check it (8 letters and digits, "
+                         "e.g. ABCD-EFGH).")
+    return None
+
+
+# ---------------------------------------------------------------- /ballot: the card, subcommands
+
+
+def _card_text(ctx: Ctx, b: BallotView) -> list[str]:
+    tz = _tz(ctx)
+    lines = [_round(ctx, b), ctx.t("Status: {status}", status=ctx.t(STATUS_NAMES.get(b.status, b.status))),
+             ctx.t("{count} candidate projects · choose {minimum}–{choose}", count=len(b.candidates),
+                   minimum=b.minimum, choose=b.choose)]
+    if b.status == "draft":
+        lines.append(ctx.t("Opens {opens} · closes {closes}", opens=_when(b.opens_at, tz), closes=_when(b.closes_at, tz)))
+    else:
+        lines.append(ctx.t("Closes {closes}", closes=_when(b.closes_at, tz)))
+    return lines
+
+
+async def _admin_card(ctx: Ctx) -> None:
+    b = await _current(ctx)
+    if b is None:
+        ctx.show(ctx.t("<b>Representatives' ballot {year}</b>\nThere is no ballot this year yet.", year=_year(ctx)),
+                 [[ctx.button(ctx.t("➕ Create the ballot"), "ba", "new")]])
+        return
+    lines = _card_text(ctx, b)
+    buttons: Keyboard = []
+    if b.status == "draft":
+        buttons = [[ctx.button(ctx.t("▶ Open now"), "ba", "open", b.id), ctx.button(ctx.t("🗑 Discard"), "ba", "drop", b.id)]]
+    elif b.status == "open":
+        lines.append(_turnout(ctx, b))
+        buttons = [[ctx.button(ctx.t("⏹ Close and count"), "ba", "close", b.id)],
+                   [ctx.button(ctx.t("🚫 Withdraw a candidate"), "ba", "wd", b.id)]]
+    elif b.status == "tie":
+        lines.append(_turnout(ctx, b))
+        await _tie_card(ctx, b, [], lines)
+        return
+    else:
+        lines.append(_turnout(ctx, b))
+        lines += _ranked(ctx.lang, await _result_rows(ctx, b))
+    buttons.append([ctx.button(ctx.t("🔄 Refresh"), "ba", "card")])
+    ctx.show("\n".join(lines), buttons)
+
+
+async def _public_card(ctx: Ctx) -> None:
+    """Groups and everyone but the admins: turnout while open (never names), the result once closed."""
+    b = await _current(ctx)
+    if b is None or b.status == "draft":
+        ctx.reply(ctx.t("No representatives' ballot is open at the moment."))
+        return
+    lines = [_round(ctx, b)]
+    if b.status == "open":
+        lines += [ctx.t("{count} candidate projects · closes {closes}", count=len(b.candidates),
+                        closes=_when(b.closes_at, _tz(ctx))), ctx.t("Turnout: {turnout}", turnout=_turnout(ctx, b))]
+    elif b.status == "tie":
+        lines += [ctx.t("Counting is done; there is a tie at the cut-off. The community will decide and announce "
+                        "the result."), _turnout(ctx, b)]
+    else:
+        lines += [_turnout(ctx, b)] + _ranked(ctx.lang, await _result_rows(ctx, b))
+    ctx.reply("\n".join(lines))
+
+
+USAGE = N_("Usage: /ballot · /ballot new · /ballot open · /ballot close · /ballot withdraw N · /ballot receipt CODE")
+
+
+@router.command("ballot", where=ANYWHERE, description=N_("The representatives' ballot (居民代表点选)"))
+async def ballot_command(ctx: Ctx) -> None:
+    words = ctx.message.args[:MAX_ARGS].split()
+    verb = words[0].lower() if words else ""
+    chat = ctx.event.chat
+    assert chat is not None
+    if verb and not chat.is_private:
+        ctx.reply(ctx.t("Please use this in a private chat with me."),
+                  [[ctx.url_button(ctx.t("Open private chat"), ctx.deep_link("go"))]])
+        return
+    _community_id(ctx)
+    if not verb:
+        if chat.is_private and ctx.actor.can(Perm.BALLOT):
+            await _admin_card(ctx)
+        else:
+            await _public_card(ctx)
+    elif verb == "receipt" and len(words) <= 3:
+        await _receipt(ctx, "".join(words[1:]))
+    elif verb == "new" and len(words) == 1:
+        await _start_new(ctx)
+    elif verb in ("open", "close") and len(words) == 1:
+        ctx.actor.require(Perm.BALLOT)
+        b = await _current(ctx)
+        if b is None:
+            raise NotFound("ballot")
+        await (_open(ctx, b.id) if verb == "open" else _close(ctx, b.id))
+    elif verb == "withdraw" and len(words) == 2 and int_arg(words[1]) is not None:
+        ctx.actor.require(Perm.BALLOT)
+        b = await _current(ctx)
+        if b is None:
+            raise NotFound("ballot")
+        cand = next((c for c in b.candidates if c.position == int_arg(words[1])), None)
+        if cand is None:
+            raise Invalid("candidate", "unknown")
+        await _withdraw(ctx, b.id, cand.id)
+    else:
+        ctx.reply(ctx.t(USAGE))
+
+
+async def _open(ctx: Ctx, ballot_id: int) -> None:
+    row = await ballot.open_ballot(ctx.uow, ballot_id=ballot_id, now=ctx.now, actor=ctx.actor)
+    voted, voters = await ballot.turnout(ctx.uow, ballot_id=row.id or 0)
+    ctx.show(ctx.t("✅ The ballot is open. {voters} representatives were sent their ballot in private; every linked "
+                   "group is told.", voters=voters),
+             [[ctx.button(ctx.t("🔄 Refresh"), "ba", "card")]])
+
+
+async def _close(ctx: Ctx, ballot_id: int) -> None:
+    tally = await ballot.close(ctx.uow, ballot_id=ballot_id, now=ctx.now, actor=ctx.actor)
+    await _after_tally(ctx, tally)
+
+
+async def _after_tally(ctx: Ctx, tally: ballot.Tally) -> None:
+    b = tally.ballot
+    if tally.outcome.tied:
+        ctx.show(ctx.t("The ballot is closed and counted ({sheets} sheets). There is a tie at the cut-off: "
+                       "{tied} candidates for {seats} seats. The admins are sent buttons to decide or to hold a "
+                       "run-off.", sheets=tally.sheets, tied=len(tally.outcome.tied), seats=tally.outcome.seats_left))
+        return
+    rows = await _result_rows(ctx, b)
+    ctx.show("\n".join([ctx.t("✅ Counted ({sheets} sheets). The result is posted to the groups.",
+                              sheets=tally.sheets)] + _ranked(ctx.lang, rows)))
+
+
+async def _withdraw(ctx: Ctx, ballot_id: int, candidate_id: int) -> None:
+    await ballot.withdraw(ctx.uow, actor=ctx.actor, ballot_id=ballot_id, candidate_id=candidate_id, now=ctx.now)
+    b = await ballot.view(ctx.uow, ballot_id=ballot_id, community_id=_community_id(ctx))
+    cand = next(c for c in b.candidates if c.id == candidate_id)
+    ctx.show(ctx.t("✅ Candidate {position}. {title} is withdrawn: it stays on the sheets greyed out and is not "
+                   "counted.", position=cand.position, title=h(cand.title)),
+             [[ctx.button(ctx.t("🔄 Refresh"), "ba", "card")]])
+
+
+@router.callback("ba")
+async def admin_press(ctx: Ctx) -> None:
+    ctx.actor.require(Perm.BALLOT)
+    action = ctx.args[0] if ctx.args else ""
+    ids = [int_arg(a) for a in ctx.args[1:]]
+    if any(i is None for i in ids):
+        ctx.toast(ctx.t("This button is not valid."), alert=True)
+        return
+    bid = ids[0] if ids else 0
+    if action == "card":
+        await _admin_card(ctx)
+    elif action == "new":
+        await _start_new(ctx)
+    elif action == "open" and bid:
+        await _open(ctx, bid)
+    elif action == "drop" and bid:
+        await ballot.discard(ctx.uow, actor=ctx.actor, ballot_id=bid, now=ctx.now)
+        ctx.edit(ctx.t("The draft ballot is discarded. /ballot new starts a new one."))
+    elif action == "close" and bid:
+        voted, voters = await ballot.turnout(ctx.uow, ballot_id=bid)
+        ctx.edit(ctx.t("Close the ballot now and count the votes? {voted}/{voters} representatives have voted; "
+                       "nobody can vote or change afterwards.", voted=voted, voters=voters),
+                 [[ctx.button(ctx.t("✅ Yes, close and count"), "ba", "cy", bid),
+                   ctx.button(ctx.t("✖ Cancel"), "ba", "card")]])
+    elif action == "cy" and bid:
+        await _close(ctx, bid)
+    elif action == "wd" and bid:
+        b = await ballot.view(ctx.uow, ballot_id=bid, community_id=_community_id(ctx))
+        choices = [ctx.button(f"{c.position}. {c.title}", "ba", "wc", bid, c.id) for c in b.candidates
+                   if not c.withdrawn]
+        ctx.edit(ctx.t("Which candidate should be withdrawn?"),
+                 grid(choices, 1) + [[ctx.button(ctx.t("◀ Back"), "ba", "card")]])
+    elif action == "wc" and len(ids) == 2:
+        b = await ballot.view(ctx.uow, ballot_id=bid, community_id=_community_id(ctx))
+        cand = next((c for c in b.candidates if c.id == ids[1]), None)
+        if cand is None:
+            raise Invalid("candidate", "unknown")
+        ctx.edit(ctx.t("Withdraw candidate {position}. {title}? Choices already made for it will not be counted.",
+                       position=cand.position, title=h(cand.title)),
+                 [[ctx.button(ctx.t("✅ Withdraw"), "ba", "wy", bid, cand.id), ctx.button(ctx.t("✖ Cancel"), "ba", "card")]])
+    elif action == "wy" and len(ids) == 2:
+        await _withdraw(ctx, bid, ids[1] or 0)
+    else:
+        ctx.toast(ctx.t("This button is not valid."), alert=True)
+
+
+# ---------------------------------------------------------------- /ballot new: the dialog
+
+
+async def _start_new(ctx: Ctx) -> None:
+    ctx.actor.require(Perm.BALLOT)
+    if await ballot.current(ctx.uow, community_id=_community_id(ctx), year=_year(ctx)) is not None:
+        raise AlreadyDone("ballot")
+    await _ask(ctx, "choose", {})
+
+
+async def _ask(ctx: Ctx, step: str, data: dict[str, Any]) -> None:
+    await ctx.set_state(NEW, step, data)
+    cancel = [ctx.button(ctx.t("✖ Cancel"), "bn", "x")]
+    if step == "choose":
+        text = ctx.t("<b>New representatives' ballot</b>\nHow many projects should each representative choose at "
+                     "most? Tap, or send a number from 1 to {limit} (default {default}).",
+                     limit=ballot.MAX_CHOOSE, default=ballot.DEFAULT_CHOOSE)
+        buttons = [[ctx.button(str(n), "bn", "c", n) for n in (5, 10, 15)], cancel]
+    elif step == "minimum":
+        text = ctx.t("And at least how many? Tap, or send a number from 1 to {choose}.", choose=data["choose"])
+        buttons = [[ctx.button("1", "bn", "m", 1),
+                    ctx.button(ctx.t("Same as the maximum ({choose})", choose=data["choose"]), "bn", "m", data["choose"])],
+                   cancel]
+    elif step == "closes":
+        text = ctx.t("When does voting close? Tap, or send a local time like {example}.", example="2027-03-15 18:00")
+        buttons = [[ctx.button(ctx.t("In {days} days, 18:00", days=n), "bn", "d", n) for n in (3, 7, 14)], cancel]
+    elif step == "opens":
+        text = ctx.t("When does voting open? Tap “Now”, or send a later local time like {example}.",
+                     example="2027-03-08 09:00")
+        buttons = [[ctx.button(ctx.t("Now"), "bn", "o")], cancel]
+    else:
+        tz = _tz(ctx)
+        opens = ctx.t("now") if data.get("opens") is None else _when(datetime.fromisoformat(data["opens"]), tz)
+        text = "\n".join([
+            ctx.t("<b>Please check the ballot</b>"),
+            ctx.t("Candidate projects: {count}", count=await _candidate_count(ctx)),
+            ctx.t("Each representative chooses {minimum}–{choose}", minimum=data["minimum"], choose=data["choose"]),
+            ctx.t("Opens: {opens}", opens=opens),
+            ctx.t("Closes: {closes}", closes=_when(datetime.fromisoformat(data["closes"]), tz))])
+        buttons = [[ctx.button(ctx.t("✅ Confirm"), "bn", "ok"), cancel[0]]]
+    ctx.show(text, buttons)
+
+
+async def _set(ctx: Ctx, data: dict[str, Any], key: str, value: object) -> None:
+    """Record an answer and ask the next question."""
+    data = {**data, key: value}
+    nxt = {"choose": "minimum", "minimum": "closes", "closes": "opens", "opens": "confirm"}[key]
+    await _ask(ctx, nxt, data)
+
+
+def _check_closes(ctx: Ctx, at: datetime) -> None:
+    if at <= ctx.now:
+        raise Invalid("closes_at", "past")
+
+
+async def _finish(ctx: Ctx, data: dict[str, Any]) -> None:
+    opens = datetime.fromisoformat(data["opens"]) if data.get("opens") else None
+    row = await ballot.create(ctx.uow, actor=ctx.actor, now=ctx.now, closes_at=datetime.fromisoformat(data["closes"]),
+                              opens_at=opens, choose=int(data["choose"]), minimum=int(data["minimum"]))
+    await ctx.clear_state()
+    if opens is None:
+        await _open(ctx, row.id or 0)
+    else:
+        ctx.edit(ctx.t("✅ The ballot is saved as a draft. It opens by itself at {opens}; /ballot shows it.",
+                       opens=_when(opens, _tz(ctx))))
+
+
+@router.callback("bn")
+async def new_press(ctx: Ctx) -> None:
+    action = ctx.args[0] if ctx.args else ""
+    number = int_arg(ctx.args[1]) if len(ctx.args) > 1 else None
+    state = ctx.state
+    if state is None or state.flow != NEW:
+        ctx.toast(ctx.t("This dialog has ended. Send /ballot new to start again."), alert=True)
+        return
+    ctx.actor.require(Perm.BALLOT)
+    data = dict(state.data)
+    if action == "x":
+        await ctx.clear_state()
+        ctx.edit(ctx.t("Cancelled, nothing was saved."))
+    elif action == "c" and state.step == "choose" and number:
+        await _set(ctx, data, "choose", number)
+    elif action == "m" and state.step == "minimum" and number:
+        await _set(ctx, data, "minimum", number)
+    elif action == "d" and state.step == "closes" and number:
+        await _set(ctx, data, "closes", _days_at_closing(ctx, number).isoformat())
+    elif action == "o" and state.step == "opens":
+        await _set(ctx, data, "opens", None)
+    elif action == "ok" and state.step == "confirm":
+        await _finish(ctx, data)
+    else:
+        ctx.toast(ctx.t("This button belongs to an earlier step."), alert=True)
+
+
+@router.flow(NEW)
+async def new_text(ctx: Ctx) -> None:
+    state = ctx.state
+    assert state is not None
+    ctx.actor.require(Perm.BALLOT)
+    data = dict(state.data)
+    text = ctx.message.text[:MAX_ARGS]
+    number = int_arg(text)
+    if state.step == "choose":
+        if number is None or not 1 <= number <= ballot.MAX_CHOOSE:
+            ctx.reply(ctx.t("Please send a number from 1 to {limit}, or tap a button above.", limit=ballot.MAX_CHOOSE))
+            return
+        await _set(ctx, data, "choose", number)
+    elif state.step == "minimum":
+        if number is None or not 1 <= number <= int(data["choose"]):
+            ctx.reply(ctx.t("Please send a number from 1 to {limit}, or tap a button above.", limit=data["choose"]))
+            return
+        await _set(ctx, data, "minimum", number)
+    elif state.step in ("closes", "opens"):
+        at = parse_local_time(text, _tz(ctx))
+        if at is None:
+            ctx.reply(ctx.t("Please send a local time like {example}, or tap a button above.",
+                            example="2027-03-15 18:00"))
+            return
+        if state.step == "closes":
+            _check_closes(ctx, at)
+            await _set(ctx, data, "closes", at.isoformat())
+        else:
+            if at <= ctx.now:
+                ctx.reply(ctx.t("That time has passed. Send a later time, or tap “Now”."))
+                return
+            if at >= datetime.fromisoformat(data["closes"]):
+                raise Invalid("closes_at", "past")
+            await _set(ctx, data, "opens", at.isoformat())
+    else:
+        ctx.reply(ctx.t("Please tap one of the buttons above, or send /cancel to stop."))
+
+
+# ---------------------------------------------------------------- voting: /vote and the sheet
+
+
+def _sheet_text(ctx: Ctx, s: SheetView) -> str:
+    b = s.ballot
+    lines = [_round(ctx, b),
+             ctx.t("Please choose {minimum}–{choose}", minimum=b.minimum, choose=b.choose) + " · "
+             + ctx.t("chosen {count}/{choose}", count=len(s.chosen), choose=b.choose),
+             ctx.t("Closes {closes}", closes=_when(b.closes_at, _tz(ctx)))]
+    if s.cast and s.receipt:
+        code = "<code>" + h(s.receipt) + "</code>"
+        lines.append(ctx.t("✅ Submitted · receipt code {code}, you can change it until closing", code=code))
+    if s.changed and s.cast:
+        lines.append(ctx.t("⚠ There are changes not submitted yet."))
+    elif not s.cast:
+        lines.append(ctx.t("Not submitted yet: tap the projects, then “Submit”."))
+    return "\n".join(lines)
+
+
+def _sheet_buttons(ctx: Ctx, s: SheetView, version: int, page: int) -> Keyboard:
+    b = s.ballot
+    pages = max(1, -(-len(b.candidates) // PAGE))
+    page = min(max(page, 1), pages)
+    rows: Keyboard = []
+    for c in b.candidates[(page - 1) * PAGE:page * PAGE]:
+        label = f"{c.position}. {c.title}"
+        if c.withdrawn:
+            rows.append([ctx.button("🚫 " + label, "bv", "w", b.id)])
+        else:
+            mark = "✅" if c.id in s.chosen else "⬜"
+            rows.append([ctx.button(f"{mark} {label}", "bv", "t", b.id, c.id, version, page)])
+    nav = pager(ctx, page, pages, "bv", "s", b.id)
+    if nav:
+        rows.append(nav)
+    rows.append([ctx.button(ctx.t("📨 Submit"), "bv", "ok", b.id, page)])
+    return rows
+
+
+async def _show_sheet(ctx: Ctx, s: SheetView, page: int) -> None:
+    ctx.show(_sheet_text(ctx, s), _sheet_buttons(ctx, s, s.version, page))
+
+
+async def show_sheet(ctx: Ctx, ballot_id: int | None = None, page: int = 1) -> None:
+    """The actor's sheet of the ballot (the current one when not given)."""
+    if ballot_id is None:
+        b = await _current(ctx)
+        if b is None or b.status == "draft":
+            ctx.reply(ctx.t("No representatives' ballot is open at the moment."))
+            return
+        if b.status != "open":
+            raise Invalid("ballot", "closed")
+        ballot_id = b.id
+    s = await ballot.sheet(ctx.uow, actor=ctx.actor, secret=ctx.core.ballot_key, ballot_id=ballot_id, now=ctx.now)
+    if s.ballot.status != "open":
+        raise Invalid("ballot", "closed")
+    await _show_sheet(ctx, s, page)
+
+
+async def from_link(ctx: Ctx) -> None:
+    """The groups' "vote in private" link (/start vote)."""
+    await show_sheet(ctx)
+
+
+@router.command("vote", where=ANYWHERE, description=N_("Vote on the representatives' ballot (居民代表)"),
+                perm=Perm.VOTE)
+async def vote(ctx: Ctx) -> None:
+    chat = ctx.event.chat
+    assert chat is not None
+    if not chat.is_private:
+        ctx.reply(ctx.t("The ballot is secret: please vote in a private chat with me."),
+                  [[ctx.url_button(ctx.t("🗳 Vote in private"), ctx.deep_link("vote"))]])
+        return
+    _community_id(ctx)
+    await show_sheet(ctx)
+
+
+@router.callback("bv")
+async def sheet_press(ctx: Ctx) -> None:
+    action = ctx.args[0] if ctx.args else ""
+    ids = [int_arg(a) for a in ctx.args[1:]]
+    if not ids or any(i is None for i in ids):
+        ctx.toast(ctx.t("This button is not valid."), alert=True)
+        return
+    bid = ids[0] or 0
+    _community_id(ctx)
+    if action == "s":
+        await show_sheet(ctx, bid, (ids[1] if len(ids) > 1 else None) or 1)
+    elif action == "w":
+        ctx.toast(ctx.t("This candidate has been withdrawn and cannot be chosen."), alert=True)
+    elif action == "t" and len(ids) == 4:
+        await _toggle(ctx, bid, ids[1] or 0, ids[2] or 0, ids[3] or 1)
+    elif action == "ok":
+        s = await ballot.submit(ctx.uow, actor=ctx.actor, secret=ctx.core.ballot_key, ballot_id=bid, now=ctx.now)
+        await _show_sheet(ctx, s, (ids[1] if len(ids) > 1 else None) or 1)
+        ctx.toast(ctx.t("✅ Submitted. Receipt code {code}; you can change your choices until closing.",
+                        code=s.receipt or ""), alert=True)
+    else:
+        ctx.toast(ctx.t("This button is not valid."), alert=True)
+
+
+async def _toggle(ctx: Ctx, ballot_id: int, candidate_id: int, version: int, page: int) -> None:
+    try:
+        s = await ballot.toggle(ctx.uow, actor=ctx.actor, secret=ctx.core.ballot_key, ballot_id=ballot_id,
+                                candidate_id=candidate_id, now=ctx.now, version=version)
+    except Invalid as err:
+        if err.field != "sheet":
+            raise
+        # a press from an old screen: nothing applied; show the sheet as it is now
+        s = await ballot.sheet(ctx.uow, actor=ctx.actor, secret=ctx.core.ballot_key, ballot_id=ballot_id, now=ctx.now)
+        await _show_sheet(ctx, s, page)
+        ctx.toast(ctx.t("Your ballot changed in the meantime: this is how it is now. Please look again."), alert=True)
+        return
+    await _show_sheet(ctx, s, page)
+
+
+# ---------------------------------------------------------------- receipts
+
+
+async def _receipt(ctx: Ctx, code: str) -> None:
+    if not code:
+        ctx.reply(ctx.t("Usage: /ballot receipt CODE, e.g. /ballot receipt ABCD-EFGH"))
+        return
+    r = await ballot.check_receipt(ctx.uow, community_id=_community_id(ctx), code=code[:20])
+    b = r.ballot
+    plain = ballot.normalise_receipt(code)
+    shown = "<code>" + h(plain[:4] + "-" + plain[4:]) + "</code>"
+    lines = [_round(ctx, b), ctx.t("Receipt code {code}", code=shown)]
+    if r.counted:
+        lines.append(ctx.t("✅ This ballot paper was counted."))
+    elif b.status in ("open", "draft"):
+        lines.append(ctx.t("This ballot paper is submitted; it is counted when the ballot closes."))
+    else:
+        lines.append(ctx.t("This ballot paper was not counted."))
+    lines.append(ctx.t("Its choices:"))
+    lines += [f"· {h(t)}" for t in r.choices] or [ctx.t("(none)")]
+    ctx.reply("\n".join(lines))
+
+
+# ---------------------------------------------------------------- ties
+
+
+async def _tie_card(ctx: Ctx, b: BallotView, picked: list[int], head: list[str]) -> None:
+    outcome = _tie_outcome(b)
+    await ctx.set_state(TIE, "pick", {"bid": b.id, "picked": picked})
+    by_id = {c.id: c for c in b.candidates}
+    lines = head + [ctx.t("⚖ Tie: {tied} candidates with the same votes for {seats} seats left. Pick {seats}, or "
+                          "hold a run-off.", tied=len(outcome.tied), seats=outcome.seats_left)]
+    rows: Keyboard = [[ctx.button(f"{'✅' if cid in picked else '⬜'} {by_id[cid].title} ({by_id[cid].votes or 0})",
+                                  "bt", "p", b.id, cid)] for cid in outcome.tied if cid in by_id]
+    rows.append([ctx.button(ctx.t("✔ Decide ({picked}/{seats})", picked=len(picked), seats=outcome.seats_left),
+                            "bt", "ok", b.id),
+                 ctx.button(ctx.t("🔁 Run-off"), "bt", "r", b.id)])
+    ctx.show("\n".join(lines), rows)
+
+
+@router.callback("bt")
+async def tie_press(ctx: Ctx) -> None:
+    ctx.actor.require(Perm.BALLOT)
+    action = ctx.args[0] if ctx.args else ""
+    ids = [int_arg(a) for a in ctx.args[1:]]
+    if not ids or any(i is None for i in ids):
+        ctx.toast(ctx.t("This button is not valid."), alert=True)
+        return
+    bid = ids[0] or 0
+    b = await ballot.view(ctx.uow, ballot_id=bid, community_id=_community_id(ctx))
+    if b.status != "tie":
+        raise Invalid("ballot", "not_tie")
+    state = ctx.state
+    picked: list[int] = list(state.data.get("picked", [])) if state and state.flow == TIE and \
+        state.data.get("bid") == bid else []
+    outcome = _tie_outcome(b)
+    if action == "p" and len(ids) == 2 and ids[1] in outcome.tied:
+        cid = ids[1] or 0
+        picked = [p for p in picked if p != cid] if cid in picked else [*picked, cid]
+        if len(picked) > outcome.seats_left:
+            raise Invalid("decision", "count", seats=outcome.seats_left)
+        await _tie_card(ctx, b, picked, [])
+    elif action == "ok":
+        tally = await ballot.decide(ctx.uow, actor=ctx.actor, ballot_id=bid, chosen=picked, now=ctx.now)
+        await ctx.clear_state()
+        await _after_tally(ctx, tally)
+    elif action == "r":
+        ctx.edit(ctx.t("A run-off between the tied candidates for {seats} seats, voting from now. When does it "
+                       "close?", seats=outcome.seats_left),
+                 [[ctx.button(ctx.t("In {days} days, 18:00", days=n), "bt", "rd", bid, n) for n in (1, 3, 7)],
+                  [ctx.button(ctx.t("◀ Back"), "bt", "back", bid)]])
+    elif action == "rd" and len(ids) == 2 and ids[1] in (1, 3, 7):
+        row = await ballot.runoff(ctx.uow, actor=ctx.actor, ballot_id=bid, closes_at=_days_at_closing(ctx, ids[1] or 1),
+                                  now=ctx.now)
+        await ctx.clear_state()
+        _, voters = await ballot.turnout(ctx.uow, ballot_id=row.id or 0)
+        ctx.edit(ctx.t("✅ The run-off (round {round}) is open until {closes}; {voters} representatives were sent "
+                       "their ballot.", round=row.round, closes=_when(row.closes_at, _tz(ctx)), voters=voters))
+    elif action == "back":
+        await _tie_card(ctx, b, picked, [])
+    else:
+        raise Invalid("decision", "unknown")
+
+
+# ---------------------------------------------------------------- notices
+
+
+def _head(lang: str, p: dict[str, Any]) -> str:
+    if int(p.get("round") or 1) > 1:
+        return tr(lang, "<b>Representatives' ballot {year}</b> · run-off (round {round})", year=p.get("year", ""),
+                  round=p.get("round"))
+    return tr(lang, "<b>Representatives' ballot {year}</b>", year=p.get("year", ""))
+
+
+def _vote_button(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> Keyboard:
+    """A deep link, not a signed button: it must still work on the last day of a long ballot."""
+    return [[Button(text=tr(lang, "🗳 Open my ballot"), url=r.deep_link("vote"))]]
+
+
+def _n_open(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
+    text = _head(lang, p) + "\n" + tr(
+        lang, "🗳 You are asked, as a residents' representative, to choose this year's projects from {count} "
+              "candidates: choose {minimum}–{choose}, until {closes}. Your choices are secret.",
+        count=p.get("candidates", ""), minimum=p.get("minimum", ""), choose=p.get("choose", ""),
+        closes=_iso_when(p.get("closes_at", ""), str(p.get("tz") or DEFAULT_TZ)))
+    return OutMessage(text=text, buttons=_vote_button(r, lang, p))
+
+
+def _n_open_group(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
+    return OutMessage(text=_head(lang, p) + "\n" + tr(
+        lang, "🗳 The representatives' ballot has begun: {voters} residents' representatives choose this year's "
+              "projects (民生实事) until {closes}. /ballot shows the turnout.",
+        voters=p.get("voters", ""), closes=_iso_when(p.get("closes_at", ""), str(p.get("tz") or DEFAULT_TZ))))
+
+
+def _n_remind(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
+    return OutMessage(text=_head(lang, p) + "\n" + tr(
+        lang, "⏰ Reminder: the ballot closes at {closes} and you have not voted yet.",
+        closes=_iso_when(p.get("closes_at", ""), str(p.get("tz") or DEFAULT_TZ))), buttons=_vote_button(r, lang, p))
+
+
+def _n_result(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
+    rows = [(str(x.get("title", "")), int(x.get("votes") or 0), bool(x.get("elected"))) for x in p.get("rows", [])]
+    rows.sort(key=lambda x: -x[1])
+    lines = [_head(lang, p), tr(lang, "📊 The result: {voted}/{voters} representatives voted.",
+                                voted=p.get("voted", ""), voters=p.get("voters", ""))]
+    return OutMessage(text="\n".join(lines + _ranked(lang, rows)))
+
+
+def _n_tie(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
+    bid = int(p.get("ballot_id") or 0)
+    tied = p.get("tied", [])
+    seats = p.get("seats_left", "")
+    text = _head(lang, p) + "\n" + tr(
+        lang, "⚖ Tie: {tied} candidates with the same votes for {seats} seats left. Pick {seats}, or hold a run-off.",
+        tied=len(tied), seats=seats)
+    rows = [[r.button(f"⬜ {x.get('title', '')} ({x.get('votes', 0)})", "bt", "p", bid, int(x.get("id") or 0))]
+            for x in tied]
+    rows.append([r.button(tr(lang, "✔ Decide ({picked}/{seats})", picked=0, seats=seats), "bt", "ok", bid),
+                 r.button(tr(lang, "🔁 Run-off"), "bt", "r", bid)])
+    return OutMessage(text=text, buttons=rows)
+
+
+NOTICES = {"ballot_open": _n_open, "ballot_open_group": _n_open_group, "ballot_remind": _n_remind,
+           "ballot_result": _n_result, "ballot_tie": _n_tie}
+
+#: The ballot's own wording of its errors (bot/handlers/__init__.py: report_error asks it first).
+EXPLAIN = explain_ballot

@@ -1,0 +1,865 @@
+"""The representatives' ballot (居民代表点选, F-2): choosing the year's projects from the candidates.
+
+Life of a ballot: an admin creates it (draft) from this year's candidate needs → it opens (by command or
+at `opens_at`, by the scheduler) and every representative gets a private ballot → representatives toggle
+candidates and submit, and may change and resubmit until closing → a day before closing those who have
+not voted are reminded once → it closes (by command or at `closes_at`) and is tallied: the top `seats`
+become the year's projects, the result is posted to every group of the community. A tie at the cut-off
+leaves the ballot in status "tie" and the admins are asked to decide (`decide`) or to hold a run-off
+(`runoff`: a new round between the tied candidates for the seats left).
+
+Secrecy (F-2.3): a sheet (BallotSheet) carries no member id and no time; it is found by a keyed hash of
+(ballot, member) that only this process can compute. The submitted choices (BallotMark) hang off the
+sheet. Nothing here returns another person's choices: voters see their own sheet, everyone else sees
+turnout (BallotVoter.voted_at) and, after closing, the totals. The receipt code is derived from the same
+key, so the voter can be shown it again any time; the sheet stores only its hash, and `check_receipt`
+tells the holder whether (and with which choices) that sheet was counted.
+
+Schema guarantees: one ballot per community, year and round; one voter row and one sheet per voter and
+ballot; one mark per sheet and candidate; one project per community, year and number (and need)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col, select
+
+from flows import audit, outbox
+from flows.clock import local
+from flows.errors import AlreadyDone, Forbidden, Invalid, NotFound, NotRegistered
+from flows.membership import Actor
+from flows.roles import Perm, Role
+from storage.db import UnitOfWork
+from storage.models import (
+    Ballot,
+    BallotCandidate,
+    BallotMark,
+    BallotSheet,
+    BallotVoter,
+    Chat,
+    Community,
+    Member,
+    Need,
+    Project,
+    RoleGrant,
+    User,
+)
+
+#: the largest ballot: how many may be chosen, how many candidates at most
+MAX_CHOOSE = 40
+MAX_CANDIDATES = 60
+DEFAULT_CHOOSE = 10
+REMIND_BEFORE = timedelta(days=1)  # the one reminder to representatives who have not voted
+RECEIPT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L
+RECEIPT_LENGTH = 8  # shown as XXXX-XXXX
+
+
+# ---------------------------------------------------------------- views (what callers may see)
+
+
+@dataclass(frozen=True)
+class CandidateLine:
+    id: int
+    position: int  # 1-based order on the ballot
+    title: str
+    category: str
+    need_number: int
+    withdrawn: bool = False
+    votes: int | None = None  # only after the tally
+
+
+@dataclass(frozen=True)
+class BallotView:
+    id: int
+    year: int
+    round: int
+    status: str  # draft|open|tie|closed
+    choose: int
+    minimum: int
+    seats: int
+    opens_at: datetime
+    closes_at: datetime
+    candidates: tuple[CandidateLine, ...]
+    voters: int  # representatives entitled to vote (0 while a draft)
+    voted: int  # of them, how many have submitted
+
+
+@dataclass(frozen=True)
+class SheetView:
+    """A voter's own ballot paper."""
+
+    ballot: BallotView
+    chosen: frozenset[int]  # candidate ids ticked on the draft
+    cast: bool  # submitted at least once
+    changed: bool  # the draft differs from what was submitted (or nothing was submitted yet)
+    receipt: str | None  # the receipt code once submitted ("ABCD-EFGH")
+    version: int = 0  # the sheet's counter: pass it back to `toggle` so a stale screen cannot apply twice
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Where the cut-off falls, from the totals alone (see `rank`)."""
+
+    elected: tuple[int, ...]  # candidate ids elected outright, best first
+    tied: tuple[int, ...]  # candidate ids tied at the cut-off (empty when there is no tie)
+    seats_left: int  # seats the tied candidates compete for (0 when there is no tie)
+
+
+@dataclass(frozen=True)
+class Tally:
+    ballot: BallotView  # candidates carry their votes; withdrawn ones are listed but not counted
+    sheets: int  # submitted sheets counted
+    outcome: Outcome
+
+
+@dataclass(frozen=True)
+class ProjectLine:
+    id: int
+    number: int
+    title: str
+    category: str
+    votes: int
+    need_number: int | None
+
+
+@dataclass(frozen=True)
+class Receipt:
+    ballot: BallotView
+    counted: bool  # the ballot is tallied and this sheet was in it
+    choices: tuple[str, ...]  # the titles chosen on the submitted sheet
+
+
+# ---------------------------------------------------------------- pure helpers
+
+
+def voter_token(secret: bytes, ballot_id: int, member_id: int) -> str:
+    """The sheet key of a voter: HMAC-SHA256 of (ballot, member) under the deployment's secret."""
+    return hmac.new(secret, f"linli-ballot:{ballot_id}:{member_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def receipt_code(secret: bytes, ballot_id: int, member_id: int) -> str:
+    """The voter's receipt code, derived (not stored): "XXXX-XXXX" over RECEIPT_ALPHABET."""
+    digest = hmac.new(secret, f"linli-receipt:{ballot_id}:{member_id}".encode(), hashlib.sha256).digest()
+    n = int.from_bytes(digest, "big")
+    chars = []
+    for _ in range(RECEIPT_LENGTH):
+        n, r = divmod(n, len(RECEIPT_ALPHABET))
+        chars.append(RECEIPT_ALPHABET[r])
+    half = RECEIPT_LENGTH // 2
+    return "".join(chars[:half]) + "-" + "".join(chars[half:])
+
+
+def normalise_receipt(code: str) -> str:
+    """What a person typed as a receipt code, upper case, without dashes and spaces."""
+    return "".join(c for c in code.upper() if c not in "- \t\u2010\u2011\u2012\u2013\u2014\uff0d")
+
+
+def receipt_hash(code: str) -> str:
+    """What the sheet stores of the receipt: sha256 of the normalised code (upper case, no dash/space)."""
+    return hashlib.sha256(normalise_receipt(code).encode()).hexdigest()
+
+
+def rank(votes: Sequence[tuple[int, int, int]], seats: int) -> Outcome:
+    """Who is elected from (candidate_id, position, votes) of the candidates still standing.
+
+    Sorted by votes, descending. If the candidate at place `seats` has as many votes as the one after
+    it, all candidates with that many votes are `tied` for the `seats_left` seats not yet filled by
+    those with more votes; everyone above is `elected`. With no more candidates than seats, all are
+    elected. Candidates with 0 votes can be elected only to fill seats nobody else could (and may tie)."""
+    order = sorted(votes, key=lambda v: (-v[2], v[1], v[0]))
+    if seats <= 0:
+        return Outcome(elected=(), tied=(), seats_left=0)
+    if len(order) <= seats or order[seats - 1][2] != order[seats][2]:
+        return Outcome(elected=tuple(v[0] for v in order[:seats]), tied=(), seats_left=0)
+    cut = order[seats - 1][2]
+    elected = tuple(v[0] for v in order if v[2] > cut)
+    tied = tuple(v[0] for v in order if v[2] == cut)
+    return Outcome(elected=elected, tied=tied, seats_left=seats - len(elected))
+
+
+# ---------------------------------------------------------------- internals
+
+
+def _community(actor: Actor) -> Community:
+    if actor.community is None:
+        raise NotRegistered()
+    return actor.community
+
+
+def local_year(community: Community, now: datetime) -> int:
+    return local(now, community.timezone).year
+
+
+async def _ballot(uow: UnitOfWork, ballot_id: int, community_id: int | None = None, *,
+                  lock: str | None = None) -> Ballot:
+    """The ballot (NotFound when missing or of another community); lock "update" or "share" on PostgreSQL."""
+    stmt = select(Ballot).where(Ballot.id == ballot_id).execution_options(populate_existing=True)
+    if lock == "update":
+        stmt = stmt.with_for_update()
+    elif lock == "share":
+        stmt = stmt.with_for_update(read=True)
+    ballot = (await uow.session.exec(stmt)).first()
+    if ballot is None or (community_id is not None and ballot.community_id != community_id):
+        raise NotFound("ballot", ballot_id)
+    return ballot
+
+
+async def _candidates(uow: UnitOfWork, ballot_id: int) -> list[tuple[BallotCandidate, int]]:
+    """The candidates of a ballot by position, each with its need's number."""
+    rows = await uow.session.exec(
+        select(BallotCandidate, Need.number).join(Need, col(Need.id) == col(BallotCandidate.need_id))
+        .where(BallotCandidate.ballot_id == ballot_id).order_by(col(BallotCandidate.position))
+        .execution_options(populate_existing=True))
+    return [(c, int(n)) for c, n in rows.all()]
+
+
+async def _turnout(uow: UnitOfWork, ballot_id: int) -> tuple[int, int]:
+    voters, voted = (await uow.session.exec(
+        select(func.count(col(BallotVoter.id)), func.count(col(BallotVoter.voted_at)))
+        .where(BallotVoter.ballot_id == ballot_id))).one()
+    return int(voted or 0), int(voters or 0)
+
+
+async def _view(uow: UnitOfWork, ballot: Ballot,
+                candidates: list[tuple[BallotCandidate, int]] | None = None) -> BallotView:
+    assert ballot.id is not None
+    voted, voters = await _turnout(uow, ballot.id)
+    if candidates is None:
+        candidates = await _candidates(uow, ballot.id)
+    lines = tuple(CandidateLine(id=c.id or 0, position=c.position, title=c.title, category=c.category,
+                                need_number=number, withdrawn=c.withdrawn_at is not None, votes=c.votes)
+                  for c, number in candidates)
+    return BallotView(id=ballot.id, year=ballot.year, round=ballot.round, status=ballot.status,
+                      choose=ballot.choose, minimum=ballot.minimum, seats=ballot.seats, opens_at=ballot.opens_at,
+                      closes_at=ballot.closes_at, candidates=lines, voters=voters, voted=voted)
+
+
+async def _role_holders(uow: UnitOfWork, community_id: int, role: Role) -> list[int]:
+    rows = await uow.session.exec(select(RoleGrant.member_id).where(
+        RoleGrant.community_id == community_id, RoleGrant.role == role.value, col(RoleGrant.revoked_at).is_(None)))
+    return sorted(set(rows.all()))
+
+
+async def _users(uow: UnitOfWork, member_ids: Sequence[int]) -> list[tuple[int, User]]:
+    """(member id, user) for the members, in member id order."""
+    out: list[tuple[int, User]] = []
+    ids = sorted(set(member_ids))
+    for i in range(0, len(ids), 500):
+        rows = await uow.session.exec(select(Member.id, User).join(User, col(User.id) == col(Member.user_id))
+                                      .where(col(Member.id).in_(ids[i:i + 500])))
+        out.extend((int(mid or 0), user) for mid, user in rows.all())
+    return sorted(out, key=lambda x: x[0])
+
+
+async def _groups(uow: UnitOfWork, community_id: int) -> list[Chat]:
+    rows = await uow.session.exec(select(Chat).where(
+        Chat.community_id == community_id, col(Chat.purpose).is_not(None),
+        col(Chat.bot_status).in_(("member", "administrator"))).order_by(col(Chat.id)))
+    return list(rows.all())
+
+
+async def _community_of(uow: UnitOfWork, ballot: Ballot) -> Community:
+    community = await uow.session.get(Community, ballot.community_id)
+    assert community is not None
+    return community
+
+
+def _tell_user(uow: UnitOfWork, user: User, community: Community, notice: str, key: str, now: datetime,
+               **params: Any) -> None:
+    outbox.notify(uow, tg_chat_id=user.tg_id, notice=notice, lang=user.language or community.locale, now=now,
+                  community_id=community.id, recipient_user_id=user.id, dedupe_key=key, tz=community.timezone,
+                  **params)
+
+
+def _tell_group(uow: UnitOfWork, chat: Chat, community: Community, notice: str, key: str, now: datetime,
+                **params: Any) -> None:
+    outbox.notify(uow, tg_chat_id=chat.tg_chat_id, notice=notice, lang=community.locale, now=now,
+                  community_id=community.id, dedupe_key=key, tz=community.timezone, **params)
+
+
+async def _set_status(uow: UnitOfWork, ballot: Ballot, expected: str, **values: Any) -> bool:
+    """Compare-and-set the ballot's status (and other columns): False when someone else moved it first."""
+    result = await uow.session.execute(update(Ballot).where(col(Ballot.id) == ballot.id,
+                                                            col(Ballot.status) == expected).values(**values))
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    for name, value in values.items():
+        setattr(ballot, name, value)
+    return True
+
+
+# ---------------------------------------------------------------- admin: create, open, withdraw
+
+
+async def create(uow: UnitOfWork, *, actor: Actor, now: datetime, closes_at: datetime,
+                 opens_at: datetime | None = None, choose: int = DEFAULT_CHOOSE, minimum: int = 1,
+                 seats: int | None = None) -> Ballot:
+    """A draft round-1 ballot for this (local) year from the year's candidate needs (Perm.BALLOT).
+
+    Candidates are the needs with status "candidate", by need number, titled with their candidate title.
+    Invalid("candidates", "too_few", have=, need=) unless there are more candidates than `choose`;
+    Invalid("candidates", "too_many", limit=MAX_CANDIDATES); Invalid("choose", "out_of_range", limit=)
+    unless 1 ≤ choose ≤ MAX_CHOOSE; Invalid("minimum", "out_of_range", choose=) unless
+    1 ≤ minimum ≤ choose; Invalid("closes_at", "past") unless closes_at > max(now, opens_at);
+    AlreadyDone("ballot") if the year already has a ballot. Audited ("ballot.create").
+
+    `seats` (how many projects the ballot makes) defaults to `choose`; Invalid("seats", "out_of_range",
+    choose=) unless 1 ≤ seats ≤ choose."""
+    me = actor.require(Perm.BALLOT)
+    community = _community(actor)
+    if not 1 <= choose <= MAX_CHOOSE:
+        raise Invalid("choose", "out_of_range", limit=MAX_CHOOSE)
+    if not 1 <= minimum <= choose:
+        raise Invalid("minimum", "out_of_range", choose=choose)
+    seats = choose if seats is None else seats
+    if not 1 <= seats <= choose:
+        raise Invalid("seats", "out_of_range", choose=choose)
+    start = now if opens_at is None else opens_at
+    if closes_at <= max(now, start):
+        raise Invalid("closes_at", "past")
+    year = local_year(community, now)
+    # one creator at a time per community (PostgreSQL): the check below then sees a concurrent creation
+    await uow.session.exec(select(Community.id).where(Community.id == me.community_id).with_for_update())
+    existing = (await uow.session.exec(select(Ballot.id).where(
+        Ballot.community_id == me.community_id, Ballot.year == year))).first()
+    if existing is not None:
+        raise AlreadyDone("ballot")
+    needs = (await uow.session.exec(select(Need).where(
+        Need.community_id == me.community_id, Need.year == year, Need.status == "candidate")
+        .order_by(col(Need.number)))).all()
+    if len(needs) <= choose:
+        raise Invalid("candidates", "too_few", have=len(needs), need=choose + 1)
+    if len(needs) > MAX_CANDIDATES:
+        raise Invalid("candidates", "too_many", limit=MAX_CANDIDATES)
+    ballot = Ballot(community_id=me.community_id, year=year, round=1, choose=choose, minimum=minimum, seats=seats,
+                    status="draft", opens_at=start, closes_at=closes_at, created_by_member_id=me.id or 0,
+                    created_at=now)
+    uow.session.add(ballot)
+    await uow.session.flush()
+    assert ballot.id is not None
+    for position, need in enumerate(needs, start=1):
+        uow.session.add(BallotCandidate(ballot_id=ballot.id, need_id=need.id or 0, position=position,
+                                        title=(need.candidate_title or need.text)[:30], category=need.category))
+    await uow.session.flush()
+    audit.record(uow, action="ballot.create", now=now, community_id=me.community_id, actor_user_id=actor.user.id,
+                 subject_type="ballot", subject_id=ballot.id, year=year, candidates=len(needs), choose=choose,
+                 minimum=minimum, seats=seats, opens_at=start.isoformat(), closes_at=closes_at.isoformat())
+    return ballot
+
+
+async def discard(uow: UnitOfWork, *, actor: Actor, ballot_id: int, now: datetime) -> None:
+    """Delete a draft (Invalid("ballot", "not_draft") otherwise). Audited."""
+    me = actor.require(Perm.BALLOT)
+    ballot = await _ballot(uow, ballot_id, me.community_id, lock="update")
+    if ballot.status != "draft":
+        raise Invalid("ballot", "not_draft")
+    await uow.session.execute(delete(BallotCandidate).where(col(BallotCandidate.ballot_id) == ballot.id))
+    await uow.session.execute(delete(Ballot).where(col(Ballot.id) == ballot.id))
+    audit.record(uow, action="ballot.discard", now=now, community_id=me.community_id, actor_user_id=actor.user.id,
+                 subject_type="ballot", subject_id=ballot_id, year=ballot.year)
+
+
+async def _start(uow: UnitOfWork, ballot: Ballot, community: Community, now: datetime) -> int:
+    """Snapshot the voters, mark the ballot open (compare-and-set from draft) and tell everyone.
+
+    Returns the number of voters; Invalid("voters", "none") when nobody holds the representative role."""
+    assert ballot.id is not None
+    voters = await _role_holders(uow, ballot.community_id, Role.REPRESENTATIVE)
+    if not voters:
+        raise Invalid("voters", "none")
+    if not await _set_status(uow, ballot, "draft", status="open", opened_at=now):
+        raise Invalid("ballot", "not_draft")
+    for member_id in voters:
+        uow.session.add(BallotVoter(ballot_id=ballot.id, member_id=member_id))
+    await uow.session.flush()
+    standing = sum(1 for c, _ in await _candidates(uow, ballot.id) if c.withdrawn_at is None)
+    closes = ballot.closes_at.isoformat()
+    for member_id, user in await _users(uow, voters):
+        _tell_user(uow, user, community, "ballot_open", f"ballot_open:{ballot.id}:{member_id}", now,
+                   ballot_id=ballot.id, year=ballot.year, round=ballot.round, choose=ballot.choose,
+                   minimum=ballot.minimum, closes_at=closes, candidates=standing)
+    for chat in await _groups(uow, ballot.community_id):
+        _tell_group(uow, chat, community, "ballot_open_group", f"ballot_open_group:{ballot.id}:{chat.tg_chat_id}",
+                    now, year=ballot.year, round=ballot.round, voters=len(voters), closes_at=closes)
+    return len(voters)
+
+
+async def open_ballot(uow: UnitOfWork, *, ballot_id: int, now: datetime, actor: Actor | None = None) -> Ballot:
+    """Open a draft now (by an admin, or by the scheduler when actor is None and opens_at has come).
+
+    Voters are the members holding an active representative grant at this moment (BallotVoter rows).
+    Invalid("voters", "none") when there is none. Each voter is sent notice "ballot_open" in private
+    (params: ballot_id, year, round, choose, minimum, closes_at ISO, candidates count) and every linked
+    group of the community notice "ballot_open_group" (params: year, round, voters, closes_at).
+    Invalid("ballot", "not_draft") when not a draft. Audited ("ballot.open").
+
+    Also Invalid("closes_at", "past") when the closing time has already come, and, for the scheduler,
+    Invalid("ballot", "not_due") before opens_at."""
+    community_id = actor.require(Perm.BALLOT).community_id if actor is not None else None
+    ballot = await _ballot(uow, ballot_id, community_id, lock="update")
+    if ballot.status != "draft":
+        raise Invalid("ballot", "not_draft")
+    if actor is None and ballot.opens_at > now:
+        raise Invalid("ballot", "not_due")
+    if ballot.closes_at <= now:
+        raise Invalid("closes_at", "past")
+    voters = await _start(uow, ballot, await _community_of(uow, ballot), now)
+    audit.record(uow, action="ballot.open", now=now, community_id=ballot.community_id,
+                 actor_user_id=actor.user.id if actor is not None else None, subject_type="ballot",
+                 subject_id=ballot.id, year=ballot.year, round=ballot.round, voters=voters)
+    return ballot
+
+
+async def withdraw(uow: UnitOfWork, *, actor: Actor, ballot_id: int, candidate_id: int, now: datetime) -> None:
+    """Withdraw a candidate from an open or draft ballot: it stays on the sheets greyed out, is no longer
+    choosable and is not counted. Invalid("candidate", "unknown") if not on this ballot. Audited.
+
+    Invalid("ballot", "closed") once the ballot is closed or tied; AlreadyDone("withdrawn") for a second
+    withdrawal; Invalid("candidates", "too_few", have=, need=minimum) when fewer candidates than the
+    ballot's minimum would be left."""
+    me = actor.require(Perm.BALLOT)
+    ballot = await _ballot(uow, ballot_id, me.community_id, lock="update")
+    if ballot.status not in ("draft", "open"):
+        raise Invalid("ballot", "closed")
+    candidates = [c for c, _ in await _candidates(uow, ballot_id)]
+    target = next((c for c in candidates if c.id == candidate_id), None)
+    if target is None:
+        raise Invalid("candidate", "unknown")
+    if target.withdrawn_at is not None:
+        raise AlreadyDone("withdrawn")
+    standing = sum(1 for c in candidates if c.withdrawn_at is None) - 1
+    if standing < ballot.minimum:
+        raise Invalid("candidates", "too_few", have=standing, need=ballot.minimum)
+    target.withdrawn_at = now
+    uow.session.add(target)
+    await uow.session.flush()
+    audit.record(uow, action="ballot.withdraw", now=now, community_id=me.community_id, actor_user_id=actor.user.id,
+                 subject_type="ballot", subject_id=ballot.id, candidate=target.id, title=target.title)
+
+
+# ---------------------------------------------------------------- voting (representatives only)
+
+
+@dataclass
+class _Paper:
+    ballot: Ballot
+    member_id: int
+    voter: BallotVoter
+    sheet: BallotSheet
+    candidates: list[tuple[BallotCandidate, int]]
+
+
+async def _paper(uow: UnitOfWork, actor: Actor, secret: bytes, ballot_id: int, *, ballot_lock: str | None) -> _Paper:
+    """The actor's voter row (locked: one press of a voter at a time) and sheet (made on first look)."""
+    me = actor.require(Perm.VOTE)
+    ballot = await _ballot(uow, ballot_id, me.community_id, lock=ballot_lock)
+    voter = (await uow.session.exec(select(BallotVoter).where(
+        BallotVoter.ballot_id == ballot_id, BallotVoter.member_id == me.id)
+        .with_for_update().execution_options(populate_existing=True))).first()
+    if voter is None:
+        raise Forbidden(Perm.VOTE.value)
+    token = voter_token(secret, ballot_id, me.id or 0)
+    sheet_row = await _sheet_row(uow, ballot_id, token)
+    if sheet_row is None:
+        table = BallotSheet.__table__  # type: ignore[attr-defined]
+        insert = pg_insert if uow.session.bind.dialect.name == "postgresql" else sqlite_insert
+        await uow.session.execute(insert(table).values(ballot_id=ballot_id, token=token, draft=[], cast=False,
+                                                       version=0)
+                                  .on_conflict_do_nothing(index_elements=["ballot_id", "token"]))
+        sheet_row = await _sheet_row(uow, ballot_id, token)
+        assert sheet_row is not None
+    return _Paper(ballot, me.id or 0, voter, sheet_row, await _candidates(uow, ballot_id))
+
+
+async def _sheet_row(uow: UnitOfWork, ballot_id: int, token: str) -> BallotSheet | None:
+    return (await uow.session.exec(select(BallotSheet).where(
+        BallotSheet.ballot_id == ballot_id, BallotSheet.token == token)
+        .with_for_update().execution_options(populate_existing=True))).first()
+
+
+async def _marks(uow: UnitOfWork, sheet_id: int) -> set[int]:
+    return set((await uow.session.exec(select(BallotMark.candidate_id).where(BallotMark.sheet_id == sheet_id))).all())
+
+
+async def _sheet_view(uow: UnitOfWork, paper: _Paper, secret: bytes) -> SheetView:
+    withdrawn = {c.id for c, _ in paper.candidates if c.withdrawn_at is not None}
+    chosen = frozenset(paper.sheet.draft) - withdrawn
+    marks = await _marks(uow, paper.sheet.id or 0) - withdrawn if paper.sheet.cast else None
+    assert paper.ballot.id is not None
+    return SheetView(ballot=await _view(uow, paper.ballot, paper.candidates), chosen=frozenset(int(c) for c in chosen),
+                     cast=paper.sheet.cast, changed=marks is None or set(chosen) != marks,
+                     receipt=receipt_code(secret, paper.ballot.id, paper.member_id) if paper.sheet.cast else None,
+                     version=paper.sheet.version)
+
+
+def _votable(ballot: Ballot, now: datetime) -> None:
+    if ballot.status != "open" or now >= ballot.closes_at:
+        raise Invalid("ballot", "closed")
+
+
+async def sheet(uow: UnitOfWork, *, actor: Actor, secret: bytes, ballot_id: int, now: datetime) -> SheetView:
+    """The actor's own sheet (created empty on first look). Forbidden("vote") unless the actor is a voter
+    of this ballot; NotFound("ballot") if it is not of the actor's community."""
+    paper = await _paper(uow, actor, secret, ballot_id, ballot_lock=None)
+    return await _sheet_view(uow, paper, secret)
+
+
+async def toggle(uow: UnitOfWork, *, actor: Actor, secret: bytes, ballot_id: int, candidate_id: int,
+                 now: datetime, version: int | None = None) -> SheetView:
+    """Tick or untick one candidate on the draft. Invalid("ballot", "closed") unless open and before
+    closes_at; Invalid("candidate", "unknown") for a candidate not on this ballot (a forged button);
+    Invalid("candidate", "withdrawn"); Invalid("choice", "too_many", choose=) when ticking one more than
+    allowed. `version`, when given, must match the sheet's (else Invalid("sheet", "stale")): two presses
+    from one old screen do not both apply."""
+    paper = await _paper(uow, actor, secret, ballot_id, ballot_lock="share")
+    _votable(paper.ballot, now)
+    target = next((c for c, _ in paper.candidates if c.id == candidate_id), None)
+    if target is None:
+        raise Invalid("candidate", "unknown")
+    if target.withdrawn_at is not None:
+        raise Invalid("candidate", "withdrawn")
+    if version is not None and version != paper.sheet.version:
+        raise Invalid("sheet", "stale")
+    withdrawn = {c.id for c, _ in paper.candidates if c.withdrawn_at is not None}
+    draft = {int(c) for c in paper.sheet.draft}
+    if candidate_id in draft:
+        draft.discard(candidate_id)
+    else:
+        if len(draft - withdrawn) >= paper.ballot.choose:
+            raise Invalid("choice", "too_many", choose=paper.ballot.choose)
+        draft.add(candidate_id)
+    paper.sheet.draft = sorted(draft)
+    paper.sheet.version += 1
+    uow.session.add(paper.sheet)
+    await uow.session.flush()
+    return await _sheet_view(uow, paper, secret)
+
+
+async def submit(uow: UnitOfWork, *, actor: Actor, secret: bytes, ballot_id: int, now: datetime) -> SheetView:
+    """Cast the draft: the marks become exactly the draft's choices. Invalid("choice", "too_few",
+    minimum=) / ("too_many", choose=); Invalid("ballot", "closed"). The first submission sets the voter's
+    voted_at (turnout) and the sheet's receipt hash. Audited as "ballot.vote" without the choices."""
+    # the ballot row is share-locked so a concurrent close waits for this submission (and counts it)
+    paper = await _paper(uow, actor, secret, ballot_id, ballot_lock="share")
+    _votable(paper.ballot, now)
+    standing = {c.id for c, _ in paper.candidates if c.withdrawn_at is None}
+    choices = {int(c) for c in paper.sheet.draft} & standing
+    if len(choices) < paper.ballot.minimum:
+        raise Invalid("choice", "too_few", minimum=paper.ballot.minimum)
+    if len(choices) > paper.ballot.choose:
+        raise Invalid("choice", "too_many", choose=paper.ballot.choose)
+    sheet_id = paper.sheet.id or 0
+    await uow.session.execute(delete(BallotMark).where(col(BallotMark.sheet_id) == sheet_id))
+    for candidate_id in sorted(choices):
+        uow.session.add(BallotMark(sheet_id=sheet_id, candidate_id=candidate_id))
+    first = not paper.sheet.cast
+    if first:
+        paper.sheet.cast = True
+        paper.sheet.receipt_hash = receipt_hash(receipt_code(secret, ballot_id, paper.member_id))
+    paper.sheet.draft = sorted(choices)
+    paper.sheet.version += 1
+    uow.session.add(paper.sheet)
+    if paper.voter.voted_at is None:
+        paper.voter.voted_at = now
+        uow.session.add(paper.voter)
+    await uow.session.flush()
+    audit.record(uow, action="ballot.vote", now=now, community_id=paper.ballot.community_id,
+                 actor_user_id=actor.user.id, subject_type="ballot", subject_id=ballot_id, first=first)
+    return await _sheet_view(uow, paper, secret)
+
+
+async def turnout(uow: UnitOfWork, *, ballot_id: int) -> tuple[int, int]:
+    """(voted, voters) of a ballot."""
+    return await _turnout(uow, ballot_id)
+
+
+# ---------------------------------------------------------------- reading
+
+
+async def current(uow: UnitOfWork, *, community_id: int, year: int) -> Ballot | None:
+    """The year's latest round (a run-off if there is one), any status."""
+    return (await uow.session.exec(select(Ballot).where(Ballot.community_id == community_id, Ballot.year == year)
+                                   .order_by(col(Ballot.round).desc()).limit(1))).first()
+
+
+async def view(uow: UnitOfWork, *, ballot_id: int, community_id: int) -> BallotView:
+    """A ballot of that community, with candidates (votes only once tallied) and turnout."""
+    return await _view(uow, await _ballot(uow, ballot_id, community_id))
+
+
+async def projects(uow: UnitOfWork, *, community_id: int, year: int) -> list[ProjectLine]:
+    """The year's projects, by number."""
+    rows = await uow.session.exec(
+        select(Project, Need.number).join(Need, col(Need.id) == col(Project.need_id), isouter=True)
+        .where(Project.community_id == community_id, Project.year == year).order_by(col(Project.number)))
+    return [ProjectLine(id=p.id or 0, number=p.number, title=p.title, category=p.category, votes=p.votes,
+                        need_number=int(n) if n is not None else None) for p, n in rows.all()]
+
+
+async def check_receipt(uow: UnitOfWork, *, community_id: int, code: str) -> Receipt:
+    """NotFound("receipt") when no sheet of the community's ballots has this code (any case, with or
+    without the dash)."""
+    if len(normalise_receipt(code)) != RECEIPT_LENGTH:
+        raise NotFound("receipt")
+    row = (await uow.session.exec(
+        select(BallotSheet, Ballot).join(Ballot, col(Ballot.id) == col(BallotSheet.ballot_id))
+        .where(BallotSheet.receipt_hash == receipt_hash(code), Ballot.community_id == community_id))).first()
+    if row is None:
+        raise NotFound("receipt")
+    sheet_row, ballot = row
+    titles = (await uow.session.exec(
+        select(BallotCandidate.title).join(BallotMark, col(BallotMark.candidate_id) == col(BallotCandidate.id))
+        .where(BallotMark.sheet_id == sheet_row.id).order_by(col(BallotCandidate.position)))).all()
+    return Receipt(ballot=await _view(uow, ballot), counted=sheet_row.cast and ballot.status in ("tie", "closed"),
+                   choices=tuple(titles))
+
+
+# ---------------------------------------------------------------- closing, ties, run-offs
+
+
+def _standing_votes(candidates: Sequence[tuple[BallotCandidate, int]]) -> list[tuple[int, int, int]]:
+    return [(c.id or 0, c.position, c.votes or 0) for c, _ in candidates if c.withdrawn_at is None]
+
+
+async def _count(uow: UnitOfWork, ballot: Ballot) -> tuple[int, list[tuple[BallotCandidate, int]]]:
+    """Tally a ballot in one GROUP BY over the cast sheets' marks; store votes on the standing candidates."""
+    cast = (await uow.session.exec(select(func.count()).select_from(BallotSheet).where(
+        BallotSheet.ballot_id == ballot.id, col(BallotSheet.cast).is_(True)))).one()
+    totals = dict((await uow.session.exec(
+        select(BallotMark.candidate_id, func.count()).join(BallotSheet, col(BallotSheet.id) == col(BallotMark.sheet_id))
+        .where(BallotSheet.ballot_id == ballot.id, col(BallotSheet.cast).is_(True))
+        .group_by(col(BallotMark.candidate_id)))).all())
+    candidates = await _candidates(uow, ballot.id or 0)
+    for c, _ in candidates:
+        c.votes = int(totals.get(c.id, 0)) if c.withdrawn_at is None else None
+        uow.session.add(c)
+    await uow.session.flush()
+    return int(cast), candidates
+
+
+async def _admins(uow: UnitOfWork, community_id: int) -> list[tuple[int, User]]:
+    return await _users(uow, await _role_holders(uow, community_id, Role.ADMIN))
+
+
+async def _chain(uow: UnitOfWork, ballot: Ballot) -> list[Ballot]:
+    """The ballot's ancestors (round 1 first), when it is a run-off."""
+    out: list[Ballot] = []
+    parent_id = ballot.runoff_of_id
+    while parent_id is not None:
+        parent = await _ballot(uow, parent_id, lock="update")
+        out.append(parent)
+        parent_id = parent.runoff_of_id
+    return out[::-1]
+
+
+async def _finish(uow: UnitOfWork, ballot: Ballot, winners: Sequence[int], now: datetime, *,
+                  sheets: int, candidates: list[tuple[BallotCandidate, int]]) -> None:
+    """Make the projects (ancestors' elected first, then `winners`), close the ballot and its ancestors, tell
+    the groups and the admins."""
+    community = await _community_of(uow, ballot)
+    ancestors = await _chain(uow, ballot)
+    picks: list[tuple[BallotCandidate, Ballot]] = []
+    for parent in ancestors:
+        parent_candidates = await _candidates(uow, parent.id or 0)
+        by_id = {c.id: c for c, _ in parent_candidates}
+        picks += [(by_id[i], parent) for i in rank(_standing_votes(parent_candidates), parent.seats).elected]
+    by_id = {c.id: c for c, _ in candidates}
+    picks += [(by_id[i], ballot) for i in winners]
+    last = (await uow.session.exec(select(func.max(Project.number)).where(
+        Project.community_id == ballot.community_id, Project.year == ballot.year))).one()
+    made = set((await uow.session.exec(select(Project.need_id).where(
+        Project.community_id == ballot.community_id, Project.year == ballot.year))).all())
+    number = int(last or 0)
+    made_rows: list[dict[str, Any]] = []
+    for candidate, source in picks:
+        if candidate.need_id in made:  # already one of the year's projects: not made twice
+            continue
+        number += 1
+        made.add(candidate.need_id)
+        uow.session.add(Project(community_id=ballot.community_id, year=ballot.year, number=number,
+                                title=candidate.title, category=candidate.category, need_id=candidate.need_id,
+                                ballot_id=source.id, votes=candidate.votes or 0, created_at=now))
+        made_rows.append({"number": number, "title": candidate.title, "votes": candidate.votes or 0})
+    for parent in ancestors:
+        await _set_status(uow, parent, "tie", status="closed")
+    ballot.status = "closed"
+    ballot.closed_at = ballot.closed_at or now
+    uow.session.add(ballot)
+    await uow.session.flush()
+    voted, voters = await _turnout(uow, ballot.id or 0)
+    elected = set(winners)
+    rows = [{"title": c.title, "votes": c.votes or 0, "elected": c.id in elected}
+            for c, _ in sorted(candidates, key=lambda x: (-(x[0].votes or 0), x[0].position))
+            if c.withdrawn_at is None]
+    params = {"year": ballot.year, "round": ballot.round, "rows": rows, "voted": voted, "voters": voters,
+              "sheets": sheets, "projects": made_rows}
+    for chat in await _groups(uow, ballot.community_id):
+        _tell_group(uow, chat, community, "ballot_result", f"ballot_result:{ballot.id}:{chat.tg_chat_id}", now,
+                    **params)
+    for member_id, user in await _admins(uow, ballot.community_id):
+        _tell_user(uow, user, community, "ballot_result", f"ballot_result:{ballot.id}:m{member_id}", now, **params)
+
+
+async def close(uow: UnitOfWork, *, ballot_id: int, now: datetime, actor: Actor | None = None) -> Tally:
+    """Close an open ballot (an admin's command, or the scheduler at closes_at) and tally it.
+
+    Votes per candidate are stored on the candidates. No tie at the cut-off: the elected become Projects
+    (numbered after those already made this year, by votes then position; for a run-off, the parent's
+    elected first), status "closed", notice "ballot_result" to every linked group and the admins (params:
+    year, round, rows=[{title, votes, elected}], voted, voters). A tie: status "tie", notice "ballot_tie"
+    to the admins in private (params: ballot_id, year, round, seats_left, tied=[{id, title, votes}]),
+    nothing made yet. Invalid("ballot", "not_open") otherwise. Audited ("ballot.close")."""
+    community_id = actor.require(Perm.BALLOT).community_id if actor is not None else None
+    # the exclusive lock waits for submissions in flight (they share-lock the ballot), so they are counted
+    ballot = await _ballot(uow, ballot_id, community_id, lock="update")
+    if ballot.status != "open":
+        raise Invalid("ballot", "not_open")
+    if not await _set_status(uow, ballot, "open", closed_at=now):
+        raise Invalid("ballot", "not_open")
+    sheets, candidates = await _count(uow, ballot)
+    outcome = rank(_standing_votes(candidates), ballot.seats)
+    if outcome.tied:
+        await _set_status(uow, ballot, "open", status="tie")
+        community = await _community_of(uow, ballot)
+        titles = {c.id: c for c, _ in candidates}
+        tied = [{"id": i, "title": titles[i].title, "votes": titles[i].votes or 0} for i in outcome.tied]
+        for member_id, user in await _admins(uow, ballot.community_id):
+            _tell_user(uow, user, community, "ballot_tie", f"ballot_tie:{ballot.id}:{member_id}", now,
+                       ballot_id=ballot.id, year=ballot.year, round=ballot.round, seats_left=outcome.seats_left,
+                       tied=tied)
+    else:
+        await _finish(uow, ballot, outcome.elected, now, sheets=sheets, candidates=candidates)
+    voted, voters = await _turnout(uow, ballot_id)
+    audit.record(uow, action="ballot.close", now=now, community_id=ballot.community_id,
+                 actor_user_id=actor.user.id if actor is not None else None, subject_type="ballot",
+                 subject_id=ballot.id, year=ballot.year, round=ballot.round, status=ballot.status, sheets=sheets,
+                 voted=voted, voters=voters)
+    return Tally(ballot=await _view(uow, ballot), sheets=sheets, outcome=outcome)
+
+
+async def _tied_ballot(uow: UnitOfWork, actor: Actor, ballot_id: int) -> tuple[Ballot, list[tuple[BallotCandidate, int]], Outcome]:
+    me = actor.require(Perm.BALLOT)
+    ballot = await _ballot(uow, ballot_id, me.community_id, lock="update")
+    if ballot.status != "tie":
+        raise Invalid("ballot", "not_tie")
+    child = (await uow.session.exec(select(Ballot.id).where(Ballot.runoff_of_id == ballot.id))).first()
+    if child is not None:
+        raise Invalid("ballot", "has_runoff")
+    candidates = await _candidates(uow, ballot_id)
+    return ballot, candidates, rank(_standing_votes(candidates), ballot.seats)
+
+
+async def decide(uow: UnitOfWork, *, actor: Actor, ballot_id: int, chosen: Sequence[int], now: datetime) -> Tally:
+    """Settle a tie by the admin's choice of exactly `seats_left` of the tied candidates
+    (Invalid("decision", "count", seats=) / ("unknown")); then as a close without a tie. Audited.
+
+    Invalid("ballot", "not_tie") unless the ballot waits for a decision; ("has_runoff") when a run-off
+    was held instead."""
+    ballot, candidates, outcome = await _tied_ballot(uow, actor, ballot_id)
+    picked = list(dict.fromkeys(int(c) for c in chosen))
+    if any(c not in outcome.tied for c in picked):
+        raise Invalid("decision", "unknown")
+    if len(picked) != len(chosen) or len(picked) != outcome.seats_left:
+        raise Invalid("decision", "count", seats=outcome.seats_left)
+    winners = outcome.elected + tuple(c for c in outcome.tied if c in picked)
+    sheets = (await uow.session.exec(select(func.count()).select_from(BallotSheet).where(
+        BallotSheet.ballot_id == ballot.id, col(BallotSheet.cast).is_(True)))).one()
+    if not await _set_status(uow, ballot, "tie", status="closed"):
+        raise Invalid("ballot", "not_tie")
+    await _finish(uow, ballot, winners, now, sheets=int(sheets), candidates=candidates)
+    audit.record(uow, action="ballot.decide", now=now, community_id=ballot.community_id,
+                 actor_user_id=actor.user.id, subject_type="ballot", subject_id=ballot.id, chosen=sorted(picked))
+    return Tally(ballot=await _view(uow, ballot), sheets=int(sheets),
+                 outcome=Outcome(elected=winners, tied=(), seats_left=0))
+
+
+async def runoff(uow: UnitOfWork, *, actor: Actor, ballot_id: int, closes_at: datetime, now: datetime) -> Ballot:
+    """Open a run-off for a tied ballot now: round + 1, the tied candidates, choose = seats = seats_left,
+    minimum 1, same voters as at this moment. The parent stays "tie" until the run-off closes; closing
+    the run-off makes the parent's elected and the run-off's winners the projects and closes both.
+
+    Invalid("closes_at", "past"), Invalid("ballot", "not_tie" / "has_runoff"), Invalid("voters", "none")."""
+    parent, candidates, outcome = await _tied_ballot(uow, actor, ballot_id)
+    if closes_at <= now:
+        raise Invalid("closes_at", "past")
+    me = actor.require(Perm.BALLOT)
+    ballot = Ballot(community_id=parent.community_id, year=parent.year, round=parent.round + 1,
+                    runoff_of_id=parent.id, choose=outcome.seats_left, minimum=1, seats=outcome.seats_left,
+                    status="draft", opens_at=now, closes_at=closes_at, created_by_member_id=me.id or 0,
+                    created_at=now)
+    uow.session.add(ballot)
+    await uow.session.flush()
+    by_id = {c.id: c for c, _ in candidates}
+    tied = sorted((by_id[i] for i in outcome.tied), key=lambda c: c.position)
+    for position, c in enumerate(tied, start=1):
+        uow.session.add(BallotCandidate(ballot_id=ballot.id or 0, need_id=c.need_id, position=position,
+                                        title=c.title, category=c.category))
+    await uow.session.flush()
+    voters = await _start(uow, ballot, await _community_of(uow, ballot), now)
+    audit.record(uow, action="ballot.runoff", now=now, community_id=ballot.community_id, actor_user_id=actor.user.id,
+                 subject_type="ballot", subject_id=ballot.id, parent=parent.id, round=ballot.round,
+                 seats=ballot.seats, candidates=len(tied), voters=voters, closes_at=closes_at.isoformat())
+    return ballot
+
+
+async def due(uow: UnitOfWork, *, now: datetime) -> dict[str, int]:
+    """The scheduler's pass: open drafts whose opens_at has come, remind (once, notice "ballot_remind",
+    dedupe per voter) voters without a submission when closes_at - REMIND_BEFORE has come, close open
+    ballots whose closes_at has come. Returns counts {"opened", "reminded", "closed"}.
+
+    A draft with no representative to vote, or whose closing time passed before it opened, is left for
+    the admin (nothing is sent)."""
+    counts = {"opened": 0, "reminded": 0, "closed": 0}
+    drafts = (await uow.session.exec(select(Ballot).where(
+        Ballot.status == "draft", col(Ballot.opens_at) <= now, col(Ballot.closes_at) > now)
+        .order_by(col(Ballot.id)))).all()
+    for ballot in drafts:
+        if not await _role_holders(uow, ballot.community_id, Role.REPRESENTATIVE):
+            continue
+        locked = await _ballot(uow, ballot.id or 0, lock="update")
+        if locked.status != "draft":
+            continue
+        await _start(uow, locked, await _community_of(uow, locked), now)
+        audit.record(uow, action="ballot.open", now=now, community_id=locked.community_id, subject_type="ballot",
+                     subject_id=locked.id, year=locked.year, round=locked.round, by="schedule")
+        counts["opened"] += 1
+    reminding = (await uow.session.exec(select(Ballot).where(
+        Ballot.status == "open", col(Ballot.reminded_at).is_(None), col(Ballot.closes_at) > now,
+        col(Ballot.closes_at) <= now + REMIND_BEFORE).order_by(col(Ballot.id)))).all()
+    for ballot in reminding:
+        if ballot.opened_at is not None and ballot.opened_at > ballot.closes_at - REMIND_BEFORE:
+            continue  # opened for less than a day: the opening notice was the reminder
+        taken = await uow.session.execute(update(Ballot).where(
+            col(Ballot.id) == ballot.id, col(Ballot.status) == "open", col(Ballot.reminded_at).is_(None))
+            .values(reminded_at=now))
+        if taken.rowcount != 1:  # type: ignore[attr-defined]
+            continue
+        community = await _community_of(uow, ballot)
+        late = (await uow.session.exec(select(BallotVoter).where(
+            BallotVoter.ballot_id == ballot.id, col(BallotVoter.voted_at).is_(None),
+            col(BallotVoter.reminded_at).is_(None)))).all()
+        for member_id, user in await _users(uow, [v.member_id for v in late]):
+            _tell_user(uow, user, community, "ballot_remind", f"ballot_remind:{ballot.id}:{member_id}", now,
+                       ballot_id=ballot.id, year=ballot.year, round=ballot.round, closes_at=ballot.closes_at.isoformat())
+            counts["reminded"] += 1
+        for v in late:
+            v.reminded_at = now
+            uow.session.add(v)
+        await uow.session.flush()
+    closing = (await uow.session.exec(select(Ballot.id).where(
+        Ballot.status == "open", col(Ballot.closes_at) <= now).order_by(col(Ballot.id)))).all()
+    for ballot_id in closing:
+        locked = await _ballot(uow, ballot_id or 0, lock="update")
+        if locked.status != "open":
+            continue
+        await close(uow, ballot_id=ballot_id or 0, now=now)
+        counts["closed"] += 1
+    return counts
