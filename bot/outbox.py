@@ -11,11 +11,15 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
+import os
 import random
+import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -131,6 +135,15 @@ class SenderStats:
 
 
 Renderer = Callable[[dict[str, Any]], OutMessage]
+#: Draws a picture for an outbox row with op "compose" (payload, download(file_id) → bytes) → JPEG/PNG bytes.
+Composer = Callable[[dict[str, Any], Callable[[str], Awaitable[bytes]]], Awaitable[bytes]]
+
+
+def default_composers() -> dict[str, Composer]:
+    """The pictures features ask the sender to compose (payload["picture"] names one)."""
+    from bot.pictures import compare
+
+    return {"comparison": compare.for_outbox}
 
 
 @dataclass
@@ -143,10 +156,53 @@ class _Outcome:
     attempts: int = 0
 
 
+async def edit_or_send(gateway: Gateway, chat_id: int, message: OutMessage, message_id: int | None, *,
+                       pin: bool, pin_edited: bool = False,
+                       pace: Callable[[], Awaitable[None]] | None = None) -> int:
+    """The "edit_or_send" op: replace the text of a message the bot posted before (unchanged text counts as
+    done) and pin it if `pin_edited`, or — without one, or when it is gone — send a new message and pin it
+    if `pin`. A pin Telegram refuses leaves the message as it is. Every call after the first waits for
+    `pace` (the sender's overall rate). Returns the message's id."""
+    if message_id:
+        try:
+            await gateway.edit(chat_id, int(message_id), message)
+            edited = True
+        except ApiError as err:
+            if err.kind != ApiError.BAD_REQUEST:
+                raise
+            edited = "not modified" in err.description
+            if not edited:
+                log.info("message %s in chat %s cannot be edited (%s): sending a new one", message_id, chat_id,
+                         err.description[:100])
+        if edited:
+            if pin_edited:
+                await _pin(gateway, chat_id, int(message_id), pace)
+            return int(message_id)
+        if pace is not None:
+            await pace()
+    new_id = await gateway.send(chat_id, message)
+    if pin:
+        await _pin(gateway, chat_id, new_id, pace)
+    return new_id
+
+
+async def _pin(gateway: Gateway, chat_id: int, message_id: int, pace: Callable[[], Awaitable[None]] | None) -> None:
+    if pace is not None:
+        await pace()
+    try:
+        await gateway.pin(chat_id, message_id)
+    except ApiError as err:
+        log.warning("could not pin message %s in chat %s: %s", message_id, chat_id, err.description[:100])
+
+
 class OutboxSender:
     def __init__(self, *, db: Database, gateway: Gateway, clock: Clock, render: Renderer,
-                 limits: Limits | None = None, concurrency: int = 16, lease: timedelta = LEASE) -> None:
+                 limits: Limits | None = None, concurrency: int = 16, lease: timedelta = LEASE,
+                 composers: Mapping[str, Composer] | None = None) -> None:
         self.db = db
+        self.composers = dict(composers) if composers is not None else default_composers()
+        self._pictures: dict[str, bytes] = {}  # composed once, sent to every group of a post
+        self._compose_lock = asyncio.Lock()
         self.gateway = gateway
         self.clock = clock
         self.render = render
@@ -244,6 +300,14 @@ class OutboxSender:
             payload = row.payload
             if payload.get("op") == "pin":
                 await self.gateway.pin(row.tg_chat_id, int(payload["message_id"]))
+            elif payload.get("op") == "edit_or_send":
+                out.message_id = await edit_or_send(self.gateway, row.tg_chat_id, self.render(payload),
+                                                    payload.get("message_id"), pin=bool(payload.get("pin")),
+                                                    pin_edited=bool(payload.get("pin_edited")),
+                                                    pace=self.limiter.take_overall)
+            elif payload.get("op") == "compose":
+                message = self.render(payload)
+                out.message_id = await self._send_picture(row.tg_chat_id, message, await self._picture(payload))
             else:
                 message = self.render(payload)
                 out.message_id = await self.gateway.send(row.tg_chat_id, message)
@@ -258,6 +322,27 @@ class OutboxSender:
         finally:
             sem.release()
         return out
+
+    async def _picture(self, payload: dict[str, Any]) -> bytes:
+        """The composed picture of a "compose" row; the same picture for many chats is drawn once."""
+        composer = self.composers[payload["picture"]]
+        key = hashlib.sha256(json.dumps([payload["picture"], payload.get("lang"), payload.get("params")],
+                                        sort_keys=True, default=str).encode()).hexdigest()
+        async with self._compose_lock:
+            if key not in self._pictures:
+                if len(self._pictures) >= 8:
+                    self._pictures.pop(next(iter(self._pictures)))
+                self._pictures[key] = await composer(payload, self.gateway.download)
+            return self._pictures[key]
+
+    async def _send_picture(self, chat_id: int, message: OutMessage, picture: bytes) -> int:
+        fd, path = tempfile.mkstemp(prefix="linli-", suffix=".jpg")
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(picture)
+            return await self.gateway.send(chat_id, replace(message, photo=path))
+        finally:
+            os.unlink(path)
 
     async def _record(self, outcomes: list[_Outcome]) -> None:
         now = self.clock.now()

@@ -63,6 +63,7 @@ def _message(update_id: int, m: dict[str, Any], bot_username: str) -> MessageEve
         update_id=update_id, chat=_chat(m.get("chat")), user=_user(m.get("from")), message_id=int(m["message_id"]),
         text=text, command=command, args=args, addressed_to_other_bot=other,
         photo_file_id=photos[-1]["file_id"] if photos else None,
+        photo_unique_id=photos[-1].get("file_unique_id") if photos else None,
         document_file_id=(m.get("document") or {}).get("file_id"),
         voice_file_id=(m.get("voice") or {}).get("file_id"),
         location=(float(loc["latitude"]), float(loc["longitude"])) if loc else None,

@@ -1,0 +1,1 @@
+"""Pictures the bot draws (Pillow): the projects board, the before/after comparison."""
