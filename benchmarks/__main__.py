@@ -1,20 +1,21 @@
-"""`python -m benchmarks [updates|outbox|memory|checkins|all] [--quick]`."""
+"""`python -m benchmarks [updates|outbox|memory|checkins|ballot|board|all] [--quick] [--pg URL]`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from benchmarks import checkins, memory, outbox, updates
+from benchmarks import ballot, board, checkins, memory, outbox, updates
 from benchmarks.common import DATABASE_ENV, quiet_logging, say
 
 Suite = Callable[[Path, bool], Awaitable[None]]
 SUITES: dict[str, Suite] = {"updates": updates.run, "outbox": outbox.run, "memory": memory.run,
-                         "checkins": checkins.run}
+                         "checkins": checkins.run, "ballot": ballot.run, "board": board.run}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -25,6 +26,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("suite", nargs="?", default="all", choices=[*SUITES, "all"])
     parser.add_argument("--quick", action="store_true", help="smaller runs (a smoke test of the harness)")
+    parser.add_argument("--pg", metavar="URL", default="",
+                        help="a PostgreSQL server for the ballot suite (tally and toggling) to compare with SQLite (a throw-away "
+                             "database is made on it; default LINLI_TEST_POSTGRES_URL)")
     return parser.parse_args(argv)
 
 
@@ -39,6 +43,8 @@ async def run(names: list[str], quick: bool) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     quiet_logging()
+    if args.pg:
+        os.environ[ballot.PG_ENV] = args.pg
     names = list(SUITES) if args.suite == "all" else [args.suite]
     asyncio.run(run(names, args.quick))
 

@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func
-from sqlmodel import select
+from sqlalchemy import delete, func
+from sqlmodel import col, select
 
 from bot.app import LinliApp, wait_for_signal
 from bot.config import Settings
@@ -19,13 +19,14 @@ from bot.core.dispatch import PRIVATE, Ctx, Router
 from bot.core.i18n import N_
 from bot.standin.client import StandInClient
 from bot.standin.server import StandIn
-from flows import care, checkins, membership
+from flows import care, membership, needs
 from flows.clock import Clock, OffsetClock, local
 from flows.roles import Org, Purpose, Role
+from scheduler.runner import run_due
 from storage.crypto import Sealer
-from storage.db import Database
+from storage.db import Database, UnitOfWork
 from storage.migrate import upgrade
-from storage.models import ProcessedUpdate
+from storage.models import OutboxMessage, ProcessedUpdate, User
 
 log = logging.getLogger("linli.sandbox")
 
@@ -53,6 +54,8 @@ PEOPLE = [
     Person(10007, "小周（新居民）", None),
     Person(10008, "孙大爷", Role.ENTHUSIAST, "3"),
     Person(10009, "周主任", Role.DISTRICT_ADMIN, None),
+    Person(10010, "吴代表", Role.REPRESENTATIVE, "1"),
+    Person(10011, "郑代表", Role.REPRESENTATIVE, "2"),
 ]
 
 #: (chat id, title, purpose, building) — the last one has the bot but is not linked yet
@@ -64,6 +67,25 @@ GROUPS = [
     (-1001000000005, "5号楼楼门群（待绑定）", None, None),
 ]
 
+
+#: The demo needs list of this year (author, category, text, candidate title or None): 12 candidates, so a
+#: ballot for ten projects can be created at once, and two needs still to review
+NEEDS = [
+    (10006, "facility", "3号楼楼道灯坏了好几个，晚上上下楼看不清。", "楼道照明改造"),
+    (10008, "elderly", "老年人吃饭不方便，希望社区办个老年助餐点。", "老年助餐点"),
+    (10004, "traffic", "小区停车位太少，晚上车停到消防通道上。", "停车位挖潜增设"),
+    (10003, "green", "中心花园的绿地荒了，希望补种花草。", "中心花园绿化提升"),
+    (10006, "facility", "5号楼单元门禁经常坏。", "单元门禁维修"),
+    (10010, "env", "垃圾分类投放点太脏，夏天有味。", "垃圾分类站点改造"),
+    (10011, "convenience", "希望有电动自行车集中充电桩，别再飞线充电。", "电动车充电桩"),
+    (10008, "culture", "想要一个老年活动室，下棋唱歌。", "老年活动室"),
+    (10004, "child", "孩子放学后没人管，希望办“四点半课堂”。", "四点半课堂"),
+    (10003, "safety", "小区监控有盲区，自行车老丢。", "监控补盲"),
+    (10010, "property", "物业维修响应太慢，希望公开报修进度。", "物业报修公开"),
+    (10011, "facility", "1号楼外墙皮脱落，怕砸到人。", "外墙隐患整治"),
+    (10006, "green", "楼下的树太高挡光，希望修剪。", None),
+    (10008, "elderly", "希望有人上门帮老人理发。", None),
+]
 
 #: The demo care ledger (building, room, alias, name, groups, risk, services), paired with 刘志愿 and 孙大爷
 KEY_PERSONS = [
@@ -84,6 +106,7 @@ async def seed_database(db: Database, clock: Clock, sealer: Sealer | None = None
         page = await membership.list_buildings(uow, community_id=community.id or 0, size=50)
         by_label = {b.label: b.id for b in page.items}
         member_ids: dict[int, int] = {}
+        users: dict[int, User] = {}
         for p in PEOPLE:
             if p.role is None:
                 continue
@@ -92,6 +115,7 @@ async def seed_database(db: Database, clock: Clock, sealer: Sealer | None = None
             done = await membership.register(uow, user=user, community_id=community.id or 0,
                                              building_id=by_label.get(p.building or ""), now=now)
             member_ids[p.tg_id] = done.member.id or 0
+            users[p.tg_id] = user
             if p.role is not Role.RESIDENT:
                 await membership.assign_role(uow, member=done.member, role=p.role, org=p.org, now=now)
             if p.tg_id == 10008:  # 孙大爷 is also a volunteer: the backup of the demo's key persons
@@ -112,7 +136,29 @@ async def seed_database(db: Database, clock: Clock, sealer: Sealer | None = None
                        "risk": risk, "services": services, "primary": str(member_ids[10003]),
                        "backup": str(member_ids[10008])}
                 await care.import_row(uow, community=community, sealer=sealer, row=row, now=now, notify=False)
+        await _seed_needs(uow, users=users, member_ids=member_ids, now=now)
         await uow.commit()
+
+
+async def _seed_needs(uow: UnitOfWork, *, users: dict[int, User], member_ids: dict[int, int], now: datetime) -> None:
+    """This year's collection, open, with the demo residents' needs (some supported, most promoted)."""
+    async def actor_of(tg_id: int) -> membership.Actor:
+        return await membership.load_actor(uow, users[tg_id])
+
+    admin = await actor_of(10001)
+    await needs.open_period(uow, actor=admin, now=now)
+    supporters = [tg for tg in member_ids if tg not in (10001, 10009)]
+    for i, (author, category, text, title) in enumerate(NEEDS):
+        need = await needs.submit(uow, actor=await actor_of(author), category=category, text=text, now=now)
+        for tg_id in supporters[: (len(NEEDS) - i) % 7]:
+            if member_ids[tg_id] != need.author_member_id:
+                await needs.support(uow, actor=await actor_of(tg_id), need_id=need.id or 0, now=now)
+        if title is not None:
+            await needs.promote(uow, actor=admin, need_id=need.id or 0, title=title, now=now)
+    # the demo's past: nobody is told about it now (the notices of opening and promoting are not sent)
+    await uow.session.flush()
+    community_id = admin.member.community_id if admin.member else 0
+    await uow.session.execute(delete(OutboxMessage).where(col(OutboxMessage.community_id) == community_id))
 
 
 async def last_update_id(db: Database) -> int:
@@ -150,13 +196,18 @@ def clock_router(clock: OffsetClock) -> Router:
         tz = ctx.actor.community.timezone if ctx.actor.community else "Asia/Shanghai"
         step = _clock_step(arg, clock.now(), tz)
         if step is None:
-            ctx.reply(ctx.t("Usage: /clock · /clock +30 (minutes) · /clock +2h · /clock 19:30 (the next 19:30)"))
+            ctx.reply(ctx.t("Usage: /clock · /clock +30 (minutes) · /clock +2h · /clock +3d · /clock 19:30 (the next "
+                            "19:30)"))
             return
         clock.advance(seconds=step.total_seconds())
-        done = await checkins.tick(ctx.uow, now=clock.now())
+        queued = select(func.count()).select_from(OutboxMessage)
+        before = (await ctx.uow.session.exec(queued)).one()
+        await run_due(ctx.uow, clock.now())  # what the scheduler would do now: check-ins, ballots, reminders, board
+        await ctx.uow.session.flush()
+        n = (await ctx.uow.session.exec(queued)).one() - before
         shown = local(clock.now(), tz).strftime("%Y-%m-%d %H:%M")
-        ctx.reply(ctx.t("🕘 Sandbox time: {time}. Check-ins that fell due were handled: {n} message(s) queued.",
-                        time=shown, n=done.messages))
+        ctx.reply(ctx.t("🕘 Sandbox time: {time}. Everything that fell due was handled: {n} message(s) queued.",
+                        time=shown, n=n))
 
     return router
 
@@ -164,10 +215,12 @@ def clock_router(clock: OffsetClock) -> Router:
 def _clock_step(arg: str, now: datetime, tz: str) -> timedelta | None:
     if not arg:
         return timedelta(0)
-    m = re.fullmatch(r"\+(\d{1,4})(h?)", arg)
+    m = re.fullmatch(r"\+(\d{1,4})([hd]?)", arg)
     if m:
         amount = int(m.group(1))
-        return timedelta(hours=amount) if m.group(2) else timedelta(minutes=amount)
+        if m.group(2) == "d":
+            return timedelta(days=amount) if amount <= 400 else None
+        return timedelta(hours=amount) if m.group(2) == "h" else timedelta(minutes=amount)
     m = re.fullmatch(r"(\d{1,2}):(\d{2})", arg)
     if m and int(m.group(1)) < 24 and int(m.group(2)) < 60:
         here = local(now, tz)

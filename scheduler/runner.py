@@ -5,19 +5,23 @@ Stable ids and `replace_existing=True` make starting twice harmless."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from flows import checkins, conversation, updates
+from bot.handlers import board as board_notices
+from flows import ballot, board, checkins, conversation, needs, opendays, projects, updates
 from flows.clock import Clock
-from storage.db import Database
+from storage.db import Database, UnitOfWork
 from storage.migrate import sync_url
 
 log = logging.getLogger("linli.scheduler")
+T = TypeVar("T")
 
 
 async def housekeeping(db: Database, clock: Clock) -> tuple[int, int]:
@@ -31,32 +35,102 @@ async def housekeeping(db: Database, clock: Clock) -> tuple[int, int]:
     return ids, states
 
 
-async def checkins_tick(db: Database, clock: Clock, on_outbox: Callable[[], None] | None = None
-                        ) -> checkins.TickResult:
-    """Plan, send, climb the ladder and re-escalate whatever fell due (found from the database)."""
+async def _run(db: Database, clock: Clock, label: str, due: Callable[[UnitOfWork, datetime], Awaitable[T]],
+               on_outbox: Callable[[], None] | None, queued: Callable[[T], bool]) -> T:
+    """One pass of a flow's `due`: a unit of work, commit, and wake the sender when messages were queued."""
     now = clock.now()
     async with db.uow(write=True) as uow:
-        result = await checkins.tick(uow, now=now)
+        result = await due(uow, now)
         await uow.commit()
-    if result.messages or result.welcomed:
-        log.info("check-ins: %s", result)
+    if queued(result):
+        log.info("%s: %s", label, result)
         if on_outbox is not None:
             on_outbox()
     return result
 
 
+def _any(result: object) -> bool:
+    if isinstance(result, int):
+        return result > 0
+    if isinstance(result, dict):
+        return any(result.values())
+    return any(v for k, v in vars(result).items() if isinstance(v, int) and k != "pictures")
+
+
+#: What falls due, by job: each a flow function over (unit of work, now), idempotent (found from the database,
+#: every message with a dedupe key), so running one twice or late is harmless.
+DUE: dict[str, Callable[[UnitOfWork, datetime], Awaitable[Any]]] = {
+    "checkins_tick": lambda uow, now: checkins.tick(uow, now=now),  # prompts, the ladder, incidents
+    "checkins_weekly": lambda uow, now: checkins.weekly_thanks(uow, now=now),  # Monday's thank-you notes
+    "ballot_tick": lambda uow, now: ballot.due(uow, now=now),  # open, remind once, close and tally ballots
+    "needs_tick": lambda uow, now: needs.remind(uow, now=now),  # remind groups while needs are collected
+    "board_tick": lambda uow, now: board.due(uow, now=now),  # the monthly board, the weekly/monthly digests
+    "projects_tick": lambda uow, now: projects.due(uow, now=now),  # owners who did not report last month
+    "opendays_tick": lambda uow, now: opendays.due(uow, now=now),  # open-day reminders and feedback prompts
+}
+
+
+async def run_due(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
+    """Everything that fell due, in one unit of work (the sandbox's /clock)."""
+    return {name: await due(uow, now) for name, due in DUE.items()}
+
+
+async def checkins_tick(db: Database, clock: Clock, on_outbox: Callable[[], None] | None = None
+                        ) -> checkins.TickResult:
+    """Plan, send, climb the ladder and re-escalate whatever fell due (found from the database)."""
+    result: checkins.TickResult = await _run(db, clock, "check-ins", DUE["checkins_tick"], on_outbox,
+                                             lambda r: bool(r.messages or r.welcomed))
+    return result
+
+
 async def checkins_weekly(db: Database, clock: Clock, on_outbox: Callable[[], None] | None = None) -> int:
     """The volunteers' weekly thank-you (Monday morning, local time; once per community and week)."""
-    now = clock.now()
-    async with db.uow(write=True) as uow:
-        sent = await checkins.weekly_thanks(uow, now=now)
-        await uow.commit()
-    if sent:
-        log.info("check-ins: %s weekly thank-you notes queued", sent)
-        if on_outbox is not None:
-            on_outbox()
-    return sent
+    return int(await _run(db, clock, "weekly thanks", DUE["checkins_weekly"], on_outbox, _any))
 
+
+async def ballot_tick(db: Database, clock: Clock, on_outbox: Callable[[], None] | None = None) -> dict[str, int]:
+    """Open the representatives' ballots whose time has come, remind the late voters once, close and tally."""
+    counts: dict[str, int] = await _run(db, clock, "ballot", DUE["ballot_tick"], on_outbox, _any)
+    return counts
+
+
+async def needs_tick(db: Database, clock: Clock, on_outbox: Callable[[], None] | None = None) -> int:
+    """Remind the groups while a needs collection is open (idempotent: once per chat and week)."""
+    return int(await _run(db, clock, "needs reminders", DUE["needs_tick"], on_outbox, _any))
+
+
+async def board_tick(db: Database, clock: Clock, on_outbox: Callable[[], None] | None = None) -> board.Tick:
+    """The monthly board post to the groups, the committee's weekly and monthly digests (idempotent: once
+    per chat and month, or week). The board pictures are drawn here, in a thread, before the sender needs them."""
+    result: board.Tick = await _run(db, clock, "board", DUE["board_tick"], None, _any)
+    for lang, params in result.pictures:
+        await asyncio.to_thread(board_notices.picture_file, lang, params)
+    if _any(result) and on_outbox is not None:
+        on_outbox()
+    return result
+
+
+async def projects_tick(db: Database, clock: Clock, on_outbox: Callable[[], None] | None = None) -> int:
+    """Remind owners who did not report last month, and tell the admins (once per month, on the report day)."""
+    return int(await _run(db, clock, "project reminders", DUE["projects_tick"], on_outbox, _any))
+
+
+async def opendays_tick(db: Database, clock: Clock, on_outbox: Callable[[], None] | None = None) -> opendays.Due:
+    """Open days: remind the experience officers the day before, ask for their feedback after (once each)."""
+    result: opendays.Due = await _run(db, clock, "open days", DUE["opendays_tick"], on_outbox, _any)
+    return result
+
+
+#: The jobs: (id, the tick, interval in seconds or None for the scheduler's tick, grace in seconds)
+TICKS: dict[str, tuple[Callable[..., Awaitable[Any]], float | None, float]] = {
+    "checkins_tick": (checkins_tick, None, 60),
+    "ballot_tick": (ballot_tick, None, 60),
+    "checkins_weekly": (checkins_weekly, 1800, 1800),
+    "needs_tick": (needs_tick, 600, 600),
+    "board_tick": (board_tick, 600, 600),
+    "projects_tick": (projects_tick, 600, 600),
+    "opendays_tick": (opendays_tick, 600, 600),
+}
 
 # APScheduler stores jobs by reference to module-level functions: each resolves its
 # dependencies from the running Scheduler, so nothing process-wide is needed at import.
@@ -68,17 +142,13 @@ async def _housekeeping_job(name: str) -> None:
     await housekeeping(sched.db, sched.clock)
 
 
-async def _checkins_tick_job(name: str) -> None:
+async def _tick_job(name: str, job_id: str) -> None:
     sched = _running[name]
+    tick = TICKS[job_id][0]
     try:
-        await checkins_tick(sched.db, sched.clock, sched.on_outbox)
-    except Exception:  # the next minute tries again; never let the job die silently
-        log.exception("check-ins tick failed")
-
-
-async def _checkins_weekly_job(name: str) -> None:
-    sched = _running[name]
-    await checkins_weekly(sched.db, sched.clock, sched.on_outbox)
+        await tick(sched.db, sched.clock, sched.on_outbox)
+    except Exception:  # the next run tries again; say so loudly, never let the job die silently
+        log.exception("%s failed", job_id)
 
 
 class Scheduler:
@@ -100,11 +170,13 @@ class Scheduler:
         self.aps.start()
         self.aps.add_job(_housekeeping_job, "interval", hours=6, id="housekeeping", args=[self.name],
                          replace_existing=True)
-        self.aps.add_job(_checkins_tick_job, "interval", seconds=self.tick_seconds, id="checkins_tick",
-                         args=[self.name], replace_existing=True, coalesce=True, misfire_grace_time=60,
-                         max_instances=1, next_run_time=datetime.now(UTC))
-        self.aps.add_job(_checkins_weekly_job, "interval", minutes=30, id="checkins_weekly", args=[self.name],
-                         replace_existing=True, coalesce=True, misfire_grace_time=1800, max_instances=1)
+        for job_id, (_tick, every, grace) in TICKS.items():
+            # check-ins run at once on start (what fell due while the bot was down); passing
+            # next_run_time=None would pause a job, so the others leave it out
+            first = {"next_run_time": datetime.now(UTC)} if job_id == "checkins_tick" else {}
+            self.aps.add_job(_tick_job, "interval", seconds=every or self.tick_seconds, id=job_id,
+                             args=[self.name, job_id], replace_existing=True, coalesce=True,
+                             misfire_grace_time=int(grace), max_instances=1, **first)
 
     def shutdown(self) -> None:
         if self.aps.running:

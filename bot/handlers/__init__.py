@@ -5,14 +5,28 @@ from __future__ import annotations
 from types import ModuleType
 
 from bot.core.dispatch import Ctx, Router
-from bot.handlers import care, checkins, groups, needs, roles, start
+from bot.handlers import (
+    acceptance,
+    ballot,
+    board,
+    care,
+    checkins,
+    groups,
+    needs,
+    opendays,
+    polls,
+    projects,
+    roles,
+    start,
+)
 from bot.handlers.common import FALLBACKS, explain, report
 from bot.render import NoticeFn
 from flows.errors import FlowError
 
 __all__ = ["FALLBACKS", "build_notices", "build_router", "report_error"]
 
-FEATURES: tuple[ModuleType, ...] = (start, roles, groups, care, checkins, needs)
+FEATURES: tuple[ModuleType, ...] = (start, roles, groups, care, checkins, needs, ballot, polls, projects, board,
+                                    acceptance, opendays)
 
 
 def build_router() -> Router:
