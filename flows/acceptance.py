@@ -19,13 +19,12 @@ from sqlmodel import col, select
 
 from flows import outbox
 from flows.clock import local
-from flows.errors import AlreadyDone, Invalid, NotFound, NotRegistered
+from flows.errors import AlreadyDone, Invalid, NotFound
 from flows.membership import Actor
 from storage.db import UnitOfWork
 from storage.models import (
     Chat,
     Community,
-    Member,
     OutboxMessage,
     Project,
     ProjectLike,
@@ -133,15 +132,10 @@ async def post_of_message(uow: UnitOfWork, *, tg_chat_id: int, message_id: int) 
 # ---------------------------------------------------------------- likes and ratings
 
 
-def _member(actor: Actor) -> Member:
-    if actor.member is None:
-        raise NotRegistered()
-    return actor.member
-
 
 async def finished_project(uow: UnitOfWork, *, actor: Actor, project_id: int) -> Project:
     """A project of the actor's community that is finished (the only ones liked and rated)."""
-    me = _member(actor)
+    me = actor.registered()
     project = await uow.session.get(Project, project_id)
     if project is None or project.community_id != me.community_id:
         raise NotFound("project", project_id)
@@ -158,7 +152,7 @@ async def likes(uow: UnitOfWork, project_id: int) -> int:
 async def like(uow: UnitOfWork, *, actor: Actor, project_id: int, now: datetime, source: str = "button") -> int:
     """👍 once per person; returns the new count. A second like raises AlreadyDone("like")."""
     project = await finished_project(uow, actor=actor, project_id=project_id)
-    me = _member(actor)
+    me = actor.registered()
     seen = (await uow.session.exec(select(ProjectLike.id).where(
         ProjectLike.project_id == project.id, ProjectLike.member_id == me.id))).first()
     if seen is not None:
@@ -215,7 +209,7 @@ def check_stars(stars: int) -> int:
 
 
 async def my_rating(uow: UnitOfWork, *, actor: Actor, project_id: int) -> ProjectRating | None:
-    me = _member(actor)
+    me = actor.registered()
     return (await uow.session.exec(select(ProjectRating).where(
         ProjectRating.project_id == project_id, ProjectRating.member_id == me.id))).first()
 
@@ -227,7 +221,7 @@ async def rate(uow: UnitOfWork, *, actor: Actor, project_id: int, stars: int, no
     check_stars(stars)
     text = clean_comment(comment)
     project = await finished_project(uow, actor=actor, project_id=project_id)
-    me = _member(actor)
+    me = actor.registered()
     row = await my_rating(uow, actor=actor, project_id=project.id or 0)
     if row is None:
         row = ProjectRating(project_id=project.id or 0, member_id=me.id or 0, stars=stars, comment=text,

@@ -34,7 +34,7 @@ from sqlmodel import col, select
 
 from flows import audit, outbox
 from flows.clock import local
-from flows.errors import AlreadyDone, Forbidden, Invalid, NotFound, NotRegistered
+from flows.errors import AlreadyDone, Forbidden, Invalid, NotFound
 from flows.membership import Actor
 from flows.roles import Perm, Role
 from storage.db import UnitOfWork
@@ -188,11 +188,6 @@ def rank(votes: Sequence[tuple[int, int, int]], seats: int) -> Outcome:
 # ---------------------------------------------------------------- internals
 
 
-def _community(actor: Actor) -> Community:
-    if actor.community is None:
-        raise NotRegistered()
-    return actor.community
-
 
 def local_year(community: Community, now: datetime) -> int:
     return local(now, community.timezone).year
@@ -314,7 +309,7 @@ async def create(uow: UnitOfWork, *, actor: Actor, now: datetime, closes_at: dat
     `seats` (how many projects the ballot makes) defaults to `choose`; Invalid("seats", "out_of_range",
     choose=) unless 1 ≤ seats ≤ choose."""
     me = actor.require(Perm.BALLOT)
-    community = _community(actor)
+    community = actor.home()
     if not 1 <= choose <= MAX_CHOOSE:
         raise Invalid("choose", "out_of_range", limit=MAX_CHOOSE)
     if not 1 <= minimum <= choose:

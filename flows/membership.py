@@ -49,6 +49,18 @@ class Actor:
             return self.community.locale
         return default_language(self.user.tg_language)
 
+    def registered(self) -> Member:
+        """The actor's membership, or NotRegistered (someone who has not done /start)."""
+        if self.member is None:
+            raise NotRegistered()
+        return self.member
+
+    def home(self) -> Community:
+        """The actor's community, or NotRegistered."""
+        if self.community is None:
+            raise NotRegistered()
+        return self.community
+
     def can(self, perm: Perm) -> bool:
         return perm in permissions(self.roles)
 

@@ -20,7 +20,7 @@ from sqlmodel import col, select
 
 from flows import audit, outbox
 from flows.clock import local
-from flows.errors import AlreadyDone, Invalid, NotFound, NotRegistered
+from flows.errors import AlreadyDone, Invalid, NotFound
 from flows.membership import Actor
 from flows.paging import Page, clamp
 from flows.roles import Perm
@@ -177,10 +177,6 @@ def local_year(community: Community, now: datetime) -> int:
     return local(now, community.timezone).year
 
 
-def _community(actor: Actor) -> Community:
-    assert actor.community is not None
-    return actor.community
-
 
 # ---------------------------------------------------------------- the collection period
 
@@ -205,7 +201,7 @@ async def current_period(uow: UnitOfWork, *, community: Community, now: datetime
 async def open_period(uow: UnitOfWork, *, actor: Actor, now: datetime, closes_on: date | None = None) -> NeedPeriod:
     """Open (or reopen) this year's collection; every linked group of the community is told."""
     me = actor.require(Perm.NEEDS_REVIEW)
-    community = _community(actor)
+    community = actor.home()
     year = local_year(community, now)
     closes_at = None
     if closes_on is not None:
@@ -236,7 +232,7 @@ async def open_period(uow: UnitOfWork, *, actor: Actor, now: datetime, closes_on
 
 async def close_period(uow: UnitOfWork, *, actor: Actor, now: datetime) -> NeedPeriod:
     me = actor.require(Perm.NEEDS_REVIEW)
-    community = _community(actor)
+    community = actor.home()
     period = await _period(uow, me.community_id, local_year(community, now))
     if period is None:
         raise NotFound("period", local_year(community, now))
@@ -276,7 +272,7 @@ async def submit(uow: UnitOfWork, *, actor: Actor, category: str, text: str, now
                  author_member_id: int | None = None) -> Need:
     """Store a need with the next number of the year; the period must be open."""
     if channel == "chat":
-        me = _member(actor)
+        me = actor.registered()
         author_id = me.id
     else:
         me = actor.require(Perm.NEEDS_ENTER)
@@ -287,7 +283,7 @@ async def submit(uow: UnitOfWork, *, actor: Actor, category: str, text: str, now
         author_id = (await member_of(uow, actor=actor, member_id=author_member_id))[0].id
     if channel not in CHANNELS:
         raise Invalid("channel", "unknown")
-    community = _community(actor)
+    community = actor.home()
     if category not in categories(community):
         raise Invalid("category", "unknown")
     body = clean("text", text)
@@ -365,14 +361,14 @@ async def _paged(uow: UnitOfWork, where: list[Any], page: int, size: int, *, by_
 
 
 def _year_of(actor: Actor, now: datetime, year: int | None) -> int:
-    return year if year is not None else local_year(_community(actor), now)
+    return year if year is not None else local_year(actor.home(), now)
 
 
 async def category_counts(uow: UnitOfWork, *, actor: Actor, now: datetime,
                           year: int | None = None) -> list[tuple[str, int]]:
     """Each category in use with the number of needs residents can support, and any category
     switched off that still holds such needs."""
-    me = _member(actor)
+    me = actor.registered()
     rows = (await uow.session.exec(select(Need.category, func.count()).where(
         Need.community_id == me.community_id, Need.year == _year_of(actor, now, year),
         col(Need.status).in_(LISTED)).group_by(col(Need.category)))).all()
@@ -380,15 +376,10 @@ async def category_counts(uow: UnitOfWork, *, actor: Actor, now: datetime,
     return [(c, counts.get(c, 0)) for c, used in category_states(actor.community) if used or counts.get(c)]
 
 
-def _member(actor: Actor) -> Member:
-    if actor.member is None:
-        raise NotRegistered()
-    return actor.member
-
 
 async def list_needs(uow: UnitOfWork, *, actor: Actor, category: str, now: datetime, page: int = 1, size: int = 5,
                      year: int | None = None) -> Page[NeedLine]:
-    me = _member(actor)
+    me = actor.registered()
     if category not in all_categories(actor.community):
         raise Invalid("category", "unknown")
     where = [Need.community_id == me.community_id, Need.year == _year_of(actor, now, year),
@@ -397,7 +388,7 @@ async def list_needs(uow: UnitOfWork, *, actor: Actor, category: str, now: datet
 
 
 async def my_needs(uow: UnitOfWork, *, actor: Actor, page: int = 1, size: int = 5) -> Page[NeedLine]:
-    me = _member(actor)
+    me = actor.registered()
     where = [Need.community_id == me.community_id, Need.author_member_id == me.id]
     return await _paged(uow, where, page, size)
 
@@ -417,7 +408,7 @@ async def _need(uow: UnitOfWork, community_id: int, need_id: int) -> Need:
 
 
 async def show(uow: UnitOfWork, *, actor: Actor, need_id: int) -> NeedLine:
-    me = _member(actor)
+    me = actor.registered()
     need = await _need(uow, me.community_id, need_id)
     count = (await uow.session.exec(select(func.count()).select_from(NeedSupport)
                                     .where(NeedSupport.need_id == need.id))).one()
@@ -429,7 +420,7 @@ async def show(uow: UnitOfWork, *, actor: Actor, need_id: int) -> NeedLine:
 
 async def support(uow: UnitOfWork, *, actor: Actor, need_id: int, now: datetime) -> int:
     """Add the actor's "+1"; returns the supporter count. A second press raises AlreadyDone."""
-    me = _member(actor)
+    me = actor.registered()
     need = await _need(uow, me.community_id, need_id)
     if need.status not in LISTED:
         raise Invalid("need", "not_open")
@@ -489,7 +480,7 @@ async def merge(uow: UnitOfWork, *, actor: Actor, need_id: int, into_number: int
     audit.record(uow, action="need.merge", now=now, community_id=me.community_id, actor_user_id=actor.user.id,
                  subject_type="need", subject_id=need.id, number=need.number, into=target.number,
                  carried=len(movers - have))
-    await _tell_author(uow, need, "need_merged", now, _community(actor), into=target.number,
+    await _tell_author(uow, need, "need_merged", now, actor.home(), into=target.number,
                        own=need.author_member_id == target.author_member_id)
     return need
 
@@ -501,7 +492,7 @@ async def reject(uow: UnitOfWork, *, actor: Actor, need_id: int, reason: str, no
     uow.session.add(need)
     audit.record(uow, action="need.reject", now=now, community_id=me.community_id, actor_user_id=actor.user.id,
                  subject_type="need", subject_id=need.id, number=need.number, reason=why)
-    await _tell_author(uow, need, "need_rejected", now, _community(actor), reason=why)
+    await _tell_author(uow, need, "need_rejected", now, actor.home(), reason=why)
     return need
 
 
@@ -519,7 +510,7 @@ async def promote(uow: UnitOfWork, *, actor: Actor, need_id: int, title: str, no
     uow.session.add(need)
     audit.record(uow, action="need.promote", now=now, community_id=me.community_id, actor_user_id=actor.user.id,
                  subject_type="need", subject_id=need.id, number=need.number, title=name, category=need.category)
-    await _tell_author(uow, need, "need_candidate", now, _community(actor), title=name)
+    await _tell_author(uow, need, "need_candidate", now, actor.home(), title=name)
     return need
 
 

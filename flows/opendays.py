@@ -18,7 +18,7 @@ from sqlmodel import col, select
 
 from flows import audit, outbox
 from flows.clock import local
-from flows.errors import AlreadyDone, Invalid, NotFound, NotRegistered
+from flows.errors import AlreadyDone, Invalid, NotFound
 from flows.membership import Actor
 from flows.roles import Perm
 from storage.db import UnitOfWork
@@ -47,16 +47,6 @@ class Due:
     prompts: int = 0
 
 
-def _member(actor: Actor) -> Member:
-    if actor.member is None:
-        raise NotRegistered()
-    return actor.member
-
-
-def _community(actor: Actor) -> Community:
-    if actor.community is None:
-        raise NotRegistered()
-    return actor.community
 
 
 # ---------------------------------------------------------------- input
@@ -126,7 +116,7 @@ async def announce(uow: UnitOfWork, *, actor: Actor, project_id: int, starts_at:
                    now: datetime) -> tuple[OpenDay, int]:
     """Create the open day and post it to every group of the community; returns it and the groups told."""
     me = actor.require(Perm.PROJECTS)
-    community = _community(actor)
+    community = actor.home()
     project = await _project(uow, me.community_id, project_id)
     if starts_at <= now:
         raise Invalid("starts_at", "past")
@@ -198,7 +188,7 @@ async def count(uow: UnitOfWork, open_day_id: int) -> int:
 
 async def sign_up(uow: UnitOfWork, *, actor: Actor, open_day_id: int, now: datetime) -> int:
     """Sign up as an experience officer; returns the count. Twice → AlreadyDone("signup")."""
-    me = _member(actor)
+    me = actor.registered()
     day = await _day(uow, open_day_id, me.community_id)
     if day.cancelled_at is not None:
         raise Invalid("open_day", "cancelled")
@@ -223,7 +213,7 @@ async def _signup(uow: UnitOfWork, day: OpenDay, member: Member) -> OpenDaySignu
 
 async def cancel(uow: UnitOfWork, *, actor: Actor, open_day_id: int, now: datetime) -> int:
     """Withdraw one's sign-up (before the start); returns the count."""
-    me = _member(actor)
+    me = actor.registered()
     day = await _day(uow, open_day_id, me.community_id)
     if day.starts_at <= now:
         raise Invalid("open_day", "started")
@@ -235,7 +225,7 @@ async def cancel(uow: UnitOfWork, *, actor: Actor, open_day_id: int, now: dateti
 async def feedback(uow: UnitOfWork, *, actor: Actor, open_day_id: int, now: datetime, stars: int | None = None,
                    text: str | None = None) -> OpenDaySignup:
     """An experience officer's feedback after the open day: stars (1–5) and/or a comment (changeable)."""
-    me = _member(actor)
+    me = actor.registered()
     if stars is not None and stars not in STARS:
         raise Invalid("stars", "range")
     comment = clean_feedback(text) if text is not None else None
@@ -254,7 +244,7 @@ async def feedback(uow: UnitOfWork, *, actor: Actor, open_day_id: int, now: date
 
 
 async def title_of(uow: UnitOfWork, *, actor: Actor, open_day_id: int) -> tuple[OpenDay, Project]:
-    me = _member(actor)
+    me = actor.registered()
     day = await _day(uow, open_day_id, me.community_id)
     return day, await _project(uow, me.community_id, day.project_id)
 

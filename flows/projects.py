@@ -32,7 +32,7 @@ from sqlmodel import col, select
 
 from flows import audit, outbox
 from flows.clock import local
-from flows.errors import AlreadyDone, Forbidden, Invalid, NotFound, NotRegistered
+from flows.errors import AlreadyDone, Forbidden, Invalid, NotFound
 from flows.membership import Actor
 from flows.roles import Perm, Role
 from storage.db import UnitOfWork
@@ -315,16 +315,6 @@ class ProjectView:
     after_photos: int
 
 
-def _member(actor: Actor) -> Member:
-    if actor.member is None:
-        raise NotRegistered()
-    return actor.member
-
-
-def _community(actor: Actor) -> Community:
-    if actor.community is None:
-        raise NotRegistered()
-    return actor.community
 
 
 async def _project(uow: UnitOfWork, community_id: int, project_id: int) -> Project:
@@ -375,16 +365,16 @@ async def view(uow: UnitOfWork, project: Project, *, now: datetime) -> ProjectVi
 
 async def list_projects(uow: UnitOfWork, *, actor: Actor, now: datetime, year: int | None = None) -> list[Project]:
     """The year's projects of the actor's community (this local year unless given), by number."""
-    me = _member(actor)
-    year = year if year is not None else local(now, _community(actor).timezone).year
+    me = actor.registered()
+    year = year if year is not None else local(now, actor.home().timezone).year
     return list((await uow.session.exec(select(Project).where(
         Project.community_id == me.community_id, Project.year == year).order_by(col(Project.number)))).all())
 
 
 async def my_projects(uow: UnitOfWork, *, actor: Actor, now: datetime) -> list[Project]:
     """The projects the actor is responsible for: unfinished ones, and this year's finished ones."""
-    me = _member(actor)
-    year = local(now, _community(actor).timezone).year
+    me = actor.registered()
+    year = local(now, actor.home().timezone).year
     rows = (await uow.session.exec(select(Project).where(
         Project.community_id == me.community_id, Project.owner_member_id == me.id)
         .order_by(col(Project.year), col(Project.number)))).all()
@@ -393,7 +383,7 @@ async def my_projects(uow: UnitOfWork, *, actor: Actor, now: datetime) -> list[P
 
 async def get(uow: UnitOfWork, *, actor: Actor, project_id: int) -> Project:
     """A project of the actor's community (any member may look)."""
-    return await _project(uow, _member(actor).community_id, project_id)
+    return await _project(uow, actor.registered().community_id, project_id)
 
 
 def may_report(actor: Actor, project: Project) -> bool:
@@ -407,7 +397,7 @@ async def _manageable(uow: UnitOfWork, actor: Actor, project_id: int) -> tuple[M
 
 
 async def _reportable(uow: UnitOfWork, actor: Actor, project_id: int) -> tuple[Member, Project]:
-    me = _member(actor)
+    me = actor.registered()
     project = await _project(uow, me.community_id, project_id)
     if not may_report(actor, project):
         raise Forbidden("project_owner")
@@ -459,7 +449,7 @@ async def set_owner(uow: UnitOfWork, *, actor: Actor, project_id: int, member_id
     project.owner_member_id = member.id
     uow.session.add(project)
     _audit(uow, actor, project, "project.owner", now, owner=member.id, was=before)
-    community = _community(actor)
+    community = actor.home()
     outbox.notify(uow, tg_chat_id=user.tg_id, notice="project_owner", lang=user.language or community.locale,
                   now=now, community_id=project.community_id, recipient_user_id=user.id,
                   dedupe_key=f"project_owner:{project.id}:{member.id}:{int(now.timestamp())}",
@@ -471,7 +461,7 @@ async def set_owner(uow: UnitOfWork, *, actor: Actor, project_id: int, member_id
 async def set_deadline(uow: UnitOfWork, *, actor: Actor, project_id: int, deadline: date, now: datetime) -> Project:
     """The project's deadline: a local date, today or later."""
     _me, project = await _manageable(uow, actor, project_id)
-    if deadline < today(_community(actor), now):
+    if deadline < today(actor.home(), now):
         raise Invalid("deadline", "past")
     before = project.deadline
     project.deadline = deadline
@@ -510,7 +500,7 @@ async def add_milestone(uow: UnitOfWork, *, actor: Actor, project_id: int, title
     """A step of the road-map (title ≤ 40 characters) due on a local date, today or later."""
     _me, project = await _manageable(uow, actor, project_id)
     name = clean("title", title)
-    if due_on < today(_community(actor), now):
+    if due_on < today(actor.home(), now):
         raise Invalid("due_on", "past")
     count, last = (await uow.session.exec(select(func.count(), func.max(ProjectMilestone.position)).where(
         ProjectMilestone.project_id == project.id))).one()
@@ -531,7 +521,7 @@ async def edit_milestone(uow: UnitOfWork, *, actor: Actor, milestone_id: int, no
     if title is not None:
         milestone.title = clean("title", title)
     if due_on is not None:
-        if due_on < today(_community(actor), now) and due_on != milestone.due_on:
+        if due_on < today(actor.home(), now) and due_on != milestone.due_on:
             raise Invalid("due_on", "past")
         milestone.due_on = due_on
     uow.session.add(milestone)
@@ -551,17 +541,17 @@ async def remove_milestone(uow: UnitOfWork, *, actor: Actor, milestone_id: int, 
 
 
 async def milestone_of(uow: UnitOfWork, *, actor: Actor, milestone_id: int) -> tuple[ProjectMilestone, Project]:
-    return await _milestone(uow, _member(actor).community_id, milestone_id)
+    return await _milestone(uow, actor.registered().community_id, milestone_id)
 
 
 async def tick_milestone(uow: UnitOfWork, *, actor: Actor, milestone_id: int, done_on: date,
                          now: datetime) -> ProjectMilestone:
     """Tick a milestone off with the (local) date it was done: not in the future, not before the project."""
-    me = _member(actor)
+    me = actor.registered()
     milestone, project = await _milestone(uow, me.community_id, milestone_id)
     if not may_report(actor, project):
         raise Forbidden("project_owner")
-    community = _community(actor)
+    community = actor.home()
     if milestone.done_on is not None:
         raise AlreadyDone("milestone")
     if done_on > today(community, now):

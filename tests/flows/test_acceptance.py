@@ -24,8 +24,8 @@ from storage.models import (
     ProjectPhoto,
     ProjectPost,
     ProjectRating,
-    User,
 )
+from tests.flows.people import actor_of, enrol
 
 PEOPLE = {"admin": Role.ADMIN, "r1": None, "r2": None, "r3": None}
 B1, B2, KICKED, COMMUNITY_GROUP, OTHER = -1001, -1002, -1003, -1004, -1005
@@ -41,26 +41,13 @@ class World:
     stranger: Actor
 
 
-async def _actor(db: Database, tg_id: int) -> Actor:
-    async with db.uow() as uow:
-        user = (await uow.session.exec(select(User).where(User.tg_id == tg_id))).one()
-        return await membership.load_actor(uow, user)
-
-
 @pytest.fixture
 async def world(db: Database, clock: FixedClock) -> World:
     now = clock.now()
     async with db.uow() as uow:
         community, _ = await membership.create_community(uow, name="北辰示范社区", now=now, buildings=["1", "2"])
         other, _ = await membership.create_community(uow, name="别的社区", now=now, buildings=["1"])
-        members = {}
-        for i, (key, role) in enumerate(PEOPLE.items()):
-            user = await membership.touch_user(uow, tg_id=500 + i, first_name=key, last_name=None, username=None,
-                                               tg_language="zh-hans", now=now)
-            done = await membership.register(uow, user=user, community_id=community.id, building_id=None, now=now)
-            if role is not None:
-                await membership.assign_role(uow, member=done.member, role=role, org=None, now=now)
-            members[key] = done.member.id
+        members = await enrol(uow, community_id=community.id or 0, people=PEOPLE, first_tg_id=500, now=now)
         await membership.touch_user(uow, tg_id=599, first_name="stranger", last_name=None, username=None,
                                     tg_language="zh-hans", now=now)
         for chat_id, purpose, status, cid in ((B1, "building", "administrator", community.id),
@@ -82,8 +69,8 @@ async def world(db: Database, clock: FixedClock) -> World:
                                          file_unique_id=f"u{i}", member_id=members["admin"],
                                          created_at=now + timedelta(days=days)))
         await uow.commit()
-    actors = {key: await _actor(db, 500 + i) for i, key in enumerate(PEOPLE)}
-    return World(community.id, actors, members, project.id or 0, foreign.id or 0, await _actor(db, 599))
+    actors = {key: await actor_of(db, 500 + i) for i, key in enumerate(PEOPLE)}
+    return World(community.id, actors, members, project.id or 0, foreign.id or 0, await actor_of(db, 599))
 
 
 async def _complete(db: Database, clock: FixedClock, world: World, days: int = 5) -> int:

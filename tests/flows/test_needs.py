@@ -19,7 +19,8 @@ from flows.errors import AlreadyDone, Forbidden, Invalid, NotFound, NotRegistere
 from flows.membership import Actor
 from flows.roles import Org, Role
 from storage.db import Database
-from storage.models import AuditEntry, Chat, Community, Need, NeedSupport, OutboxMessage, User
+from storage.models import AuditEntry, Chat, Community, Need, NeedSupport, OutboxMessage
+from tests.flows.people import actor_of, enrol
 
 ROLES: dict[str, tuple[Role, Org | None] | None] = {
     "resident": None, "resident2": None, "resident3": None, "representative": (Role.REPRESENTATIVE, None),
@@ -36,25 +37,12 @@ class World:
     stranger: Actor
 
 
-async def _actor(db: Database, tg_id: int) -> Actor:
-    async with db.uow() as uow:
-        user = (await uow.session.exec(select(User).where(User.tg_id == tg_id))).one()
-        return await membership.load_actor(uow, user)
-
-
 @pytest.fixture
 async def world(db: Database, clock: FixedClock) -> World:
     now = clock.now()
     async with db.uow() as uow:
         community, _ = await membership.create_community(uow, name="北辰示范社区", now=now, buildings=["1", "2"])
-        members = {}
-        for i, (key, role) in enumerate(ROLES.items()):
-            user = await membership.touch_user(uow, tg_id=300 + i, first_name=key, last_name=None, username=None,
-                                               tg_language="zh-hans", now=now)
-            done = await membership.register(uow, user=user, community_id=community.id, building_id=None, now=now)
-            if role is not None:
-                await membership.assign_role(uow, member=done.member, role=role[0], org=role[1], now=now)
-            members[key] = done.member.id
+        members = await enrol(uow, community_id=community.id or 0, people=ROLES, first_tg_id=300, now=now)
         await membership.touch_user(uow, tg_id=399, first_name="stranger", last_name=None, username=None,
                                     tg_language="zh-hans", now=now)
         uow.session.add(Chat(tg_chat_id=-100123, type="supergroup", title="社区群", community_id=community.id,
@@ -62,8 +50,8 @@ async def world(db: Database, clock: FixedClock) -> World:
         uow.session.add(Chat(tg_chat_id=-100124, type="supergroup", title="别的群", community_id=None,
                              bot_status="administrator", created_at=now))
         await uow.commit()
-    actors = {key: await _actor(db, 300 + i) for i, key in enumerate(ROLES)}
-    return World(community.id, actors, members, await _actor(db, 399))
+    actors = {key: await actor_of(db, 300 + i) for i, key in enumerate(ROLES)}
+    return World(community.id, actors, members, await actor_of(db, 399))
 
 
 async def _open(db: Database, clock: FixedClock, world: World) -> None:
@@ -280,7 +268,7 @@ async def test_reject_and_promote_tell_the_author(db: Database, clock: FixedCloc
 
 async def _actor_of(db: Database, world: World, key: str) -> Actor:
     """A fresh actor (the community's settings as stored now)."""
-    return await _actor(db, 300 + list(ROLES).index(key))
+    return await actor_of(db, 300 + list(ROLES).index(key))
 
 
 def test_stored_categories_are_read_leniently() -> None:

@@ -17,7 +17,8 @@ from flows.errors import AlreadyDone, Forbidden, Invalid, NotFound, NotRegistere
 from flows.membership import Actor
 from flows.roles import Role
 from storage.db import Database
-from storage.models import AuditEntry, Chat, OpenDay, OpenDaySignup, OutboxMessage, Project, User
+from storage.models import AuditEntry, Chat, OpenDay, OpenDaySignup, OutboxMessage, Project
+from tests.flows.people import actor_of
 
 PEOPLE = {"admin": Role.ADMIN, "grid": Role.GRID_WORKER, "r1": None, "r2": None}
 TZ = "Asia/Shanghai"
@@ -30,12 +31,6 @@ class World:
     members: dict[str, int]
     project_id: int
     stranger: Actor
-
-
-async def _actor(db: Database, tg_id: int) -> Actor:
-    async with db.uow() as uow:
-        user = (await uow.session.exec(select(User).where(User.tg_id == tg_id))).one()
-        return await membership.load_actor(uow, user)
 
 
 @pytest.fixture
@@ -62,8 +57,8 @@ async def world(db: Database, clock: FixedClock) -> World:
                           created_at=now)
         uow.session.add(project)
         await uow.commit()
-    actors = {key: await _actor(db, 600 + i) for i, key in enumerate(PEOPLE)}
-    return World(community.id, actors, members, project.id or 0, await _actor(db, 699))
+    actors = {key: await actor_of(db, 600 + i) for i, key in enumerate(PEOPLE)}
+    return World(community.id, actors, members, project.id or 0, await actor_of(db, 699))
 
 
 def test_parse_start_local_time_not_in_the_past() -> None:

@@ -18,6 +18,7 @@ from flows.projects import Colour
 from flows.roles import Org, Role
 from storage.db import Database
 from storage.models import AuditEntry, Community, OutboxMessage, Project, ProjectPhoto, ProjectReport
+from tests.flows.people import actor_of, enrol
 
 ROLES: dict[str, tuple[Role, Org | None] | None] = {
     "resident": None, "representative": (Role.REPRESENTATIVE, None), "volunteer": (Role.VOLUNTEER, None),
@@ -37,26 +38,13 @@ class World:
     projects: list[int]
 
 
-async def _actor(db: Database, tg_id: int) -> Actor:
-    async with db.uow() as uow:
-        user = (await uow.session.exec(select(membership.User).where(membership.User.tg_id == tg_id))).one()
-        return await membership.load_actor(uow, user)
-
-
 @pytest.fixture
 async def world(db: Database, clock: FixedClock) -> World:
     now = clock.now()
     async with db.uow() as uow:
         community, _ = await membership.create_community(uow, name="北辰示范社区", now=now, buildings=["1", "2"])
         other, _ = await membership.create_community(uow, name="别的社区", now=now, buildings=["1"])
-        members = {}
-        for i, (key, role) in enumerate(ROLES.items()):
-            user = await membership.touch_user(uow, tg_id=500 + i, first_name=key, last_name=None, username=None,
-                                               tg_language="zh-hans", now=now)
-            done = await membership.register(uow, user=user, community_id=community.id, building_id=None, now=now)
-            if role is not None:
-                await membership.assign_role(uow, member=done.member, role=role[0], org=role[1], now=now)
-            members[key] = done.member.id
+        members = await enrol(uow, community_id=community.id or 0, people=ROLES, first_tg_id=500, now=now)
         await membership.touch_user(uow, tg_id=599, first_name="stranger", last_name=None, username=None,
                                     tg_language="zh-hans", now=now)
         user = await membership.touch_user(uow, tg_id=598, first_name="outsider", last_name=None, username=None,
@@ -71,8 +59,8 @@ async def world(db: Database, clock: FixedClock) -> World:
             uow.session.add(row)
         await uow.commit()
         ids = [r.id for r in rows]
-    actors = {key: await _actor(db, 500 + i) for i, key in enumerate(ROLES)}
-    return World(community.id, actors, members, await _actor(db, 599), await _actor(db, 598), ids)
+    actors = {key: await actor_of(db, 500 + i) for i, key in enumerate(ROLES)}
+    return World(community.id, actors, members, await actor_of(db, 599), await actor_of(db, 598), ids)
 
 
 async def _do(db: Database, fn, **kw):  # type: ignore[no-untyped-def]
@@ -192,7 +180,7 @@ async def _deadline_is_a_local_date_not_in_the_past(db: Database, world: World) 
         community.timezone = "America/New_York"  # 12:00 on 28 February there: the 28th is today
         uow.session.add(community)
         await uow.commit()
-    await _do(db, projects.set_deadline, actor=await _actor(db, 505), project_id=pid, deadline=date(2027, 2, 28),
+    await _do(db, projects.set_deadline, actor=await actor_of(db, 505), project_id=pid, deadline=date(2027, 2, 28),
               now=night)
 
 
