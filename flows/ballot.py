@@ -579,6 +579,12 @@ async def turnout(uow: UnitOfWork, *, ballot_id: int) -> tuple[int, int]:
 # ---------------------------------------------------------------- reading
 
 
+async def candidate_count(uow: UnitOfWork, *, community_id: int, year: int) -> int:
+    """How many of the year's needs are candidate projects (what a new ballot would be made from)."""
+    return int((await uow.session.exec(select(func.count()).select_from(Need).where(
+        Need.community_id == community_id, Need.year == year, Need.status == "candidate"))).one())
+
+
 async def current(uow: UnitOfWork, *, community_id: int, year: int) -> Ballot | None:
     """The year's latest round (a run-off if there is one), any status."""
     return (await uow.session.exec(select(Ballot).where(Ballot.community_id == community_id, Ballot.year == year)

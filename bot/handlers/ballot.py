@@ -11,8 +11,6 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import func, select
-
 from bot.core.dispatch import ANYWHERE, Ctx, Router
 from bot.core.i18n import N_, tr
 from bot.core.types import Button, Keyboard, OutMessage
@@ -23,7 +21,6 @@ from flows.ballot import BallotView, SheetView
 from flows.clock import local
 from flows.errors import AlreadyDone, FlowError, Forbidden, Invalid, NotFound, NotRegistered
 from flows.roles import Perm
-from storage.models import Need
 
 router = Router()
 NEW, TIE = "ballot_new", "ballot_tie"
@@ -95,9 +92,8 @@ async def _current(ctx: Ctx) -> BallotView | None:
 
 
 async def _candidate_count(ctx: Ctx) -> int:
-    """This year's candidate projects (the dialog's summary). Stopgap: flows.ballot has no such reader."""
-    return int((await ctx.uow.session.exec(select(func.count()).select_from(Need).where(
-        Need.community_id == _community_id(ctx), Need.year == _year(ctx), Need.status == "candidate"))).one())
+    """This year's candidate projects (the dialog's summary)."""
+    return await ballot.candidate_count(ctx.uow, community_id=_community_id(ctx), year=_year(ctx))
 
 
 def _round(ctx: Ctx, b: BallotView) -> str:
