@@ -318,8 +318,8 @@ async def _category_page(ctx: Ctx, code: str, page: int) -> None:
     shown = await needs.list_needs(ctx.uow, actor=ctx.actor, category=code, now=ctx.now, page=page)
     lines = [ctx.t("<b>{category}</b> · {total} needs", category=h(cat_name(ctx.lang, code)), total=shown.total)]
     lines += [_line(ctx, n) for n in shown.items] or [ctx.t("No needs in this category yet.")]
-    buttons: Keyboard = [[ctx.button(ctx.t("+1 我也需要 #{number}", number=n.number), "n1", n.id)]
-                         for n in shown.items]
+    buttons: Keyboard = [[ctx.button(ctx.t("+1 我也需要 #{number}", number=n.number), "n1", n.id,
+                                     cat_ref(ctx, code), shown.page)] for n in shown.items]
     nav = pager(ctx, shown.page, shown.pages, "nb", "c", cat_ref(ctx, code))
     if nav:
         buttons.append(nav)
@@ -374,6 +374,9 @@ async def plus_one(ctx: Ctx) -> None:
     need_id = int_arg(ctx.args[0]) if ctx.args else None
     count = await needs.support(ctx.uow, actor=ctx.actor, need_id=need_id or 0, now=ctx.now)
     ctx.toast(ctx.t("👍 Thank you! {count} neighbours need this.", count=count))
+    code = cat_of(ctx, ctx.args[1]) if len(ctx.args) == 3 else None
+    if code is not None:  # the page shows the new count (and the order by support)
+        await _category_page(ctx, code, int_arg(ctx.args[2]) or 1)
 
 
 @router.command("myneeds", where=PRIVATE, description=N_("The needs you submitted and their state"),

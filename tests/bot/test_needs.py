@@ -91,8 +91,11 @@ async def test_a_year_of_needs_collection(linli: Harness) -> None:
     _, out = await linli.press(R3, out[-1], "设施维护 (2)")
     page = out[-1]
     assert "需求 #1" in page["text"] and "需求 #2" in page["text"] and "+1 我也需要 #1" in buttons(page)
+    assert "👍 0 人支持" in page["text"]
     toast, _ = await linli.press(R3, page, "+1 我也需要 #1")
     assert toast and "1 位邻居" in toast
+    page = await linli.last(R3)  # the page, edited in place with the new count
+    assert page["message_id"] == out[-1]["message_id"] and "👍 1 人支持" in page["text"]
     toast, _ = await linli.press(R3, page, "+1 我也需要 #1")
     assert toast and "已经支持过" in toast
 
