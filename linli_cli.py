@@ -87,7 +87,7 @@ def cmd_community(settings: Settings, args: argparse.Namespace) -> int:
     async def create() -> int:
         db = Database(settings.database_url)
         try:
-            async with db.uow() as uow:
+            async with db.uow(write=True) as uow:
                 buildings = membership.parse_building_range(args.buildings) if args.buildings else []
                 community, invite = await membership.create_community(
                     uow, name=args.name, slug=args.slug, timezone=args.timezone or settings.timezone,

@@ -98,7 +98,7 @@ KEY_PERSONS = [
 async def seed_database(db: Database, clock: Clock, sealer: Sealer | None = None) -> None:
     """Create the demo community and its people once; later starts leave it as it is."""
     now = clock.now()
-    async with db.uow() as uow:
+    async with db.uow(write=True) as uow:
         if any(c.slug == DEMO_SLUG for c in await membership.list_communities(uow)):
             return
         community, _ = await membership.create_community(

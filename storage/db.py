@@ -89,7 +89,24 @@ class UnitOfWork:
             await self._lock.acquire()
         self.session = self._db.sessions()
         self._committed = False
+        if self._lock is not None:
+            try:
+                await self._begin_immediate()
+            except BaseException:
+                await self.session.close()
+                self._lock.release()
+                raise
         return self
+
+    async def _begin_immediate(self) -> None:
+        """Take SQLite's write lock at the start (waiting up to busy_timeout for it).
+
+        A deferred transaction that reads first and writes later fails at once with "database is
+        locked" when another process (the `linli` command while the bot runs) committed in
+        between: its snapshot is stale and waiting cannot help. Taking the lock first makes such
+        a writer wait for its turn instead."""
+        connection = await self.session.connection()
+        await connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     async def __aexit__(
         self,
