@@ -28,8 +28,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 
 from flows import audit, outbox
@@ -37,7 +35,7 @@ from flows.clock import local
 from flows.errors import AlreadyDone, Forbidden, Invalid, NotFound
 from flows.membership import Actor
 from flows.roles import Perm, Role
-from storage.db import UnitOfWork
+from storage.db import UnitOfWork, insert_ignoring
 from storage.models import (
     Ballot,
     BallotCandidate,
@@ -464,11 +462,8 @@ async def _paper(uow: UnitOfWork, actor: Actor, secret: bytes, ballot_id: int, *
     token = voter_token(secret, ballot_id, me.id or 0)
     sheet_row = await _sheet_row(uow, ballot_id, token)
     if sheet_row is None:
-        table = BallotSheet.__table__  # type: ignore[attr-defined]
-        insert = pg_insert if uow.session.bind.dialect.name == "postgresql" else sqlite_insert
-        await uow.session.execute(insert(table).values(ballot_id=ballot_id, token=token, draft=[], cast=False,
-                                                       version=0)
-                                  .on_conflict_do_nothing(index_elements=["ballot_id", "token"]))
+        await uow.session.execute(insert_ignoring(uow, BallotSheet, ["ballot_id", "token"])
+                                  .values(ballot_id=ballot_id, token=token, draft=[], cast=False, version=0))
         sheet_row = await _sheet_row(uow, ballot_id, token)
         assert sheet_row is not None
     return _Paper(ballot, me.id or 0, voter, sheet_row, await _candidates(uow, ballot_id))

@@ -19,8 +19,6 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import bindparam, func, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 
 from flows import audit, outbox
@@ -28,7 +26,7 @@ from flows.errors import FlowError, Invalid
 from flows.membership import Actor
 from flows.places import grid_workers_of
 from flows.roles import Perm, Purpose, Role, permissions
-from storage.db import UnitOfWork
+from storage.db import UnitOfWork, insert_ignoring
 from storage.models import (
     Absence,
     AuditEntry,
@@ -228,9 +226,7 @@ async def _communities(uow: UnitOfWork) -> dict[int, Community]:
 
 
 def _insert_ignore(uow: UnitOfWork, rows: list[dict[str, Any]]) -> Any:
-    dialect = uow.session.bind.dialect.name  # type: ignore[union-attr]
-    ins = pg_insert if dialect == "postgresql" else sqlite_insert
-    return ins(CheckinPrompt).values(rows).on_conflict_do_nothing(index_elements=["person_id", "local_date", "slot"])
+    return insert_ignoring(uow, CheckinPrompt, ["person_id", "local_date", "slot"]).values(rows)
 
 
 async def plan(uow: UnitOfWork, *, community: Community, local_date: date, now: datetime) -> int:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, update
+from sqlalchemy import and_, func, update
 from sqlmodel import col, select
 
 from flows import audit, outbox
@@ -111,17 +111,20 @@ async def touch_user(
 async def load_actor(uow: UnitOfWork, user: User) -> Actor:
     if user.active_community_id is None:
         return Actor(user=user, member=None, community=None, roles=frozenset())
-    row = (
+    # one query: the member, its community and its active roles (a row per role, or one with None)
+    rows = (
         await uow.session.exec(
-            select(Member, Community)
+            select(Member, Community, RoleGrant.role)
             .join(Community, col(Community.id) == col(Member.community_id))
+            .outerjoin(RoleGrant, and_(col(RoleGrant.member_id) == col(Member.id), col(RoleGrant.revoked_at).is_(None)))
             .where(Member.user_id == user.id, Member.community_id == user.active_community_id)
         )
-    ).first()
-    if row is None:
+    ).all()
+    if not rows:
         return Actor(user=user, member=None, community=None, roles=frozenset())
-    member, community = row
-    return Actor(user=user, member=member, community=community, roles=await active_roles(uow, member.id))
+    member, community, _ = rows[0]
+    return Actor(user=user, member=member, community=community,
+                 roles=frozenset(role for _, _, role in rows if role is not None))
 
 
 async def active_roles(uow: UnitOfWork, member_id: int | None) -> frozenset[str]:

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import delete
 
-from storage.db import UnitOfWork
+from storage.db import UnitOfWork, insert_ignoring
 from storage.models import ProcessedUpdate
 
 
@@ -17,12 +17,13 @@ async def seen(uow: UnitOfWork, *, update_id: int) -> bool:
 async def take(uow: UnitOfWork, *, update_id: int, now: datetime) -> bool:
     """Mark the update as handled in this unit of work; False when it was handled before.
 
-    The mark commits with whatever the update changes; a second worker taking the same update
-    at the same moment fails on the primary key at commit, and its whole transaction rolls back."""
-    if await seen(uow, update_id=update_id):
-        return False
-    uow.session.add(ProcessedUpdate(update_id=update_id, received_at=now))
-    return True
+    One statement (insert unless present). The mark commits with whatever the update changes; a
+    second worker taking the same update at the same moment waits for the first one's commit
+    (PostgreSQL) or for its turn to write (SQLite) and is then told False; if the first rolls
+    back instead, the second takes it."""
+    done = await uow.session.execute(insert_ignoring(uow, ProcessedUpdate, ["update_id"])
+                                     .values(update_id=update_id, received_at=now))
+    return bool(done.rowcount)
 
 
 async def purge(uow: UnitOfWork, *, now: datetime, keep: timedelta = timedelta(days=7)) -> int:

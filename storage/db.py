@@ -12,6 +12,8 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -128,3 +130,11 @@ class UnitOfWork:
 
     async def flush(self) -> None:
         await self.session.flush()
+
+
+def insert_ignoring(uow: UnitOfWork, table: Any, index_elements: list[str]) -> Any:
+    """`INSERT … ON CONFLICT (index_elements) DO NOTHING` for this unit of work's database; add
+    `.values(...)`. The result's rowcount says how many rows went in."""
+    dialect = uow.session.bind.dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return insert(table).on_conflict_do_nothing(index_elements=index_elements)

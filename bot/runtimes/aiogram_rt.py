@@ -18,6 +18,8 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
+from aiogram.methods import TelegramMethod
+from aiogram.methods.base import Response
 from aiogram.types import (
     BotCommand as AgBotCommand,
 )
@@ -62,6 +64,24 @@ def _markup(message: OutMessage) -> InlineKeyboardMarkup | None:
 
 def _photo(ref: str) -> Any:
     return ref if ref.startswith(("http://", "https://")) or "/" not in ref else FSInputFile(ref)
+
+
+class Session(AiohttpSession):
+    """aiogram's session, keeping the response models it builds.
+
+    aiogram reads every answer through `Response[<the method's return type>]`. pydantic caches such
+    parametrised models only weakly, and they sit in reference cycles, so every garbage collection
+    threw them away and the next call rebuilt one: ~6 ms of CPU on the event loop, on about three
+    of four calls under load (profiled on the ballot toggle benchmark). This session holds them."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.response_models: dict[type[TelegramMethod[Any]], type[Response[Any]]] = {}
+
+    def check_response(self, bot: Bot, method: TelegramMethod[Any], status_code: int, content: str) -> Response[Any]:
+        if type(method) not in self.response_models:
+            self.response_models[type(method)] = Response[method.__returning__]  # type: ignore[name-defined]
+        return super().check_response(bot, method, status_code, content)
 
 
 class AiogramGateway:
@@ -139,7 +159,7 @@ class AiogramGateway:
 
 class AiogramRuntime:
     def __init__(self, token: str, api_url: str = "") -> None:
-        session = AiohttpSession(api=TelegramAPIServer.from_base(api_url)) if api_url else AiohttpSession()
+        session = Session(api=TelegramAPIServer.from_base(api_url)) if api_url else Session()
         self.bot = Bot(token, session=session)
         self.gateway = AiogramGateway(self.bot)
         self.dp = Dispatcher()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -263,6 +264,35 @@ async def test_conversation_state_expires(db: Database, clock: FixedClock) -> No
         removed = await conversation.purge_expired(uow, now=clock.now() + timedelta(hours=3))
         await uow.commit()
     assert got == State("reg", "building", {"c": 1}) and later is None and removed == 1
+
+
+@pytest.mark.parametrize("first_commits", [True, False])
+async def test_two_workers_taking_one_update_at_once(db_url: str, clock: FixedClock, first_commits: bool) -> None:
+    """Two workers (two engines) get the same update at the same moment. The second waits for the
+    first: if the first commits, the second is told the update is taken; if it rolls back, the
+    second takes it. Either way the update is handled exactly once."""
+    first, second = Database(db_url), Database(db_url)
+    try:
+        async with first.uow(write=True) as a:
+            assert await updates.take(a, update_id=7, now=clock.now()) is True
+
+            async def other_worker() -> bool:
+                async with second.uow(write=True) as b:
+                    took = await updates.take(b, update_id=7, now=clock.now())
+                    await b.commit()
+                    return took
+
+            racing = asyncio.create_task(other_worker())
+            await asyncio.sleep(0.3)
+            assert not racing.done()  # it waits for the first worker's outcome
+            if first_commits:
+                await a.commit()
+        assert await asyncio.wait_for(racing, 15) is (not first_commits)
+        async with first.uow() as uow:
+            assert len((await uow.session.exec(select(ProcessedUpdate))).all()) == 1
+    finally:
+        await first.dispose()
+        await second.dispose()
 
 
 async def test_an_update_id_is_claimed_once(db: Database, clock: FixedClock) -> None:
