@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import func, or_, update
 from sqlmodel import col, select
 
 from flows import audit, outbox
@@ -28,7 +28,7 @@ from flows.places import is_grid_worker_of
 from flows.roles import Perm, Role
 from storage.crypto import Sealer
 from storage.db import UnitOfWork
-from storage.models import Building, Community, Grid, KeyPerson, Member, RoleGrant, User
+from storage.models import Building, CheckinPrompt, Community, Grid, KeyPerson, Member, RoleGrant, User
 
 GROUPS = ("solitary", "empty_nest", "disabled", "low_income", "very_old")
 SERVICES = ("medical", "cleaning", "mobility", "emergency")
@@ -37,6 +37,7 @@ LIMITS = {"room": 20, "alias": 40, "name": 40, "contact": 60, "notes": 500, "gri
 TEXT_FIELDS = ("room", "alias", "name", "contact", "notes")
 SEALED = {"name": "name_enc", "contact": "contact_enc", "notes": "notes_enc"}
 OPTIONAL = ("contact", "notes")
+CLOSE_REASONS = ("moved", "care_home", "deceased", "other")  # why a person leaves the ledger
 
 GROUP_ALIASES = {"独居": "solitary", "空巢": "empty_nest", "残疾": "disabled", "低保": "low_income",
                  "高龄": "very_old"}
@@ -135,12 +136,14 @@ async def manageable_buildings(uow: UnitOfWork, *, actor: Actor) -> list[Buildin
     return [b for b in rows if await is_grid_worker_of(uow, member=me, building_id=b.id)]
 
 
-async def _person(uow: UnitOfWork, *, actor: Actor, person_id: int, perm: Perm = Perm.PERSONS) -> KeyPerson:
-    """The person, if the actor may manage them; another community's person is simply not found."""
+async def _person(uow: UnitOfWork, *, actor: Actor, person_id: int, perm: Perm = Perm.PERSONS,
+                  closed: bool = False) -> KeyPerson:
+    """The person (on the ledger, or taken off it with `closed`), if the actor may manage them;
+    another community's person is simply not found."""
     me = actor.require(perm)
     person = await uow.session.get(KeyPerson, person_id)
-    if person is None or person.community_id != me.community_id or not person.active:
-        raise NotFound("person", person_id)
+    if person is None or person.community_id != me.community_id or person.active is closed:
+        raise NotFound("closed_person" if closed else "person", person_id)
     if not is_admin(actor) and not await is_grid_worker_of(uow, member=me, building_id=person.building_id):
         raise Forbidden("persons:building")
     return person
@@ -186,6 +189,8 @@ class PersonLine:
     paired: bool
     has_backup: bool
     as_primary: bool = True
+    closed_reason: str | None = None  # for persons taken off the ledger
+    closed_at: datetime | None = None
 
 
 async def _volunteer(uow: UnitOfWork, member_id: int | None) -> Volunteer | None:
@@ -275,7 +280,7 @@ def _new_person(community_id: int, building: Building, d: Draft, *, created_by: 
         created_at=now, updated_at=now)
 
 
-EDITABLE = ("room", "alias", "name", "contact", "notes", "groups", "risk", "services")
+EDITABLE = ("building", "room", "alias", "name", "contact", "notes", "groups", "risk", "services")
 
 
 async def update_person(uow: UnitOfWork, *, actor: Actor, sealer: Sealer, person_id: int, field_name: str,
@@ -291,6 +296,9 @@ async def update_person(uow: UnitOfWork, *, actor: Actor, sealer: Sealer, person
     elif field_name == "risk":
         person.risk = parse_risk(str(value))
         person.midday_check = person.risk == "red"
+    elif field_name == "building":  # moved within the community: into a building the actor looks after
+        building_id = int(value) if isinstance(value, str) and value.isdigit() else None
+        person.building_id = (await check_building(uow, actor=actor, building_id=building_id)).id
     elif field_name in SEALED:
         text = clean(field_name, str(value))
         setattr(person, SEALED[field_name], sealer.seal(text))
@@ -324,13 +332,16 @@ async def _visible_building_ids(uow: UnitOfWork, actor: Actor) -> list[int | Non
 def _lines(rows: Iterable[tuple[KeyPerson, Building | None]], me: int | None = None) -> list[PersonLine]:
     return [PersonLine(id=p.id or 0, alias=p.alias, building=b.label if b else "", room=p.room, risk=p.risk,
                        paired=p.primary_volunteer_id is not None, has_backup=p.backup_volunteer_id is not None,
-                       as_primary=me is None or p.primary_volunteer_id == me) for p, b in rows]
+                       as_primary=me is None or p.primary_volunteer_id == me, closed_reason=p.closed_reason,
+                       closed_at=p.closed_at) for p, b in rows]
 
 
 async def list_persons(uow: UnitOfWork, *, actor: Actor, page: int = 1, size: int = 10,
-                       now: datetime) -> Page[PersonLine]:
+                       now: datetime, closed: bool = False) -> Page[PersonLine]:
+    """The persons on the ledger the actor may manage, by building and room; with `closed`, those
+    taken off it, the latest first."""
     me = actor.require(Perm.PERSONS)
-    where: list[Any] = [KeyPerson.community_id == me.community_id, col(KeyPerson.active).is_(True)]
+    where: list[Any] = [KeyPerson.community_id == me.community_id, col(KeyPerson.active).is_(not closed)]
     visible = await _visible_building_ids(uow, actor)
     if visible is not None:
         known = [i for i in visible if i is not None]
@@ -340,12 +351,66 @@ async def list_persons(uow: UnitOfWork, *, actor: Actor, page: int = 1, size: in
     page, pages, offset = clamp(page, total, size)
     rows = (await uow.session.exec(
         select(KeyPerson, Building).join(Building, col(Building.id) == col(KeyPerson.building_id), isouter=True)
-        .where(*where).order_by(col(Building.sort_key), col(KeyPerson.room), col(KeyPerson.id))
+        .where(*where)
+        .order_by(*((col(KeyPerson.closed_at).desc(), col(KeyPerson.id).desc()) if closed else
+                    (col(Building.sort_key), col(KeyPerson.room), col(KeyPerson.id))))
         .offset(offset).limit(size))).all()
     lines = _lines(rows)
     audit.record(uow, action="person.read", now=now, community_id=me.community_id, actor_user_id=actor.user.id,
                  via="list", person_ids=[x.id for x in lines])
     return Page(items=lines, page=page, pages=pages, total=total)
+
+
+# ---------------------------------------------------------------- leaving the ledger
+
+
+async def close_person(uow: UnitOfWork, *, actor: Actor, person_id: int, reason: str, now: datetime) -> KeyPerson:
+    """Take a person off the ledger (moved away, into a care home, passed away, other): the check-ins
+    not yet answered are cancelled, no new ones are made, and the paired volunteers are told to stop
+    (alias and room only, not the reason). The record stays, sealed, and `reopen_person` undoes it.
+    Invalid("reason", "unknown") for another reason."""
+    if reason not in CLOSE_REASONS:
+        raise Invalid("reason", "unknown")
+    person = await _person(uow, actor=actor, person_id=person_id)
+    person.active = False
+    person.closed_at, person.closed_reason, person.closed_by = now, reason, actor.member.id if actor.member else None
+    person.updated_at = now
+    uow.session.add(person)
+    await uow.session.exec(update(CheckinPrompt).where(  # type: ignore[call-overload]
+        col(CheckinPrompt.person_id) == person.id, col(CheckinPrompt.status).in_(("scheduled", "pending")))
+        .values(status="cancelled", next_action_at=None))
+    audit.record(uow, action="person.close", now=now, community_id=person.community_id, actor_user_id=actor.user.id,
+                 subject_type="person", subject_id=person.id, reason=reason)
+    await _tell_volunteers(uow, person, "care_closed", now)
+    return person
+
+
+async def reopen_person(uow: UnitOfWork, *, actor: Actor, person_id: int, now: datetime) -> KeyPerson:
+    """Put a person taken off the ledger back on it (a mistake, or they came back): check-ins start
+    again from the next slot, and the paired volunteers are told."""
+    person = await _person(uow, actor=actor, person_id=person_id, closed=True)
+    person.active = True
+    person.closed_at = person.closed_reason = person.closed_by = None
+    person.updated_at = now
+    uow.session.add(person)
+    audit.record(uow, action="person.reopen", now=now, community_id=person.community_id,
+                 actor_user_id=actor.user.id, subject_type="person", subject_id=person.id)
+    await _tell_volunteers(uow, person, "care_paired", now)
+    return person
+
+
+async def _tell_volunteers(uow: UnitOfWork, person: KeyPerson, notice: str, now: datetime) -> None:
+    community = await uow.session.get(Community, person.community_id)
+    assert community is not None
+    label = await _label(uow, person.building_id)
+    for role, member_id in (("primary", person.primary_volunteer_id), ("backup", person.backup_volunteer_id)):
+        row = (await uow.session.exec(select(Member, User).join(User, col(User.id) == col(Member.user_id))
+                                      .where(Member.id == member_id))).first() if member_id else None
+        if row is not None:
+            user = row[1]
+            outbox.notify(uow, tg_chat_id=user.tg_id, notice=notice, lang=user.language or community.locale, now=now,
+                          community_id=community.id, recipient_user_id=user.id, alias=person.alias, room=person.room,
+                          building=label, role=role, person_id=person.id)
 
 
 # ---------------------------------------------------------------- pairing

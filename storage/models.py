@@ -218,6 +218,10 @@ class KeyPerson(SQLModel, table=True):
     primary_volunteer_id: int | None = Field(default=None, foreign_key="member.id", index=True)
     backup_volunteer_id: int | None = Field(default=None, foreign_key="member.id", index=True)
     active: bool = Field(default=True)
+    # taken off the ledger (moved away, into a care home, passed away): no more check-ins; reversible
+    closed_at: datetime | None = _ts(nullable=True)
+    closed_reason: str | None = Field(default=None, max_length=12)  # moved | care_home | deceased | other
+    closed_by: int | None = Field(default=None, foreign_key="member.id")
     created_by: int | None = Field(default=None, foreign_key="member.id")
     created_at: datetime = _ts()
     updated_at: datetime = _ts()

@@ -15,6 +15,7 @@ from bot.handlers.common import MAX_ARGS, grid, int_arg, pager
 from bot.render import NoticeRenderer, h
 from flows import care, membership
 from flows.care import Draft
+from flows.clock import local
 from flows.errors import FlowError, Invalid, NotFound
 from flows.roles import Perm
 
@@ -28,7 +29,7 @@ SERVICE_NAMES = {"medical": N_("medical help"), "cleaning": N_("cleaning help"),
                  "emergency": N_("emergency help")}
 RISK_NAMES = {"red": N_("red (high risk)"), "yellow": N_("yellow (some risk)"), "green": N_("green (stable)")}
 RISK_EMOJI = {"red": "🔴", "yellow": "🟡", "green": "🟢"}
-FIELD_NAMES = {"room": N_("room"), "alias": N_("alias"), "name": N_("real name"), "contact": N_("emergency contact"),
+FIELD_NAMES = {"building": N_("building"), "room": N_("room"), "alias": N_("alias"), "name": N_("real name"), "contact": N_("emergency contact"),
                "notes": N_("notes"), "groups": N_("groups"), "risk": N_("risk colour"), "services": N_("services")}
 PAIR_ROLES = {"primary": N_("primary volunteer"), "backup": N_("backup volunteer")}
 
@@ -68,12 +69,17 @@ def explain_care(ctx: Ctx, err: FlowError) -> str | None:
         if err.reason == "not_grid_worker":
             return ctx.t("Member no. {id} is not a grid worker. Give them the role first: /grant {id} grid_worker",
                          id=err.details.get("member_id"))
+        if err.field == "reason" and err.reason == "unknown":
+            return ctx.t("This button is not valid.")
         if err.field == "buildings":
             return ctx.t("Which buildings? For example: /grid add 一网格 1-6")
         return None
     if isinstance(err, NotFound):
         if err.what == "person":
             return ctx.t("There is no key person no. {key} in your ledger. /person list shows the numbers.",
+                         key=h(err.key))
+        if err.what == "closed_person":
+            return ctx.t("No. {key} is not among the persons taken off your ledger. /person closed lists them.",
                          key=h(err.key))
         if err.what == "grid":
             return ctx.t("There is no grid called {key}. /grid shows the grids.", key=h(err.key))
@@ -115,8 +121,15 @@ async def person(ctx: Ctx) -> None:
         await _show_person(ctx, number)
     elif verb == "edit" and number is not None and len(words) == 2:
         await _edit_start(ctx, number)
+    elif verb == "close" and number is not None and len(words) == 2:
+        await _close_start(ctx, number)
+    elif verb == "closed" and (len(words) == 1 or number is not None):
+        await _closed_page(ctx, number or 1)
+    elif verb == "reopen" and number is not None and len(words) == 2:
+        await _reopen(ctx, number)
     else:
-        ctx.reply(ctx.t("Usage: /person add · /person list [PAGE] · /person show NO · /person edit NO"),
+        ctx.reply(ctx.t("Usage: /person add · /person list [PAGE] · /person show NO · /person edit NO · "
+                        "/person close NO · /person closed [PAGE] · /person reopen NO"),
                   [[ctx.button(ctx.t("➕ New key person"), "pa", "new"), ctx.button(ctx.t("📋 List"), "pl", 1)]])
 
 
@@ -299,7 +312,8 @@ async def _show_person(ctx: Ctx, person_id: int) -> None:
     lines.append(ctx.t("Backup volunteer: {name}", name=_vol(ctx, v.backup)))
     if v.midday_check:
         lines.append(ctx.t("Extra midday check: yes"))
-    ctx.show("\n".join(lines), [[ctx.button(ctx.t("✏️ Edit"), "pe", v.id), ctx.button(ctx.t("🤝 Pair"), "pp", v.id)]])
+    ctx.show("\n".join(lines), [[ctx.button(ctx.t("✏️ Edit"), "pe", v.id), ctx.button(ctx.t("🤝 Pair"), "pp", v.id)],
+                               [ctx.button(ctx.t("📤 Off the ledger"), "pc", v.id)]])
 
 
 def _vol(ctx: Ctx, v: care.Volunteer | None) -> str:
@@ -331,6 +345,75 @@ async def list_press(ctx: Ctx) -> None:
     await _list_page(ctx, int_arg(ctx.args[0]) or 1 if ctx.args else 1)
 
 
+# ---- off the ledger, and back
+
+
+CLOSE_REASONS = {"moved": N_("moved away"), "care_home": N_("moved into a care home"), "deceased": N_("passed away"),
+                 "other": N_("other reason")}
+
+
+async def _close_start(ctx: Ctx, person_id: int) -> None:
+    line = await care.person_line(ctx.uow, actor=ctx.actor, person_id=person_id, perm=Perm.PERSONS)
+    ctx.show(ctx.t("Take {alias} ({place}) off the care ledger? The daily check-ins stop and the paired volunteers "
+                   "are told to stop checking; the record is kept and can be put back. Why?",
+                   alias=h(line.alias), place=_place(ctx, line.building, line.room)),
+             [[ctx.button(ctx.t(CLOSE_REASONS[r]), "pc", person_id, r)] for r in care.CLOSE_REASONS]
+             + [[ctx.button(ctx.t("✖️ Keep on the ledger"), "ps", person_id)]])
+
+
+@router.callback("pc")
+async def close_press(ctx: Ctx) -> None:
+    person_id = int_arg(ctx.args[0]) if ctx.args else None
+    if person_id is None or len(ctx.args) > 2:
+        ctx.toast(ctx.t("This button is not valid."), alert=True)
+        return
+    if len(ctx.args) == 1:
+        await _close_start(ctx, person_id)
+        return
+    person = await care.close_person(ctx.uow, actor=ctx.actor, person_id=person_id, reason=ctx.args[1], now=ctx.now)
+    ctx.show(ctx.t("📤 {alias} (no. {id}) is off the ledger: {reason}. No more check-ins; the volunteers were told. "
+                   "/person closed lists everyone taken off.", alias=h(person.alias), id=person.id,
+                   reason=ctx.t(CLOSE_REASONS[ctx.args[1]])),
+             [[ctx.button(ctx.t("↩️ Undo: back on the ledger"), "pr", person.id or 0)]])
+
+
+async def _reopen(ctx: Ctx, person_id: int) -> None:
+    person = await care.reopen_person(ctx.uow, actor=ctx.actor, person_id=person_id, now=ctx.now)
+    ctx.show(ctx.t("↩️ {alias} (no. {id}) is back on the ledger; the check-ins start again with the next one, and the "
+                   "volunteers were told.", alias=h(person.alias), id=person.id),
+             [[ctx.button(ctx.t("Show"), "ps", person.id or 0)]])
+
+
+@router.callback("pr")
+async def reopen_press(ctx: Ctx) -> None:
+    person_id = int_arg(ctx.args[0]) if len(ctx.args) == 1 else None
+    if person_id is None:
+        ctx.toast(ctx.t("This button is not valid."), alert=True)
+        return
+    await _reopen(ctx, person_id)
+
+
+async def _closed_page(ctx: Ctx, page_no: int) -> None:
+    page = await care.list_persons(ctx.uow, actor=ctx.actor, page=page_no, now=ctx.now, closed=True)
+    if page.total == 0:
+        ctx.show(ctx.t("Nobody has been taken off the ledger."))
+        return
+    lines = [ctx.t("<b>Taken off the ledger</b> ({total})", total=page.total)]
+    for p in page.items:
+        when = local(p.closed_at, ctx.actor.home().timezone).strftime("%Y-%m-%d") if p.closed_at else ""
+        lines.append(f"{p.id}. {h(p.alias)} · {_place(ctx, p.building, p.room)} · "
+                     f"{ctx.t(CLOSE_REASONS.get(p.closed_reason or '', CLOSE_REASONS['other']))} {when}")
+    buttons = grid([ctx.button(ctx.t("↩️ {id}", id=p.id), "pr", p.id) for p in page.items], 4)
+    if page.pages > 1:
+        buttons.append(pager(ctx, page.page, page.pages, "pk"))
+    ctx.show("\n".join(lines), buttons)
+
+
+@router.callback("pk")
+async def closed_page_press(ctx: Ctx) -> None:
+    await _closed_page(ctx, int_arg(ctx.args[0]) or 1 if ctx.args else 1)
+
+
 # ---- edit
 
 
@@ -355,6 +438,12 @@ async def edit_press(ctx: Ctx) -> None:
         await ctx.set_state(FLOW, "edit", {"id": person_id, "field": field_name})
         ctx.edit(ctx.t("Send the new {field} for no. {id} (at most {limit} characters), or /cancel.",
                        field=ctx.t(FIELD_NAMES[field_name]), id=person_id, limit=care.LIMITS[field_name]))
+    elif field_name == "building":
+        places = await care.manageable_buildings(ctx.uow, actor=ctx.actor)
+        ctx.edit(ctx.t("Which building does no. {id} ({alias}) live in now? The room stays {room}; change it next "
+                       "if it changed too.", id=person_id, alias=h(v.alias), room=h(v.room) or ctx.t("—")),
+                 grid([ctx.button(ctx.t("Building {label}", label=b.label), "pv", person_id, "building", b.id or 0)
+                       for b in places], 4) + [[ctx.button(ctx.t("✖️ Keep it"), "ps", person_id)]])
     elif field_name == "risk":
         ctx.edit(ctx.t("Risk colour?"), [[ctx.button(_risk(ctx.lang, r), "pv", person_id, "risk", r)]
                                          for r in care.RISKS])
@@ -380,8 +469,8 @@ async def value_press(ctx: Ctx) -> None:
         ctx.toast(ctx.t("This button is not valid."), alert=True)
         return
     person_id, field_name, value = int_arg(ctx.args[0]) or 0, ctx.args[1], ctx.args[2]
-    if field_name == "risk":
-        await _save(ctx, person_id, "risk", value)
+    if field_name in ("risk", "building"):
+        await _save(ctx, person_id, field_name, value)
         return
     state = ctx.state
     if state is None or state.flow != FLOW or state.step != "choice" or state.data.get("id") != person_id \
@@ -557,7 +646,15 @@ def _unpaired_notice(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMess
         alias=h(p.get("alias", "")), place=f"{where} {h(p.get('room', ''))}".strip()))
 
 
-NOTICES = {"care_paired": _paired_notice, "care_unpaired": _unpaired_notice}
+def _closed_notice(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
+    where = tr(lang, "Building {label}", label=h(p.get("building", ""))) if p.get("building") else ""
+    return OutMessage(text=tr(
+        lang, "{alias} ({place}) has left the care ledger: no more check-ins for them. Thank you for looking after "
+              "them! /mine shows everyone you look after now.",
+        alias=h(p.get("alias", "")), place=f"{where} {h(p.get('room', ''))}".strip()))
+
+
+NOTICES = {"care_paired": _paired_notice, "care_unpaired": _unpaired_notice, "care_closed": _closed_notice}
 
 #: The ledger's own wording of its errors (bot/handlers/__init__.py: report_error asks it first).
 EXPLAIN = explain_care

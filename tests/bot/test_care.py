@@ -128,6 +128,22 @@ async def test_grid_worker_registers_pairs_and_the_volunteer_sees_alias_only(lin
     assert linli.app.core.sealer.open(person.name_enc) == "李桂兰"
 
 
+async def test_moving_a_person_to_another_building_with_buttons(linli: Harness) -> None:
+    await _setup(linli)
+    pid = await _add_person(linli)
+    out = await linli.say(GRID, f"/person edit {pid}")
+    _, out = await linli.press(GRID, out[-1], "楼栋")
+    assert "现在住几号楼" in out[-1]["text"] and {"1号楼", "6号楼", "✖️ 不变"} <= set(buttons(out[-1]))
+    _, out = await linli.press(GRID, out[-1], "5号楼")
+    assert "已保存" in out[-1]["text"] and "楼栋" in out[-1]["text"]
+    shown = (await linli.say(GRID, f"/person show {pid}"))[-1]["text"]
+    assert "5号楼 2-401" in shown
+    async with linli.db.uow() as uow:
+        moved = [e for e in (await uow.session.exec(select(AuditEntry).where(
+            AuditEntry.action == "person.update", AuditEntry.subject_id == pid))).all()]
+    assert [e.details.get("field") for e in moved] == ["building"]
+
+
 async def test_the_name_and_contact_are_encrypted_at_rest(linli: Harness, db_url: str) -> None:
     if not db_url.startswith("sqlite"):
         return  # the raw-file check is about the SQLite file; PostgreSQL stores the same tokens

@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from flows import checkins
 from storage.models import Chat
-from tests.bot.conftest import Harness
+from tests.bot.conftest import Harness, buttons
 from tests.flows.checkin_world import SECRET_NAME, World, build
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -203,3 +203,49 @@ async def test_a_forged_press_changes_nothing(linli: Harness) -> None:
 
         pr = (await uow.session.exec(select(CheckinPrompt).where(CheckinPrompt.slot == "morning"))).first()
     assert pr is not None and pr.status == "pending"
+
+
+async def test_a_person_taken_off_the_ledger_is_not_checked_until_put_back(linli: Harness) -> None:
+    """The grid worker takes a person off the ledger with buttons while a check-in is open: the open
+    one is cancelled, both volunteers are told (alias only), no more prompts come; undo puts them back."""
+    w = await _world(linli)
+    pid = w.persons[0]
+    _go_to(linli, 9, 0)
+    start = await linli.tg.cursor()
+    await _tick(linli)
+    [prompt] = await _new(linli, w.tg["primary"], start)
+    # a volunteer may not; the grid worker is asked why, with buttons
+    out = await linli.say(w.tg["primary"], f"/person close {pid}")
+    assert "权限" in out[-1]["text"]
+    shown = (await linli.say(w.tg["grid"], f"/person show {pid}"))[-1]
+    _, out = await linli.press(w.tg["grid"], shown, "📤 移出台账")
+    assert "原因" in out[-1]["text"] and {"已迁出", "入住养老机构", "已去世", "其他原因"} <= set(buttons(out[-1]))
+    before = await linli.tg.cursor()
+    _, out = await linli.press(w.tg["grid"], out[-1], "入住养老机构")
+    closed = out[-1]
+    assert "已移出台账" in closed["text"] and "入住养老机构" in closed["text"]
+    await linli.settle()
+    for who in ("primary", "backup"):
+        [told] = await _new(linli, w.tg[who], before)
+        assert "移出关爱台账" in told["text"] and "3-2-401 李奶奶" in told["text"]
+        assert SECRET_NAME not in told["text"] and "养老" not in told["text"]
+    # the open check-in is over: no reminder, no escalation, and the old button says so
+    toast, _ = await linli.press(w.tg["primary"], prompt, "✅ 窗帘已开")
+    assert toast and "谢谢" not in toast
+    linli.clock.advance(hours=2)
+    assert (await _tick(linli)).messages == 0
+    _go_to(linli, 9, 0)
+    assert (await _tick(linli)).sent == 0
+    assert "3-2-401" not in (await linli.say(w.tg["primary"], "/mine"))[-1]["text"]
+    listing = (await linli.say(w.tg["grid"], "/person closed"))[-1]
+    assert "3-2-401 李奶奶" in listing["text"] and "入住养老机构" in listing["text"]
+    assert "3-2-401" not in (await linli.say(w.tg["grid"], "/person list"))[-1]["text"]
+    # undo from the confirmation: back on the ledger, and tomorrow's check-in comes again
+    _, out = await linli.press(w.tg["grid"], closed, "↩️ 撤销：恢复到台账")
+    assert "已恢复到台账" in out[-1]["text"]
+    out = await linli.say(w.tg["grid"], f"/person reopen {pid}")
+    assert "不在已移出台账" in out[-1]["text"]
+    _go_to(linli, 9, 0)
+    before = await linli.tg.cursor()
+    assert (await _tick(linli)).sent == 1
+    assert any("窗帘" in m["text"] for m in await _new(linli, w.tg["primary"], before))

@@ -17,7 +17,7 @@ from flows.membership import Actor
 from flows.roles import Org, Role
 from storage.crypto import Sealer
 from storage.db import Database
-from storage.models import AuditEntry, Building, KeyPerson, OutboxMessage, User
+from storage.models import AuditEntry, Building, CheckinPrompt, KeyPerson, OutboxMessage, User
 
 SEALER = Sealer(b"test-secret")
 
@@ -277,6 +277,90 @@ async def test_update_fields(db: Database, clock: FixedClock, world: World) -> N
         view = await care.show_person(uow, actor=grid, sealer=SEALER, person_id=person.id, now=clock.now())
     assert (view.name, view.risk, view.groups, view.services, view.midday_check) == (
         "李桂兰", "green", ("empty_nest", "low_income"), ("cleaning",), False)
+
+
+async def test_a_person_taken_off_the_ledger_and_back(db: Database, clock: FixedClock, world: World) -> None:
+    """Closing stops the unanswered check-ins, tells both volunteers (no reason, no name), hides the
+    person from the lists and /mine, refuses a second close; reopening undoes all of it. Audited."""
+    person = await _add(db, clock, world.actors["grid"], world.b3)
+    grid, vol, vol2 = world.actors["grid"], world.members["volunteer"], world.members["volunteer2"]
+    async with db.uow() as uow:
+        await care.pair(uow, actor=grid, person_id=person.id, primary_id=vol, backup_id=vol2, now=clock.now())
+        for slot, status in (("morning", "answered"), ("evening", "pending"), ("midday", "scheduled")):
+            uow.session.add(CheckinPrompt(community_id=world.community_id, person_id=person.id, local_date="2026-03-01",
+                                          slot=slot, due_at=clock.now(), status=status, created_at=clock.now()))
+        await uow.commit()
+    async with db.uow() as uow:
+        before = len((await uow.session.exec(select(OutboxMessage))).all())
+        with pytest.raises(Invalid) as bad:
+            await care.close_person(uow, actor=grid, person_id=person.id, reason="bored", now=clock.now())
+        assert (bad.value.field, bad.value.reason) == ("reason", "unknown")
+        with pytest.raises(Forbidden):
+            await care.close_person(uow, actor=world.actors["other_grid"], person_id=person.id, reason="moved",
+                                    now=clock.now())
+        with pytest.raises(Forbidden):
+            await care.close_person(uow, actor=world.actors["volunteer"], person_id=person.id, reason="moved",
+                                    now=clock.now())
+        with pytest.raises(NotFound) as err:
+            await care.reopen_person(uow, actor=grid, person_id=person.id, now=clock.now())
+        assert err.value.what == "closed_person"
+        await care.close_person(uow, actor=grid, person_id=person.id, reason="deceased", now=clock.now())
+        await uow.commit()
+    async with db.uow() as uow:
+        prompts = {p.slot: p.status for p in (await uow.session.exec(select(CheckinPrompt))).all()}
+        told = (await uow.session.exec(select(OutboxMessage).order_by(OutboxMessage.id))).all()[before:]
+        on_ledger = await care.list_persons(uow, actor=grid, now=clock.now())
+        closed = await care.list_persons(uow, actor=grid, now=clock.now(), closed=True)
+        mine = await care.my_persons(uow, actor=world.actors["volunteer"], now=clock.now())
+        with pytest.raises(NotFound):
+            await care.close_person(uow, actor=grid, person_id=person.id, reason="moved", now=clock.now())
+        with pytest.raises(NotFound):
+            await care.show_person(uow, actor=grid, sealer=SEALER, person_id=person.id, now=clock.now())
+    assert prompts == {"morning": "answered", "evening": "cancelled", "midday": "cancelled"}
+    assert sorted((n.payload["notice"], n.payload["params"]["role"]) for n in told) == [
+        ("care_closed", "backup"), ("care_closed", "primary")]
+    assert all("deceased" not in str(n.payload) and "李秀兰" not in str(n.payload) for n in told)
+    assert on_ledger.total == 0 and mine == []
+    assert [(c.id, c.closed_reason, c.closed_at) for c in closed.items] == [(person.id, "deceased", clock.now())]
+    async with db.uow() as uow:
+        await care.reopen_person(uow, actor=world.actors["admin"], person_id=person.id, now=clock.now())
+        await uow.commit()
+    async with db.uow() as uow:
+        back = await uow.session.get(KeyPerson, person.id)
+        told = (await uow.session.exec(select(OutboxMessage).order_by(OutboxMessage.id))).all()[before + 2:]
+        mine = await care.my_persons(uow, actor=world.actors["volunteer"], now=clock.now())
+        actions = [e.action for e in (await uow.session.exec(select(AuditEntry).where(
+            AuditEntry.subject_id == person.id, AuditEntry.subject_type == "person"))).all()]
+    assert back.active and back.closed_at is None and back.closed_reason is None and back.closed_by is None
+    assert [n.payload["notice"] for n in told] == ["care_paired", "care_paired"]
+    assert [m.alias for m in mine] == ["3-2-401 李奶奶"]
+    assert actions.count("person.close") == 1 and actions.count("person.reopen") == 1
+
+
+async def test_moving_to_another_building(db: Database, clock: FixedClock, world: World) -> None:
+    """A grid worker may move a person only into a building of their own grid; an admin anywhere."""
+    person = await _add(db, clock, world.actors["grid"], world.b3)
+    async with db.uow() as uow:
+        b4 = await membership.building_by_label(uow, community_id=world.community_id, label="4")
+        with pytest.raises(Forbidden):
+            await care.update_person(uow, actor=world.actors["grid"], sealer=SEALER, person_id=person.id,
+                                     field_name="building", value=str(world.b5), now=clock.now())
+        with pytest.raises(NotFound):
+            await care.update_person(uow, actor=world.actors["grid"], sealer=SEALER, person_id=person.id,
+                                     field_name="building", value="x", now=clock.now())
+        await care.update_person(uow, actor=world.actors["grid"], sealer=SEALER, person_id=person.id,
+                                 field_name="building", value=str(b4.id), now=clock.now())
+        await uow.commit()
+    async with db.uow() as uow:
+        assert (await uow.session.get(KeyPerson, person.id)).building_id == b4.id
+        await care.update_person(uow, actor=world.actors["admin"], sealer=SEALER, person_id=person.id,
+                                 field_name="building", value=str(world.b5), now=clock.now())
+        await uow.commit()
+    async with db.uow() as uow:
+        assert (await uow.session.get(KeyPerson, person.id)).building_id == world.b5
+        with pytest.raises(Forbidden):  # no longer in the first grid worker's buildings
+            await care.show_person(uow, actor=world.actors["grid"], sealer=SEALER, person_id=person.id,
+                                   now=clock.now())
 
 
 CSV = """building,room,alias,name,groups,risk,services,contact,notes,primary,backup
