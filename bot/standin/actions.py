@@ -107,6 +107,25 @@ class Actions:
         document = self.files.add_document(data, file_name, mime_type)
         return self._post(user, chat, document=document, caption=caption or None)
 
+    def send_voice(
+        self,
+        user_id: int,
+        data: bytes,
+        duration: int,
+        chat_id: int | None = None,
+        caption: str | None = None,
+        bot: str | int | None = None,
+    ) -> StoredMessage:
+        """A recorded voice note (OGG/Opus as Telegram apps send it); the sender states its length."""
+        if not data:
+            raise ActionError("voice data is empty")
+        if isinstance(duration, bool) or not isinstance(duration, int) or duration <= 0:
+            raise ActionError("duration must be a positive number of seconds")
+        user = self._user(user_id)
+        chat = self._chat(user, chat_id, bot)
+        voice = self.files.add_voice(data, duration)
+        return self._post(user, chat, voice=voice, caption=caption or None)
+
     def send_location(
         self,
         user_id: int,

@@ -179,6 +179,27 @@ class StandInClient:
             data=base64.b64encode(data).decode(),
         )
 
+    async def send_voice(
+        self,
+        user_id: int,
+        voice: str | Path | bytes,
+        duration: int,
+        chat_id: int | None = None,
+        caption: str | None = None,
+        bot: str | None = None,
+    ) -> dict[str, Any]:
+        """The user records a voice note (OGG/Opus bytes or a file) of ``duration`` seconds."""
+        data = voice if isinstance(voice, bytes) else Path(voice).read_bytes()
+        return await self._post(
+            "voices",
+            user_id=user_id,
+            chat_id=chat_id,
+            duration=duration,
+            caption=caption,
+            bot=bot,
+            data=base64.b64encode(data).decode(),
+        )
+
     async def send_location(
         self, user_id: int, latitude: float, longitude: float, chat_id: int | None = None
     ) -> dict[str, Any]:

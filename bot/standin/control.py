@@ -121,6 +121,7 @@ def transcript_item(msg: StoredMessage, world: World) -> dict[str, Any]:
         "media_group_id": msg.media_group_id,
         "photo": None,
         "document": None,
+        "voice": None,
         "poll": obj.poll_json(world.polls[msg.poll_id]) if msg.poll_id in world.polls else None,
         "location": msg.location,
         "edited": msg.edit_date is not None,
@@ -146,6 +147,15 @@ def transcript_item(msg: StoredMessage, world: World) -> dict[str, Any]:
             "file_name": doc.file_name,
             "mime_type": doc.mime_type,
             "file_size": len(doc.data),
+        }
+    if msg.voice is not None:
+        voice = msg.voice
+        item["voice"] = {
+            "file_id": voice.file_id,
+            "url": _file_ref(voice.file_id),
+            "duration": voice.duration or 0,
+            "mime_type": voice.mime_type,
+            "file_size": len(voice.data),
         }
     return item
 
@@ -195,6 +205,7 @@ class ControlApi:
             p("/messages", self.message),
             p("/photos", self.photo),
             p("/documents", self.document),
+            p("/voices", self.voice),
             p("/location", self.location),
             p("/taps", self.tap),
             p("/poll_answers", self.poll_answer),
@@ -326,6 +337,18 @@ class ControlApi:
             data,
             str(fields.get("file_name", name)),
             mime,
+            chat_id=_opt_int(fields.get("chat_id"), "chat_id"),
+            caption=fields.get("caption"),
+            bot=fields.get("bot"),
+        )
+        return obj.message_json(msg, self.world)
+
+    async def voice(self, request: web.Request) -> Any:
+        fields, data, _, _ = await self._upload(request)
+        msg = self.s.actions.send_voice(
+            _int(fields["user_id"], "user_id"),
+            data,
+            _int(fields["duration"], "duration"),
             chat_id=_opt_int(fields.get("chat_id"), "chat_id"),
             caption=fields.get("caption"),
             bot=fields.get("bot"),

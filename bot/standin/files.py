@@ -12,6 +12,11 @@ from .spec import UploadedFile, bad_request
 from .state import StoredFile, World
 
 THUMB_SIDE = 320
+# file_id prefixes and download folders look like Telegram's, so logs read familiar
+_ID_PREFIX = {"photo": "AgACAgQAAx", "document": "BQACAgQAAx", "voice": "AwACAgQAAx"}
+_FOLDER = {"photo": "photos", "document": "documents", "voice": "voice"}
+VOICE_MIME = "audio/ogg"
+OPUS_RATE = 48000  # Ogg Opus granule positions always count 48 kHz samples
 
 
 class FileStore:
@@ -27,9 +32,9 @@ class FileStore:
         self.photo_sets.clear()
 
     def _new(self, kind: str, data: bytes, ext: str, **extra: object) -> StoredFile:
-        file_id = self.world.unique("AgACAgQAAx" if kind == "photo" else "BQACAgQAAx")
+        file_id = self.world.unique(_ID_PREFIX[kind])
         unique = self.world.unique("AQAD")
-        folder = "photos" if kind == "photo" else "documents"
+        folder = _FOLDER[kind]
         stored = StoredFile(file_id, unique, kind, data, f"{folder}/file_{file_id[-8:]}{ext}", **extra)  # type: ignore[arg-type]
         self.world.files[file_id] = stored
         self.world.files_by_path[stored.file_path] = stored
@@ -60,6 +65,9 @@ class FileStore:
         mime = mime_type if mime_type and mime_type != "application/octet-stream" else None
         mime = mime or (mimetypes.guess_type(file_name or "")[0]) or "application/octet-stream"
         return self._new("document", data, ext, file_name=file_name, mime_type=mime)
+
+    def add_voice(self, data: bytes, duration: int, mime_type: str | None = None) -> StoredFile:
+        return self._new("voice", data, ".oga", mime_type=mime_type or VOICE_MIME, duration=duration)
 
     async def resolve(self, value: object, uploads: dict[str, UploadedFile]) -> UploadedFile | StoredFile:
         """An InputFile parameter → new upload bytes or an existing stored file."""
@@ -94,6 +102,45 @@ class FileStore:
         if resolved.kind != "document":
             raise bad_request(f"can't use file of type {resolved.kind.title()} as Document")
         return resolved
+
+    async def voice(
+        self, value: object, uploads: dict[str, UploadedFile], duration: int | None
+    ) -> StoredFile:
+        """sendVoice's ``voice``: a new upload, or an existing voice re-sent by file_id (as is)."""
+        resolved = await self.resolve(value, uploads)
+        if isinstance(resolved, UploadedFile):
+            if not resolved.data:
+                raise bad_request("file must be non-empty")
+            seconds = duration if duration is not None else ogg_opus_seconds(resolved.data)
+            return self.add_voice(resolved.data, seconds, _audio_mime(resolved))
+        if resolved.kind != "voice":
+            raise bad_request(f"can't use file of type {resolved.kind.title()} as Voice")
+        return resolved
+
+
+def _audio_mime(upload: UploadedFile) -> str:
+    """Clients often label uploads application/octet-stream; fall back to the name, then to OGG."""
+    if upload.content_type.startswith("audio/"):
+        return upload.content_type
+    guessed = mimetypes.guess_type(upload.filename)[0]
+    return guessed if guessed and guessed.startswith("audio/") else VOICE_MIME
+
+
+def ogg_opus_seconds(data: bytes) -> int:
+    """Length of an Ogg Opus upload sent without ``duration`` (Telegram measures it too); 0 if unknown.
+
+    The last Ogg page's granule position is the stream's end in 48 kHz samples, minus the
+    pre-skip declared in the OpusHead packet.
+    """
+    head = data.find(b"OpusHead", 0, 512)
+    last = data.rfind(b"OggS")
+    if head < 0 or last < 0 or len(data) < last + 14 or len(data) < head + 12:
+        return 0
+    granule = int.from_bytes(data[last + 6 : last + 14], "little")
+    pre_skip = int.from_bytes(data[head + 10 : head + 12], "little")
+    if granule >= 2**63:  # -1: no packet ends on that page
+        return 0
+    return max(0, round((granule - pre_skip) / OPUS_RATE))
 
 
 def _thumbnail(img: Image.Image) -> tuple[bytes, tuple[int, int]]:

@@ -140,6 +140,18 @@ def document_json(f: StoredFile) -> dict[str, Any]:
     )
 
 
+def voice_json(f: StoredFile) -> dict[str, Any]:
+    return _compact(
+        {
+            "file_id": f.file_id,
+            "file_unique_id": f.file_unique_id,
+            "duration": f.duration or 0,
+            "mime_type": f.mime_type,
+            "file_size": len(f.data),
+        }
+    )
+
+
 def poll_json(poll: Poll) -> dict[str, Any]:
     counts = [0] * len(poll.options)
     for choice in poll.votes.values():
@@ -202,6 +214,8 @@ def _media(obj: dict[str, Any], msg: StoredMessage, world: World) -> None:
         obj["photo"] = photo_sizes(msg.photo)
     if msg.document is not None:
         obj["document"] = document_json(msg.document)
+    if msg.voice is not None:
+        obj["voice"] = voice_json(msg.voice)
     if msg.poll_id is not None and msg.poll_id in world.polls:
         obj["poll"] = poll_json(world.polls[msg.poll_id])
     if msg.location is not None:

@@ -132,13 +132,14 @@ class Chat:
 class StoredFile:
     file_id: str
     file_unique_id: str
-    kind: str  # photo | document
+    kind: str  # photo | document | voice
     data: bytes
     file_path: str
     mime_type: str | None = None
     file_name: str | None = None
     width: int | None = None
     height: int | None = None
+    duration: int | None = None  # voice: seconds, as the sender stated
 
 
 @dataclass
@@ -173,6 +174,7 @@ class StoredMessage:
     reply_markup: dict[str, Any] | None = None
     photo: list[StoredFile] = field(default_factory=list)
     document: StoredFile | None = None
+    voice: StoredFile | None = None
     poll_id: str | None = None
     location: dict[str, float] | None = None
     reply_to: int | None = None

@@ -13,6 +13,7 @@
       input_placeholder: '输入消息…',
       send: '发送',
       upload_photo: '上传图片',
+      upload_voice: '发送语音',
       start_private: '与机器人私聊',
       new_user_placeholder: '新住户的名字',
       new_user_create: '成为新住户',
@@ -38,6 +39,7 @@
       yesterday: '昨天',
       photo: '图片',
       document: '文件',
+      voice: '语音',
       poll: '投票',
       anonymous_poll: '匿名投票',
       public_poll: '公开投票',
@@ -77,6 +79,7 @@
       input_placeholder: 'Write a message…',
       send: 'Send',
       upload_photo: 'Upload photo',
+      upload_voice: 'Send voice',
       start_private: 'Chat with bot',
       new_user_placeholder: 'New resident’s name',
       new_user_create: 'Create',
@@ -102,6 +105,7 @@
       yesterday: 'Yesterday',
       photo: 'Photo',
       document: 'File',
+      voice: 'Voice message',
       poll: 'Poll',
       anonymous_poll: 'Anonymous poll',
       public_poll: 'Public poll',
@@ -517,6 +521,7 @@
     $('composer-input').disabled = disabled;
     $('composer-send').disabled = disabled;
     $('photo-input').disabled = disabled;
+    $('voice-input').disabled = disabled;
     $('start-private').disabled = disabled;
   }
 
@@ -674,7 +679,13 @@
     const txt = ((m.html ? htmlToPlain(m.html) : '') || m.text || m.caption || '').replace(/\s+/g, ' ').trim();
     if (m.photo) return txt ? `${t('photo')} · ${txt}` : t('photo');
     if (m.document) return `${t('document')} · ${txt || m.document.file_name || ''}`;
+    if (m.voice) return txt ? `${voiceLabel(m.voice)} · ${txt}` : voiceLabel(m.voice);
     return txt;
+  }
+  // "🎤 m:ss", as Telegram apps label a voice note
+  function voiceLabel(voice) {
+    const secs = Math.max(0, Math.round(Number(voice.duration) || 0));
+    return `🎤 ${Math.floor(secs / 60)}:${pad2(secs % 60)}`;
   }
   function htmlToPlain(html) {
     const tmp = document.createElement('div');
@@ -692,6 +703,15 @@
   }
 
   // ---------------------------------------------------------------- message rendering
+  function buildVoice(voice) {
+    const box = el('div', { class: 'msg-voice', testid: 'voice', title: t('voice') },
+      el('span', { class: 'voice-label', testid: 'voice-duration' }, voiceLabel(voice)));
+    const u = safeUrl(voice.url, true);
+    // preload=none: a long chat with many voices should not download them all on open
+    if (u) box.appendChild(el('audio', { controls: true, preload: 'none', src: u, testid: 'voice-audio' }));
+    return box;
+  }
+
   function buildMessage(m) {
     const id = String(msgId(m));
     const fromBot = isFromBot(m);
@@ -748,6 +768,7 @@
       docEl.appendChild(el('span', { class: 'doc-name' }, name));
       bubble.appendChild(docEl);
     }
+    if (m.voice) bubble.appendChild(buildVoice(m.voice));
     if (m.poll) bubble.appendChild(buildPoll(m));
     if (m.html || m.text || m.caption) {
       const txt = el('div', { class: 'msg-text', testid: 'message-text' });
@@ -1232,6 +1253,37 @@
     else { await fetchTranscript(); scrollToBottom(true); }
   }
 
+  // Seconds of an audio file as the browser reads them (the control API needs the sender's duration).
+  function audioSeconds(file) {
+    return new Promise((resolve) => {
+      const url = URL.createObjectURL(file);
+      const probe = new Audio();
+      const done = (secs) => { URL.revokeObjectURL(url); resolve(secs); };
+      probe.preload = 'metadata';
+      probe.addEventListener('loadedmetadata', () => done(Number.isFinite(probe.duration) ? probe.duration : 0));
+      probe.addEventListener('error', () => done(0));
+      probe.src = url;
+    });
+  }
+
+  async function uploadVoice(file) {
+    if (!file) return;
+    if (state.userId == null) throw new Error(t('pick_user_first'));
+    const input = $('composer-input');
+    const caption = input.value.trim();
+    const fd = new FormData();
+    fd.append('user_id', String(state.userId));
+    if (state.chatId != null) fd.append('chat_id', String(state.chatId));
+    if (caption) fd.append('caption', caption);
+    // a browser that cannot read the length still sends the voice, as 1 second
+    fd.append('duration', String(Math.max(1, Math.round(await audioSeconds(file)))));
+    fd.append('file', file, file.name || 'voice.ogg');
+    const res = await api('POST', '/_control/voices', fd, true);
+    if (caption) { input.value = ''; autoGrow(); }
+    if (state.chatId == null) await ensurePrivateOpen(extractChatId(res));
+    else { await fetchTranscript(); scrollToBottom(true); }
+  }
+
   async function tap(m, data, node) {
     if (state.userId == null) { toast(t('pick_user_first'), 'error'); return; }
     if (node) node.classList.add('loading');
@@ -1414,6 +1466,17 @@
       const file = input.files && input.files[0];
       try {
         await uploadPhoto(file);
+      } catch (err) {
+        showError(err);
+      } finally {
+        input.value = '';
+      }
+    });
+    $('voice-input').addEventListener('change', async (e) => {
+      const input = e.target;
+      const file = input.files && input.files[0];
+      try {
+        await uploadVoice(file);
       } catch (err) {
         showError(err);
       } finally {
