@@ -17,10 +17,11 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from flows import outbox
+from flows import membership, outbox
 from flows.clock import local
 from flows.errors import AlreadyDone, Invalid, NotFound
 from flows.membership import Actor
+from flows.roles import Role
 from storage.db import UnitOfWork
 from storage.models import (
     Chat,
@@ -35,6 +36,7 @@ from storage.models import (
 
 COMPARISON = "comparison"  # ProjectPost.kind of the before/after post
 NOTICE = "project_comparison"  # the outbox notice (worded in bot/handlers/acceptance.py)
+COMMENT_NOTICE = "project_comment"  # a resident's comment, passed on to the project's owner or the admins
 PICTURE = "comparison"  # the outbox picture composed by the sender (bot/pictures/compare.py)
 THUMBS_UP = "👍"
 STARS = range(1, 6)
@@ -236,19 +238,38 @@ async def rate(uow: UnitOfWork, *, actor: Actor, project_id: int, stars: int, no
     return row
 
 
-async def comment(uow: UnitOfWork, *, actor: Actor, project_id: int, text: str, now: datetime) -> ProjectRating:
-    """Add or change the comment of one's rating (the stars come first)."""
+async def comment(uow: UnitOfWork, *, actor: Actor, project_id: int, text: str, now: datetime,
+                  voice_file_id: str | None = None) -> ProjectRating:
+    """Add or change the comment of one's rating (the stars come first): typed, or told by voice. It
+    goes to whoever answers for the project — its owner, or the admins when it has none — with the
+    stars and without the resident's name (验收单 feedback is read, not just counted)."""
+    if voice_file_id is not None and (not voice_file_id or len(voice_file_id) > 255):
+        raise Invalid("voice", "bad")
     value = clean_comment(text)
-    if value is None:
+    if value is None and voice_file_id is None:
         raise Invalid("comment", "empty")
-    await finished_project(uow, actor=actor, project_id=project_id)
+    project = await finished_project(uow, actor=actor, project_id=project_id)
     row = await my_rating(uow, actor=actor, project_id=project_id)
     if row is None:
         raise NotFound("rating", project_id)
-    row.comment = value
+    row.comment, row.comment_voice_file_id = value, voice_file_id
     row.updated_at = now
     await uow.session.flush()
+    await _pass_on(uow, project, row, now)
     return row
+
+
+async def _pass_on(uow: UnitOfWork, project: Project, row: ProjectRating, now: datetime) -> None:
+    community = await uow.session.get(Community, project.community_id)
+    assert community is not None
+    owner = (await membership.person(uow, member_id=project.owner_member_id)
+             if project.owner_member_id else None)
+    readers = [owner] if owner else await membership.holders_of(uow, community_id=community.id or 0,
+                                                                  role=Role.ADMIN)
+    for _member, user in readers:
+        outbox.notify(uow, tg_chat_id=user.tg_id, notice=COMMENT_NOTICE, lang=user.language or community.locale,
+                      now=now, community_id=community.id, recipient_user_id=user.id, number=project.number,
+                      title=project.title, stars=row.stars, comment=row.comment, voice=row.comment_voice_file_id)
 
 
 async def summary(uow: UnitOfWork, project_ids: list[int]) -> dict[int, Summary]:

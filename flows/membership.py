@@ -468,6 +468,21 @@ class MemberView:
     unreachable: bool
 
 
+async def person(uow: UnitOfWork, *, member_id: int) -> tuple[Member, User] | None:
+    """A member with their user (to tell them something), or None."""
+    return (await uow.session.exec(select(Member, User).join(User, col(User.id) == col(Member.user_id))
+                                   .where(Member.id == member_id))).first()
+
+
+async def holders_of(uow: UnitOfWork, *, community_id: int, role: Role) -> list[tuple[Member, User]]:
+    """The members of a community who hold a role now, with their users, by member number."""
+    return list((await uow.session.exec(
+        select(Member, User).join(User, col(User.id) == col(Member.user_id))
+        .join(RoleGrant, col(RoleGrant.member_id) == col(Member.id))
+        .where(Member.community_id == community_id, RoleGrant.role == role.value, col(RoleGrant.revoked_at).is_(None))
+        .order_by(col(Member.id)))).all())
+
+
 async def _member_in_community(uow: UnitOfWork, *, community_id: int, member_id: int) -> tuple[Member, User]:
     row = (
         await uow.session.exec(

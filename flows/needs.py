@@ -36,6 +36,7 @@ MAX_OWN = 16  # own categories a community may add (they are switched off, never
 CHANNELS = ("chat", "door_visit", "meeting", "rep_meeting")
 STATUSES = ("open", "merged", "rejected", "candidate")
 LIMITS = {"text": 500, "reason": 200, "title": 30, "category": 12}
+VOICE_SECONDS = 300  # a need told by voice: at most five minutes
 LISTED = ("open", "candidate")  # what residents browse and support
 #: Reminders to the groups while the collection is open (F-1.5), in the community's local time.
 REMIND_AT = time(10, 0)
@@ -269,8 +270,10 @@ def allowed_channels(actor: Actor) -> tuple[str, ...]:
 
 async def submit(uow: UnitOfWork, *, actor: Actor, category: str, text: str, now: datetime,
                  photo_file_id: str | None = None, channel: str = "chat",
-                 author_member_id: int | None = None) -> Need:
-    """Store a need with the next number of the year; the period must be open."""
+                 author_member_id: int | None = None, voice_file_id: str | None = None,
+                 voice_seconds: int | None = None) -> Need:
+    """Store a need with the next number of the year; the period must be open. A need told by voice
+    (`voice_file_id`, 1–VOICE_SECONDS long) may come without text."""
     if channel == "chat":
         me = actor.registered()
         author_id = me.id
@@ -286,7 +289,12 @@ async def submit(uow: UnitOfWork, *, actor: Actor, category: str, text: str, now
     community = actor.home()
     if category not in categories(community):
         raise Invalid("category", "unknown")
-    body = clean("text", text)
+    if voice_file_id is not None:
+        if not voice_file_id or len(voice_file_id) > 255 or not voice_seconds or voice_seconds < 1:
+            raise Invalid("voice", "bad")
+        if voice_seconds > VOICE_SECONDS:
+            raise Invalid("voice", "too_long", limit=VOICE_SECONDS)
+    body = clean("text", text) if text.strip() or voice_file_id is None else ""
     if photo_file_id is not None and (not photo_file_id or len(photo_file_id) > 255):
         raise Invalid("photo", "bad")
     period = await current_period(uow, community=community, now=now)
@@ -298,7 +306,8 @@ async def submit(uow: UnitOfWork, *, actor: Actor, category: str, text: str, now
     last = (await uow.session.exec(select(func.max(Need.number)).where(
         Need.community_id == me.community_id, Need.year == period.year))).one()
     need = Need(community_id=me.community_id, year=period.year, number=(last or 0) + 1, category=category,
-                text=body, photo_file_id=photo_file_id, channel=channel, author_member_id=author_id or 0,
+                text=body, photo_file_id=photo_file_id, voice_file_id=voice_file_id,
+                voice_seconds=voice_seconds if voice_file_id else None, channel=channel, author_member_id=author_id or 0,
                 entered_by_member_id=me.id or 0, status="open", created_at=now, updated_at=now)
     uow.session.add(need)
     await uow.session.flush()
@@ -323,6 +332,8 @@ class NeedLine:
     supporters: int
     photo_file_id: str | None = None
     merged_into: int | None = None  # the number of the need it was merged into
+    voice_file_id: str | None = None
+    voice_seconds: int | None = None
     reject_reason: str | None = None
     candidate_title: str | None = None
 
@@ -341,7 +352,8 @@ async def _lines(uow: UnitOfWork, rows: Any) -> list[NeedLine]:
         out.append(NeedLine(id=need.id or 0, number=need.number, year=need.year, category=need.category,
                             text=need.text, status=need.status, channel=need.channel, supporters=int(count or 0),
                             photo_file_id=need.photo_file_id, merged_into=merged, reject_reason=need.reject_reason,
-                            candidate_title=need.candidate_title))
+                            candidate_title=need.candidate_title, voice_file_id=need.voice_file_id,
+                            voice_seconds=need.voice_seconds))
     return out
 
 

@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from flows import audit, outbox
+from flows import audit, membership, outbox
 from flows.clock import local
 from flows.errors import AlreadyDone, Forbidden, Invalid, NotFound
 from flows.membership import Actor
@@ -719,11 +719,7 @@ async def due(uow: UnitOfWork, *, now: datetime) -> int:
         late: dict[int, tuple[Member, User, list[Project]]] = {}
         for project, member, user in rows:
             late.setdefault(member.id or 0, (member, user, []))[2].append(project)
-        admins = (await uow.session.exec(
-            select(Member, User).join(User, col(User.id) == col(Member.user_id))
-            .join(RoleGrant, col(RoleGrant.member_id) == col(Member.id))
-            .where(Member.community_id == community.id, RoleGrant.role == Role.ADMIN.value,
-                   col(RoleGrant.revoked_at).is_(None)).order_by(col(Member.id)))).all()
+        admins = await membership.holders_of(uow, community_id=community.id or 0, role=Role.ADMIN)
         keys = [f"project_report_remind:{community.id}:{m}:{tag}" for m in late]
         keys += [f"project_late_owners:{community.id}:{a.id}:{tag}" for a, _u in admins]
         seen = set((await uow.session.exec(select(OutboxMessage.dedupe_key).where(

@@ -308,6 +308,9 @@ class Need(SQLModel, table=True):
     category: str = Field(max_length=24)
     text: str = Field(max_length=500)
     photo_file_id: str | None = Field(default=None, max_length=255)
+    # told by voice (old people need not type): `text` may then be empty; admins listen to it
+    voice_file_id: str | None = Field(default=None, max_length=255)
+    voice_seconds: int | None = Field(default=None)
     channel: str = Field(default="chat", max_length=16)  # chat|door_visit|meeting|rep_meeting
     author_member_id: int = Field(foreign_key="member.id", index=True)
     entered_by_member_id: int = Field(foreign_key="member.id")
@@ -509,6 +512,7 @@ class ProjectRating(SQLModel, table=True):
     member_id: int = Field(foreign_key="member.id")
     stars: int
     comment: str | None = Field(default=None, max_length=300)
+    comment_voice_file_id: str | None = Field(default=None, max_length=255)  # a comment told by voice
     updated_at: datetime = _ts()
 
 

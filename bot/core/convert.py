@@ -66,6 +66,7 @@ def _message(update_id: int, m: dict[str, Any], bot_username: str) -> MessageEve
         photo_unique_id=photos[-1].get("file_unique_id") if photos else None,
         document_file_id=(m.get("document") or {}).get("file_id"),
         voice_file_id=(m.get("voice") or {}).get("file_id"),
+        voice_seconds=int((m.get("voice") or {}).get("duration") or 0) or None,
         location=(float(loc["latitude"]), float(loc["longitude"])) if loc else None,
         reply_to_message_id=reply.get("message_id"),
     )

@@ -123,8 +123,9 @@ class Ctx:
         return f"https://t.me/{self.core.bot_username}?start={payload}"
 
     def reply(self, text: str, buttons: Keyboard | None = None, *, chat_id: int | None = None,
-              photo: str | None = None) -> None:
-        self.replies.append(Send(chat_id or self.chat_id, OutMessage(text=text, buttons=buttons, photo=photo)))
+              photo: str | None = None, voice: str | None = None) -> None:
+        self.replies.append(Send(chat_id or self.chat_id, OutMessage(text=text, buttons=buttons, photo=photo,
+                                                                     voice=voice)))
 
     def edit(self, text: str, buttons: Keyboard | None = None) -> None:
         """Replace the message whose button was pressed."""

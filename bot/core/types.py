@@ -53,6 +53,7 @@ class MessageEvent(Event):
     photo_unique_id: str | None = None  # the same photo has one file_unique_id however often it is sent
     document_file_id: str | None = None
     voice_file_id: str | None = None
+    voice_seconds: int | None = None
     location: tuple[float, float] | None = None
     reply_to_message_id: int | None = None
 
@@ -111,19 +112,23 @@ class OutMessage:
     buttons: Keyboard | None = None
     photo: str | None = None  # a file_id, or a path/URL for an upload
     disable_preview: bool = True
+    voice: str | None = None  # a voice message's file_id (a resident's, passed on); `text` is its caption
 
     def to_payload(self) -> dict[str, Any]:
-        return {
+        payload: dict[str, Any] = {
             "text": self.text,
             "buttons": [[{"text": b.text, "data": b.data, "url": b.url} for b in row] for row in self.buttons or []],
             "photo": self.photo,
         }
+        if self.voice:
+            payload["voice"] = self.voice
+        return payload
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> OutMessage:
         rows = [[Button(text=b["text"], data=b.get("data"), url=b.get("url")) for b in row]
                 for row in payload.get("buttons") or []]
-        return cls(text=payload["text"], buttons=rows or None, photo=payload.get("photo"))
+        return cls(text=payload["text"], buttons=rows or None, photo=payload.get("photo"), voice=payload.get("voice"))
 
 
 @dataclass(frozen=True)

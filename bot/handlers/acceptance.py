@@ -102,8 +102,9 @@ def _current(ctx: Ctx, rating: ProjectRating | None) -> str:
     if rating is None:
         return ""
     text = "\n\n" + ctx.t("Your current rating: {stars}. Tap a number to change it.", stars=_stars(rating.stars))
-    if rating.comment:
-        text += "\n" + ctx.t("Your comment: {comment}", comment=h(rating.comment))
+    if rating.comment or rating.comment_voice_file_id:
+        said = h(rating.comment) if rating.comment else ctx.t("🎤 your voice message")
+        text += "\n" + ctx.t("Your comment: {comment}", comment=said)
     return text
 
 
@@ -129,8 +130,9 @@ async def _stars_chosen(ctx: Ctx, project_id: int, stars: int) -> None:
     row = await acceptance.rate(ctx.uow, actor=ctx.actor, project_id=project_id, stars=stars, now=ctx.now,
                                 keep_comment=True)
     await ctx.set_state(FLOW, "comment", {"pid": project_id})
-    text = ctx.t("Thank you: {stars}. Would you like to add a comment (at most {limit} characters)? Send it, "
-                 "or tap Skip.", stars=_stars(row.stars), limit=acceptance.MAX_COMMENT)
+    text = ctx.t("Thank you: {stars}. Would you like to add a comment (at most {limit} characters, or a voice "
+                 "message 🎤)? Send it, or tap Skip. Whoever answers for the project reads it.",
+                 stars=_stars(row.stars), limit=acceptance.MAX_COMMENT)
     if row.comment:
         text += "\n" + ctx.t("Your comment so far: {comment}", comment=h(row.comment))
     ctx.show(text, [[ctx.button(ctx.t("Skip ▶"), "ar", project_id, "s")]])
@@ -170,10 +172,13 @@ async def rate_text(ctx: Ctx) -> None:
             return
         await _stars_chosen(ctx, project_id, stars)
         return
-    row = await acceptance.comment(ctx.uow, actor=ctx.actor, project_id=project_id, text=text, now=ctx.now)
+    voice = ctx.message.voice_file_id
+    row = await acceptance.comment(ctx.uow, actor=ctx.actor, project_id=project_id, text="" if voice else text,
+                                   now=ctx.now, voice_file_id=voice[:255] if voice else None)
     await ctx.clear_state()
+    said = ctx.t("🎤 your voice message") if row.comment_voice_file_id else h(row.comment or "")
     ctx.reply(ctx.t("✅ Thank you! Your rating: {stars}, with your comment: {comment}", stars=_stars(row.stars),
-                    comment=h(row.comment or "")) + "\n" + await _totals(ctx, project_id))
+                    comment=said) + "\n" + await _totals(ctx, project_id))
 
 
 # ---------------------------------------------------------------- notices
@@ -196,7 +201,15 @@ def _n_comparison(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage
     return OutMessage(text=text, buttons=buttons)
 
 
-NOTICES = {acceptance.NOTICE: _n_comparison}
+def _n_comment(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
+    head = tr(lang, "💬 A resident's feedback on project {number} “{title}”: {stars}", number=p.get("number", ""),
+              title=h(p.get("title", "")), stars=_stars(int(p.get("stars") or 0)))
+    if p.get("voice"):  # the voice itself, with the head as its caption
+        return OutMessage(text=head, voice=p["voice"])
+    return OutMessage(text=f"{head}\n{h(p.get('comment') or '')}")
+
+
+NOTICES = {acceptance.NOTICE: _n_comparison, acceptance.COMMENT_NOTICE: _n_comment}
 
 #: The acceptance's own wording of its errors (bot/handlers/__init__.py: report_error asks it first).
 EXPLAIN = explain_acceptance

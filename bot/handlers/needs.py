@@ -71,6 +71,11 @@ def explain_needs(ctx: Ctx, err: FlowError) -> str | None:
                          field=ctx.t(FIELD_NAMES[err.field]), limit=err.details.get("limit"))
         if err.reason == "empty" and err.field in FIELD_NAMES:
             return ctx.t("The {field} cannot be empty. Please send it again.", field=ctx.t(FIELD_NAMES[err.field]))
+        if err.field == "voice" and err.reason == "too_long":
+            return ctx.t("That voice message is too long: at most {minutes} minutes, please.",
+                         minutes=int(err.details.get("limit") or needs.VOICE_SECONDS) // 60)
+        if err.field == "voice":
+            return ctx.t("That voice message could not be used. Please send it again, or type the need.")
         if err.field == "period":
             return ctx.t("The needs list is not collecting at the moment. The community will announce the next "
                          "collection in the groups.")
@@ -116,10 +121,16 @@ def explain_needs(ctx: Ctx, err: FlowError) -> str | None:
     return None
 
 
+def _voice(ctx: Ctx, seconds: int | None) -> str:
+    s = seconds or 0
+    return ctx.t("🎤 voice message ({length})", length=f"{s // 60}:{s % 60:02d}")
+
+
 def _line(ctx: Ctx, n: NeedLine, *, full: bool = False) -> str:
     text = n.text if full or len(n.text) <= 80 else n.text[:80] + "…"
     head = ctx.t("<b>Need #{number}</b> · {category}", number=n.number, category=h(cat_name(ctx.lang, n.category)))
-    out = f"{head}\n{h(text)}\n" + ctx.t("👍 {count} supporters", count=n.supporters)
+    told = " ".join(x for x in (h(text), _voice(ctx, n.voice_seconds) if n.voice_file_id else "") if x)
+    out = f"{head}\n{told}\n" + ctx.t("👍 {count} supporters", count=n.supporters)
     if n.status != "open":
         out += " · " + ctx.t(STATUS_NAMES.get(n.status, n.status))
     if n.status == "merged" and n.merged_into:
@@ -209,15 +220,16 @@ async def _ask(ctx: Ctx, step: str, data: dict[str, Any], *, new_message: bool =
     await ctx.set_state(FLOW, step, data)
     cancel = ctx.button(ctx.t("✖ Cancel"), "nd", "x")
     if step == "text":
-        text = ctx.t("{category}: describe the need in a few sentences (at most {limit} characters).",
-                     category=h(cat_name(ctx.lang, data["cat"])), limit=needs.LIMITS["text"])
+        text = ctx.t("{category}: describe the need in a few sentences (at most {limit} characters), or send a "
+                     "voice message 🎤.", category=h(cat_name(ctx.lang, data["cat"])), limit=needs.LIMITS["text"])
         buttons: Keyboard = [[cancel]]
     elif step == "photo":
         text = ctx.t("A photo helps. Send one now, or tap “Skip”.")
         buttons = [[ctx.button(ctx.t("Skip ▶"), "nd", "k"), cancel]]
     else:
         lines = [ctx.t("<b>Please check your need</b>"),
-                 ctx.t("Category: {category}", category=h(cat_name(ctx.lang, data["cat"]))), h(data["text"]),
+                 ctx.t("Category: {category}", category=h(cat_name(ctx.lang, data["cat"]))),
+                 h(data["text"]) if data.get("text") else _voice(ctx, data.get("voice_s")),
                  ctx.t("Photo: {photo}", photo=ctx.t("yes") if data.get("photo") else ctx.t("none"))]
         if data.get("author_name"):
             lines.append(ctx.t("On behalf of {name} ({channel}).", name=h(data["author_name"]),
@@ -261,7 +273,8 @@ async def dialog_press(ctx: Ctx) -> None:
     elif action == "ok" and state.step == "confirm":
         row = await needs.submit(ctx.uow, actor=ctx.actor, category=data["cat"], text=data["text"], now=ctx.now,
                                  photo_file_id=data.get("photo"), channel=data.get("ch", "chat"),
-                                 author_member_id=data.get("author"))
+                                 author_member_id=data.get("author"), voice_file_id=data.get("voice"),
+                                 voice_seconds=data.get("voice_s"))
         await ctx.clear_state()
         ctx.edit(_submitted_text(ctx, row.number, for_someone=bool(data.get("author"))))
     else:
@@ -274,8 +287,17 @@ async def dialog_text(ctx: Ctx) -> None:
     assert state is not None
     data = dict(state.data)
     msg = ctx.message
-    if state.step == "text" and msg.text:
+    if state.step == "text" and msg.voice_file_id:  # told, not typed: the admins will listen to it
+        if (msg.voice_seconds or 0) > needs.VOICE_SECONDS:
+            ctx.reply(ctx.t("That voice message is too long: at most {minutes} minutes, please.",
+                            minutes=needs.VOICE_SECONDS // 60))
+            return
+        data.update(text="", voice=msg.voice_file_id[:255], voice_s=msg.voice_seconds or 1)
+        await _ask(ctx, "photo", data)
+    elif state.step == "text" and msg.text:
         data["text"] = needs.clean("text", msg.text)
+        data.pop("voice", None)
+        data.pop("voice_s", None)
         await _ask(ctx, "photo", data)
     elif state.step == "photo" and msg.photo_file_id:
         data["photo"] = msg.photo_file_id[:255]
@@ -424,8 +446,13 @@ async def _admin_view(ctx: Ctx, need_id: int) -> None:
     if n.status == "open":
         buttons = [[ctx.button(ctx.t("🔗 Merge"), "nr", "m", n.id), ctx.button(ctx.t("✖ Reject"), "nr", "r", n.id),
                     ctx.button(ctx.t("⭐ Candidate"), "nr", "p", n.id)]]
+    media = []
+    if n.voice_file_id:
+        media.append(ctx.button(ctx.t("🎤 Listen"), "nr", "vo", n.id))
     if n.photo_file_id:
-        buttons.append([ctx.button(ctx.t("🖼 Photo"), "nr", "ph", n.id)])
+        media.append(ctx.button(ctx.t("🖼 Photo"), "nr", "ph", n.id))
+    if media:
+        buttons.append(media)
     buttons.append([ctx.button(ctx.t("◀ Review list"), "nr", "l", 1)])
     text = _line(ctx, n, full=True) + "\n" + ctx.t("Channel: {channel}", channel=ctx.t(CHANNEL_NAMES[n.channel]))
     ctx.show(text, buttons)
@@ -451,6 +478,10 @@ async def review_press(ctx: Ctx) -> None:
         n = await needs.show(ctx.uow, actor=ctx.actor, need_id=number)
         if n.photo_file_id:
             ctx.reply(ctx.t("Photo of need #{number}", number=n.number), photo=n.photo_file_id)
+    elif action == "vo" and number is not None:
+        n = await needs.show(ctx.uow, actor=ctx.actor, need_id=number)
+        if n.voice_file_id:
+            ctx.reply(ctx.t("Voice message of need #{number}", number=n.number), voice=n.voice_file_id)
     elif action in ASK and number is not None:
         n = await needs.show(ctx.uow, actor=ctx.actor, need_id=number)
         await ctx.set_state(REVIEW, action, {"id": n.id})

@@ -81,6 +81,11 @@ class PtbGateway:
             raise ApiError(ApiError.TRANSIENT, e.message) from e
 
     async def send(self, chat_id: int, message: OutMessage, reply_to: int | None = None) -> int:
+        if message.voice:  # a voice message we received, passed on by its file_id
+            sent = await self._call(self.bot.send_voice(chat_id, message.voice, caption=message.text or None,
+                                                        parse_mode="HTML", reply_markup=_markup(message),
+                                                        reply_parameters=_reply(reply_to)))
+            return int(sent.message_id)
         if message.photo:
             photo = message.photo
 

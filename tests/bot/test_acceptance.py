@@ -163,3 +163,27 @@ async def test_both_gateways_download_what_people_sent(standin: StandIn, tg: Sta
                 assert err.value.kind == ApiError.BAD_REQUEST
     finally:
         await ag_bot.session.close()
+
+
+async def test_a_comment_told_by_voice_reaches_the_owner(linli: Harness) -> None:
+    """The comment after the stars may be a voice message; the project's owner gets the voice itself
+    (the admins when there is no owner), with the stars and without the resident's name."""
+    project_id = await _setup(linli)
+    async with linli.db.uow(write=True) as uow:
+        project = await uow.session.get(Project, project_id)
+        owner = (await uow.session.exec(select(Member).order_by(Member.id))).all()[2]  # 钱叔叔
+        project.owner_member_id = owner.id
+        uow.session.add(project)
+        await uow.commit()
+    out = await linli.say(R1, f"/start rate_{project_id}")
+    _, out = await linli.press(R1, out[-1], "4⭐")
+    assert "语音" in out[-1]["text"]
+    before = await linli.tg.cursor()
+    sent = await linli.tg.send_voice(R1, b"OggS-voice-bytes" * 30, duration=7)
+    await linli.settle()
+    out = await linli.tg.bot_messages(R1, before)
+    assert "🎤 您的语音" in out[-1]["text"] and "⭐⭐⭐⭐" in out[-1]["text"]
+    told = await linli.last(R2)
+    assert told["voice"] is not None and told["voice"]["file_id"] == sent["voice"]["file_id"]
+    assert "3号楼加装扶手" in (told["caption"] or "") and "⭐⭐⭐⭐" in (told["caption"] or "")
+    assert "赵阿姨" not in (told["caption"] or "")

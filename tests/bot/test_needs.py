@@ -283,3 +283,40 @@ async def test_categories_edited_by_admins_and_chosen_when_promoting(linli: Harn
             (1, "x:<社区食堂>", "candidate"), (2, "x:加装电梯", "open")]
         stored = (await uow.session.exec(select(Community))).one().settings["need_categories"]
         assert stored.count("x:<社区食堂>") == 1 and "-env" in stored and "-x:加装电梯" in stored
+
+
+async def test_a_need_told_by_voice_and_listened_to_by_the_admin(linli: Harness) -> None:
+    """An old resident does not type: at the text step a voice message is the need. Too long a voice
+    gets a clear answer. The admin sees 🎤 on the need and gets the voice itself with one button."""
+    await _setup(linli)
+    await linli.say(ADMIN, "/needs open")
+    out = await linli.say(R3, "/need")
+    _, out = await linli.press(R3, out[-1], "为老服务")
+    assert "语音" in out[-1]["text"]
+    before = await linli.tg.cursor()
+    await linli.tg.send_voice(R3, b"OggS-not-really-but-bytes" * 20, duration=301)
+    await linli.settle()
+    out = await linli.tg.bot_messages(R3, before)
+    assert "太长" in out[-1]["text"] and "5 分钟" in out[-1]["text"]
+    before = await linli.tg.cursor()
+    sent = await linli.tg.send_voice(R3, b"OggS-not-really-but-bytes" * 20, duration=12)
+    await linli.settle()
+    out = await linli.tg.bot_messages(R3, before)
+    assert "照片" in out[-1]["text"]
+    _, out = await linli.press(R3, out[-1], "跳过 ▶")
+    assert "🎤 语音（0:12）" in out[-1]["text"]
+    _, out = await linli.press(R3, out[-1], "✅ 提交")
+    assert "需求 #1" in out[-1]["text"]
+    mine = (await linli.say(R3, "/myneeds"))[-1]["text"]
+    assert "🎤 语音（0:12）" in mine
+    # the admin listens: the same voice, passed on by its file id, with the need's number
+    out = await linli.say(ADMIN, "/needs review")
+    _, out = await linli.press(ADMIN, out[-1], "#1")
+    assert "🎤 语音（0:12）" in out[-1]["text"] and "🎤 听语音" in buttons(out[-1])
+    _, out = await linli.press(ADMIN, out[-1], "🎤 听语音")
+    voice = out[-1]
+    assert voice["voice"] is not None and voice["voice"]["file_id"] == sent["voice"]["file_id"]
+    assert "需求 #1" in (voice["caption"] or "")
+    async with linli.db.uow() as uow:
+        need = (await uow.session.exec(select(Need))).one()
+    assert (need.text, need.voice_file_id, need.voice_seconds) == ("", sent["voice"]["file_id"], 12)

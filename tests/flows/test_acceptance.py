@@ -246,3 +246,36 @@ async def test_ratings_once_per_person_changeable_and_summary(db: Database, cloc
                                       updated_at=now))
         with pytest.raises(IntegrityError):
             await uow.session.flush()
+
+
+async def test_comments_reach_the_owner_or_else_the_admins(db: Database, clock: FixedClock, world: World) -> None:
+    """A comment is read, not just stored: it goes to the project's owner (or the admins when there
+    is none), with the stars and the words or the voice, never with the resident's name."""
+    now = clock.now()
+    await _complete(db, clock, world)
+    async with db.uow() as uow:
+        before = len((await uow.session.exec(select(OutboxMessage))).all())
+        await acceptance.rate(uow, actor=world.actors["r1"], project_id=world.project_id, stars=4, now=now)
+        with pytest.raises(Invalid) as err:
+            await acceptance.comment(uow, actor=world.actors["r1"], project_id=world.project_id, text="", now=now,
+                                     voice_file_id="")
+        assert err.value.field == "voice"
+        await acceptance.comment(uow, actor=world.actors["r1"], project_id=world.project_id, text="扶手很好", now=now)
+        await uow.commit()
+    async with db.uow() as uow:
+        project = await uow.session.get(Project, world.project_id)
+        project.owner_member_id = world.members["r3"]
+        uow.session.add(project)
+        row = await acceptance.comment(uow, actor=world.actors["r1"], project_id=world.project_id, text="", now=now,
+                                       voice_file_id="AwACAgQ-voice")
+        await uow.commit()
+    assert (row.comment, row.comment_voice_file_id) == (None, "AwACAgQ-voice")
+    async with db.uow() as uow:
+        told = (await uow.session.exec(select(OutboxMessage).order_by(OutboxMessage.id))).all()[before:]
+    to_admin, to_owner = told
+    assert to_admin.recipient_user_id == world.actors["admin"].user.id
+    assert to_owner.recipient_user_id == world.actors["r3"].user.id
+    assert [t.payload["notice"] for t in told] == [acceptance.COMMENT_NOTICE] * 2
+    assert (to_admin.payload["params"]["comment"], to_admin.payload["params"]["voice"]) == ("扶手很好", None)
+    assert (to_owner.payload["params"]["comment"], to_owner.payload["params"]["voice"]) == (None, "AwACAgQ-voice")
+    assert all(t.payload["params"]["stars"] == 4 and "r1" not in str(t.payload) for t in told)

@@ -133,6 +133,31 @@ async def test_input_rules(db: Database, clock: FixedClock, world: World) -> Non
         await _submit(db, clock, world.stranger)
 
 
+async def test_a_need_told_by_voice(db: Database, clock: FixedClock, world: World) -> None:
+    """Old people need not type: a voice message alone is a need; its length is checked, and the
+    admins' list carries it so they can listen."""
+    await _open(db, clock, world)
+    resident = world.actors["resident"]
+    for seconds, reason in ((0, "bad"), (None, "bad"), (needs.VOICE_SECONDS + 1, "too_long")):
+        with pytest.raises(Invalid) as err:
+            await _submit(db, clock, resident, text="", voice_file_id="AwACAgQ-voice", voice_seconds=seconds)
+        assert (err.value.field, err.value.reason) == ("voice", reason)
+    with pytest.raises(Invalid) as err:
+        await _submit(db, clock, resident, text="", voice_file_id="", voice_seconds=5)
+    assert err.value.field == "voice"
+    with pytest.raises(Invalid) as err:  # no voice: the text is still required
+        await _submit(db, clock, resident, text="  ")
+    assert err.value.reason == "empty"
+    spoken = await _submit(db, clock, resident, text="", voice_file_id="AwACAgQ-voice", voice_seconds=12)
+    both = await _submit(db, clock, resident, text="楼道灯", voice_file_id="AwACAgQ-voice2", voice_seconds=300)
+    assert (spoken.text, spoken.voice_file_id, spoken.voice_seconds) == ("", "AwACAgQ-voice", 12)
+    assert (both.text, both.voice_seconds) == ("楼道灯", 300)
+    async with db.uow() as uow:
+        page = await needs.review_list(uow, actor=world.actors["admin"], now=clock.now())
+    assert {(n.number, n.voice_file_id, n.voice_seconds) for n in page.items} == {
+        (spoken.number, "AwACAgQ-voice", 12), (both.number, "AwACAgQ-voice2", 300)}
+
+
 async def test_entering_for_a_resident(db: Database, clock: FixedClock, world: World) -> None:
     await _open(db, clock, world)
     need = await _submit(db, clock, world.actors["grid"], channel="door_visit",

@@ -1,4 +1,4 @@
-"""key persons taken off the ledger
+"""key persons taken off the ledger; needs and acceptance comments told by voice
 
 Revision ID: 0005
 Revises: 0004
@@ -22,9 +22,20 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('closed_reason', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=True))
         batch_op.add_column(sa.Column('closed_by', sa.Integer(), nullable=True))
         batch_op.create_foreign_key('fk_keyperson_closed_by_member', 'member', ['closed_by'], ['id'])
+    with op.batch_alter_table('need', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('voice_file_id', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True))
+        batch_op.add_column(sa.Column('voice_seconds', sa.Integer(), nullable=True))
+    with op.batch_alter_table('projectrating', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('comment_voice_file_id', sqlmodel.sql.sqltypes.AutoString(length=255),
+                                      nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('projectrating', schema=None) as batch_op:
+        batch_op.drop_column('comment_voice_file_id')
+    with op.batch_alter_table('need', schema=None) as batch_op:
+        batch_op.drop_column('voice_seconds')
+        batch_op.drop_column('voice_file_id')
     with op.batch_alter_table('keyperson', schema=None) as batch_op:
         batch_op.drop_constraint('fk_keyperson_closed_by_member', type_='foreignkey')
         batch_op.drop_column('closed_by')
