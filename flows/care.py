@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import func, or_, update
 from sqlmodel import col, select
 
-from flows import audit, outbox
+from flows import audit, membership, outbox
 from flows.errors import Forbidden, Invalid, NotFound
 from flows.membership import Actor, parse_building_range
 from flows.paging import Page, clamp
@@ -404,8 +404,7 @@ async def _tell_volunteers(uow: UnitOfWork, person: KeyPerson, notice: str, now:
     assert community is not None
     label = await _label(uow, person.building_id)
     for role, member_id in (("primary", person.primary_volunteer_id), ("backup", person.backup_volunteer_id)):
-        row = (await uow.session.exec(select(Member, User).join(User, col(User.id) == col(Member.user_id))
-                                      .where(Member.id == member_id))).first() if member_id else None
+        row = await membership.person(uow, member_id=member_id) if member_id else None
         if row is not None:
             user = row[1]
             outbox.notify(uow, tg_chat_id=user.tg_id, notice=notice, lang=user.language or community.locale, now=now,

@@ -74,12 +74,15 @@ async def _failed(reply: Reply, err: ApiError, *, db: Database, clock: Clock,
         return
     chat_id = reply.chat_id
     now = clock.now()
-    if err.kind in (ApiError.RETRY_AFTER, ApiError.TRANSIENT) and isinstance(reply, Send):
+    if err.kind in (ApiError.RETRY_AFTER, ApiError.TRANSIENT) and isinstance(reply, (Send, Edit)):
+        payload: dict[str, object] = {"message": reply.message.to_payload()}
+        if isinstance(reply, Edit):
+            # a screen edited in place after a button press (the next step of a dialog): without it the
+            # dialog looks stuck, so it is edited later — or sent anew if the message is gone by then
+            payload.update(op="edit_or_send", message_id=reply.message_id, pin=False)
         async with db.uow(write=True) as uow:
-            uow.session.add(OutboxMessage(
-                tg_chat_id=chat_id, payload={"message": reply.message.to_payload()}, status="pending",
-                not_before=now, created_at=now,
-            ))
+            uow.session.add(OutboxMessage(tg_chat_id=chat_id, payload=payload, status="pending", not_before=now,
+                                          created_at=now))
             await uow.commit()
         log.info("reply to chat deferred to the outbox after %s", err.kind)
         if on_outbox:

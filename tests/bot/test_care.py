@@ -139,8 +139,8 @@ async def test_moving_a_person_to_another_building_with_buttons(linli: Harness) 
     shown = (await linli.say(GRID, f"/person show {pid}"))[-1]["text"]
     assert "5号楼 2-401" in shown
     async with linli.db.uow() as uow:
-        moved = [e for e in (await uow.session.exec(select(AuditEntry).where(
-            AuditEntry.action == "person.update", AuditEntry.subject_id == pid))).all()]
+        moved = list((await uow.session.exec(select(AuditEntry).where(
+            AuditEntry.action == "person.update", AuditEntry.subject_id == pid))).all())
     assert [e.details.get("field") for e in moved] == ["building"]
 
 

@@ -186,3 +186,24 @@ async def test_a_reply_refused_for_now_is_delivered_later(linli: Harness) -> Non
     await linli.settle()
     replies = await linli.tg.bot_messages(103, before)
     assert len(replies) == 1 and "/me" in replies[0]["text"]
+
+
+async def test_an_edit_refused_for_now_is_made_later(linli: Harness) -> None:
+    """The next step of a dialog edits the pressed message; when Telegram says "too many requests" the
+    edit is not dropped (the dialog would look stuck) but made by the outbox a moment later."""
+    await linli.create_community()
+    await linli.register(103, "赵阿姨")
+    menu = (await linli.say(103, "/lang"))[-1]
+    await linli.tg.set_faults(share_429=1.0, seed=5, methods=["editMessageText"])
+    result = await linli.tg.tap(103, menu["chat_id"], menu["message_id"], text="English")
+    assert result.get("answer") is not None  # the press itself was answered
+    await linli.standin.settle()
+    await asyncio.sleep(0.3)
+    unchanged = await linli.last(103)
+    assert unchanged["message_id"] == menu["message_id"] and unchanged["text"] == menu["text"]
+    await linli.tg.set_faults(share_429=0.0)
+    linli.clock.advance(seconds=5)
+    linli.app.sender.wake()  # type: ignore[union-attr]
+    await linli.settle()
+    edited = await linli.last(103)
+    assert edited["message_id"] == menu["message_id"] and edited["text"] != menu["text"] and edited["edited"]

@@ -166,3 +166,33 @@ async def test_new_user_form_creates_a_newcomer_who_can_register(browser: Browse
     assert f"user={new_id}" in page.url
     assert page.linli_errors == []  # type: ignore[attr-defined]
     await page.context.close()
+
+
+async def test_a_resident_tells_a_need_by_voice_on_a_phone(browser: Browser, sandbox_url: str,
+                                                          tmp_path: Path) -> None:
+    """赵阿姨 does not type her need: she picks the category and sends a voice file with the 🎤 button;
+    her voice shows as 🎤 m:ss with a player, and the bot takes it as the need."""
+    page = await open_page(browser, sandbox_url, PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
+    await page.get_by_test_id("user-select").select_option("10006")
+    await expect(page.get_by_test_id("start-private")).to_be_visible(timeout=WAIT_MS)
+    await page.get_by_test_id("start-private").click()
+    await send(page, "/need")
+    ask = bot_messages(page).filter(has_text="属于哪一类")
+    await expect(ask).to_have_count(1, timeout=WAIT_MS)
+    await button(ask, "为老服务").click()
+    await expect(bot_messages(page).filter(has_text="也可以直接发语音")).to_have_count(1, timeout=WAIT_MS)
+    voice = tmp_path / "need.ogg"
+    voice.write_bytes(b"OggS" + bytes(400))  # not playable: the page then sends it as 1 second
+    await page.get_by_test_id("voice-input").set_input_files(str(voice))
+    mine = page.locator('[data-testid="message"][data-from-bot="0"]').filter(has_text="🎤")
+    await expect(mine).to_have_count(1, timeout=WAIT_MS)
+    await expect(mine.locator("audio")).to_have_count(1)
+    photo = bot_messages(page).filter(has_text="照片")
+    await expect(photo).to_have_count(1, timeout=WAIT_MS)
+    await button(photo, "跳过 ▶").click()
+    check = bot_messages(page).filter(has_text="请确认")
+    await expect(check).to_contain_text("🎤 语音（0:01）", timeout=WAIT_MS)
+    await button(check, "✅ 提交").click()
+    await expect(bot_messages(page).filter(has_text="登记为需求 #")).to_have_count(1, timeout=WAIT_MS)
+    assert page.linli_errors == []  # type: ignore[attr-defined]
+    await page.context.close()

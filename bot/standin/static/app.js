@@ -1237,8 +1237,8 @@
     }
   }
 
-  async function uploadPhoto(file) {
-    if (!file) return;
+  // Posts a file from the composer as the chosen user (the composer's text becomes its caption).
+  async function uploadMedia(route, file, defaultName, extra) {
     if (state.userId == null) throw new Error(t('pick_user_first'));
     const input = $('composer-input');
     const caption = input.value.trim();
@@ -1246,11 +1246,17 @@
     fd.append('user_id', String(state.userId));
     if (state.chatId != null) fd.append('chat_id', String(state.chatId));
     if (caption) fd.append('caption', caption);
-    fd.append('file', file, file.name || 'photo.jpg');
-    const res = await api('POST', '/_control/photos', fd, true);
+    for (const [key, value] of Object.entries(extra || {})) fd.append(key, value);
+    fd.append('file', file, file.name || defaultName);
+    const res = await api('POST', route, fd, true);
     if (caption) { input.value = ''; autoGrow(); }
     if (state.chatId == null) await ensurePrivateOpen(extractChatId(res));
     else { await fetchTranscript(); scrollToBottom(true); }
+  }
+
+  async function uploadPhoto(file) {
+    if (!file) return;
+    await uploadMedia('/_control/photos', file, 'photo.jpg');
   }
 
   // Seconds of an audio file as the browser reads them (the control API needs the sender's duration).
@@ -1269,19 +1275,9 @@
   async function uploadVoice(file) {
     if (!file) return;
     if (state.userId == null) throw new Error(t('pick_user_first'));
-    const input = $('composer-input');
-    const caption = input.value.trim();
-    const fd = new FormData();
-    fd.append('user_id', String(state.userId));
-    if (state.chatId != null) fd.append('chat_id', String(state.chatId));
-    if (caption) fd.append('caption', caption);
     // a browser that cannot read the length still sends the voice, as 1 second
-    fd.append('duration', String(Math.max(1, Math.round(await audioSeconds(file)))));
-    fd.append('file', file, file.name || 'voice.ogg');
-    const res = await api('POST', '/_control/voices', fd, true);
-    if (caption) { input.value = ''; autoGrow(); }
-    if (state.chatId == null) await ensurePrivateOpen(extractChatId(res));
-    else { await fetchTranscript(); scrollToBottom(true); }
+    const seconds = Math.max(1, Math.round(await audioSeconds(file)));
+    await uploadMedia('/_control/voices', file, 'voice.ogg', {duration: String(seconds)});
   }
 
   async function tap(m, data, node) {
