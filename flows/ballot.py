@@ -86,8 +86,8 @@ class BallotView:
     opens_at: datetime
     closes_at: datetime
     candidates: tuple[CandidateLine, ...]
-    voters: int  # representatives entitled to vote (0 while a draft)
-    voted: int  # of them, how many have submitted
+    voters: int | None  # representatives entitled to vote (0 while a draft; None on a voter's sheet)
+    voted: int | None  # of them, how many have submitted (None on a voter's sheet, which does not show it)
 
 
 @dataclass(frozen=True)
@@ -221,10 +221,10 @@ async def _turnout(uow: UnitOfWork, ballot_id: int) -> tuple[int, int]:
     return int(voted or 0), int(voters or 0)
 
 
-async def _view(uow: UnitOfWork, ballot: Ballot,
-                candidates: list[tuple[BallotCandidate, int]] | None = None) -> BallotView:
+async def _view(uow: UnitOfWork, ballot: Ballot, candidates: list[tuple[BallotCandidate, int]] | None = None,
+                *, turnout: bool = True) -> BallotView:
     assert ballot.id is not None
-    voted, voters = await _turnout(uow, ballot.id)
+    voted, voters = await _turnout(uow, ballot.id) if turnout else (None, None)
     if candidates is None:
         candidates = await _candidates(uow, ballot.id)
     lines = tuple(CandidateLine(id=c.id or 0, position=c.position, title=c.title, category=c.category,
@@ -484,7 +484,7 @@ async def _sheet_view(uow: UnitOfWork, paper: _Paper, secret: bytes) -> SheetVie
     chosen = frozenset(paper.sheet.draft) - withdrawn
     marks = await _marks(uow, paper.sheet.id or 0) - withdrawn if paper.sheet.cast else None
     assert paper.ballot.id is not None
-    return SheetView(ballot=await _view(uow, paper.ballot, paper.candidates), chosen=frozenset(int(c) for c in chosen),
+    return SheetView(ballot=await _view(uow, paper.ballot, paper.candidates, turnout=False), chosen=frozenset(int(c) for c in chosen),
                      cast=paper.sheet.cast, changed=marks is None or set(chosen) != marks,
                      receipt=receipt_code(secret, paper.ballot.id, paper.member_id) if paper.sheet.cast else None,
                      version=paper.sheet.version)

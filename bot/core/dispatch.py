@@ -169,6 +169,7 @@ class Router:
     def __init__(self) -> None:
         self.commands: dict[str, CommandSpec] = {}
         self.callbacks: dict[str, Handler] = {}
+        self.stateless: set[str] = set()  # button prefixes whose handlers never read a conversation's state
         self.flows: dict[str, Handler] = {}
         self.bot_status: list[Handler] = []
         self.poll_answers: list[Handler] = []
@@ -181,9 +182,13 @@ class Router:
             return fn
         return register
 
-    def callback(self, prefix: str) -> Callable[[Handler], Handler]:
+    def callback(self, prefix: str, *, stateless: bool = False) -> Callable[[Handler], Handler]:
+        """Register a button handler; `stateless` when it never reads `ctx.state` (saves a query per press
+        on busy buttons such as the ballot's toggles)."""
         def register(fn: Handler) -> Handler:
             self.callbacks[prefix] = fn
+            if stateless:
+                self.stateless.add(prefix)
             return fn
         return register
 
@@ -215,6 +220,7 @@ class Router:
                 raise ValueError(f"{kind} registered twice: {', '.join(clash)}")
         self.commands.update(other.commands)
         self.callbacks.update(other.callbacks)
+        self.stateless.update(other.stateless)
         self.flows.update(other.flows)
         self.bot_status.extend(other.bot_status)
         self.poll_answers.extend(other.poll_answers)
@@ -374,7 +380,7 @@ class Core:
             return
         ctx.args = fields[1:]
         ctx.origin = handler.__module__
-        if ev.chat is not None:
+        if ev.chat is not None and fields[0] not in self.router.stateless:
             ctx.state = await conversation.get(ctx.uow, chat_id=ev.chat.id, user_id=ev.user.id, now=ctx.now)
         await handler(ctx)
         if not any(isinstance(r, Toast) for r in ctx.replies):

@@ -562,7 +562,7 @@ async def vote(ctx: Ctx) -> None:
     await show_sheet(ctx)
 
 
-@router.callback("bv")
+@router.callback("bv", stateless=True)
 async def sheet_press(ctx: Ctx) -> None:
     action = ctx.args[0] if ctx.args else ""
     ids = [int_arg(a) for a in ctx.args[1:]]

@@ -4,15 +4,16 @@ their language, and nothing of the failed transaction is kept."""
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel import select
 
+from bot.core import callbacks
 from bot.core.dispatch import PRIVATE, Core, Ctx, Router
 from bot.core.i18n import N_, tr
-from bot.core.types import ChatRef, MessageEvent, Send, UserRef
+from bot.core.types import CallbackEvent, ChatRef, MessageEvent, Send, UserRef
 from bot.handlers import FALLBACKS, build_router, report_error
-from flows import membership
+from flows import conversation, membership
 from flows.clock import FixedClock
 from storage.db import Database
 from storage.models import Community
@@ -66,3 +67,30 @@ async def test_a_conflict_and_a_bug_are_answered_in_the_persons_language(db: Dat
     async with db.uow() as uow:
         slugs = sorted((await uow.session.exec(select(Community.slug))).all())
     assert slugs == ["demo"]  # nothing of the failed updates was kept
+
+
+async def test_a_stateless_button_does_not_load_the_conversation(db: Database) -> None:
+    """A button registered `stateless` is handled without reading the conversation state (one query less
+    on the ballot's toggles); any other button sees the state as before."""
+    seen: dict[str, object] = {}
+    router = Router()
+
+    @router.callback("zs", stateless=True)
+    async def stateless(ctx: Ctx) -> None:
+        seen["zs"] = ctx.state
+
+    @router.callback("zf")
+    async def stateful(ctx: Ctx) -> None:
+        seen["zf"] = ctx.state
+
+    outer = Router()
+    outer.include(router)
+    core = Core(db=db, clock=FixedClock(NOW), secret=b"s", router=outer, errors=report_error, fallbacks=FALLBACKS)
+    async with db.uow() as uow:
+        await conversation.put(uow, chat_id=7, user_id=7, state=conversation.State("f", "s", {}), now=NOW)
+        await uow.commit()
+    for prefix in ("zs", "zf"):
+        await core.handle(CallbackEvent(update_id=next(_ids), chat=ChatRef(id=7, type="private"),
+                                        user=UserRef(id=7, first_name="u"), callback_id=prefix, message_id=1,
+                                        data=callbacks.pack(b"s", [prefix], now=NOW, ttl=timedelta(hours=1))))
+    assert seen["zs"] is None and seen["zf"] is not None
