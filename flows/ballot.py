@@ -9,14 +9,15 @@ leaves the ballot in status "tie" and the admins are asked to decide (`decide`) 
 (`runoff`: a new round between the tied candidates for the seats left).
 
 Secrecy (F-2.3): a sheet (BallotSheet) carries no member id and no time; it is found by a keyed hash of
-(ballot, member) that only this process can compute. The submitted choices (BallotMark) hang off the
-sheet. Nothing here returns another person's choices: voters see their own sheet, everyone else sees
+(ballot, member) that only this process can compute. The submitted choices are the sheet's boxes
+(BallotMark, one per candidate, made with the sheet) with `chosen` set; a submission flips them in place,
+so nothing in the database is written in the order people voted except the turnout and the audit. Nothing here returns another person's choices: voters see their own sheet, everyone else sees
 turnout (BallotVoter.voted_at) and, after closing, the totals. The receipt code is derived from the same
 key, so the voter can be shown it again any time; the sheet stores only its hash, and `check_receipt`
 tells the holder whether (and with which choices) that sheet was counted.
 
 Schema guarantees: one ballot per community, year and round; one voter row and one sheet per voter and
-ballot; one mark per sheet and candidate; one project per community, year and number (and need)."""
+ballot; one box per sheet and candidate; one project per community, year and number (and need)."""
 
 from __future__ import annotations
 
@@ -466,6 +467,11 @@ async def _paper(uow: UnitOfWork, actor: Actor, secret: bytes, ballot_id: int, *
                                   .values(ballot_id=ballot_id, token=token, draft=[], cast=False, version=0))
         sheet_row = await _sheet_row(uow, ballot_id, token)
         assert sheet_row is not None
+        candidates = await _candidates(uow, ballot_id)
+        if candidates:  # its boxes, all at once and now (see BallotMark): a submission will only flip them
+            await uow.session.execute(insert_ignoring(uow, BallotMark, ["sheet_id", "candidate_id"]).values(
+                [{"sheet_id": sheet_row.id, "candidate_id": c.id, "chosen": False} for c, _ in candidates]))
+        return _Paper(ballot, me.id or 0, voter, sheet_row, candidates)
     return _Paper(ballot, me.id or 0, voter, sheet_row, await _candidates(uow, ballot_id))
 
 
@@ -476,7 +482,8 @@ async def _sheet_row(uow: UnitOfWork, ballot_id: int, token: str) -> BallotSheet
 
 
 async def _marks(uow: UnitOfWork, sheet_id: int) -> set[int]:
-    return set((await uow.session.exec(select(BallotMark.candidate_id).where(BallotMark.sheet_id == sheet_id))).all())
+    return set((await uow.session.exec(select(BallotMark.candidate_id).where(
+        BallotMark.sheet_id == sheet_id, col(BallotMark.chosen).is_(True)))).all())
 
 
 async def _sheet_view(uow: UnitOfWork, paper: _Paper, secret: bytes) -> SheetView:
@@ -547,9 +554,8 @@ async def submit(uow: UnitOfWork, *, actor: Actor, secret: bytes, ballot_id: int
     if len(choices) > paper.ballot.choose:
         raise Invalid("choice", "too_many", choose=paper.ballot.choose)
     sheet_id = paper.sheet.id or 0
-    await uow.session.execute(delete(BallotMark).where(col(BallotMark.sheet_id) == sheet_id))
-    for candidate_id in sorted(choices):
-        uow.session.add(BallotMark(sheet_id=sheet_id, candidate_id=candidate_id))
+    await uow.session.execute(update(BallotMark).where(col(BallotMark.sheet_id) == sheet_id).values(
+        chosen=col(BallotMark.candidate_id).in_(sorted(choices))))
     first = not paper.sheet.cast
     if first:
         paper.sheet.cast = True
@@ -613,7 +619,8 @@ async def check_receipt(uow: UnitOfWork, *, community_id: int, code: str) -> Rec
     sheet_row, ballot = row
     titles = (await uow.session.exec(
         select(BallotCandidate.title).join(BallotMark, col(BallotMark.candidate_id) == col(BallotCandidate.id))
-        .where(BallotMark.sheet_id == sheet_row.id).order_by(col(BallotCandidate.position)))).all()
+        .where(BallotMark.sheet_id == sheet_row.id, col(BallotMark.chosen).is_(True))
+        .order_by(col(BallotCandidate.position)))).all()
     return Receipt(ballot=await _view(uow, ballot), counted=sheet_row.cast and ballot.status in ("tie", "closed"),
                    choices=tuple(titles))
 
@@ -631,7 +638,7 @@ async def _count(uow: UnitOfWork, ballot: Ballot) -> tuple[int, list[tuple[Ballo
         BallotSheet.ballot_id == ballot.id, col(BallotSheet.cast).is_(True)))).one()
     totals = dict((await uow.session.exec(
         select(BallotMark.candidate_id, func.count()).join(BallotSheet, col(BallotSheet.id) == col(BallotMark.sheet_id))
-        .where(BallotSheet.ballot_id == ballot.id, col(BallotSheet.cast).is_(True))
+        .where(BallotSheet.ballot_id == ballot.id, col(BallotSheet.cast).is_(True), col(BallotMark.chosen).is_(True))
         .group_by(col(BallotMark.candidate_id)))).all())
     candidates = await _candidates(uow, ballot.id or 0)
     for c, _ in candidates:

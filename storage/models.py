@@ -386,7 +386,7 @@ class BallotVoter(SQLModel, table=True):
 class BallotSheet(SQLModel, table=True):
     """A representative's ballot paper, keyed by a keyed hash of (ballot, member) — no member id, no time.
 
-    `draft` is what the toggles show; `BallotMark` rows are what was submitted and is counted.
+    `draft` is what the toggles show; its `BallotMark` boxes hold what was submitted and is counted.
     One sheet per voter: (ballot_id, token) is unique and the token is a function of the voter."""
 
     __table_args__ = (UniqueConstraint("ballot_id", "token", name="uq_ballot_sheet_ballot_token"),
@@ -401,12 +401,17 @@ class BallotSheet(SQLModel, table=True):
 
 
 class BallotMark(SQLModel, table=True):
-    """One submitted choice of a sheet (what the tally counts)."""
+    """One candidate's box on a sheet; `chosen` ones of cast sheets are what the tally counts.
+
+    Every box is made with the sheet (on the voter's first look), and a submission only flips
+    `chosen` in place: rows inserted at submission would carry ids in the order people voted, which
+    the audit's "ballot.vote" entries (who, when) could be lined up with."""
 
     __table_args__ = (UniqueConstraint("sheet_id", "candidate_id", name="uq_ballot_mark_sheet_candidate"),)
     id: int | None = Field(default=None, primary_key=True)
     sheet_id: int = Field(foreign_key="ballotsheet.id", index=True)
     candidate_id: int = Field(foreign_key="ballotcandidate.id", index=True)
+    chosen: bool = False
 
 
 class Project(SQLModel, table=True):

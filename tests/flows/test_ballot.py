@@ -290,6 +290,32 @@ async def test_no_representatives_no_opening(db: Database, world: World) -> None
 # ---------------------------------------------------------------- voting
 
 
+async def test_submitting_writes_nothing_in_the_order_people_voted(db: Database, world: World) -> None:
+    """Secrecy against someone reading the database: the audit says who voted when, so no row of a
+    sheet may be written in voting order. Boxes are made at the first look (here rep1, rep2, rep3)
+    and submissions (here in the reverse order) only flip them in place."""
+    w = world
+    bid = await _ready(db, w, choose=3, minimum=1)
+    c = [x.id for x in await _cands(db, bid)]
+    for who in ("rep1", "rep2", "rep3"):
+        await _do(db, w, who, ballot.sheet, ballot_id=bid, now=NOW)
+    async with db.uow() as uow:
+        boxes = {m.id: m.candidate_id for m in (await uow.session.exec(select(BallotMark))).all()}
+    assert len(boxes) == 3 * len(c)
+    for i, who in enumerate(("rep3", "rep2", "rep1")):
+        await _vote(db, w, who, bid, [c[i]], now=NOW + timedelta(minutes=i))
+    async with db.uow() as uow:
+        after = (await uow.session.exec(select(BallotMark).order_by(col(BallotMark.id)))).all()
+        sheets = [s.id for s in (await uow.session.exec(select(BallotSheet).order_by(col(BallotSheet.id)))).all()]
+    assert {m.id: m.candidate_id for m in after} == boxes  # no box made or remade by a submission
+    chosen = [(m.sheet_id, m.candidate_id) for m in after if m.chosen]
+    # in id order, the chosen boxes follow the first looks (rep1, rep2, rep3), not the submissions
+    assert chosen == [(sheets[0], c[2]), (sheets[1], c[1]), (sheets[2], c[0])]
+    tally = await _close(db, bid, NOW + timedelta(days=30))
+    votes = {x.id: x.votes for x in tally.ballot.candidates}
+    assert tally.sheets == 3 and [votes[x] for x in c[:3]] == [1, 1, 1] and {votes[x] for x in c[3:]} <= {0}
+
+
 async def test_toggle_submit_change_resubmit(db: Database, world: World) -> None:
     w = world
     bid = await _ready(db, w, choose=3, minimum=2)
@@ -321,7 +347,7 @@ async def test_toggle_submit_change_resubmit(db: Database, world: World) -> None
         assert await ballot.turnout(uow, ballot_id=bid) == (1, 5)
         voter = (await uow.session.exec(select(BallotVoter).where(BallotVoter.member_id == w.members["rep1"]))).one()
         assert voter.voted_at == later
-        marks = set((await uow.session.exec(select(BallotMark.candidate_id))).all())
+        marks = set((await uow.session.exec(select(BallotMark.candidate_id).where(col(BallotMark.chosen).is_(True)))).all())
         assert marks == {c[0], c[2], c[3]}
     s = await _do(db, w, "rep1", ballot.toggle, ballot_id=bid, candidate_id=c[0], now=NOW)
     assert s.cast and s.changed and s.chosen == {c[2], c[3]}
@@ -329,7 +355,7 @@ async def test_toggle_submit_change_resubmit(db: Database, world: World) -> None
     s = await _do(db, w, "rep1", ballot.submit, ballot_id=bid, now=later + timedelta(hours=1))
     assert not s.changed and s.receipt == receipt  # the code does not change with the choices
     async with db.uow() as uow:
-        marks = set((await uow.session.exec(select(BallotMark.candidate_id))).all())
+        marks = set((await uow.session.exec(select(BallotMark.candidate_id).where(col(BallotMark.chosen).is_(True)))).all())
         assert marks == {c[2], c[3], c[5]}
         assert await ballot.turnout(uow, ballot_id=bid) == (1, 5)
         voter = (await uow.session.exec(select(BallotVoter).where(BallotVoter.member_id == w.members["rep1"]))).one()
@@ -773,7 +799,7 @@ async def test_two_presses_at_once(db: Database, world: World) -> None:
     assert all(isinstance(x, ballot.SheetView) and x.cast for x in out)
     async with db.uow() as uow:
         assert len((await uow.session.exec(select(BallotSheet))).all()) == 1
-        marks = (await uow.session.exec(select(BallotMark.candidate_id))).all()
+        marks = (await uow.session.exec(select(BallotMark.candidate_id).where(col(BallotMark.chosen).is_(True)))).all()
         assert len(marks) == 3 and len(set(marks)) == 3
         assert await ballot.turnout(uow, ballot_id=bid) == (1, 5)
     if is_sqlite(db.url):
@@ -881,7 +907,7 @@ async def _replay(url: str, bid: int, cands: list[int], tg: int, steps: list[tup
                 assert s.cast == (cast is not None) and s.changed == (cast != model)
         async with db.uow() as uow:
             sheets = (await uow.session.exec(select(BallotSheet))).all()
-            marks = set((await uow.session.exec(select(BallotMark.candidate_id))).all())
+            marks = set((await uow.session.exec(select(BallotMark.candidate_id).where(col(BallotMark.chosen).is_(True)))).all())
         assert len(sheets) == 1 and set(sheets[0].draft) == model and sheets[0].version == version
         assert marks == (cast or set())
     finally:

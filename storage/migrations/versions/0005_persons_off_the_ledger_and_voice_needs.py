@@ -1,4 +1,4 @@
-"""key persons taken off the ledger; needs and acceptance comments told by voice
+"""key persons taken off the ledger; needs and acceptance comments told by voice; ballot boxes made with the sheet
 
 Revision ID: 0005
 Revises: 0004
@@ -22,6 +22,11 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('closed_reason', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=True))
         batch_op.add_column(sa.Column('closed_by', sa.Integer(), nullable=True))
         batch_op.create_foreign_key('fk_keyperson_closed_by_member', 'member', ['closed_by'], ['id'])
+    # the marks of earlier ballots were all chosen ones: they keep counting
+    with op.batch_alter_table('ballotmark', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('chosen', sa.Boolean(), server_default=sa.true(), nullable=False))
+    with op.batch_alter_table('ballotmark', schema=None) as batch_op:
+        batch_op.alter_column('chosen', server_default=None)
     with op.batch_alter_table('need', schema=None) as batch_op:
         batch_op.add_column(sa.Column('voice_file_id', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True))
         batch_op.add_column(sa.Column('voice_seconds', sa.Integer(), nullable=True))
@@ -31,6 +36,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM ballotmark WHERE NOT chosen")
+    with op.batch_alter_table('ballotmark', schema=None) as batch_op:
+        batch_op.drop_column('chosen')
     with op.batch_alter_table('projectrating', schema=None) as batch_op:
         batch_op.drop_column('comment_voice_file_id')
     with op.batch_alter_table('need', schema=None) as batch_op:
