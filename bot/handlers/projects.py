@@ -210,7 +210,7 @@ async def _admin_card(ctx: Ctx, project_id: int, *, note: str = "", new_message:
 
 
 async def _milestones_screen(ctx: Ctx, project_id: int, prefix: str, *, note: str = "") -> None:
-    """The milestones with ✓ (tick) — and 🗑 (remove) and ➕ (add) for admins."""
+    """The milestones with ✓ (tick) — and ✏️ (change), 🗑 (remove) and ➕ (add) for admins."""
     v = await _view(ctx, project_id)
     admin = prefix == "jp"
     buttons: Keyboard = []
@@ -219,6 +219,7 @@ async def _milestones_screen(ctx: Ctx, project_id: int, prefix: str, *, note: st
         if m.done_on is None:
             row.append(ctx.button(ctx.t("✓ {n}. {title}", n=i, title=m.title[:20]), prefix, "t", m.id))
         if admin:
+            row.append(ctx.button(ctx.t("✏️ {n}", n=i), prefix, "e", m.id))
             row.append(ctx.button(ctx.t("🗑 {n}", n=i), prefix, "r", m.id))
         if row:
             buttons.append(row)
@@ -293,6 +294,22 @@ async def admin_press(ctx: Ctx) -> None:
         await _ask(ctx, ADMIN_FLOW, "ms_title", {"id": v.id},
                    ctx.t("New milestone of #{number}: send its title (at most {limit} characters).",
                          number=v.number, limit=projects.LIMITS["title"]))
+    elif action == "e":
+        milestone, project = await projects.milestone_of(ctx.uow, actor=ctx.actor, milestone_id=key)
+        ctx.show(ctx.t("Change the milestone “{title}” (due {due}):", title=h(milestone.title),
+                       due=milestone.due_on.isoformat()),
+                 [[ctx.button(ctx.t("✏️ Title"), "jp", "et", key), ctx.button(ctx.t("📅 Due date"), "jp", "ed", key)],
+                  [ctx.button(ctx.t("◀ Back"), "jp", "m", project.id or 0)]])
+    elif action in ("et", "ed"):
+        milestone, project = await projects.milestone_of(ctx.uow, actor=ctx.actor, milestone_id=key)
+        if action == "et":
+            await _ask(ctx, ADMIN_FLOW, "ms_rename", {"id": project.id, "ms": key},
+                       ctx.t("Send the new title of “{title}” (at most {limit} characters).",
+                             title=h(milestone.title), limit=projects.LIMITS["title"]))
+        else:
+            await _ask(ctx, ADMIN_FLOW, "ms_redate", {"id": project.id, "ms": key},
+                       ctx.t("When is “{title}” due now? Send the date as YYYY-MM-DD, e.g. {example}.",
+                             title=h(milestone.title), example=_example(ctx)))
     elif action == "r":
         row = await projects.remove_milestone(ctx.uow, actor=ctx.actor, milestone_id=key, now=ctx.now)
         await _milestones_screen(ctx, row.id or 0, "jp", note=ctx.t("🗑 Milestone removed."))
@@ -363,6 +380,13 @@ async def admin_text(ctx: Ctx) -> None:
                                      now=ctx.now)
         await ctx.clear_state()
         await _milestones_screen(ctx, pid, "jp", note=ctx.t("✅ Milestone added."))
+    elif state.step in ("ms_rename", "ms_redate"):
+        change: dict[str, Any] = ({"title": text} if state.step == "ms_rename"
+                                  else {"due_on": projects.parse_day("due_on", text)})
+        await projects.edit_milestone(ctx.uow, actor=ctx.actor, milestone_id=int(data.get("ms", 0)), now=ctx.now,
+                                      **change)
+        await ctx.clear_state()
+        await _milestones_screen(ctx, pid, "jp", note=ctx.t("✅ Milestone changed."))
     elif state.step == "tick":
         await _tick_typed(ctx, "jp", data, text)
     elif state.step == "budget":

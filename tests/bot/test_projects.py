@@ -91,6 +91,18 @@ async def test_a_project_from_owner_to_after_photo(linli: Harness) -> None:
         out = await linli.say(ADMIN, _day(linli, days))
         assert "里程碑已添加" in out[-1]["text"] and title in out[-1]["text"]
     assert "✓ 1. 方案公示" in buttons(out[-1]) and "🗑 2" in buttons(out[-1])
+    # plans slip: the second milestone is renamed and moved, by buttons and two short answers
+    _, out = await linli.press(ADMIN, out[-1], "✏️ 2")
+    assert "施工完成" in out[-1]["text"] and _day(linli, 40) in out[-1]["text"]
+    _, out = await linli.press(ADMIN, out[-1], "✏️ 名称")
+    out = await linli.say(ADMIN, "主体施工完成")
+    assert "里程碑已修改" in out[-1]["text"] and "主体施工完成" in out[-1]["text"]
+    _, out = await linli.press(ADMIN, out[-1], "✏️ 2")
+    _, out = await linli.press(ADMIN, out[-1], "📅 到期日")
+    assert "不能早于今天" in (await linli.say(ADMIN, _day(linli, -3)))[-1]["text"]
+    out = await linli.say(ADMIN, _day(linli, 45))
+    assert "里程碑已修改" in out[-1]["text"] and _day(linli, 45) in out[-1]["text"]
+    assert _day(linli, 40) not in out[-1]["text"]
 
     # budget and funding
     _, out = await linli.press(ADMIN, out[-1], "◀ 返回")
@@ -168,8 +180,8 @@ async def test_a_project_from_owner_to_after_photo(linli: Harness) -> None:
         assert [r.percent for r in (await uow.session.exec(select(ProjectReport))).all()] == [60]
         rows = await uow.session.exec(select(AuditEntry.action).where(col(AuditEntry.action).startswith("project.")))
         actions = set(rows.all())
-    assert actions == {"project.owner", "project.deadline", "project.milestone_add", "project.budget",
-                       "project.report", "project.milestone_done", "project.photos", "project.complete",
+    assert actions == {"project.owner", "project.deadline", "project.milestone_add", "project.milestone_edit",
+                       "project.budget", "project.report", "project.milestone_done", "project.photos", "project.complete",
                        "project.override", "project.override_clear"}
 
 
