@@ -98,13 +98,19 @@ def _star_buttons(ctx: Ctx, project_id: int) -> Keyboard:
     return [[ctx.button(f"{n}⭐", "ar", project_id, n) for n in acceptance.STARS]]
 
 
+def _said(ctx: Ctx, rating: ProjectRating) -> str:
+    """The rating's comment as the rater sees it ("" without one)."""
+    if rating.comment_voice_file_id:
+        return ctx.t("🎤 your voice message")
+    return h(rating.comment or "")
+
+
 def _current(ctx: Ctx, rating: ProjectRating | None) -> str:
     if rating is None:
         return ""
     text = "\n\n" + ctx.t("Your current rating: {stars}. Tap a number to change it.", stars=_stars(rating.stars))
-    if rating.comment or rating.comment_voice_file_id:
-        said = h(rating.comment) if rating.comment else ctx.t("🎤 your voice message")
-        text += "\n" + ctx.t("Your comment: {comment}", comment=said)
+    if _said(ctx, rating):
+        text += "\n" + ctx.t("Your comment: {comment}", comment=_said(ctx, rating))
     return text
 
 
@@ -133,8 +139,8 @@ async def _stars_chosen(ctx: Ctx, project_id: int, stars: int) -> None:
     text = ctx.t("Thank you: {stars}. Would you like to add a comment (at most {limit} characters, or a voice "
                  "message 🎤)? Send it, or tap Skip. Whoever answers for the project reads it.",
                  stars=_stars(row.stars), limit=acceptance.MAX_COMMENT)
-    if row.comment:
-        text += "\n" + ctx.t("Your comment so far: {comment}", comment=h(row.comment))
+    if _said(ctx, row):
+        text += "\n" + ctx.t("Your comment so far: {comment}", comment=_said(ctx, row))
     ctx.show(text, [[ctx.button(ctx.t("Skip ▶"), "ar", project_id, "s")]])
 
 
@@ -176,9 +182,8 @@ async def rate_text(ctx: Ctx) -> None:
     row = await acceptance.comment(ctx.uow, actor=ctx.actor, project_id=project_id, text="" if voice else text,
                                    now=ctx.now, voice_file_id=voice[:255] if voice else None)
     await ctx.clear_state()
-    said = ctx.t("🎤 your voice message") if row.comment_voice_file_id else h(row.comment or "")
     ctx.reply(ctx.t("✅ Thank you! Your rating: {stars}, with your comment: {comment}", stars=_stars(row.stars),
-                    comment=said) + "\n" + await _totals(ctx, project_id))
+                    comment=_said(ctx, row)) + "\n" + await _totals(ctx, project_id))
 
 
 # ---------------------------------------------------------------- notices

@@ -29,8 +29,8 @@ SERVICE_NAMES = {"medical": N_("medical help"), "cleaning": N_("cleaning help"),
                  "emergency": N_("emergency help")}
 RISK_NAMES = {"red": N_("red (high risk)"), "yellow": N_("yellow (some risk)"), "green": N_("green (stable)")}
 RISK_EMOJI = {"red": "🔴", "yellow": "🟡", "green": "🟢"}
-FIELD_NAMES = {"building": N_("building"), "room": N_("room"), "alias": N_("alias"), "name": N_("real name"), "contact": N_("emergency contact"),
-               "notes": N_("notes"), "groups": N_("groups"), "risk": N_("risk colour"), "services": N_("services")}
+FIELD_NAMES = {"building": N_("building"), "room": N_("room"), "alias": N_("alias"), "name": N_("real name"),
+               "contact": N_("emergency contact"), "notes": N_("notes"), "groups": N_("groups"), "risk": N_("risk colour"), "services": N_("services")}
 PAIR_ROLES = {"primary": N_("primary volunteer"), "backup": N_("backup volunteer")}
 
 
