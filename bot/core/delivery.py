@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 
 from bot.core.gateway import ApiError, Gateway
-from bot.core.types import Edit, Reply, Send, SendPoll, StopPoll, Toast
+from bot.core.types import Edit, EditButtons, Reply, Send, SendPoll, StopPoll, Toast
 from flows import membership
 from flows.clock import Clock
 from storage.db import Database
@@ -31,6 +31,8 @@ async def deliver(replies: list[Reply], gateway: Gateway, *, db: Database, clock
                 await gateway.send(reply.chat_id, reply.message, reply.reply_to)
             elif isinstance(reply, Edit):
                 await gateway.edit(reply.chat_id, reply.message_id, reply.message)
+            elif isinstance(reply, EditButtons):
+                await gateway.edit_buttons(reply.chat_id, reply.message_id, reply.buttons)
             elif isinstance(reply, SendPoll):
                 await _send_poll(reply, gateway, db=db, clock=clock, on_outbox=on_outbox)
             elif isinstance(reply, StopPoll):
@@ -68,6 +70,9 @@ async def _failed(reply: Reply, err: ApiError, *, db: Database, clock: Clock,
         log.info("callback answer not delivered: %s", err.kind)  # too late to answer; harmless
         return
     if isinstance(reply, Edit) and "not modified" in err.description:
+        return
+    if isinstance(reply, EditButtons):  # a count on a button: the next press shows it again
+        log.info("buttons not updated: %s", err.description[:100])
         return
     if isinstance(reply, StopPoll):
         log.info("poll not stopped: %s", err.description)  # closed or deleted already: our record stands

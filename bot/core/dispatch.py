@@ -22,6 +22,7 @@ from bot.core.types import (
     Button,
     CallbackEvent,
     Edit,
+    EditButtons,
     Event,
     Keyboard,
     MessageEvent,
@@ -132,6 +133,12 @@ class Ctx:
         ev = self.callback
         assert ev.message_id is not None and ev.chat is not None
         self.replies.append(Edit(ev.chat.id, ev.message_id, OutMessage(text=text, buttons=buttons)))
+
+    def edit_buttons(self, buttons: Keyboard) -> None:
+        """Replace only the buttons of the message whose button was pressed (a photo keeps its caption)."""
+        ev = self.callback
+        assert ev.message_id is not None and ev.chat is not None
+        self.replies.append(EditButtons(ev.chat.id, ev.message_id, buttons))
 
     def show(self, text: str, buttons: Keyboard | None = None) -> None:
         """Edit the pressed message when this came from a button, else send a new one."""

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.core.types import OutMessage, SentPoll
+from bot.core.types import Keyboard, OutMessage, SentPoll
 
 
 class ApiError(Exception):
@@ -36,6 +36,8 @@ class Gateway(Protocol):
     async def send(self, chat_id: int, message: OutMessage, reply_to: int | None = None) -> int: ...
 
     async def edit(self, chat_id: int, message_id: int, message: OutMessage) -> None: ...
+
+    async def edit_buttons(self, chat_id: int, message_id: int, buttons: Keyboard) -> None: ...
 
     async def answer(self, callback_id: str, text: str, alert: bool) -> None: ...
 

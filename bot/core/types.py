@@ -146,6 +146,15 @@ class Edit:
 
 
 @dataclass(frozen=True)
+class EditButtons:
+    """Replace only the buttons of a message (a photo's caption stays as it is)."""
+
+    chat_id: int
+    message_id: int
+    buttons: Keyboard
+
+
+@dataclass(frozen=True)
 class Toast:
     callback_id: str
     text: str = ""
@@ -182,5 +191,5 @@ class StopPoll:
     message_id: int
 
 
-Reply = Send | Edit | Toast | SendPoll | StopPoll
+Reply = Send | Edit | EditButtons | Toast | SendPoll | StopPoll
 

@@ -79,6 +79,10 @@ async def like_press(ctx: Ctx) -> None:
         return
     count = await acceptance.like(ctx.uow, actor=ctx.actor, project_id=project_id, now=ctx.now)
     ctx.toast(ctx.t("👍 Thank you! {count} people like this project now.", count=count))
+    if ctx.event.chat is not None and ctx.event.chat.is_group:  # the post shows the count to the group,
+        rate = tr(ctx.actor.home().locale, "⭐ Rate")  # in the group's language like the post itself
+        ctx.edit_buttons([[ctx.button(f"👍 {count}", "al", project_id, ttl=LASTING),
+                           ctx.url_button(rate, ctx.deep_link(f"{LINK}{project_id}"))]])
 
 
 @router.on_reaction

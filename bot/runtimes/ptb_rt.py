@@ -26,7 +26,7 @@ from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bot.core.convert import UPDATE_TYPES
 from bot.core.gateway import ApiError, BotCommand, Uploads
-from bot.core.types import OutMessage, SentPoll
+from bot.core.types import Keyboard, OutMessage, SentPoll
 from bot.runtimes.base import Pipeline
 
 log = logging.getLogger("linli.ptb")
@@ -111,6 +111,10 @@ class PtbGateway:
         await self._call(self.bot.edit_message_text(
             text=message.text, chat_id=chat_id, message_id=message_id, parse_mode="HTML",
             reply_markup=_markup(message), link_preview_options=LinkPreviewOptions(is_disabled=True)))
+
+    async def edit_buttons(self, chat_id: int, message_id: int, buttons: Keyboard) -> None:
+        await self._call(self.bot.edit_message_reply_markup(
+            chat_id=chat_id, message_id=message_id, reply_markup=_markup(OutMessage(text="", buttons=buttons))))
 
     async def answer(self, callback_id: str, text: str, alert: bool) -> None:
         await self._call(self.bot.answer_callback_query(callback_id, text=text or None, show_alert=alert or None))

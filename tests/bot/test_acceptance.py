@@ -104,7 +104,10 @@ async def test_comparison_post_likes_and_ratings(linli: Harness) -> None:
     # 👍 by button, once per person
     toast, _ = await linli.press(R1, post, "👍")
     assert toast and "1" in toast and "点赞" in toast
-    toast, _ = await linli.press(R1, post, "👍")
+    post = await linli.last(GROUP)  # the count is on the button now; the picture and caption stay
+    assert buttons(post) == ["👍 1", "⭐ 评价"] and post["photo"] is not None and post["caption"] == caption
+    assert post["reply_markup"]["inline_keyboard"][0][1]["url"] == rate_url
+    toast, _ = await linli.press(R1, post, "👍 1")
     assert toast and "已经" in toast
     # 👍 as a reaction by another resident; another emoji counts nothing
     await linli.tg.react(ADMIN, GROUP, post["message_id"], "🎉")
