@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import delete, func, update
 from sqlmodel import col, select
 
-from flows import audit, outbox
+from flows import audit, membership, outbox
 from flows.clock import local
 from flows.errors import AlreadyDone, Forbidden, Invalid, NotFound
 from flows.membership import Actor
@@ -48,7 +48,6 @@ from storage.models import (
     Member,
     Need,
     Project,
-    RoleGrant,
     User,
 )
 
@@ -236,12 +235,6 @@ async def _view(uow: UnitOfWork, ballot: Ballot, candidates: list[tuple[BallotCa
                       closes_at=ballot.closes_at, candidates=lines, voters=voters, voted=voted)
 
 
-async def _role_holders(uow: UnitOfWork, community_id: int, role: Role) -> list[int]:
-    rows = await uow.session.exec(select(RoleGrant.member_id).where(
-        RoleGrant.community_id == community_id, RoleGrant.role == role.value, col(RoleGrant.revoked_at).is_(None)))
-    return sorted(set(rows.all()))
-
-
 async def _users(uow: UnitOfWork, member_ids: Sequence[int]) -> list[tuple[int, User]]:
     """(member id, user) for the members, in member id order."""
     out: list[tuple[int, User]] = []
@@ -366,18 +359,18 @@ async def _start(uow: UnitOfWork, ballot: Ballot, community: Community, now: dat
 
     Returns the number of voters; Invalid("voters", "none") when nobody holds the representative role."""
     assert ballot.id is not None
-    voters = await _role_holders(uow, ballot.community_id, Role.REPRESENTATIVE)
+    voters = await membership.holders_of(uow, community_id=ballot.community_id, role=Role.REPRESENTATIVE)
     if not voters:
         raise Invalid("voters", "none")
     if not await _set_status(uow, ballot, "draft", status="open", opened_at=now):
         raise Invalid("ballot", "not_draft")
-    for member_id in voters:
-        uow.session.add(BallotVoter(ballot_id=ballot.id, member_id=member_id))
+    for member, _user in voters:
+        uow.session.add(BallotVoter(ballot_id=ballot.id, member_id=member.id or 0))
     await uow.session.flush()
     standing = sum(1 for c, _ in await _candidates(uow, ballot.id) if c.withdrawn_at is None)
     closes = ballot.closes_at.isoformat()
-    for member_id, user in await _users(uow, voters):
-        _tell_user(uow, user, community, "ballot_open", f"ballot_open:{ballot.id}:{member_id}", now,
+    for member, user in voters:
+        _tell_user(uow, user, community, "ballot_open", f"ballot_open:{ballot.id}:{member.id}", now,
                    ballot_id=ballot.id, year=ballot.year, round=ballot.round, choose=ballot.choose,
                    minimum=ballot.minimum, closes_at=closes, candidates=standing)
     for chat in await _groups(uow, ballot.community_id):
@@ -648,10 +641,6 @@ async def _count(uow: UnitOfWork, ballot: Ballot) -> tuple[int, list[tuple[Ballo
     return int(cast), candidates
 
 
-async def _admins(uow: UnitOfWork, community_id: int) -> list[tuple[int, User]]:
-    return await _users(uow, await _role_holders(uow, community_id, Role.ADMIN))
-
-
 async def _chain(uow: UnitOfWork, ballot: Ballot) -> list[Ballot]:
     """The ballot's ancestors (round 1 first), when it is a run-off."""
     out: list[Ballot] = []
@@ -707,8 +696,8 @@ async def _finish(uow: UnitOfWork, ballot: Ballot, winners: Sequence[int], now: 
     for chat in await _groups(uow, ballot.community_id):
         _tell_group(uow, chat, community, "ballot_result", f"ballot_result:{ballot.id}:{chat.tg_chat_id}", now,
                     **params)
-    for member_id, user in await _admins(uow, ballot.community_id):
-        _tell_user(uow, user, community, "ballot_result", f"ballot_result:{ballot.id}:m{member_id}", now, **params)
+    for admin, user in await membership.holders_of(uow, community_id=ballot.community_id, role=Role.ADMIN):
+        _tell_user(uow, user, community, "ballot_result", f"ballot_result:{ballot.id}:m{admin.id}", now, **params)
 
 
 async def close(uow: UnitOfWork, *, ballot_id: int, now: datetime, actor: Actor | None = None) -> Tally:
@@ -734,8 +723,8 @@ async def close(uow: UnitOfWork, *, ballot_id: int, now: datetime, actor: Actor 
         community = await _community_of(uow, ballot)
         titles = {c.id: c for c, _ in candidates}
         tied = [{"id": i, "title": titles[i].title, "votes": titles[i].votes or 0} for i in outcome.tied]
-        for member_id, user in await _admins(uow, ballot.community_id):
-            _tell_user(uow, user, community, "ballot_tie", f"ballot_tie:{ballot.id}:{member_id}", now,
+        for admin, user in await membership.holders_of(uow, community_id=ballot.community_id, role=Role.ADMIN):
+            _tell_user(uow, user, community, "ballot_tie", f"ballot_tie:{ballot.id}:{admin.id}", now,
                        ballot_id=ballot.id, year=ballot.year, round=ballot.round, seats_left=outcome.seats_left,
                        tied=tied)
     else:
@@ -825,7 +814,7 @@ async def due(uow: UnitOfWork, *, now: datetime) -> dict[str, int]:
         Ballot.status == "draft", col(Ballot.opens_at) <= now, col(Ballot.closes_at) > now)
         .order_by(col(Ballot.id)))).all()
     for ballot in drafts:
-        if not await _role_holders(uow, ballot.community_id, Role.REPRESENTATIVE):
+        if not await membership.holders_of(uow, community_id=ballot.community_id, role=Role.REPRESENTATIVE):
             continue
         locked = await _ballot(uow, ballot.id or 0, lock="update")
         if locked.status != "draft":

@@ -127,13 +127,6 @@ async def load_actor(uow: UnitOfWork, user: User) -> Actor:
                  roles=frozenset(role for _, _, role in rows if role is not None))
 
 
-async def active_roles(uow: UnitOfWork, member_id: int | None) -> frozenset[str]:
-    rows = await uow.session.exec(
-        select(RoleGrant.role).where(RoleGrant.member_id == member_id, col(RoleGrant.revoked_at).is_(None))
-    )
-    return frozenset(rows.all())
-
-
 # ---------------------------------------------------------------- communities and places
 
 
