@@ -14,7 +14,8 @@ A row with a dedupe key is kept, stripped of its payload, because the key is wha
 going out twice (the monthly board, reminders "once per week", incident alerts): the unique index
 keeps refusing a second row with that key, and the flows that look keys up first (board._taken,
 needs.remind, projects.due) still find it. What stays of its payload is the notice's name and
-language (checkins._alerted answers in the language an alert was sent in), never its parameters."""
+language (checkins._alerted answers in the language an alert was sent in), never its parameters. A row a
+board or comparison post points at (ProjectPost.outbox_id) is kept the same way."""
 
 from __future__ import annotations
 
@@ -23,12 +24,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func
+from sqlalchemy import delete, func, or_
 from sqlmodel import col, select
 
 from storage.crypto import Sealer
 from storage.db import UnitOfWork
-from storage.models import OutboxMessage
+from storage.models import OutboxMessage, ProjectPost
 
 #: Sending order within a chat: deferred direct replies first, then notices (each in the order queued).
 REPLY, NOTICE = 0, 1
@@ -109,13 +110,17 @@ async def purge(uow: UnitOfWork, *, now: datetime, keep: timedelta, limit: int =
     cutoff = now - keep
     done = (col(OutboxMessage.status).in_(FINAL),
             func.coalesce(col(OutboxMessage.sent_at), col(OutboxMessage.not_before)) < cutoff)
+    # a row a board or comparison post points at stays too (the post learns its Telegram message id from it)
+    posted = select(ProjectPost.outbox_id).where(col(ProjectPost.outbox_id).is_not(None))
     gone = list((await uow.session.exec(
-        select(OutboxMessage.id).where(*done, col(OutboxMessage.dedupe_key).is_(None))
+        select(OutboxMessage.id).where(*done, col(OutboxMessage.dedupe_key).is_(None),
+                                       col(OutboxMessage.id).not_in(posted))
         .order_by(col(OutboxMessage.id)).limit(limit))).all())
     if gone:
         await uow.session.exec(delete(OutboxMessage).where(col(OutboxMessage.id).in_(gone)))  # type: ignore[call-overload]
     keyed = (await uow.session.exec(
-        select(OutboxMessage).where(*done, col(OutboxMessage.dedupe_key).is_not(None),
+        select(OutboxMessage).where(*done, or_(col(OutboxMessage.dedupe_key).is_not(None),
+                                               col(OutboxMessage.id).in_(posted)),
                                     col(OutboxMessage.purged_at).is_(None))
         .order_by(col(OutboxMessage.id)).limit(limit))).all()
     for row in keyed:
