@@ -117,7 +117,7 @@ async def purge(uow: UnitOfWork, *, now: datetime, keep: timedelta, limit: int =
                                        col(OutboxMessage.id).not_in(posted))
         .order_by(col(OutboxMessage.id)).limit(limit))).all())
     if gone:
-        await uow.session.exec(delete(OutboxMessage).where(col(OutboxMessage.id).in_(gone)))  # type: ignore[call-overload]
+        await uow.session.execute(delete(OutboxMessage).where(col(OutboxMessage.id).in_(gone)))
     keyed = (await uow.session.exec(
         select(OutboxMessage).where(*done, or_(col(OutboxMessage.dedupe_key).is_not(None),
                                                col(OutboxMessage.id).in_(posted)),
