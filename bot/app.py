@@ -78,7 +78,7 @@ class LinliApp:
             db=self.db, gateway=gateway, clock=self.clock, render=render,
             limits=Limits(self.settings.outbox_rate, self.settings.outbox_per_chat,
                           self.settings.outbox_per_group_minute),
-            concurrency=self.settings.outbox_concurrency,
+            concurrency=self.settings.outbox_concurrency, sealer=self.core.sealer,
         )
         self.core.on_outbox = self.sender.wake
         await set_menus(self.core, gateway)
@@ -86,7 +86,8 @@ class LinliApp:
             self._tasks.append(asyncio.create_task(self.sender.run(self._stop), name="outbox"))
         if self._run_scheduler:
             self.scheduler = Scheduler(self.settings.database_url, db=self.db, clock=self.clock,
-                                       on_outbox=self.sender.wake)
+                                       on_outbox=self.sender.wake,
+                                       outbox_retention=timedelta(days=self.settings.outbox_retention_days))
             self.scheduler.start()
         self.pipeline = Pipeline(self.core, gateway)
         if self.settings.webhook_url:

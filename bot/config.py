@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     outbox_per_chat: float = Field(default=1.0, description="Messages per second to one chat")
     outbox_per_group_minute: int = Field(default=20, description="Messages per minute to one group")
     outbox_concurrency: int = Field(default=16)
+    outbox_retention_days: int = Field(default=7, ge=1, description="Sent outbox rows are purged after these days "
+                                       "(a row with a dedupe key is kept without its payload)")
     run_sender: bool = Field(default=True, description="Run the outbox sender in this process")
     run_scheduler: bool = Field(default=True, description="Run the scheduler in this process")
     button_ttl_hours: int = Field(default=72, description="How long a button keeps working")

@@ -1,7 +1,11 @@
 """The outbox sender: drains OutboxMessage rows within Telegram's limits.
 
-- Token buckets: overall (30/s), per chat (1/s), per group (20/min); a 429 pauses that chat
-  for `retry_after`.
+- Token buckets: overall (30/s), per chat (1/s), per group (20/min, of which the sender takes only
+  three quarters: the rest is left to the direct replies the bot sends at once, so a group's notices
+  never use up the budget its people's commands are answered from); a 429 pauses that chat for
+  `retry_after`.
+- A chat's deferred direct replies go before its notices (`priority`); a sealed payload (every
+  deferred reply) is opened in memory only.
 - A row is claimed (status `sending`, with a lease) before the call and marked `sent` with
   Telegram's message id after it; rows whose lease ran out (a crash mid-call) are taken again.
 - 5xx and network errors are retried with exponential back-off; 403 marks the recipient
@@ -30,6 +34,8 @@ from bot.core.gateway import ApiError, Gateway
 from bot.core.types import OutMessage
 from flows import membership
 from flows.clock import Clock
+from flows.outbox import opened
+from storage.crypto import Sealer
 from storage.db import Database
 from storage.models import OutboxMessage
 
@@ -74,6 +80,8 @@ class Limits:
     overall: float = 30.0
     per_chat: float = 1.0
     per_group_minute: int = 20
+    #: the share of a group's per-minute budget the sender leaves to direct replies (sent at once, not queued)
+    group_reserve: float = 0.25
 
 
 class RateLimiter:
@@ -95,8 +103,8 @@ class RateLimiter:
             return None
         b = self.groups.get(chat_id)
         if b is None:
-            per_s = self.limits.per_group_minute / 60
-            b = self.groups[chat_id] = Bucket(per_s, float(self.limits.per_group_minute))
+            per_minute = max(1.0, self.limits.per_group_minute * (1 - self.limits.group_reserve))
+            b = self.groups[chat_id] = Bucket(per_minute / 60, float(int(per_minute)))
         return b
 
     def chat_ready(self, chat_id: int) -> bool:
@@ -198,8 +206,9 @@ async def _pin(gateway: Gateway, chat_id: int, message_id: int, pace: Callable[[
 class OutboxSender:
     def __init__(self, *, db: Database, gateway: Gateway, clock: Clock, render: Renderer,
                  limits: Limits | None = None, concurrency: int = 16, lease: timedelta = LEASE,
-                 composers: Mapping[str, Composer] | None = None) -> None:
+                 composers: Mapping[str, Composer] | None = None, sealer: Sealer | None = None) -> None:
         self.db = db
+        self.sealer = sealer  # opens deferred replies (sealed at rest); without it such a row fails
         self.composers = dict(composers) if composers is not None else default_composers()
         self._pictures: dict[str, bytes] = {}  # composed once, sent to every group of a post
         self._compose_lock = asyncio.Lock()
@@ -247,15 +256,16 @@ class OutboxSender:
                 await uow.session.exec(
                     select(OutboxMessage)
                     .where(OutboxMessage.status.in_(("pending", "sending")))  # type: ignore[attr-defined]
-                    .order_by(col(OutboxMessage.id))
+                    .order_by(col(OutboxMessage.priority), col(OutboxMessage.id))
                     .limit(self.batch * 4)
                 )
             ).all()
             chosen: list[OutboxMessage] = []
             seen: set[int] = set()
             for row in rows:
-                # Only a chat's oldest unsent row may go, and one per chat per round, so a chat's
-                # messages keep their order even when one of them waits for a retry.
+                # Only a chat's first unsent row may go (its deferred replies, then its notices, each
+                # oldest first), and one per chat per round, so a chat's messages keep their order
+                # even when one of them waits for a retry.
                 first_of_chat = row.tg_chat_id not in seen
                 seen.add(row.tg_chat_id)
                 if not first_of_chat or row.status != "pending" or row.not_before > now:
@@ -297,7 +307,7 @@ class OutboxSender:
         out = _Outcome(row_id=row.id or 0, chat_id=row.tg_chat_id, recipient=row.recipient_user_id,
                        attempts=row.attempts)
         try:
-            payload = row.payload
+            payload = opened(row.payload, self.sealer)
             if payload.get("op") == "pin":
                 await self.gateway.pin(row.tg_chat_id, int(payload["message_id"]))
             elif payload.get("op") == "edit_or_send":

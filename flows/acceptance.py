@@ -94,8 +94,7 @@ async def completed(uow: UnitOfWork, *, project: Project, now: datetime) -> int:
     queued = 0
     for chat in await building_groups(uow, project.community_id):
         post, earlier = posted.get(chat.tg_chat_id, (None, None))
-        if post is not None and (after is None or (earlier is not None and earlier.payload.get("params", {})
-                                                   .get("after") is not None)):
+        if post is not None and (after is None or (earlier is not None and _had_after(earlier))):
             continue  # posted already (and nothing better to show)
         row = outbox.notify(uow, tg_chat_id=chat.tg_chat_id, notice=NOTICE, lang=community.locale, now=now,
                             community_id=community.id,
@@ -113,6 +112,12 @@ async def completed(uow: UnitOfWork, *, project: Project, now: datetime) -> int:
         queued += 1
     await uow.session.flush()
     return queued
+
+
+def _had_after(row: OutboxMessage) -> bool:
+    """Whether a comparison post went out with an "after" photo: its dedupe key ends with the photo's id (0 for
+    none), which outlives the payload (the outbox keeps only the key after its retention period)."""
+    return (row.dedupe_key or "").rsplit(":", 1)[-1] not in ("", "0")
 
 
 async def post_of_message(uow: UnitOfWork, *, tg_chat_id: int, message_id: int) -> ProjectPost | None:

@@ -8,14 +8,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.handlers import board as board_notices
-from flows import ballot, board, checkins, conversation, needs, opendays, projects, updates
+from flows import ballot, board, checkins, conversation, needs, opendays, outbox, projects, updates
 from flows.clock import Clock
 from storage.db import Database, UnitOfWork
 from storage.migrate import sync_url
@@ -33,6 +33,24 @@ async def housekeeping(db: Database, clock: Clock) -> tuple[int, int]:
         await uow.commit()
     log.info("housekeeping: %s update ids, %s conversation states removed", ids, states)
     return ids, states
+
+
+async def outbox_retention(db: Database, clock: Clock, keep: timedelta, batch: int = 500) -> outbox.Purged:
+    """Purge the outbox rows sent (or given up) more than `keep` ago: batch by batch, each in a short
+    transaction of its own, so no lock is held long; rows with a dedupe key keep only the key."""
+    now = clock.now()
+    deleted = stripped = 0
+    while True:
+        async with db.uow(write=True) as uow:
+            done = await outbox.purge(uow, now=now, keep=keep, limit=batch)
+            await uow.commit()
+        deleted, stripped = deleted + done.deleted, stripped + done.stripped
+        if done.deleted < batch and done.stripped < batch:
+            break
+        await asyncio.sleep(0)  # let updates and the sender in between batches
+    if deleted or stripped:
+        log.info("outbox retention: %s rows deleted, %s stripped to their dedupe key", deleted, stripped)
+    return outbox.Purged(deleted=deleted, stripped=stripped)
 
 
 async def _run(db: Database, clock: Clock, label: str, due: Callable[[UnitOfWork, datetime], Awaitable[T]],
@@ -142,6 +160,14 @@ async def _housekeeping_job(name: str) -> None:
     await housekeeping(sched.db, sched.clock)
 
 
+async def _retention_job(name: str) -> None:
+    sched = _running[name]
+    try:
+        await outbox_retention(sched.db, sched.clock, sched.outbox_retention)
+    except Exception:  # the next run tries again
+        log.exception("outbox retention failed")
+
+
 async def _tick_job(name: str, job_id: str) -> None:
     sched = _running[name]
     tick = TICKS[job_id][0]
@@ -153,8 +179,10 @@ async def _tick_job(name: str, job_id: str) -> None:
 
 class Scheduler:
     def __init__(self, database_url: str, *, db: Database, clock: Clock, name: str = "main",
-                 on_outbox: Callable[[], None] | None = None, tick_seconds: float = 60) -> None:
+                 on_outbox: Callable[[], None] | None = None, tick_seconds: float = 60,
+                 outbox_retention: timedelta = timedelta(days=7)) -> None:
         self.db = db
+        self.outbox_retention = outbox_retention
         self.on_outbox = on_outbox
         self.tick_seconds = tick_seconds
         self.clock = clock
@@ -170,6 +198,8 @@ class Scheduler:
         self.aps.start()
         self.aps.add_job(_housekeeping_job, "interval", hours=6, id="housekeeping", args=[self.name],
                          replace_existing=True)
+        self.aps.add_job(_retention_job, "interval", hours=1, id="outbox_retention", args=[self.name],
+                         replace_existing=True, coalesce=True, misfire_grace_time=3600, max_instances=1)
         for job_id, (_tick, every, grace) in TICKS.items():
             # check-ins run at once on start (what fell due while the bot was down); passing
             # next_run_time=None would pause a job, so the others leave it out

@@ -152,7 +152,10 @@ class ConversationState(SQLModel, table=True):
 
 
 class OutboxMessage(SQLModel, table=True):
-    """A message the bot sends on its own, written in the same transaction as its cause."""
+    """A message the bot sends on its own, written in the same transaction as its cause — or a direct
+    reply Telegram refused for now (its payload sealed, `priority` 0: sent before the chat's notices).
+    Final rows are purged after the retention period; a row with a dedupe key stays, stripped of its
+    payload (`purged_at`), so the key keeps blocking a second notice (flows/outbox.py)."""
 
     __table_args__ = (Index("ix_outbox_due", "status", "not_before"),)
     id: int | None = Field(default=None, primary_key=True)
@@ -169,6 +172,8 @@ class OutboxMessage(SQLModel, table=True):
     sent_at: datetime | None = _ts(nullable=True)
     tg_message_id: int | None = Field(default=None, sa_type=BigInteger)
     last_error: str | None = Field(default=None, max_length=500)
+    priority: int = Field(default=1)  # 0: a deferred direct reply, 1: a notice
+    purged_at: datetime | None = _ts(nullable=True)
 
 
 class ProcessedUpdate(SQLModel, table=True):

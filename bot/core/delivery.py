@@ -1,5 +1,6 @@
 """Sending the replies of an update. A reply that Telegram refuses for now (429, 5xx, network)
-is not lost: it goes into the outbox and the sender delivers it later.
+is not lost: it goes into the outbox, sealed (it may show opened fields of the care ledger) and
+ahead of that chat's notices, and the sender delivers it later (flows/outbox.py: defer).
 
 A native poll (SendPoll) is sent here too, after the update's commit like every reply; only then
 does Telegram tell its poll id, which a second short transaction records (see SendPoll). Nothing
@@ -13,15 +14,15 @@ from collections.abc import Callable
 
 from bot.core.gateway import ApiError, Gateway
 from bot.core.types import Edit, EditButtons, Reply, Send, SendPoll, StopPoll, Toast
-from flows import membership
+from flows import membership, outbox
 from flows.clock import Clock
+from storage.crypto import Sealer
 from storage.db import Database
-from storage.models import OutboxMessage
 
 log = logging.getLogger("linli.delivery")
 
 
-async def deliver(replies: list[Reply], gateway: Gateway, *, db: Database, clock: Clock,
+async def deliver(replies: list[Reply], gateway: Gateway, *, db: Database, clock: Clock, sealer: Sealer,
                   on_outbox: Callable[[], None] | None = None) -> None:
     for reply in replies:
         try:
@@ -34,14 +35,14 @@ async def deliver(replies: list[Reply], gateway: Gateway, *, db: Database, clock
             elif isinstance(reply, EditButtons):
                 await gateway.edit_buttons(reply.chat_id, reply.message_id, reply.buttons)
             elif isinstance(reply, SendPoll):
-                await _send_poll(reply, gateway, db=db, clock=clock, on_outbox=on_outbox)
+                await _send_poll(reply, gateway, db=db, clock=clock, sealer=sealer, on_outbox=on_outbox)
             elif isinstance(reply, StopPoll):
                 await gateway.stop_poll(reply.chat_id, reply.message_id)
         except ApiError as err:
-            await _failed(reply, err, db=db, clock=clock, on_outbox=on_outbox)
+            await _failed(reply, err, db=db, clock=clock, sealer=sealer, on_outbox=on_outbox)
 
 
-async def _send_poll(reply: SendPoll, gateway: Gateway, *, db: Database, clock: Clock,
+async def _send_poll(reply: SendPoll, gateway: Gateway, *, db: Database, clock: Clock, sealer: Sealer,
                      on_outbox: Callable[[], None] | None) -> None:
     failed = Send(reply.chat_id, reply.failed, reply.reply_to)
     try:
@@ -50,9 +51,9 @@ async def _send_poll(reply: SendPoll, gateway: Gateway, *, db: Database, clock: 
     except ApiError as err:
         log.warning("poll not sent (%s): %s", err.kind, err.description)
         if err.kind == ApiError.FORBIDDEN:
-            await _failed(failed, err, db=db, clock=clock, on_outbox=on_outbox)  # we are out of the chat
+            await _failed(failed, err, db=db, clock=clock, sealer=sealer, on_outbox=on_outbox)  # out of the chat
         else:
-            await deliver([failed], gateway, db=db, clock=clock, on_outbox=on_outbox)
+            await deliver([failed], gateway, db=db, clock=clock, sealer=sealer, on_outbox=on_outbox)
         return
     try:
         async with db.uow(write=True) as uow:
@@ -61,10 +62,10 @@ async def _send_poll(reply: SendPoll, gateway: Gateway, *, db: Database, clock: 
     except Exception:
         log.exception("poll %s sent but not recorded; closing it again", sent.message_id)
         await deliver([StopPoll(reply.chat_id, sent.message_id), failed], gateway, db=db, clock=clock,
-                      on_outbox=on_outbox)
+                      sealer=sealer, on_outbox=on_outbox)
 
 
-async def _failed(reply: Reply, err: ApiError, *, db: Database, clock: Clock,
+async def _failed(reply: Reply, err: ApiError, *, db: Database, clock: Clock, sealer: Sealer,
                   on_outbox: Callable[[], None] | None) -> None:
     if isinstance(reply, Toast):
         log.info("callback answer not delivered: %s", err.kind)  # too late to answer; harmless
@@ -86,8 +87,7 @@ async def _failed(reply: Reply, err: ApiError, *, db: Database, clock: Clock,
             # dialog looks stuck, so it is edited later — or sent anew if the message is gone by then
             payload.update(op="edit_or_send", message_id=reply.message_id, pin=False)
         async with db.uow(write=True) as uow:
-            uow.session.add(OutboxMessage(tg_chat_id=chat_id, payload=payload, status="pending", not_before=now,
-                                          created_at=now))
+            outbox.defer(uow, tg_chat_id=chat_id, payload=payload, sealer=sealer, now=now)
             await uow.commit()
         log.info("reply to chat deferred to the outbox after %s", err.kind)
         if on_outbox:

@@ -67,7 +67,7 @@ class Pipeline:
                 async with lock:
                     replies = await self.core.handle(event)
                     await deliver(replies, self.gateway, db=self.core.db, clock=self.core.clock,
-                                  on_outbox=self.core.on_outbox)
+                                  sealer=self.core.sealer, on_outbox=self.core.on_outbox)
             finally:
                 lock, users = self._chats[key]
                 if users == 1:

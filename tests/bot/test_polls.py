@@ -181,7 +181,7 @@ async def test_a_poll_that_cannot_be_recorded_is_closed_again(linli: Harness) ->
     assert linli.app.runtime is not None
     before = await linli.tg.cursor()
     await deliver([SendPoll(GROUP, "问题？", ("甲", "乙"), broken, OutMessage("没有记下这个投票"))],
-                  linli.app.runtime.gateway, db=linli.db, clock=linli.clock)
+                  linli.app.runtime.gateway, db=linli.db, clock=linli.clock, sealer=linli.app.core.sealer)
     out = await linli.tg.bot_messages(GROUP, before)
     assert out[0]["poll"] is not None and out[-1]["text"] == "没有记下这个投票"
     stored = await linli.tg.transcript(GROUP)
@@ -263,7 +263,7 @@ async def _poll_command(b: Bench, who: int, text: str) -> tuple[list[StoredMessa
                          user=UserRef(id=who, first_name="某人", language_code="zh-hans"), message_id=1,
                          text=f"/poll {text}", command=command, args=args)
     before = b.server.world.seq
-    await deliver(await b.core.handle(event), b.runtime.gateway, db=b.db, clock=b.core.clock)
+    await deliver(await b.core.handle(event), b.runtime.gateway, db=b.db, clock=b.core.clock, sealer=b.core.sealer)
     said = [m for m in b.server.world.changed_since(before, None) if m.is_bot and m.chat.id == GROUP]
     async with b.db.uow() as uow:
         rows = (await uow.session.exec(select(Poll).order_by(col(Poll.id)))).all()
