@@ -34,12 +34,15 @@ MAX_BUILDING_LABEL = 20
 
 @dataclass(frozen=True)
 class Actor:
-    """The person behind an update, with their membership in their active community."""
+    """The person behind an update, with their membership (and roles) in the community they act for: their
+    active community in a private chat, the group's community in a linked group (see `load_actor`).
+    `outsider`: in a linked group of a community they are not a member of (member None, community the group's)."""
 
     user: User
     member: Member | None
     community: Community | None
     roles: frozenset[str]
+    outsider: bool = False
 
     @property
     def lang(self) -> str:
@@ -108,7 +111,12 @@ async def touch_user(
     return user
 
 
-async def load_actor(uow: UnitOfWork, user: User) -> Actor:
+async def load_actor(uow: UnitOfWork, user: User, *, community: Community | None = None) -> Actor:
+    """The actor for `user` acting for `community` (a linked group's, from `group_community`) or, without
+    one, for their active community. In a group the group's community holds always: the roles are the ones
+    held there, and someone who is not a member there is an outsider, never an actor of their own community."""
+    if community is not None:
+        return await _bound_actor(uow, user, community)
     if user.active_community_id is None:
         return Actor(user=user, member=None, community=None, roles=frozenset())
     # one query: the member, its community and its active roles (a row per role, or one with None)
@@ -122,9 +130,32 @@ async def load_actor(uow: UnitOfWork, user: User) -> Actor:
     ).all()
     if not rows:
         return Actor(user=user, member=None, community=None, roles=frozenset())
-    member, community, _ = rows[0]
-    return Actor(user=user, member=member, community=community,
+    member, home, _ = rows[0]
+    return Actor(user=user, member=member, community=home,
                  roles=frozenset(role for _, _, role in rows if role is not None))
+
+
+async def _bound_actor(uow: UnitOfWork, user: User, community: Community) -> Actor:
+    rows = (
+        await uow.session.exec(
+            select(Member, RoleGrant.role)
+            .outerjoin(RoleGrant, and_(col(RoleGrant.member_id) == col(Member.id), col(RoleGrant.revoked_at).is_(None)))
+            .where(Member.user_id == user.id, Member.community_id == community.id)
+        )
+    ).all() if user.id is not None else []
+    if not rows:
+        return Actor(user=user, member=None, community=community, roles=frozenset(), outsider=True)
+    return Actor(user=user, member=rows[0][0], community=community,
+                 roles=frozenset(role for _, role in rows if role is not None))
+
+
+async def group_community(uow: UnitOfWork, *, tg_chat_id: int) -> Community | None:
+    """The community a group is linked to (None for a group no community has linked)."""
+    return (
+        await uow.session.exec(
+            select(Community).join(Chat, col(Chat.community_id) == col(Community.id)).where(Chat.tg_chat_id == tg_chat_id)
+        )
+    ).first()
 
 
 # ---------------------------------------------------------------- communities and places
