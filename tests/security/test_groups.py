@@ -3,13 +3,22 @@ control API; the audit shows member numbers and the name at the time."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from typing import Any
 
+import aiohttp
 from sqlmodel import col, select
 
+from bot.standin.client import StandInClient
+from bot.standin.server import StandIn
 from flows import membership, needs
 from storage.models import Ballot, Community, Need, Poll, User
-from tests.bot.conftest import Harness, buttons, linli, runtime, standin, tg  # noqa: F401  (fixtures)
+from tests.bot import conftest as bot_fixtures
+from tests.bot.conftest import TOKEN, Harness, buttons
+
+# the transcript harness of tests/bot (both runtimes, the stand-in over real HTTP)
+linli, runtime, standin, tg = bot_fixtures.linli, bot_fixtures.runtime, bot_fixtures.standin, bot_fixtures.tg
 
 # ---------------------------------------------------------------- item 9: the group's community, always
 
@@ -125,3 +134,95 @@ async def test_item9_actor_in_a_group_is_bound_to_the_groups_community(linli: Ha
     assert there.member is not None and there.member.community_id == b and not there.outsider
     assert outsider.outsider and outsider.member is None and outsider.roles == frozenset()
     assert group is not None and group.id == b
+
+
+# ---------------------------------------------------------------- item 10: the sandbox's control API
+
+PNG_1PX = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6300010000050001"
+    "0d0a2db40000000049454e44ae426082")
+
+
+async def _http(url: str, method: str = "GET", **kwargs: Any) -> tuple[int, dict[str, str], bytes]:
+    async with aiohttp.ClientSession() as session, session.request(method, url, **kwargs) as resp:
+        return resp.status, dict(resp.headers), await resp.read()
+
+
+async def test_item10_control_api_takes_json_only(standin: StandIn) -> None:
+    users = f"{standin.url}/_control/users"
+    for kwargs in ({"data": "first_name=Mallory"},  # a plain HTML form
+                   {"data": b'{"first_name": "Mallory"}', "headers": {"Content-Type": "text/plain"}},
+                   {"data": b'{"first_name": "Mallory"}'},  # no type at all
+                   {"data": _form({"first_name": "Mallory"})}):  # multipart, but not an upload endpoint
+        status, _, body = await _http(users, "POST", **kwargs)
+        assert status == 415 and b"application/json" in body, (kwargs, status, body)
+    assert not [u for u in standin.world.users.values() if u.first_name == "Mallory"]
+    status, _, body = await _http(users, "POST", json={"first_name": "Alice", "id": 7001})
+    assert status == 200 and json.loads(body)["id"] == 7001
+    # the page's file picker: multipart on the upload endpoints, from the page's own origin
+    port = standin.url.rsplit(":", 1)[1]
+    form = _form({"user_id": "7001"}, file=PNG_1PX)
+    status, _, body = await _http(f"{standin.url}/_control/photos", "POST", data=form,
+                                  headers={"Origin": f"http://127.0.0.1:{port}"})
+    assert status == 200 and json.loads(body)["photo"], body
+    status, _, _ = await _http(f"{standin.url}/_control/photos", "POST", data="user_id=7001")
+    assert status == 415
+
+
+async def test_item10_control_api_answers_loopback_names_only(standin: StandIn) -> None:
+    port = int(standin.url.rsplit(":", 1)[1])
+    base = standin.url
+    for host in ("evil.example", f"evil.example:{port}", f"127.0.0.1:{port + 1}", "10.0.0.8:" + str(port),
+                 "127.0.0.1", ""):
+        for path in ("/_control/transcript", "/_control/users", "/"):
+            status, _, _ = await _http(base + path, headers={"Host": host})
+            assert status == 403, (host, path, status)
+        status, _, _ = await _http(base + "/_control/users", "POST", json={"first_name": "Mallory"},
+                                   headers={"Host": host})
+        assert status == 403, host
+    for origin in ("http://evil.example", f"http://evil.example:{port}", "null", f"https://127.0.0.1:{port}",
+                   f"http://127.0.0.1:{port + 1}"):
+        status, _, _ = await _http(base + "/_control/users", "POST", json={"first_name": "Mallory"},
+                                   headers={"Origin": origin})
+        assert status == 403, origin
+        status, _, _ = await _http(base + "/_control/transcript", headers={"Origin": origin})
+        assert status == 403, origin
+    assert not [u for u in standin.world.users.values() if u.first_name == "Mallory"]
+    for name in ("127.0.0.1", "localhost", "LocalHost", "[::1]"):
+        status, _, _ = await _http(base + "/_control/transcript", headers={"Host": f"{name}:{port}",
+                                                                          "Origin": f"http://{name}:{port}"})
+        assert status == 200, name
+    status, _, _ = await _http(base + "/")  # the page, as a browser on this machine opens it
+    assert status == 200
+    # the Bot API stays the bot's (its token guards it)
+    status, _, _ = await _http(f"{base}/bot{TOKEN}/getMe")
+    assert status == 200
+
+
+async def test_item10_files_are_served_as_attachments_never_sniffed(standin: StandIn, tg: StandInClient) -> None:
+    await tg.create_user("Alice", id=7002)
+    page = b"<html><script>alert(document.domain)</script></html>"
+    doc = await tg.send_document(7002, page, file_name="x.html", mime_type="text/html")
+    photo = await tg.send_photo(7002, PNG_1PX)
+    stored = standin.world.files[doc["document"]["file_id"]]
+    for url in (f"{standin.url}/_control/files/{stored.file_id}", f"{standin.url}/file/bot{TOKEN}/{stored.file_path}"):
+        status, headers, body = await _http(url)
+        assert status == 200 and body == page
+        assert headers["Content-Disposition"].startswith("attachment;") and 'filename="x.html"' in \
+            headers["Content-Disposition"]
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Content-Type"].startswith("application/octet-stream"), headers["Content-Type"]
+    status, headers, _ = await _http(f"{standin.url}/_control/files/{photo['photo'][-1]['file_id']}")
+    assert status == 200 and headers["Content-Type"].startswith("image/jpeg")  # the page shows it in <img>
+    assert headers["Content-Disposition"].startswith("attachment;") and headers["X-Content-Type-Options"] == "nosniff"
+
+
+def _form(fields: dict[str, str], file: bytes | None = None) -> aiohttp.FormData:
+    form = aiohttp.FormData()
+    for key, value in fields.items():
+        form.add_field(key, value)
+    if file is not None:
+        form.add_field("file", file, filename="photo.png", content_type="image/png")
+    else:
+        form.add_field("file", b"x", filename="x.txt", content_type="text/plain")
+    return form
