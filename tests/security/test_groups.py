@@ -12,7 +12,9 @@ from sqlmodel import col, select
 
 from bot.standin.client import StandInClient
 from bot.standin.server import StandIn
-from flows import membership, needs
+from flows import audit, membership, needs
+from flows.clock import FixedClock
+from storage.db import Database
 from storage.models import Ballot, Community, Need, Poll, User
 from tests.bot import conftest as bot_fixtures
 from tests.bot.conftest import TOKEN, Harness, buttons
@@ -226,3 +228,50 @@ def _form(fields: dict[str, str], file: bytes | None = None) -> aiohttp.FormData
     else:
         form.add_field("file", b"x", filename="x.txt", content_type="text/plain")
     return form
+
+
+# ---------------------------------------------------------------- item 13: the audit keeps the actor as they were
+
+ADMIN13, RES13 = 931, 932
+
+
+async def test_item13_audit_shows_member_number_and_the_name_at_the_time(linli: Harness) -> None:
+    code = await linli.create_community()
+    await linli.register(ADMIN13, "王书记", invite=code)
+    await linli.register(RES13, "赵阿姨")
+    no = await linli.member_no(RES13)
+    # she renames herself in Telegram; the bot learns it with her next message
+    linli.standin.world.users[RES13].first_name = "Zhao"
+    linli.standin.world.users[RES13].last_name = "Lan"
+    await linli.say(RES13, "/lang en")  # an audited action under the new name
+    async with linli.db.uow() as uow:
+        user = (await uow.session.exec(select(User).where(User.tg_id == RES13))).one()
+        assert user.first_name == "Zhao"
+    text = (await linli.say(ADMIN13, "/audit"))[-1]["text"]
+    assert f"#{no} 赵阿姨: member.register" in text, text
+    assert f"#{no} Zhao Lan: user.language" in text, text
+    assert "当时的名字" in text
+    assert f"#{await linli.member_no(ADMIN13)} 王书记: invite.redeem" in text
+
+
+async def test_item13_audit_entry_is_stamped_when_written(db: Database, clock: FixedClock) -> None:
+    """The flow: the name and number are the ones of the moment of the INSERT, whatever happens later."""
+    now = clock.now()
+    async with db.uow(write=True) as uow:
+        community, _ = await membership.create_community(uow, name="甲社区", now=now)
+        user = await membership.touch_user(uow, tg_id=77, first_name="张三", last_name=None, username=None,
+                                           tg_language="zh-hans", now=now)
+        done = await membership.register(uow, user=user, community_id=community.id or 0, building_id=None, now=now)
+        audit.record(uow, action="test.act", now=now, community_id=community.id, actor_user_id=user.id)
+        audit.record(uow, action="test.system", now=now, community_id=community.id)
+        await uow.commit()
+    async with db.uow(write=True) as uow:
+        await membership.touch_user(uow, tg_id=77, first_name="李四", last_name="改", username=None,
+                                    tg_language="zh-hans", now=now)
+        await uow.commit()
+    async with db.uow() as uow:
+        page = await audit.list_entries(uow, community_id=community.id or 0, page=1)
+    acts = {e.action: e for e in page.items}
+    assert (acts["test.act"].actor, acts["test.act"].member_no) == ("张三", done.member.id)
+    assert (acts["member.register"].actor, acts["member.register"].member_no) == ("张三", done.member.id)
+    assert (acts["test.system"].actor, acts["test.system"].member_no) == ("", None)
