@@ -1,4 +1,8 @@
-"""The audit trail: who did what, when."""
+"""The audit trail: who did what, when.
+
+An entry keeps its actor as they were at the time: the member number in the entry's community and the
+name they had then, both taken by the INSERT itself (a subquery, so every `record` call gets them without a
+query of its own). A key person is never named here: details hold ids only."""
 
 from __future__ import annotations
 
@@ -7,11 +11,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 
 from flows.paging import Page, clamp
 from storage.db import UnitOfWork
-from storage.models import AuditEntry, User
+from storage.models import AuditEntry, Member, User
 
 
 def record(
@@ -35,15 +40,31 @@ def record(
         details=details,
         at=now,
     )
+    if actor_user_id is not None:
+        entry.actor_name = _name_then(actor_user_id)  # type: ignore[assignment]
+        if community_id is not None:
+            entry.actor_member_id = _member_then(actor_user_id, community_id)  # type: ignore[assignment]
     uow.session.add(entry)
     return entry
+
+
+def _name_then(user_id: int) -> ColumnElement[str]:
+    """The user's name as Telegram gives it at this moment (first name, and last name if any)."""
+    full = func.coalesce(col(User.first_name) + " " + col(User.last_name), col(User.first_name))
+    return select(func.substr(full, 1, 128)).where(col(User.id) == user_id).scalar_subquery()
+
+
+def _member_then(user_id: int, community_id: int) -> ColumnElement[int]:
+    return select(col(Member.id)).where(col(Member.user_id) == user_id,
+                                        col(Member.community_id) == community_id).scalar_subquery()
 
 
 @dataclass(frozen=True)
 class AuditLine:
     id: int
     at: datetime
-    actor: str
+    actor: str  # the name at the time ("" for the system)
+    member_no: int | None  # the actor's member number in this community then
     action: str
     subject_type: str | None
     subject_id: int | None
@@ -59,8 +80,7 @@ async def list_entries(uow: UnitOfWork, *, community_id: int, page: int, page_si
     page, pages, offset = clamp(page, total, page_size)
     rows = (
         await uow.session.exec(
-            select(AuditEntry, User)
-            .join(User, col(User.id) == col(AuditEntry.actor_user_id), isouter=True)
+            select(AuditEntry)
             .where(AuditEntry.community_id == community_id)
             .order_by(col(AuditEntry.id).desc())
             .offset(offset)
@@ -71,12 +91,13 @@ async def list_entries(uow: UnitOfWork, *, community_id: int, page: int, page_si
         AuditLine(
             id=e.id or 0,
             at=e.at,
-            actor=(u.first_name if u else ""),
+            actor=e.actor_name or "",
+            member_no=e.actor_member_id,
             action=e.action,
             subject_type=e.subject_type,
             subject_id=e.subject_id,
             details=e.details,
         )
-        for e, u in rows
+        for e in rows
     ]
     return Page(items=lines, page=page, pages=pages, total=total)

@@ -12,13 +12,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import and_, func, update
+from sqlalchemy import func, update
 from sqlmodel import col, select
 
 from flows import audit, outbox
+from flows.actors import Actor as Actor  # re-exported: callers know them as membership.*
+from flows.actors import default_language as default_language
+from flows.actors import group_community as group_community
+from flows.actors import load_actor as load_actor
+from flows.actors import touch_user as touch_user
 from flows.errors import AlreadyDone, Expired, Forbidden, Invalid, NotFound, NotRegistered
 from flows.paging import Page, clamp
-from flows.roles import NEEDS_ORG, Org, Perm, Purpose, Role, may_invite, permissions
+from flows.roles import NEEDS_ORG, Org, Perm, Purpose, Role, may_invite
 from storage.db import UnitOfWork
 from storage.models import Building, Chat, Community, Invite, Member, RoleGrant, User
 
@@ -27,104 +32,6 @@ ADMIN_INVITE_TTL = timedelta(days=30)
 LANGUAGES = ("zh_CN", "en")
 MAX_NAME = 60
 MAX_BUILDING_LABEL = 20
-
-
-# ---------------------------------------------------------------- who is acting
-
-
-@dataclass(frozen=True)
-class Actor:
-    """The person behind an update, with their membership in their active community."""
-
-    user: User
-    member: Member | None
-    community: Community | None
-    roles: frozenset[str]
-
-    @property
-    def lang(self) -> str:
-        if self.user.language:
-            return self.user.language
-        if self.community is not None:
-            return self.community.locale
-        return default_language(self.user.tg_language)
-
-    def registered(self) -> Member:
-        """The actor's membership, or NotRegistered (someone who has not done /start)."""
-        if self.member is None:
-            raise NotRegistered()
-        return self.member
-
-    def home(self) -> Community:
-        """The actor's community, or NotRegistered."""
-        if self.community is None:
-            raise NotRegistered()
-        return self.community
-
-    def can(self, perm: Perm) -> bool:
-        return perm in permissions(self.roles)
-
-    def require(self, perm: Perm) -> Member:
-        if self.member is None:
-            raise NotRegistered()
-        if not self.can(perm):
-            raise Forbidden(perm.value)
-        return self.member
-
-
-def default_language(tg_language: str | None) -> str:
-    """Telegram's language code → our locale; Chinese unless the app says English."""
-    if tg_language and tg_language.lower().startswith("en"):
-        return "en"
-    return "zh_CN"
-
-
-async def touch_user(
-    uow: UnitOfWork,
-    *,
-    tg_id: int,
-    first_name: str,
-    last_name: str | None,
-    username: str | None,
-    tg_language: str | None,
-    now: datetime,
-) -> User:
-    """Find or create the user row and refresh what Telegram tells us about them."""
-    user = (await uow.session.exec(select(User).where(User.tg_id == tg_id))).first()
-    if user is None:
-        user = User(tg_id=tg_id, created_at=now)
-    changed = (user.first_name, user.last_name, user.username, user.tg_language) != (
-        first_name[:128],
-        last_name,
-        username,
-        tg_language,
-    )
-    if user.id is None or changed or user.unreachable_at is not None:
-        user.first_name, user.last_name = first_name[:128], last_name
-        user.username, user.tg_language = username, tg_language
-        user.unreachable_at = None  # they talk to us, so we can reach them
-        uow.session.add(user)
-        await uow.session.flush()
-    return user
-
-
-async def load_actor(uow: UnitOfWork, user: User) -> Actor:
-    if user.active_community_id is None:
-        return Actor(user=user, member=None, community=None, roles=frozenset())
-    # one query: the member, its community and its active roles (a row per role, or one with None)
-    rows = (
-        await uow.session.exec(
-            select(Member, Community, RoleGrant.role)
-            .join(Community, col(Community.id) == col(Member.community_id))
-            .outerjoin(RoleGrant, and_(col(RoleGrant.member_id) == col(Member.id), col(RoleGrant.revoked_at).is_(None)))
-            .where(Member.user_id == user.id, Member.community_id == user.active_community_id)
-        )
-    ).all()
-    if not rows:
-        return Actor(user=user, member=None, community=None, roles=frozenset())
-    member, community, _ = rows[0]
-    return Actor(user=user, member=member, community=community,
-                 roles=frozenset(role for _, _, role in rows if role is not None))
 
 
 # ---------------------------------------------------------------- communities and places

@@ -184,11 +184,16 @@ class ProcessedUpdate(SQLModel, table=True):
 
 
 class AuditEntry(SQLModel, table=True):
-    """Who did what, when. `details` never holds key persons' personal data in clear."""
+    """Who did what, when. `details` never holds key persons' personal data in clear.
+
+    The actor is kept as they were at the time: their member number in the community and their name then
+    (a later rename in Telegram does not rewrite the trail). Only actors' names: a key person is an id."""
 
     id: int | None = Field(default=None, primary_key=True)
     community_id: int | None = Field(default=None, foreign_key="community.id", index=True)
     actor_user_id: int | None = Field(default=None, foreign_key="user.id")
+    actor_member_id: int | None = Field(default=None)  # the member number then (no key: the trail outlives rows)
+    actor_name: str | None = Field(default=None, max_length=128)  # the actor's name at the time
     action: str = Field(max_length=48)
     subject_type: str | None = Field(default=None, max_length=32)
     subject_id: int | None = Field(default=None, sa_type=BigInteger)

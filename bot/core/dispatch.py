@@ -320,7 +320,11 @@ class Core:
             uow, tg_id=u.id, first_name=u.first_name, last_name=u.last_name, username=u.username,
             tg_language=u.language_code, now=now,
         )
-        return await membership.load_actor(uow, user)
+        # in a linked group the group's community holds, never the presser's active one (every handler and
+        # flow then reads the right community and the roles held there)
+        chat = event.chat
+        community = await membership.group_community(uow, tg_chat_id=chat.id) if chat and chat.is_group else None
+        return await membership.load_actor(uow, user, community=community)
 
     # ------------------------------------------------------------------ routing
 

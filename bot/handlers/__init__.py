@@ -21,7 +21,7 @@ from bot.handlers import (
 )
 from bot.handlers.common import FALLBACKS, explain, report
 from bot.render import NoticeFn
-from flows.errors import FlowError
+from flows.errors import FlowError, NotRegistered
 
 __all__ = ["FALLBACKS", "build_notices", "build_router", "report_error"]
 
@@ -48,5 +48,7 @@ def report_error(ctx: Ctx, err: FlowError) -> None:
     """The dispatcher's error reply: the wording of the feature whose handler failed (its module-level
     EXPLAIN), else the common one."""
     feature = next((f for f in FEATURES if f.__name__ == ctx.origin), None)
+    if isinstance(err, NotRegistered) and ctx.actor.outsider:
+        feature = None  # in another community's group: one answer, whatever the feature
     text = getattr(feature, "EXPLAIN", lambda _ctx, _err: None)(ctx, err) if feature else None
     report(ctx, err, text if text is not None else explain(ctx, err))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.core.dispatch import Ctx
 from bot.core.types import Button, CallbackEvent, Keyboard
+from bot.render import h
 from flows.errors import AlreadyDone, Expired, FlowError, Forbidden, Invalid, NotFound, NotRegistered
 
 MAX_ARGS = 200  # characters of command arguments we read at all
@@ -11,6 +12,8 @@ MAX_ARGS = 200  # characters of command arguments we read at all
 
 def explain(ctx: Ctx, err: FlowError) -> str:
     """A translated sentence for a flow error, saying what to do next."""
+    if isinstance(err, NotRegistered) and ctx.actor.outsider and ctx.actor.community is not None:
+        return not_a_member(ctx, ctx.actor.community.name)
     if isinstance(err, NotRegistered):
         return ctx.t("Please register first: send /start to me in a private chat.")
     if isinstance(err, Forbidden):
@@ -39,6 +42,13 @@ def explain(ctx: Ctx, err: FlowError) -> str:
     return ctx.t("Something went wrong on our side. Please try again in a moment.")
 
 
+def not_a_member(ctx: Ctx, community: str) -> str:
+    """In a linked group of a community the person is not a member of (they may be one elsewhere)."""
+    return ctx.t("This group belongs to {community}, and you are not a member there, so I cannot act for you in "
+                 "this group. If you live there, register first: send /start to me in a private chat.",
+                 community=h(community))
+
+
 def _invalid(ctx: Ctx, err: Invalid) -> str:
     key = (err.field, err.reason)
     limit = err.details.get("limit")
@@ -65,7 +75,7 @@ def report(ctx: Ctx, err: FlowError, text: str) -> None:
         ctx.toast(text, alert=True)
     elif ctx.event.chat is not None:
         buttons = None
-        if isinstance(err, NotRegistered) and ctx.event.chat.is_group:
+        if isinstance(err, NotRegistered) and ctx.event.chat.is_group and not ctx.actor.outsider:
             buttons = [[ctx.url_button(ctx.t("Register in private chat"), ctx.deep_link("go"))]]
         ctx.reply(text, buttons)
 

@@ -142,9 +142,11 @@ async def _audit_page(ctx: Ctx, page_no: int) -> None:
     tz = ctx.actor.community.timezone if ctx.actor.community else "Asia/Shanghai"
     from flows.clock import local
 
-    lines = [ctx.t("<b>Audit log</b> ({total})", total=page.total)]
+    lines = [ctx.t("<b>Audit log</b> ({total})", total=page.total),
+             ctx.t("Who: member no. and the name they had at the time.")]
     for e in page.items:
         subject = f" {e.subject_type}#{e.subject_id}" if e.subject_type else ""
-        lines.append(f"{local(e.at, tz):%m-%d %H:%M} {h(e.actor) or '—'}: {e.action}{subject}")
+        who = " ".join(part for part in (f"#{e.member_no}" if e.member_no else "", h(e.actor)) if part) or "—"
+        lines.append(f"{local(e.at, tz):%m-%d %H:%M} {who}: {e.action}{subject}")
     buttons = [pager(ctx, page.page, page.pages, "au")] if page.pages > 1 else None
     ctx.show("\n".join(lines), buttons)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.core.dispatch import ANYWHERE, PRIVATE, Ctx, Router
 from bot.core.i18n import N_
-from bot.handlers.common import explain, grid, int_arg, pager
+from bot.handlers.common import explain, grid, int_arg, not_a_member, pager
 from bot.render import h, purpose_name, roles_list
 from flows import membership, paging
 from flows.errors import FlowError
@@ -198,7 +198,9 @@ async def help_(ctx: Ctx) -> None:
     lines = [ctx.t("<b>What you can do here</b>")]
     for spec in ctx.core.visible_commands(ctx.actor, where):
         lines.append(f"/{spec.name} — {ctx.t(spec.description)}")
-    if ctx.actor.member is None:
+    if ctx.actor.outsider and ctx.actor.community is not None:
+        lines += ["", not_a_member(ctx, ctx.actor.community.name)]
+    elif ctx.actor.member is None:
         lines.append("")
         lines.append(ctx.t("You are not registered yet: send /start to me in a private chat."))
     else:

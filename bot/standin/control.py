@@ -13,6 +13,7 @@ from aiohttp import web
 from . import objects as obj
 from .actions import ActionError, toast_json
 from .formatting import render_html
+from .guard import file_response
 from .limits import Faults
 from .state import Chat, StoredMessage, World
 
@@ -418,7 +419,7 @@ class ControlApi:
         stored = self.world.files.get(request.match_info["file_id"])
         if stored is None:
             return _reply({"error": "no such file"}, 404)
-        return web.Response(body=stored.data, content_type=stored.mime_type or "application/octet-stream")
+        return file_response(stored)
 
     async def toasts(self, request: web.Request) -> Any:
         user_id = _opt_int(request.query.get("user_id"), "user_id")

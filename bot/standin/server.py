@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import control
+from . import control, guard
 from .actions import Actions
 from .delivery import Delivery
 from .files import FileStore
@@ -82,7 +82,7 @@ class StandIn:
 
     # ------------------------------------------------------------------ lifecycle
     def _make_app(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_BODY)
+        app = web.Application(client_max_size=MAX_BODY, middlewares=[guard.middleware])
         app.router.add_route("*", "/bot{token}/{method}", self._bot_api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         control.setup(app, self)
@@ -240,7 +240,7 @@ class StandIn:
         stored = self.world.files_by_path.get(request.match_info["path"])
         if stored is None:
             return _json_response({"ok": False, "error_code": 404, "description": "Not Found"}, 404)
-        return web.Response(body=stored.data, content_type=stored.mime_type or "application/octet-stream")
+        return guard.file_response(stored)
 
     async def _index(self, request: web.Request) -> web.StreamResponse:
         index = STATIC_DIR / "index.html"
