@@ -1,15 +1,15 @@
 """audit entries keep the actor's member number and name as they were at the time
 
-Revision ID: 0010
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-06 20:30:00
 """
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = '0010'
-down_revision = '0005'
+revision = '0007'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
