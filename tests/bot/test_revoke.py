@@ -58,3 +58,18 @@ async def test_item2_invites_lists_withdraws_and_a_revoked_issuers_invite_is_ref
     assert "邀请链接已撤回" in out[-1]["text"]
     out = await linli.say(ADMIN, "/invites")
     assert "没有未使用的邀请链接" in out[-1]["text"]
+
+
+async def test_item15_unlink_frees_the_group_for_another_community(linli: Harness) -> None:
+    admin_b = 205
+    await linli.register(ADMIN, "甲书记", invite=await linli.create_community("甲社区"))
+    await linli.register(admin_b, "乙书记", invite=await linli.create_community("乙社区"))
+    group = await linli.group(-1002000000077, "共用的群", [ADMIN, admin_b], admin=ADMIN)
+    out = await linli.say(ADMIN, "/link community", chat_id=group)
+    assert "甲社区" in out[-1]["text"]
+    out = await linli.say(admin_b, "/link community", chat_id=group)
+    assert "权限" in out[-1]["text"]  # linked: another community cannot take it
+    out = await linli.say(ADMIN, "/unlink", chat_id=group)
+    assert "不再关联" in out[-1]["text"] or "/link" in out[-1]["text"]
+    out = await linli.say(admin_b, "/link volunteers", chat_id=group)
+    assert "乙社区" in out[-1]["text"] and "✅" in out[-1]["text"]
