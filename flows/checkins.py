@@ -749,9 +749,9 @@ async def _incident_actor(uow: UnitOfWork, user: User, incident_id: int) -> tupl
     assert p is not None and c is not None
     member = await _member_in(uow, user, inc.community_id)
     perms = await _perms_now(uow, member) if member is not None else frozenset()
-    if Perm.CHECKINS not in perms:  # a district admin alerted for a community without admins may act too
+    if Perm.CHECKINS not in perms:  # a district admin alerted for a community without admins may act on it
         district = await district_membership(uow, user_id=user.id)
-        if district is not None:
+        if district is not None and any(uid == user.id for _, uid, _ in await _alerted(uow, inc.id or 0)):
             member, perms = district, await _perms_now(uow, district)
     if member is None:
         raise CheckinRefused("not_yours")
@@ -810,6 +810,8 @@ async def set_incident_note(uow: UnitOfWork, *, user: User, incident_id: int, no
     if inc is None or inc.closed_by is None:
         raise CheckinRefused("not_found")
     member = await _member_in(uow, user, inc.community_id)
+    if member is None or member.id != inc.closed_by:
+        member = await district_membership(uow, user_id=user.id)  # closed by a district admin (the last rung)
     if member is None or member.id != inc.closed_by:
         raise CheckinRefused("not_yours")
     inc.note_enc = note_enc

@@ -275,6 +275,13 @@ async def test_item15_the_last_rung_reaches_district_admins_when_there_is_no_adm
     await tick(db, at(0))
     for minutes in (15, 45, 75):
         await tick(db, at(minutes))
+    async with db.uow() as uow:
+        [inc] = (await uow.session.exec(select(Incident))).all()
+    async with db.uow(write=True) as uow:  # not alerted (yet): not theirs to act on
+        with pytest.raises(CheckinRefused) as err:
+            await checkins.close_incident(uow, user=await user(db, other.tg["district"]), incident_id=inc.id,
+                                          outcome="safe", now=at(80))
+    assert err.value.reason == "not_yours"
     n = await last_id(db)
     res = await tick(db, at(105))
     assert res.reescalated == 1
