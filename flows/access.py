@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, update
 from sqlmodel import col, select
 
-from flows import audit, checkins, membership, outbox
+from flows import audit, care, checkins, membership, outbox
 from flows.errors import Forbidden, Invalid, NotFound
 from flows.membership import Actor, MemberView
 from flows.paging import Page, clamp
@@ -105,28 +105,33 @@ async def _unpair(uow: UnitOfWork, *, community: Community, member: Member, acto
         .order_by(col(KeyPerson.id)))).all()
     labels: dict[int | None, str] = {}
     todo: dict[int, list[dict[str, Any]]] = {}
+    unpaired: list[int] = []
     for p in persons:
         was = "primary" if p.primary_volunteer_id == member.id else "backup"
+        # compare-and-set: a pairing that changed meanwhile is left as it is now
         if was == "primary":
-            p.primary_volunteer_id, p.backup_volunteer_id = p.backup_volunteer_id, None
+            took = (update(KeyPerson)
+                    .where(col(KeyPerson.id) == p.id, col(KeyPerson.primary_volunteer_id) == member.id)
+                    .values(primary_volunteer_id=col(KeyPerson.backup_volunteer_id), backup_volunteer_id=None,
+                            updated_at=now))
         else:
-            p.backup_volunteer_id = None
-        p.updated_at = now
-        uow.session.add(p)
+            took = (update(KeyPerson)
+                    .where(col(KeyPerson.id) == p.id, col(KeyPerson.backup_volunteer_id) == member.id)
+                    .values(backup_volunteer_id=None, updated_at=now))
+        if not (await uow.session.exec(took)).rowcount:  # type: ignore[call-overload]
+            continue
+        await uow.session.refresh(p)
+        unpaired.append(p.id or 0)
         audit.record(uow, action="pair.revoked", now=now, community_id=community.id, actor_user_id=actor_user_id,
                      subject_type="person", subject_id=p.id, removed=member.id, primary=p.primary_volunteer_id)
         if p.building_id not in labels:
             b = await uow.session.get(Building, p.building_id) if p.building_id else None
             labels[p.building_id] = b.label if b else ""
-        place = {"alias": p.alias, "room": p.room, "building": labels[p.building_id], "person_id": p.id}
-        if was == "primary" and p.primary_volunteer_id is not None:  # the backup takes over
-            row = await membership.person(uow, member_id=p.primary_volunteer_id)
-            if row is not None and p.active:
-                outbox.notify(uow, tg_chat_id=row[1].tg_id, notice="care_paired", now=now,
-                              lang=row[1].language or community.locale, community_id=community.id,
-                              recipient_user_id=row[1].id, role="primary", **place)
         if not p.active:
-            continue  # off the ledger: nobody to pair
+            continue  # off the ledger: nobody to tell, nobody to pair
+        if was == "primary" and p.primary_volunteer_id is not None:  # the backup takes over, and is told so
+            await care.tell_volunteers(uow, p, "care_paired", now)
+        place = {"alias": p.alias, "room": p.room, "building": labels[p.building_id], "person_id": p.id}
         workers = [w.id for w in await grid_workers_of(uow, community_id=community.id, building_id=p.building_id)]
         for wid in workers or await admins_of(uow, community_id=community.id):
             todo.setdefault(wid or 0, []).append({**place, "left": was, "covered": p.primary_volunteer_id is not None})
@@ -138,7 +143,7 @@ async def _unpair(uow: UnitOfWork, *, community: Community, member: Member, acto
                       lang=row[1].language or community.locale, community_id=community.id,
                       recipient_user_id=row[1].id, name=member.display_name, member_id=member.id, items=items[:30],
                       more=max(0, len(items) - 30))
-    return [p.id or 0 for p in persons]
+    return unpaired
 
 
 async def _withdraw_invites(uow: UnitOfWork, *, community_id: int, member_id: int, roles: set[str],
