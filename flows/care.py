@@ -381,7 +381,7 @@ async def close_person(uow: UnitOfWork, *, actor: Actor, person_id: int, reason:
         .values(status="cancelled", next_action_at=None))
     audit.record(uow, action="person.close", now=now, community_id=person.community_id, actor_user_id=actor.user.id,
                  subject_type="person", subject_id=person.id, reason=reason)
-    await _tell_volunteers(uow, person, "care_closed", now)
+    await tell_volunteers(uow, person, "care_closed", now)
     return person
 
 
@@ -395,11 +395,12 @@ async def reopen_person(uow: UnitOfWork, *, actor: Actor, person_id: int, now: d
     uow.session.add(person)
     audit.record(uow, action="person.reopen", now=now, community_id=person.community_id,
                  actor_user_id=actor.user.id, subject_type="person", subject_id=person.id)
-    await _tell_volunteers(uow, person, "care_paired", now)
+    await tell_volunteers(uow, person, "care_paired", now)
     return person
 
 
-async def _tell_volunteers(uow: UnitOfWork, person: KeyPerson, notice: str, now: datetime) -> None:
+async def tell_volunteers(uow: UnitOfWork, person: KeyPerson, notice: str, now: datetime) -> None:
+    """Tell the person's paired volunteers (alias, room, building and their part: primary or backup)."""
     community = await uow.session.get(Community, person.community_id)
     assert community is not None
     label = await _label(uow, person.building_id)

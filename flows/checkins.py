@@ -24,8 +24,8 @@ from sqlmodel import col, select
 from flows import audit, outbox
 from flows.errors import FlowError, Invalid
 from flows.membership import Actor
-from flows.places import grid_workers_of
-from flows.roles import Perm, Purpose, Role, permissions
+from flows.places import admins_of, district_membership, grid_workers_of
+from flows.roles import Perm, Purpose, permissions
 from storage.db import UnitOfWork, insert_ignoring
 from storage.models import (
     Absence,
@@ -61,7 +61,7 @@ PLAN_TOMORROW_FROM = time(23, 0)  # local time from which the next day is planne
 
 
 class CheckinRefused(FlowError):
-    """A press that changes nothing: `reason` says why (not_found, not_yours, handed_over,
+    """A press that changes nothing: `reason` says why (not_found, not_yours, no_role, handed_over,
     old_day, answered, closed)."""
 
     code = "checkin_refused"
@@ -173,10 +173,7 @@ async def _workers(uow: UnitOfWork, community_id: int, building_id: int | None) 
 
 
 async def _admins(uow: UnitOfWork, community_id: int) -> list[int]:
-    rows = await uow.session.exec(
-        select(RoleGrant.member_id).where(RoleGrant.community_id == community_id, RoleGrant.role == Role.ADMIN.value,
-                                          col(RoleGrant.revoked_at).is_(None)))
-    return sorted(set(rows.all()))
+    return await admins_of(uow, community_id=community_id)
 
 
 async def _volunteer_groups(uow: UnitOfWork, community_id: int) -> list[Chat]:
@@ -335,15 +332,23 @@ async def _send_due(uow: UnitOfWork, now: datetime, comms: dict[int, Community],
         missed: list[tuple[CheckinPrompt, KeyPerson]] = []
         cancel: list[int] = []
         send: list[tuple[CheckinPrompt, KeyPerson, int]] = []
+        orphans: list[tuple[CheckinPrompt, KeyPerson]] = []
         for pr, p in items:
             assignee = effective_assignee(p, pr.local_date, away)
-            if not p.active or assignee is None:
+            if not p.active:
                 cancel.append(pr.id)
+            elif assignee is None:  # their volunteer lost the role since it was planned: the grid worker checks
+                orphans.append((pr, p))
             elif now - pr.due_at > grace:
                 missed.append((pr, p))
             else:
                 send.append((pr, p, assignee))
         res.cancelled += len(await _take(uow, cancel, status="cancelled"))
+        took = await _take(uow, [pr.id for pr, _ in orphans], status="pending", stage=2, sent_at=now,
+                           next_action_at=None, assignee_member_id=None)
+        for pr, p in orphans:
+            if pr.id in took and await _escalate(uow, c, pr, p, now, expect_stage=2, kind="no_volunteer"):
+                res.escalated += 1
         took = await _take(uow, [pr.id for pr, _ in missed], status="missed", next_action_at=None)
         missed = [(pr, p) for pr, p in missed if pr.id in took]
         took = await _take(uow, [pr.id for pr, _, _ in send], status="pending", stage=0, sent_at=now,
@@ -477,16 +482,16 @@ async def _hand_to_backup(uow: UnitOfWork, c: Community, cfg: dict[str, Any], pr
 
 
 async def _escalate(uow: UnitOfWork, c: Community, pr: CheckinPrompt, p: KeyPerson, now: datetime, *,
-                    expect_stage: int, expect_assignee: int | None = None) -> bool:
+                    expect_stage: int, expect_assignee: int | None = None, kind: str = "no_answer") -> bool:
     """Top rung: grid worker(s) alerted (alias, room, building), the volunteers' group (alias only),
-    and an incident opened (reason no_answer)."""
+    and an incident opened (reason no_answer, or no_volunteer when nobody is paired any more)."""
     expect: dict[str, Any] = {"status": "pending", "stage": expect_stage}
     if expect_assignee is not None:
         expect["assignee_member_id"] = expect_assignee
     if not await _cas(uow, pr.id, expect, stage=3, next_action_at=None):
         return False
     cfg = settings_of(c)
-    inc = Incident(community_id=c.id, person_id=p.id, prompt_id=pr.id, reason="no_answer", status="open", level=0,
+    inc = Incident(community_id=c.id, person_id=p.id, prompt_id=pr.id, reason=kind, status="open", level=0,
                    opened_at=now, next_escalation_at=now + _minutes(cfg, "incident_repeat"))
     uow.session.add(inc)
     await uow.session.flush()
@@ -495,7 +500,7 @@ async def _escalate(uow: UnitOfWork, c: Community, pr: CheckinPrompt, p: KeyPers
     workers = await _workers(uow, c.id, p.building_id)
     if not workers:
         workers = await _admins(uow, c.id)
-    await _alert(uow, c, inc, p, pr.slot, now, members=workers, level=0, kind="no_answer")
+    await _alert(uow, c, inc, p, pr.slot, now, members=workers, level=0, kind=kind)
     for chat in await _volunteer_groups(uow, c.id):
         outbox.notify(uow, tg_chat_id=chat.tg_chat_id, community_id=c.id, notice="ck_group_alert",
                       lang=c.locale, now=now, dedupe_key=f"ci:{inc.id}:0:g{chat.id}", alias=p.alias, slot=pr.slot)
@@ -610,7 +615,11 @@ async def answer(uow: UnitOfWork, *, user: User, prompt_id: int, answer: str, no
     p = await uow.session.get(KeyPerson, pr.person_id)
     c = await uow.session.get(Community, pr.community_id)
     assert p is not None and c is not None
-    if member is None or member.id not in (p.primary_volunteer_id, p.backup_volunteer_id, pr.assignee_member_id):
+    if member is None:
+        raise CheckinRefused("not_yours")
+    if Perm.CHECK not in await _perms_now(uow, member):
+        raise CheckinRefused("no_role")  # the role was taken away since the prompt was sent
+    if member.id not in (p.primary_volunteer_id, p.backup_volunteer_id, pr.assignee_member_id):
         raise CheckinRefused("not_yours")
     if pr.status == "answered":
         raise CheckinRefused("answered")
@@ -630,14 +639,9 @@ async def answer(uow: UnitOfWork, *, user: User, prompt_id: int, answer: str, no
         return AnswerView(pr.id, p.alias, p.room, label, pr.slot, answer, now, c.timezone, outcome)
 
     if answer == "cannot":
-        if pr.stage < 2 and p.backup_volunteer_id not in (None, member.id):
-            if await _hand_to_backup(uow, c, cfg, pr, p, now, expect_stage=pr.stage, key="h",
-                                     expect_assignee=member.id):
-                return view("handed")
-        elif pr.stage < 3 and await _escalate(uow, c, pr, p, now, expect_stage=pr.stage, expect_assignee=member.id):
-            return view("escalated")
-        elif pr.stage == 3:
-            return view("escalated")  # the grid worker already has it
+        passed = await _pass_on(uow, c, cfg, pr, p, member.id or 0, now)
+        if passed is not None:
+            return view(passed)
         raise CheckinRefused("answered")
     if not await _cas(uow, pr.id, {"status": "pending", "assignee_member_id": member.id}, status="answered",
                       answer=answer, answered_by=member.id, answered_at=now, next_action_at=None):
@@ -666,6 +670,48 @@ async def answer(uow: UnitOfWork, *, user: User, prompt_id: int, answer: str, no
     members += [m for m in (p.backup_volunteer_id, p.primary_volunteer_id) if m is not None and m != member.id][:1]
     await _alert(uow, c, inc, p, pr.slot, now, members=members, level=0, kind="not_ok")
     return view("incident")
+
+
+async def _perms_now(uow: UnitOfWork, member: Member) -> frozenset[Perm]:
+    """What the member may do now (their grants are read again: a press may come after a revoke)."""
+    return permissions((await uow.session.exec(select(RoleGrant.role).where(
+        RoleGrant.member_id == member.id, col(RoleGrant.revoked_at).is_(None)))).all())
+
+
+async def _pass_on(uow: UnitOfWork, c: Community, cfg: dict[str, Any], pr: CheckinPrompt, p: KeyPerson,
+                   member_id: int, now: datetime) -> str | None:
+    """The assignee cannot do an open check: the backup volunteer gets it, or the ladder's top (the grid
+    worker). "handed" or "escalated", or None when the check was no longer theirs to pass on."""
+    if pr.stage < 2 and p.backup_volunteer_id not in (None, member_id):
+        if await _hand_to_backup(uow, c, cfg, pr, p, now, expect_stage=pr.stage, key="h", expect_assignee=member_id):
+            return "handed"
+    elif pr.stage < 3 and await _escalate(uow, c, pr, p, now, expect_stage=pr.stage, expect_assignee=member_id):
+        return "escalated"
+    elif pr.stage == 3:
+        return "escalated"  # the grid worker already has it
+    return None
+
+
+async def release_volunteer(uow: UnitOfWork, *, community: Community, member_id: int, now: datetime) -> int:
+    """A volunteer lost the role: their open checks pass on at once as if they had pressed ❌ (backup, else
+    the grid worker), so their old buttons cover nothing. Call it before they are unpaired; returns how many
+    checks were passed on. Their scheduled checks follow the new pairing when due (`_send_due`)."""
+    cfg = settings_of(community)
+    rows = (await uow.session.exec(
+        select(CheckinPrompt, KeyPerson).join(KeyPerson, col(KeyPerson.id) == col(CheckinPrompt.person_id))
+        .where(CheckinPrompt.community_id == community.id, CheckinPrompt.assignee_member_id == member_id,
+               CheckinPrompt.status == "pending", col(CheckinPrompt.stage) < 3)
+        .order_by(col(CheckinPrompt.id)))).all()
+    n = 0
+    for pr, p in rows:
+        if await _pass_on(uow, community, cfg, pr, p, member_id, now) is not None:
+            n += 1
+    await uow.session.execute(
+        update(CheckinPrompt).where(col(CheckinPrompt.community_id) == community.id,
+                                    col(CheckinPrompt.assignee_member_id) == member_id,
+                                    CheckinPrompt.status == "scheduled")
+        .values(assignee_member_id=None).execution_options(synchronize_session=False))
+    return n
 
 
 async def prompt_view(uow: UnitOfWork, *, prompt_id: int) -> AnswerView | None:
@@ -702,13 +748,18 @@ async def _incident_actor(uow: UnitOfWork, user: User, incident_id: int) -> tupl
     c = await uow.session.get(Community, inc.community_id)
     assert p is not None and c is not None
     member = await _member_in(uow, user, inc.community_id)
+    perms = await _perms_now(uow, member) if member is not None else frozenset()
+    if Perm.CHECKINS not in perms:  # a district admin alerted for a community without admins may act on it
+        district = await district_membership(uow, user_id=user.id)
+        if district is not None and any(uid == user.id for _, uid, _ in await _alerted(uow, inc.id or 0)):
+            member, perms = district, await _perms_now(uow, district)
     if member is None:
         raise CheckinRefused("not_yours")
-    roles = (await uow.session.exec(select(RoleGrant.role).where(
-        RoleGrant.member_id == member.id, col(RoleGrant.revoked_at).is_(None)))).all()
-    staff = Perm.CHECKINS in permissions(roles)
-    if not staff and member.id not in (p.primary_volunteer_id, p.backup_volunteer_id):
-        raise CheckinRefused("not_yours")
+    if Perm.CHECKINS not in perms:  # roles are read now: a press after a revoke changes nothing
+        if Perm.CHECK not in perms:
+            raise CheckinRefused("no_role")
+        if member.id not in (p.primary_volunteer_id, p.backup_volunteer_id):
+            raise CheckinRefused("not_yours")
     if inc.status != "open":
         raise CheckinRefused("closed")
     return inc, p, c, member
@@ -759,6 +810,8 @@ async def set_incident_note(uow: UnitOfWork, *, user: User, incident_id: int, no
     if inc is None or inc.closed_by is None:
         raise CheckinRefused("not_found")
     member = await _member_in(uow, user, inc.community_id)
+    if member is None or member.id != inc.closed_by:
+        member = await district_membership(uow, user_id=user.id)  # closed by a district admin (the last rung)
     if member is None or member.id != inc.closed_by:
         raise CheckinRefused("not_yours")
     inc.note_enc = note_enc

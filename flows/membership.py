@@ -220,7 +220,22 @@ async def peek_invite(uow: UnitOfWork, *, code: str, now: datetime) -> Invite:
         raise AlreadyDone("invite")
     if invite.expires_at <= now:
         raise Expired("invite")
+    if invite.revoked_at is not None or not await _issuer_may_invite(uow, invite):
+        raise NotFound("invite_withdrawn", None)
     return invite
+
+
+async def _issuer_may_invite(uow: UnitOfWork, invite: Invite) -> bool:
+    """Whether the invite's issuer may still hand out its role now (an invite made by the system may)."""
+    if invite.created_by is None:
+        return True
+    roles = (await uow.session.exec(select(RoleGrant.role).where(
+        RoleGrant.member_id == invite.created_by, RoleGrant.community_id == invite.community_id,
+        col(RoleGrant.revoked_at).is_(None)))).all()
+    try:
+        return may_invite(roles, Role(invite.role))
+    except ValueError:
+        return False
 
 
 async def _consume_invite(uow: UnitOfWork, *, code: str, member: Member, now: datetime) -> Invite:
@@ -230,7 +245,7 @@ async def _consume_invite(uow: UnitOfWork, *, code: str, member: Member, now: da
         raise NotFound("invite", None)
     result = await uow.session.exec(
         update(Invite)
-        .where(col(Invite.id) == invite.id, col(Invite.used_at).is_(None))
+        .where(col(Invite.id) == invite.id, col(Invite.used_at).is_(None), col(Invite.revoked_at).is_(None))
         .values(used_at=now, used_by=member.id)
     )
     if result.rowcount != 1:
@@ -413,30 +428,6 @@ async def grant_role(
     return await member_view(uow, member=member, user=user)
 
 
-async def revoke_role(uow: UnitOfWork, *, actor: Actor, member_id: int, role: Role, now: datetime) -> MemberView:
-    me = actor.require(Perm.GRANT)
-    if not may_invite(actor.roles, role):
-        raise Forbidden(f"revoke:{role.value}")
-    member, user = await _member_in_community(uow, community_id=me.community_id, member_id=member_id)
-    if role in (Role.ADMIN, Role.DISTRICT_ADMIN) and member.id == me.id:
-        raise Invalid("role", "self_admin")
-    result = await uow.session.exec(
-        update(RoleGrant)
-        .where(col(RoleGrant.member_id) == member.id, col(RoleGrant.role) == role.value,
-               col(RoleGrant.revoked_at).is_(None))
-        .values(revoked_at=now, revoked_by=me.id)
-    )
-    if result.rowcount == 0:
-        raise NotFound("role", role.value)
-    audit.record(uow, action="role.revoke", now=now, community_id=me.community_id, actor_user_id=actor.user.id,
-                 subject_type="member", subject_id=member.id, role=role.value)
-    assert actor.community is not None
-    outbox.notify(uow, tg_chat_id=user.tg_id, notice="role_revoked", lang=user.language or actor.community.locale,
-                  now=now, community_id=me.community_id, recipient_user_id=user.id, role=role.value,
-                  community=actor.community.name)
-    return await member_view(uow, member=member, user=user)
-
-
 async def member_view(uow: UnitOfWork, *, member: Member, user: User) -> MemberView:
     grants = (
         await uow.session.exec(
@@ -608,7 +599,8 @@ async def unlink_chat(uow: UnitOfWork, *, actor: Actor, tg_chat_id: int, now: da
     chat = (await uow.session.exec(select(Chat).where(Chat.tg_chat_id == tg_chat_id))).first()
     if chat is None or chat.community_id != me.community_id or chat.purpose is None:
         raise NotFound("link", tg_chat_id)
-    chat.purpose, chat.building_id, chat.linked_at, chat.linked_by = None, None, None, None
+    # freed: no community, no purpose, so that any community's admin may link it again
+    chat.community_id, chat.purpose, chat.building_id, chat.linked_at, chat.linked_by = None, None, None, None, None
     uow.session.add(chat)
     audit.record(uow, action="chat.unlink", now=now, community_id=me.community_id, actor_user_id=actor.user.id,
                  subject_type="chat", subject_id=chat.id)

@@ -119,6 +119,7 @@ class Invite(SQLModel, table=True):
     expires_at: datetime = _ts()
     used_at: datetime | None = _ts(nullable=True)
     used_by: int | None = Field(default=None, foreign_key="member.id")
+    revoked_at: datetime | None = _ts(nullable=True)  # withdrawn (❌ in /invites, or its issuer lost the role)
 
 
 class Chat(SQLModel, table=True):

@@ -654,7 +654,27 @@ def _closed_notice(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessag
         alias=h(p.get("alias", "")), place=f"{where} {h(p.get('room', ''))}".strip()))
 
 
-NOTICES = {"care_paired": _paired_notice, "care_unpaired": _unpaired_notice, "care_closed": _closed_notice}
+def _needs_volunteer_notice(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
+    """To the grid worker: a volunteer lost the role and was taken off these key persons."""
+    lines = [tr(lang, "{name} (member no. {member_id}) is no longer a volunteer and was taken off these key persons. "
+                      "Please pair a new volunteer with /pair:", name=h(p.get("name", "")),
+                member_id=p.get("member_id", ""))]
+    for it in p.get("items", []):
+        where = tr(lang, "Building {label}", label=h(it.get("building", ""))) if it.get("building") else ""
+        place = f"{h(it.get('alias', ''))} ({where} {h(it.get('room', ''))})".replace("( ", "(")
+        if it.get("covered"):
+            lines.append("• " + tr(lang, "{place}: the backup volunteer now checks alone; a new backup is needed.",
+                                   place=place))
+        else:
+            lines.append("• " + tr(lang, "{place}: no volunteer checks on them now. Please pair one soon; "
+                                         "today's remaining checks come to you.", place=place))
+    if p.get("more"):
+        lines.append(tr(lang, "… and {n} more. /person list shows them.", n=p["more"]))
+    return OutMessage(text="\n".join(lines))
+
+
+NOTICES = {"care_paired": _paired_notice, "care_unpaired": _unpaired_notice, "care_closed": _closed_notice,
+           "care_needs_volunteer": _needs_volunteer_notice}
 
 #: The ledger's own wording of its errors (bot/handlers/__init__.py: report_error asks it first).
 EXPLAIN = explain_care

@@ -36,6 +36,7 @@ OPEN = N_("still open")
 REFUSALS = {
     "not_found": N_("This check no longer exists."),
     "not_yours": N_("This check is not yours (any more). Nothing was changed."),
+    "no_role": N_("Your volunteer role has ended, so this button no longer works. Nothing was changed."),
     "handed_over": N_("This check was handed over to the backup volunteer. Nothing was changed."),
     "old_day": N_("This check is closed (an earlier one). Nothing was changed."),
     "answered": N_("This check was answered already. Nothing was changed."),
@@ -119,6 +120,10 @@ def _n_alert(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
                   slot=_slot(lang, p.get("slot", "")), where=where)
     elif kind == "help":
         text = tr(lang, "🆘 Help is needed at {where}: an incident was marked as needing help.", where=where)
+    elif kind == "no_volunteer":
+        text = tr(lang, "🚨 No volunteer is paired with {where} any more, so nobody was asked for the {slot} check. "
+                        "Please check yourself, and pair a new volunteer with /pair.",
+                  where=where, slot=_slot(lang, p.get("slot", "")))
     elif kind == "repeat":
         text = tr(lang, "🚨 Still unresolved (escalation {level}): {where}. Please make sure someone checks.",
                   level=p.get("level", 1), where=where)

@@ -23,6 +23,10 @@ def explain(ctx: Ctx, err: FlowError) -> str:
             "member": ctx.t("There is no member no. {key} in your community. Send /members to see the numbers.",
                             key=err.key),
             "invite": ctx.t("This invite link is not valid. Ask for a new one."),
+            "invite_withdrawn": ctx.t("This invite link was withdrawn: the person who sent it can no longer give "
+                                      "that role. Please ask the community office for a new one."),
+            "open_invite": ctx.t("This invite is no longer open (used, withdrawn or expired). /invites shows the "
+                                 "open ones."),
             "building": ctx.t("That building is not in your community."),
             "community": ctx.t("That community does not exist (any more)."),
             "role": ctx.t("This member does not hold that role."),

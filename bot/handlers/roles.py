@@ -1,4 +1,4 @@
-"""/invite, /grant, /revoke, /members and /audit: the community office's tools."""
+"""/invite, /invites, /grant, /revoke, /members and /audit: the community office's tools."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from bot.core.dispatch import PRIVATE, Ctx, Router
 from bot.core.i18n import N_
 from bot.handlers.common import MAX_ARGS, grid, int_arg, pager
 from bot.render import ORG_NAMES, h, role_name, roles_list
-from flows import audit, membership
+from flows import access, audit, membership
+from flows.clock import local
 from flows.roles import INVITABLE_BY, NEEDS_ORG, Org, Perm, Role, parse_org, parse_role
 
 router = Router()
@@ -74,6 +75,48 @@ def _parse_member_role(ctx: Ctx, usage: str) -> tuple[int, Role, Org | None] | N
     return member_id, role, org
 
 
+@router.command("invites", where=PRIVATE, description=N_("Open invite links, to withdraw"), perm=Perm.INVITE)
+async def invites(ctx: Ctx) -> None:
+    await _invites_page(ctx, 1)
+
+
+@router.callback("is")
+async def invites_press(ctx: Ctx) -> None:
+    """is:PAGE pages the list; is:x:ID:PAGE withdraws an invite and shows the page again."""
+    if ctx.args and ctx.args[0] == "x" and len(ctx.args) == 3:
+        invite_id, page_no = int_arg(ctx.args[1]), int_arg(ctx.args[2])
+        if invite_id is None or page_no is None:
+            ctx.toast(ctx.t("This button is not valid."), alert=True)
+            return
+        await access.cancel_invite(ctx.uow, actor=ctx.actor, invite_id=invite_id, now=ctx.now)
+        ctx.toast(ctx.t("❌ Invite withdrawn: the link no longer works."))
+        await _invites_page(ctx, page_no)
+        return
+    page_no = int_arg(ctx.args[0]) if len(ctx.args) == 1 else None
+    if page_no is None:
+        ctx.toast(ctx.t("This button is not valid."), alert=True)
+        return
+    await _invites_page(ctx, page_no)
+
+
+async def _invites_page(ctx: Ctx, page_no: int) -> None:
+    page = await access.list_invites(ctx.uow, actor=ctx.actor, now=ctx.now, page=page_no)
+    if page.total == 0:
+        ctx.show(ctx.t("There are no open invite links. /invite makes one."))
+        return
+    tz = ctx.actor.community.timezone if ctx.actor.community else "Asia/Shanghai"
+    lines = [ctx.t("<b>Open invite links</b> ({total}) — ❌ withdraws one:", total=page.total)]
+    buttons = []
+    for i, inv in enumerate(page.items, start=(page.page - 1) * 8 + 1):
+        lines.append(ctx.t("{n}. {role} · by {issuer} · valid until {until}", n=i,
+                           role=role_name(ctx.lang, inv.role, inv.organisation), issuer=h(inv.issuer) or ctx.t("—"),
+                           until=f"{local(inv.expires_at, tz):%m-%d %H:%M}"))
+        buttons.append([ctx.button(ctx.t("❌ Withdraw no. {n}", n=i), "is", "x", inv.id, page.page)])
+    if page.pages > 1:
+        buttons.append(pager(ctx, page.page, page.pages, "is"))
+    ctx.show("\n".join(lines), buttons)
+
+
 @router.command("grant", where=PRIVATE, description=N_("Give a member a role"), perm=Perm.GRANT)
 async def grant(ctx: Ctx) -> None:
     ctx.actor.require(Perm.GRANT)
@@ -93,7 +136,7 @@ async def revoke(ctx: Ctx) -> None:
     parsed = _parse_member_role(ctx, ctx.t("Usage: /revoke MEMBER_NO ROLE, e.g. /revoke 12 volunteer."))
     if parsed is None:
         return
-    view = await membership.revoke_role(ctx.uow, actor=ctx.actor, member_id=parsed[0], role=parsed[1], now=ctx.now)
+    view = await access.revoke_role(ctx.uow, actor=ctx.actor, member_id=parsed[0], role=parsed[1], now=ctx.now)
     ctx.reply(ctx.t("✅ {name} (no. {id}) now holds: {roles}", name=h(view.name), id=view.member_id,
                     roles=roles_list(ctx.lang, list(view.roles), view.organisation) or ctx.t("—")))
 
@@ -140,8 +183,6 @@ async def _audit_page(ctx: Ctx, page_no: int) -> None:
     me = ctx.actor.require(Perm.AUDIT)
     page = await audit.list_entries(ctx.uow, community_id=me.community_id, page=page_no)
     tz = ctx.actor.community.timezone if ctx.actor.community else "Asia/Shanghai"
-    from flows.clock import local
-
     lines = [ctx.t("<b>Audit log</b> ({total})", total=page.total),
              ctx.t("Who: member no. and the name they had at the time.")]
     for e in page.items:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from flows import conversation, membership, outbox, updates
+from flows import access, conversation, membership, outbox, updates
 from flows.clock import FixedClock
 from flows.conversation import State
 from flows.errors import AlreadyDone, Expired, Forbidden, Invalid, NotFound, NotRegistered
@@ -134,16 +134,16 @@ async def test_grant_and_revoke_notify_the_member_and_are_audited(db: Database, 
             await membership.grant_role(uow, actor=admin, member_id=mid, role=Role.VOLUNTEER, org=None,
                                         now=clock.now())
     async with db.uow() as uow:
-        view = await membership.revoke_role(uow, actor=admin, member_id=mid, role=Role.VOLUNTEER, now=clock.now())
+        view = await access.revoke_role(uow, actor=admin, member_id=mid, role=Role.VOLUNTEER, now=clock.now())
         await uow.commit()
     assert view.roles == ("resident",)
     async with db.uow() as uow:
         notices = [r.payload["notice"] for r in (await uow.session.exec(select(OutboxMessage))).all()]
         actions = [e.action for e in (await uow.session.exec(select(AuditEntry))).all()]
         with pytest.raises(NotFound):
-            await membership.revoke_role(uow, actor=admin, member_id=mid, role=Role.VOLUNTEER, now=clock.now())
+            await access.revoke_role(uow, actor=admin, member_id=mid, role=Role.VOLUNTEER, now=clock.now())
         with pytest.raises(Invalid):
-            await membership.revoke_role(uow, actor=admin, member_id=admin.member.id, role=Role.ADMIN,
+            await access.revoke_role(uow, actor=admin, member_id=admin.member.id, role=Role.ADMIN,
                                          now=clock.now())
         with pytest.raises(NotFound):
             await membership.grant_role(uow, actor=admin, member_id=9999, role=Role.VOLUNTEER, org=None,
