@@ -127,24 +127,28 @@ def _progress(done: int, total: int, width: int = 30) -> None:
 
 
 def _why(err: Exception) -> str:
-    """A rejected row's reason, in plain words for the person running the import."""
+    """A rejected row's column and reason, in plain words for the person running the import. Never the cell's
+    value: the file holds names, rooms and contacts of the people in the care ledger, and this report is
+    printed, pasted into chats and kept in terminal logs."""
     from flows.errors import Invalid, NotFound
 
     if isinstance(err, Invalid):
         limit = err.details.get("limit")
-        value = err.details.get("value")
-        reasons = {"empty": f"missing {err.field}", "too_long": f"{err.field} too long (at most {limit} characters)",
-                   "unknown": f"bad {err.field}: {value!r}", "same": "primary and backup are the same member",
-                   "not_volunteer": f"{err.field} member no. {err.details.get('member_id')} is not a volunteer",
-                   "format": f"{err.field} is not a member number"}
-        return reasons.get(err.reason, f"invalid {err.field} ({err.reason})")
+        reasons = {"empty": "missing", "too_long": f"too long (at most {limit} characters)",
+                   "unknown": "not one of the known values", "same": "primary and backup are the same member",
+                   "not_volunteer": "that member is not a volunteer of this community",
+                   "format": "not a member number"}
+        return f"column {err.field}: {reasons.get(err.reason, err.reason)}"
     if isinstance(err, NotFound):
-        return f"unknown {err.what} {err.key!r}"
+        column = "primary or backup" if err.what == "member" else err.what  # a volunteer's member number
+        return f"column {column}: no such {err.what} in this community"
     return f"{type(err).__name__}"
 
 
 def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     from pathlib import Path
+
+    from sqlalchemy.exc import SQLAlchemyError
 
     from flows import care, membership
     from flows.clock import SystemClock
@@ -164,8 +168,11 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     try:
         rows = care.read_table(path)
-    except (UnicodeDecodeError, ValueError, OSError) as exc:
-        print(f"linli: cannot read {path}: {exc}", file=sys.stderr)
+    except UnicodeDecodeError:
+        print(f"linli: cannot read {path}: not UTF-8 text (save it as \"CSV UTF-8\" or as XLSX)", file=sys.stderr)
+        return 2
+    except (ValueError, OSError) as exc:  # the reason only: a parser's message may quote a cell
+        print(f"linli: cannot read {path}: {type(exc).__name__}", file=sys.stderr)
         return 2
     sealer = Sealer(settings.secret())
 
@@ -188,6 +195,8 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
                         imported += 1
                     except FlowError as err:
                         rejected.append((line, _why(err)))
+                    except SQLAlchemyError as err:  # its message quotes the row's values: the kind only
+                        rejected.append((line, f"the database refused the row ({type(err).__name__})"))
                 _progress(i, len(rows))
         finally:
             await db.dispose()
