@@ -48,15 +48,35 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.sandbox import Sandbox
+    """The sandbox on a database and a secret of its own: LINLI_DATABASE_URL and LINLI_SECRET_KEY belong to the
+    real bot and are ignored (said in one line), and a database that is not a sandbox's is refused."""
+    import os
 
-    update: dict[str, object] = {}
+    from bot.sandbox import SANDBOX_DATABASE_URL, SANDBOX_SECRET_FILE, NotASandbox, Sandbox
+
+    database = args.database or SANDBOX_DATABASE_URL
+    ignored = [name for name in ("LINLI_DATABASE_URL", "LINLI_SECRET_KEY", "LINLI_SECRET_KEY_FILE")
+               if os.environ.get(name)]
+    if ignored:
+        print(f"linli sandbox: {', '.join(ignored)} ignored; the sandbox keeps its own database "
+              f"({args.database or SANDBOX_DATABASE_URL.split('///', 1)[-1]}) and secret ({SANDBOX_SECRET_FILE})",
+              file=sys.stderr)
+    update: dict[str, object] = {"database_url": database, "secret_key": "", "secret_key_previous": "",
+                                 "secret_key_file": SANDBOX_SECRET_FILE}
     if args.runtime:
         update["runtime"] = args.runtime
-    if "LINLI_DATABASE_URL" not in __import__("os").environ:
-        update["database_url"] = "sqlite+aiosqlite:///./data/sandbox.db"
+    sandbox = Sandbox(settings.model_copy(update=update), host=args.host, port=args.port)
+
+    async def start_and_stop() -> None:
+        await sandbox.start()
+        print(f"linli sandbox started at {sandbox.url}/ and stopped", flush=True)
+        await sandbox.stop()
+
     try:
-        asyncio.run(Sandbox(settings.model_copy(update=update), host=args.host, port=args.port).serve_forever())
+        asyncio.run(start_and_stop() if args.start_only else sandbox.serve_forever())
+    except NotASandbox as exc:
+        print(f"linli sandbox: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         pass
     return 0
@@ -218,6 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runtime", choices=["aiogram", "ptb"])
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=None)
+    p.add_argument("--database", help="a database of the sandbox's own (default ./data/sandbox.db); one that holds "
+                                      "real communities is refused")
+    p.add_argument("--start-only", action="store_true", help="start, print the address and stop (a check)")
     p.set_defaults(fn=cmd_sandbox)
     p = sub.add_parser("db", help="database migrations")
     p.add_argument("action", choices=["upgrade", "current"])

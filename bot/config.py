@@ -18,6 +18,7 @@ class Settings(BaseSettings):
     timezone: str = Field(default="Asia/Shanghai", description="Default time zone of new communities")
     locale: str = Field(default="zh_CN", description="Default language: zh_CN or en")
     secret_key: str = Field(default="", description="Signs buttons and encrypts the care ledger")
+    secret_key_previous: str = Field(default="", description="The secret before `linli keys rotate` (still opens)")
     secret_key_file: str = Field(default="./data/secret.key", description="Used (and created) when SECRET_KEY is empty")
     webhook_url: str = Field(default="", description="Public HTTPS URL; set it to use webhooks instead of polling")
     webhook_secret: str = Field(default="", description="Checked in X-Telegram-Bot-Api-Secret-Token")

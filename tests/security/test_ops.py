@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from flows.clock import FixedClock
@@ -52,3 +53,74 @@ async def test_item12_import_report_names_column_and_line_never_the_value(db: Da
     assert "line 7: column primary or backup: no such member in this community" in done.stdout
     for value in ("马秀英", "138123", "张桂芳", "139000", "137000", "孙丽", "3333"):
         assert value not in done.stdout + done.stderr, value
+
+
+# ---------------------------------------------------------------------------------------------- item 6
+
+
+def _production(tmp_path: Path) -> tuple[str, Path]:
+    """A 'production' SQLite file with a real community in it (and its first admin invite)."""
+    import asyncio
+
+    from flows import membership
+    from storage.migrate import upgrade
+
+    path = tmp_path / "prod" / "linli.db"
+    path.parent.mkdir()
+    url = f"sqlite+aiosqlite:///{path}"
+    upgrade(url)
+
+    async def create() -> None:
+        db = Database(url)
+        async with db.uow(write=True) as uow:
+            await membership.create_community(uow, name="真实社区", slug="real", now=datetime(2027, 3, 1, tzinfo=UTC),
+                                              buildings=["1", "2"])
+            await uow.commit()
+        await db.dispose()
+
+    asyncio.run(create())
+    return url, path
+
+
+def _rows(path: Path) -> dict[str, int]:
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}  # noqa: S608
+
+
+def _sandbox_cli(tmp_path: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`linli sandbox --start-only` in a directory of its own (its ./data/ is the sandbox's)."""
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    return _cli("sandbox", "--start-only", "--port", "0", *args, env={"PYTHONPATH": str(ROOT), **env}, cwd=work)
+
+
+def test_item6_sandbox_ignores_a_production_database_url(tmp_path: Path) -> None:
+    url, path = _production(tmp_path)
+    before, raw = _rows(path), path.read_bytes()
+    assert before["community"] == 1 and before["outboxmessage"] == 0
+    done = _sandbox_cli(tmp_path, env={"LINLI_DATABASE_URL": url, "LINLI_SECRET_KEY": SECRET})
+    assert done.returncode == 0, done.stderr
+    assert "LINLI_DATABASE_URL, LINLI_SECRET_KEY ignored" in done.stderr  # one line says so
+    assert "started at http://127.0.0.1:" in done.stdout
+    assert _rows(path) == before and path.read_bytes() == raw  # production untouched: no demo, no outbox
+    sandbox_db = tmp_path / "work" / "data" / "sandbox.db"
+    sandbox_rows = _rows(sandbox_db)
+    assert sandbox_rows["community"] == 1 and sandbox_rows["keyperson"] == 3  # the demo went to its own database
+    key = tmp_path / "work" / "data" / "sandbox-secret.key"
+    assert key.is_file() and SECRET not in key.read_text()  # and it seals with its own secret
+
+
+def test_item6_sandbox_refuses_a_database_that_is_not_a_sandbox(tmp_path: Path) -> None:
+    url, path = _production(tmp_path)
+    before, raw = _rows(path), path.read_bytes()
+    done = _sandbox_cli(tmp_path, "--database", url, env={})
+    assert done.returncode == 2
+    assert "holds 1 community and is not a sandbox database" in done.stderr
+    assert _rows(path) == before and path.read_bytes() == raw
+    # the sandbox's own database, once marked, is taken again (and so is a fresh one)
+    own = f"sqlite+aiosqlite:///{tmp_path}/own.db"
+    for _ in range(2):
+        assert _sandbox_cli(tmp_path, "--database", own, env={}).returncode == 0
