@@ -34,7 +34,9 @@ class Settings(BaseSettings):
     run_sender: bool = Field(default=True, description="Run the outbox sender in this process")
     run_scheduler: bool = Field(default=True, description="Run the scheduler in this process")
     button_ttl_hours: int = Field(default=72, description="How long a button keeps working")
-    log_level: str = Field(default="INFO")
+    log_level: str = Field(default="INFO", description="Linli's own log level: DEBUG, INFO, WARNING or ERROR")
+    log_libraries: str = Field(default="WARNING", description="Log level of the libraries underneath (telegram, "
+                               "httpx, aiosqlite, sqlalchemy …); below WARNING their output holds personal data")
 
     def secret(self) -> bytes:
         """The secret key, creating a key file on first use when none is configured."""

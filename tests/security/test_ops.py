@@ -4,6 +4,8 @@ cell of the care ledger."""
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import subprocess
 import sys
@@ -12,6 +14,7 @@ from pathlib import Path
 
 from flows.clock import FixedClock
 from storage.db import Database
+from tests.bot.conftest import TOKEN, Harness, linli, runtime, standin, tg  # noqa: F401 (fixtures)
 from tests.test_import import _community
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -124,3 +127,71 @@ def test_item6_sandbox_refuses_a_database_that_is_not_a_sandbox(tmp_path: Path) 
     own = f"sqlite+aiosqlite:///{tmp_path}/own.db"
     for _ in range(2):
         assert _sandbox_cli(tmp_path, "--database", own, env={}).returncode == 0
+
+
+# ---------------------------------------------------------------------------------------------- item 8
+
+
+class _NotTheStandIn(logging.Filter):
+    """The stand-in (Telegram's side, in this process only for the test) logs what it receives: not the bot's log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.name.startswith("bot.standin")
+
+
+async def test_item8_debug_log_holds_no_token_and_no_sealed_field(linli: Harness) -> None:  # noqa: F811
+    from bot.logs import LIBRARIES, setup_logging
+    from tests.bot.test_care import ADMIN, _add_person, _setup
+
+    root = logging.getLogger()
+    saved = root.level, {name: logging.getLogger(name).level for name in LIBRARIES}
+    stream = io.StringIO()
+    settings = linli.app.settings.model_copy(update={"log_level": "DEBUG"})
+    handler = setup_logging(settings, stream)
+    handler.addFilter(_NotTheStandIn())
+    try:
+        await _setup(linli)
+        person = await _add_person(linli)  # the grid worker types the name and the contact
+        shown = (await linli.say(ADMIN, f"/person show {person}"))[-1]["text"]
+        assert "李秀兰" in shown and "13812345678" in shown  # the admin sees them in the chat
+        logging.getLogger("linli.test").debug("a token in a message: %s", TOKEN)
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(saved[0])
+        for name, level in saved[1].items():
+            logging.getLogger(name).setLevel(level)
+    log = stream.getvalue()
+    assert "DEBUG linli.test" in log  # a debug run
+    for secret in ("李秀兰", "13812345678", "女儿", TOKEN.split(":")[1]):
+        assert secret not in log, secret
+    assert "a token in a message: «secret»" in log  # and the filter masks a token whoever logs it
+
+
+def test_item8_libraries_stay_quiet_and_tracebacks_are_masked() -> None:
+    from bot.config import Settings
+    from bot.logs import setup_logging
+
+    root = logging.getLogger()
+    saved = root.level, logging.getLogger("telegram").level, logging.getLogger("aiosqlite").level
+    stream = io.StringIO()
+    settings = Settings(_env_file=None, bot_token=TOKEN, log_level="DEBUG")  # type: ignore[call-arg]
+    handler = setup_logging(settings, stream)
+    try:
+        logging.getLogger("telegram.ext.ExtBot").debug("Calling Bot API endpoint with parameters 李秀兰")
+        logging.getLogger("aiosqlite").debug("executing with parameters 13812345678")
+        try:
+            raise ConnectionError(f"POST https://api.telegram.org/bot{TOKEN}/sendMessage failed")
+        except ConnectionError:
+            logging.getLogger("linli.outbox").exception("sending failed")
+        assert logging.getLogger("telegram").level == logging.WARNING
+        loud = setup_logging(settings.model_copy(update={"log_libraries": "debug"}), stream)  # for a test machine
+        assert logging.getLogger("telegram.ext").getEffectiveLevel() == logging.DEBUG
+        root.removeHandler(loud)
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(saved[0])
+        logging.getLogger("telegram").setLevel(saved[1])
+        logging.getLogger("aiosqlite").setLevel(saved[2])
+    log = stream.getvalue()
+    assert "sending failed" in log and "ConnectionError: POST https://api.telegram.org/bot«secret»/sendMessage" in log
+    assert TOKEN.split(":")[1] not in log and "李秀兰" not in log and "13812345678" not in log
