@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 import urllib.request
 
-from bot.config import Settings
+from bot.config import SecretError, Settings
 
 
 def _logging(settings: Settings) -> None:
@@ -35,6 +36,11 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
     if args.runtime:
         settings = settings.model_copy(update={"runtime": args.runtime})
+    if settings.key_file_beside_database():
+        logging.getLogger("linli").warning(
+            "the secret key file %s sits beside the database: a copy or backup of that directory carries the key "
+            "that opens the care ledger. Keep it elsewhere (LINLI_SECRET_KEY_FILE) or set LINLI_SECRET_KEY",
+            settings.secret_key_file)
     try:
         asyncio.run(LinliApp(settings).serve_forever())
     except SchemaBehind as exc:
@@ -226,6 +232,29 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
+    """`linli keys rotate [--dry-run]`: a new secret, and the care ledger sealed again with it (bot/keys.py)."""
+    from bot.keys import BallotOpen, rotate
+    from storage.migrate import SchemaBehind, check_current
+
+    try:
+        check_current(settings.database_url)
+        report, what = asyncio.run(rotate(settings, dry_run=args.dry_run, progress=_progress))
+    except (SchemaBehind, BallotOpen) as exc:
+        print(f"linli: {exc}", file=sys.stderr)
+        return 2
+    verb = "would be re-sealed" if args.dry_run else "re-sealed"
+    print(f"{report.resealed} of {report.values} sealed values {verb}; {what}.")
+    if report.unopenable:
+        print(f"{len(report.unopenable)} values open with none of the keys held and were left as they are:")
+        for where in report.unopenable:
+            print(f"  {where}")
+        return 1
+    if not args.dry_run:
+        print("Restart the bot (and every worker) now: they still hold the old keys.")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="linli", description="Linli (邻里) community governance bot")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -260,10 +289,20 @@ def main(argv: list[str] | None = None) -> int:
     i.add_argument("file")
     i.add_argument("--community", required=True, help="the community's slug (`linli community list`)")
     p.set_defaults(fn=cmd_import)
+    p = sub.add_parser("keys", help="the secret key")
+    ksub = p.add_subparsers(dest="action", required=True)
+    k = ksub.add_parser("rotate", help="a new secret; every sealed value of the care ledger sealed again with it "
+                                       "(stop the bot first; refused while a ballot is open)")
+    k.add_argument("--dry-run", action="store_true", help="count what would be re-sealed, change nothing")
+    p.set_defaults(fn=cmd_keys)
     args = parser.parse_args(argv)
     settings = Settings()
     _logging(settings)
-    return int(args.fn(settings, args))
+    try:
+        return int(args.fn(settings, args))
+    except SecretError as exc:
+        print(f"linli: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -4,14 +4,20 @@ cell of the care ledger."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import logging
 import os
+import stat
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
+from bot.config import Settings
 from flows.clock import FixedClock
 from storage.db import Database
 from tests.bot.conftest import TOKEN, Harness, linli, runtime, standin, tg  # noqa: F401 (fixtures)
@@ -195,3 +201,200 @@ def test_item8_libraries_stay_quiet_and_tracebacks_are_masked() -> None:
     log = stream.getvalue()
     assert "sending failed" in log and "ConnectionError: POST https://api.telegram.org/bot«secret»/sendMessage" in log
     assert TOKEN.split(":")[1] not in log and "李秀兰" not in log and "13812345678" not in log
+
+
+# ---------------------------------------------------------------------------------------------- item 11
+
+
+def test_item11_key_file_is_born_owner_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Made with mode 600 from the start: with a permissive umask and no chmod after (the moment between writing
+    and chmod-ing), nobody else could have read it."""
+    from bot.config import Settings
+
+    monkeypatch.setattr(Path, "chmod", lambda self, mode: None)
+    old = os.umask(0)
+    try:
+        settings = Settings(_env_file=None, secret_key_file=str(tmp_path / "data" / "secret.key"))  # type: ignore[call-arg]
+        secret = settings.secret()
+    finally:
+        os.umask(old)
+    path = tmp_path / "data" / "secret.key"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert len(secret) >= 32 and settings.secret() == secret  # made once, then read
+
+
+def test_item11_key_file_readable_by_others_is_refused(tmp_path: Path) -> None:
+    from bot.config import SecretError, Settings
+
+    path = tmp_path / "secret.key"
+    path.write_text("k" * 43 + "\n")
+    path.chmod(0o644)
+    settings = Settings(_env_file=None, secret_key_file=str(path))  # type: ignore[call-arg]
+    with pytest.raises(SecretError, match="can be read by other users .*chmod 600"):
+        settings.secret()
+    path.chmod(0o640)
+    with pytest.raises(SecretError, match="chmod 600"):
+        settings.secret()
+    done = _cli("run", env={"LINLI_SECRET_KEY_FILE": str(path), "LINLI_BOT_TOKEN": TOKEN,
+                            "LINLI_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/x.db"})
+    assert done.returncode == 2 and "can be read by other users" in done.stderr, done.stderr
+    path.chmod(0o600)
+    assert settings.secret() == b"k" * 43
+
+
+def test_item11_short_secret_is_refused(tmp_path: Path) -> None:
+    from bot.config import SecretError, Settings
+
+    with pytest.raises(SecretError, match="LINLI_SECRET_KEY is 9 bytes long; at least 32"):
+        Settings(_env_file=None, secret_key="too-short").secret()  # type: ignore[call-arg]
+    path = tmp_path / "secret.key"
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+    os.write(fd, b"short\n")
+    os.close(fd)
+    with pytest.raises(SecretError, match="at least 32"):
+        Settings(_env_file=None, secret_key_file=str(path)).secret()  # type: ignore[call-arg]
+    done = _cli("db", "current", env={"LINLI_SECRET_KEY": "too-short"})  # no secret needed: runs
+    assert done.returncode == 0
+
+
+def test_item11_keys_differ_per_purpose_and_sealed_text_names_its_key() -> None:
+    import hashlib
+    import hmac
+
+    from bot.core import callbacks
+    from storage.crypto import PURPOSES, Sealer, derive_key, key_id
+
+    secret = SECRET.encode()
+    keys = {p: derive_key(secret, p) for p in PURPOSES}
+    assert len(set(keys.values())) == 3 and secret not in keys.values()
+    assert derive_key(b"another-secret-0123456789abcdef0123", "ledger") != keys["ledger"]
+    data = callbacks.pack(secret, ["x", 1], now=datetime(2027, 3, 1, tzinfo=UTC), ttl=timedelta(hours=1))
+    body, sig = data.rsplit("~", 1)
+    raw = base64.urlsafe_b64encode(hmac.new(secret, body.encode(), hashlib.sha256).digest()[:6]).decode()
+    assert sig != raw  # buttons are not signed with the secret itself
+    sealed = Sealer(secret).seal("李秀兰")
+    assert sealed.startswith(key_id(secret) + ":") and "李秀兰" not in sealed
+    assert Sealer(secret).open(sealed) == "李秀兰"
+    with pytest.raises(ValueError, match="sealed with key"):
+        Sealer(b"another-secret-0123456789abcdef0123").open(sealed)
+
+
+def test_item11_buttons_in_flight_survive_a_rotation() -> None:
+    from bot.core import callbacks
+
+    old, new = SECRET.encode(), b"the-new-secret-0123456789abcdef0123"
+    now = datetime(2027, 3, 1, tzinfo=UTC)
+    data = callbacks.pack(old, ["reg", "b", 12], now=now, ttl=timedelta(hours=72))
+    assert callbacks.unpack(new, data, now=now, previous=[old]) == ["reg", "b", "12"]
+    with pytest.raises(callbacks.BadButton):
+        callbacks.unpack(new, data, now=now)
+
+
+async def _sealed_people(db: Database, clock: FixedClock, old: bytes) -> None:
+    """Three key persons sealed with `old`: one as versions before key ids did (a bare Fernet token)."""
+    from cryptography.fernet import Fernet
+    from sqlmodel import select
+
+    from flows import care, membership
+    from storage.crypto import Sealer
+    from storage.models import KeyPerson
+
+    await _community(db, clock)
+    sealer = Sealer(old)
+    async with db.uow(write=True) as uow:
+        community = await membership.community_by_slug(uow, "demo")
+        for room, name in (("2-401", "李秀兰"), ("1-102", "王建国"), ("3-301", "刘芳")):
+            await care.import_row(uow, community=community, sealer=sealer, now=clock.now(), notify=False,
+                                  row={"building": "3", "room": room, "alias": f"3-{room}", "name": name,
+                                       "contact": f"{name}的女儿 13812345678", "risk": "red", "groups": "独居"})
+        await uow.commit()
+    async with db.uow(write=True) as uow:
+        first = (await uow.session.exec(select(KeyPerson).order_by(KeyPerson.id))).first()
+        assert first is not None
+        legacy = Fernet(base64.urlsafe_b64encode(hashlib.sha256(b"linli-ledger:" + old).digest()))
+        first.notes_enc = legacy.encrypt("旧备注".encode()).decode()
+        await uow.commit()
+
+
+async def _ledger(db: Database) -> list[tuple[str, str, str]]:
+    from sqlmodel import select
+
+    from storage.models import KeyPerson
+
+    async with db.uow() as uow:
+        rows = (await uow.session.exec(select(KeyPerson).order_by(KeyPerson.id))).all()
+    return [(p.name_enc, p.contact_enc, p.notes_enc) for p in rows]
+
+
+async def test_item11_rotate_reseals_the_ledger_and_old_data_still_opens(db: Database, db_url: str,
+                                                                         clock: FixedClock, tmp_path: Path) -> None:
+    from storage.crypto import Sealer, key_id
+
+    path = tmp_path / "keys" / "secret.key"
+    old = Settings(_env_file=None, secret_key_file=str(path)).secret()  # type: ignore[call-arg]
+    await _sealed_people(db, clock, old)
+    before = await _ledger(db)
+    env = {"LINLI_DATABASE_URL": db_url, "LINLI_SECRET_KEY_FILE": str(path)}
+
+    dry = _cli("keys", "rotate", "--dry-run", env=env)
+    assert dry.returncode == 0, dry.stderr
+    assert "7 of 7 sealed values would be re-sealed; nothing changed." in dry.stdout
+    assert await _ledger(db) == before and path.read_text().split() == [old.decode()]
+
+    done = _cli("keys", "rotate", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "7 of 7 sealed values re-sealed" in done.stdout and "7/7" in done.stderr and "#" in done.stderr
+    new, kept = (line.encode() for line in path.read_text().split())
+    assert kept == old and new != old and stat.S_IMODE(path.stat().st_mode) == 0o600
+    after = await _ledger(db)
+    for name_enc, contact_enc, notes_enc in after:
+        for value in (name_enc, contact_enc) + ((notes_enc,) if notes_enc else ()):
+            assert value.startswith(key_id(new) + ":")
+    opened = [[Sealer(new).open(v) for v in row] for row in after]  # the new key alone opens everything
+    assert opened[0] == ["李秀兰", "李秀兰的女儿 13812345678", "旧备注"]
+    assert [r[0] for r in opened] == ["李秀兰", "王建国", "刘芳"]
+    assert Settings(_env_file=None, secret_key_file=str(path)).secret() == new  # type: ignore[call-arg]
+    assert Settings(_env_file=None, secret_key_file=str(path)).previous_secrets() == [old]  # type: ignore[call-arg]
+    again = _cli("keys", "rotate", env=env)  # a second rotation keeps only the secret just replaced
+    assert again.returncode == 0 and path.read_text().split()[1].encode() == new
+
+
+async def test_item11_rotate_is_refused_while_a_ballot_is_open(db: Database, db_url: str, clock: FixedClock,
+                                                               tmp_path: Path) -> None:
+    from storage.models import Ballot
+
+    path = tmp_path / "secret.key"
+    old = Settings(_env_file=None, secret_key_file=str(path)).secret()  # type: ignore[call-arg]
+    member, _ = await _community(db, clock)
+    async with db.uow(write=True) as uow:
+        from flows import membership
+
+        community = await membership.community_by_slug(uow, "demo")
+        uow.session.add(Ballot(community_id=community.id or 0, year=2027, status="open", opens_at=clock.now(),
+                               closes_at=clock.now() + timedelta(days=3), created_by_member_id=member,
+                               created_at=clock.now()))
+        await uow.commit()
+    done = _cli("keys", "rotate", env={"LINLI_DATABASE_URL": db_url, "LINLI_SECRET_KEY_FILE": str(path)})
+    assert done.returncode == 2 and "a ballot is open" in done.stderr
+    assert path.read_text().split() == [old.decode()]
+
+
+def test_item11_rotate_with_the_secret_in_the_environment_says_how(tmp_path: Path) -> None:
+    from storage.migrate import upgrade
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/x.db"
+    upgrade(url)
+    done = _cli("keys", "rotate", env={"LINLI_DATABASE_URL": url, "LINLI_SECRET_KEY": SECRET})
+    assert done.returncode == 2 and "LINLI_SECRET_KEY_PREVIOUS" in done.stderr
+    done = _cli("keys", "rotate", env={"LINLI_DATABASE_URL": url, "LINLI_SECRET_KEY": "n" * 40,
+                                       "LINLI_SECRET_KEY_PREVIOUS": SECRET})
+    assert done.returncode == 0 and "0 of 0 sealed values re-sealed" in done.stdout, done.stderr
+
+
+def test_item11_warning_when_the_key_file_sits_beside_the_database(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = {"LINLI_DATABASE_URL": f"sqlite+aiosqlite:///{data}/linli.db", "LINLI_SECRET_KEY_FILE": str(data / "k")}
+    done = _cli("run", env=env)  # stops at once (no schema), after the warning
+    assert "sits beside the database" in done.stderr
+    done = _cli("run", env={**env, "LINLI_SECRET_KEY_FILE": str(tmp_path / "elsewhere" / "k")})
+    assert "sits beside the database" not in done.stderr
