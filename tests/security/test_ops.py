@@ -67,10 +67,8 @@ async def test_item12_import_report_names_column_and_line_never_the_value(db: Da
 # ---------------------------------------------------------------------------------------------- item 6
 
 
-def _production(tmp_path: Path) -> tuple[str, Path]:
+async def _make_production(tmp_path: Path) -> tuple[str, Path]:
     """A 'production' SQLite file with a real community in it (and its first admin invite)."""
-    import asyncio
-
     from flows import membership
     from storage.migrate import upgrade
 
@@ -78,17 +76,19 @@ def _production(tmp_path: Path) -> tuple[str, Path]:
     path.parent.mkdir()
     url = f"sqlite+aiosqlite:///{path}"
     upgrade(url)
-
-    async def create() -> None:
-        db = Database(url)
-        async with db.uow(write=True) as uow:
-            await membership.create_community(uow, name="真实社区", slug="real", now=datetime(2027, 3, 1, tzinfo=UTC),
-                                              buildings=["1", "2"])
-            await uow.commit()
-        await db.dispose()
-
-    asyncio.run(create())
+    db = Database(url)
+    async with db.uow(write=True) as uow:
+        await membership.create_community(uow, name="真实社区", slug="real", now=datetime(2027, 3, 1, tzinfo=UTC),
+                                          buildings=["1", "2"])
+        await uow.commit()
+    await db.dispose()
     return url, path
+
+
+def _production(tmp_path: Path) -> tuple[str, Path]:
+    import asyncio
+
+    return asyncio.run(_make_production(tmp_path))
 
 
 def _rows(path: Path) -> dict[str, int]:
@@ -398,3 +398,16 @@ def test_item11_warning_when_the_key_file_sits_beside_the_database(tmp_path: Pat
     assert "sits beside the database" in done.stderr
     done = _cli("run", env={**env, "LINLI_SECRET_KEY_FILE": str(tmp_path / "elsewhere" / "k")})
     assert "sits beside the database" not in done.stderr
+
+
+async def test_item6_sandbox_class_refuses_a_production_database_before_writing(tmp_path: Path) -> None:
+    from bot.sandbox import NotASandbox, Sandbox
+
+    url, path = await _make_production(tmp_path)
+    before, raw = _rows(path), path.read_bytes()
+    settings = Settings(_env_file=None, database_url=url, secret_key=SECRET)  # type: ignore[call-arg]
+    sandbox = Sandbox(settings, port=0)
+    with pytest.raises(NotASandbox, match="not a sandbox database"):
+        await sandbox.start()
+    await sandbox.stop()
+    assert _rows(path) == before and path.read_bytes() == raw
