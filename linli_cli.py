@@ -62,9 +62,11 @@ def cmd_sandbox(settings: Settings, args: argparse.Namespace) -> int:
     ignored = [name for name in ("LINLI_DATABASE_URL", "LINLI_SECRET_KEY", "LINLI_SECRET_KEY_FILE")
                if os.environ.get(name)]
     if ignored:
-        print(f"linli sandbox: {', '.join(ignored)} ignored; the sandbox keeps its own database "
-              f"({args.database or SANDBOX_DATABASE_URL.split('///', 1)[-1]}) and secret ({SANDBOX_SECRET_FILE})",
-              file=sys.stderr)
+        from sqlalchemy.engine import make_url
+
+        shown = make_url(database).render_as_string(hide_password=True) if args.database else "./data/sandbox.db"
+        print(f"linli sandbox: {', '.join(ignored)} ignored; the sandbox keeps its own database ({shown}) and "
+              f"secret ({SANDBOX_SECRET_FILE})", file=sys.stderr)
     update: dict[str, object] = {"database_url": database, "secret_key": "", "secret_key_previous": "",
                                  "secret_key_file": SANDBOX_SECRET_FILE}
     if args.runtime:
