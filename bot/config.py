@@ -62,7 +62,9 @@ def read_key_file(path: Path, *, create: bool) -> list[bytes]:
     lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     if not lines:
         raise SecretError(f"secret key file {path} is empty")
-    return [checked_secret(line.encode(), f"the secret in {path}") for line in lines]
+    # the current secret must be long enough; those it replaced only open what they sealed (a short one is how
+    # a deployment from before the length check moves to a long one)
+    return [checked_secret(lines[0].encode(), f"the secret in {path}"), *(line.encode() for line in lines[1:])]
 
 
 class Settings(BaseSettings):
@@ -103,8 +105,7 @@ class Settings(BaseSettings):
 
     def previous_secrets(self) -> list[bytes]:
         """The secrets the current one replaced (`linli keys rotate`): they still open and verify what they made."""
-        old = [checked_secret(self.secret_key_previous.encode(), "LINLI_SECRET_KEY_PREVIOUS")] \
-            if self.secret_key_previous else []
+        old = [self.secret_key_previous.encode()] if self.secret_key_previous else []  # may be short: see above
         if self.secret_key:
             return old
         return read_key_file(Path(self.secret_key_file), create=True)[1:] + old

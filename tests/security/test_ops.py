@@ -168,7 +168,7 @@ async def test_item8_debug_log_holds_no_token_and_no_sealed_field(linli: Harness
             logging.getLogger(name).setLevel(level)
     log = stream.getvalue()
     assert "DEBUG linli.test" in log  # a debug run
-    for secret in ("李秀兰", "13812345678", "女儿", TOKEN.split(":")[1]):
+    for secret in ("李秀兰", "13812345678", "女儿", "2-401", "李奶奶", TOKEN.split(":")[1]):
         assert secret not in log, secret
     assert "a token in a message: «secret»" in log  # and the filter masks a token whoever logs it
 
@@ -379,16 +379,21 @@ async def test_item11_rotate_is_refused_while_a_ballot_is_open(db: Database, db_
     assert path.read_text().split() == [old.decode()]
 
 
-def test_item11_rotate_with_the_secret_in_the_environment_says_how(tmp_path: Path) -> None:
-    from storage.migrate import upgrade
+async def test_item11_rotate_with_the_secret_in_the_environment(db: Database, db_url: str, clock: FixedClock) -> None:
+    """The operator sets the new secret and names the old one; the command re-seals. The old one may be short:
+    that is how a deployment from before the length check moves to a long secret."""
+    from storage.crypto import Sealer, key_id
 
-    url = f"sqlite+aiosqlite:///{tmp_path}/x.db"
-    upgrade(url)
-    done = _cli("keys", "rotate", env={"LINLI_DATABASE_URL": url, "LINLI_SECRET_KEY": SECRET})
+    old, new = b"short-old", b"n" * 40
+    await _sealed_people(db, clock, old)
+    done = _cli("keys", "rotate", env={"LINLI_DATABASE_URL": db_url, "LINLI_SECRET_KEY": new.decode()})
     assert done.returncode == 2 and "LINLI_SECRET_KEY_PREVIOUS" in done.stderr
-    done = _cli("keys", "rotate", env={"LINLI_DATABASE_URL": url, "LINLI_SECRET_KEY": "n" * 40,
-                                       "LINLI_SECRET_KEY_PREVIOUS": SECRET})
-    assert done.returncode == 0 and "0 of 0 sealed values re-sealed" in done.stdout, done.stderr
+    done = _cli("keys", "rotate", env={"LINLI_DATABASE_URL": db_url, "LINLI_SECRET_KEY": new.decode(),
+                                       "LINLI_SECRET_KEY_PREVIOUS": old.decode()})
+    assert done.returncode == 0 and "7 of 7 sealed values re-sealed" in done.stdout, done.stderr
+    ledger = await _ledger(db)
+    assert all(v.startswith(key_id(new) + ":") for row in ledger for v in row if v)
+    assert Sealer(new).open(ledger[0][2]) == "旧备注" and Sealer(new).open(ledger[2][0]) == "刘芳"
 
 
 def test_item11_warning_when_the_key_file_sits_beside_the_database(tmp_path: Path) -> None:
