@@ -27,7 +27,8 @@ endif
 
 run: $(STAMP)
 	@if [ -z "$(LINLI_BOT_TOKEN)" ]; then \
-		echo "LINLI_BOT_TOKEN is not set: starting the sandbox (local Telegram stand-in + web chat page)"; \
+		echo "LINLI_BOT_TOKEN is not set: starting the sandbox (local Telegram stand-in + web chat page," \
+		     "on its own database ./data/sandbox.db, never LINLI_DATABASE_URL)"; \
 		$(BIN)/linli sandbox; \
 	else \
 		$(BIN)/linli db upgrade && $(BIN)/linli run; \

@@ -9,14 +9,13 @@ import logging
 import sys
 import urllib.request
 
-from bot.config import Settings
+from bot.config import SecretError, Settings
 
 
 def _logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    from bot.logs import setup_logging
+
+    setup_logging(settings)
 
 
 def _bot_username(settings: Settings, given: str | None) -> str:
@@ -37,6 +36,11 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
     if args.runtime:
         settings = settings.model_copy(update={"runtime": args.runtime})
+    if settings.key_file_beside_database():
+        logging.getLogger("linli").warning(
+            "the secret key file %s sits beside the database: a copy or backup of that directory carries the key "
+            "that opens the care ledger. Keep it elsewhere (LINLI_SECRET_KEY_FILE) or set LINLI_SECRET_KEY",
+            settings.secret_key_file)
     try:
         asyncio.run(LinliApp(settings).serve_forever())
     except SchemaBehind as exc:
@@ -48,15 +52,37 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.sandbox import Sandbox
+    """The sandbox on a database and a secret of its own: LINLI_DATABASE_URL and LINLI_SECRET_KEY belong to the
+    real bot and are ignored (said in one line), and a database that is not a sandbox's is refused."""
+    import os
 
-    update: dict[str, object] = {}
+    from bot.sandbox import SANDBOX_DATABASE_URL, SANDBOX_SECRET_FILE, NotASandbox, Sandbox
+
+    database = args.database or SANDBOX_DATABASE_URL
+    ignored = [name for name in ("LINLI_DATABASE_URL", "LINLI_SECRET_KEY", "LINLI_SECRET_KEY_FILE")
+               if os.environ.get(name)]
+    if ignored:
+        from sqlalchemy.engine import make_url
+
+        shown = make_url(database).render_as_string(hide_password=True) if args.database else "./data/sandbox.db"
+        print(f"linli sandbox: {', '.join(ignored)} ignored; the sandbox keeps its own database ({shown}) and "
+              f"secret ({SANDBOX_SECRET_FILE})", file=sys.stderr)
+    update: dict[str, object] = {"database_url": database, "secret_key": "", "secret_key_previous": "",
+                                 "secret_key_file": SANDBOX_SECRET_FILE}
     if args.runtime:
         update["runtime"] = args.runtime
-    if "LINLI_DATABASE_URL" not in __import__("os").environ:
-        update["database_url"] = "sqlite+aiosqlite:///./data/sandbox.db"
+    sandbox = Sandbox(settings.model_copy(update=update), host=args.host, port=args.port)
+
+    async def start_and_stop() -> None:
+        await sandbox.start()
+        print(f"linli sandbox started at {sandbox.url}/ and stopped", flush=True)
+        await sandbox.stop()
+
     try:
-        asyncio.run(Sandbox(settings.model_copy(update=update), host=args.host, port=args.port).serve_forever())
+        asyncio.run(start_and_stop() if args.start_only else sandbox.serve_forever())
+    except NotASandbox as exc:
+        print(f"linli sandbox: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         pass
     return 0
@@ -127,24 +153,28 @@ def _progress(done: int, total: int, width: int = 30) -> None:
 
 
 def _why(err: Exception) -> str:
-    """A rejected row's reason, in plain words for the person running the import."""
+    """A rejected row's column and reason, in plain words for the person running the import. Never the cell's
+    value: the file holds names, rooms and contacts of the people in the care ledger, and this report is
+    printed, pasted into chats and kept in terminal logs."""
     from flows.errors import Invalid, NotFound
 
     if isinstance(err, Invalid):
         limit = err.details.get("limit")
-        value = err.details.get("value")
-        reasons = {"empty": f"missing {err.field}", "too_long": f"{err.field} too long (at most {limit} characters)",
-                   "unknown": f"bad {err.field}: {value!r}", "same": "primary and backup are the same member",
-                   "not_volunteer": f"{err.field} member no. {err.details.get('member_id')} is not a volunteer",
-                   "format": f"{err.field} is not a member number"}
-        return reasons.get(err.reason, f"invalid {err.field} ({err.reason})")
+        reasons = {"empty": "missing", "too_long": f"too long (at most {limit} characters)",
+                   "unknown": "not one of the known values", "same": "primary and backup are the same member",
+                   "not_volunteer": "that member is not a volunteer of this community",
+                   "format": "not a member number"}
+        return f"column {err.field}: {reasons.get(err.reason, err.reason)}"
     if isinstance(err, NotFound):
-        return f"unknown {err.what} {err.key!r}"
+        column = "primary or backup" if err.what == "member" else err.what  # a volunteer's member number
+        return f"column {column}: no such {err.what} in this community"
     return f"{type(err).__name__}"
 
 
 def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     from pathlib import Path
+
+    from sqlalchemy.exc import SQLAlchemyError
 
     from flows import care, membership
     from flows.clock import SystemClock
@@ -164,8 +194,11 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     try:
         rows = care.read_table(path)
-    except (UnicodeDecodeError, ValueError, OSError) as exc:
-        print(f"linli: cannot read {path}: {exc}", file=sys.stderr)
+    except UnicodeDecodeError:
+        print(f"linli: cannot read {path}: not UTF-8 text (save it as \"CSV UTF-8\" or as XLSX)", file=sys.stderr)
+        return 2
+    except (ValueError, OSError) as exc:  # the reason only: a parser's message may quote a cell
+        print(f"linli: cannot read {path}: {type(exc).__name__}", file=sys.stderr)
         return 2
     sealer = Sealer(settings.secret())
 
@@ -188,6 +221,8 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
                         imported += 1
                     except FlowError as err:
                         rejected.append((line, _why(err)))
+                    except SQLAlchemyError as err:  # its message quotes the row's values: the kind only
+                        rejected.append((line, f"the database refused the row ({type(err).__name__})"))
                 _progress(i, len(rows))
         finally:
             await db.dispose()
@@ -197,6 +232,29 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
         return 0 if not rejected else 1
 
     return asyncio.run(run())
+
+
+def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
+    """`linli keys rotate [--dry-run]`: a new secret, and the care ledger sealed again with it (bot/keys.py)."""
+    from bot.keys import BallotOpen, rotate
+    from storage.migrate import SchemaBehind, check_current
+
+    try:
+        check_current(settings.database_url)
+        report, what = asyncio.run(rotate(settings, dry_run=args.dry_run, progress=_progress))
+    except (SchemaBehind, BallotOpen) as exc:
+        print(f"linli: {exc}", file=sys.stderr)
+        return 2
+    verb = "would be re-sealed" if args.dry_run else "re-sealed"
+    print(f"{report.resealed} of {report.values} sealed values {verb}; {what}.")
+    if report.unopenable:
+        print(f"{len(report.unopenable)} values open with none of the keys held and were left as they are:")
+        for where in report.unopenable:
+            print(f"  {where}")
+        return 1
+    if not args.dry_run:
+        print("Restart the bot (and every worker) now: they still hold the old keys.")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -209,6 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runtime", choices=["aiogram", "ptb"])
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=None)
+    p.add_argument("--database", help="a database of the sandbox's own (default ./data/sandbox.db); one that holds "
+                                      "real communities is refused")
+    p.add_argument("--start-only", action="store_true", help="start, print the address and stop (a check)")
     p.set_defaults(fn=cmd_sandbox)
     p = sub.add_parser("db", help="database migrations")
     p.add_argument("action", choices=["upgrade", "current"])
@@ -230,10 +291,20 @@ def main(argv: list[str] | None = None) -> int:
     i.add_argument("file")
     i.add_argument("--community", required=True, help="the community's slug (`linli community list`)")
     p.set_defaults(fn=cmd_import)
+    p = sub.add_parser("keys", help="the secret key")
+    ksub = p.add_subparsers(dest="action", required=True)
+    k = ksub.add_parser("rotate", help="a new secret; every sealed value of the care ledger sealed again with it "
+                                       "(stop the bot first; refused while a ballot is open)")
+    k.add_argument("--dry-run", action="store_true", help="count what would be re-sealed, change nothing")
+    p.set_defaults(fn=cmd_keys)
     args = parser.parse_args(argv)
     settings = Settings()
     _logging(settings)
-    return int(args.fn(settings, args))
+    try:
+        return int(args.fn(settings, args))
+    except SecretError as exc:
+        print(f"linli: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

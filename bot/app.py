@@ -55,6 +55,7 @@ class LinliApp:
         self.core = Core(
             db=self.db, clock=self.clock, secret=self.secret, router=router, errors=report_error,
             fallbacks=FALLBACKS, button_ttl=timedelta(hours=settings.button_ttl_hours),
+            previous_secrets=settings.previous_secrets(),
         )
         self.runtime: Runtime | None = None
         self.sender: OutboxSender | None = None

@@ -2,11 +2,69 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from storage.crypto import MIN_SECRET_BYTES
+
+
+class SecretError(ValueError):
+    """The secret key is missing, too short, or kept where others can read it: said plainly, with what to do."""
+
+
+def checked_secret(value: bytes, where: str) -> bytes:
+    if len(value) < MIN_SECRET_BYTES:
+        raise SecretError(f"{where} is {len(value)} bytes long; at least {MIN_SECRET_BYTES} are needed. Make one with "
+                          "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`")
+    return value
+
+
+def create_key_file(path: Path, secrets_: list[str]) -> None:
+    """Write a key file that only its owner can read, atomically: never a moment where it is readable by others
+    or half written (a new file next to it, then renamed over it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
+    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write("".join(s + "\n" for s in secrets_))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def read_key_file(path: Path, *, create: bool) -> list[bytes]:
+    """The secrets of a key file: the current one first, then those it replaced (kept by `linli keys rotate`).
+    Created (mode 600) when missing and `create`; refused when other users may read it."""
+    if not path.exists() and create:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        except FileExistsError:  # another process made it meanwhile: read theirs
+            pass
+        else:
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(32) + "\n")
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError as exc:
+        raise SecretError(f"secret key file {path} does not exist") from exc
+    if os.name == "posix" and mode & 0o077:
+        raise SecretError(f"secret key file {path} can be read by other users (mode {oct(mode & 0o777)}): "
+                          f"run `chmod 600 {path}` (and check who copied it)")
+    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not lines:
+        raise SecretError(f"secret key file {path} is empty")
+    # the current secret must be long enough; those it replaced only open what they sealed (a short one is how
+    # a deployment from before the length check moves to a long one)
+    return [checked_secret(lines[0].encode(), f"the secret in {path}"), *(line.encode() for line in lines[1:])]
 
 
 class Settings(BaseSettings):
@@ -18,6 +76,7 @@ class Settings(BaseSettings):
     timezone: str = Field(default="Asia/Shanghai", description="Default time zone of new communities")
     locale: str = Field(default="zh_CN", description="Default language: zh_CN or en")
     secret_key: str = Field(default="", description="Signs buttons and encrypts the care ledger")
+    secret_key_previous: str = Field(default="", description="The secret before `linli keys rotate` (still opens)")
     secret_key_file: str = Field(default="./data/secret.key", description="Used (and created) when SECRET_KEY is empty")
     webhook_url: str = Field(default="", description="Public HTTPS URL; set it to use webhooks instead of polling")
     webhook_secret: str = Field(default="", description="Checked in X-Telegram-Bot-Api-Secret-Token")
@@ -35,15 +94,29 @@ class Settings(BaseSettings):
     run_sender: bool = Field(default=True, description="Run the outbox sender in this process")
     run_scheduler: bool = Field(default=True, description="Run the scheduler in this process")
     button_ttl_hours: int = Field(default=72, description="How long a button keeps working")
-    log_level: str = Field(default="INFO")
+    log_level: str = Field(default="INFO", description="Linli's own log level: DEBUG, INFO, WARNING or ERROR")
+    log_libraries: str = Field(default="WARNING", description="Log level of the libraries underneath (telegram, "
+                               "httpx, aiosqlite, sqlalchemy …); below WARNING their output holds personal data")
 
     def secret(self) -> bytes:
-        """The secret key, creating a key file on first use when none is configured."""
+        """The secret key, creating a key file on first use when none is configured; SecretError when too short
+        or readable by others."""
         if self.secret_key:
-            return self.secret_key.encode()
-        path = Path(self.secret_key_file)
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(32))
-            path.chmod(0o600)
-        return path.read_text().strip().encode()
+            return checked_secret(self.secret_key.encode(), "LINLI_SECRET_KEY")
+        return read_key_file(Path(self.secret_key_file), create=True)[0]
+
+    def previous_secrets(self) -> list[bytes]:
+        """The secrets the current one replaced (`linli keys rotate`): they still open and verify what they made."""
+        old = [self.secret_key_previous.encode()] if self.secret_key_previous else []  # may be short: see above
+        if self.secret_key:
+            return old
+        return read_key_file(Path(self.secret_key_file), create=True)[1:] + old
+
+    def key_file_beside_database(self) -> bool:
+        """Whether the key file sits in the SQLite database's directory (a copy of one carries the other)."""
+        if self.secret_key or not self.database_url.startswith("sqlite"):
+            return False
+        db_file = self.database_url.split("///", 1)[-1].split("?", 1)[0]
+        if not db_file or db_file == ":memory:":
+            return False
+        return Path(db_file).resolve().parent == Path(self.secret_key_file).resolve().parent

@@ -1,16 +1,23 @@
 """The sandbox: the Bot API stand-in, the bot and the web chat page in one process.
 
 A demo community is seeded once (database) and its people and groups are created in the
-stand-in at every start (the stand-in keeps nothing on disk), with the same ids."""
+stand-in at every start (the stand-in keeps nothing on disk), with the same ids.
+
+The sandbox works only on a database of its own: one that is empty, or that an earlier sandbox start
+marked (an audit entry `sandbox.database`). A database holding other communities is refused before
+anything is migrated, seeded or sent, so demo people and their notices never reach a real community."""
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func
+from sqlalchemy import create_engine, delete, func, inspect
+from sqlalchemy import text as sql
+from sqlalchemy.engine import make_url
 from sqlmodel import col, select
 
 from bot.app import LinliApp, wait_for_signal
@@ -25,14 +32,62 @@ from flows.roles import Org, Purpose, Role
 from scheduler.runner import run_due
 from storage.crypto import Sealer
 from storage.db import Database, UnitOfWork
-from storage.migrate import upgrade
-from storage.models import OutboxMessage, ProcessedUpdate, User
+from storage.migrate import sync_url, upgrade
+from storage.models import AuditEntry, OutboxMessage, ProcessedUpdate, User
 
 log = logging.getLogger("linli.sandbox")
 
 SANDBOX_TOKEN = "7000000001:SANDBOX-linli-local-stand-in-token"
 BOT_USERNAME = "linli_bot"
 DEMO_SLUG = "beichen-demo"
+#: The audit action that marks a database as the sandbox's own (written at the first start)
+SANDBOX_MARK = "sandbox.database"
+#: Where `linli sandbox` keeps its database and its own secret (never the production ones)
+SANDBOX_DATABASE_URL = "sqlite+aiosqlite:///./data/sandbox.db"
+SANDBOX_SECRET_FILE = "./data/sandbox-secret.key"
+
+
+class NotASandbox(RuntimeError):
+    """The database holds communities but was never the sandbox's: the sandbox does not touch it."""
+
+    def __init__(self, url: str, slugs: list[str]) -> None:
+        shown = make_url(url).render_as_string(hide_password=True)
+        super().__init__(
+            f"{shown} holds {len(slugs)} communit{'y' if len(slugs) == 1 else 'ies'} and is not a sandbox database: "
+            f"the sandbox would seed demo people into it and send their notices. Run the sandbox on a database "
+            f"of its own (the default is {SANDBOX_DATABASE_URL}), or set LINLI_BOT_TOKEN to run the bot.")
+
+
+def check_sandbox_database(url: str) -> None:
+    """Raise NotASandbox unless the database is empty, marked as the sandbox's, or holds only the demo community
+    (a sandbox database from before the mark). Reads only: nothing is created, migrated or written."""
+    u = make_url(sync_url(url))
+    if u.get_backend_name() == "sqlite" and (u.database in (None, "", ":memory:")
+                                             or not os.path.exists(u.database)):
+        return
+    engine = create_engine(u)
+    try:
+        with engine.connect() as conn:
+            tables = set(inspect(conn).get_table_names())
+            if "community" not in tables:
+                return
+            if "auditentry" in tables and conn.execute(
+                    sql("SELECT 1 FROM auditentry WHERE action = :mark LIMIT 1"), {"mark": SANDBOX_MARK}).first():
+                return
+            slugs = [str(r[0]) for r in conn.execute(sql("SELECT slug FROM community ORDER BY id"))]
+    finally:
+        engine.dispose()
+    if slugs and slugs != [DEMO_SLUG]:
+        raise NotASandbox(url, slugs)
+
+
+async def mark_sandbox_database(db: Database, clock: Clock) -> None:
+    """Mark the database as the sandbox's own (once)."""
+    async with db.uow(write=True) as uow:
+        if (await uow.session.exec(select(AuditEntry.id).where(AuditEntry.action == SANDBOX_MARK))).first():
+            return
+        uow.session.add(AuditEntry(action=SANDBOX_MARK, subject_type="database", at=clock.now()))
+        await uow.commit()
 
 
 @dataclass(frozen=True)
@@ -242,11 +297,13 @@ class Sandbox:
         self.url = ""
 
     async def start(self) -> str:
+        check_sandbox_database(self.settings.database_url)  # before anything is written
         upgrade(self.settings.database_url)
         self.url = await self.standin.start(self.host, self.port)
         client = StandInClient(self.url)
         try:
             db = Database(self.settings.database_url)
+            await mark_sandbox_database(db, self.clock)
             await seed_database(db, self.clock, Sealer(self.settings.secret()))
             # Telegram's update ids only grow; the stand-in starts afresh while the database keeps
             # the ids it has handled, so carry on after them or the new updates look like repeats

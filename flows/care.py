@@ -640,7 +640,7 @@ async def import_row(uow: UnitOfWork, *, community: Community, sealer: Sealer, r
     ids: list[int | None] = []
     for which in ("primary", "backup"):
         raw = (row.get(which) or "").strip()
-        if raw and not (raw.isascii() and raw.isdigit() and len(raw) <= 12):
+        if raw and not (raw.isascii() and raw.isdigit() and len(raw) <= 9):  # fits an INTEGER id
             raise Invalid(which, "format")
         ids.append(int(raw) if raw else None)
     primary, backup = ids

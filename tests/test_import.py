@@ -64,9 +64,9 @@ async def test_import_csv_with_bad_rows_then_xlsx(db: Database, db_url: str, clo
     done = _run(db_url, csv_file)
     assert done.returncode == 1, done.stderr
     assert "5 imported, 3 rejected" in done.stdout
-    assert "line 7: missing alias" in done.stdout
-    assert "line 8: unknown building '9'" in done.stdout
-    assert "line 9: alias too long (at most 40 characters)" in done.stdout
+    assert "line 7: column alias: missing" in done.stdout
+    assert "line 8: column building: no such building in this community" in done.stdout
+    assert "line 9: column alias: too long (at most 40 characters)" in done.stdout
     assert "8/8" in done.stderr and "#" in done.stderr  # the progress bar
     assert "李秀兰" not in done.stdout + done.stderr
     async with db.uow() as uow:

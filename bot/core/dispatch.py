@@ -6,9 +6,8 @@ that raises a FlowError leaves nothing behind but the processed-update mark."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,7 +40,7 @@ from flows.conversation import State
 from flows.errors import FlowError
 from flows.membership import Actor
 from flows.roles import Perm
-from storage.crypto import Sealer
+from storage.crypto import Sealer, derive_key
 from storage.db import Database, UnitOfWork
 from storage.models import OutboxMessage, User
 
@@ -248,18 +247,20 @@ class Core:
         fallbacks: dict[str, Handler],
         bot_username: str = "linli_bot",
         button_ttl: timedelta = timedelta(hours=72),
+        previous_secrets: Sequence[bytes] = (),
     ) -> None:
         self.db = db
         self.clock = clock
-        self.secret = secret
+        self.secret = secret  # buttons are signed with its "buttons" key (bot/core/callbacks.py)
+        self.previous_secrets = tuple(previous_secrets)  # before `linli keys rotate`: they still open and verify
         self.router = router
         self.errors = errors
         self.fallbacks = fallbacks
         self.bot_username = bot_username
         self.button_ttl = button_ttl
         self.on_outbox: Callable[[], None] | None = None  # the sender's wake-up call
-        self.sealer = Sealer(secret)  # personal data of the care ledger, encrypted at rest
-        self.ballot_key = hashlib.sha256(b"linli-ballot:" + secret).digest()  # ballot voter tokens and receipts
+        self.sealer = Sealer(secret, self.previous_secrets)  # personal data of the care ledger, encrypted at rest
+        self.ballot_key = derive_key(secret, "ballot")  # ballot voter tokens and receipts
 
     # ------------------------------------------------------------------ entry point
 
@@ -377,7 +378,7 @@ class Core:
         if ev.user is None:
             return
         try:
-            fields = callbacks.unpack(self.secret, ev.data, now=ctx.now)
+            fields = callbacks.unpack(self.secret, ev.data, now=ctx.now, previous=self.previous_secrets)
         except callbacks.ExpiredButton:
             await self.fallbacks["expired_button"](ctx)
             return
