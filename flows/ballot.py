@@ -8,21 +8,21 @@ become the year's projects, the result is posted to every group of the community
 leaves the ballot in status "tie" and the admins are asked to decide (`decide`) or to hold a run-off
 (`runoff`: a new round between the tied candidates for the seats left).
 
-Secrecy (F-2.3): a sheet (BallotSheet) carries no member id and no time; it is found by a keyed hash of
-(ballot, member) that only this process can compute. The submitted choices are the sheet's boxes
-(BallotMark, one per candidate, made with the sheet) with `chosen` set; a submission flips them in place,
-so nothing in the database is written in the order people voted except the turnout and the audit. Nothing here returns another person's choices: voters see their own sheet, everyone else sees
-turnout (BallotVoter.voted_at) and, after closing, the totals. The receipt code is derived from the same
-key, so the voter can be shown it again any time; the sheet stores only its hash, and `check_receipt`
-tells the holder whether (and with which choices) that sheet was counted.
+Secrecy (F-2.3): a voter's transaction writes only their turnout (BallotVoter.voted_at), the audit entry
+and their sealed envelope (draft and submitted choices, flows.ballot_sheets); the counted sheets (BallotSheet,
+no member id and no time, found by a keyed hash of (ballot, member)) and their boxes (BallotMark) are written
+later, several voters' at once, by the scheduler and at closing — so neither a transaction id (PostgreSQL's
+xmin) nor the order of rows ties a voter to their choices (see flows.ballot_sheets for what a database reader
+can learn). Nothing here returns another person's choices: voters see their own sheet, everyone else sees
+turnout and, after closing, the totals. The receipt code is derived from the same key, so the voter can be
+shown it again any time; the sheet stores only its hash, and `check_receipt` tells the holder whether that
+paper was submitted and counted — not what was on it.
 
 Schema guarantees: one ballot per community, year and round; one voter row and one sheet per voter and
 ballot; one box per sheet and candidate; one project per community, year and number (and need)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,11 +32,23 @@ from sqlalchemy import delete, func, update
 from sqlmodel import col, select
 
 from flows import audit, membership, outbox
+from flows import ballot_sheets as papers
+from flows.ballot_sheets import (  # noqa: F401  (the codes and the batches are part of this module's interface)
+    BATCH_MIN,
+    BATCH_WAIT,
+    RECEIPT_ALPHABET,
+    RECEIPT_LENGTH,
+    apply_pending,
+    normalise_receipt,
+    receipt_code,
+    receipt_hash,
+    voter_token,
+)
 from flows.clock import local
 from flows.errors import AlreadyDone, Forbidden, Invalid, NotFound
 from flows.membership import Actor
 from flows.roles import Perm, Role
-from storage.db import UnitOfWork, insert_ignoring
+from storage.db import UnitOfWork
 from storage.models import (
     Ballot,
     BallotCandidate,
@@ -56,8 +68,6 @@ MAX_CHOOSE = 40
 MAX_CANDIDATES = 60
 DEFAULT_CHOOSE = 10
 REMIND_BEFORE = timedelta(days=1)  # the one reminder to representatives who have not voted
-RECEIPT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L
-RECEIPT_LENGTH = 8  # shown as XXXX-XXXX
 
 
 # ---------------------------------------------------------------- views (what callers may see)
@@ -130,39 +140,14 @@ class ProjectLine:
 
 @dataclass(frozen=True)
 class Receipt:
+    """What a receipt code tells whoever holds it: never the choices (a coercer could demand the code)."""
+
     ballot: BallotView
-    counted: bool  # the ballot is tallied and this sheet was in it
-    choices: tuple[str, ...]  # the titles chosen on the submitted sheet
+    submitted: bool  # choices were submitted with this paper
+    counted: bool  # the ballot is tallied and this paper was in it
 
 
 # ---------------------------------------------------------------- pure helpers
-
-
-def voter_token(secret: bytes, ballot_id: int, member_id: int) -> str:
-    """The sheet key of a voter: HMAC-SHA256 of (ballot, member) under the deployment's secret."""
-    return hmac.new(secret, f"linli-ballot:{ballot_id}:{member_id}".encode(), hashlib.sha256).hexdigest()
-
-
-def receipt_code(secret: bytes, ballot_id: int, member_id: int) -> str:
-    """The voter's receipt code, derived (not stored): "XXXX-XXXX" over RECEIPT_ALPHABET."""
-    digest = hmac.new(secret, f"linli-receipt:{ballot_id}:{member_id}".encode(), hashlib.sha256).digest()
-    n = int.from_bytes(digest, "big")
-    chars = []
-    for _ in range(RECEIPT_LENGTH):
-        n, r = divmod(n, len(RECEIPT_ALPHABET))
-        chars.append(RECEIPT_ALPHABET[r])
-    half = RECEIPT_LENGTH // 2
-    return "".join(chars[:half]) + "-" + "".join(chars[half:])
-
-
-def normalise_receipt(code: str) -> str:
-    """What a person typed as a receipt code, upper case, without dashes and spaces."""
-    return "".join(c for c in code.upper() if c not in "- \t\u2010\u2011\u2012\u2013\u2014\uff0d")
-
-
-def receipt_hash(code: str) -> str:
-    """What the sheet stores of the receipt: sha256 of the normalised code (upper case, no dash/space)."""
-    return hashlib.sha256(normalise_receipt(code).encode()).hexdigest()
 
 
 def rank(votes: Sequence[tuple[int, int, int]], seats: int) -> Outcome:
@@ -439,55 +424,46 @@ async def withdraw(uow: UnitOfWork, *, actor: Actor, ballot_id: int, candidate_i
 class _Paper:
     ballot: Ballot
     member_id: int
-    voter: BallotVoter
-    sheet: BallotSheet
+    voter: BallotVoter | None
+    paper: papers.Paper
     candidates: list[tuple[BallotCandidate, int]]
 
 
-async def _paper(uow: UnitOfWork, actor: Actor, secret: bytes, ballot_id: int, *, ballot_lock: str | None) -> _Paper:
-    """The actor's voter row (locked: one press of a voter at a time) and sheet (made on first look)."""
+async def _paper(uow: UnitOfWork, actor: Actor, secret: bytes, ballot_id: int, *, ballot_lock: str | None,
+                 press: bool) -> _Paper:
+    """The actor's paper (flows.ballot_sheets: their sealed envelope, never the counted sheet). A press locks
+    the voter row (one press of a voter at a time); a look writes and locks nothing."""
     me = actor.require(Perm.VOTE)
     ballot = await _ballot(uow, ballot_id, me.community_id, lock=ballot_lock)
-    voter = (await uow.session.exec(select(BallotVoter).where(
-        BallotVoter.ballot_id == ballot_id, BallotVoter.member_id == me.id)
-        .with_for_update().execution_options(populate_existing=True))).first()
+    stmt = select(BallotVoter).where(BallotVoter.ballot_id == ballot_id, BallotVoter.member_id == me.id)
+    if press:
+        stmt = stmt.with_for_update()
+    voter = (await uow.session.exec(stmt.execution_options(populate_existing=True))).first()
     if voter is None:
         raise Forbidden(Perm.VOTE.value)
-    token = voter_token(secret, ballot_id, me.id or 0)
-    sheet_row = await _sheet_row(uow, ballot_id, token)
-    if sheet_row is None:
-        await uow.session.execute(insert_ignoring(uow, BallotSheet, ["ballot_id", "token"])
-                                  .values(ballot_id=ballot_id, token=token, draft=[], cast=False, version=0))
-        sheet_row = await _sheet_row(uow, ballot_id, token)
-        assert sheet_row is not None
-        candidates = await _candidates(uow, ballot_id)
-        if candidates:  # its boxes, all at once and now (see BallotMark): a submission will only flip them
-            await uow.session.execute(insert_ignoring(uow, BallotMark, ["sheet_id", "candidate_id"]).values(
-                [{"sheet_id": sheet_row.id, "candidate_id": c.id, "chosen": False} for c, _ in candidates]))
-        return _Paper(ballot, me.id or 0, voter, sheet_row, candidates)
-    return _Paper(ballot, me.id or 0, voter, sheet_row, await _candidates(uow, ballot_id))
+    paper = await papers.read(uow, secret=secret, ballot_id=ballot_id, member_id=me.id or 0)
+    return _Paper(ballot, me.id or 0, voter, paper, await _candidates(uow, ballot_id))
 
 
-async def _sheet_row(uow: UnitOfWork, ballot_id: int, token: str) -> BallotSheet | None:
-    return (await uow.session.exec(select(BallotSheet).where(
-        BallotSheet.ballot_id == ballot_id, BallotSheet.token == token)
-        .with_for_update().execution_options(populate_existing=True))).first()
+async def _sheet_view(uow: UnitOfWork, p: _Paper, secret: bytes) -> SheetView:
+    withdrawn = {c.id for c, _ in p.candidates if c.withdrawn_at is not None}
+    chosen = frozenset(p.paper.draft) - withdrawn
+    cast = set(p.paper.cast) - withdrawn if p.paper.cast is not None else None
+    assert p.ballot.id is not None
+    return SheetView(ballot=await _view(uow, p.ballot, p.candidates, turnout=False), chosen=frozenset(chosen),
+                     cast=cast is not None, changed=cast is None or set(chosen) != cast,
+                     receipt=receipt_code(secret, p.ballot.id, p.member_id) if cast is not None else None,
+                     version=p.paper.version)
 
 
-async def _marks(uow: UnitOfWork, sheet_id: int) -> set[int]:
-    return set((await uow.session.exec(select(BallotMark.candidate_id).where(
-        BallotMark.sheet_id == sheet_id, col(BallotMark.chosen).is_(True)))).all())
-
-
-async def _sheet_view(uow: UnitOfWork, paper: _Paper, secret: bytes) -> SheetView:
-    withdrawn = {c.id for c, _ in paper.candidates if c.withdrawn_at is not None}
-    chosen = frozenset(paper.sheet.draft) - withdrawn
-    marks = await _marks(uow, paper.sheet.id or 0) - withdrawn if paper.sheet.cast else None
-    assert paper.ballot.id is not None
-    return SheetView(ballot=await _view(uow, paper.ballot, paper.candidates, turnout=False), chosen=frozenset(int(c) for c in chosen),
-                     cast=paper.sheet.cast, changed=marks is None or set(chosen) != marks,
-                     receipt=receipt_code(secret, paper.ballot.id, paper.member_id) if paper.sheet.cast else None,
-                     version=paper.sheet.version)
+async def _store(uow: UnitOfWork, p: _Paper, secret: bytes, *, draft: set[int], cast: set[int] | None,
+                 queued_at: datetime | None) -> None:
+    stored = await papers.write(uow, secret=secret, ballot_id=p.ballot.id or 0, member_id=p.member_id,
+                                paper=p.paper, draft=sorted(draft), cast=None if cast is None else sorted(cast),
+                                queued_at=queued_at)
+    if stored is None:  # another press of this voter came first (the voter row lock makes this rare)
+        raise Invalid("sheet", "stale")
+    p.paper = stored
 
 
 def _votable(ballot: Ballot, now: datetime) -> None:
@@ -496,10 +472,10 @@ def _votable(ballot: Ballot, now: datetime) -> None:
 
 
 async def sheet(uow: UnitOfWork, *, actor: Actor, secret: bytes, ballot_id: int, now: datetime) -> SheetView:
-    """The actor's own sheet (created empty on first look). Forbidden("vote") unless the actor is a voter
-    of this ballot; NotFound("ballot") if it is not of the actor's community."""
-    paper = await _paper(uow, actor, secret, ballot_id, ballot_lock=None)
-    return await _sheet_view(uow, paper, secret)
+    """The actor's own sheet (empty before the first press; nothing is written by looking). Forbidden("vote")
+    unless the actor is a voter of this ballot; NotFound("ballot") if it is not of the actor's community."""
+    p = await _paper(uow, actor, secret, ballot_id, ballot_lock=None, press=False)
+    return await _sheet_view(uow, p, secret)
 
 
 async def toggle(uow: UnitOfWork, *, actor: Actor, secret: bytes, ballot_id: int, candidate_id: int,
@@ -509,60 +485,53 @@ async def toggle(uow: UnitOfWork, *, actor: Actor, secret: bytes, ballot_id: int
     Invalid("candidate", "withdrawn"); Invalid("choice", "too_many", choose=) when ticking one more than
     allowed. `version`, when given, must match the sheet's (else Invalid("sheet", "stale")): two presses
     from one old screen do not both apply."""
-    paper = await _paper(uow, actor, secret, ballot_id, ballot_lock="share")
-    _votable(paper.ballot, now)
-    target = next((c for c, _ in paper.candidates if c.id == candidate_id), None)
+    p = await _paper(uow, actor, secret, ballot_id, ballot_lock="share", press=True)
+    _votable(p.ballot, now)
+    target = next((c for c, _ in p.candidates if c.id == candidate_id), None)
     if target is None:
         raise Invalid("candidate", "unknown")
     if target.withdrawn_at is not None:
         raise Invalid("candidate", "withdrawn")
-    if version is not None and version != paper.sheet.version:
+    if version is not None and version != p.paper.version:
         raise Invalid("sheet", "stale")
-    withdrawn = {c.id for c, _ in paper.candidates if c.withdrawn_at is not None}
-    draft = {int(c) for c in paper.sheet.draft}
+    withdrawn = {c.id for c, _ in p.candidates if c.withdrawn_at is not None}
+    draft = set(p.paper.draft)
     if candidate_id in draft:
         draft.discard(candidate_id)
     else:
-        if len(draft - withdrawn) >= paper.ballot.choose:
-            raise Invalid("choice", "too_many", choose=paper.ballot.choose)
+        if len(draft - withdrawn) >= p.ballot.choose:
+            raise Invalid("choice", "too_many", choose=p.ballot.choose)
         draft.add(candidate_id)
-    paper.sheet.draft = sorted(draft)
-    paper.sheet.version += 1
-    uow.session.add(paper.sheet)
-    await uow.session.flush()
-    return await _sheet_view(uow, paper, secret)
+    await _store(uow, p, secret, draft=draft, cast=None if p.paper.cast is None else set(p.paper.cast),
+                 queued_at=None)
+    return await _sheet_view(uow, p, secret)
 
 
 async def submit(uow: UnitOfWork, *, actor: Actor, secret: bytes, ballot_id: int, now: datetime) -> SheetView:
-    """Cast the draft: the marks become exactly the draft's choices. Invalid("choice", "too_few",
-    minimum=) / ("too_many", choose=); Invalid("ballot", "closed"). The first submission sets the voter's
-    voted_at (turnout) and the sheet's receipt hash. Audited as "ballot.vote" without the choices."""
+    """Cast the draft. Invalid("choice", "too_few", minimum=) / ("too_many", choose=); Invalid("ballot",
+    "closed"). The choices go sealed into the voter's envelope, queued for the scheduler's next batch
+    (flows.ballot_sheets.apply_pending) and replacing any still waiting; closing applies what waits before
+    the tally. The first submission sets the voter's voted_at (turnout). Audited as "ballot.vote" without
+    the choices. Nothing in this transaction touches the sheets."""
     # the ballot row is share-locked so a concurrent close waits for this submission (and counts it)
-    paper = await _paper(uow, actor, secret, ballot_id, ballot_lock="share")
-    _votable(paper.ballot, now)
-    standing = {c.id for c, _ in paper.candidates if c.withdrawn_at is None}
-    choices = {int(c) for c in paper.sheet.draft} & standing
-    if len(choices) < paper.ballot.minimum:
-        raise Invalid("choice", "too_few", minimum=paper.ballot.minimum)
-    if len(choices) > paper.ballot.choose:
-        raise Invalid("choice", "too_many", choose=paper.ballot.choose)
-    sheet_id = paper.sheet.id or 0
-    await uow.session.execute(update(BallotMark).where(col(BallotMark.sheet_id) == sheet_id).values(
-        chosen=col(BallotMark.candidate_id).in_(sorted(choices))))
-    first = not paper.sheet.cast
-    if first:
-        paper.sheet.cast = True
-        paper.sheet.receipt_hash = receipt_hash(receipt_code(secret, ballot_id, paper.member_id))
-    paper.sheet.draft = sorted(choices)
-    paper.sheet.version += 1
-    uow.session.add(paper.sheet)
-    if paper.voter.voted_at is None:
-        paper.voter.voted_at = now
-        uow.session.add(paper.voter)
+    p = await _paper(uow, actor, secret, ballot_id, ballot_lock="share", press=True)
+    _votable(p.ballot, now)
+    standing = {c.id for c, _ in p.candidates if c.withdrawn_at is None}
+    choices = {int(c) for c in p.paper.draft if c in standing}
+    if len(choices) < p.ballot.minimum:
+        raise Invalid("choice", "too_few", minimum=p.ballot.minimum)
+    if len(choices) > p.ballot.choose:
+        raise Invalid("choice", "too_many", choose=p.ballot.choose)
+    first = p.paper.cast is None
+    await _store(uow, p, secret, draft=choices, cast=choices, queued_at=now)
+    assert p.voter is not None
+    if p.voter.voted_at is None:
+        p.voter.voted_at = now
+        uow.session.add(p.voter)
     await uow.session.flush()
-    audit.record(uow, action="ballot.vote", now=now, community_id=paper.ballot.community_id,
+    audit.record(uow, action="ballot.vote", now=now, community_id=p.ballot.community_id,
                  actor_user_id=actor.user.id, subject_type="ballot", subject_id=ballot_id, first=first)
-    return await _sheet_view(uow, paper, secret)
+    return await _sheet_view(uow, p, secret)
 
 
 async def turnout(uow: UnitOfWork, *, ballot_id: int) -> tuple[int, int]:
@@ -599,23 +568,32 @@ async def projects(uow: UnitOfWork, *, community_id: int, year: int) -> list[Pro
                         need_number=int(n) if n is not None else None) for p, n in rows.all()]
 
 
-async def check_receipt(uow: UnitOfWork, *, community_id: int, code: str) -> Receipt:
-    """NotFound("receipt") when no sheet of the community's ballots has this code (any case, with or
-    without the dash)."""
+async def check_receipt(uow: UnitOfWork, *, community_id: int, code: str, secret: bytes | None = None) -> Receipt:
+    """What a receipt code says to whoever holds it: whether choices were submitted with that paper and,
+    once the ballot is tallied, whether it was counted — never which choices (the voter sees those only on
+    their own sheet). NotFound("receipt") when no paper of the community's ballots has this code (any case,
+    with or without the dash). `secret` (the ballot key) also finds papers whose submission still waits
+    for the scheduler's batch."""
     if len(normalise_receipt(code)) != RECEIPT_LENGTH:
         raise NotFound("receipt")
     row = (await uow.session.exec(
         select(BallotSheet, Ballot).join(Ballot, col(Ballot.id) == col(BallotSheet.ballot_id))
         .where(BallotSheet.receipt_hash == receipt_hash(code), Ballot.community_id == community_id))).first()
-    if row is None:
+    waiting = await papers.submitted(uow, secret=secret, ballot_id=row[1].id if row else None, code=code) \
+        if secret is not None else None
+    if row is not None:
+        sheet_row, ballot = row
+        cast = sheet_row.cast
+    elif waiting is not None:
+        ballot = await _ballot(uow, waiting[0])
+        if ballot.community_id != community_id:
+            raise NotFound("receipt")
+        cast = False
+    else:
         raise NotFound("receipt")
-    sheet_row, ballot = row
-    titles = (await uow.session.exec(
-        select(BallotCandidate.title).join(BallotMark, col(BallotMark.candidate_id) == col(BallotCandidate.id))
-        .where(BallotMark.sheet_id == sheet_row.id, col(BallotMark.chosen).is_(True))
-        .order_by(col(BallotCandidate.position)))).all()
-    return Receipt(ballot=await _view(uow, ballot), counted=sheet_row.cast and ballot.status in ("tie", "closed"),
-                   choices=tuple(titles))
+    submitted = cast or (waiting is not None and waiting[1])
+    return Receipt(ballot=await _view(uow, ballot), submitted=submitted,
+                   counted=cast and ballot.status in ("tie", "closed"))
 
 
 # ---------------------------------------------------------------- closing, ties, run-offs
@@ -700,7 +678,8 @@ async def _finish(uow: UnitOfWork, ballot: Ballot, winners: Sequence[int], now: 
         _tell_user(uow, user, community, "ballot_result", f"ballot_result:{ballot.id}:m{admin.id}", now, **params)
 
 
-async def close(uow: UnitOfWork, *, ballot_id: int, now: datetime, actor: Actor | None = None) -> Tally:
+async def close(uow: UnitOfWork, *, ballot_id: int, now: datetime, actor: Actor | None = None,
+                secret: bytes | None = None) -> Tally:
     """Close an open ballot (an admin's command, or the scheduler at closes_at) and tally it.
 
     Votes per candidate are stored on the candidates. No tie at the cut-off: the elected become Projects
@@ -708,7 +687,10 @@ async def close(uow: UnitOfWork, *, ballot_id: int, now: datetime, actor: Actor 
     elected first), status "closed", notice "ballot_result" to every linked group and the admins (params:
     year, round, rows=[{title, votes, elected}], voted, voters). A tie: status "tie", notice "ballot_tie"
     to the admins in private (params: ballot_id, year, round, seats_left, tied=[{id, title, votes}]),
-    nothing made yet. Invalid("ballot", "not_open") otherwise. Audited ("ballot.close")."""
+    nothing made yet. Invalid("ballot", "not_open") otherwise. Audited ("ballot.close").
+
+    Before the tally, every submission still waiting in an envelope is applied to its sheet in one batch
+    (flows.ballot_sheets), which needs `secret`, the ballot key (RuntimeError without it when one waits)."""
     community_id = actor.require(Perm.BALLOT).community_id if actor is not None else None
     # the exclusive lock waits for submissions in flight (they share-lock the ballot), so they are counted
     ballot = await _ballot(uow, ballot_id, community_id, lock="update")
@@ -716,6 +698,9 @@ async def close(uow: UnitOfWork, *, ballot_id: int, now: datetime, actor: Actor 
         raise Invalid("ballot", "not_open")
     if not await _set_status(uow, ballot, "open", closed_at=now):
         raise Invalid("ballot", "not_open")
+    await apply_pending(uow, secret=secret, now=now, ballot_id=ballot_id, everything=True)
+    if secret is not None:
+        await papers.ensure_sheets(uow, ballot, secret)  # every voter's receipt answers "not counted" from now on
     sheets, candidates = await _count(uow, ballot)
     outcome = rank(_standing_votes(candidates), ballot.seats)
     if outcome.tied:
@@ -802,13 +787,14 @@ async def runoff(uow: UnitOfWork, *, actor: Actor, ballot_id: int, closes_at: da
     return ballot
 
 
-async def due(uow: UnitOfWork, *, now: datetime) -> dict[str, int]:
+async def due(uow: UnitOfWork, *, now: datetime, secret: bytes | None = None) -> dict[str, int]:
     """The scheduler's pass: open drafts whose opens_at has come, remind (once, notice "ballot_remind",
     dedupe per voter) voters without a submission when closes_at - REMIND_BEFORE has come, close open
     ballots whose closes_at has come. Returns counts {"opened", "reminded", "closed"}.
 
     A draft with no representative to vote, or whose closing time passed before it opened, is left for
-    the admin (nothing is sent)."""
+    the admin (nothing is sent). `secret` is the ballot key closing needs (see `close`); the batches
+    between are `apply_pending`, a job of their own."""
     counts = {"opened": 0, "reminded": 0, "closed": 0}
     drafts = (await uow.session.exec(select(Ballot).where(
         Ballot.status == "draft", col(Ballot.opens_at) <= now, col(Ballot.closes_at) > now)
@@ -852,6 +838,6 @@ async def due(uow: UnitOfWork, *, now: datetime) -> dict[str, int]:
         locked = await _ballot(uow, ballot_id or 0, lock="update")
         if locked.status != "open":
             continue
-        await close(uow, ballot_id=ballot_id or 0, now=now)
+        await close(uow, ballot_id=ballot_id or 0, now=now, secret=secret)
         counts["closed"] += 1
     return counts
