@@ -283,7 +283,7 @@ async def _open(ctx: Ctx, ballot_id: int) -> None:
 
 
 async def _close(ctx: Ctx, ballot_id: int) -> None:
-    tally = await ballot.close(ctx.uow, ballot_id=ballot_id, now=ctx.now, actor=ctx.actor)
+    tally = await ballot.close(ctx.uow, ballot_id=ballot_id, now=ctx.now, actor=ctx.actor, secret=ctx.core.ballot_key)
     await _after_tally(ctx, tally)
 
 
@@ -608,19 +608,23 @@ async def _receipt(ctx: Ctx, code: str) -> None:
     if not code:
         ctx.reply(ctx.t("Usage: /ballot receipt CODE, e.g. /ballot receipt ABCD-EFGH"))
         return
-    r = await ballot.check_receipt(ctx.uow, community_id=_community_id(ctx), code=code[:20])
+    r = await ballot.check_receipt(ctx.uow, community_id=_community_id(ctx), code=code[:20],
+                                   secret=ctx.core.ballot_key)
     b = r.ballot
     plain = ballot.normalise_receipt(code)
     shown = "<code>" + h(plain[:4] + "-" + plain[4:]) + "</code>"
     lines = [_round(ctx, b), ctx.t("Receipt code {code}", code=shown)]
     if r.counted:
-        lines.append(ctx.t("✅ This ballot paper was counted."))
-    elif b.status in ("open", "draft"):
+        lines.append(ctx.t("✅ This ballot paper was counted: it is included in the tally."))
+    elif b.status in ("open", "draft") and r.submitted:
         lines.append(ctx.t("This ballot paper is submitted; it is counted when the ballot closes."))
+    elif b.status in ("open", "draft"):
+        lines.append(ctx.t("Nothing has been submitted with this ballot paper yet."))
     else:
         lines.append(ctx.t("This ballot paper was not counted."))
-    lines.append(ctx.t("Its choices:"))
-    lines += [f"· {h(t)}" for t in r.choices] or [ctx.t("(none)")]
+    # never the choices: whoever holds a code may ask (a coercer too); the voter sees them in /vote, in private
+    lines.append(ctx.t("A receipt never shows the choices; the voter sees them on their own sheet (/vote in a "
+                       "private chat with the bot)."))
     ctx.reply("\n".join(lines))
 
 

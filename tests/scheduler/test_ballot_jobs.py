@@ -14,7 +14,7 @@ from flows.clock import FixedClock
 from scheduler.runner import Scheduler, ballot_tick
 from storage.db import Database
 from storage.models import Ballot, OutboxMessage
-from tests.flows.test_ballot import NOW, _cands, _create, _vote, build
+from tests.flows.test_ballot import NOW, SECRET, _cands, _create, _vote, build
 
 
 async def _notices(db: Database) -> list[str]:
@@ -57,8 +57,8 @@ async def test_the_tick_opens_reminds_and_closes_once(db: Database) -> None:
     assert (await ballot_tick(db, clock, wake))["reminded"] == 0
     assert len(woken) == 2
     clock.set(closes + timedelta(minutes=1))
-    assert (await ballot_tick(db, clock, wake))["closed"] == 1
-    assert (await ballot_tick(db, clock, wake))["closed"] == 0
+    assert (await ballot_tick(db, clock, wake, ballot_key=SECRET))["closed"] == 1  # closing opens the envelopes
+    assert (await ballot_tick(db, clock, wake, ballot_key=SECRET))["closed"] == 0
     assert len(woken) == 3 and await _status(db, bid) == "closed"
     async with db.uow() as uow:
         assert [(p.number, p.title) for p in await ballot.projects(uow, community_id=w.community_id, year=2027)] == [
