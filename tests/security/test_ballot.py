@@ -1,6 +1,8 @@
 """Issue #10, items 4 and 5: what a reader of the database, and a holder of someone's receipt code, can learn
 about the ballot.
 
+(Item 5, the receipts, is a transcript on both runtimes: tests/bot/test_ballot_receipts.py.)
+
 Item 4 attacks a PostgreSQL database the way a reader with SQL access would: every visible row carries the
 transaction that wrote it (`xmin`) and the one that last locked or deleted it (`xmax`); rows written or locked
 by the same transaction are linked, and so are the transactions such a row joins. The voter is known by their
@@ -127,3 +129,4 @@ async def test_item4_a_database_reader_cannot_link_voters_to_choices(db: Databas
 
 async def _user_id(db: Database, w: World, who: str) -> int:
     return (await w.actor(db, who)).user.id or 0
+
