@@ -62,6 +62,7 @@ from storage.models import (
     AuditEntry,
     Ballot,
     BallotCandidate,
+    BallotEnvelope,
     BallotMark,
     BallotSheet,
     BallotVoter,
@@ -169,17 +170,17 @@ async def seed_tally(db: Database, scale: Scale, *, seed: int = 1) -> int:
         weights = [1.0 / (i + 1) ** 0.6 for i in range(scale.candidates)]
         rng.shuffle(weights)
         drafts = [[cand_ids[j] for j in _choices(rng, weights, scale.choose)] for _ in member_ids]
-        sheets = [{"ballot_id": ballot_id, "token": ballot.voter_token(SECRET, ballot_id, m or 0), "draft": d,
-                   "cast": True, "version": 1,
+        sheets = [{"ballot_id": ballot_id, "token": ballot.voter_token(SECRET, ballot_id, m or 0), "cast": True,
                    "receipt_hash": ballot.receipt_hash(ballot.receipt_code(SECRET, ballot_id, m or 0))}
-                  for m, d in zip(member_ids, drafts, strict=True)]
+                  for m in member_ids]
+        chosen_by_token = {s["token"]: set(d) for s, d in zip(sheets, drafts, strict=True)}
         for rows, table in ((grants, RoleGrant), (voters, BallotVoter), (sheets, BallotSheet)):
             for i in range(0, len(rows), CHUNK):
                 await uow.session.execute(insert(table), rows[i:i + CHUNK])
         sheet_ids = dict((await uow.session.exec(select(BallotSheet.token, BallotSheet.id).where(
             BallotSheet.ballot_id == ballot_id))).all())
-        # every sheet has a box per candidate (made at the first look); the chosen ones are flagged
-        marks = [{"sheet_id": sheet_ids[s["token"]], "candidate_id": cid, "chosen": cid in s["draft"]}
+        # every sheet has a box per candidate (made for all voters at once); the chosen ones are flagged
+        marks = [{"sheet_id": sheet_ids[s["token"]], "candidate_id": cid, "chosen": cid in chosen_by_token[s["token"]]}
                  for s in sheets for cid in cand_ids]
         for i in range(0, len(marks), CHUNK * 5):
             await uow.session.execute(insert(BallotMark), marks[i:i + CHUNK * 5])
@@ -285,11 +286,11 @@ async def seed_toggle(url: str, scale: ToggleScale) -> list[int]:
 
 
 async def _chosen(url: str) -> int:
-    """How many choices the representatives' sheets hold (every toggle that went through adds one)."""
+    """How many toggles went through (each adds one choice and counts once in its voter's envelope version)."""
     db = Database(url)
     try:
         async with db.uow() as uow:
-            return sum(len(d) for d in (await uow.session.exec(select(BallotSheet.draft))).all())
+            return int((await uow.session.exec(select(func.coalesce(func.sum(BallotEnvelope.version), 0)))).one())
     finally:
         await db.dispose()
 
