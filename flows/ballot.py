@@ -24,15 +24,35 @@ ballot; one box per sheet and candidate; one project per community, year and num
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, update
 from sqlmodel import col, select
 
-from flows import audit, membership, outbox
+from flows import audit, membership
 from flows import ballot_sheets as papers
+from flows.ballot_core import (  # noqa: F401  (what callers see is part of this module's interface)
+    BallotView,
+    CandidateLine,
+    Outcome,
+    ProjectLine,
+    Receipt,
+    SheetView,
+    Tally,
+    _ballot,
+    _candidates,
+    _community_of,
+    _groups,
+    _set_status,
+    _tell_group,
+    _tell_user,
+    _turnout,
+    _users,
+    _view,
+    local_year,
+    rank,
+)
 from flows.ballot_sheets import (  # noqa: F401  (the codes and the batches are part of this module's interface)
     BATCH_MIN,
     BATCH_WAIT,
@@ -44,8 +64,8 @@ from flows.ballot_sheets import (  # noqa: F401  (the codes and the batches are 
     receipt_hash,
     voter_token,
 )
-from flows.clock import local
-from flows.errors import AlreadyDone, Forbidden, Invalid, NotFound
+from flows.ballot_voting import check_receipt, sheet, submit, toggle  # noqa: F401  (a voter's own sheet, receipts)
+from flows.errors import AlreadyDone, Invalid
 from flows.membership import Actor
 from flows.roles import Perm, Role
 from storage.db import UnitOfWork
@@ -55,12 +75,9 @@ from storage.models import (
     BallotMark,
     BallotSheet,
     BallotVoter,
-    Chat,
     Community,
-    Member,
     Need,
     Project,
-    User,
 )
 
 #: the largest ballot: how many may be chosen, how many candidates at most
@@ -68,204 +85,6 @@ MAX_CHOOSE = 40
 MAX_CANDIDATES = 60
 DEFAULT_CHOOSE = 10
 REMIND_BEFORE = timedelta(days=1)  # the one reminder to representatives who have not voted
-
-
-# ---------------------------------------------------------------- views (what callers may see)
-
-
-@dataclass(frozen=True)
-class CandidateLine:
-    id: int
-    position: int  # 1-based order on the ballot
-    title: str
-    category: str
-    need_number: int
-    withdrawn: bool = False
-    votes: int | None = None  # only after the tally
-
-
-@dataclass(frozen=True)
-class BallotView:
-    id: int
-    year: int
-    round: int
-    status: str  # draft|open|tie|closed
-    choose: int
-    minimum: int
-    seats: int
-    opens_at: datetime
-    closes_at: datetime
-    candidates: tuple[CandidateLine, ...]
-    voters: int | None  # representatives entitled to vote (0 while a draft; None on a voter's sheet)
-    voted: int | None  # of them, how many have submitted (None on a voter's sheet, which does not show it)
-
-
-@dataclass(frozen=True)
-class SheetView:
-    """A voter's own ballot paper."""
-
-    ballot: BallotView
-    chosen: frozenset[int]  # candidate ids ticked on the draft
-    cast: bool  # submitted at least once
-    changed: bool  # the draft differs from what was submitted (or nothing was submitted yet)
-    receipt: str | None  # the receipt code once submitted ("ABCD-EFGH")
-    version: int = 0  # the sheet's counter: pass it back to `toggle` so a stale screen cannot apply twice
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """Where the cut-off falls, from the totals alone (see `rank`)."""
-
-    elected: tuple[int, ...]  # candidate ids elected outright, best first
-    tied: tuple[int, ...]  # candidate ids tied at the cut-off (empty when there is no tie)
-    seats_left: int  # seats the tied candidates compete for (0 when there is no tie)
-
-
-@dataclass(frozen=True)
-class Tally:
-    ballot: BallotView  # candidates carry their votes; withdrawn ones are listed but not counted
-    sheets: int  # submitted sheets counted
-    outcome: Outcome
-
-
-@dataclass(frozen=True)
-class ProjectLine:
-    id: int
-    number: int
-    title: str
-    category: str
-    votes: int
-    need_number: int | None
-
-
-@dataclass(frozen=True)
-class Receipt:
-    """What a receipt code tells whoever holds it: never the choices (a coercer could demand the code)."""
-
-    ballot: BallotView
-    submitted: bool  # choices were submitted with this paper
-    counted: bool  # the ballot is tallied and this paper was in it
-
-
-# ---------------------------------------------------------------- pure helpers
-
-
-def rank(votes: Sequence[tuple[int, int, int]], seats: int) -> Outcome:
-    """Who is elected from (candidate_id, position, votes) of the candidates still standing.
-
-    Sorted by votes, descending. If the candidate at place `seats` has as many votes as the one after
-    it, all candidates with that many votes are `tied` for the `seats_left` seats not yet filled by
-    those with more votes; everyone above is `elected`. With no more candidates than seats, all are
-    elected. Candidates with 0 votes can be elected only to fill seats nobody else could (and may tie)."""
-    order = sorted(votes, key=lambda v: (-v[2], v[1], v[0]))
-    if seats <= 0:
-        return Outcome(elected=(), tied=(), seats_left=0)
-    if len(order) <= seats or order[seats - 1][2] != order[seats][2]:
-        return Outcome(elected=tuple(v[0] for v in order[:seats]), tied=(), seats_left=0)
-    cut = order[seats - 1][2]
-    elected = tuple(v[0] for v in order if v[2] > cut)
-    tied = tuple(v[0] for v in order if v[2] == cut)
-    return Outcome(elected=elected, tied=tied, seats_left=seats - len(elected))
-
-
-# ---------------------------------------------------------------- internals
-
-
-
-def local_year(community: Community, now: datetime) -> int:
-    return local(now, community.timezone).year
-
-
-async def _ballot(uow: UnitOfWork, ballot_id: int, community_id: int | None = None, *,
-                  lock: str | None = None) -> Ballot:
-    """The ballot (NotFound when missing or of another community); lock "update" or "share" on PostgreSQL."""
-    stmt = select(Ballot).where(Ballot.id == ballot_id).execution_options(populate_existing=True)
-    if lock == "update":
-        stmt = stmt.with_for_update()
-    elif lock == "share":
-        stmt = stmt.with_for_update(read=True)
-    ballot = (await uow.session.exec(stmt)).first()
-    if ballot is None or (community_id is not None and ballot.community_id != community_id):
-        raise NotFound("ballot", ballot_id)
-    return ballot
-
-
-async def _candidates(uow: UnitOfWork, ballot_id: int) -> list[tuple[BallotCandidate, int]]:
-    """The candidates of a ballot by position, each with its need's number."""
-    rows = await uow.session.exec(
-        select(BallotCandidate, Need.number).join(Need, col(Need.id) == col(BallotCandidate.need_id))
-        .where(BallotCandidate.ballot_id == ballot_id).order_by(col(BallotCandidate.position))
-        .execution_options(populate_existing=True))
-    return [(c, int(n)) for c, n in rows.all()]
-
-
-async def _turnout(uow: UnitOfWork, ballot_id: int) -> tuple[int, int]:
-    voters, voted = (await uow.session.exec(
-        select(func.count(col(BallotVoter.id)), func.count(col(BallotVoter.voted_at)))
-        .where(BallotVoter.ballot_id == ballot_id))).one()
-    return int(voted or 0), int(voters or 0)
-
-
-async def _view(uow: UnitOfWork, ballot: Ballot, candidates: list[tuple[BallotCandidate, int]] | None = None,
-                *, turnout: bool = True) -> BallotView:
-    assert ballot.id is not None
-    voted, voters = await _turnout(uow, ballot.id) if turnout else (None, None)
-    if candidates is None:
-        candidates = await _candidates(uow, ballot.id)
-    lines = tuple(CandidateLine(id=c.id or 0, position=c.position, title=c.title, category=c.category,
-                                need_number=number, withdrawn=c.withdrawn_at is not None, votes=c.votes)
-                  for c, number in candidates)
-    return BallotView(id=ballot.id, year=ballot.year, round=ballot.round, status=ballot.status,
-                      choose=ballot.choose, minimum=ballot.minimum, seats=ballot.seats, opens_at=ballot.opens_at,
-                      closes_at=ballot.closes_at, candidates=lines, voters=voters, voted=voted)
-
-
-async def _users(uow: UnitOfWork, member_ids: Sequence[int]) -> list[tuple[int, User]]:
-    """(member id, user) for the members, in member id order."""
-    out: list[tuple[int, User]] = []
-    ids = sorted(set(member_ids))
-    for i in range(0, len(ids), 500):
-        rows = await uow.session.exec(select(Member.id, User).join(User, col(User.id) == col(Member.user_id))
-                                      .where(col(Member.id).in_(ids[i:i + 500])))
-        out.extend((int(mid or 0), user) for mid, user in rows.all())
-    return sorted(out, key=lambda x: x[0])
-
-
-async def _groups(uow: UnitOfWork, community_id: int) -> list[Chat]:
-    rows = await uow.session.exec(select(Chat).where(
-        Chat.community_id == community_id, col(Chat.purpose).is_not(None),
-        col(Chat.bot_status).in_(("member", "administrator"))).order_by(col(Chat.id)))
-    return list(rows.all())
-
-
-async def _community_of(uow: UnitOfWork, ballot: Ballot) -> Community:
-    community = await uow.session.get(Community, ballot.community_id)
-    assert community is not None
-    return community
-
-
-def _tell_user(uow: UnitOfWork, user: User, community: Community, notice: str, key: str, now: datetime,
-               **params: Any) -> None:
-    outbox.notify(uow, tg_chat_id=user.tg_id, notice=notice, lang=user.language or community.locale, now=now,
-                  community_id=community.id, recipient_user_id=user.id, dedupe_key=key, tz=community.timezone,
-                  **params)
-
-
-def _tell_group(uow: UnitOfWork, chat: Chat, community: Community, notice: str, key: str, now: datetime,
-                **params: Any) -> None:
-    outbox.notify(uow, tg_chat_id=chat.tg_chat_id, notice=notice, lang=community.locale, now=now,
-                  community_id=community.id, dedupe_key=key, tz=community.timezone, **params)
-
-
-async def _set_status(uow: UnitOfWork, ballot: Ballot, expected: str, **values: Any) -> bool:
-    """Compare-and-set the ballot's status (and other columns): False when someone else moved it first."""
-    result = await uow.session.execute(update(Ballot).where(col(Ballot.id) == ballot.id,
-                                                            col(Ballot.status) == expected).values(**values))
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        return False
-    for name, value in values.items():
-        setattr(ballot, name, value)
-    return True
 
 
 # ---------------------------------------------------------------- admin: create, open, withdraw
@@ -417,123 +236,6 @@ async def withdraw(uow: UnitOfWork, *, actor: Actor, ballot_id: int, candidate_i
                  subject_type="ballot", subject_id=ballot.id, candidate=target.id, title=target.title)
 
 
-# ---------------------------------------------------------------- voting (representatives only)
-
-
-@dataclass
-class _Paper:
-    ballot: Ballot
-    member_id: int
-    voter: BallotVoter | None
-    paper: papers.Paper
-    candidates: list[tuple[BallotCandidate, int]]
-
-
-async def _paper(uow: UnitOfWork, actor: Actor, secret: bytes, ballot_id: int, *, ballot_lock: str | None,
-                 press: bool) -> _Paper:
-    """The actor's paper (flows.ballot_sheets: their sealed envelope, never the counted sheet). A press locks
-    the voter row (one press of a voter at a time); a look writes and locks nothing."""
-    me = actor.require(Perm.VOTE)
-    ballot = await _ballot(uow, ballot_id, me.community_id, lock=ballot_lock)
-    stmt = select(BallotVoter).where(BallotVoter.ballot_id == ballot_id, BallotVoter.member_id == me.id)
-    if press:
-        stmt = stmt.with_for_update()
-    voter = (await uow.session.exec(stmt.execution_options(populate_existing=True))).first()
-    if voter is None:
-        raise Forbidden(Perm.VOTE.value)
-    paper = await papers.read(uow, secret=secret, ballot_id=ballot_id, member_id=me.id or 0)
-    return _Paper(ballot, me.id or 0, voter, paper, await _candidates(uow, ballot_id))
-
-
-async def _sheet_view(uow: UnitOfWork, p: _Paper, secret: bytes) -> SheetView:
-    withdrawn = {c.id for c, _ in p.candidates if c.withdrawn_at is not None}
-    chosen = frozenset(p.paper.draft) - withdrawn
-    cast = set(p.paper.cast) - withdrawn if p.paper.cast is not None else None
-    assert p.ballot.id is not None
-    return SheetView(ballot=await _view(uow, p.ballot, p.candidates, turnout=False), chosen=frozenset(chosen),
-                     cast=cast is not None, changed=cast is None or set(chosen) != cast,
-                     receipt=receipt_code(secret, p.ballot.id, p.member_id) if cast is not None else None,
-                     version=p.paper.version)
-
-
-async def _store(uow: UnitOfWork, p: _Paper, secret: bytes, *, draft: set[int], cast: set[int] | None,
-                 queued_at: datetime | None) -> None:
-    stored = await papers.write(uow, secret=secret, ballot_id=p.ballot.id or 0, member_id=p.member_id,
-                                paper=p.paper, draft=sorted(draft), cast=None if cast is None else sorted(cast),
-                                queued_at=queued_at)
-    if stored is None:  # another press of this voter came first (the voter row lock makes this rare)
-        raise Invalid("sheet", "stale")
-    p.paper = stored
-
-
-def _votable(ballot: Ballot, now: datetime) -> None:
-    if ballot.status != "open" or now >= ballot.closes_at:
-        raise Invalid("ballot", "closed")
-
-
-async def sheet(uow: UnitOfWork, *, actor: Actor, secret: bytes, ballot_id: int, now: datetime) -> SheetView:
-    """The actor's own sheet (empty before the first press; nothing is written by looking). Forbidden("vote")
-    unless the actor is a voter of this ballot; NotFound("ballot") if it is not of the actor's community."""
-    p = await _paper(uow, actor, secret, ballot_id, ballot_lock=None, press=False)
-    return await _sheet_view(uow, p, secret)
-
-
-async def toggle(uow: UnitOfWork, *, actor: Actor, secret: bytes, ballot_id: int, candidate_id: int,
-                 now: datetime, version: int | None = None) -> SheetView:
-    """Tick or untick one candidate on the draft. Invalid("ballot", "closed") unless open and before
-    closes_at; Invalid("candidate", "unknown") for a candidate not on this ballot (a forged button);
-    Invalid("candidate", "withdrawn"); Invalid("choice", "too_many", choose=) when ticking one more than
-    allowed. `version`, when given, must match the sheet's (else Invalid("sheet", "stale")): two presses
-    from one old screen do not both apply."""
-    p = await _paper(uow, actor, secret, ballot_id, ballot_lock="share", press=True)
-    _votable(p.ballot, now)
-    target = next((c for c, _ in p.candidates if c.id == candidate_id), None)
-    if target is None:
-        raise Invalid("candidate", "unknown")
-    if target.withdrawn_at is not None:
-        raise Invalid("candidate", "withdrawn")
-    if version is not None and version != p.paper.version:
-        raise Invalid("sheet", "stale")
-    withdrawn = {c.id for c, _ in p.candidates if c.withdrawn_at is not None}
-    draft = set(p.paper.draft)
-    if candidate_id in draft:
-        draft.discard(candidate_id)
-    else:
-        if len(draft - withdrawn) >= p.ballot.choose:
-            raise Invalid("choice", "too_many", choose=p.ballot.choose)
-        draft.add(candidate_id)
-    await _store(uow, p, secret, draft=draft, cast=None if p.paper.cast is None else set(p.paper.cast),
-                 queued_at=None)
-    return await _sheet_view(uow, p, secret)
-
-
-async def submit(uow: UnitOfWork, *, actor: Actor, secret: bytes, ballot_id: int, now: datetime) -> SheetView:
-    """Cast the draft. Invalid("choice", "too_few", minimum=) / ("too_many", choose=); Invalid("ballot",
-    "closed"). The choices go sealed into the voter's envelope, queued for the scheduler's next batch
-    (flows.ballot_sheets.apply_pending) and replacing any still waiting; closing applies what waits before
-    the tally. The first submission sets the voter's voted_at (turnout). Audited as "ballot.vote" without
-    the choices. Nothing in this transaction touches the sheets."""
-    # the ballot row is share-locked so a concurrent close waits for this submission (and counts it)
-    p = await _paper(uow, actor, secret, ballot_id, ballot_lock="share", press=True)
-    _votable(p.ballot, now)
-    standing = {c.id for c, _ in p.candidates if c.withdrawn_at is None}
-    choices = {int(c) for c in p.paper.draft if c in standing}
-    if len(choices) < p.ballot.minimum:
-        raise Invalid("choice", "too_few", minimum=p.ballot.minimum)
-    if len(choices) > p.ballot.choose:
-        raise Invalid("choice", "too_many", choose=p.ballot.choose)
-    first = p.paper.cast is None
-    await _store(uow, p, secret, draft=choices, cast=choices, queued_at=now)
-    assert p.voter is not None
-    if p.voter.voted_at is None:
-        p.voter.voted_at = now
-        uow.session.add(p.voter)
-    await uow.session.flush()
-    audit.record(uow, action="ballot.vote", now=now, community_id=p.ballot.community_id,
-                 actor_user_id=actor.user.id, subject_type="ballot", subject_id=ballot_id, first=first)
-    return await _sheet_view(uow, p, secret)
-
-
 async def turnout(uow: UnitOfWork, *, ballot_id: int) -> tuple[int, int]:
     """(voted, voters) of a ballot."""
     return await _turnout(uow, ballot_id)
@@ -566,34 +268,6 @@ async def projects(uow: UnitOfWork, *, community_id: int, year: int) -> list[Pro
         .where(Project.community_id == community_id, Project.year == year).order_by(col(Project.number)))
     return [ProjectLine(id=p.id or 0, number=p.number, title=p.title, category=p.category, votes=p.votes,
                         need_number=int(n) if n is not None else None) for p, n in rows.all()]
-
-
-async def check_receipt(uow: UnitOfWork, *, community_id: int, code: str, secret: bytes | None = None) -> Receipt:
-    """What a receipt code says to whoever holds it: whether choices were submitted with that paper and,
-    once the ballot is tallied, whether it was counted — never which choices (the voter sees those only on
-    their own sheet). NotFound("receipt") when no paper of the community's ballots has this code (any case,
-    with or without the dash). `secret` (the ballot key) also finds papers whose submission still waits
-    for the scheduler's batch."""
-    if len(normalise_receipt(code)) != RECEIPT_LENGTH:
-        raise NotFound("receipt")
-    row = (await uow.session.exec(
-        select(BallotSheet, Ballot).join(Ballot, col(Ballot.id) == col(BallotSheet.ballot_id))
-        .where(BallotSheet.receipt_hash == receipt_hash(code), Ballot.community_id == community_id))).first()
-    waiting = await papers.submitted(uow, secret=secret, ballot_id=row[1].id if row else None, code=code) \
-        if secret is not None else None
-    if row is not None:
-        sheet_row, ballot = row
-        cast = sheet_row.cast
-    elif waiting is not None:
-        ballot = await _ballot(uow, waiting[0])
-        if ballot.community_id != community_id:
-            raise NotFound("receipt")
-        cast = False
-    else:
-        raise NotFound("receipt")
-    submitted = cast or (waiting is not None and waiting[1])
-    return Receipt(ballot=await _view(uow, ballot), submitted=submitted,
-                   counted=cast and ballot.status in ("tie", "closed"))
 
 
 # ---------------------------------------------------------------- closing, ties, run-offs
