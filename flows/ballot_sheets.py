@@ -203,7 +203,7 @@ async def apply_pending(uow: UnitOfWork, *, secret: bytes | None, now: datetime,
         stmt = stmt.where(BallotEnvelope.ballot_id == ballot_id)
     else:
         stmt = stmt.join(Ballot, col(Ballot.id) == col(BallotEnvelope.ballot_id)).where(Ballot.status == "open")
-    waiting = (await uow.session.exec(stmt.order_by(col(BallotEnvelope.id)).with_for_update()
+    waiting = (await uow.session.exec(stmt.order_by(col(BallotEnvelope.id)).with_for_update(of=BallotEnvelope)
                                       .execution_options(populate_existing=True))).all()
     by_ballot: dict[int, list[BallotEnvelope]] = defaultdict(list)
     for row in waiting:
