@@ -170,10 +170,15 @@ async def ensure_sheets(uow: UnitOfWork, ballot: Ballot, secret: bytes) -> int:
     (an order nobody can compute without the key). Returns how many were made."""
     assert ballot.id is not None
     members = (await uow.session.exec(select(BallotVoter.member_id).where(BallotVoter.ballot_id == ballot.id))).all()
-    have = set((await uow.session.exec(select(BallotSheet.token).where(BallotSheet.ballot_id == ballot.id))).all())
-    missing = sorted((voter_token(secret, ballot.id, m), receipt_hash(receipt_code(secret, ballot.id, m)))
-                     for m in members)
-    missing = [(token, receipt) for token, receipt in missing if token not in have]
+    have = dict((await uow.session.exec(select(BallotSheet.token, BallotSheet.receipt_hash).where(
+        BallotSheet.ballot_id == ballot.id))).all())
+    every = sorted((voter_token(secret, ballot.id, m), receipt_hash(receipt_code(secret, ballot.id, m)))
+                   for m in members)
+    for token, receipt in every:  # sheets made at a first look before this version: their receipt too
+        if token in have and have[token] is None:
+            await uow.session.execute(update(BallotSheet).where(
+                col(BallotSheet.ballot_id) == ballot.id, col(BallotSheet.token) == token).values(receipt_hash=receipt))
+    missing = [(token, receipt) for token, receipt in every if token not in have]
     if not missing:
         return 0
     await uow.session.execute(insert_ignoring(uow, BallotSheet, ["ballot_id", "token"]).values(
