@@ -54,7 +54,7 @@ from bot.app import LinliApp
 from bot.standin.client import StandInClient
 from bot.standin.limits import RateLimits
 from bot.standin.server import StandIn
-from flows import ballot, membership
+from flows import ballot, ballot_sheets, membership
 from flows.roles import Role
 from storage.db import Database
 from storage.migrate import sync_url, upgrade
@@ -285,12 +285,13 @@ async def seed_toggle(url: str, scale: ToggleScale) -> list[int]:
         await db.dispose()
 
 
-async def _chosen(url: str) -> int:
-    """How many toggles went through (each adds one choice and counts once in its voter's envelope version)."""
+async def _chosen(url: str, ballot_key: bytes) -> int:
+    """How many choices the representatives' sealed envelopes hold (every toggle that went through adds one)."""
     db = Database(url)
     try:
         async with db.uow() as uow:
-            return int((await uow.session.exec(select(func.coalesce(func.sum(BallotEnvelope.version), 0)))).one())
+            sealed = (await uow.session.exec(select(BallotEnvelope.sealed))).all()
+        return sum(len(ballot_sheets._unseal(ballot_key, s)[1].draft) for s in sealed)
     finally:
         await db.dispose()
 
@@ -318,8 +319,9 @@ async def _close(standin: StandIn, client: StandInClient, watcher: ReplyWatcher)
     await standin.stop()
 
 
-async def linli_toggles(url: str, users: list[int], scale: ToggleScale) -> ToggleFigures:
-    """Linli (aiogram runtime) over the stand-in: every representative opens the sheet, then toggles."""
+async def linli_toggles(url: str, users: list[int], scale: ToggleScale) -> tuple[ToggleFigures, bytes]:
+    """Linli (aiogram runtime) over the stand-in: every representative opens the sheet, then toggles; the
+    figures and the ballot key (to open the envelopes afterwards)."""
     standin, client, watcher, people = await _standin(users, LINLI_TOKEN, LINLI_USERNAME, "Linli")
     try:
         app = LinliApp(linli_settings(url, standin.url), run_scheduler=False)
@@ -341,7 +343,7 @@ async def linli_toggles(url: str, users: list[int], scale: ToggleScale) -> Toggl
             figures[TOGGLE] = await run_load("Linli: toggles", [u for u in users if u in sheets], toggle,
                                              concurrency=scale.concurrency, rounds=scale.rounds)
             await calm(standin)
-            return figures
+            return figures, app.core.ballot_key
         finally:
             await app.stop()
     finally:
@@ -373,9 +375,9 @@ async def toggle_bench(url: str, scale: ToggleScale = TOGGLE_FULL) -> tuple[Togg
     """Seed the (migrated, empty) database at `url`, run Linli's toggles and the bare baseline; the
     figures and the choices stored afterwards."""
     users = await seed_toggle(url, scale)
-    figures = await linli_toggles(url, users, scale)
+    figures, ballot_key = await linli_toggles(url, users, scale)
     figures[PRESS] = await bare_presses(users, scale)
-    return figures, await _chosen(url)
+    return figures, await _chosen(url, ballot_key)
 
 
 def toggle_report(backend: str, figures: ToggleFigures, chosen: int, scale: ToggleScale) -> None:

@@ -91,21 +91,24 @@ class Paper:
 
     draft: frozenset[int]  # candidate ids ticked
     cast: frozenset[int] | None  # the choices last submitted (None: never submitted)
-    version: int
+    version: int  # counts the voter's presses (inside the seal: a stale screen cannot apply twice)
+    sealed: str | None = None  # the envelope as read (None: not made yet): the compare-and-set's old value
 
 
-def _seal(secret: bytes, token: str, draft: Sequence[int], cast: Sequence[int] | None) -> str:
-    plain = json.dumps({"t": token, "d": sorted(draft), "c": None if cast is None else sorted(cast)},
-                       separators=(",", ":"))
+def _seal(secret: bytes, token: str, draft: Sequence[int], cast: Sequence[int] | None, version: int) -> str:
+    plain = json.dumps({"t": token, "d": sorted(draft), "c": None if cast is None else sorted(cast),
+                        "v": version}, separators=(",", ":"))
     size = -(-max(len(plain), 1) // SEALED_SIZE) * SEALED_SIZE
     return _sealer(secret).seal(plain.ljust(size))
 
 
-def _unseal(secret: bytes, sealed: str) -> tuple[str, frozenset[int], frozenset[int] | None]:
+def _unseal(secret: bytes, sealed: str) -> tuple[str, Paper]:
+    """(sheet token, paper) of an envelope."""
     data = json.loads(_sealer(secret).open(sealed))
     cast = data["c"]
-    return str(data["t"]), frozenset(int(c) for c in data["d"]), None if cast is None else frozenset(
-        int(c) for c in cast)
+    return str(data["t"]), Paper(draft=frozenset(int(c) for c in data["d"]),
+                                 cast=None if cast is None else frozenset(int(c) for c in cast),
+                                 version=int(data["v"]), sealed=sealed)
 
 
 async def _envelope(uow: UnitOfWork, ballot_id: int, slot: str) -> BallotEnvelope | None:
@@ -119,8 +122,7 @@ async def read(uow: UnitOfWork, *, secret: bytes, ballot_id: int, member_id: int
     for a ballot open when this version came in — what their sheet holds."""
     row = await _envelope(uow, ballot_id, envelope_slot(secret, receipt_code(secret, ballot_id, member_id)))
     if row is not None:
-        _, draft, cast = _unseal(secret, row.sealed)
-        return Paper(draft=draft, cast=cast, version=row.version)
+        return _unseal(secret, row.sealed)[1]
     sheet = (await uow.session.exec(select(BallotSheet).where(
         BallotSheet.ballot_id == ballot_id, BallotSheet.token == voter_token(secret, ballot_id, member_id)))).first()
     if sheet is None or not sheet.cast:
@@ -132,23 +134,26 @@ async def read(uow: UnitOfWork, *, secret: bytes, ballot_id: int, member_id: int
 
 async def write(uow: UnitOfWork, *, secret: bytes, ballot_id: int, member_id: int, paper: Paper,
                 draft: Sequence[int], cast: Sequence[int] | None, queued_at: datetime | None) -> Paper | None:
-    """Replace the voter's envelope (compare-and-set on `paper.version`; None when another press came
-    first). `queued_at`, when given, queues the submitted choices for the next batch (replacing any
-    still waiting); otherwise the queue state is left as it is."""
+    """Replace the voter's envelope (compare-and-set on the sealed text as `paper` read it; None when another
+    press came first). `queued_at`, when given, queues the submitted choices for the next batch (replacing
+    any still waiting); otherwise the queue state is left as it is. No counter or length in the clear."""
     slot = envelope_slot(secret, receipt_code(secret, ballot_id, member_id))
-    sealed = _seal(secret, voter_token(secret, ballot_id, member_id), draft, cast)
-    values: dict[str, object] = {"sealed": sealed, "version": paper.version + 1}
-    if queued_at is not None:
-        values["queued_at"] = queued_at
-    if paper.version == 0:  # the first press makes the envelope (its own row: no sheet is touched)
-        await uow.session.execute(insert_ignoring(uow, BallotEnvelope, ["ballot_id", "slot"]).values(
-            ballot_id=ballot_id, slot=slot, sealed=_seal(secret, "", [], None), version=0))
-    done = await uow.session.execute(update(BallotEnvelope).where(
-        col(BallotEnvelope.ballot_id) == ballot_id, col(BallotEnvelope.slot) == slot,
-        col(BallotEnvelope.version) == paper.version).values(**values))
+    version = paper.version + 1
+    sealed = _seal(secret, voter_token(secret, ballot_id, member_id), draft, cast, version)
+    if paper.sealed is None:  # the first press makes the envelope (its own row: no sheet is touched)
+        done = await uow.session.execute(insert_ignoring(uow, BallotEnvelope, ["ballot_id", "slot"]).values(
+            ballot_id=ballot_id, slot=slot, sealed=sealed, queued_at=queued_at))
+    else:
+        values: dict[str, object] = {"sealed": sealed}
+        if queued_at is not None:
+            values["queued_at"] = queued_at
+        done = await uow.session.execute(update(BallotEnvelope).where(
+            col(BallotEnvelope.ballot_id) == ballot_id, col(BallotEnvelope.slot) == slot,
+            col(BallotEnvelope.sealed) == paper.sealed).values(**values))
     if done.rowcount != 1:  # type: ignore[attr-defined]
         return None
-    return Paper(draft=frozenset(draft), cast=None if cast is None else frozenset(cast), version=paper.version + 1)
+    return Paper(draft=frozenset(draft), cast=None if cast is None else frozenset(cast), version=version,
+                 sealed=sealed)
 
 
 async def submitted(uow: UnitOfWork, *, secret: bytes, ballot_id: int | None, code: str) -> tuple[int, bool] | None:
@@ -159,7 +164,7 @@ async def submitted(uow: UnitOfWork, *, secret: bytes, ballot_id: int | None, co
     row = (await uow.session.exec(stmt)).first()
     if row is None:
         return None
-    return row.ballot_id, _unseal(secret, row.sealed)[2] is not None
+    return row.ballot_id, _unseal(secret, row.sealed)[1].cast is not None
 
 
 # ---------------------------------------------------------------- sheets and batches
@@ -227,9 +232,9 @@ async def apply_pending(uow: UnitOfWork, *, secret: bytes | None, now: datetime,
         random.SystemRandom().shuffle(rows)
         choices: dict[str, frozenset[int]] = {}
         for row in rows:
-            token, _, cast = _unseal(secret, row.sealed)
-            if cast is not None:
-                choices[token] = cast
+            token, paper = _unseal(secret, row.sealed)
+            if paper.cast is not None:
+                choices[token] = paper.cast
         sheets = dict((await uow.session.exec(select(BallotSheet.token, BallotSheet.id).where(
             BallotSheet.ballot_id == bid, col(BallotSheet.token).in_(sorted(choices))))).all())
         sheet_ids = sorted(int(sheets[t]) for t in choices if t in sheets)

@@ -401,8 +401,9 @@ class BallotSheet(SQLModel, table=True):
 
 
 class BallotEnvelope(SQLModel, table=True):
-    """A voter's own paper, sealed with the ballot key: the draft the toggles show and the choices last
-    submitted (and which sheet they go to), padded to one length. Written only in the voter's transactions;
+    """A voter's own paper, sealed with the ballot key: the draft the toggles show, the choices last
+    submitted, which sheet they go to and a press counter, padded to one length (nothing about the choices
+    in the clear: the compare-and-set of presses is on the sealed text). Written only in the voter's transactions;
     `queued_at` is set while submitted choices wait to be applied to the sheet (flows.ballot_sheets), so a
     changed mind before that replaces them. Found by `slot`, a keyed hash of the voter's receipt code that
     nothing else stores: the row cannot be matched to a sheet without the key."""
@@ -412,7 +413,6 @@ class BallotEnvelope(SQLModel, table=True):
     ballot_id: int = Field(foreign_key="ballot.id", index=True)
     slot: str = Field(max_length=64)
     sealed: str = Field(sa_column=Column(Text, nullable=False))
-    version: int = 0  # counts the voter's presses: a stale screen cannot apply twice
     queued_at: datetime | None = _ts(nullable=True)
 
 

@@ -110,8 +110,8 @@ async def _drafts(linli: Harness) -> list[tuple[list[int], int, bool]]:
     """The voters' envelopes, opened with the ballot key: (draft, version, submitted)."""
     async with linli.db.uow() as uow:
         rows = (await uow.session.exec(select(BallotEnvelope).order_by(col(BallotEnvelope.id)))).all()
-    opened = [(ballot_sheets._unseal(linli.app.core.ballot_key, e.sealed), e.version) for e in rows]
-    return [(sorted(draft), version, cast is not None) for (_, draft, cast), version in opened]
+    opened = [ballot_sheets._unseal(linli.app.core.ballot_key, e.sealed)[1] for e in rows]
+    return [(sorted(p.draft), p.version, p.cast is not None) for p in opened]
 
 
 async def _open_sheet(linli: Harness, rep: int) -> dict[str, Any]:

@@ -26,7 +26,6 @@ def upgrade() -> None:
     sa.Column('ballot_id', sa.Integer(), nullable=False),
     sa.Column('slot', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('sealed', sa.Text(), nullable=False),
-    sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('queued_at', storage.types.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['ballot_id'], ['ballot.id'], ),
     sa.PrimaryKeyConstraint('id'),
