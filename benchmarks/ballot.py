@@ -390,7 +390,7 @@ def toggle_report(backend: str, figures: ToggleFigures, chosen: int, scale: Togg
     toggles, base = figures[TOGGLE], figures[PRESS]
     table.notes.append(f"Linli toggle / bare aiogram press: throughput {ratio(toggles.per_second, base.per_second)}, "
                        f"p50 {ratio(toggles.p50, base.p50)}, p99 {ratio(toggles.p99, base.p99)}")
-    table.notes.append(f"choices stored on the sheets afterwards: {chosen:,} (toggles that went through: "
+    table.notes.append(f"choices held by the sealed drafts afterwards: {chosen:,} (toggles that went through: "
                        f"{toggles.done:,})")
     for label, r in figures.items():
         if r.errors:
