@@ -40,6 +40,8 @@ RECEIPT_LENGTH = 8  # shown as XXXX-XXXX
 BATCH_MIN = 5  # the scheduler applies envelopes only when at least this many wait …
 BATCH_WAIT = timedelta(hours=6)  # … or the oldest has waited this long
 SEALED_SIZE = 2048  # every envelope's plain text is padded to a multiple of this (in practice exactly this)
+CHUNK = 2000  # rows (or ids) per statement
+MAX_BOXES = 60  # candidates on a ballot at most (flows.ballot.MAX_CANDIDATES): boxes per sheet
 
 
 # ---------------------------------------------------------------- keys and codes
@@ -186,16 +188,19 @@ async def ensure_sheets(uow: UnitOfWork, ballot: Ballot, secret: bytes) -> int:
     missing = [(token, receipt) for token, receipt in every if token not in have]
     if not missing:
         return 0
-    await uow.session.execute(insert_ignoring(uow, BallotSheet, ["ballot_id", "token"]).values(
-        [{"ballot_id": ballot.id, "token": token, "cast": False, "receipt_hash": receipt} for token, receipt in missing]))
-    ids = (await uow.session.exec(select(BallotSheet.id).where(
-        BallotSheet.ballot_id == ballot.id, col(BallotSheet.token).in_([t for t, _ in missing]))
-        .order_by(col(BallotSheet.id)))).all()
+    sheets = [{"ballot_id": ballot.id, "token": token, "cast": False, "receipt_hash": receipt}
+              for token, receipt in missing]
+    for i in range(0, len(sheets), CHUNK):  # (statements stay under the databases' limits on parameters)
+        await uow.session.execute(insert_ignoring(uow, BallotSheet, ["ballot_id", "token"]).values(sheets[i:i + CHUNK]))
+    made = {t for t, _ in missing}
+    ids = [int(i) for i, t in (await uow.session.exec(select(BallotSheet.id, BallotSheet.token).where(
+        BallotSheet.ballot_id == ballot.id).order_by(col(BallotSheet.id)))).all() if t in made]
     candidates = (await uow.session.exec(select(BallotCandidate.id).where(BallotCandidate.ballot_id == ballot.id)
                                          .order_by(col(BallotCandidate.position)))).all()
-    if candidates:
+    boxes = [{"sheet_id": s, "candidate_id": c, "chosen": False} for s in ids for c in candidates]
+    for i in range(0, len(boxes), CHUNK):
         await uow.session.execute(insert_ignoring(uow, BallotMark, ["sheet_id", "candidate_id"]).values(
-            [{"sheet_id": s, "candidate_id": c, "chosen": False} for s in ids for c in candidates]))
+            boxes[i:i + CHUNK]))
     return len(missing)
 
 
@@ -235,18 +240,21 @@ async def apply_pending(uow: UnitOfWork, *, secret: bytes | None, now: datetime,
             token, paper = _unseal(secret, row.sealed)
             if paper.cast is not None:
                 choices[token] = paper.cast
-        sheets = dict((await uow.session.exec(select(BallotSheet.token, BallotSheet.id).where(
-            BallotSheet.ballot_id == bid, col(BallotSheet.token).in_(sorted(choices))))).all())
-        sheet_ids = sorted(int(sheets[t]) for t in choices if t in sheets)
-        chosen_by_sheet = {int(sheets[t]): c for t, c in choices.items() if t in sheets}
-        boxes = (await uow.session.exec(select(BallotMark.id, BallotMark.sheet_id, BallotMark.candidate_id).where(
-            col(BallotMark.sheet_id).in_(sheet_ids)))).all()
-        chosen = sorted(int(i) for i, s, c in boxes if c in chosen_by_sheet[int(s)])
-        if sheet_ids:
-            await uow.session.execute(update(BallotMark).where(col(BallotMark.sheet_id).in_(sheet_ids))
+        sheets = {t: int(i) for t, i in (await uow.session.exec(select(BallotSheet.token, BallotSheet.id).where(
+            BallotSheet.ballot_id == bid))).all() if t in choices}
+        chosen_by_sheet = {sheets[t]: c for t, c in choices.items() if t in sheets}
+        sheet_ids = sorted(chosen_by_sheet)
+        for i in range(0, len(sheet_ids), CHUNK // MAX_BOXES):  # in sheet id order, never the envelopes'
+            part = sheet_ids[i:i + CHUNK // MAX_BOXES]
+            boxes = (await uow.session.exec(select(BallotMark.id, BallotMark.sheet_id, BallotMark.candidate_id)
+                                            .where(col(BallotMark.sheet_id).in_(part)))).all()
+            chosen = sorted(int(m) for m, s, c in boxes if c in chosen_by_sheet[int(s)])
+            await uow.session.execute(update(BallotMark).where(col(BallotMark.sheet_id).in_(part))
                                       .values(chosen=col(BallotMark.id).in_(chosen)))
-            await uow.session.execute(update(BallotSheet).where(col(BallotSheet.id).in_(sheet_ids)).values(cast=True))
-        await uow.session.execute(update(BallotEnvelope).where(col(BallotEnvelope.id).in_(sorted(r.id for r in rows)))
-                                  .values(queued_at=None))
+            await uow.session.execute(update(BallotSheet).where(col(BallotSheet.id).in_(part)).values(cast=True))
+        envelope_ids = sorted(r.id or 0 for r in rows)
+        for i in range(0, len(envelope_ids), CHUNK):
+            await uow.session.execute(update(BallotEnvelope).where(col(BallotEnvelope.id).in_(
+                envelope_ids[i:i + CHUNK])).values(queued_at=None))
         written += len(sheet_ids)
     return written
