@@ -5,8 +5,8 @@ A voter's transaction may write only their turnout row, the audit entry and thei
 padded to one length, found by a keyed hash of the receipt code. The sheets (BallotSheet, keyed by a keyed
 hash of ballot and member) and their boxes (BallotMark) are made for all of a ballot's voters at once, in
 token order, and are written only here, by `apply_pending`: the scheduler applies the envelopes waiting
-since a submission in batches — several per transaction, in one statement per table, only once at least
-`BATCH_MIN` wait or the oldest has waited `BATCH_WAIT` — and closing applies every one left before the
+since a submission in batches — several per transaction, a few statements per table in sheet order, only
+once at least `BATCH_MIN` wait or the oldest has waited `BATCH_WAIT` — and closing applies every one left before the
 tally, under the close's lock (a submission in flight is then either applied and counted or refused).
 
 What a reader of the database (PostgreSQL's xmin/xmax/ctid, row ids, timestamps) can learn: who voted and
@@ -210,9 +210,10 @@ async def apply_pending(uow: UnitOfWork, *, secret: bytes | None, now: datetime,
     ballots, when at least `batch_min` wait or the oldest waited `wait` (the scheduler); of `ballot_id`,
     all of them when `everything` (closing). Returns how many sheets were written.
 
-    The batch is written in one statement per table (boxes, sheets, envelopes), so no row order follows
-    the order of the envelopes; the envelopes are taken in a shuffled order all the same. RuntimeError when
-    something waits and the process has no ballot key (it cannot open the envelopes)."""
+    The batch's boxes and sheets are written in sheet id order (for sheets made here, token order), a few
+    statements per table, so no row order follows the order of the envelopes or of the voting; the
+    envelopes are taken in a shuffled order all the same. RuntimeError when something waits and the
+    process has no ballot key (it cannot open the envelopes)."""
     stmt = select(BallotEnvelope).where(col(BallotEnvelope.queued_at).is_not(None))
     if ballot_id is not None:
         stmt = stmt.where(BallotEnvelope.ballot_id == ballot_id)
