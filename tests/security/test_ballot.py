@@ -8,8 +8,9 @@ transaction that wrote it (`xmin`) and the one that last locked or deleted it (`
 by the same transaction are linked, and so are the transactions such a row joins. The voter is known by their
 audit entries ("ballot.vote", with the actor) and their turnout row; the attack links each voter to every sheet
 whose boxes were written or locked by one of their transactions or by a transaction one row away from
-theirs, and also lines the sheets up in the order of
-their ids and row positions (ctid) against the order people voted."""
+theirs, and also lines the sheets up in the order of their ids and row positions (ctid) against the order
+people voted. On the code before the fix it identified every voter's choices (the latest, after a change of
+mind); now nothing narrower than the whole batch is linked to anyone."""
 
 from __future__ import annotations
 
