@@ -54,7 +54,7 @@ from bot.app import LinliApp
 from bot.standin.client import StandInClient
 from bot.standin.limits import RateLimits
 from bot.standin.server import StandIn
-from flows import ballot, membership
+from flows import ballot, ballot_sheets, membership
 from flows.roles import Role
 from storage.db import Database
 from storage.migrate import sync_url, upgrade
@@ -62,6 +62,7 @@ from storage.models import (
     AuditEntry,
     Ballot,
     BallotCandidate,
+    BallotEnvelope,
     BallotMark,
     BallotSheet,
     BallotVoter,
@@ -169,17 +170,17 @@ async def seed_tally(db: Database, scale: Scale, *, seed: int = 1) -> int:
         weights = [1.0 / (i + 1) ** 0.6 for i in range(scale.candidates)]
         rng.shuffle(weights)
         drafts = [[cand_ids[j] for j in _choices(rng, weights, scale.choose)] for _ in member_ids]
-        sheets = [{"ballot_id": ballot_id, "token": ballot.voter_token(SECRET, ballot_id, m or 0), "draft": d,
-                   "cast": True, "version": 1,
+        sheets = [{"ballot_id": ballot_id, "token": ballot.voter_token(SECRET, ballot_id, m or 0), "cast": True,
                    "receipt_hash": ballot.receipt_hash(ballot.receipt_code(SECRET, ballot_id, m or 0))}
-                  for m, d in zip(member_ids, drafts, strict=True)]
+                  for m in member_ids]
+        chosen_by_token = {s["token"]: set(d) for s, d in zip(sheets, drafts, strict=True)}
         for rows, table in ((grants, RoleGrant), (voters, BallotVoter), (sheets, BallotSheet)):
             for i in range(0, len(rows), CHUNK):
                 await uow.session.execute(insert(table), rows[i:i + CHUNK])
         sheet_ids = dict((await uow.session.exec(select(BallotSheet.token, BallotSheet.id).where(
             BallotSheet.ballot_id == ballot_id))).all())
-        # every sheet has a box per candidate (made at the first look); the chosen ones are flagged
-        marks = [{"sheet_id": sheet_ids[s["token"]], "candidate_id": cid, "chosen": cid in s["draft"]}
+        # every sheet has a box per candidate (made for all voters at once); the chosen ones are flagged
+        marks = [{"sheet_id": sheet_ids[s["token"]], "candidate_id": cid, "chosen": cid in chosen_by_token[s["token"]]}
                  for s in sheets for cid in cand_ids]
         for i in range(0, len(marks), CHUNK * 5):
             await uow.session.execute(insert(BallotMark), marks[i:i + CHUNK * 5])
@@ -284,12 +285,13 @@ async def seed_toggle(url: str, scale: ToggleScale) -> list[int]:
         await db.dispose()
 
 
-async def _chosen(url: str) -> int:
-    """How many choices the representatives' sheets hold (every toggle that went through adds one)."""
+async def _chosen(url: str, ballot_key: bytes) -> int:
+    """How many choices the representatives' sealed envelopes hold (every toggle that went through adds one)."""
     db = Database(url)
     try:
         async with db.uow() as uow:
-            return sum(len(d) for d in (await uow.session.exec(select(BallotSheet.draft))).all())
+            sealed = (await uow.session.exec(select(BallotEnvelope.sealed))).all()
+        return sum(len(ballot_sheets._unseal(ballot_key, s)[1].draft) for s in sealed)
     finally:
         await db.dispose()
 
@@ -317,8 +319,9 @@ async def _close(standin: StandIn, client: StandInClient, watcher: ReplyWatcher)
     await standin.stop()
 
 
-async def linli_toggles(url: str, users: list[int], scale: ToggleScale) -> ToggleFigures:
-    """Linli (aiogram runtime) over the stand-in: every representative opens the sheet, then toggles."""
+async def linli_toggles(url: str, users: list[int], scale: ToggleScale) -> tuple[ToggleFigures, bytes]:
+    """Linli (aiogram runtime) over the stand-in: every representative opens the sheet, then toggles; the
+    figures and the ballot key (to open the envelopes afterwards)."""
     standin, client, watcher, people = await _standin(users, LINLI_TOKEN, LINLI_USERNAME, "Linli")
     try:
         app = LinliApp(linli_settings(url, standin.url), run_scheduler=False)
@@ -340,7 +343,7 @@ async def linli_toggles(url: str, users: list[int], scale: ToggleScale) -> Toggl
             figures[TOGGLE] = await run_load("Linli: toggles", [u for u in users if u in sheets], toggle,
                                              concurrency=scale.concurrency, rounds=scale.rounds)
             await calm(standin)
-            return figures
+            return figures, app.core.ballot_key
         finally:
             await app.stop()
     finally:
@@ -372,9 +375,9 @@ async def toggle_bench(url: str, scale: ToggleScale = TOGGLE_FULL) -> tuple[Togg
     """Seed the (migrated, empty) database at `url`, run Linli's toggles and the bare baseline; the
     figures and the choices stored afterwards."""
     users = await seed_toggle(url, scale)
-    figures = await linli_toggles(url, users, scale)
+    figures, ballot_key = await linli_toggles(url, users, scale)
     figures[PRESS] = await bare_presses(users, scale)
-    return figures, await _chosen(url)
+    return figures, await _chosen(url, ballot_key)
 
 
 def toggle_report(backend: str, figures: ToggleFigures, chosen: int, scale: ToggleScale) -> None:
@@ -387,7 +390,7 @@ def toggle_report(backend: str, figures: ToggleFigures, chosen: int, scale: Togg
     toggles, base = figures[TOGGLE], figures[PRESS]
     table.notes.append(f"Linli toggle / bare aiogram press: throughput {ratio(toggles.per_second, base.per_second)}, "
                        f"p50 {ratio(toggles.p50, base.p50)}, p99 {ratio(toggles.p99, base.p99)}")
-    table.notes.append(f"choices stored on the sheets afterwards: {chosen:,} (toggles that went through: "
+    table.notes.append(f"choices held by the sealed drafts afterwards: {chosen:,} (toggles that went through: "
                        f"{toggles.done:,})")
     for label, r in figures.items():
         if r.errors:

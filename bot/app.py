@@ -87,7 +87,7 @@ class LinliApp:
             self._tasks.append(asyncio.create_task(self.sender.run(self._stop), name="outbox"))
         if self._run_scheduler:
             self.scheduler = Scheduler(self.settings.database_url, db=self.db, clock=self.clock,
-                                       on_outbox=self.sender.wake,
+                                       on_outbox=self.sender.wake, ballot_key=self.core.ballot_key,
                                        outbox_retention=timedelta(days=self.settings.outbox_retention_days))
             self.scheduler.start()
         self.pipeline = Pipeline(self.core, gateway)

@@ -257,7 +257,8 @@ def clock_router(clock: OffsetClock) -> Router:
         clock.advance(seconds=step.total_seconds())
         queued = select(func.count()).select_from(OutboxMessage)
         before = (await ctx.uow.session.exec(queued)).one()
-        await run_due(ctx.uow, clock.now())  # what the scheduler would do now: check-ins, ballots, reminders, board
+        # what the scheduler would do now: check-ins, ballots (with the key for the voters' envelopes), reminders, board
+        await run_due(ctx.uow, clock.now(), ballot_key=ctx.core.ballot_key)
         await ctx.uow.session.flush()
         n = (await ctx.uow.session.exec(queued)).one() - before
         shown = local(clock.now(), tz).strftime("%Y-%m-%d %H:%M")

@@ -8,47 +8,76 @@ become the year's projects, the result is posted to every group of the community
 leaves the ballot in status "tie" and the admins are asked to decide (`decide`) or to hold a run-off
 (`runoff`: a new round between the tied candidates for the seats left).
 
-Secrecy (F-2.3): a sheet (BallotSheet) carries no member id and no time; it is found by a keyed hash of
-(ballot, member) that only this process can compute. The submitted choices are the sheet's boxes
-(BallotMark, one per candidate, made with the sheet) with `chosen` set; a submission flips them in place,
-so nothing in the database is written in the order people voted except the turnout and the audit. Nothing here returns another person's choices: voters see their own sheet, everyone else sees
-turnout (BallotVoter.voted_at) and, after closing, the totals. The receipt code is derived from the same
-key, so the voter can be shown it again any time; the sheet stores only its hash, and `check_receipt`
-tells the holder whether (and with which choices) that sheet was counted.
+Secrecy (F-2.3): a voter's transaction writes only their turnout (BallotVoter.voted_at), the audit entry
+and their sealed envelope (draft and submitted choices, flows.ballot_sheets); the counted sheets (BallotSheet,
+no member id and no time, found by a keyed hash of (ballot, member)) and their boxes (BallotMark) are written
+later, several voters' at once, by the scheduler and at closing — so neither a transaction id (PostgreSQL's
+xmin) nor the order of rows ties a voter to their choices (see flows.ballot_sheets for what a database reader
+can learn). Nothing here returns another person's choices: voters see their own sheet, everyone else sees
+turnout and, after closing, the totals. The receipt code is derived from the same key, so the voter can be
+shown it again any time; the sheet stores only its hash, and `check_receipt` tells the holder whether that
+paper was submitted and counted — not what was on it.
 
 Schema guarantees: one ballot per community, year and round; one voter row and one sheet per voter and
 ballot; one box per sheet and candidate; one project per community, year and number (and need)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, update
 from sqlmodel import col, select
 
-from flows import audit, membership, outbox
-from flows.clock import local
-from flows.errors import AlreadyDone, Forbidden, Invalid, NotFound
+from flows import audit, membership
+from flows import ballot_sheets as papers
+from flows.ballot_core import (  # noqa: F401  (what callers see is part of this module's interface)
+    BallotView,
+    CandidateLine,
+    Outcome,
+    ProjectLine,
+    Receipt,
+    SheetView,
+    Tally,
+    _ballot,
+    _candidates,
+    _community_of,
+    _groups,
+    _set_status,
+    _tell_group,
+    _tell_user,
+    _turnout,
+    _users,
+    _view,
+    local_year,
+    rank,
+)
+from flows.ballot_sheets import (  # noqa: F401  (the codes and the batches are part of this module's interface)
+    BATCH_MIN,
+    BATCH_WAIT,
+    RECEIPT_ALPHABET,
+    RECEIPT_LENGTH,
+    apply_pending,
+    normalise_receipt,
+    receipt_code,
+    receipt_hash,
+    voter_token,
+)
+from flows.ballot_voting import check_receipt, sheet, submit, toggle  # noqa: F401  (a voter's own sheet, receipts)
+from flows.errors import AlreadyDone, Invalid
 from flows.membership import Actor
 from flows.roles import Perm, Role
-from storage.db import UnitOfWork, insert_ignoring
+from storage.db import UnitOfWork
 from storage.models import (
     Ballot,
     BallotCandidate,
     BallotMark,
     BallotSheet,
     BallotVoter,
-    Chat,
     Community,
-    Member,
     Need,
     Project,
-    User,
 )
 
 #: the largest ballot: how many may be chosen, how many candidates at most
@@ -56,231 +85,6 @@ MAX_CHOOSE = 40
 MAX_CANDIDATES = 60
 DEFAULT_CHOOSE = 10
 REMIND_BEFORE = timedelta(days=1)  # the one reminder to representatives who have not voted
-RECEIPT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L
-RECEIPT_LENGTH = 8  # shown as XXXX-XXXX
-
-
-# ---------------------------------------------------------------- views (what callers may see)
-
-
-@dataclass(frozen=True)
-class CandidateLine:
-    id: int
-    position: int  # 1-based order on the ballot
-    title: str
-    category: str
-    need_number: int
-    withdrawn: bool = False
-    votes: int | None = None  # only after the tally
-
-
-@dataclass(frozen=True)
-class BallotView:
-    id: int
-    year: int
-    round: int
-    status: str  # draft|open|tie|closed
-    choose: int
-    minimum: int
-    seats: int
-    opens_at: datetime
-    closes_at: datetime
-    candidates: tuple[CandidateLine, ...]
-    voters: int | None  # representatives entitled to vote (0 while a draft; None on a voter's sheet)
-    voted: int | None  # of them, how many have submitted (None on a voter's sheet, which does not show it)
-
-
-@dataclass(frozen=True)
-class SheetView:
-    """A voter's own ballot paper."""
-
-    ballot: BallotView
-    chosen: frozenset[int]  # candidate ids ticked on the draft
-    cast: bool  # submitted at least once
-    changed: bool  # the draft differs from what was submitted (or nothing was submitted yet)
-    receipt: str | None  # the receipt code once submitted ("ABCD-EFGH")
-    version: int = 0  # the sheet's counter: pass it back to `toggle` so a stale screen cannot apply twice
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """Where the cut-off falls, from the totals alone (see `rank`)."""
-
-    elected: tuple[int, ...]  # candidate ids elected outright, best first
-    tied: tuple[int, ...]  # candidate ids tied at the cut-off (empty when there is no tie)
-    seats_left: int  # seats the tied candidates compete for (0 when there is no tie)
-
-
-@dataclass(frozen=True)
-class Tally:
-    ballot: BallotView  # candidates carry their votes; withdrawn ones are listed but not counted
-    sheets: int  # submitted sheets counted
-    outcome: Outcome
-
-
-@dataclass(frozen=True)
-class ProjectLine:
-    id: int
-    number: int
-    title: str
-    category: str
-    votes: int
-    need_number: int | None
-
-
-@dataclass(frozen=True)
-class Receipt:
-    ballot: BallotView
-    counted: bool  # the ballot is tallied and this sheet was in it
-    choices: tuple[str, ...]  # the titles chosen on the submitted sheet
-
-
-# ---------------------------------------------------------------- pure helpers
-
-
-def voter_token(secret: bytes, ballot_id: int, member_id: int) -> str:
-    """The sheet key of a voter: HMAC-SHA256 of (ballot, member) under the deployment's secret."""
-    return hmac.new(secret, f"linli-ballot:{ballot_id}:{member_id}".encode(), hashlib.sha256).hexdigest()
-
-
-def receipt_code(secret: bytes, ballot_id: int, member_id: int) -> str:
-    """The voter's receipt code, derived (not stored): "XXXX-XXXX" over RECEIPT_ALPHABET."""
-    digest = hmac.new(secret, f"linli-receipt:{ballot_id}:{member_id}".encode(), hashlib.sha256).digest()
-    n = int.from_bytes(digest, "big")
-    chars = []
-    for _ in range(RECEIPT_LENGTH):
-        n, r = divmod(n, len(RECEIPT_ALPHABET))
-        chars.append(RECEIPT_ALPHABET[r])
-    half = RECEIPT_LENGTH // 2
-    return "".join(chars[:half]) + "-" + "".join(chars[half:])
-
-
-def normalise_receipt(code: str) -> str:
-    """What a person typed as a receipt code, upper case, without dashes and spaces."""
-    return "".join(c for c in code.upper() if c not in "- \t\u2010\u2011\u2012\u2013\u2014\uff0d")
-
-
-def receipt_hash(code: str) -> str:
-    """What the sheet stores of the receipt: sha256 of the normalised code (upper case, no dash/space)."""
-    return hashlib.sha256(normalise_receipt(code).encode()).hexdigest()
-
-
-def rank(votes: Sequence[tuple[int, int, int]], seats: int) -> Outcome:
-    """Who is elected from (candidate_id, position, votes) of the candidates still standing.
-
-    Sorted by votes, descending. If the candidate at place `seats` has as many votes as the one after
-    it, all candidates with that many votes are `tied` for the `seats_left` seats not yet filled by
-    those with more votes; everyone above is `elected`. With no more candidates than seats, all are
-    elected. Candidates with 0 votes can be elected only to fill seats nobody else could (and may tie)."""
-    order = sorted(votes, key=lambda v: (-v[2], v[1], v[0]))
-    if seats <= 0:
-        return Outcome(elected=(), tied=(), seats_left=0)
-    if len(order) <= seats or order[seats - 1][2] != order[seats][2]:
-        return Outcome(elected=tuple(v[0] for v in order[:seats]), tied=(), seats_left=0)
-    cut = order[seats - 1][2]
-    elected = tuple(v[0] for v in order if v[2] > cut)
-    tied = tuple(v[0] for v in order if v[2] == cut)
-    return Outcome(elected=elected, tied=tied, seats_left=seats - len(elected))
-
-
-# ---------------------------------------------------------------- internals
-
-
-
-def local_year(community: Community, now: datetime) -> int:
-    return local(now, community.timezone).year
-
-
-async def _ballot(uow: UnitOfWork, ballot_id: int, community_id: int | None = None, *,
-                  lock: str | None = None) -> Ballot:
-    """The ballot (NotFound when missing or of another community); lock "update" or "share" on PostgreSQL."""
-    stmt = select(Ballot).where(Ballot.id == ballot_id).execution_options(populate_existing=True)
-    if lock == "update":
-        stmt = stmt.with_for_update()
-    elif lock == "share":
-        stmt = stmt.with_for_update(read=True)
-    ballot = (await uow.session.exec(stmt)).first()
-    if ballot is None or (community_id is not None and ballot.community_id != community_id):
-        raise NotFound("ballot", ballot_id)
-    return ballot
-
-
-async def _candidates(uow: UnitOfWork, ballot_id: int) -> list[tuple[BallotCandidate, int]]:
-    """The candidates of a ballot by position, each with its need's number."""
-    rows = await uow.session.exec(
-        select(BallotCandidate, Need.number).join(Need, col(Need.id) == col(BallotCandidate.need_id))
-        .where(BallotCandidate.ballot_id == ballot_id).order_by(col(BallotCandidate.position))
-        .execution_options(populate_existing=True))
-    return [(c, int(n)) for c, n in rows.all()]
-
-
-async def _turnout(uow: UnitOfWork, ballot_id: int) -> tuple[int, int]:
-    voters, voted = (await uow.session.exec(
-        select(func.count(col(BallotVoter.id)), func.count(col(BallotVoter.voted_at)))
-        .where(BallotVoter.ballot_id == ballot_id))).one()
-    return int(voted or 0), int(voters or 0)
-
-
-async def _view(uow: UnitOfWork, ballot: Ballot, candidates: list[tuple[BallotCandidate, int]] | None = None,
-                *, turnout: bool = True) -> BallotView:
-    assert ballot.id is not None
-    voted, voters = await _turnout(uow, ballot.id) if turnout else (None, None)
-    if candidates is None:
-        candidates = await _candidates(uow, ballot.id)
-    lines = tuple(CandidateLine(id=c.id or 0, position=c.position, title=c.title, category=c.category,
-                                need_number=number, withdrawn=c.withdrawn_at is not None, votes=c.votes)
-                  for c, number in candidates)
-    return BallotView(id=ballot.id, year=ballot.year, round=ballot.round, status=ballot.status,
-                      choose=ballot.choose, minimum=ballot.minimum, seats=ballot.seats, opens_at=ballot.opens_at,
-                      closes_at=ballot.closes_at, candidates=lines, voters=voters, voted=voted)
-
-
-async def _users(uow: UnitOfWork, member_ids: Sequence[int]) -> list[tuple[int, User]]:
-    """(member id, user) for the members, in member id order."""
-    out: list[tuple[int, User]] = []
-    ids = sorted(set(member_ids))
-    for i in range(0, len(ids), 500):
-        rows = await uow.session.exec(select(Member.id, User).join(User, col(User.id) == col(Member.user_id))
-                                      .where(col(Member.id).in_(ids[i:i + 500])))
-        out.extend((int(mid or 0), user) for mid, user in rows.all())
-    return sorted(out, key=lambda x: x[0])
-
-
-async def _groups(uow: UnitOfWork, community_id: int) -> list[Chat]:
-    rows = await uow.session.exec(select(Chat).where(
-        Chat.community_id == community_id, col(Chat.purpose).is_not(None),
-        col(Chat.bot_status).in_(("member", "administrator"))).order_by(col(Chat.id)))
-    return list(rows.all())
-
-
-async def _community_of(uow: UnitOfWork, ballot: Ballot) -> Community:
-    community = await uow.session.get(Community, ballot.community_id)
-    assert community is not None
-    return community
-
-
-def _tell_user(uow: UnitOfWork, user: User, community: Community, notice: str, key: str, now: datetime,
-               **params: Any) -> None:
-    outbox.notify(uow, tg_chat_id=user.tg_id, notice=notice, lang=user.language or community.locale, now=now,
-                  community_id=community.id, recipient_user_id=user.id, dedupe_key=key, tz=community.timezone,
-                  **params)
-
-
-def _tell_group(uow: UnitOfWork, chat: Chat, community: Community, notice: str, key: str, now: datetime,
-                **params: Any) -> None:
-    outbox.notify(uow, tg_chat_id=chat.tg_chat_id, notice=notice, lang=community.locale, now=now,
-                  community_id=community.id, dedupe_key=key, tz=community.timezone, **params)
-
-
-async def _set_status(uow: UnitOfWork, ballot: Ballot, expected: str, **values: Any) -> bool:
-    """Compare-and-set the ballot's status (and other columns): False when someone else moved it first."""
-    result = await uow.session.execute(update(Ballot).where(col(Ballot.id) == ballot.id,
-                                                            col(Ballot.status) == expected).values(**values))
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        return False
-    for name, value in values.items():
-        setattr(ballot, name, value)
-    return True
 
 
 # ---------------------------------------------------------------- admin: create, open, withdraw
@@ -432,139 +236,6 @@ async def withdraw(uow: UnitOfWork, *, actor: Actor, ballot_id: int, candidate_i
                  subject_type="ballot", subject_id=ballot.id, candidate=target.id, title=target.title)
 
 
-# ---------------------------------------------------------------- voting (representatives only)
-
-
-@dataclass
-class _Paper:
-    ballot: Ballot
-    member_id: int
-    voter: BallotVoter
-    sheet: BallotSheet
-    candidates: list[tuple[BallotCandidate, int]]
-
-
-async def _paper(uow: UnitOfWork, actor: Actor, secret: bytes, ballot_id: int, *, ballot_lock: str | None) -> _Paper:
-    """The actor's voter row (locked: one press of a voter at a time) and sheet (made on first look)."""
-    me = actor.require(Perm.VOTE)
-    ballot = await _ballot(uow, ballot_id, me.community_id, lock=ballot_lock)
-    voter = (await uow.session.exec(select(BallotVoter).where(
-        BallotVoter.ballot_id == ballot_id, BallotVoter.member_id == me.id)
-        .with_for_update().execution_options(populate_existing=True))).first()
-    if voter is None:
-        raise Forbidden(Perm.VOTE.value)
-    token = voter_token(secret, ballot_id, me.id or 0)
-    sheet_row = await _sheet_row(uow, ballot_id, token)
-    if sheet_row is None:
-        await uow.session.execute(insert_ignoring(uow, BallotSheet, ["ballot_id", "token"])
-                                  .values(ballot_id=ballot_id, token=token, draft=[], cast=False, version=0))
-        sheet_row = await _sheet_row(uow, ballot_id, token)
-        assert sheet_row is not None
-        candidates = await _candidates(uow, ballot_id)
-        if candidates:  # its boxes, all at once and now (see BallotMark): a submission will only flip them
-            await uow.session.execute(insert_ignoring(uow, BallotMark, ["sheet_id", "candidate_id"]).values(
-                [{"sheet_id": sheet_row.id, "candidate_id": c.id, "chosen": False} for c, _ in candidates]))
-        return _Paper(ballot, me.id or 0, voter, sheet_row, candidates)
-    return _Paper(ballot, me.id or 0, voter, sheet_row, await _candidates(uow, ballot_id))
-
-
-async def _sheet_row(uow: UnitOfWork, ballot_id: int, token: str) -> BallotSheet | None:
-    return (await uow.session.exec(select(BallotSheet).where(
-        BallotSheet.ballot_id == ballot_id, BallotSheet.token == token)
-        .with_for_update().execution_options(populate_existing=True))).first()
-
-
-async def _marks(uow: UnitOfWork, sheet_id: int) -> set[int]:
-    return set((await uow.session.exec(select(BallotMark.candidate_id).where(
-        BallotMark.sheet_id == sheet_id, col(BallotMark.chosen).is_(True)))).all())
-
-
-async def _sheet_view(uow: UnitOfWork, paper: _Paper, secret: bytes) -> SheetView:
-    withdrawn = {c.id for c, _ in paper.candidates if c.withdrawn_at is not None}
-    chosen = frozenset(paper.sheet.draft) - withdrawn
-    marks = await _marks(uow, paper.sheet.id or 0) - withdrawn if paper.sheet.cast else None
-    assert paper.ballot.id is not None
-    return SheetView(ballot=await _view(uow, paper.ballot, paper.candidates, turnout=False), chosen=frozenset(int(c) for c in chosen),
-                     cast=paper.sheet.cast, changed=marks is None or set(chosen) != marks,
-                     receipt=receipt_code(secret, paper.ballot.id, paper.member_id) if paper.sheet.cast else None,
-                     version=paper.sheet.version)
-
-
-def _votable(ballot: Ballot, now: datetime) -> None:
-    if ballot.status != "open" or now >= ballot.closes_at:
-        raise Invalid("ballot", "closed")
-
-
-async def sheet(uow: UnitOfWork, *, actor: Actor, secret: bytes, ballot_id: int, now: datetime) -> SheetView:
-    """The actor's own sheet (created empty on first look). Forbidden("vote") unless the actor is a voter
-    of this ballot; NotFound("ballot") if it is not of the actor's community."""
-    paper = await _paper(uow, actor, secret, ballot_id, ballot_lock=None)
-    return await _sheet_view(uow, paper, secret)
-
-
-async def toggle(uow: UnitOfWork, *, actor: Actor, secret: bytes, ballot_id: int, candidate_id: int,
-                 now: datetime, version: int | None = None) -> SheetView:
-    """Tick or untick one candidate on the draft. Invalid("ballot", "closed") unless open and before
-    closes_at; Invalid("candidate", "unknown") for a candidate not on this ballot (a forged button);
-    Invalid("candidate", "withdrawn"); Invalid("choice", "too_many", choose=) when ticking one more than
-    allowed. `version`, when given, must match the sheet's (else Invalid("sheet", "stale")): two presses
-    from one old screen do not both apply."""
-    paper = await _paper(uow, actor, secret, ballot_id, ballot_lock="share")
-    _votable(paper.ballot, now)
-    target = next((c for c, _ in paper.candidates if c.id == candidate_id), None)
-    if target is None:
-        raise Invalid("candidate", "unknown")
-    if target.withdrawn_at is not None:
-        raise Invalid("candidate", "withdrawn")
-    if version is not None and version != paper.sheet.version:
-        raise Invalid("sheet", "stale")
-    withdrawn = {c.id for c, _ in paper.candidates if c.withdrawn_at is not None}
-    draft = {int(c) for c in paper.sheet.draft}
-    if candidate_id in draft:
-        draft.discard(candidate_id)
-    else:
-        if len(draft - withdrawn) >= paper.ballot.choose:
-            raise Invalid("choice", "too_many", choose=paper.ballot.choose)
-        draft.add(candidate_id)
-    paper.sheet.draft = sorted(draft)
-    paper.sheet.version += 1
-    uow.session.add(paper.sheet)
-    await uow.session.flush()
-    return await _sheet_view(uow, paper, secret)
-
-
-async def submit(uow: UnitOfWork, *, actor: Actor, secret: bytes, ballot_id: int, now: datetime) -> SheetView:
-    """Cast the draft: the marks become exactly the draft's choices. Invalid("choice", "too_few",
-    minimum=) / ("too_many", choose=); Invalid("ballot", "closed"). The first submission sets the voter's
-    voted_at (turnout) and the sheet's receipt hash. Audited as "ballot.vote" without the choices."""
-    # the ballot row is share-locked so a concurrent close waits for this submission (and counts it)
-    paper = await _paper(uow, actor, secret, ballot_id, ballot_lock="share")
-    _votable(paper.ballot, now)
-    standing = {c.id for c, _ in paper.candidates if c.withdrawn_at is None}
-    choices = {int(c) for c in paper.sheet.draft} & standing
-    if len(choices) < paper.ballot.minimum:
-        raise Invalid("choice", "too_few", minimum=paper.ballot.minimum)
-    if len(choices) > paper.ballot.choose:
-        raise Invalid("choice", "too_many", choose=paper.ballot.choose)
-    sheet_id = paper.sheet.id or 0
-    await uow.session.execute(update(BallotMark).where(col(BallotMark.sheet_id) == sheet_id).values(
-        chosen=col(BallotMark.candidate_id).in_(sorted(choices))))
-    first = not paper.sheet.cast
-    if first:
-        paper.sheet.cast = True
-        paper.sheet.receipt_hash = receipt_hash(receipt_code(secret, ballot_id, paper.member_id))
-    paper.sheet.draft = sorted(choices)
-    paper.sheet.version += 1
-    uow.session.add(paper.sheet)
-    if paper.voter.voted_at is None:
-        paper.voter.voted_at = now
-        uow.session.add(paper.voter)
-    await uow.session.flush()
-    audit.record(uow, action="ballot.vote", now=now, community_id=paper.ballot.community_id,
-                 actor_user_id=actor.user.id, subject_type="ballot", subject_id=ballot_id, first=first)
-    return await _sheet_view(uow, paper, secret)
-
-
 async def turnout(uow: UnitOfWork, *, ballot_id: int) -> tuple[int, int]:
     """(voted, voters) of a ballot."""
     return await _turnout(uow, ballot_id)
@@ -597,25 +268,6 @@ async def projects(uow: UnitOfWork, *, community_id: int, year: int) -> list[Pro
         .where(Project.community_id == community_id, Project.year == year).order_by(col(Project.number)))
     return [ProjectLine(id=p.id or 0, number=p.number, title=p.title, category=p.category, votes=p.votes,
                         need_number=int(n) if n is not None else None) for p, n in rows.all()]
-
-
-async def check_receipt(uow: UnitOfWork, *, community_id: int, code: str) -> Receipt:
-    """NotFound("receipt") when no sheet of the community's ballots has this code (any case, with or
-    without the dash)."""
-    if len(normalise_receipt(code)) != RECEIPT_LENGTH:
-        raise NotFound("receipt")
-    row = (await uow.session.exec(
-        select(BallotSheet, Ballot).join(Ballot, col(Ballot.id) == col(BallotSheet.ballot_id))
-        .where(BallotSheet.receipt_hash == receipt_hash(code), Ballot.community_id == community_id))).first()
-    if row is None:
-        raise NotFound("receipt")
-    sheet_row, ballot = row
-    titles = (await uow.session.exec(
-        select(BallotCandidate.title).join(BallotMark, col(BallotMark.candidate_id) == col(BallotCandidate.id))
-        .where(BallotMark.sheet_id == sheet_row.id, col(BallotMark.chosen).is_(True))
-        .order_by(col(BallotCandidate.position)))).all()
-    return Receipt(ballot=await _view(uow, ballot), counted=sheet_row.cast and ballot.status in ("tie", "closed"),
-                   choices=tuple(titles))
 
 
 # ---------------------------------------------------------------- closing, ties, run-offs
@@ -700,7 +352,8 @@ async def _finish(uow: UnitOfWork, ballot: Ballot, winners: Sequence[int], now: 
         _tell_user(uow, user, community, "ballot_result", f"ballot_result:{ballot.id}:m{admin.id}", now, **params)
 
 
-async def close(uow: UnitOfWork, *, ballot_id: int, now: datetime, actor: Actor | None = None) -> Tally:
+async def close(uow: UnitOfWork, *, ballot_id: int, now: datetime, actor: Actor | None = None,
+                secret: bytes | None = None) -> Tally:
     """Close an open ballot (an admin's command, or the scheduler at closes_at) and tally it.
 
     Votes per candidate are stored on the candidates. No tie at the cut-off: the elected become Projects
@@ -708,7 +361,10 @@ async def close(uow: UnitOfWork, *, ballot_id: int, now: datetime, actor: Actor 
     elected first), status "closed", notice "ballot_result" to every linked group and the admins (params:
     year, round, rows=[{title, votes, elected}], voted, voters). A tie: status "tie", notice "ballot_tie"
     to the admins in private (params: ballot_id, year, round, seats_left, tied=[{id, title, votes}]),
-    nothing made yet. Invalid("ballot", "not_open") otherwise. Audited ("ballot.close")."""
+    nothing made yet. Invalid("ballot", "not_open") otherwise. Audited ("ballot.close").
+
+    Before the tally, every submission still waiting in an envelope is applied to its sheet in one batch
+    (flows.ballot_sheets), which needs `secret`, the ballot key (RuntimeError without it when one waits)."""
     community_id = actor.require(Perm.BALLOT).community_id if actor is not None else None
     # the exclusive lock waits for submissions in flight (they share-lock the ballot), so they are counted
     ballot = await _ballot(uow, ballot_id, community_id, lock="update")
@@ -716,6 +372,9 @@ async def close(uow: UnitOfWork, *, ballot_id: int, now: datetime, actor: Actor 
         raise Invalid("ballot", "not_open")
     if not await _set_status(uow, ballot, "open", closed_at=now):
         raise Invalid("ballot", "not_open")
+    await apply_pending(uow, secret=secret, now=now, ballot_id=ballot_id, everything=True)
+    if secret is not None:
+        await papers.ensure_sheets(uow, ballot, secret)  # every voter's receipt answers "not counted" from now on
     sheets, candidates = await _count(uow, ballot)
     outcome = rank(_standing_votes(candidates), ballot.seats)
     if outcome.tied:
@@ -802,13 +461,14 @@ async def runoff(uow: UnitOfWork, *, actor: Actor, ballot_id: int, closes_at: da
     return ballot
 
 
-async def due(uow: UnitOfWork, *, now: datetime) -> dict[str, int]:
+async def due(uow: UnitOfWork, *, now: datetime, secret: bytes | None = None) -> dict[str, int]:
     """The scheduler's pass: open drafts whose opens_at has come, remind (once, notice "ballot_remind",
     dedupe per voter) voters without a submission when closes_at - REMIND_BEFORE has come, close open
     ballots whose closes_at has come. Returns counts {"opened", "reminded", "closed"}.
 
     A draft with no representative to vote, or whose closing time passed before it opened, is left for
-    the admin (nothing is sent)."""
+    the admin (nothing is sent). `secret` is the ballot key closing needs (see `close`); the batches
+    between are `apply_pending`, a job of their own."""
     counts = {"opened": 0, "reminded": 0, "closed": 0}
     drafts = (await uow.session.exec(select(Ballot).where(
         Ballot.status == "draft", col(Ballot.opens_at) <= now, col(Ballot.closes_at) > now)
@@ -852,6 +512,6 @@ async def due(uow: UnitOfWork, *, now: datetime) -> dict[str, int]:
         locked = await _ballot(uow, ballot_id or 0, lock="update")
         if locked.status != "open":
             continue
-        await close(uow, ballot_id=ballot_id or 0, now=now)
+        await close(uow, ballot_id=ballot_id or 0, now=now, secret=secret)
         counts["closed"] += 1
     return counts

@@ -80,7 +80,6 @@ def _any(result: object) -> bool:
 DUE: dict[str, Callable[[UnitOfWork, datetime], Awaitable[Any]]] = {
     "checkins_tick": lambda uow, now: checkins.tick(uow, now=now),  # prompts, the ladder, incidents
     "checkins_weekly": lambda uow, now: checkins.weekly_thanks(uow, now=now),  # Monday's thank-you notes
-    "ballot_tick": lambda uow, now: ballot.due(uow, now=now),  # open, remind once, close and tally ballots
     "needs_tick": lambda uow, now: needs.remind(uow, now=now),  # remind groups while needs are collected
     "board_tick": lambda uow, now: board.due(uow, now=now),  # the monthly board, the weekly/monthly digests
     "projects_tick": lambda uow, now: projects.due(uow, now=now),  # owners who did not report last month
@@ -88,9 +87,21 @@ DUE: dict[str, Callable[[UnitOfWork, datetime], Awaitable[Any]]] = {
 }
 
 
-async def run_due(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
+#: The ballot's jobs also take the ballot key (they open the voters' sealed envelopes, flows.ballot_sheets).
+KEYED: dict[str, Callable[[UnitOfWork, datetime, bytes | None], Awaitable[Any]]] = {
+    # open, remind once, close and tally ballots (closing applies every submission still waiting)
+    "ballot_tick": lambda uow, now, key: ballot.due(uow, now=now, secret=key),
+    # apply waiting submissions to the sheets, several voters' at once (never in the voter's transaction)
+    "ballot_apply": lambda uow, now, key: ballot.apply_pending(uow, now=now, secret=key),
+}
+
+
+async def run_due(uow: UnitOfWork, now: datetime, *, ballot_key: bytes | None = None) -> dict[str, Any]:
     """Everything that fell due, in one unit of work (the sandbox's /clock)."""
-    return {name: await due(uow, now) for name, due in DUE.items()}
+    done: dict[str, Any] = {name: await due(uow, now) for name, due in DUE.items()}
+    for name, keyed in KEYED.items():
+        done[name] = await keyed(uow, now, ballot_key)
+    return done
 
 
 async def checkins_tick(db: Database, clock: Clock, on_outbox: Callable[[], None] | None = None
@@ -106,10 +117,19 @@ async def checkins_weekly(db: Database, clock: Clock, on_outbox: Callable[[], No
     return int(await _run(db, clock, "weekly thanks", DUE["checkins_weekly"], on_outbox, _any))
 
 
-async def ballot_tick(db: Database, clock: Clock, on_outbox: Callable[[], None] | None = None) -> dict[str, int]:
+async def ballot_tick(db: Database, clock: Clock, on_outbox: Callable[[], None] | None = None, *,
+                      ballot_key: bytes | None = None) -> dict[str, int]:
     """Open the representatives' ballots whose time has come, remind the late voters once, close and tally."""
-    counts: dict[str, int] = await _run(db, clock, "ballot", DUE["ballot_tick"], on_outbox, _any)
+    counts: dict[str, int] = await _run(db, clock, "ballot", lambda uow, now: KEYED["ballot_tick"](
+        uow, now, ballot_key), on_outbox, _any)
     return counts
+
+
+async def ballot_apply(db: Database, clock: Clock, on_outbox: Callable[[], None] | None = None, *,
+                       ballot_key: bytes | None = None) -> int:
+    """Apply the submissions waiting in sealed envelopes to the ballot sheets, in batches (nothing is sent)."""
+    return int(await _run(db, clock, "ballot papers", lambda uow, now: KEYED["ballot_apply"](uow, now, ballot_key),
+                          None, _any))
 
 
 async def needs_tick(db: Database, clock: Clock, on_outbox: Callable[[], None] | None = None) -> int:
@@ -143,6 +163,7 @@ async def opendays_tick(db: Database, clock: Clock, on_outbox: Callable[[], None
 TICKS: dict[str, tuple[Callable[..., Awaitable[Any]], float | None, float]] = {
     "checkins_tick": (checkins_tick, None, 60),
     "ballot_tick": (ballot_tick, None, 60),
+    "ballot_apply": (ballot_apply, 300, 300),
     "checkins_weekly": (checkins_weekly, 1800, 1800),
     "needs_tick": (needs_tick, 600, 600),
     "board_tick": (board_tick, 600, 600),
@@ -171,8 +192,9 @@ async def _retention_job(name: str) -> None:
 async def _tick_job(name: str, job_id: str) -> None:
     sched = _running[name]
     tick = TICKS[job_id][0]
+    keys = {"ballot_key": sched.ballot_key} if job_id in KEYED else {}
     try:
-        await tick(sched.db, sched.clock, sched.on_outbox)
+        await tick(sched.db, sched.clock, sched.on_outbox, **keys)
     except Exception:  # the next run tries again; say so loudly, never let the job die silently
         log.exception("%s failed", job_id)
 
@@ -180,9 +202,10 @@ async def _tick_job(name: str, job_id: str) -> None:
 class Scheduler:
     def __init__(self, database_url: str, *, db: Database, clock: Clock, name: str = "main",
                  on_outbox: Callable[[], None] | None = None, tick_seconds: float = 60,
-                 outbox_retention: timedelta = timedelta(days=7)) -> None:
+                 outbox_retention: timedelta = timedelta(days=7), ballot_key: bytes | None = None) -> None:
         self.db = db
         self.outbox_retention = outbox_retention
+        self.ballot_key = ballot_key  # the ballot jobs open the voters' sealed envelopes with it
         self.on_outbox = on_outbox
         self.tick_seconds = tick_seconds
         self.clock = clock

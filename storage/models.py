@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -395,9 +395,11 @@ class BallotVoter(SQLModel, table=True):
 
 
 class BallotSheet(SQLModel, table=True):
-    """A representative's ballot paper, keyed by a keyed hash of (ballot, member) — no member id, no time.
+    """A ballot paper as counted, keyed by a keyed hash of (ballot, member) — no member id, no time.
 
-    `draft` is what the toggles show; its `BallotMark` boxes hold what was submitted and is counted.
+    Its `BallotMark` boxes hold the choices the tally counts. Sheets are made for all of a ballot's voters at
+    once and written only by the scheduler's batches and by closing (flows.ballot_sheets), never in a voter's
+    own transaction: what the voter's screen shows lives sealed in their `BallotEnvelope`.
     One sheet per voter: (ballot_id, token) is unique and the token is a function of the voter."""
 
     __table_args__ = (UniqueConstraint("ballot_id", "token", name="uq_ballot_sheet_ballot_token"),
@@ -405,16 +407,30 @@ class BallotSheet(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     ballot_id: int = Field(foreign_key="ballot.id", index=True)
     token: str = Field(max_length=64)
-    draft: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     cast: bool = False
     receipt_hash: str | None = Field(default=None, max_length=64)
-    version: int = 0
+
+
+class BallotEnvelope(SQLModel, table=True):
+    """A voter's own paper, sealed with the ballot key: the draft the toggles show, the choices last
+    submitted, which sheet they go to and a press counter, padded to one length (nothing about the choices
+    in the clear: the compare-and-set of presses is on the sealed text). Written only in the voter's transactions;
+    `queued_at` is set while submitted choices wait to be applied to the sheet (flows.ballot_sheets), so a
+    changed mind before that replaces them. Found by `slot`, a keyed hash of the voter's receipt code that
+    nothing else stores: the row cannot be matched to a sheet without the key."""
+
+    __table_args__ = (UniqueConstraint("ballot_id", "slot", name="uq_ballot_envelope_ballot_slot"),)
+    id: int | None = Field(default=None, primary_key=True)
+    ballot_id: int = Field(foreign_key="ballot.id", index=True)
+    slot: str = Field(max_length=64)
+    sealed: str = Field(sa_column=Column(Text, nullable=False))
+    queued_at: datetime | None = _ts(nullable=True)
 
 
 class BallotMark(SQLModel, table=True):
     """One candidate's box on a sheet; `chosen` ones of cast sheets are what the tally counts.
 
-    Every box is made with the sheet (on the voter's first look), and a submission only flips
+    Every box is made with the sheet (for all voters at once), and applying submissions only flips
     `chosen` in place: rows inserted at submission would carry ids in the order people voted, which
     the audit's "ballot.vote" entries (who, when) could be lined up with."""
 

@@ -283,7 +283,7 @@ async def _open(ctx: Ctx, ballot_id: int) -> None:
 
 
 async def _close(ctx: Ctx, ballot_id: int) -> None:
-    tally = await ballot.close(ctx.uow, ballot_id=ballot_id, now=ctx.now, actor=ctx.actor)
+    tally = await ballot.close(ctx.uow, ballot_id=ballot_id, now=ctx.now, actor=ctx.actor, secret=ctx.core.ballot_key)
     await _after_tally(ctx, tally)
 
 
@@ -608,19 +608,19 @@ async def _receipt(ctx: Ctx, code: str) -> None:
     if not code:
         ctx.reply(ctx.t("Usage: /ballot receipt CODE, e.g. /ballot receipt ABCD-EFGH"))
         return
-    r = await ballot.check_receipt(ctx.uow, community_id=_community_id(ctx), code=code[:20])
-    b = r.ballot
+    r = await ballot.check_receipt(ctx.uow, community_id=_community_id(ctx), code=code[:20],
+                                   secret=ctx.core.ballot_key)
     plain = ballot.normalise_receipt(code)
     shown = "<code>" + h(plain[:4] + "-" + plain[4:]) + "</code>"
-    lines = [_round(ctx, b), ctx.t("Receipt code {code}", code=shown)]
-    if r.counted:
-        lines.append(ctx.t("✅ This ballot paper was counted."))
-    elif b.status in ("open", "draft"):
-        lines.append(ctx.t("This ballot paper is submitted; it is counted when the ballot closes."))
-    else:
-        lines.append(ctx.t("This ballot paper was not counted."))
-    lines.append(ctx.t("Its choices:"))
-    lines += [f"· {h(t)}" for t in r.choices] or [ctx.t("(none)")]
+    still_open = r.ballot.status in ("open", "draft")
+    # never the choices: whoever holds a code may ask (a coercer too); the voter sees them in /vote, in private
+    said = (ctx.t("✅ This ballot paper was counted: it is included in the tally.") if r.counted else
+            ctx.t("This ballot paper is submitted; it is counted when the ballot closes.") if still_open and r.submitted
+            else ctx.t("Nothing has been submitted with this ballot paper yet.") if still_open
+            else ctx.t("This ballot paper was not counted."))
+    lines = [_round(ctx, r.ballot), ctx.t("Receipt code {code}", code=shown), said, ctx.t(
+        "A receipt never shows the choices; the voter sees them on their own sheet (/vote in a private chat with "
+        "the bot).")]
     ctx.reply("\n".join(lines))
 
 

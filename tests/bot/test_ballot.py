@@ -14,14 +14,14 @@ import pytest
 from sqlmodel import col, delete, select
 
 from bot.core import callbacks
-from flows import ballot, membership, needs
+from flows import ballot, ballot_sheets, membership, needs
 from flows.roles import Role
 from scheduler.runner import ballot_tick
 from storage.models import (
     Ballot,
     BallotCandidate,
+    BallotEnvelope,
     BallotMark,
-    BallotSheet,
     BallotVoter,
     OutboxMessage,
     Project,
@@ -107,9 +107,11 @@ async def _count(linli: Harness, model: Any) -> int:
 
 
 async def _drafts(linli: Harness) -> list[tuple[list[int], int, bool]]:
+    """The voters' envelopes, opened with the ballot key: (draft, version, submitted)."""
     async with linli.db.uow() as uow:
-        rows = (await uow.session.exec(select(BallotSheet).order_by(col(BallotSheet.id)))).all()
-        return [(sorted(int(c) for c in s.draft), s.version, s.cast) for s in rows]
+        rows = (await uow.session.exec(select(BallotEnvelope).order_by(col(BallotEnvelope.id)))).all()
+    opened = [ballot_sheets._unseal(linli.app.core.ballot_key, e.sealed)[1] for e in rows]
+    return [(sorted(p.draft), p.version, p.cast is not None) for p in opened]
 
 
 async def _open_sheet(linli: Harness, rep: int) -> dict[str, Any]:
@@ -225,9 +227,9 @@ async def test_a_ballot_from_dialog_to_result(linli: Harness) -> None:
     assert toast and "不在本次点选" in toast
     assert await _drafts(linli) == before
 
-    # receipts: anyone registered may check a code
+    # receipts: anyone registered may check a code; it says submitted, never what was chosen
     out = await linli.say(RES, f"/ballot receipt {receipt.lower().replace('-', '')}")
-    assert "计票" in out[-1]["text"] and "楼道灯改造" in out[-1]["text"] and "停车位划线" in out[-1]["text"]
+    assert "已提交" in out[-1]["text"] and "楼道灯改造" not in out[-1]["text"] and "停车位划线" not in out[-1]["text"]
     out = await linli.say(RES, "/ballot receipt ABCD-EFGH")
     assert "没有选票" in out[-1]["text"]
 

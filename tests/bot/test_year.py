@@ -374,7 +374,8 @@ async def test_a_whole_year_from_needs_to_ten_projects(linli: Harness) -> None:
         closes_at = (await uow.session.exec(select(Ballot.closes_at))).one()
     linli.clock.advance(seconds=(closes_at - linli.clock.now()).total_seconds() + 60)
     before = await linli.tg.cursor()
-    assert sum((await ballot_tick(linli.db, linli.clock, linli.app.core.on_outbox)).values()) >= 1
+    assert sum((await ballot_tick(linli.db, linli.clock, linli.app.core.on_outbox,
+                                  ballot_key=linli.app.core.ballot_key)).values()) >= 1
     await linli.settle()
     assert not await linli.tg.bot_messages(GROUP, before)  # nothing announced before the decision
     tie = next(m for m in await linli.tg.bot_messages(ADMIN, before) if "⚖" in m["text"])

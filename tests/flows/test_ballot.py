@@ -27,6 +27,7 @@ from storage.models import (
     AuditEntry,
     Ballot,
     BallotCandidate,
+    BallotEnvelope,
     BallotMark,
     BallotSheet,
     BallotVoter,
@@ -147,7 +148,7 @@ async def _vote(db: Database, w: World, who: str, bid: int, ids: list[int], now:
 
 async def _close(db: Database, bid: int, now: datetime, actor: Actor | None = None) -> ballot.Tally:
     async with db.uow(write=True) as uow:
-        tally = await ballot.close(uow, ballot_id=bid, now=now, actor=actor)
+        tally = await ballot.close(uow, ballot_id=bid, now=now, actor=actor, secret=SECRET)
         await uow.commit()
     return tally
 
@@ -292,28 +293,45 @@ async def test_no_representatives_no_opening(db: Database, world: World) -> None
 
 async def test_submitting_writes_nothing_in_the_order_people_voted(db: Database, world: World) -> None:
     """Secrecy against someone reading the database: the audit says who voted when, so no row of a
-    sheet may be written in voting order. Boxes are made at the first look (here rep1, rep2, rep3)
-    and submissions (here in the reverse order) only flip them in place."""
+    sheet may be written in voting order or by the voter's transaction. Looks write nothing; submissions
+    (here rep3, rep2, rep1) write only sealed envelopes; the batch makes every voter's sheet at once, in
+    token order, and flips the boxes in place."""
     w = world
     bid = await _ready(db, w, choose=3, minimum=1)
     c = [x.id for x in await _cands(db, bid)]
     for who in ("rep1", "rep2", "rep3"):
         await _do(db, w, who, ballot.sheet, ballot_id=bid, now=NOW)
-    async with db.uow() as uow:
-        boxes = {m.id: m.candidate_id for m in (await uow.session.exec(select(BallotMark))).all()}
-    assert len(boxes) == 3 * len(c)
     for i, who in enumerate(("rep3", "rep2", "rep1")):
         await _vote(db, w, who, bid, [c[i]], now=NOW + timedelta(minutes=i))
     async with db.uow() as uow:
+        assert (await uow.session.exec(select(BallotMark))).all() == []
+        assert (await uow.session.exec(select(BallotSheet))).all() == []
+        envelopes = (await uow.session.exec(select(BallotEnvelope))).all()
+    assert len(envelopes) == 3 and len({len(e.sealed) for e in envelopes}) == 1  # one length, whatever is inside
+    async with db.uow(write=True) as uow:  # fewer than BATCH_MIN wait, and not for long: nothing yet
+        assert await ballot.apply_pending(uow, secret=SECRET, now=NOW + timedelta(minutes=5)) == 0
+        assert await ballot.apply_pending(uow, secret=SECRET, now=NOW + ballot.BATCH_WAIT) == 3
+        await uow.commit()
+    async with db.uow() as uow:
         after = (await uow.session.exec(select(BallotMark).order_by(col(BallotMark.id)))).all()
-        sheets = [s.id for s in (await uow.session.exec(select(BallotSheet).order_by(col(BallotSheet.id)))).all()]
-    assert {m.id: m.candidate_id for m in after} == boxes  # no box made or remade by a submission
-    chosen = [(m.sheet_id, m.candidate_id) for m in after if m.chosen]
-    # in id order, the chosen boxes follow the first looks (rep1, rep2, rep3), not the submissions
-    assert chosen == [(sheets[0], c[2]), (sheets[1], c[1]), (sheets[2], c[0])]
+        sheets = (await uow.session.exec(select(BallotSheet).order_by(col(BallotSheet.id)))).all()
+    assert len(sheets) == 5 and len(after) == 5 * len(c)  # every voter's, voted or not
+    assert [s.token for s in sheets] == sorted(s.token for s in sheets)
+    token = {s.id: s.token for s in sheets}
+    chosen = [(token[m.sheet_id], m.candidate_id) for m in after if m.chosen]
+    mine = {ballot.voter_token(SECRET, bid, w.members[who]): c[i] for i, who in enumerate(("rep3", "rep2", "rep1"))}
+    assert chosen == sorted(mine.items())  # in id order the chosen boxes follow the tokens, not the voting
     tally = await _close(db, bid, NOW + timedelta(days=30))
     votes = {x.id: x.votes for x in tally.ballot.candidates}
     assert tally.sheets == 3 and [votes[x] for x in c[:3]] == [1, 1, 1] and {votes[x] for x in c[3:]} <= {0}
+
+
+async def _apply(db: Database, now: datetime = NOW) -> int:
+    """The scheduler's batch, forced (as after BATCH_WAIT)."""
+    async with db.uow(write=True) as uow:
+        n = await ballot.apply_pending(uow, secret=SECRET, now=now, batch_min=1)
+        await uow.commit()
+    return n
 
 
 async def test_toggle_submit_change_resubmit(db: Database, world: World) -> None:
@@ -347,6 +365,9 @@ async def test_toggle_submit_change_resubmit(db: Database, world: World) -> None
         assert await ballot.turnout(uow, ballot_id=bid) == (1, 5)
         voter = (await uow.session.exec(select(BallotVoter).where(BallotVoter.member_id == w.members["rep1"]))).one()
         assert voter.voted_at == later
+        assert (await uow.session.exec(select(BallotMark))).all() == []  # waiting for the scheduler's batch
+    assert await _apply(db) == 1
+    async with db.uow() as uow:
         marks = set((await uow.session.exec(select(BallotMark.candidate_id).where(col(BallotMark.chosen).is_(True)))).all())
         assert marks == {c[0], c[2], c[3]}
     s = await _do(db, w, "rep1", ballot.toggle, ballot_id=bid, candidate_id=c[0], now=NOW)
@@ -354,13 +375,14 @@ async def test_toggle_submit_change_resubmit(db: Database, world: World) -> None
     s = await _do(db, w, "rep1", ballot.toggle, ballot_id=bid, candidate_id=c[5], now=NOW)
     s = await _do(db, w, "rep1", ballot.submit, ballot_id=bid, now=later + timedelta(hours=1))
     assert not s.changed and s.receipt == receipt  # the code does not change with the choices
+    assert await _apply(db) == 1
     async with db.uow() as uow:
         marks = set((await uow.session.exec(select(BallotMark.candidate_id).where(col(BallotMark.chosen).is_(True)))).all())
         assert marks == {c[2], c[3], c[5]}
         assert await ballot.turnout(uow, ballot_id=bid) == (1, 5)
         voter = (await uow.session.exec(select(BallotVoter).where(BallotVoter.member_id == w.members["rep1"]))).one()
         assert voter.voted_at == later  # turnout keeps the first submission
-        assert len((await uow.session.exec(select(BallotSheet))).all()) == 1
+        assert len((await uow.session.exec(select(BallotSheet))).all()) == 5  # every voter's, made at once
         votes = (await uow.session.exec(select(AuditEntry).where(AuditEntry.action == "ballot.vote"))).all()
     assert len(votes) == 2 and all(set(v.details) == {"first"} for v in votes)
 
@@ -476,12 +498,13 @@ async def test_nobody_can_link_a_sheet_to_a_member(db: Database, world: World) -
     async with db.uow() as uow:
         sheets = (await uow.session.exec(select(BallotSheet))).all()
         entries = (await uow.session.exec(select(AuditEntry).where(col(AuditEntry.action).like("ballot.%")))).all()
-    assert set(BallotSheet.model_fields) == {"id", "ballot_id", "token", "draft", "cast", "receipt_hash", "version"}
+    assert set(BallotSheet.model_fields) == {"id", "ballot_id", "token", "cast", "receipt_hash"}
+    assert set(BallotEnvelope.model_fields) == {"id", "ballot_id", "slot", "sealed", "queued_at"}
     for s in sheets:
         assert re.fullmatch(r"[0-9a-f]{64}", s.token) and re.fullmatch(r"[0-9a-f]{64}", s.receipt_hash or "")
     # the token is the keyed hash: without the secret it cannot be recomputed from member ids
     tokens = {s.token for s in sheets}
-    assert tokens == {ballot.voter_token(SECRET, bid, w.members[k]) for k in ("rep1", "rep2")}
+    assert tokens == {ballot.voter_token(SECRET, bid, w.members[k]) for k in REPS}  # all made at closing
     assert not tokens & {ballot.voter_token(b"guess", bid, w.members[k]) for k in REPS}
     for e in entries:
         if e.action == "ballot.vote":
@@ -513,19 +536,32 @@ async def test_receipts(db: Database, world: World) -> None:
     assert again.receipt == s.receipt  # shown again any time
     assert s.receipt is not None
     for typed in (s.receipt, s.receipt.replace("-", ""), s.receipt.lower(), s.receipt.replace("-", "").lower()):
-        async with db.uow() as uow:
-            r = await ballot.check_receipt(uow, community_id=w.community_id, code=typed)
-        assert not r.counted and r.choices == ("项目2", "项目5") and r.ballot.id == bid
+        async with db.uow() as uow:  # still waiting for the scheduler's batch: found by its envelope
+            r = await ballot.check_receipt(uow, community_id=w.community_id, code=typed, secret=SECRET)
+        assert r.submitted and not r.counted and r.ballot.id == bid
+        assert not hasattr(r, "choices")  # issue #10 item 5: a receipt never tells what was chosen
+    async with db.uow() as uow:
+        with pytest.raises(NotFound):  # without the key, only applied papers are found
+            await ballot.check_receipt(uow, community_id=w.community_id, code=s.receipt)
+    await _apply(db)
+    async with db.uow() as uow:
+        r = await ballot.check_receipt(uow, community_id=w.community_id, code=s.receipt)
+        assert r.submitted and not r.counted
+        late = ballot.receipt_code(SECRET, bid, w.members["rep2"])  # rep2 has not voted: a code nobody was shown
+        r = await ballot.check_receipt(uow, community_id=w.community_id, code=late, secret=SECRET)
+        assert not r.submitted and not r.counted
     other = await build(db, tg_base=700, name="另一个社区")
     for typed, community_id in ((s.receipt, other.community_id), ("ABCD-EFGH", w.community_id), ("", w.community_id),
                                 ("x" * 200, w.community_id)):
         async with db.uow() as uow:
             with pytest.raises(NotFound):
-                await ballot.check_receipt(uow, community_id=community_id, code=typed)
+                await ballot.check_receipt(uow, community_id=community_id, code=typed, secret=SECRET)
     await _close(db, bid, NOW + timedelta(days=8))
     async with db.uow() as uow:
-        r = await ballot.check_receipt(uow, community_id=w.community_id, code=s.receipt.lower())
-    assert r.counted and r.ballot.status == "tie"  # two choices for three seats: tallied, tied
+        r = await ballot.check_receipt(uow, community_id=w.community_id, code=s.receipt.lower(), secret=SECRET)
+        assert r.counted and r.ballot.status == "tie"  # two choices for three seats: tallied, tied
+        r = await ballot.check_receipt(uow, community_id=w.community_id, code=late, secret=SECRET)
+        assert not r.submitted and not r.counted
 
 
 async def test_turnout_counts_submissions_not_looks(db: Database, world: World) -> None:
@@ -713,7 +749,7 @@ async def test_due_opens_reminds_once_and_closes(db: Database, world: World) -> 
 
     async def tick(at: datetime) -> dict[str, int]:
         async with db.uow(write=True) as uow:
-            counts = await ballot.due(uow, now=at)
+            counts = await ballot.due(uow, now=at, secret=SECRET)
             await uow.commit()
         return counts
 
@@ -794,11 +830,12 @@ async def test_two_presses_at_once(db: Database, world: World) -> None:
     out = await _together(db, w, "rep1", [(ballot.toggle, {"ballot_id": bid, "candidate_id": c[3], "now": NOW}),
                                           (ballot.toggle, {"ballot_id": bid, "candidate_id": c[4], "now": NOW})])
     assert sorted(type(x).__name__ for x in out) == ["Invalid", "SheetView"]
-    # submit twice at once: one sheet, its marks once, one voter row with a time
+    # submit twice at once: one envelope waiting, then its marks once, one voter row with a time
     out = await _together(db, w, "rep1", [(ballot.submit, {"ballot_id": bid, "now": NOW})] * 3)
     assert all(isinstance(x, ballot.SheetView) and x.cast for x in out)
+    assert await _apply(db) == 1
     async with db.uow() as uow:
-        assert len((await uow.session.exec(select(BallotSheet))).all()) == 1
+        assert len((await uow.session.exec(select(BallotEnvelope))).all()) == 1
         marks = (await uow.session.exec(select(BallotMark.candidate_id).where(col(BallotMark.chosen).is_(True)))).all()
         assert len(marks) == 3 and len(set(marks)) == 3
         assert await ballot.turnout(uow, ballot_id=bid) == (1, 5)
@@ -860,6 +897,7 @@ async def _replay(url: str, bid: int, cands: list[int], tg: int, steps: list[tup
         async with db.uow(write=True) as uow:  # a fresh sheet for every example
             await uow.session.execute(BallotMark.__table__.delete())  # type: ignore[attr-defined]
             await uow.session.execute(BallotSheet.__table__.delete())  # type: ignore[attr-defined]
+            await uow.session.execute(BallotEnvelope.__table__.delete())  # type: ignore[attr-defined]
             await uow.commit()
         async with db.uow() as uow:
             user = (await uow.session.exec(select(User).where(User.tg_id == tg))).one()
@@ -905,11 +943,15 @@ async def _replay(url: str, bid: int, cands: list[int], tg: int, steps: list[tup
                 version += 1
                 assert s.chosen == model and s.version == version and len(s.chosen) <= 4
                 assert s.cast == (cast is not None) and s.changed == (cast != model)
+        async with db.uow(write=True) as uow:
+            await ballot.apply_pending(uow, secret=SECRET, now=NOW, batch_min=1)
+            await uow.commit()
         async with db.uow() as uow:
-            sheets = (await uow.session.exec(select(BallotSheet))).all()
+            s = await ballot.sheet(uow, actor=actor, secret=SECRET, ballot_id=bid, now=NOW)
+            sheets = (await uow.session.exec(select(BallotSheet).where(col(BallotSheet.cast).is_(True)))).all()
             marks = set((await uow.session.exec(select(BallotMark.candidate_id).where(col(BallotMark.chosen).is_(True)))).all())
-        assert len(sheets) == 1 and set(sheets[0].draft) == model and sheets[0].version == version
-        assert marks == (cast or set())
+        assert s.chosen == model and s.version == version and s.cast == (cast is not None)
+        assert len(sheets) == (cast is not None) and marks == (cast or set())
     finally:
         await db.dispose()
 

@@ -7,14 +7,15 @@ import asyncio
 import time
 from datetime import timedelta
 
+import pytest
 from sqlmodel import col, select
 
 from flows import ballot
 from flows.clock import FixedClock
-from scheduler.runner import Scheduler, ballot_tick
+from scheduler.runner import KEYED, TICKS, Scheduler, ballot_apply, ballot_tick
 from storage.db import Database
-from storage.models import Ballot, OutboxMessage
-from tests.flows.test_ballot import NOW, _cands, _create, _vote, build
+from storage.models import Ballot, BallotMark, OutboxMessage
+from tests.flows.test_ballot import NOW, SECRET, _cands, _create, _vote, build
 
 
 async def _notices(db: Database) -> list[str]:
@@ -57,8 +58,8 @@ async def test_the_tick_opens_reminds_and_closes_once(db: Database) -> None:
     assert (await ballot_tick(db, clock, wake))["reminded"] == 0
     assert len(woken) == 2
     clock.set(closes + timedelta(minutes=1))
-    assert (await ballot_tick(db, clock, wake))["closed"] == 1
-    assert (await ballot_tick(db, clock, wake))["closed"] == 0
+    assert (await ballot_tick(db, clock, wake, ballot_key=SECRET))["closed"] == 1  # closing opens the envelopes
+    assert (await ballot_tick(db, clock, wake, ballot_key=SECRET))["closed"] == 0
     assert len(woken) == 3 and await _status(db, bid) == "closed"
     async with db.uow() as uow:
         assert [(p.number, p.title) for p in await ballot.projects(uow, community_id=w.community_id, year=2027)] == [
@@ -83,3 +84,29 @@ async def test_the_real_scheduler_opens_a_ballot(db: Database, db_url: str) -> N
         sched.shutdown()
     assert await _status(db, bid) == "open" and woken
     assert (await _notices(db)).count("ballot_open") == 5
+
+
+async def test_item4_the_apply_job_writes_sheets_in_batches(db: Database) -> None:
+    """The job between the voters and the counted sheets: nothing while fewer than BATCH_MIN wait and not for
+    long; then all of them in one run; without the ballot key it fails loudly rather than close uncounted."""
+    w = await build(db)
+    bid = await _create(db, w, closes_at=NOW + timedelta(days=3), choose=2)
+    clock = FixedClock(NOW)
+    await ballot_tick(db, clock)
+    c = [x.id for x in await _cands(db, bid)]
+    for who in ("rep1", "rep2", "rep3", "rep4"):
+        await _vote(db, w, who, bid, [c[0]], clock.now())
+    assert await ballot_apply(db, clock, ballot_key=SECRET) == 0  # four wait, just now
+    await _vote(db, w, "adminrep", bid, [c[1]], clock.now())
+    with pytest.raises(RuntimeError):
+        await ballot_apply(db, clock)  # five wait, but the process cannot open them
+    assert await ballot_apply(db, clock, ballot_key=SECRET) == 5
+    assert await ballot_apply(db, clock, ballot_key=SECRET) == 0
+    await _vote(db, w, "rep1", bid, [c[1]], clock.now())  # a change of mind: waits alone …
+    assert await ballot_apply(db, clock, ballot_key=SECRET) == 0
+    clock.set(NOW + ballot.BATCH_WAIT)  # … until it has waited BATCH_WAIT
+    assert await ballot_apply(db, clock, ballot_key=SECRET) == 1
+    async with db.uow() as uow:
+        chosen = (await uow.session.exec(select(BallotMark.candidate_id).where(col(BallotMark.chosen).is_(True)))).all()
+    assert sorted(chosen) == sorted([c[0]] * 3 + [c[1]] * 2)
+    assert "ballot_apply" in TICKS and "ballot_apply" in KEYED
