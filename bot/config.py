@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: What Telegram accepts as a webhook's secret_token (setWebhook)
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
+class ConfigError(Exception):
+    """A setting that makes starting unsafe or impossible; the message names the setting and the fix."""
 
 
 class Settings(BaseSettings):
@@ -20,11 +28,15 @@ class Settings(BaseSettings):
     secret_key: str = Field(default="", description="Signs buttons and encrypts the care ledger")
     secret_key_file: str = Field(default="./data/secret.key", description="Used (and created) when SECRET_KEY is empty")
     webhook_url: str = Field(default="", description="Public HTTPS URL; set it to use webhooks instead of polling")
-    webhook_secret: str = Field(default="", description="Checked in X-Telegram-Bot-Api-Secret-Token")
+    webhook_secret: str = Field(default="", description="Checked in X-Telegram-Bot-Api-Secret-Token; required "
+                                "with webhook_url (1-256 of A-Z a-z 0-9 _ -)")
     webhook_path: str = Field(default="/telegram/webhook")
     runtime: str = Field(default="aiogram", description="aiogram or ptb")
     web_host: str = Field(default="127.0.0.1")
     web_port: int = Field(default=8000)
+    web_docs: bool = Field(default=False, description="Serve the API description at /docs, /redoc, /openapi.json")
+    throttle: bool = Field(default=True, description="Per-person and per-group rate limits on what people send")
+    needs_per_member: int = Field(default=10, ge=1, description="Needs one member may submit per collection")
     sandbox_port: int = Field(default=8080, description="Port of the sandbox chat page and Bot API stand-in")
     outbox_rate: float = Field(default=30.0, description="Messages per second overall")
     outbox_per_chat: float = Field(default=1.0, description="Messages per second to one chat")
@@ -34,6 +46,18 @@ class Settings(BaseSettings):
     run_scheduler: bool = Field(default=True, description="Run the scheduler in this process")
     button_ttl_hours: int = Field(default=72, description="How long a button keeps working")
     log_level: str = Field(default="INFO")
+
+    def check_webhook(self) -> None:
+        """Webhook mode needs a secret Telegram sends with every update: without one anybody could post
+        forged updates to the webhook and act as any user."""
+        if not self.webhook_url:
+            return
+        if not self.webhook_secret:
+            raise ConfigError("LINLI_WEBHOOK_SECRET must be set when LINLI_WEBHOOK_URL is set (webhook mode), e.g. "
+                              "LINLI_WEBHOOK_SECRET=$(python -c 'import secrets; print(secrets.token_urlsafe(32))')")
+        if not WEBHOOK_SECRET.fullmatch(self.webhook_secret):
+            raise ConfigError("LINLI_WEBHOOK_SECRET must be 1-256 characters of A-Z, a-z, 0-9, _ and - "
+                              "(what Telegram accepts)")
 
     def secret(self) -> bytes:
         """The secret key, creating a key file on first use when none is configured."""
