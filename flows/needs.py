@@ -270,8 +270,7 @@ def allowed_channels(actor: Actor) -> tuple[str, ...]:
 
 
 async def check_allowance(uow: UnitOfWork, *, actor: Actor, now: datetime, per_member: int = PER_MEMBER) -> None:
-    """Raise LimitReached when the actor has submitted `per_member` needs themselves in this collection (needs
-    that staff enter on a resident's behalf do not count: they come from door visits and meetings)."""
+    """LimitReached when the actor submitted `per_member` needs themselves in this collection (staff entries don't count)."""
     me = actor.registered()
     period = await current_period(uow, community=actor.home(), now=now)
     if period is None:
@@ -288,8 +287,7 @@ async def submit(uow: UnitOfWork, *, actor: Actor, category: str, text: str, now
                  author_member_id: int | None = None, voice_file_id: str | None = None,
                  voice_seconds: int | None = None, per_member: int = PER_MEMBER) -> Need:
     """Store a need with the next number of the year; the period must be open. A need told by voice
-    (`voice_file_id`, 1–VOICE_SECONDS long) may come without text. A member submits at most `per_member`
-    needs themselves per collection (LimitReached)."""
+    (`voice_file_id`, 1–VOICE_SECONDS long) may come without text. At most `per_member` of one's own per collection."""
     if channel == "chat":
         me = actor.registered()
         author_id = me.id
