@@ -29,7 +29,7 @@ from flows.throttle import Limits, Rate, Throttle, Verdict
 from storage.db import Database
 from storage.models import OutboxMessage, ProcessedUpdate, User
 from tests.bot import conftest as transcripts
-from tests.bot.conftest import RUNTIMES, TOKEN, Harness, settings_for
+from tests.bot.conftest import RUNTIMES, TOKEN, Harness, buttons, settings_for
 from web.app import WebServer
 
 standin, tg, runtime = transcripts.standin, transcripts.tg, transcripts.runtime  # the transcript fixtures
@@ -259,6 +259,32 @@ async def test_item7_a_help_flood_in_a_group_gets_a_burst_and_one_refusal(db_url
         assert await h.say(301, "/help 0", chat_id=group) == []  # silence until the window passes
         clock.advance(seconds=61)
         assert len(await h.say(301, "/help 0", chat_id=group)) == 1
+    finally:
+        await app.stop()
+
+
+async def test_item7_the_needs_cap_is_told_before_the_dialog(db_url: str, standin: StandIn, tg: StandInClient,
+                                                             runtime: str) -> None:
+    clock = OffsetClock()
+    app = LinliApp(settings_for(db_url, standin, runtime, needs_per_member=2), clock=clock, run_scheduler=False)
+    await app.start()
+    try:
+        h = Harness(app=app, tg=tg, standin=standin, clock=clock)
+        await h.register(ADMIN, "王书记", invite=await h.create_community())
+        await h.register(302, "邻居")
+        assert "征集已开始" in (await h.say(ADMIN, "/needs open"))[-1]["text"]
+        for n in (1, 2):
+            out = await h.say(302, "/need")
+            _, out = await h.press(302, out[-1], "设施维护")
+            out = await h.say(302, f"楼道灯坏了 {n}")
+            _, out = await h.press(302, out[-1], "跳过 ▶")
+            _, out = await h.press(302, out[-1], "✅ 提交")
+            assert f"需求 #{n}" in out[-1]["text"]
+        out = await h.say(302, "/need")
+        assert len(out) == 1 and "2 条需求" in out[0]["text"] and "+1" in out[0]["text"] and not buttons(out[0])
+        with_en = await h.say(302, "/lang en")
+        assert with_en
+        assert "submitted 2 needs" in (await h.say(302, "/need"))[-1]["text"]
     finally:
         await app.stop()
 
