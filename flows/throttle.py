@@ -69,7 +69,7 @@ class Throttle:
         lim = self.limits
         said = None
         if group_command is not None:
-            said = (chat_id, user_id, group_command)
+            said = (chat_id, user_id, hash(group_command))  # a command may be long: only its hash is kept
             last = self._said.get(said)
             if last is not None and t - last < lim.repeat.total_seconds():
                 return Verdict.DROP
