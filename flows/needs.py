@@ -285,9 +285,10 @@ async def check_allowance(uow: UnitOfWork, *, actor: Actor, now: datetime, per_m
 async def submit(uow: UnitOfWork, *, actor: Actor, category: str, text: str, now: datetime,
                  photo_file_id: str | None = None, channel: str = "chat",
                  author_member_id: int | None = None, voice_file_id: str | None = None,
-                 voice_seconds: int | None = None, per_member: int = PER_MEMBER) -> Need:
+                 voice_seconds: int | None = None, per_member: int | None = None) -> Need:
     """Store a need with the next number of the year; the period must be open. A need told by voice
-    (`voice_file_id`, 1–VOICE_SECONDS long) may come without text. At most `per_member` of one's own per collection."""
+    (`voice_file_id`, 1–VOICE_SECONDS long) may come without text. At most `per_member` of one's own per
+    collection (the bot passes LINLI_NEEDS_PER_MEMBER; None: no cap, for seeding demo data)."""
     if channel == "chat":
         me = actor.registered()
         author_id = me.id
@@ -317,7 +318,7 @@ async def submit(uow: UnitOfWork, *, actor: Actor, category: str, text: str, now
     # the next number is max + 1: two needs filed at the same moment wait for each other here (PostgreSQL; on
     # SQLite the write lock already orders them), so neither meets the other's number
     await uow.session.exec(select(NeedPeriod.id).where(NeedPeriod.id == period.id).with_for_update())
-    if channel == "chat":  # counted after the lock: two at once from one member cannot both slip under the cap
+    if channel == "chat" and per_member is not None:  # counted after the lock: two at once from one member cannot both slip under the cap
         await check_allowance(uow, actor=actor, now=now, per_member=per_member)
     last = (await uow.session.exec(select(func.max(Need.number)).where(
         Need.community_id == me.community_id, Need.year == period.year))).one()

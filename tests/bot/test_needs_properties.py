@@ -69,8 +69,7 @@ async def _run(url: str, event: MessageEvent, state: State | None = None, fresh_
     try:
         async with db.uow() as uow:
             if fresh_need:
-                need = await needs.submit(uow, actor=await _admin(uow), category="env", text="楼道堆物", now=NOW,
-                                         per_member=10**6)  # a fresh need per example
+                need = await needs.submit(uow, actor=await _admin(uow), category="env", text="楼道堆物", now=NOW)
                 assert state is not None
                 state = State(state.flow, state.step, {"id": need.id})
             if state is not None:

@@ -488,8 +488,8 @@ async def test_item7_needs_per_member_per_collection_are_capped(db: Database, cl
     await _submit(db, clock, world.actors["grid"], text="上门记录", channel="door_visit",
                   author_member_id=world.members["resident"], per_member=3)
     await _submit(db, clock, world.actors["resident2"], text="别人的", per_member=3)
-    for i in range(9):  # the default cap
-        await _submit(db, clock, world.actors["resident3"], text=f"默认 {i}")
-    await _submit(db, clock, world.actors["resident3"], text="第十条")
+    for i in range(needs.PER_MEMBER):
+        await _submit(db, clock, world.actors["resident3"], text=f"默认 {i}", per_member=needs.PER_MEMBER)
     with pytest.raises(LimitReached):
-        await _submit(db, clock, world.actors["resident3"], text="第十一条")
+        await _submit(db, clock, world.actors["resident3"], text="第十一条", per_member=needs.PER_MEMBER)
+    await _submit(db, clock, world.actors["resident3"], text="demo data", per_member=None)  # seeding: no cap
