@@ -32,6 +32,7 @@ def _bot_username(settings: Settings, given: str | None) -> str:
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import LinliApp
+    from bot.config import ConfigError
     from storage.migrate import SchemaBehind
 
     if args.runtime:
@@ -43,7 +44,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             settings.secret_key_file)
     try:
         asyncio.run(LinliApp(settings).serve_forever())
-    except SchemaBehind as exc:
+    except (SchemaBehind, ConfigError) as exc:
         print(f"linli: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

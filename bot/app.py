@@ -18,6 +18,7 @@ from bot.outbox import Limits, OutboxSender
 from bot.render import NoticeRenderer
 from bot.runtimes.base import Pipeline, Runtime, set_menus
 from flows.clock import Clock, SystemClock
+from flows.throttle import Throttle
 from scheduler.runner import Scheduler
 from storage.db import Database
 from storage.migrate import check_current
@@ -57,6 +58,8 @@ class LinliApp:
             fallbacks=FALLBACKS, button_ttl=timedelta(hours=settings.button_ttl_hours),
             previous_secrets=settings.previous_secrets(),
         )
+        self.core.throttle = Throttle() if settings.throttle else None
+        self.core.needs_per_member = settings.needs_per_member
         self.runtime: Runtime | None = None
         self.sender: OutboxSender | None = None
         self.scheduler: Scheduler | None = None
@@ -68,6 +71,7 @@ class LinliApp:
         self._tasks: list[asyncio.Task[Any]] = []
 
     async def start(self) -> None:
+        self.settings.check_webhook()
         check_current(self.settings.database_url)
         self.runtime = make_runtime(self.settings)
         gateway = self.runtime.gateway

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -65,6 +66,12 @@ def read_key_file(path: Path, *, create: bool) -> list[bytes]:
     # the current secret must be long enough; those it replaced only open what they sealed (a short one is how
     # a deployment from before the length check moves to a long one)
     return [checked_secret(lines[0].encode(), f"the secret in {path}"), *(line.encode() for line in lines[1:])]
+#: What Telegram accepts as a webhook's secret_token (setWebhook)
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
+class ConfigError(Exception):
+    """A setting that makes starting unsafe or impossible; the message names the setting and the fix."""
 
 
 class Settings(BaseSettings):
@@ -79,11 +86,15 @@ class Settings(BaseSettings):
     secret_key_previous: str = Field(default="", description="The secret before `linli keys rotate` (still opens)")
     secret_key_file: str = Field(default="./data/secret.key", description="Used (and created) when SECRET_KEY is empty")
     webhook_url: str = Field(default="", description="Public HTTPS URL; set it to use webhooks instead of polling")
-    webhook_secret: str = Field(default="", description="Checked in X-Telegram-Bot-Api-Secret-Token")
+    webhook_secret: str = Field(default="", description="Checked in X-Telegram-Bot-Api-Secret-Token; required "
+                                "with webhook_url (1-256 of A-Z a-z 0-9 _ -)")
     webhook_path: str = Field(default="/telegram/webhook")
     runtime: str = Field(default="aiogram", description="aiogram or ptb")
     web_host: str = Field(default="127.0.0.1")
     web_port: int = Field(default=8000)
+    web_docs: bool = Field(default=False, description="Serve the API description at /docs, /redoc, /openapi.json")
+    throttle: bool = Field(default=True, description="Per-person and per-group rate limits on what people send")
+    needs_per_member: int = Field(default=10, ge=1, description="Needs one member may submit per collection")
     sandbox_port: int = Field(default=8080, description="Port of the sandbox chat page and Bot API stand-in")
     outbox_rate: float = Field(default=30.0, description="Messages per second overall")
     outbox_per_chat: float = Field(default=1.0, description="Messages per second to one chat")
@@ -97,6 +108,18 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", description="Linli's own log level: DEBUG, INFO, WARNING or ERROR")
     log_libraries: str = Field(default="WARNING", description="Log level of the libraries underneath (telegram, "
                                "httpx, aiosqlite, sqlalchemy …); below WARNING their output holds personal data")
+
+    def check_webhook(self) -> None:
+        """Webhook mode needs a secret Telegram sends with every update: without one anybody could post
+        forged updates to the webhook and act as any user."""
+        if not self.webhook_url:
+            return
+        if not self.webhook_secret:
+            raise ConfigError("LINLI_WEBHOOK_SECRET must be set when LINLI_WEBHOOK_URL is set (webhook mode), e.g. "
+                              "LINLI_WEBHOOK_SECRET=$(python -c 'import secrets; print(secrets.token_urlsafe(32))')")
+        if not WEBHOOK_SECRET.fullmatch(self.webhook_secret):
+            raise ConfigError("LINLI_WEBHOOK_SECRET must be 1-256 characters of A-Z, a-z, 0-9, _ and - "
+                              "(what Telegram accepts)")
 
     def secret(self) -> bytes:
         """The secret key, creating a key file on first use when none is configured; SecretError when too short

@@ -315,8 +315,9 @@ class Sandbox:
             for p in PEOPLE:  # the registered demo people have talked to the bot before: it may write to them
                 if p.role is not None:
                     self.standin.world.private_chat(account, self.standin.world.users[p.tg_id], create=True)
+            # no rate limits: one person plays every role here, repeating commands as the README's steps do
             app_settings = self.settings.model_copy(update={"bot_token": SANDBOX_TOKEN, "bot_api_url": self.url,
-                                                            "webhook_url": ""})
+                                                            "webhook_url": "", "throttle": False})
             self.app = LinliApp(app_settings, clock=self.clock, extra_router=clock_router(self.clock))
             await self.app.start()
             await add_bot_to_new_group(client)

@@ -61,3 +61,14 @@ class Invalid(FlowError):
         super().__init__(field, reason, field=field, reason=reason, **details)
         self.field = field
         self.reason = reason
+
+
+class LimitReached(FlowError):
+    """The actor has used up an allowance (e.g. needs per collection): `what` names it, `limit` its size."""
+
+    code = "limit_reached"
+
+    def __init__(self, what: str, limit: int) -> None:
+        super().__init__(what, limit, what=what, limit=limit)
+        self.what = what
+        self.limit = limit

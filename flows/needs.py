@@ -20,7 +20,7 @@ from sqlmodel import col, select
 
 from flows import audit, outbox
 from flows.clock import local
-from flows.errors import AlreadyDone, Invalid, NotFound
+from flows.errors import AlreadyDone, Invalid, LimitReached, NotFound
 from flows.membership import Actor
 from flows.paging import Page, clamp
 from flows.roles import Perm
@@ -37,6 +37,7 @@ CHANNELS = ("chat", "door_visit", "meeting", "rep_meeting")
 STATUSES = ("open", "merged", "rejected", "candidate")
 LIMITS = {"text": 500, "reason": 200, "title": 30, "category": 12}
 VOICE_SECONDS = 300  # a need told by voice: at most five minutes
+PER_MEMBER = 10  # needs one member may submit themselves per collection (LINLI_NEEDS_PER_MEMBER)
 LISTED = ("open", "candidate")  # what residents browse and support
 #: Reminders to the groups while the collection is open (F-1.5), in the community's local time.
 REMIND_AT = time(10, 0)
@@ -268,12 +269,26 @@ def allowed_channels(actor: Actor) -> tuple[str, ...]:
     return ()
 
 
+async def check_allowance(uow: UnitOfWork, *, actor: Actor, now: datetime, per_member: int = PER_MEMBER) -> None:
+    """LimitReached when the actor submitted `per_member` needs themselves in this collection (staff entries don't count)."""
+    me = actor.registered()
+    period = await current_period(uow, community=actor.home(), now=now)
+    if period is None:
+        return
+    mine = (await uow.session.exec(select(func.count()).select_from(Need).where(
+        Need.community_id == me.community_id, Need.year == period.year, Need.author_member_id == me.id,
+        Need.channel == "chat"))).one()
+    if mine >= per_member:
+        raise LimitReached("needs", per_member)
+
+
 async def submit(uow: UnitOfWork, *, actor: Actor, category: str, text: str, now: datetime,
                  photo_file_id: str | None = None, channel: str = "chat",
                  author_member_id: int | None = None, voice_file_id: str | None = None,
-                 voice_seconds: int | None = None) -> Need:
+                 voice_seconds: int | None = None, per_member: int | None = None) -> Need:
     """Store a need with the next number of the year; the period must be open. A need told by voice
-    (`voice_file_id`, 1–VOICE_SECONDS long) may come without text."""
+    (`voice_file_id`, 1–VOICE_SECONDS long) may come without text. At most `per_member` of one's own per
+    collection (the bot passes LINLI_NEEDS_PER_MEMBER; None: no cap, for seeding demo data)."""
     if channel == "chat":
         me = actor.registered()
         author_id = me.id
@@ -303,6 +318,8 @@ async def submit(uow: UnitOfWork, *, actor: Actor, category: str, text: str, now
     # the next number is max + 1: two needs filed at the same moment wait for each other here (PostgreSQL; on
     # SQLite the write lock already orders them), so neither meets the other's number
     await uow.session.exec(select(NeedPeriod.id).where(NeedPeriod.id == period.id).with_for_update())
+    if channel == "chat" and per_member is not None:  # counted after the lock: two at once from one member cannot both slip under the cap
+        await check_allowance(uow, actor=actor, now=now, per_member=per_member)
     last = (await uow.session.exec(select(func.max(Need.number)).where(
         Need.community_id == me.community_id, Need.year == period.year))).one()
     need = Need(community_id=me.community_id, year=period.year, number=(last or 0) + 1, category=category,

@@ -17,7 +17,9 @@ log = logging.getLogger("linli.web")
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
-    app = FastAPI(title="Linli 邻里", version="0.1.0")
+    docs = settings.web_docs  # the API description only when asked for (LINLI_WEB_DOCS): it maps the attack surface
+    app = FastAPI(title="Linli 邻里", version="0.1.0", docs_url="/docs" if docs else None,
+                  redoc_url="/redoc" if docs else None, openapi_url="/openapi.json" if docs else None)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -30,7 +32,11 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
             secret: Annotated[str | None, Header(alias="X-Telegram-Bot-Api-Secret-Token")] = None,
         ) -> dict[str, Any]:
             expected = settings.webhook_secret
-            if expected and not hmac.compare_digest(secret or "", expected):
+            if not expected:  # the app refuses to start so (Settings.check_webhook); never accept a POST anyway
+                log.error("webhook POST refused: LINLI_WEBHOOK_SECRET is not set")
+                raise HTTPException(status_code=403, detail="webhook secret not configured")
+            if not hmac.compare_digest((secret or "").encode(), expected.encode()):
+                log.warning("webhook POST refused: wrong or missing secret token")
                 raise HTTPException(status_code=401, detail="bad secret token")
             update = await request.json()
             if not isinstance(update, dict) or "update_id" not in update:

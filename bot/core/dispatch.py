@@ -40,6 +40,7 @@ from flows.conversation import State
 from flows.errors import FlowError
 from flows.membership import Actor
 from flows.roles import Perm
+from flows.throttle import Throttle, Verdict
 from storage.crypto import Sealer, derive_key
 from storage.db import Database, UnitOfWork
 from storage.models import OutboxMessage, User
@@ -233,8 +234,19 @@ class Router:
         self.reactions.extend(other.reactions)
 
 
+def not_the_senders_own(event: Event) -> bool:
+    """A private chat belongs to one person: an update there from anyone else cannot come from Telegram."""
+    return event.chat is not None and event.chat.is_private and event.user is not None \
+        and event.chat.id != event.user.id
+
+
 class Core:
     """The bot's brain, shared by every runtime. Create one per process."""
+
+    #: Rate limits on what people send (LinliApp sets one unless LINLI_THROTTLE is off; none in unit tests)
+    throttle: Throttle | None = None
+    #: Needs one member may submit per collection (LINLI_NEEDS_PER_MEMBER; LinliApp sets it)
+    needs_per_member: int = 10
 
     def __init__(
         self,
@@ -267,6 +279,12 @@ class Core:
     async def handle(self, event: Event) -> list[Reply]:
         """Process one update; returns the replies to send (after the commit)."""
         now = self.clock.now()
+        if not_the_senders_own(event):
+            return await self._drop_forged(event, now)
+        verdict = self._throttled(event, now)
+        if verdict is Verdict.DROP:
+            log.debug("update %s (%s) dropped: over the rate limit", event.update_id, type(event).__name__)
+            return []
         async with self.db.uow(write=True) as uow:
             if not await updates.take(uow, update_id=event.update_id, now=now):
                 log.info("update %s seen before, skipped", event.update_id)
@@ -274,7 +292,10 @@ class Core:
             actor = await self._actor(uow, event, now)
             ctx = Ctx(core=self, uow=uow, event=event, actor=actor, now=now)
             try:
-                await self._route(ctx)
+                if verdict is Verdict.REFUSE:
+                    self._slow_down(ctx)
+                else:
+                    await self._route(ctx)
                 queued = any(isinstance(o, OutboxMessage) for o in uow.session.new)
                 await uow.commit()
                 if queued and self.on_outbox is not None:
@@ -292,6 +313,45 @@ class Core:
                 log.exception("handler failed on update %s (%s)", event.update_id, type(event).__name__)
                 failed = FlowError("internal")
         return await self._after_failure(event, now, failed, ctx.origin)
+
+    async def _drop_forged(self, event: Event, now: datetime) -> list[Reply]:
+        """A private chat's update from someone else than its owner: Telegram never sends one, so it was forged
+        (a webhook POST). Nothing runs for it; it is only marked as seen and logged without its content."""
+        log.warning("update %s (%s) dropped: a private chat that is not the sender's own", event.update_id,
+                    type(event).__name__)
+        async with self.db.uow(write=True) as uow:
+            if await updates.take(uow, update_id=event.update_id, now=now):
+                try:
+                    await uow.commit()
+                except IntegrityError:
+                    log.info("update %s taken by another worker", event.update_id)
+        return []
+
+    def _throttled(self, event: Event, now: datetime) -> Verdict:
+        """The rate limits' verdict on an update that a handler would answer (anything else passes)."""
+        if self.throttle is None or event.user is None or event.user.is_bot:
+            return Verdict.ANSWER
+        chat_id = event.chat.id if event.chat is not None else event.user.id
+        if isinstance(event, CallbackEvent):
+            return self.throttle.check(now=now, user_id=event.user.id, chat_id=chat_id)
+        if not isinstance(event, MessageEvent) or event.chat is None or event.addressed_to_other_bot:
+            return Verdict.ANSWER
+        if event.chat.is_private:
+            return self.throttle.check(now=now, user_id=event.user.id, chat_id=chat_id)
+        if event.command is None:
+            return Verdict.ANSWER  # plain talk in a group is not answered anyway
+        command = f"{event.command} {' '.join(event.args.split())}".strip()
+        return self.throttle.check(now=now, user_id=event.user.id, chat_id=chat_id, group_command=command)
+
+    @staticmethod
+    def _slow_down(ctx: Ctx) -> None:
+        log.info("update %s (%s): over the rate limit, asked to slow down", ctx.event.update_id,
+                 type(ctx.event).__name__)
+        text = ctx.t("Slow down, please: that was a lot at once. I will answer again in a minute.")
+        if ctx.is_press:
+            ctx.toast(text, alert=True)
+        else:
+            ctx.reply(text)
 
     async def _seen_meanwhile(self, update_id: int) -> bool:
         async with self.db.uow() as uow:

@@ -17,7 +17,7 @@ from bot.core.types import Button, Keyboard, OutMessage
 from bot.handlers.common import MAX_ARGS, grid, int_arg, pager
 from bot.render import NoticeRenderer, h
 from flows import needs
-from flows.errors import AlreadyDone, FlowError, Invalid, NotFound, NotRegistered
+from flows.errors import AlreadyDone, FlowError, Invalid, LimitReached, NotFound, NotRegistered
 from flows.needs import NeedLine
 from flows.roles import Perm
 
@@ -65,6 +65,9 @@ def cat_of(ctx: Ctx, ref: str) -> str | None:
 
 
 def explain_needs(ctx: Ctx, err: FlowError) -> str | None:
+    if isinstance(err, LimitReached) and err.what == "needs":
+        return ctx.t("You have submitted {limit} needs in this collection, the most one person may. You can still "
+                     "support your neighbours' needs with “+1” (/needs).", limit=err.limit)
     if isinstance(err, Invalid):
         if err.reason == "too_long" and err.field in FIELD_NAMES:
             return ctx.t("Too long: the {field} can have at most {limit} characters. Please send a shorter one.",
@@ -150,18 +153,20 @@ def _category_buttons(ctx: Ctx, *fields: str | int) -> Keyboard:
                  for c in needs.categories(ctx.actor.community)], 2)
 
 
-async def _check_open(ctx: Ctx) -> None:
+async def _check_open(ctx: Ctx, *, own: bool = True) -> None:
     if ctx.actor.member is None:
         raise NotRegistered()
     assert ctx.actor.community is not None
     if await needs.current_period(ctx.uow, community=ctx.actor.community, now=ctx.now) is None:
         raise Invalid("period", "closed")
+    if own:  # before the dialog, not after the typing: at most LINLI_NEEDS_PER_MEMBER per collection
+        await needs.check_allowance(ctx.uow, actor=ctx.actor, now=ctx.now, per_member=ctx.core.needs_per_member)
 
 
 async def start_dialog(ctx: Ctx, data: dict[str, Any] | None = None) -> None:
     """Begin the private dialog at the category step (also from the groups' deep link)."""
-    await _check_open(ctx)
     data = data or {"ch": "chat"}
+    await _check_open(ctx, own=data["ch"] == "chat")
     await ctx.set_state(FLOW, "category", data)
     buttons = _category_buttons(ctx, "nd", "c")
     buttons.append([ctx.button(ctx.t("✖ Cancel"), "nd", "x")])
@@ -208,7 +213,7 @@ async def need_for(ctx: Ctx) -> None:
     data = {"ch": "door_visit", "author": member.id, "author_name": member.display_name or user.first_name}
     channels = needs.allowed_channels(ctx.actor)
     if len(channels) > 1:
-        await _check_open(ctx)
+        await _check_open(ctx, own=False)
         await ctx.set_state(FLOW, "channel", data)
         ctx.reply(ctx.t("Need of {name}: where was it raised?", name=h(data["author_name"])),
                   [[ctx.button(ctx.t(CHANNEL_NAMES[c]), "nd", "ch", c)] for c in channels])
@@ -274,7 +279,7 @@ async def dialog_press(ctx: Ctx) -> None:
         row = await needs.submit(ctx.uow, actor=ctx.actor, category=data["cat"], text=data["text"], now=ctx.now,
                                  photo_file_id=data.get("photo"), channel=data.get("ch", "chat"),
                                  author_member_id=data.get("author"), voice_file_id=data.get("voice"),
-                                 voice_seconds=data.get("voice_s"))
+                                 voice_seconds=data.get("voice_s"), per_member=ctx.core.needs_per_member)
         await ctx.clear_state()
         ctx.edit(_submitted_text(ctx, row.number, for_someone=bool(data.get("author"))))
     else:
@@ -319,7 +324,8 @@ async def group_category(ctx: Ctx) -> None:
     if state is None or state.flow != GROUP_FLOW or code is None or code not in needs.categories(ctx.actor.community):
         ctx.toast(ctx.t("This dialog has ended. Send /need to start again."), alert=True)
         return
-    row = await needs.submit(ctx.uow, actor=ctx.actor, category=code, text=state.data["text"], now=ctx.now)
+    row = await needs.submit(ctx.uow, actor=ctx.actor, category=code, text=state.data["text"], now=ctx.now,
+                             per_member=ctx.core.needs_per_member)
     await ctx.clear_state()
     ctx.edit(ctx.t("✅ Need #{number} recorded ({category}). Thank you!", number=row.number,
                    category=h(cat_name(ctx.lang, code))))

@@ -45,11 +45,14 @@ async def tg(standin: StandIn) -> AsyncIterator[StandInClient]:
 #: Feature tests do not wait for Telegram's pace (1 message a second to a chat, 20 a minute to a group): the
 #: sender's pacing has tests of its own (tests/bot/test_outbox.py), the stand-in's limits too.
 FAST_OUTBOX = {"outbox_per_chat": 50.0, "outbox_per_group_minute": 3000}
+#: Nor do they keep to the pace of a person (the rate limits on what people send, tests/security/test_edge.py):
+#: a transcript sends far faster than anybody types.
+NO_THROTTLE = {"throttle": False}
 
 
 def settings_for(db_url: str, standin: StandIn, runtime: str = "aiogram", **extra: Any) -> Settings:
     return Settings(_env_file=None, bot_token=TOKEN, bot_api_url=standin.url, database_url=db_url,  # type: ignore[call-arg]
-                    secret_key="test-secret-key-0123456789abcdef", runtime=runtime, **{**FAST_OUTBOX, **extra})
+                    secret_key="test-secret-key-0123456789abcdef", runtime=runtime, **{**FAST_OUTBOX, **NO_THROTTLE, **extra})
 
 
 def buttons(message: dict[str, Any]) -> list[str]:

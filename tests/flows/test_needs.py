@@ -466,3 +466,30 @@ async def test_needs_filed_at_the_same_moment_get_distinct_numbers(db: Database,
 
     numbers = await asyncio.gather(*(file(key) for key in authors))
     assert sorted(numbers) == list(range(1, len(authors) + 1))
+
+
+async def test_item7_needs_per_member_per_collection_are_capped(db: Database, clock: FixedClock, world: World) -> None:
+    """A member submits at most `per_member` needs themselves per collection (LINLI_NEEDS_PER_MEMBER); what staff
+    enter for them at a door visit does not count, and the neighbours are not held back."""
+    from flows.errors import LimitReached
+
+    assert needs.PER_MEMBER == 10  # the default of the setting
+    await _open(db, clock, world)
+    resident = world.actors["resident"]
+    for i in range(3):
+        await _submit(db, clock, resident, text=f"需求 {i}", per_member=3)
+    with pytest.raises(LimitReached) as err:
+        await _submit(db, clock, resident, text="第四条", per_member=3)
+    assert (err.value.what, err.value.limit) == ("needs", 3)
+    async with db.uow() as uow:
+        with pytest.raises(LimitReached):
+            await needs.check_allowance(uow, actor=resident, now=clock.now(), per_member=3)
+        assert len((await uow.session.exec(select(Need).where(Need.text == "第四条"))).all()) == 0
+    await _submit(db, clock, world.actors["grid"], text="上门记录", channel="door_visit",
+                  author_member_id=world.members["resident"], per_member=3)
+    await _submit(db, clock, world.actors["resident2"], text="别人的", per_member=3)
+    for i in range(needs.PER_MEMBER):
+        await _submit(db, clock, world.actors["resident3"], text=f"默认 {i}", per_member=needs.PER_MEMBER)
+    with pytest.raises(LimitReached):
+        await _submit(db, clock, world.actors["resident3"], text="第十一条", per_member=needs.PER_MEMBER)
+    await _submit(db, clock, world.actors["resident3"], text="demo data", per_member=None)  # seeding: no cap
