@@ -18,6 +18,7 @@ from bot.handlers import (
     projects,
     roles,
     start,
+    voting,
 )
 from bot.handlers.common import FALLBACKS, explain, report
 from bot.render import NoticeFn
@@ -25,8 +26,8 @@ from flows.errors import FlowError, NotRegistered
 
 __all__ = ["FALLBACKS", "build_notices", "build_router", "report_error"]
 
-FEATURES: tuple[ModuleType, ...] = (start, roles, groups, care, checkins, needs, ballot, polls, projects, board,
-                                    acceptance, opendays)
+FEATURES: tuple[ModuleType, ...] = (start, roles, groups, care, checkins, needs, ballot, voting, polls, projects,
+                                    board, acceptance, opendays)
 
 
 def build_router() -> Router:

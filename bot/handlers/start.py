@@ -42,7 +42,7 @@ async def start(ctx: Ctx) -> None:
         from bot.handlers.acceptance import from_link as rate_link  # the comparison post's ⭐ link
         await rate_link(ctx, payload)
     elif payload == "vote" and ctx.actor.member is not None:
-        from bot.handlers.ballot import show_sheet  # the groups' "vote in private" link
+        from bot.handlers.voting import show_sheet  # the groups' "vote in private" link
         await show_sheet(ctx)
     elif ctx.actor.member is not None:
         ctx.reply(_welcome_back(ctx))
