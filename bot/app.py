@@ -35,11 +35,11 @@ def make_runtime(settings: Settings) -> Runtime:
     if settings.runtime == "aiogram":
         from bot.runtimes.aiogram_rt import AiogramRuntime
 
-        return AiogramRuntime(settings.bot_token, settings.bot_api_url)
+        return AiogramRuntime(settings.bot_token, settings.bot_api_url, call_timeout=settings.telegram_call_timeout)
     if settings.runtime == "ptb":
         from bot.runtimes.ptb_rt import PtbRuntime
 
-        return PtbRuntime(settings.bot_token, settings.bot_api_url)
+        return PtbRuntime(settings.bot_token, settings.bot_api_url, call_timeout=settings.telegram_call_timeout)
     raise SystemExit(f"unknown LINLI_RUNTIME {settings.runtime!r}: use aiogram or ptb")
 
 
