@@ -57,6 +57,8 @@ LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 8
 #: Seconds between housekeeping passes of a running sender (renew own leases, give back gone senders' rows).
 HOUSEKEEPING = 5.0
+#: Seconds the recorder waits after a call ends for others to end too (one transaction for them all).
+RECORD_GATHER = 0.02
 #: Longest wait between two tries to record outcomes while the database refuses.
 RECORD_BACKOFF_MAX = 10.0
 
@@ -278,7 +280,7 @@ class OutboxSender:
         now = self.clock.now()
         async with self.db.uow(write=True) as uow:
             candidates = await outbox.heads(uow, now=now, scan=self.batch * 4)
-            chosen = [r.id for r in candidates if r.id is not None and self.limiter.chat_ready(r.tg_chat_id)][:free]
+            chosen = [row_id for row_id, chat_id in candidates if self.limiter.chat_ready(chat_id)][:free]
             if not chosen:
                 return 0
             rows = await outbox.claim(uow, chosen, sender=self.id, now=now, lease=self.lease)
@@ -357,6 +359,7 @@ class OutboxSender:
         delay = 0.2
         while True:
             await self._to_record.wait()
+            await asyncio.sleep(RECORD_GATHER)  # let a few more calls end: one transaction for them all
             self._to_record.clear()
             while self._unrecorded:
                 try:

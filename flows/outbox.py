@@ -162,20 +162,21 @@ class Outcome:
     error: str = ""
 
 
-async def heads(uow: UnitOfWork, *, now: datetime, scan: int) -> list[OutboxMessage]:
-    """The rows that may be sent now, oldest first within a priority: for each chat among the first `scan`
-    unsent rows, its first one if it is pending and due (a chat whose first row is being sent, or waits for
-    a retry, sends nothing more until that row is done)."""
+async def heads(uow: UnitOfWork, *, now: datetime, scan: int) -> list[tuple[int, int]]:
+    """The rows that may be sent now, as (id, chat id), oldest first within a priority: for each chat among
+    the first `scan` unsent rows, its first one if it is pending and due (a chat whose first row is being
+    sent, or waits for a retry, sends nothing more until that row is done). Reads no payloads."""
     rows = (await uow.session.exec(
-        select(OutboxMessage).where(col(OutboxMessage.status).in_(UNSENT))
+        select(OutboxMessage.id, OutboxMessage.tg_chat_id, OutboxMessage.status, OutboxMessage.not_before)
+        .where(col(OutboxMessage.status).in_(UNSENT))
         .order_by(col(OutboxMessage.priority), col(OutboxMessage.id)).limit(scan))).all()
     seen: set[int] = set()
-    out: list[OutboxMessage] = []
-    for row in rows:
-        first_of_chat = row.tg_chat_id not in seen
-        seen.add(row.tg_chat_id)
-        if first_of_chat and row.status == "pending" and row.not_before <= now:
-            out.append(row)
+    out: list[tuple[int, int]] = []
+    for row_id, chat_id, status, not_before in rows:
+        first_of_chat = chat_id not in seen
+        seen.add(chat_id)
+        if first_of_chat and status == "pending" and not_before <= now and row_id is not None:
+            out.append((row_id, chat_id))
     return out
 
 
