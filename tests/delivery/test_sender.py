@@ -9,10 +9,12 @@ import os
 import re
 import socket
 import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -411,3 +413,61 @@ async def test_item3_two_senders_on_one_database_send_each_row_once(db_url: str,
     finally:
         await first.dispose()
         await second.dispose()
+
+
+SENDER_PROCESS = """
+import asyncio, sys
+from bot.outbox import Limits, OutboxSender
+from bot.render import NoticeRenderer
+from bot.runtimes.aiogram_rt import AiogramRuntime
+from flows.clock import SystemClock
+from storage.db import Database
+
+async def main() -> None:
+    clock = SystemClock()
+    sender = OutboxSender(db=Database(sys.argv[1]), gateway=AiogramRuntime(sys.argv[3], sys.argv[2]).gateway,
+                          clock=clock, render=NoticeRenderer(secret=b"k" * 32, clock=clock, bot_username="x"),
+                          limits=Limits(overall=3000, per_chat=100, per_group_minute=6000))
+    await sender.run(asyncio.Event())
+
+asyncio.run(main())
+"""
+
+
+async def test_item2_kill_9_between_telegrams_answer_and_the_record_sends_those_rows_again(
+        db_url: str, standin: StandIn, tg: StandInClient) -> None:  # noqa: F811
+    """The one duplicate a crash still makes, measured with a real process: a sender is killed (SIGKILL) while
+    Telegram holds the answers of calls it already took. The next sender takes those rows back at once (not
+    after the 60 s lease) and sends them again: each of them shows twice — and nothing else does."""
+    ids = list(range(1200, 1210))
+    open_chats(standin, ids)
+    clock = OffsetClock()
+    db = Database(db_url)
+    try:
+        await queue(db, clock, ids)
+        await tg.set_faults(seed=1, rates={"accepted_delay": 1.0}, delay=3.0)  # taken, answered only in 3 s
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-c", SENDER_PROCESS, db_url, standin.url, TOKEN,
+                                                    cwd=Path(__file__).parents[2])
+        try:
+            async def all_taken() -> bool:
+                return standin.stats.accepted_by_method["sendMessage"] == len(ids)
+
+            assert await until(all_taken, timeout=20)
+        finally:
+            proc.kill()  # SIGKILL: no clean-up, the rows stay `sending` with the dead process's name
+            await proc.wait()
+        assert (await statuses(db))["sending"] == len(ids)
+        await tg.set_faults()
+        rt = AiogramRuntime(TOKEN, standin.url)
+        sender = make_sender(db, rt.gateway, clock)
+        started = time.monotonic()
+        try:
+            async with Running(sender):
+                assert await until(lambda: drained(db), timeout=5)
+        finally:
+            await rt.stop()
+        assert time.monotonic() - started < 5  # not the 60 s lease
+        assert sender.stats.taken_back == len(ids)
+        assert messages_per_chat(standin, ids) == Counter(dict.fromkeys(ids, 2))  # the documented duplicate
+    finally:
+        await db.dispose()
