@@ -17,8 +17,8 @@
   stops; 400 fails the row for good; 429 pauses that chat for `retry_after`.
 
 What can still go out twice (no Bot API call is idempotent): a call Telegram accepted whose answer was lost
-(a timeout or a reset after the request went out: counted in `stats.maybe_duplicated`, and rare with long
-call timeouts), and a call answered just before this process was killed (kill -9, power loss) and not yet
+(a timeout or a reset after the request went out: counted in `stats.maybe_duplicated` — the sender's own
+retries, and direct replies deferred after such a loss — and rare with long call timeouts), and a call answered just before this process was killed (kill -9, power loss) and not yet
 recorded: it is sent again after the restart (`stats.taken_back` counts the rows given back).
 """
 
@@ -162,6 +162,16 @@ async def _pin(gateway: Gateway, chat_id: int, message_id: int, pace: Callable[[
         await gateway.pin(chat_id, message_id)
     except ApiError as err:
         log.warning("could not pin message %s in chat %s: %s", message_id, chat_id, err.description[:100])
+
+
+def _deferred_after_lost_answer(row: OutboxMessage, sealer: Sealer | None) -> bool:
+    """A direct reply deferred because the answer to sending it was lost (bot/core/delivery.py)."""
+    if outbox.SEALED not in row.payload:
+        return False
+    try:
+        return bool(opened(row.payload, sealer).get("maybe_sent"))
+    except ValueError:
+        return False
 
 
 class OutboxSender:
@@ -333,6 +343,8 @@ class OutboxSender:
                 "attempts": row.attempts}
         if err is None:
             self.stats.sent += 1
+            if row.attempts == 0 and _deferred_after_lost_answer(row, self.sealer):
+                self.stats.maybe_duplicated += 1  # a direct reply whose first answer was lost, sent again
             return Outcome(kind="sent", message_id=message_id, **base)
         if err.kind == ApiError.RETRY_AFTER:
             self.limiter.pause(row.tg_chat_id, err.retry_after)

@@ -312,6 +312,24 @@ async def test_item8_resets_before_acceptance_duplicate_nothing(db: Database, st
     assert await statuses(db) == Counter({"sent": len(ids)})
 
 
+async def test_item8_a_direct_reply_whose_answer_was_lost_is_counted(linli: Harness) -> None:  # noqa: F811
+    """A reply Telegram took but whose answer was reset is deferred and sent again by the outbox: it shows
+    twice, and the sender counts it (on both runtimes the reset is told apart from a refused connection)."""
+    await linli.create_community()
+    await linli.register(103, "赵阿姨")
+    before = await linli.tg.cursor()
+    await linli.tg.add_fault("accepted_reset", method="sendMessage", chat_id=103)
+    await linli.tg.send(103, "/help")
+    await linli.standin.settle()
+    linli.clock.advance(seconds=5)
+    linli.app.sender.wake()  # type: ignore[union-attr]
+    await linli.settle()
+    replies = await linli.tg.bot_messages(103, before)
+    assert len(replies) == 2 and replies[0]["text"] == replies[1]["text"]  # the documented duplicate
+    assert (await linli.tg.stats())["accepted_then_failed"] == 1
+    assert linli.app.sender.stats.maybe_duplicated == 1  # type: ignore[union-attr]
+
+
 # ---------------------------------------------------------------------------------------------- item 2
 async def test_item2_a_failed_record_is_retried_and_nothing_is_sent_twice(db: Database, standin: StandIn,  # noqa: F811
                                                                           tg: StandInClient,  # noqa: F811
