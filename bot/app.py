@@ -107,6 +107,9 @@ class LinliApp:
 
     async def stop(self) -> None:
         self._stop.set()
+        for task in self._tasks:  # the sender ends its calls under way while the runtime's session is open
+            if task.get_name() == "outbox":
+                await task
         if self.runtime is not None:
             await self.runtime.stop()
         if self.web is not None:
