@@ -169,9 +169,7 @@ class OutboxMessage(SQLModel, table=True):
     attempts: int = Field(default=0)
     not_before: datetime = _ts()
     lease_until: datetime | None = _ts(nullable=True)
-    #: the sender that claimed a `sending` row ("host:pid:token", bot/outbox.py): a restarted sender takes
-    #: back at once the rows of its previous life instead of waiting for their lease
-    claimed_by: str | None = Field(default=None, max_length=80)
+    claimed_by: str | None = Field(default=None, max_length=80)  # the sender of a `sending` row (bot/outbox.py)
     created_at: datetime = _ts()
     sent_at: datetime | None = _ts(nullable=True)
     tg_message_id: int | None = Field(default=None, sa_type=BigInteger)
