@@ -221,6 +221,7 @@ class OutboxSender:
         try:
             while not stop.is_set():
                 claimed = 0
+                self._wake.clear()  # a wake from here on (a call ended meanwhile) cuts the next pause short
                 try:
                     if time.monotonic() - self._housekept >= min(HOUSEKEEPING, self.lease.total_seconds() / 3):
                         await self._housekeeping()
@@ -238,7 +239,6 @@ class OutboxSender:
 
     async def _pause(self, stop: asyncio.Event, idle: float) -> None:
         """Until woken (new rows, a call ended, outcomes recorded), stopped, or `idle` seconds."""
-        self._wake.clear()
         waiter = asyncio.ensure_future(self._wake.wait())
         stopper = asyncio.ensure_future(stop.wait())
         await asyncio.wait({waiter, stopper}, timeout=idle, return_when=asyncio.FIRST_COMPLETED)
@@ -248,11 +248,13 @@ class OutboxSender:
     async def _finish(self, recorder: asyncio.Task[None]) -> None:
         """On stop: let the calls under way end (each is bounded by the call timeout), then write what they
         returned; a row left unrecorded stays claimed and is given back at the next start."""
+        cut = 0
         if self._calls:
-            done, pending = await asyncio.wait(set(self._calls), timeout=30)
+            _done, pending = await asyncio.wait(set(self._calls), timeout=30)
             for task in pending:
                 task.cancel()
             if pending:
+                cut = len(pending)
                 await asyncio.wait(pending, timeout=5)
         recorder.cancel()
         try:
@@ -263,11 +265,10 @@ class OutboxSender:
             await self._flush(deadline=time.monotonic() + 10)
         except Exception:
             log.exception("outbox outcomes not recorded on stop")
-        if self.busy:
+        if self.busy or cut:
             log.warning("outbox sender stopped with %s rows unrecorded: they are sent again at the next start",
-                        self.busy)
-        else:
-            _LIVE.discard(self.id)
+                        self.busy + cut)
+        _LIVE.discard(self.id)  # gone: a sender started after this one takes back what it left at once
 
     async def drain_once(self) -> int:
         """One round: claim what is due and allowed now, send it, record the outcomes (tests and tools)."""
