@@ -35,11 +35,11 @@ def make_runtime(settings: Settings) -> Runtime:
     if settings.runtime == "aiogram":
         from bot.runtimes.aiogram_rt import AiogramRuntime
 
-        return AiogramRuntime(settings.bot_token, settings.bot_api_url)
+        return AiogramRuntime(settings.bot_token, settings.bot_api_url, call_timeout=settings.telegram_call_timeout)
     if settings.runtime == "ptb":
         from bot.runtimes.ptb_rt import PtbRuntime
 
-        return PtbRuntime(settings.bot_token, settings.bot_api_url)
+        return PtbRuntime(settings.bot_token, settings.bot_api_url, call_timeout=settings.telegram_call_timeout)
     raise SystemExit(f"unknown LINLI_RUNTIME {settings.runtime!r}: use aiogram or ptb")
 
 
@@ -107,6 +107,9 @@ class LinliApp:
 
     async def stop(self) -> None:
         self._stop.set()
+        for task in self._tasks:  # the sender ends its calls under way while the runtime's session is open
+            if task.get_name() == "outbox":
+                await task
         if self.runtime is not None:
             await self.runtime.stop()
         if self.web is not None:

@@ -99,7 +99,11 @@ class Settings(BaseSettings):
     outbox_rate: float = Field(default=30.0, description="Messages per second overall")
     outbox_per_chat: float = Field(default=1.0, description="Messages per second to one chat")
     outbox_per_group_minute: int = Field(default=20, description="Messages per minute to one group")
-    outbox_concurrency: int = Field(default=16)
+    outbox_concurrency: int = Field(default=16, ge=1, description="Outbox calls under way at once (a pool that "
+                                    "refills as each call ends)")
+    telegram_call_timeout: float = Field(default=15.0, gt=0, description="Seconds one Bot API call may take "
+                                         "(long polls wait this on top of their own timeout); a call Telegram "
+                                         "took but did not answer in time is sent again")
     outbox_retention_days: int = Field(default=7, ge=1, description="Sent outbox rows are purged after these days "
                                        "(a row with a dedupe key is kept without its payload)")
     run_sender: bool = Field(default=True, description="Run the outbox sender in this process")

@@ -1,15 +1,25 @@
-"""The outbox sender: drains OutboxMessage rows within Telegram's limits.
+"""The outbox sender: drains OutboxMessage rows within Telegram's limits (bot/outbox_rate.py).
 
-- Token buckets: overall (30/s), per chat (1/s), per group (20/min, of which the sender takes only
-  three quarters: the rest is left to the direct replies the bot sends at once, so a group's notices
-  never use up the budget its people's commands are answered from); a 429 pauses that chat for
-  `retry_after`.
-- A chat's deferred direct replies go before its notices (`priority`); a sealed payload (every
-  deferred reply) is opened in memory only.
-- A row is claimed (status `sending`, with a lease) before the call and marked `sent` with
-  Telegram's message id after it; rows whose lease ran out (a crash mid-call) are taken again.
-- 5xx and network errors are retried with exponential back-off; 403 marks the recipient
-  unreachable and stops; 400 fails the row for good.
+- A pool of at most `concurrency` calls that refills as each call ends: one slow call holds one slot, never
+  the others (each call is bounded by the runtime's call timeout, `telegram_call_timeout`).
+- A chat's deferred direct replies go before its notices (`priority`), and a chat's next row waits until its
+  previous one is done, so order is kept; a sealed payload (every deferred reply) is opened in memory only.
+- Claims (flows/outbox.py `claim`): a row is marked `sending` by this sender (`claimed_by`, a lease) with
+  UPDATE … RETURNING over SELECT … FOR UPDATE SKIP LOCKED, and only the rows returned are sent, so two
+  senders on one PostgreSQL database never send the same row.
+- Outcomes are recorded as each call returns (the finished ones coalesced into one short transaction). A
+  record that fails is retried with back-off until it sticks; meanwhile the row stays "sent, recording" in
+  memory and claimed in the database (its lease renewed), so it is never sent again.
+- On start, and every few seconds, the `sending` rows of a sender of this host that is gone (its process
+  ended, or it was this process's pid in a previous life: a restarted container) are given back at once;
+  others' rows are given back when their lease runs out (a sender renews its leases while it lives).
+- 5xx and network errors are retried with exponential back-off; 403 marks the recipient unreachable and
+  stops; 400 fails the row for good; 429 pauses that chat for `retry_after`.
+
+What can still go out twice (no Bot API call is idempotent): a call Telegram accepted whose answer was lost
+(a timeout or a reset after the request went out: counted in `stats.maybe_duplicated` — the sender's own
+retries, and direct replies deferred after such a loss — and rare with long call timeouts), and a call answered just before this process was killed (kill -9, power loss) and not yet
+recorded: it is sent again after the restart (`stats.taken_back` counts the rows given back).
 """
 
 from __future__ import annotations
@@ -20,116 +30,70 @@ import json
 import logging
 import os
 import random
+import secrets
+import socket
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
-
-from sqlalchemy import update
-from sqlmodel import col, select
 
 from bot.core.gateway import ApiError, Gateway
 from bot.core.types import OutMessage
-from flows import membership
+from bot.outbox_rate import Bucket, Limits, RateLimiter
+from flows import outbox
 from flows.clock import Clock
-from flows.outbox import opened
+from flows.outbox import Outcome, opened
 from storage.crypto import Sealer
 from storage.db import Database
 from storage.models import OutboxMessage
+
+__all__ = ["Bucket", "Limits", "OutboxSender", "RateLimiter", "SenderStats", "edit_or_send"]
 
 log = logging.getLogger("linli.outbox")
 
 LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 8
+#: Seconds between housekeeping passes of a running sender (renew own leases, give back gone senders' rows).
+HOUSEKEEPING = 5.0
+#: Seconds the recorder waits after a call ends for others to end too (one transaction for them all).
+RECORD_GATHER = 0.02
+#: Longest wait between two tries to record outcomes while the database refuses.
+RECORD_BACKOFF_MAX = 10.0
+
+#: The senders alive in this process: a claim with this host and pid that is not one of them is a previous
+#: life's (the same pid after a restart, as a container's pid 1 always is).
+_LIVE: set[str] = set()
 
 
-class Bucket:
-    """A token bucket on the monotonic clock."""
-
-    def __init__(self, rate: float, capacity: float) -> None:
-        self.rate = rate
-        self.capacity = capacity
-        self.tokens = capacity
-        self.stamp = time.monotonic()
-        self.paused_until = 0.0
-
-    def _refill(self, now: float) -> None:
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-
-    def wait_time(self) -> float:
-        now = time.monotonic()
-        self._refill(now)
-        if now < self.paused_until:
-            return self.paused_until - now
-        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
-
-    def take(self) -> None:
-        self._refill(time.monotonic())
-        self.tokens -= 1
-
-    def pause(self, seconds: float) -> None:
-        self.paused_until = max(self.paused_until, time.monotonic() + seconds)
-        self.tokens = min(self.tokens, 0)
+def _host() -> str:
+    return socket.gethostname()[:40] or "localhost"
 
 
-@dataclass
-class Limits:
-    overall: float = 30.0
-    per_chat: float = 1.0
-    per_group_minute: int = 20
-    #: the share of a group's per-minute budget the sender leaves to direct replies (sent at once, not queued)
-    group_reserve: float = 0.25
+def new_sender_id() -> str:
+    """This sender's name in the claims: host, process id and a random token ("host:pid:token")."""
+    return f"{_host()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
-class RateLimiter:
-    def __init__(self, limits: Limits) -> None:
-        self.limits = limits
-        # a tenth of a second's worth of burst: Telegram does not lend a whole second at once
-        self.overall = Bucket(limits.overall, max(1.0, limits.overall / 10))
-        self.chats: dict[int, Bucket] = {}
-        self.groups: dict[int, Bucket] = {}
-
-    def _chat(self, chat_id: int) -> Bucket:
-        b = self.chats.get(chat_id)
-        if b is None:
-            b = self.chats[chat_id] = Bucket(self.limits.per_chat, 1.0)
-        return b
-
-    def _group(self, chat_id: int) -> Bucket | None:
-        if chat_id > 0:
-            return None
-        b = self.groups.get(chat_id)
-        if b is None:
-            per_minute = max(1.0, self.limits.per_group_minute * (1 - self.limits.group_reserve))
-            b = self.groups[chat_id] = Bucket(per_minute / 60, float(int(per_minute)))
-        return b
-
-    def chat_ready(self, chat_id: int) -> bool:
-        group = self._group(chat_id)
-        return self._chat(chat_id).wait_time() == 0 and (group is None or group.wait_time() == 0)
-
-    def take_chat(self, chat_id: int) -> None:
-        self._chat(chat_id).take()
-        group = self._group(chat_id)
-        if group is not None:
-            group.take()
-
-    async def take_overall(self) -> None:
-        while (wait := self.overall.wait_time()) > 0:
-            await asyncio.sleep(wait)
-        self.overall.take()
-
-    def pause(self, chat_id: int, seconds: float) -> None:
-        self._chat(chat_id).pause(seconds)
-
-    def forget_idle(self) -> None:
-        """Drop full buckets so memory stays flat with many chats."""
-        for table in (self.chats, self.groups):
-            for key in [k for k, b in table.items() if b.wait_time() == 0 and b.tokens >= b.capacity]:
-                del table[key]
+def gone(claimant: str) -> bool:
+    """Whether the sender named `claimant` is known to be gone: of this host, and its process ended, or it had
+    this process's pid but is not one of its live senders. A sender of another host is never known gone
+    (its rows wait for their lease)."""
+    host, _, rest = claimant.partition(":")
+    pid_text, _, _token = rest.partition(":")
+    if host != _host() or not pid_text.isdigit() or int(pid_text) <= 0:
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return claimant not in _LIVE
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # another user's process: alive
+        return False
+    return False
 
 
 @dataclass
@@ -139,6 +103,13 @@ class SenderStats:
     retried_other: int = 0
     failed: int = 0
     dead: int = 0
+    #: calls retried after their answer was lost (timeout, reset): Telegram may have taken them, and the
+    #: retry may show the message twice — the only duplicates a running sender makes
+    maybe_duplicated: int = 0
+    #: rows of a sender of this host that was gone (killed mid-call) given back at once
+    taken_back: int = 0
+    #: failed tries to record outcomes (the database refused; retried until they stuck)
+    record_retries: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
 
 
@@ -152,16 +123,6 @@ def default_composers() -> dict[str, Composer]:
     from bot.pictures import compare
 
     return {"comparison": compare.for_outbox}
-
-
-@dataclass
-class _Outcome:
-    row_id: int
-    chat_id: int
-    recipient: int | None
-    message_id: int | None = None
-    error: ApiError | None = None
-    attempts: int = 0
 
 
 async def edit_or_send(gateway: Gateway, chat_id: int, message: OutMessage, message_id: int | None, *,
@@ -203,10 +164,21 @@ async def _pin(gateway: Gateway, chat_id: int, message_id: int, pace: Callable[[
         log.warning("could not pin message %s in chat %s: %s", message_id, chat_id, err.description[:100])
 
 
+def _deferred_after_lost_answer(row: OutboxMessage, sealer: Sealer | None) -> bool:
+    """A direct reply deferred because the answer to sending it was lost (bot/core/delivery.py)."""
+    if outbox.SEALED not in row.payload:
+        return False
+    try:
+        return bool(opened(row.payload, sealer).get("maybe_sent"))
+    except ValueError:
+        return False
+
+
 class OutboxSender:
     def __init__(self, *, db: Database, gateway: Gateway, clock: Clock, render: Renderer,
                  limits: Limits | None = None, concurrency: int = 16, lease: timedelta = LEASE,
-                 composers: Mapping[str, Composer] | None = None, sealer: Sealer | None = None) -> None:
+                 composers: Mapping[str, Composer] | None = None, sealer: Sealer | None = None,
+                 sender_id: str | None = None) -> None:
         self.db = db
         self.sealer = sealer  # opens deferred replies (sealed at rest); without it such a row fails
         self.composers = dict(composers) if composers is not None else default_composers()
@@ -216,123 +188,259 @@ class OutboxSender:
         self.clock = clock
         self.render = render
         self.limiter = RateLimiter(limits or Limits())
-        self.concurrency = concurrency
+        self.concurrency = max(1, concurrency)
         self.lease = lease
         self.stats = SenderStats()
+        self.id = sender_id or new_sender_id()
+        _LIVE.add(self.id)
         self._wake = asyncio.Event()
         self._rounds = 0
+        self._calls: set[asyncio.Task[None]] = set()  # calls under way, one slot each
+        self._unrecorded: list[Outcome] = []  # calls answered whose outcome is not written yet
+        self._to_record = asyncio.Event()
+        self._recording = asyncio.Lock()
+        self._housekept = 0.0
 
     @property
     def batch(self) -> int:
         return max(10, int(self.limiter.limits.overall))
 
+    @property
+    def busy(self) -> int:
+        """Rows claimed by this sender and not yet recorded (calls under way or outcomes to write)."""
+        return len(self._calls) + len(self._unrecorded)
+
     def wake(self) -> None:
         self._wake.set()
 
+    # ------------------------------------------------------------------ the loop
     async def run(self, stop: asyncio.Event, idle: float = 0.5) -> None:
-        log.info("outbox sender started")
-        while not stop.is_set():
-            try:
-                handled = await self.drain_once()
-            except Exception:
-                log.exception("outbox round failed")
-                handled = 0
-            if handled == 0:
-                self._wake.clear()
-                waiter = asyncio.ensure_future(self._wake.wait())
-                stopper = asyncio.ensure_future(stop.wait())
-                await asyncio.wait({waiter, stopper}, timeout=idle, return_when=asyncio.FIRST_COMPLETED)
-                waiter.cancel()
-                stopper.cancel()
-        log.info("outbox sender stopped")
+        log.info("outbox sender %s started", self.id)
+        recorder = asyncio.create_task(self._recorder(stop), name="outbox-recorder")
+        refill_at = max(1, self.concurrency // 4)
+        try:
+            while not stop.is_set():
+                claimed = 0
+                self._wake.clear()  # a wake from here on (a call ended meanwhile) cuts the next pause short
+                try:
+                    if time.monotonic() - self._housekept >= min(HOUSEKEEPING, self.lease.total_seconds() / 3):
+                        await self._housekeeping()
+                    free = self.concurrency - len(self._calls)
+                    # refill when a quarter of the slots are free (or few calls are left), not after every call
+                    if free >= refill_at or len(self._calls) < refill_at:
+                        claimed = await self._claim_and_start(free)
+                except Exception:
+                    log.exception("outbox round failed")
+                if claimed == 0 or len(self._calls) >= self.concurrency:
+                    await self._pause(stop, idle)
+        finally:
+            await self._finish(recorder)
+            log.info("outbox sender %s stopped", self.id)
+
+    async def _pause(self, stop: asyncio.Event, idle: float) -> None:
+        """Until woken (new rows, a call ended, outcomes recorded), stopped, or `idle` seconds."""
+        waiter = asyncio.ensure_future(self._wake.wait())
+        stopper = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({waiter, stopper}, timeout=idle, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        stopper.cancel()
+
+    async def _finish(self, recorder: asyncio.Task[None]) -> None:
+        """On stop: let the calls under way end (each is bounded by the call timeout), then write what they
+        returned; a row left unrecorded stays claimed and is given back at the next start."""
+        cut = 0
+        if self._calls:
+            _done, pending = await asyncio.wait(set(self._calls), timeout=30)
+            for task in pending:
+                task.cancel()
+            if pending:
+                cut = len(pending)
+                await asyncio.wait(pending, timeout=5)
+        recorder.cancel()
+        try:
+            await recorder
+        except asyncio.CancelledError:
+            pass
+        try:
+            await self._flush(deadline=time.monotonic() + 10)
+        except Exception:
+            log.exception("outbox outcomes not recorded on stop")
+        if self.busy or cut:
+            log.warning("outbox sender stopped with %s rows unrecorded: they are sent again at the next start",
+                        self.busy + cut)
+        _LIVE.discard(self.id)  # gone: a sender started after this one takes back what it left at once
 
     async def drain_once(self) -> int:
-        """One round: take what is due and allowed now, send it, record the outcomes."""
-        now = self.clock.now()
+        """One round: claim what is due and allowed now, send it, record the outcomes (tests and tools)."""
         if self._rounds % 20 == 0:
-            await self._requeue_expired(now)
-        async with self.db.uow(write=True) as uow:
-            rows = (
-                await uow.session.exec(
-                    select(OutboxMessage)
-                    .where(OutboxMessage.status.in_(("pending", "sending")))  # type: ignore[attr-defined]
-                    .order_by(col(OutboxMessage.priority), col(OutboxMessage.id))
-                    .limit(self.batch * 4)
-                )
-            ).all()
-            chosen: list[OutboxMessage] = []
-            seen: set[int] = set()
-            for row in rows:
-                # Only a chat's first unsent row may go (its deferred replies, then its notices, each
-                # oldest first), and one per chat per round, so a chat's messages keep their order
-                # even when one of them waits for a retry.
-                first_of_chat = row.tg_chat_id not in seen
-                seen.add(row.tg_chat_id)
-                if not first_of_chat or row.status != "pending" or row.not_before > now:
-                    continue
-                if not self.limiter.chat_ready(row.tg_chat_id):
-                    continue
-                chosen.append(row)
-                if len(chosen) >= self.batch:
-                    break
-            if not chosen:
-                self._rounds += 1
-                return 0
-            ids = [r.id for r in chosen]
-            await uow.session.exec(
-                update(OutboxMessage)
-                .where(col(OutboxMessage.id).in_(ids), col(OutboxMessage.status) == "pending")
-                .values(status="sending", lease_until=now + self.lease)
-            )
-            await uow.commit()
-        for row in chosen:
-            self.limiter.take_chat(row.tg_chat_id)
-        outcomes = await self._send_all(chosen)
-        await self._record(outcomes)
+            await self._housekeeping()
+        claimed = await self._claim_and_start(min(self.batch, self.concurrency - len(self._calls)))
+        if self._calls:
+            await asyncio.wait(set(self._calls))
+        await self._flush()
+        return claimed
+
+    # ------------------------------------------------------------------ claiming
+    async def _claim_and_start(self, free: int) -> int:
+        """Claim up to `free` rows and start a call for each; how many."""
         self._rounds += 1
         if self._rounds % 100 == 0:
             self.limiter.forget_idle()
-        return len(chosen)
-
-    async def _send_all(self, rows: list[OutboxMessage]) -> list[_Outcome]:
-        sem = asyncio.Semaphore(self.concurrency)
-        tasks = []
+        if free <= 0:
+            return 0
+        now = self.clock.now()
+        async with self.db.uow(write=True) as uow:
+            candidates = await outbox.heads(uow, now=now, scan=self.batch * 4)
+            chosen = [row_id for row_id, chat_id in candidates if self.limiter.chat_ready(chat_id)][:free]
+            if not chosen:
+                return 0
+            rows = await outbox.claim(uow, chosen, sender=self.id, now=now, lease=self.lease)
+            await uow.commit()
         for row in rows:
-            await self.limiter.take_overall()
-            await sem.acquire()
-            tasks.append(asyncio.create_task(self._send_one(row, sem)))
-        return list(await asyncio.gather(*tasks))
+            self.limiter.take_chat(row.tg_chat_id)
+            task = asyncio.create_task(self._one(row), name=f"outbox-row-{row.id}")
+            self._calls.add(task)
+            task.add_done_callback(self._call_ended)
+        return len(rows)
 
-    async def _send_one(self, row: OutboxMessage, sem: asyncio.Semaphore) -> _Outcome:
-        out = _Outcome(row_id=row.id or 0, chat_id=row.tg_chat_id, recipient=row.recipient_user_id,
-                       attempts=row.attempts)
+    def _call_ended(self, task: asyncio.Task[None]) -> None:
+        self._calls.discard(task)
+        self._wake.set()
+
+    # ------------------------------------------------------------------ one call
+    async def _one(self, row: OutboxMessage) -> None:
+        await self.limiter.take_overall()
+        error: ApiError | None = None
+        message_id: int | None = None
         try:
-            payload = opened(row.payload, self.sealer)
-            if payload.get("op") == "pin":
-                await self.gateway.pin(row.tg_chat_id, int(payload["message_id"]))
-            elif payload.get("op") == "edit_or_send":
-                out.message_id = await edit_or_send(self.gateway, row.tg_chat_id, self.render(payload),
-                                                    payload.get("message_id"), pin=bool(payload.get("pin")),
-                                                    pin_edited=bool(payload.get("pin_edited")),
-                                                    pace=self.limiter.take_overall)
-            elif payload.get("op") == "compose":
-                message = self.render(payload)
-                out.message_id = await self._send_picture(row.tg_chat_id, message, await self._picture(payload))
-            else:
-                message = self.render(payload)
-                out.message_id = await self.gateway.send(row.tg_chat_id, message)
+            message_id = await self._call(row)
         except ApiError as err:
-            out.error = err
+            error = err
         except (KeyError, ValueError, TypeError) as err:  # a row we cannot render: fail it, keep going
             log.error("outbox row %s cannot be rendered: %s", row.id, type(err).__name__)
-            out.error = ApiError(ApiError.BAD_REQUEST, f"render: {type(err).__name__}")
+            error = ApiError(ApiError.BAD_REQUEST, f"render: {type(err).__name__}")
         except Exception as err:  # anything else the client library raises: retry, never leave a row claimed
             log.exception("outbox row %s: unexpected error from the Telegram client", row.id)
-            out.error = ApiError(ApiError.TRANSIENT, f"unexpected: {type(err).__name__}")
-        finally:
-            sem.release()
-        return out
+            error = ApiError(ApiError.TRANSIENT, f"unexpected: {type(err).__name__}", maybe_sent=True)
+        self._unrecorded.append(self._outcome(row, message_id, error))
+        self._to_record.set()
 
+    async def _call(self, row: OutboxMessage) -> int | None:
+        payload = opened(row.payload, self.sealer)
+        if payload.get("op") == "pin":
+            await self.gateway.pin(row.tg_chat_id, int(payload["message_id"]))
+            return None
+        if payload.get("op") == "edit_or_send":
+            return await edit_or_send(self.gateway, row.tg_chat_id, self.render(payload), payload.get("message_id"),
+                                      pin=bool(payload.get("pin")), pin_edited=bool(payload.get("pin_edited")),
+                                      pace=self.limiter.take_overall)
+        if payload.get("op") == "compose":
+            message = self.render(payload)
+            return await self._send_picture(row.tg_chat_id, message, await self._picture(payload))
+        return await self.gateway.send(row.tg_chat_id, self.render(payload))
+
+    def _outcome(self, row: OutboxMessage, message_id: int | None, err: ApiError | None) -> Outcome:
+        base = {"row_id": row.id or 0, "chat_id": row.tg_chat_id, "recipient": row.recipient_user_id,
+                "attempts": row.attempts}
+        if err is None:
+            self.stats.sent += 1
+            if row.attempts == 0 and _deferred_after_lost_answer(row, self.sealer):
+                self.stats.maybe_duplicated += 1  # a direct reply whose first answer was lost, sent again
+            return Outcome(kind="sent", message_id=message_id, **base)
+        if err.kind == ApiError.RETRY_AFTER:
+            self.limiter.pause(row.tg_chat_id, err.retry_after)
+            self.stats.retried_429 += 1
+            return Outcome(kind="wait", delay=err.retry_after, error=err.description, **base)
+        if err.kind == ApiError.TRANSIENT and row.attempts + 1 < MAX_ATTEMPTS:
+            self.stats.retried_other += 1
+            if err.maybe_sent:
+                self.stats.maybe_duplicated += 1
+                log.warning("outbox row %s: the answer was lost (%s); sending it again may show it twice",
+                            row.id, err.description[:100])
+            delay = min(300.0, 2.0 ** row.attempts) * (0.5 + random.random() / 2)
+            return Outcome(kind="retry", delay=delay, error=err.description, **base)
+        if err.kind == ApiError.FORBIDDEN:
+            self.stats.dead += 1
+            return Outcome(kind="dead", error=err.description, **base)
+        log.warning("outbox row %s failed: %s", row.id, err.description[:200])
+        self.stats.failed += 1
+        return Outcome(kind="failed", error=err.description, **base)
+
+    # ------------------------------------------------------------------ recording
+    async def _recorder(self, stop: asyncio.Event) -> None:
+        """Write outcomes as calls return; while the database refuses, try again with growing pauses."""
+        delay = 0.2
+        while True:
+            await self._to_record.wait()
+            await asyncio.sleep(RECORD_GATHER)  # let a few more calls end: one transaction for them all
+            self._to_record.clear()
+            while self._unrecorded:
+                try:
+                    await self._record_some()
+                    delay = 0.2
+                except Exception as exc:
+                    self.stats.record_retries += 1
+                    log.warning("outbox outcomes not recorded (%s); %s rows kept as sent-recording, retry in %.1f s",
+                                type(exc).__name__, len(self._unrecorded), delay)
+                    await asyncio.sleep(delay)
+                    delay = min(RECORD_BACKOFF_MAX, delay * 2)
+            self._wake.set()  # a chat whose row was recorded may send its next one
+
+    async def _flush(self, deadline: float | None = None) -> None:
+        """Write every outcome not yet written, retrying with back-off (until `deadline`, monotonic)."""
+        delay = 0.2
+        while self._unrecorded:
+            try:
+                await self._record_some()
+                delay = 0.2
+            except Exception as exc:
+                self.stats.record_retries += 1
+                if deadline is not None and time.monotonic() + delay > deadline:
+                    raise
+                log.warning("outbox outcomes not recorded (%s); retry in %.1f s", type(exc).__name__, delay)
+                await asyncio.sleep(delay)
+                delay = min(RECORD_BACKOFF_MAX, delay * 2)
+
+    async def _record_some(self, limit: int = 100) -> None:
+        async with self._recording:
+            batch = self._unrecorded[:limit]
+            if not batch:
+                return
+            async with self.db.uow(write=True) as uow:
+                lost = await outbox.record(uow, batch, sender=self.id, now=self.clock.now())
+                await uow.commit()
+            del self._unrecorded[:len(batch)]
+        if lost:
+            log.error("outbox rows %s were given back to another sender while this one sent them: they may have "
+                      "gone out twice", lost[:20])
+
+    # ------------------------------------------------------------------ housekeeping
+    async def _housekeeping(self) -> None:
+        """Renew this sender's leases (before the expiry check, so its own rows never run out while it lives);
+        give back the rows of senders that are gone, and of expired leases."""
+        self._housekept = time.monotonic()
+        now = self.clock.now()
+        async with self.db.uow(write=True) as uow:
+            if self.busy:
+                await outbox.renew(uow, sender=self.id, until=now + self.lease)
+            dead = [c for c in await outbox.claimants(uow) if c != self.id and gone(c)]
+            taken = await outbox.release(uow, claimants=dead)
+            expired = await outbox.requeue_expired(uow, now=now)
+            await uow.commit()
+        if taken:
+            self.stats.taken_back += taken
+            log.warning("took back %s outbox rows of a stopped sender of this host at once; a row whose call "
+                        "Telegram had answered just before the stop goes out again", taken)
+        if expired:
+            log.warning("requeued %s outbox rows whose sender stopped mid-call", expired)
+
+    async def take_back(self) -> int:
+        """Give back at once the rows a gone sender of this host had claimed (run on start); how many."""
+        before = self.stats.taken_back
+        await self._housekeeping()
+        return self.stats.taken_back - before
+
+    # ------------------------------------------------------------------ pictures
     async def _picture(self, payload: dict[str, Any]) -> bytes:
         """The composed picture of a "compose" row; the same picture for many chats is drawn once."""
         composer = self.composers[payload["picture"]]
@@ -353,45 +461,3 @@ class OutboxSender:
             return await self.gateway.send(chat_id, replace(message, photo=path))
         finally:
             os.unlink(path)
-
-    async def _record(self, outcomes: list[_Outcome]) -> None:
-        now = self.clock.now()
-        async with self.db.uow(write=True) as uow:
-            for o in outcomes:
-                values: dict[str, Any]
-                err = o.error
-                if err is None:
-                    values = {"status": "sent", "sent_at": now, "tg_message_id": o.message_id, "lease_until": None}
-                    self.stats.sent += 1
-                elif err.kind == ApiError.RETRY_AFTER:
-                    self.limiter.pause(o.chat_id, err.retry_after)
-                    values = {"status": "pending", "lease_until": None,
-                              "not_before": now + timedelta(seconds=err.retry_after)}
-                    self.stats.retried_429 += 1
-                elif err.kind == ApiError.TRANSIENT and o.attempts + 1 < MAX_ATTEMPTS:
-                    delay = min(300.0, 2.0 ** o.attempts) * (0.5 + random.random() / 2)
-                    values = {"status": "pending", "lease_until": None, "attempts": o.attempts + 1,
-                              "not_before": now + timedelta(seconds=delay), "last_error": err.description[:500]}
-                    self.stats.retried_other += 1
-                elif err.kind == ApiError.FORBIDDEN:
-                    values = {"status": "dead", "lease_until": None, "last_error": err.description[:500]}
-                    await membership.mark_unreachable(uow, user_id=o.recipient, tg_chat_id=o.chat_id, now=now)
-                    self.stats.dead += 1
-                else:
-                    values = {"status": "failed", "lease_until": None, "attempts": o.attempts + 1,
-                              "last_error": err.description[:500]}
-                    log.warning("outbox row %s failed: %s", o.row_id, err.description[:200])
-                    self.stats.failed += 1
-                await uow.session.exec(update(OutboxMessage).where(col(OutboxMessage.id) == o.row_id).values(**values))
-            await uow.commit()
-
-    async def _requeue_expired(self, now: datetime) -> None:
-        async with self.db.uow(write=True) as uow:
-            result = await uow.session.exec(
-                update(OutboxMessage)
-                .where(col(OutboxMessage.status) == "sending", col(OutboxMessage.lease_until) < now)
-                .values(status="pending", lease_until=None)
-            )
-            if result.rowcount:
-                log.warning("requeued %s outbox rows whose sender stopped mid-call", result.rowcount)
-                await uow.commit()

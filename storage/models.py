@@ -169,6 +169,7 @@ class OutboxMessage(SQLModel, table=True):
     attempts: int = Field(default=0)
     not_before: datetime = _ts()
     lease_until: datetime | None = _ts(nullable=True)
+    claimed_by: str | None = Field(default=None, max_length=80)  # the sender of a `sending` row (bot/outbox.py)
     created_at: datetime = _ts()
     sent_at: datetime | None = _ts(nullable=True)
     tg_message_id: int | None = Field(default=None, sa_type=BigInteger)

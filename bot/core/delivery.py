@@ -86,6 +86,10 @@ async def _failed(reply: Reply, err: ApiError, *, db: Database, clock: Clock, se
             # a screen edited in place after a button press (the next step of a dialog): without it the
             # dialog looks stuck, so it is edited later — or sent anew if the message is gone by then
             payload.update(op="edit_or_send", message_id=reply.message_id, pin=False)
+        elif err.maybe_sent:
+            # the answer was lost (a timeout, a reset): Telegram may have shown it already, and the outbox
+            # sending it again may show it twice; the sender counts it (stats.maybe_duplicated)
+            payload["maybe_sent"] = True
         async with db.uow(write=True) as uow:
             outbox.defer(uow, tg_chat_id=chat_id, payload=payload, sealer=sealer, now=now)
             await uow.commit()

@@ -19,11 +19,15 @@ class ApiError(Exception):
     BAD_REQUEST = "bad_request"  # 400: our mistake or stale target, do not retry
     TRANSIENT = "transient"  # 5xx or network: retry with back-off
 
-    def __init__(self, kind: str, description: str = "", retry_after: float = 0.0) -> None:
+    def __init__(self, kind: str, description: str = "", retry_after: float = 0.0, *,
+                 maybe_sent: bool = False) -> None:
         super().__init__(f"{kind}: {description}")
         self.kind = kind
         self.description = description
         self.retry_after = retry_after
+        #: the request went out but its answer was lost (a timeout, a connection reset after sending):
+        #: Telegram may have taken the call, and sending it again may show the message twice
+        self.maybe_sent = maybe_sent
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from aiogram import Bot, Dispatcher, Router
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
+    ClientDecodeError,
     TelegramBadRequest,
     TelegramForbiddenError,
     TelegramNetworkError,
@@ -81,7 +82,19 @@ class Session(AiohttpSession):
     def check_response(self, bot: Bot, method: TelegramMethod[Any], status_code: int, content: str) -> Response[Any]:
         if type(method) not in self.response_models:
             self.response_models[type(method)] = Response[method.__returning__]  # type: ignore[name-defined]
+        if status_code >= 500 and not content.lstrip().startswith("{"):
+            # a proxy's page (nginx's HTML 502), not Telegram's JSON: a server error like any other
+            raise TelegramServerError(method=method, message=f"HTTP {status_code} without a JSON body")
         return super().check_response(bot, method, status_code, content)
+
+
+def _maybe_sent(exc: BaseException) -> bool:
+    """Whether a network failure happened after the request may have reached Telegram: a timeout or a
+    connection lost mid-call, not a connection that could not be opened."""
+    cause = exc.__cause__ or exc
+    if isinstance(cause, aiohttp.ClientConnectorError):
+        return False
+    return isinstance(cause, (TimeoutError, aiohttp.ClientError))
 
 
 class AiogramGateway:
@@ -98,8 +111,10 @@ class AiogramGateway:
             raise ApiError(ApiError.FORBIDDEN, e.message) from e
         except (TelegramBadRequest, TelegramNotFound) as e:
             raise ApiError(ApiError.BAD_REQUEST, e.message) from e
-        except (TimeoutError, TelegramServerError, TelegramNetworkError, aiohttp.ClientError) as e:
+        except (TelegramServerError, ClientDecodeError) as e:  # 5xx, or an answer that is not the Bot API's
             raise ApiError(ApiError.TRANSIENT, str(e)) from e
+        except (TimeoutError, TelegramNetworkError, aiohttp.ClientError) as e:
+            raise ApiError(ApiError.TRANSIENT, str(e), maybe_sent=_maybe_sent(e)) from e
 
     async def send(self, chat_id: int, message: OutMessage, reply_to: int | None = None) -> int:
         if message.voice:  # a voice message we received, passed on by its file_id
@@ -167,8 +182,10 @@ class AiogramGateway:
 
 
 class AiogramRuntime:
-    def __init__(self, token: str, api_url: str = "") -> None:
-        session = Session(api=TelegramAPIServer.from_base(api_url)) if api_url else Session()
+    def __init__(self, token: str, api_url: str = "", *, call_timeout: float = 15.0) -> None:
+        # call_timeout bounds each Bot API call; long polls wait their own timeout on top of it
+        session = Session(api=TelegramAPIServer.from_base(api_url), timeout=call_timeout) if api_url \
+            else Session(timeout=call_timeout)
         self.bot = Bot(token, session=session)
         self.gateway = AiogramGateway(self.bot)
         self.dp = Dispatcher()

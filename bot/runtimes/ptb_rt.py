@@ -21,7 +21,15 @@ from telegram import (
     Update,
 )
 from telegram import BotCommand as PtbBotCommand
-from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bot.core.convert import UPDATE_TYPES
@@ -63,6 +71,15 @@ def _seconds(err: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
+def _maybe_sent(err: NetworkError) -> bool:
+    """Whether the request may have reached Telegram before it failed: a read/write timeout or a connection
+    lost mid-call (not a pool timeout, not a connection that could not be opened, not an HTTP error status)."""
+    if isinstance(err, TimedOut):
+        return "pool" not in err.message.lower()
+    cause = err.__cause__
+    return cause is not None and type(cause).__module__.startswith("httpx") and "Connect" not in type(cause).__name__
+
+
 class PtbGateway:
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
@@ -78,7 +95,11 @@ class PtbGateway:
         except (BadRequest, ChatMigrated) as e:  # BadRequest first: it is a NetworkError subclass
             raise ApiError(ApiError.BAD_REQUEST, e.message) from e
         except NetworkError as e:  # TimedOut, 5xx, connection failures
-            raise ApiError(ApiError.TRANSIENT, e.message) from e
+            raise ApiError(ApiError.TRANSIENT, e.message, maybe_sent=_maybe_sent(e)) from e
+        except TelegramError as e:
+            if e.message != "Invalid server response":  # InvalidToken and the like: not ours to hide
+                raise
+            raise ApiError(ApiError.TRANSIENT, e.message) from e  # an answer that is not JSON
 
     async def send(self, chat_id: int, message: OutMessage, reply_to: int | None = None) -> int:
         if message.voice:  # a voice message we received, passed on by its file_id
@@ -148,8 +169,11 @@ class PtbGateway:
 
 
 class PtbRuntime:
-    def __init__(self, token: str, api_url: str = "") -> None:
+    def __init__(self, token: str, api_url: str = "", *, call_timeout: float = 15.0) -> None:
         builder = Application.builder().token(token).concurrent_updates(True).job_queue(None).persistence(None)
+        # every Bot API call but getUpdates (its own request, its own long-poll timeout): PTB's 5 s read
+        # timeout cut slow sends short, and a send Telegram took but did not answer in time goes out twice
+        builder = builder.read_timeout(call_timeout).write_timeout(call_timeout).connect_timeout(min(call_timeout, 10.0))
         if api_url:
             base = api_url.rstrip("/")
             builder = builder.base_url(base + "/bot").base_file_url(base + "/file/bot")

@@ -270,6 +270,10 @@ class StandInClient:
     async def set_faults(self, **faults: Any) -> dict[str, Any]:
         return await self._request("POST", "faults", json=faults)
 
+    async def add_fault(self, kind: str, **where: Any) -> dict[str, Any]:
+        """A one-shot fault for the next matching call (method=…, chat_id=…, delay=…)."""
+        return await self._post("faults/once", kind=kind, **where)
+
     async def stats(self) -> dict[str, Any]:
         return await self._get("stats")
 

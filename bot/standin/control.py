@@ -220,6 +220,7 @@ class ControlApi:
             p("/limits", self.set_limits),
             g("/limits", self.get_limits),
             p("/faults", self.set_faults),
+            p("/faults/once", self.add_fault),
             g("/faults", self.get_faults),
             g("/stats", self.stats),
             p("/settle", self.settle),
@@ -463,6 +464,11 @@ class ControlApi:
         faults = Faults(**b)
         self.s.faults.configure(faults)
         return faults.as_dict()
+
+    async def add_fault(self, request: web.Request) -> Any:
+        """One fault for the next matching call, the rates left as they are."""
+        self.s.faults.add_once(await _body(request))
+        return self.s.faults.faults.as_dict()
 
     async def get_faults(self, request: web.Request) -> Any:
         return self.s.faults.faults.as_dict()

@@ -108,15 +108,54 @@ class RateLimiter:
             bucket.tokens = min(bucket.capacity, bucket.tokens + 1)
 
 
+#: Faults that strike before the call has any effect: 429, a JSON 500, nginx's HTML 502, a connection reset.
+BEFORE = ("429", "5xx", "html_502", "reset")
+#: Faults that strike after the call took effect: the connection is reset before the answer, or the answer
+#: is held `delay` seconds (past the client's timeout) — the client cannot tell these from the ones above.
+AFTER = ("accepted_reset", "accepted_delay")
+KINDS = BEFORE + AFTER
+#: Older names of the shares (share_drop is a reset before acceptance).
+LEGACY = {"share_429": "429", "share_5xx": "5xx", "share_drop": "reset"}
+
+
+@dataclass
+class Fault:
+    kind: str
+    delay: float = 0.0  # accepted_delay: seconds the answer is held
+
+
 @dataclass
 class Faults:
-    """Shares (0..1) of matching calls that fail before they have any effect."""
+    """What goes wrong, on purpose: `rates` gives each fault kind's share (0..1) of matching calls, drawn from a
+    generator seeded with `seed` (the same seed, the same faults for the same calls); `once` lists one-shot
+    faults, each striking the next matching call ({"kind": …, "method": …, "chat_id": …, "delay": …}, method
+    and chat_id optional). `share_429`, `share_5xx` and `share_drop` are the older names of three rates."""
 
     share_429: float = 0.0
     share_5xx: float = 0.0
     share_drop: float = 0.0
     seed: int | None = None
     methods: list[str] | None = None  # None: every sending method
+    rates: dict[str, float] = field(default_factory=dict)
+    delay: float = 3.0  # accepted_delay: seconds the answer is held
+    once: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for kind, share in self.rates.items():
+            if kind not in KINDS:
+                raise ValueError(f"unknown fault kind {kind!r}: one of {', '.join(KINDS)}")
+            if not 0.0 <= float(share) <= 1.0:
+                raise ValueError(f"fault rate {kind!r} must be within 0..1")
+        for shot in self.once:
+            check_shot(shot)
+
+    def shares(self) -> list[tuple[str, float]]:
+        merged = dict.fromkeys(KINDS, 0.0)
+        for name, kind in LEGACY.items():
+            merged[kind] += float(getattr(self, name))
+        for kind, share in self.rates.items():
+            merged[kind] += float(share)
+        return [(kind, share) for kind, share in merged.items() if share > 0]
 
     def applies_to(self, method: str) -> bool:
         if self.methods is None:
@@ -125,6 +164,14 @@ class Faults:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def check_shot(shot: dict[str, Any]) -> None:
+    if not isinstance(shot, dict) or shot.get("kind") not in KINDS:
+        raise ValueError(f"a one-shot fault needs a kind: one of {', '.join(KINDS)}")
+    unknown = set(shot) - {"kind", "method", "chat_id", "delay"}
+    if unknown:
+        raise ValueError(f"unknown one-shot fault fields {sorted(unknown)}")
 
 
 @dataclass
@@ -136,14 +183,24 @@ class FaultInjector:
         self.faults = faults
         self.rng = random.Random(faults.seed)
 
-    def draw(self, method: str) -> str | None:
-        """ "429", "5xx", "drop" or None for this call."""
+    def add_once(self, shot: dict[str, Any]) -> None:
+        check_shot(shot)
+        self.faults.once.append(dict(shot))
+
+    def draw(self, method: str, chat_id: Any = None) -> Fault | None:
+        """The fault for this call, if any: a matching one-shot first, else one drawn by the rates."""
         f = self.faults
-        if not (f.share_429 or f.share_5xx or f.share_drop) or not f.applies_to(method):
+        for i, shot in enumerate(f.once):
+            if shot.get("method", method) == method and str(shot.get("chat_id", chat_id)) == str(chat_id) and (
+                    "method" in shot or is_sending_method(method)):
+                del f.once[i]
+                return Fault(shot["kind"], float(shot.get("delay", f.delay)))
+        shares = f.shares()
+        if not shares or not f.applies_to(method):
             return None
         roll = self.rng.random()
-        for kind, share in (("429", f.share_429), ("5xx", f.share_5xx), ("drop", f.share_drop)):
+        for kind, share in shares:
             if roll < share:
-                return kind
+                return Fault(kind, f.delay)
             roll -= share
         return None

@@ -17,7 +17,7 @@ from . import control, guard
 from .actions import Actions
 from .delivery import Delivery
 from .files import FileStore
-from .limits import FaultInjector, Faults, RateLimiter, RateLimits, is_sending_method
+from .limits import AFTER, Fault, FaultInjector, Faults, RateLimiter, RateLimits, is_sending_method
 from .methods import BotApi
 from .spec import ApiError, Spec, UploadedFile, bad_request, get_spec
 from .state import BotAccount, Chat, User, World
@@ -32,12 +32,25 @@ class DropConnection(Exception):
     """Fault injection: close the connection without answering."""
 
 
+class BadGatewayPage(Exception):
+    """Fault injection: answer like nginx in front of a failed upstream (502 with an HTML page)."""
+
+
+BAD_GATEWAY_PAGE = ("<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway"
+                    "</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
+
+
 @dataclass
 class Stats:
     sent: int = 0
     rejected_429: int = 0
     faults_injected: int = 0
     calls_by_method: Counter[str] = field(default_factory=Counter)
+    #: calls that took effect, by method (a duplicate shows as more accepted sends than rows to send)
+    accepted_by_method: Counter[str] = field(default_factory=Counter)
+    #: calls that took effect but whose answer the client did not get in time: reset, or held past its timeout
+    accepted_then_failed: int = 0
+    faults_by_kind: Counter[str] = field(default_factory=Counter)
     in_flight: int = 0  # Bot API calls being handled (getUpdates excluded)
     last_call: float = 0.0  # monotonic time of the last arrival/completion (getUpdates excluded)
 
@@ -47,6 +60,9 @@ class Stats:
             "rejected_429": self.rejected_429,
             "faults_injected": self.faults_injected,
             "calls_by_method": dict(self.calls_by_method),
+            "accepted_by_method": dict(self.accepted_by_method),
+            "accepted_then_failed": self.accepted_then_failed,
+            "faults_by_kind": dict(self.faults_by_kind),
         }
 
 
@@ -174,6 +190,8 @@ class StandIn:
             return _json_response(exc.payload(), exc.code)
         except DropConnection:
             return _drop(request)
+        except BadGatewayPage:
+            return web.Response(text=BAD_GATEWAY_PAGE, status=502, content_type="text/html")
         except ConnectionResetError:  # the client hung up mid-request (e.g. a long poll cancelled on stop)
             log.debug("client went away during %s", method)
             return web.Response(status=499)
@@ -194,9 +212,9 @@ class StandIn:
         handler = self.api.handlers.get(method)
         if handler is None:
             raise bad_request("method not supported by the stand-in")
-        self._inject_fault(method)
-        sending = is_sending_method(method)
         chat_key = params.get("chat_id")
+        fault = self._inject_fault(method, chat_key)
+        sending = is_sending_method(method)
         is_group = isinstance(chat_key, int) and chat_key < 0
         if sending:
             retry_after = self.limiter.acquire(bot.id, chat_key, is_group)
@@ -211,18 +229,31 @@ class StandIn:
             raise
         if sending:
             self.stats.sent += 1
+        self.stats.accepted_by_method[method] += 1
+        if fault is not None and fault.kind == "accepted_reset":
+            self.stats.accepted_then_failed += 1
+            raise DropConnection()
+        if fault is not None and fault.kind == "accepted_delay":
+            self.stats.accepted_then_failed += 1  # counted as failed: the delay is meant to outlast the client
+            await asyncio.sleep(fault.delay)
         return result
 
-    def _inject_fault(self, method: str) -> None:
-        fault = self.faults.draw(method)
+    def _inject_fault(self, method: str, chat_id: Any) -> Fault | None:
+        """Strike now with a fault drawn for this call, or return one that strikes after it took effect."""
+        fault = self.faults.draw(method, chat_id)
         if fault is None:
-            return
+            return None
         self.stats.faults_injected += 1
-        if fault == "429":
+        self.stats.faults_by_kind[fault.kind] += 1
+        if fault.kind in AFTER:
+            return fault
+        if fault.kind == "429":
             self.stats.rejected_429 += 1
             raise ApiError(429, "Too Many Requests: retry after 1", 1)
-        if fault == "5xx":
+        if fault.kind == "5xx":
             raise ApiError(500, "Internal Server Error")
+        if fault.kind == "html_502":
+            raise BadGatewayPage()
         raise DropConnection()
 
     async def _execute_reply(self, bot: BotAccount, method: str, params: dict[str, Any]) -> Any:
@@ -231,7 +262,10 @@ class StandIn:
             raise ApiError(404, "Not Found")
         self.stats.calls_by_method[canonical] += 1
         self.stats.last_call = time.monotonic()
-        return await self.call(bot, canonical, params, {})
+        try:
+            return await self.call(bot, canonical, params, {})
+        except (DropConnection, BadGatewayPage) as exc:  # no connection to break: the reply is just lost
+            raise ApiError(502, f"Bad Gateway ({type(exc).__name__})") from exc
 
     # ------------------------------------------------------------------ files & page
     async def _download(self, request: web.Request) -> web.StreamResponse:
