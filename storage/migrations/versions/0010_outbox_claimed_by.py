@@ -1,6 +1,6 @@
 """outbox: the sender that claimed a row (claimed_by), so a restarted sender takes back its own rows at once
 
-Revision ID: 0011
+Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-06 21:00:00.000000
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = '0011'
+revision = '0010'
 down_revision = '0009'
 branch_labels = None
 depends_on = None
