@@ -6,6 +6,7 @@ that raises a FlowError leaves nothing behind but the processed-update mark."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from flows.errors import FlowError
 from flows.membership import Actor
 from flows.roles import Perm
 from flows.throttle import Throttle, Verdict
+from storage import outage
 from storage.crypto import Sealer, derive_key
 from storage.db import Database, UnitOfWork
 from storage.models import OutboxMessage, User
@@ -247,6 +249,10 @@ class Core:
     throttle: Throttle | None = None
     #: Needs one member may submit per collection (LINLI_NEEDS_PER_MEMBER; LinliApp sets it)
     needs_per_member: int = 10
+    #: While the database is unreachable an update is tried again after this many seconds, doubling up to the
+    #: second figure; and how to wait (tests pass their own)
+    outage_backoff: tuple[float, float] = (0.2, 5.0)
+    outage_sleep: Callable[[float], Awaitable[None]] = staticmethod(asyncio.sleep)  # type: ignore[assignment]
 
     def __init__(
         self,
@@ -277,14 +283,32 @@ class Core:
     # ------------------------------------------------------------------ entry point
 
     async def handle(self, event: Event) -> list[Reply]:
-        """Process one update; returns the replies to send (after the commit)."""
-        now = self.clock.now()
-        if not_the_senders_own(event):
-            return await self._drop_forged(event, now)
-        verdict = self._throttled(event, now)
+        """Process one update; returns the replies to send (after the commit).
+
+        While the database cannot be reached (storage/outage.py says which errors mean that) the update
+        is tried again, after 0.2 s, 0.4 s … at most `outage_backoff[1]` apart, until it goes through or
+        the process stops (the task is cancelled): the runtime confirms it to Telegram only after this
+        returns, so an update that never got through is delivered again after a restart."""
+        verdict = None if not_the_senders_own(event) else self._throttled(event, self.clock.now())
         if verdict is Verdict.DROP:
             log.debug("update %s (%s) dropped: over the rate limit", event.update_id, type(event).__name__)
             return []
+        delay, cap = self.outage_backoff
+        while True:
+            try:
+                if verdict is None:
+                    return await self._drop_forged(event, self.clock.now())
+                return await self._handle_once(event, verdict)
+            except Exception as exc:
+                if not outage.unreachable(exc):
+                    raise
+                log.warning("update %s: database unreachable (%s), trying again in %.1f s", event.update_id,
+                            type(exc).__name__, delay)  # the type only: the message may quote personal data
+            await self.outage_sleep(delay)
+            delay = min(delay * 2, cap)
+
+    async def _handle_once(self, event: Event, verdict: Verdict) -> list[Reply]:
+        now = self.clock.now()
         async with self.db.uow(write=True) as uow:
             if not await updates.take(uow, update_id=event.update_id, now=now):
                 log.info("update %s seen before, skipped", event.update_id)
@@ -309,7 +333,9 @@ class Core:
                     return []
                 log.exception("conflict while handling update %s", event.update_id)
                 failed = FlowError("conflict")
-            except Exception:
+            except Exception as exc:
+                if outage.unreachable(exc):
+                    raise  # nothing was kept: the whole update is tried again (handle)
                 log.exception("handler failed on update %s (%s)", event.update_id, type(event).__name__)
                 failed = FlowError("internal")
         return await self._after_failure(event, now, failed, ctx.origin)
