@@ -124,6 +124,7 @@ class Poller:
         pause = 1.0
         while not self._stopping:
             offset = self.offset()
+            self._changed.clear()  # set again by any update finishing from now on
             try:
                 # long-poll only when nothing is at work: otherwise Telegram answers at once with those
                 got = await self.fetch(offset, 0 if self.working else self.timeout, self.limit)
@@ -147,7 +148,6 @@ class Poller:
                 self.newest = uid if self.newest is None else max(self.newest, uid)
                 self.working[uid] = asyncio.create_task(self._handle(uid, update), name=f"update-{uid}")
             if self.working and not fresh:
-                self._changed.clear()
                 try:
                     await asyncio.wait_for(self._changed.wait(), 1.0)
                 except TimeoutError:

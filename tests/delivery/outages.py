@@ -1,0 +1,128 @@
+"""Database outages for delivery tests: a TCP proxy in front of PostgreSQL that can be cut and restored, the
+SQLite write lock held by another connection, and a fault that makes a Database raise like an unreachable one."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from typing import Any
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from storage.db import Database, UnitOfWork
+
+
+class Proxy:
+    """Forwards TCP to host:port. `cut()` resets every open connection and each new one until `restore()`."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.listen_port = 0
+        self.down = False
+        self._server: asyncio.Server | None = None
+        self._open: set[asyncio.StreamWriter] = set()
+
+    @classmethod
+    async def before(cls, url: str) -> tuple[Proxy, str]:
+        """A started proxy in front of the database of `url`, and the URL that goes through it."""
+        parsed = make_url(url)
+        proxy = cls(parsed.host or "127.0.0.1", parsed.port or 5432)
+        await proxy.start()
+        return proxy, parsed.set(host="127.0.0.1", port=proxy.listen_port).render_as_string(hide_password=False)
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.listen_port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        self.cut()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    def cut(self) -> None:
+        self.down = True
+        for writer in list(self._open):
+            writer.transport.abort()  # an RST, as when the network or the server goes away
+        self._open.clear()
+
+    def restore(self) -> None:
+        self.down = False
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.down:
+            writer.transport.abort()
+            return
+        try:
+            up_reader, up_writer = await asyncio.open_connection(self.host, self.port)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._open.update((writer, up_writer))
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            self._open.discard(writer)
+            writer.transport.abort()
+
+
+class SqliteLock:
+    """Another connection holding SQLite's write lock: the bot's writers wait (and fail after its busy timeout)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._con: sqlite3.Connection | None = None
+
+    def cut(self) -> None:
+        self._con = sqlite3.connect(self.path, isolation_level=None)
+        self._con.execute("BEGIN IMMEDIATE")
+
+    def restore(self) -> None:
+        if self._con is not None:
+            self._con.execute("ROLLBACK")
+            self._con.close()
+            self._con = None
+
+
+class Unreachable:
+    """Makes `db` fail every unit of work the way SQLite does past its busy timeout, while `down` (fault injection
+    for SQLite, where a real lock would only make the bot wait). Counts the failures."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.down = False
+        self.failures = 0
+        self._uow = db.uow
+        db.uow = self._faulty  # type: ignore[method-assign]
+
+    def cut(self) -> None:
+        self.down = True
+
+    def restore(self) -> None:
+        self.down = False
+
+    def _faulty(self, **kwargs: Any) -> UnitOfWork:
+        if not self.down:
+            return self._uow(**kwargs)
+        self.failures += 1
+        return _Failing(self.db)  # type: ignore[return-value]
+
+
+class _Failing:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def __aenter__(self) -> None:
+        await asyncio.sleep(0.01)
+        raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked"))
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
