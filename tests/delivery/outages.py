@@ -8,6 +8,8 @@ import sqlite3
 import threading
 from typing import Any
 
+import aiohttp
+from aiohttp import web
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
@@ -144,3 +146,43 @@ class _Failing:
 
     async def __aexit__(self, *exc: object) -> None:
         return None
+
+
+class SlowPolls:
+    """An HTTP forwarder in front of the Bot API stand-in that, once `slow` is set, answers getUpdates only after
+    `delay` seconds (a Telegram that is slow to answer while the bot shuts down)."""
+
+    def __init__(self, upstream: str, delay: float = 8.0) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.delay = delay
+        self.slow = False
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._forward)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+        self._session = aiohttp.ClientSession()
+
+    async def stop(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _forward(self, request: web.Request) -> web.StreamResponse:
+        assert self._session is not None
+        if self.slow and request.path.endswith("/getUpdates"):
+            await asyncio.sleep(self.delay)
+        headers = {k: v for k, v in request.headers.items() if k.lower() in ("content-type",)}
+        async with self._session.request(request.method, self.upstream + request.path_qs, headers=headers,
+                                         data=await request.read()) as resp:
+            body = await resp.read()
+            return web.Response(status=resp.status, body=body, content_type=resp.content_type)
