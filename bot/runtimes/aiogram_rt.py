@@ -17,7 +17,7 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.methods import TelegramMethod
+from aiogram.methods import GetUpdates, TelegramMethod
 from aiogram.methods.base import Response
 from aiogram.types import (
     BotCommand as AgBotCommand,
@@ -165,6 +165,13 @@ class AiogramGateway:
         return int(me.id), str(me.username or "")
 
 
+class RawGetUpdates(GetUpdates):
+    """getUpdates answering the Bot API's own dicts. The poll asks again for updates still at work (bot/runtimes/
+    base.py: Poller), so no model is built per update (and dumped again for the pipeline)."""
+
+    __returning__ = list[dict[str, Any]]
+
+
 class AiogramRuntime:
     """aiogram's Bot as the client; the polling loop is ours (bot/runtimes/base.py: Poller), because aiogram's
     own confirms a batch to Telegram before its updates are handled."""
@@ -177,10 +184,10 @@ class AiogramRuntime:
         self._poller: Poller | None = None
 
     async def _fetch(self, offset: int | None, timeout: int, limit: int) -> list[dict[str, Any]]:
-        got = await self.gateway._call(self.bot.get_updates(offset=offset, limit=limit, timeout=timeout,
-                                                            allowed_updates=UPDATE_TYPES,
-                                                            request_timeout=timeout + 10))
-        return [u.model_dump(mode="json", by_alias=True, exclude_none=True) for u in got]
+        got = await self.gateway._call(self.bot(RawGetUpdates(offset=offset, limit=limit, timeout=timeout,
+                                                              allowed_updates=UPDATE_TYPES),
+                                                request_timeout=timeout + 10))
+        return list(got)
 
     async def start(self, pipeline: Pipeline, *, webhook_url: str, webhook_secret: str) -> None:
         self._pipeline = pipeline

@@ -163,10 +163,13 @@ class PtbRuntime:
         self._initialized = False
 
     async def _fetch(self, offset: int | None, timeout: int, limit: int) -> list[dict[str, Any]]:
-        got = await self.gateway._call(self.app.bot.get_updates(offset=offset, limit=limit, timeout=timeout,
-                                                                allowed_updates=UPDATE_TYPES))
-        # to_json, not to_dict: plain JSON values (enums → str, dates → int) with Bot API names ("from")
-        return [json.loads(u.to_json()) for u in got]
+        # the Bot API's own dicts: the poll asks again for updates still at work (bot/runtimes/base.py: Poller),
+        # so no Update is built per update (and turned into JSON again for the pipeline). Bot API method names
+        # are case-insensitive: "getupdates", because PTB warns when a method it has is called by its own name.
+        args = {"offset": offset, "limit": limit, "timeout": timeout, "allowed_updates": UPDATE_TYPES}
+        got = await self.gateway._call(self.app.bot.do_api_request(
+            "getupdates", api_kwargs={k: v for k, v in args.items() if v is not None}, read_timeout=timeout + 10))
+        return list(got)
 
     async def start(self, pipeline: Pipeline, *, webhook_url: str, webhook_secret: str) -> None:
         self._pipeline = pipeline
