@@ -92,17 +92,20 @@ class Poller:
     not finished yet: updates are handled concurrently (those of one chat in order, by the Pipeline), and
     after a crash the unfinished ones come again (the finished ones too, which `flows/updates.py` skips).
 
-    Asking again from an unfinished update returns at once what is already here, so while the lowest one
-    is still at work the loop waits for any update to finish (or a second) before it polls again. At most
-    `limit` updates beyond the lowest unfinished one are in hand at a time."""
+    Asking again from an unfinished update returns at once what is already here, so while updates are at
+    work and nothing new came the loop waits for one to finish (and, if others are still at work, `gather`
+    seconds more, so that one poll confirms several), or `idle` seconds, before it asks again. At most `limit` updates from the lowest
+    unfinished one on are in hand at a time."""
 
     def __init__(self, fetch: Fetch, process: Callable[[dict[str, Any]], Awaitable[None]], *,
-                 timeout: int = 10, limit: int = 100, grace: float = 10.0) -> None:
+                 timeout: int = 10, limit: int = 100, grace: float = 10.0, idle: float = 0.2,
+                 gather: float = 0.02) -> None:
         self.fetch = fetch
         self.process = process
         self.timeout = timeout
         self.limit = limit
         self.grace = grace  # seconds a stop waits for updates at work before cutting them off
+        self.idle, self.gather = idle, gather
         self.working: dict[int, asyncio.Task[None]] = {}  # update id → its handling
         self.finished: set[int] = set()  # finished ids at or above the offset (Telegram may return them again)
         self.confirmed: int | None = None  # the offset Telegram was last given
@@ -149,9 +152,11 @@ class Poller:
                 self.working[uid] = asyncio.create_task(self._handle(uid, update), name=f"update-{uid}")
             if self.working and not fresh:
                 try:
-                    await asyncio.wait_for(self._changed.wait(), 1.0)
+                    await asyncio.wait_for(self._changed.wait(), self.idle)
                 except TimeoutError:
-                    pass
+                    continue
+                if self.working:
+                    await asyncio.sleep(self.gather)  # let more finish: one poll confirms them all
 
     async def _handle(self, uid: int, update: dict[str, Any]) -> None:
         try:

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.app import LinliApp
 from bot.core.convert import event_from_update
+from bot.runtimes.base import Poller
 from bot.standin.client import StandInClient
 from bot.standin.server import StandIn
 from flows.clock import OffsetClock
@@ -139,6 +140,53 @@ async def test_item1_handle_waits_out_an_outage_with_backoff(db_url: str, standi
         await app.core.handle(again)
     assert waits == []
     await app.db.dispose()
+
+
+# ---------------------------------------------------------------------- the polling loop
+
+class FakeTelegram:
+    """getUpdates as Telegram does it: `offset` forgets every update below it; the rest is returned."""
+
+    def __init__(self) -> None:
+        self.queue: list[dict[str, Any]] = []
+        self.offsets: list[int | None] = []
+
+    async def fetch(self, offset: int | None, timeout: int, limit: int) -> list[dict[str, Any]]:
+        self.offsets.append(offset)
+        if offset is not None:
+            self.queue = [u for u in self.queue if u["update_id"] >= offset]
+        if not self.queue:
+            await asyncio.sleep(0.01 if timeout else 0)
+        return self.queue[:limit]
+
+
+async def test_item1_offset_confirmed_after_commit() -> None:
+    """The next getUpdates' offset is the lowest update not finished: a slow update holds back the confirmation of
+    those after it (they were handled meanwhile, concurrently, each once), and one cut off by a stop is never
+    confirmed, so Telegram delivers it again."""
+    telegram = FakeTelegram()
+    telegram.queue = [_update(i, 301) for i in (1, 2, 3)]
+    slow, handled = asyncio.Event(), []
+
+    async def process(update: dict[str, Any]) -> None:
+        if update["update_id"] in (1, 4):
+            await slow.wait()
+        handled.append(update["update_id"])
+
+    poller = Poller(telegram.fetch, process, grace=0.1)
+    poller.start()
+    await until(lambda: _async(sorted(handled) == [2, 3]), what="2 and 3 handled")
+    await asyncio.sleep(0.05)
+    assert set(telegram.offsets) <= {None, 1} and [u["update_id"] for u in telegram.queue] == [1, 2, 3]
+    slow.set()
+    await until(lambda: _async(not telegram.queue), what="all confirmed")
+    assert sorted(handled) == [1, 2, 3] and telegram.offsets[-1] == 4
+    slow.clear()
+    telegram.queue.append(_update(4, 301))
+    await until(lambda: _async(4 in poller.working), what="4 at work")
+    await poller.stop()  # 4 is cut off after the grace
+    assert 4 not in handled and [u["update_id"] for u in telegram.queue] == [4]
+    assert all(o is None or o <= 4 for o in telegram.offsets)
 
 
 # ---------------------------------------------------------------------- a database outage, in process
