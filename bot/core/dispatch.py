@@ -279,6 +279,9 @@ class Core:
         self.on_outbox: Callable[[], None] | None = None  # the sender's wake-up call
         self.sealer = Sealer(secret, self.previous_secrets)  # personal data of the care ledger, encrypted at rest
         self.ballot_key = derive_key(secret, "ballot")  # ballot voter tokens and receipts
+        # update id → (replies, outbox rows queued) of a commit whose outcome the database cut hid; the retry
+        # finds the update taken (it went through: these are its replies) or not (handled afresh)
+        self._unsure: dict[int, tuple[list[Reply], bool]] = {}
 
     # ------------------------------------------------------------------ entry point
 
@@ -294,25 +297,36 @@ class Core:
             log.debug("update %s (%s) dropped: over the rate limit", event.update_id, type(event).__name__)
             return []
         delay, cap = self.outage_backoff
-        while True:
-            try:
-                if verdict is None:
-                    return await self._drop_forged(event, self.clock.now())
-                return await self._handle_once(event, verdict)
-            except Exception as exc:
-                if not outage.unreachable(exc):
-                    raise
-                log.warning("update %s: database unreachable (%s), trying again in %.1f s", event.update_id,
-                            type(exc).__name__, delay)  # the type only: the message may quote personal data
-            await self.outage_sleep(delay)
-            delay = min(delay * 2, cap)
+        try:
+            while True:
+                try:
+                    if verdict is None:
+                        return await self._drop_forged(event, self.clock.now())
+                    return await self._handle_once(event, verdict)
+                except Exception as exc:
+                    if not outage.unreachable(exc):
+                        raise
+                    log.warning("update %s: database unreachable (%s), trying again in %.1f s", event.update_id,
+                                type(exc).__name__, delay)  # the type only: the message may quote personal data
+                await self.outage_sleep(delay)
+                delay = min(delay * 2, cap)
+        finally:
+            self._unsure.pop(event.update_id, None)  # only this call's own retries may use it
 
     async def _handle_once(self, event: Event, verdict: Verdict) -> list[Reply]:
         now = self.clock.now()
         async with self.db.uow(write=True) as uow:
             if not await updates.take(uow, update_id=event.update_id, now=now):
+                if (unsure := self._unsure.pop(event.update_id, None)) is not None:
+                    log.info("update %s: its commit went through before the connection broke; answered now",
+                             event.update_id)
+                    replies, queued = unsure
+                    if queued and self.on_outbox is not None:
+                        self.on_outbox()
+                    return replies
                 log.info("update %s seen before, skipped", event.update_id)
                 return []
+            self._unsure.pop(event.update_id, None)  # that commit did not go through: handled afresh
             actor = await self._actor(uow, event, now)
             ctx = Ctx(core=self, uow=uow, event=event, actor=actor, now=now)
             try:
@@ -321,7 +335,13 @@ class Core:
                 else:
                     await self._route(ctx)
                 queued = any(isinstance(o, OutboxMessage) for o in uow.session.new)
-                await uow.commit()
+                try:
+                    await uow.commit()
+                except Exception as exc:
+                    if outage.unreachable(exc):  # the COMMIT may have gone through before the connection broke
+                        self._unsure[event.update_id] = (ctx.replies, queued)
+                    raise
+                self._unsure.pop(event.update_id, None)
                 if queued and self.on_outbox is not None:
                     self.on_outbox()
                 return ctx.replies

@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from storage.db import Database, UnitOfWork
 
@@ -186,3 +186,27 @@ class SlowPolls:
                                          data=await request.read()) as resp:
             body = await resp.read()
             return web.Response(status=resp.status, body=body, content_type=resp.content_type)
+
+
+class CommitLost:
+    """The connection breaks right after COMMIT reached the database: the transaction is kept, the client is told
+    the connection was lost (`times` times, on write units of work)."""
+
+    def __init__(self, db: Database, times: int = 1) -> None:
+        self.left = times
+        self._uow = db.uow
+        db.uow = self._wrapped  # type: ignore[method-assign]
+
+    def _wrapped(self, **kwargs: Any) -> UnitOfWork:
+        uow = self._uow(**kwargs)
+        if kwargs.get("write"):
+            real = uow.commit
+
+            async def commit() -> None:
+                await real()
+                if self.left > 0:
+                    self.left -= 1
+                    raise DBAPIError("COMMIT", None, ConnectionResetError("reset by peer"), connection_invalidated=True)
+
+            uow.commit = commit  # type: ignore[method-assign]
+        return uow

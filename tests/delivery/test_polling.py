@@ -30,7 +30,7 @@ from flows.clock import OffsetClock
 from storage import outage
 from storage.db import is_sqlite
 from tests.bot.conftest import BOT, RUNTIMES, TOKEN, Harness, settings_for
-from tests.delivery.outages import Proxy, SlowPolls, SqliteLock, Unreachable
+from tests.delivery.outages import CommitLost, Proxy, SlowPolls, SqliteLock, Unreachable
 
 ROOT = Path(__file__).resolve().parents[2]
 USERS = [301, 302, 303, 304, 305, 306]
@@ -139,6 +139,26 @@ async def test_item1_handle_waits_out_an_outage_with_backoff(db_url: str, standi
     with pytest.raises(OperationalError):
         await app.core.handle(again)
     assert waits == []
+    await app.db.dispose()
+
+
+async def test_item1_a_commit_hidden_by_the_cut_is_answered(db_url: str, standin: StandIn) -> None:
+    """The connection breaks just after COMMIT reached the database: the retry finds the update taken. It went
+    through, so its replies are sent (not "seen before, skipped", which left the person without an answer)."""
+    app = LinliApp(settings_for(db_url, standin), clock=OffsetClock(), run_scheduler=False)
+    fault = CommitLost(app.db)
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    app.core.outage_sleep = sleep  # type: ignore[method-assign]
+    event = event_from_update(_update(43, 302), BOT)
+    assert event is not None
+    replies = await app.core.handle(event)
+    assert fault.left == 0 and waits == [0.2]
+    assert replies and "/start" in str(replies)
+    assert await app.core.handle(event) == [] and not app.core._unsure  # a redelivery later: skipped
     await app.db.dispose()
 
 
