@@ -7,6 +7,7 @@ that raises a FlowError leaves nothing behind but the processed-update mark."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.core import callbacks
 from bot.core.i18n import tr as translate
+from bot.core.kept import from_kept, to_kept
 from bot.core.types import (
     BotStatusEvent,
     Button,
@@ -279,9 +281,7 @@ class Core:
         self.on_outbox: Callable[[], None] | None = None  # the sender's wake-up call
         self.sealer = Sealer(secret, self.previous_secrets)  # personal data of the care ledger, encrypted at rest
         self.ballot_key = derive_key(secret, "ballot")  # ballot voter tokens and receipts
-        # update id → (replies, outbox rows queued) of a commit whose outcome the database cut hid; the retry
-        # finds the update taken (it went through: these are its replies) or not (handled afresh)
-        self._unsure: dict[int, tuple[list[Reply], bool]] = {}
+        self._unsent: set[int] = set()  # updates whose kept replies are being sent (see `sent`)
 
     # ------------------------------------------------------------------ entry point
 
@@ -297,36 +297,24 @@ class Core:
             log.debug("update %s (%s) dropped: over the rate limit", event.update_id, type(event).__name__)
             return []
         delay, cap = self.outage_backoff
-        try:
-            while True:
-                try:
-                    if verdict is None:
-                        return await self._drop_forged(event, self.clock.now())
-                    return await self._handle_once(event, verdict)
-                except Exception as exc:
-                    if not outage.unreachable(exc):
-                        raise
-                    log.warning("update %s: database unreachable (%s), trying again in %.1f s", event.update_id,
-                                type(exc).__name__, delay)  # the type only: the message may quote personal data
-                await self.outage_sleep(delay)
-                delay = min(delay * 2, cap)
-        finally:
-            self._unsure.pop(event.update_id, None)  # only this call's own retries may use it
+        while True:
+            try:
+                if verdict is None:
+                    return await self._drop_forged(event, self.clock.now())
+                return await self._handle_once(event, verdict)
+            except Exception as exc:
+                if not outage.unreachable(exc):
+                    raise
+                log.warning("update %s: database unreachable (%s), trying again in %.1f s", event.update_id,
+                            type(exc).__name__, delay)  # the type only: the message may quote personal data
+            await self.outage_sleep(delay)
+            delay = min(delay * 2, cap)
 
     async def _handle_once(self, event: Event, verdict: Verdict) -> list[Reply]:
         now = self.clock.now()
         async with self.db.uow(write=True) as uow:
             if not await updates.take(uow, update_id=event.update_id, now=now):
-                if (unsure := self._unsure.pop(event.update_id, None)) is not None:
-                    log.info("update %s: its commit went through before the connection broke; answered now",
-                             event.update_id)
-                    replies, queued = unsure
-                    if queued and self.on_outbox is not None:
-                        self.on_outbox()
-                    return replies
-                log.info("update %s seen before, skipped", event.update_id)
-                return []
-            self._unsure.pop(event.update_id, None)  # that commit did not go through: handled afresh
+                return await self._unsent_replies(uow, event.update_id)
             actor = await self._actor(uow, event, now)
             ctx = Ctx(core=self, uow=uow, event=event, actor=actor, now=now)
             try:
@@ -335,13 +323,13 @@ class Core:
                 else:
                     await self._route(ctx)
                 queued = any(isinstance(o, OutboxMessage) for o in uow.session.new)
-                try:
-                    await uow.commit()
-                except Exception as exc:
-                    if outage.unreachable(exc):  # the COMMIT may have gone through before the connection broke
-                        self._unsure[event.update_id] = (ctx.replies, queued)
-                    raise
-                self._unsure.pop(event.update_id, None)
+                kept = to_kept(ctx.replies)
+                if kept:  # until sent: a crash after the commit must not cost the answer
+                    await updates.keep_replies(uow, update_id=event.update_id,
+                                               sealed=self.sealer.seal(json.dumps(kept, ensure_ascii=False)))
+                await uow.commit()
+                if kept:
+                    self._unsent.add(event.update_id)
                 if queued and self.on_outbox is not None:
                     self.on_outbox()
                 return ctx.replies
@@ -359,6 +347,32 @@ class Core:
                 log.exception("handler failed on update %s (%s)", event.update_id, type(event).__name__)
                 failed = FlowError("internal")
         return await self._after_failure(event, now, failed, ctx.origin)
+
+    async def _unsent_replies(self, uow: UnitOfWork, update_id: int) -> list[Reply]:
+        """An update handled before: nothing, unless its replies were kept and never marked as sent (the process
+        died between its commit and their sending, or the connection broke just after its COMMIT went through)."""
+        sealed = await updates.kept_replies(uow, update_id=update_id)
+        if sealed is None:
+            log.info("update %s seen before, skipped", update_id)
+            return []
+        log.info("update %s handled before, its replies not sent: sending them now", update_id)
+        self._unsent.add(update_id)
+        return from_kept(json.loads(self.sealer.open(sealed)))
+
+    async def sent(self, update_id: int) -> None:
+        """The update's replies went out (or were passed to the outbox): forget the kept copy."""
+        if update_id not in self._unsent:
+            return
+        self._unsent.discard(update_id)
+        try:
+            async with self.db.uow(write=True) as uow:
+                await updates.sent(uow, update_id=update_id)
+                await uow.commit()
+        except Exception as exc:
+            if not outage.unreachable(exc):
+                raise
+            log.warning("update %s: replies sent but not marked so (%s); sent again only if it is delivered again",
+                        update_id, type(exc).__name__)
 
     async def _drop_forged(self, event: Event, now: datetime) -> list[Reply]:
         """A private chat's update from someone else than its owner: Telegram never sends one, so it was forged

@@ -67,8 +67,11 @@ class Pipeline:
             try:
                 async with lock:
                     replies = await self.core.handle(event)
-                    await deliver(replies, self.gateway, db=self.core.db, clock=self.core.clock,
-                                  sealer=self.core.sealer, on_outbox=self.core.on_outbox)
+                    try:
+                        await deliver(replies, self.gateway, db=self.core.db, clock=self.core.clock,
+                                      sealer=self.core.sealer, on_outbox=self.core.on_outbox)
+                    finally:
+                        await self.core.sent(event.update_id)
             finally:
                 lock, users = self._chats[key]
                 if users == 1:

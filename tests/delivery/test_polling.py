@@ -26,6 +26,7 @@ from bot.core.convert import event_from_update
 from bot.runtimes.base import Poller
 from bot.standin.client import StandInClient
 from bot.standin.server import StandIn
+from flows import updates
 from flows.clock import OffsetClock
 from storage import outage
 from storage.db import is_sqlite
@@ -127,6 +128,7 @@ async def test_item1_handle_waits_out_an_outage_with_backoff(db_url: str, standi
     replies = await app.core.handle(event)
     assert waits == [0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0, 5.0] and fault.failures == 8
     assert replies and "/start" in str(replies)
+    await app.core.sent(41)  # what the pipeline does once the replies went out
     assert await app.core.handle(event) == []  # handled once: the mark was committed with it
 
     def broken(**_: Any) -> Any:
@@ -158,8 +160,30 @@ async def test_item1_a_commit_hidden_by_the_cut_is_answered(db_url: str, standin
     replies = await app.core.handle(event)
     assert fault.left == 0 and waits == [0.2]
     assert replies and "/start" in str(replies)
-    assert await app.core.handle(event) == [] and not app.core._unsure  # a redelivery later: skipped
+    await app.core.sent(43)
+    assert await app.core.handle(event) == []  # a redelivery after they went out: skipped
     await app.db.dispose()
+
+
+async def test_item1_replies_kept_until_sent(db_url: str, standin: StandIn) -> None:
+    """A crash after an update's commit and before its replies went out: the update comes again (its offset was
+    never confirmed) and its replies, kept sealed with its mark, are sent then; once sent, a redelivery is
+    skipped. Before, it was "seen before, skipped" and the person never got an answer."""
+    first = LinliApp(settings_for(db_url, standin), clock=OffsetClock(), run_scheduler=False)
+    event = event_from_update(_update(44, 303), BOT)
+    assert event is not None
+    replies = await first.core.handle(event)
+    assert replies and "/start" in str(replies)
+    await first.db.dispose()  # the process dies here, nothing sent
+
+    again = LinliApp(settings_for(db_url, standin), clock=OffsetClock(), run_scheduler=False)
+    assert await again.core.handle(event) == replies
+    async with again.db.uow() as uow:  # sealed at rest: no text of the answer readable in the row
+        kept = await updates.kept_replies(uow, update_id=44)
+    assert kept is not None and "/start" not in kept and "help" not in kept.lower()
+    await again.core.sent(44)
+    assert await again.core.handle(event) == []
+    await again.db.dispose()
 
 
 # ---------------------------------------------------------------------- the polling loop
