@@ -47,6 +47,7 @@ async def kept_replies(uow: UnitOfWork, *, update_id: int) -> str | None:
                                    .where(col(ProcessedUpdate.update_id) == update_id))).first()
 
 
-async def sent(uow: UnitOfWork, *, update_id: int) -> None:
-    await uow.session.execute(update(ProcessedUpdate).where(col(ProcessedUpdate.update_id) == update_id)
+async def sent(uow: UnitOfWork, *, update_ids: list[int]) -> None:
+    """These updates' replies went out: their kept copies are dropped."""
+    await uow.session.execute(update(ProcessedUpdate).where(col(ProcessedUpdate.update_id).in_(update_ids))
                               .values(replies=None))

@@ -282,6 +282,8 @@ class Core:
         self.sealer = Sealer(secret, self.previous_secrets)  # personal data of the care ledger, encrypted at rest
         self.ballot_key = derive_key(secret, "ballot")  # ballot voter tokens and receipts
         self._unsent: set[int] = set()  # updates whose kept replies are being sent (see `sent`)
+        self._sent: set[int] = set()  # … and went out, waiting to be marked so
+        self._marking = asyncio.Lock()
 
     # ------------------------------------------------------------------ entry point
 
@@ -360,19 +362,25 @@ class Core:
         return from_kept(json.loads(self.sealer.open(sealed)))
 
     async def sent(self, update_id: int) -> None:
-        """The update's replies went out (or were passed to the outbox): forget the kept copy."""
+        """The update's replies went out (or were passed to the outbox): its kept copy is dropped. Updates that
+        finish together share one write (whoever comes while one is being written waits for the next)."""
         if update_id not in self._unsent:
             return
         self._unsent.discard(update_id)
-        try:
-            async with self.db.uow(write=True) as uow:
-                await updates.sent(uow, update_id=update_id)
-                await uow.commit()
-        except Exception as exc:
-            if not outage.unreachable(exc):
-                raise
-            log.warning("update %s: replies sent but not marked so (%s); sent again only if it is delivered again",
-                        update_id, type(exc).__name__)
+        self._sent.add(update_id)
+        async with self._marking:
+            if update_id not in self._sent:
+                return  # written by the batch before
+            batch, self._sent = sorted(self._sent), set()
+            try:
+                async with self.db.uow(write=True) as uow:
+                    await updates.sent(uow, update_ids=batch)
+                    await uow.commit()
+            except Exception as exc:
+                if not outage.unreachable(exc):
+                    raise
+                log.warning("%d update(s): replies sent but not marked so (%s); sent again only if delivered again",
+                            len(batch), type(exc).__name__)
 
     async def _drop_forged(self, event: Event, now: datetime) -> list[Reply]:
         """A private chat's update from someone else than its owner: Telegram never sends one, so it was forged
