@@ -138,7 +138,13 @@ class LinliApp:
         self.scheduler = Scheduler(self.settings.database_url, db=self.db, clock=self.clock,
                                    on_outbox=self.sender.wake, ballot_key=self.core.ballot_key,
                                    outbox_retention=timedelta(days=self.settings.outbox_retention_days))
-        self.scheduler.start()
+        if self.db.write_lock is None:
+            self.scheduler.start()
+            return
+        # APScheduler writes its SQLite job store synchronously, on this loop: were one of our own transactions
+        # holding SQLite's write lock meanwhile, it could not finish and both would wait (a role taken mid-run)
+        async with self.db.write_lock:
+            self.scheduler.start()
 
     async def _stop_scheduler(self) -> None:
         if self.scheduler is not None:
