@@ -376,3 +376,51 @@ async def test_item4_two_linli_run_processes_on_postgres(db_url: str, db: Databa
             except subprocess.TimeoutExpired:
                 p.kill()
         await tg.close()
+
+
+# ------------------------------------------------------------------ linli status
+
+async def test_item4_linli_status_shows_who_holds_each_role(db: Database, db_url: str) -> None:
+    from datetime import UTC, datetime
+
+    from bot.status import gather, render
+    from flows import updates
+    from storage.migrate import head_revision
+
+    now = datetime.now(UTC)
+    work = Work()
+    a = elector(db, work, "a")
+    a.roles.pop("scheduler")  # this one may only send
+    await a.step()
+    async with db.uow() as uow:
+        outbox.notify(uow, tg_chat_id=701, notice="role_granted", lang="zh_CN", now=now - timedelta(minutes=5),
+                      role="volunteer", community="x")
+        outbox.notify(uow, tg_chat_id=702, notice="role_granted", lang="zh_CN", now=now, role="volunteer",
+                      community="y")
+        await uow.commit()
+    async with db.uow(write=True) as uow:
+        assert await updates.take(uow, update_id=42, now=now - timedelta(seconds=30))
+        await uow.commit()
+    try:
+        status = await gather(db, current=head_revision(), head=head_revision(), now=now)
+        text = "\n".join(render(status, now))
+        print(text)
+        assert f"schema    {head_revision()} (newest)" in text
+        assert "  sender     test/a  since " in text and "heartbeat 0 s ago" in text
+        assert "  scheduler  nobody (never held)" in text
+        assert "pending 2 · sending 0 · sent 0 · failed 0 · dead 0; oldest pending queued 5 min ago" in text
+        assert "updates   last handled 30 s ago" in text
+    finally:
+        await a.resign()
+    status = await gather(db, current=head_revision(), head=head_revision(), now=a.now())
+    assert "  sender     nobody (last test/a, heartbeat 0 s ago)" in render(status, a.now())
+
+
+def test_item4_linli_status_on_a_database_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    import linli_cli
+
+    monkeypatch.setenv("LINLI_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/empty.db")
+    assert linli_cli.main(["status"]) == 2
+    out = capsys.readouterr().out
+    assert "schema    empty, the code needs" in out and "run `linli db upgrade`" in out
