@@ -91,22 +91,25 @@ class LinliApp:
         )
         self.core.on_outbox = self.sender.wake
         await set_menus(self.core, gateway)
-        await self._elect()
         self.pipeline = Pipeline(self.core, gateway)
         if self.settings.webhook_url:
             from web.app import WebServer
 
             self.web = WebServer(self.settings, self.runtime)
             await self.web.start()  # listening before Telegram is told where to post
-        await self.runtime.start(self.pipeline, webhook_url=self.settings.webhook_url,
-                                 webhook_secret=self.settings.webhook_secret)
+            await self.runtime.start(self.pipeline, webhook_url=self.settings.webhook_url,
+                                     webhook_secret=self.settings.webhook_secret)
+        await self._elect()  # long polling: the poller role starts it
         log.info("Linli is running as @%s (%s runtime, %s)", username, self.settings.runtime,
                  "webhook" if self.settings.webhook_url else "long polling")
 
     async def _elect(self) -> None:
-        """The sender and the scheduler run only while this process holds their role (bot/election.py): any
-        number of processes may run on one database, exactly one sends and one schedules."""
+        """The sender, the scheduler and the long poll run only while this process holds their role
+        (bot/election.py): any number of processes may run on one database, exactly one sends, one schedules
+        and (without a webhook) one polls."""
         roles = []
+        if not self.settings.webhook_url and self.settings.run_poller:  # two pollers would fight (409)
+            roles.append(Role("poller", self._start_polling, self._stop_polling))
         if self._run_sender:
             roles.append(Role("sender", self._start_sender, self._stop_sender))
         if self._run_scheduler:
@@ -120,6 +123,14 @@ class LinliApp:
         self.elector = Elector(locks, roles, every=every)
         await self.elector.step()  # a lone process holds its roles before it answers anybody
         self._tasks.append(asyncio.create_task(self.elector.run(self._stop), name="roles"))
+
+    async def _start_polling(self) -> None:
+        assert self.runtime is not None and self.pipeline is not None
+        await self.runtime.start(self.pipeline, webhook_url="", webhook_secret="")
+
+    async def _stop_polling(self) -> None:
+        assert self.runtime is not None
+        await self.runtime.stop_polling()
 
     async def _start_sender(self) -> None:
         assert self.sender is not None

@@ -105,6 +105,8 @@ class Settings(BaseSettings):
     run_sender: bool = Field(default=True, description="This process may take the sender role (one process holds "
                              "it: bot/election.py)")
     run_scheduler: bool = Field(default=True, description="This process may take the scheduler role (one holds it)")
+    run_poller: bool = Field(default=True, description="Without a webhook: this process may take the poller role "
+                             "(one process calls getUpdates)")
     role_check_seconds: float = Field(default=5.0, gt=0, description="How often a process renews its roles and a "
                                       "standby tries to take one")
     role_lease_seconds: float = Field(default=20.0, gt=0, description="SQLite: a holder that stopped renewing is "

@@ -1,4 +1,4 @@
-"""Roles only one process may hold at a time ("scheduler", "sender"): the database mechanics.
+"""Roles only one process may hold at a time ("scheduler", "sender", "poller"): the database mechanics.
 
 Any number of processes may run `linli run` on one database; each asks, every few seconds, for the roles it may
 take, and does a role's work only while it holds it (bot/election.py starts and stops the work).
@@ -41,7 +41,7 @@ from storage.models import RoleLease
 log = logging.getLogger("linli.roles")
 
 #: The roles, in the order `linli status` shows them.
-ROLES = ("scheduler", "sender")
+ROLES = ("scheduler", "sender", "poller")
 
 #: How the lock connection shows in pg_stat_activity.
 APPLICATION = {"application_name": "linli roles"}

@@ -196,7 +196,7 @@ class AiogramRuntime:
     async def feed_webhook(self, update: dict[str, Any]) -> None:
         await self.dp.feed_raw_update(self.bot, update)
 
-    async def stop(self) -> None:
+    async def stop_polling(self) -> None:
         if self._polling is not None:
             await self.dp.stop_polling()
             try:
@@ -204,4 +204,7 @@ class AiogramRuntime:
             except (TimeoutError, RuntimeError) as exc:
                 log.warning("polling did not stop cleanly: %s", exc)
             self._polling = None
+
+    async def stop(self) -> None:
+        await self.stop_polling()
         await self.bot.session.close()

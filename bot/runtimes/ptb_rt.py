@@ -181,13 +181,21 @@ class PtbRuntime:
                                            allowed_updates=UPDATE_TYPES)
             await self.app.start()
             return
-        await self.app.start()
+        if not self.app.running:  # polling again after stop_polling: the application still runs
+            await self.app.start()
         assert self.app.updater is not None
         # start_polling calls deleteWebhook itself
         await self.app.updater.start_polling(allowed_updates=UPDATE_TYPES, timeout=10, drop_pending_updates=False)
 
     async def feed_webhook(self, update: dict[str, Any]) -> None:
         await self.app.process_update(Update.de_json(update, self.app.bot))
+
+    async def stop_polling(self) -> None:
+        try:
+            if self.app.updater is not None and self.app.updater.running:
+                await self.app.updater.stop()
+        except RuntimeError as exc:
+            log.warning("polling did not stop cleanly: %s", exc)
 
     async def stop(self) -> None:
         try:

@@ -29,7 +29,7 @@ from flows.clock import OffsetClock
 from storage.db import Database, is_sqlite
 from storage.leases import KEEPALIVES, AdvisoryLocks, holders, role_locks
 from storage.models import OutboxMessage, RoleLease
-from tests.bot.conftest import TOKEN, settings_for
+from tests.bot.conftest import RUNTIMES, TOKEN, settings_for
 from tests.conftest import PG_URL
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,7 +103,7 @@ async def test_item4_three_electors_one_holder_per_role(db: Database) -> None:
         now = electors[0].now()
         held = await holders(db, now)
         assert {role: (row.holder if row else None, alive) for role, (row, alive) in held.items()} == {
-            role: (f"test/{next(iter(work.running[role]))}", True) for role in ROLES}
+            "poller": (None, False), **{role: (f"test/{next(iter(work.running[role]))}", True) for role in ROLES}}
     finally:
         stop.set()
         await asyncio.gather(*tasks)
@@ -149,7 +149,7 @@ async def test_item4_a_dead_holder_is_replaced_within_the_interval(db: Database,
         print(f"takeover after the holder died: {took:.2f} s ({'SQLite' if is_sqlite(db_url) else 'PostgreSQL'})")
         held = await holders(db, b.now())
         assert {role: (row.holder if row else None, alive) for role, (row, alive) in held.items()} == {
-            "scheduler": ("test/b", True), "sender": ("test/b", True)}
+            "scheduler": ("test/b", True), "sender": ("test/b", True), "poller": (None, False)}
     finally:
         stop.set()
         await task_b
@@ -280,6 +280,42 @@ async def until_sent(db: Database, timeout: float = 20) -> None:
             return
         assert time.monotonic() < deadline, f"{len(left)} outbox rows not sent"
         await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+async def test_item4_only_one_process_polls(db_url: str, standin: StandIn, runtime: str) -> None:
+    """Long polling is a role too: two pollers of getUpdates would end each other's calls (409 Conflict)."""
+    tg = StandInClient(standin.url)
+    await tg.set_limits(enabled=False)
+    fast = {"role_check_seconds": EVERY, "role_lease_seconds": LEASE}
+    apps = [LinliApp(settings_for(db_url, standin, runtime, **fast), clock=OffsetClock(), run_scheduler=False)
+            for _ in range(2)]
+    await tg.create_user("赵阿姨", id=801)
+
+    async def answered(text: str) -> None:
+        before = await tg.cursor()
+        await tg.send(801, text)
+        deadline = time.monotonic() + 10
+        while not [m for m in await tg.bot_messages(801, before) if m["kind"] == "message"]:
+            assert time.monotonic() < deadline, "nobody answered"
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+        assert len([m for m in await tg.bot_messages(801, before) if m["kind"] == "message"]) == 1
+
+    try:
+        for app in apps:
+            await app.start()
+        assert [app.elector is not None and "poller" in app.elector.held for app in apps] == [True, False]
+        await answered("/help")
+        await apps[0].stop()
+        took = await until(lambda: apps[1].elector is not None and "poller" in apps[1].elector.held, 5)
+        print(f"{runtime}: the standby polls {took:.2f} s after the poller stopped")
+        await answered("/help")
+    finally:
+        for app in apps:
+            if not app._stop.is_set():
+                await app.stop()
+        await tg.close()
 
 
 def _free_port() -> int:
