@@ -178,6 +178,68 @@ async def test_item4_a_holder_whose_connection_broke_gives_its_roles_up(db: Data
         await asyncio.gather(*tasks)
 
 
+async def test_item4_a_holder_that_cannot_renew_gives_up_before_it_may_be_replaced(db: Database,
+                                                                                  db_url: str) -> None:
+    """SQLite: the database stays locked for the holder; it keeps its roles while its lease lasts (nobody else may
+    take them before), gives them up when it lapsed, and the standby takes them only then: never two holders."""
+    if not is_sqlite(db_url):
+        pytest.skip("lease rows are SQLite's")
+    from sqlalchemy.exc import OperationalError
+
+    work = Work()
+    a, b = elector(db, work, "a"), elector(db, work, "b")
+    await a.step()
+    await b.step()
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(a.run(stop)), asyncio.create_task(b.run(stop))]
+    try:
+        async def locked(*_a: object) -> bool:
+            raise OperationalError("UPDATE rolelease", {}, Exception("database is locked"))
+
+        a.locks._take = locked  # type: ignore[attr-defined,method-assign]
+        seen: list[tuple[float, dict[str, set[str]]]] = []
+        started = time.monotonic()
+        while time.monotonic() - started < LEASE + 1.0:
+            seen.append((time.monotonic() - started, {k: set(v) for k, v in work.running.items()}))
+            assert all(len(who) <= 1 for who in work.running.values())  # never two holders
+            await asyncio.sleep(0.02)
+        assert work.overlaps == 0
+        a_gone = next(t for t, running in seen if "a" not in running["sender"])
+        b_took = next(t for t, running in seen if "b" in running["sender"])
+        assert LEASE - 2 * EVERY < a_gone <= b_took < LEASE + 4 * EVERY
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@pytest.mark.skipif(not PG_URL, reason="PostgreSQL: LINLI_TEST_POSTGRES_URL")
+async def test_item4_the_poller_whose_connection_broke_stops_polling(db_url: str, standin: StandIn) -> None:
+    if is_sqlite(db_url):
+        pytest.skip("advisory locks are PostgreSQL's")
+    tg = StandInClient(standin.url)
+    await tg.set_limits(enabled=False)
+    fast = {"role_check_seconds": EVERY}
+    apps = [LinliApp(settings_for(db_url, standin, "ptb", **fast), clock=OffsetClock(), run_scheduler=False)
+            for _ in range(2)]
+    try:
+        for app in apps:
+            await app.start()
+        first, second = apps
+        assert first.elector is not None and second.elector is not None
+        assert first.elector.held == {"poller", "sender"} and second.elector.held == set()
+        locks = first.elector.locks
+        assert isinstance(locks, AdvisoryLocks) and locks.connection is not None
+        await locks.connection.invalidate()  # the network cut the holder's session: the server freed its locks
+        await until(lambda: second.elector.held == {"poller", "sender"}, 5)
+        await until(lambda: first.elector.held == set(), 5)
+        assert first.runtime is not None and not first.runtime.app.updater.running  # type: ignore[attr-defined]
+        assert second.runtime is not None and second.runtime.app.updater.running  # type: ignore[attr-defined]
+    finally:
+        for app in apps:
+            await app.stop()
+        await tg.close()
+
+
 def test_item4_the_defaults_replace_a_dead_holder_within_30_seconds() -> None:
     s = Settings(_env_file=None)  # type: ignore[call-arg]
     # SQLite: the lease lapses, then a standby's next round takes it
