@@ -258,7 +258,9 @@ async def holders(db: Database, now: datetime) -> dict[str, tuple[RoleLease | No
             else:
                 key = advisory_key(role)
                 locked = (await uow.session.execute(text(
+                    # pg_locks is the whole server's: only this database's lock is this deployment's role
                     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
                     "AND classid = :hi AND objid = :lo AND objsubid = 1"),
                     {"hi": (key >> 32) & 0xFFFFFFFF, "lo": key & 0xFFFFFFFF})).scalar()
                 alive = bool(locked)

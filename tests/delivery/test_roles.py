@@ -157,6 +157,29 @@ async def test_item4_a_dead_holder_is_replaced_within_the_interval(db: Database,
 
 
 @pytest.mark.skipif(not PG_URL, reason="PostgreSQL: LINLI_TEST_POSTGRES_URL")
+async def test_item4_a_role_held_in_another_database_of_the_server_is_not_ours(db: Database, db_url: str) -> None:
+    """Advisory locks belong to one database, but pg_locks lists the whole server's: a deployment on another
+    database of the same server (another district, or the next test run) holding its poller is not ours
+    (found when two test workers ran at once: `linli status` said our poller was held)."""
+    if is_sqlite(db_url):
+        pytest.skip("advisory locks are PostgreSQL's")
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from storage.leases import advisory_key
+
+    other = create_async_engine(PG_URL)  # the server's own `test` database, not this test's
+    try:
+        async with other.connect() as conn:
+            await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": advisory_key("poller")})
+            held = await holders(db, OffsetClock().now())
+            assert held["poller"] == (None, False)
+            await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": advisory_key("poller")})
+    finally:
+        await other.dispose()
+
+
+@pytest.mark.skipif(not PG_URL, reason="PostgreSQL: LINLI_TEST_POSTGRES_URL")
 async def test_item4_a_holder_whose_connection_broke_gives_its_roles_up(db: Database, db_url: str) -> None:
     if is_sqlite(db_url):
         pytest.skip("advisory locks are PostgreSQL's")
