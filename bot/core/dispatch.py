@@ -377,14 +377,19 @@ class Core:
         if u is None or u.is_bot:
             return Actor(user=User(tg_id=0, first_name="", created_at=now), member=None, community=None,
                          roles=frozenset())
+        chat = event.chat
+        if not (chat and chat.is_group):  # their active community: one query for the user and the actor
+            return await membership.touch_actor(
+                uow, tg_id=u.id, first_name=u.first_name, last_name=u.last_name, username=u.username,
+                tg_language=u.language_code, now=now,
+            )
         user = await membership.touch_user(
             uow, tg_id=u.id, first_name=u.first_name, last_name=u.last_name, username=u.username,
             tg_language=u.language_code, now=now,
         )
         # in a linked group the group's community holds, never the presser's active one (every handler and
         # flow then reads the right community and the roles held there)
-        chat = event.chat
-        community = await membership.group_community(uow, tg_chat_id=chat.id) if chat and chat.is_group else None
+        community = await membership.group_community(uow, tg_chat_id=chat.id)
         return await membership.load_actor(uow, user, community=community)
 
     # ------------------------------------------------------------------ routing

@@ -1,0 +1,107 @@
+"""Per-update cost (#11): statements per update, counted on the engine (a deterministic count, not a time), and
+the answer to a button press (the toast) sent before the edit of the pressed message."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select
+
+from bot.standin.server import StandIn
+from storage.models import AuditEntry
+from tests.bot.conftest import Harness, linli, runtime, standin, tg  # noqa: F401  (fixtures)
+
+# the update's mark, the user with their actor (one query), COMMIT
+PLAIN_UPDATE = 3
+
+
+@contextmanager
+def statements(harness: Harness) -> Iterator[list[str]]:
+    """The SQL statements the bot's engine runs inside the block, the COMMITs included."""
+    seen: list[str] = []
+    engine = harness.db.engine.sync_engine
+
+    def on_execute(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    def on_commit(conn: Any) -> None:
+        seen.append("COMMIT")
+
+    event.listen(engine, "before_cursor_execute", on_execute)
+    event.listen(engine, "commit", on_commit)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", on_execute)
+        event.remove(engine, "commit", on_commit)
+
+
+def handled(seen: list[str]) -> list[str]:
+    """The statements of the transactions that mark an update (BEGIN left out: PostgreSQL's is not a statement)."""
+    out: list[str] = []
+    current: list[str] = []
+    for s in seen:
+        if s.startswith("BEGIN"):
+            continue
+        current.append(s)
+        if s == "COMMIT":
+            if any("processedupdate" in x.lower() for x in current):
+                out += current
+            current = []
+    return out
+
+
+async def registered(linli: Harness) -> None:  # noqa: F811
+    invite = await linli.create_community()
+    await linli.register(101, "王芳", invite=invite)
+
+
+async def test_perf_help_and_start_cost_three_statements(linli: Harness) -> None:  # noqa: F811
+    await registered(linli)
+    for text in ("/start", "/help"):
+        with statements(linli) as seen:
+            out = await linli.say(101, text)
+        assert out, text
+        mine = handled(seen)
+        assert len(mine) == PLAIN_UPDATE, (text, mine)
+        assert not any(s.lower().startswith("update user") for s in mine)  # nothing new about them: not written
+
+
+async def test_perf_press_cost_and_unchanged_language_not_written(linli: Harness) -> None:  # noqa: F811
+    await registered(linli)
+    menu = (await linli.say(101, "/lang"))[-1]
+    with statements(linli) as seen:
+        toast, out = await linli.press(101, menu, "English")
+    assert out and "English" in out[-1]["text"]
+    first = handled(seen)
+    # the plain four, the language on the user row and its audit entry; no conversation state read
+    assert len(first) == PLAIN_UPDATE + 2, first
+    assert not any("conversationstate" in s.lower() for s in first)
+    menu = (await linli.say(101, "/lang"))[-1]
+    with statements(linli) as seen:
+        await linli.press(101, menu, "English")
+    assert len(handled(seen)) == PLAIN_UPDATE, handled(seen)  # English already: nothing to write or audit
+    async with linli.db.uow() as uow:
+        entries = (await uow.session.exec(select(AuditEntry).where(AuditEntry.action == "user.language"))).all()
+    assert len(entries) == 1
+
+
+async def test_perf_press_answered_before_the_edit(linli: Harness, standin: StandIn,  # noqa: F811
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    await registered(linli)
+    menu = (await linli.say(101, "/lang"))[-1]
+    calls: list[str] = []
+    real = standin.call
+
+    async def logged(bot: Any, method: str, params: dict[str, Any], uploads: dict[str, Any]) -> Any:
+        if method != "getUpdates":
+            calls.append(method)
+        return await real(bot, method, params, uploads)
+
+    monkeypatch.setattr(standin, "call", logged)
+    toast, out = await linli.press(101, menu, "English")
+    assert out and "English" in out[-1]["text"]  # edited …
+    assert calls[:2] == ["answerCallbackQuery", "editMessageText"], calls  # … after the spinner stopped
