@@ -285,7 +285,7 @@ class Core:
         if verdict is Verdict.DROP:
             log.debug("update %s (%s) dropped: over the rate limit", event.update_id, type(event).__name__)
             return []
-        async with self.db.uow(write=True) as uow:
+        async with self.db.uow(write=True, opens_with_write=True) as uow:  # the update's mark first
             if not await updates.take(uow, update_id=event.update_id, now=now):
                 log.info("update %s seen before, skipped", event.update_id)
                 return []
@@ -360,7 +360,7 @@ class Core:
     async def _after_failure(self, event: Event, now: datetime, err: FlowError, origin: str) -> list[Reply]:
         """Record the update as processed (so it is not retried) and explain the failure. The actor is loaded
         again: the failed transaction's rollback expired every row it had read."""
-        async with self.db.uow(write=True) as uow:
+        async with self.db.uow(write=True, opens_with_write=True) as uow:  # the update's mark first
             if not await updates.take(uow, update_id=event.update_id, now=now):
                 return []
             actor = await self._actor(uow, event, now)
