@@ -3,13 +3,16 @@ the answer to a button press (the toast) sent before the edit of the pressed mes
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import aiosqlite.core
 import pytest
 from sqlalchemy import event, select
 
+from bot.core.convert import event_from_update
 from bot.standin.server import StandIn
 from storage.models import AuditEntry
 from tests.bot.conftest import Harness, linli, runtime, standin, tg  # noqa: F401  (fixtures)
@@ -68,6 +71,40 @@ async def test_perf_help_and_start_cost_three_statements(linli: Harness) -> None
         mine = handled(seen)
         assert len(mine) == PLAIN_UPDATE, (text, mine)
         assert not any(s.lower().startswith("update user") for s in mine)  # nothing new about them: not written
+        if linli.db.write_lock is not None:  # SQLite: the mark's INSERT opens the transaction, no BEGIN before it
+            before = [seen[i - 1] for i, s in enumerate(seen) if s.lower().startswith("insert into processedupdate")]
+            assert before and not any(s.startswith("BEGIN") for s in before), seen
+
+
+async def test_perf_sqlite_help_round_trips_to_the_database_thread(linli: Harness,  # noqa: F811
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite: each statement is several round trips to aiosqlite's thread, all inside the write lock. A /help is
+    the mark's INSERT (which opens the transaction: no BEGIN IMMEDIATE before it), the user-and-actor SELECT and
+    the COMMIT; no second, empty rollback when the connection goes back to the pool."""
+    await registered(linli)
+    if linli.db.write_lock is None:
+        pytest.skip("SQLite only")
+    me = asyncio.current_task()
+    trips: list[str] = []
+    real = aiosqlite.core.Connection._execute
+
+    async def counted(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        if asyncio.current_task() is me:
+            trips.append(getattr(fn, "__qualname__", repr(fn)))
+        return await real(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.core.Connection, "_execute", counted)
+    update = {"update_id": 10**9, "message": {
+        "message_id": 10**6, "date": 0, "text": "/help", "chat": {"id": 101, "type": "private", "first_name": "王芳"},
+        "from": {"id": 101, "is_bot": False, "first_name": "王芳", "language_code": "zh-hans"},
+        "entities": [{"type": "bot_command", "offset": 0, "length": 5}]}}
+    event = event_from_update(update, linli.app.core.bot_username)
+    assert event is not None
+    replies = await linli.app.core.handle(event)
+    assert replies
+    # two statements × (cursor, execute, close), the SELECT's fetch, the COMMIT; it was 16 round trips
+    assert len(trips) <= 8, trips
+    assert "Connection.rollback" not in trips
 
 
 async def test_perf_press_cost_and_unchanged_language_not_written(linli: Harness) -> None:  # noqa: F811
