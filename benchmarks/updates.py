@@ -167,7 +167,7 @@ def report(results: dict[str, Figures], scale: Scale, backend: str) -> None:
             r = figs[label]
             figures.add(label, bot, r.done, len(r.errors), rate(r.per_second), ms(r.p50), ms(r.p99),
                         ms(max(r.latencies, default=0.0)))
-    figures.notes.append("a press is timed until the bot's answerCallbackQuery (Linli edits the menu first)")
+    figures.notes.append("a press is timed until the bot's answerCallbackQuery (Linli answers it before it edits the menu)")
     for label in WORKLOADS:
         for bot, figs in results.items():
             if figs[label].errors:

@@ -82,6 +82,45 @@ async def touch_user(
 ) -> User:
     """Find or create the user row and refresh what Telegram tells us about them."""
     user = (await uow.session.exec(select(User).where(User.tg_id == tg_id))).first()
+    return await _refresh(uow, user, tg_id=tg_id, first_name=first_name, last_name=last_name, username=username,
+                          tg_language=tg_language, now=now)
+
+
+async def touch_actor(
+    uow: UnitOfWork,
+    *,
+    tg_id: int,
+    first_name: str,
+    last_name: str | None,
+    username: str | None,
+    tg_language: str | None,
+    now: datetime,
+) -> Actor:
+    """`touch_user` and `load_actor` (their active community) in one query: the user row, the membership in
+    their active community, that community and the active roles (a row per role). The user row is written
+    only when Telegram tells something new about them (or they were unreachable), as `touch_user` does."""
+    rows = (
+        await uow.session.exec(
+            select(User, Member, Community, RoleGrant.role)
+            .outerjoin(Member, and_(col(Member.user_id) == col(User.id),
+                                    col(Member.community_id) == col(User.active_community_id)))
+            .outerjoin(Community, col(Community.id) == col(Member.community_id))
+            .outerjoin(RoleGrant, and_(col(RoleGrant.member_id) == col(Member.id), col(RoleGrant.revoked_at).is_(None)))
+            .where(User.tg_id == tg_id)
+        )
+    ).all()
+    found = rows[0][0] if rows else None
+    user = await _refresh(uow, found, tg_id=tg_id, first_name=first_name, last_name=last_name, username=username,
+                          tg_language=tg_language, now=now)
+    if not rows or rows[0][1] is None or rows[0][2] is None:
+        return Actor(user=user, member=None, community=None, roles=frozenset())
+    _, member, home, _ = rows[0]
+    return Actor(user=user, member=member, community=home,
+                 roles=frozenset(role for _, _, _, role in rows if role is not None))
+
+
+async def _refresh(uow: UnitOfWork, user: User | None, *, tg_id: int, first_name: str, last_name: str | None,
+                   username: str | None, tg_language: str | None, now: datetime) -> User:
     if user is None:
         user = User(tg_id=tg_id, created_at=now)
     changed = (user.first_name, user.last_name, user.username, user.tg_language) != (

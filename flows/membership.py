@@ -20,6 +20,7 @@ from flows.actors import Actor as Actor  # re-exported: callers know them as mem
 from flows.actors import default_language as default_language
 from flows.actors import group_community as group_community
 from flows.actors import load_actor as load_actor
+from flows.actors import touch_actor as touch_actor
 from flows.actors import touch_user as touch_user
 from flows.errors import AlreadyDone, Expired, Forbidden, Invalid, NotFound, NotRegistered
 from flows.paging import Page, clamp
@@ -466,6 +467,8 @@ async def list_members(
 async def set_language(uow: UnitOfWork, *, user: User, lang: str, now: datetime) -> str:
     if lang not in LANGUAGES:
         raise Invalid("language", "unknown", value=lang)
+    if user.language == lang:
+        return lang  # chosen before: nothing to write, nothing to audit
     user.language = lang
     uow.session.add(user)
     audit.record(uow, action="user.language", now=now, community_id=user.active_community_id,

@@ -52,6 +52,10 @@ class Database:
             database = make_url(self.url).database
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
+            # a unit of work ends its transaction itself (commit, or the rollback of Session.close): the pool's
+            # own rollback on return was a second, empty one, a round trip to aiosqlite's thread per transaction
+            # (held inside the write lock)
+            kwargs["pool_reset_on_return"] = None
         else:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
@@ -62,9 +66,10 @@ class Database:
         # this process, writers queue here instead, first come first served.
         self.write_lock: asyncio.Lock | None = asyncio.Lock() if is_sqlite(self.url) else None
 
-    def uow(self, *, write: bool = False) -> UnitOfWork:
-        """A unit of work; `write=True` when it will change data (queues writers on SQLite)."""
-        return UnitOfWork(self, write=write)
+    def uow(self, *, write: bool = False, opens_with_write: bool = False) -> UnitOfWork:
+        """A unit of work; `write=True` when it will change data (queues writers on SQLite).
+        `opens_with_write`: its first statement is an INSERT, UPDATE or DELETE (see UnitOfWork)."""
+        return UnitOfWork(self, write=write, opens_with_write=opens_with_write)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -80,9 +85,13 @@ class UnitOfWork:
             await uow.commit()
     """
 
-    def __init__(self, db: Database, *, write: bool = False) -> None:
+    def __init__(self, db: Database, *, write: bool = False, opens_with_write: bool = False) -> None:
         self._db = db
         self._lock = db.write_lock if write else None
+        # SQLite: a transaction whose first statement writes takes the write lock with that statement (the
+        # driver begins it just before), waiting up to busy_timeout like BEGIN IMMEDIATE; no read came first,
+        # so there is no stale snapshot to fail on, and the explicit BEGIN (a round trip) is not needed
+        self._begin = write and not opens_with_write
         self.session: AsyncSession
         self._committed = False
 
@@ -91,7 +100,7 @@ class UnitOfWork:
             await self._lock.acquire()
         self.session = self._db.sessions()
         self._committed = False
-        if self._lock is not None:
+        if self._lock is not None and self._begin:
             try:
                 await self._begin_immediate()
             except BaseException:

@@ -24,7 +24,9 @@ log = logging.getLogger("linli.delivery")
 
 async def deliver(replies: list[Reply], gateway: Gateway, *, db: Database, clock: Clock, sealer: Sealer,
                   on_outbox: Callable[[], None] | None = None) -> None:
-    for reply in replies:
+    """Send the replies in order, but a press's answer (the toast) first: the person's client shows a spinner
+    until it comes, and nothing a handler edits or sends depends on it (it only closes the press)."""
+    for reply in sorted(replies, key=lambda r: not isinstance(r, Toast)):  # stable: the rest keep their order
         try:
             if isinstance(reply, Toast):
                 await gateway.answer(reply.callback_id, reply.text, reply.alert)

@@ -314,7 +314,7 @@ class Core:
 
     async def _handle_once(self, event: Event, verdict: Verdict) -> list[Reply]:
         now = self.clock.now()
-        async with self.db.uow(write=True) as uow:
+        async with self.db.uow(write=True, opens_with_write=True) as uow:  # the update's mark first
             if not await updates.take(uow, update_id=event.update_id, now=now):
                 return await self._unsent_replies(uow, event.update_id)
             actor = await self._actor(uow, event, now)
@@ -373,7 +373,7 @@ class Core:
                 return  # written by the batch before
             batch, self._sent = sorted(self._sent), set()
             try:
-                async with self.db.uow(write=True) as uow:
+                async with self.db.uow(write=True, opens_with_write=True) as uow:  # an UPDATE first
                     await updates.sent(uow, update_ids=batch)
                     await uow.commit()
             except Exception as exc:
@@ -428,7 +428,7 @@ class Core:
     async def _after_failure(self, event: Event, now: datetime, err: FlowError, origin: str) -> list[Reply]:
         """Record the update as processed (so it is not retried) and explain the failure. The actor is loaded
         again: the failed transaction's rollback expired every row it had read."""
-        async with self.db.uow(write=True) as uow:
+        async with self.db.uow(write=True, opens_with_write=True) as uow:  # the update's mark first
             if not await updates.take(uow, update_id=event.update_id, now=now):
                 return []
             actor = await self._actor(uow, event, now)
@@ -445,14 +445,19 @@ class Core:
         if u is None or u.is_bot:
             return Actor(user=User(tg_id=0, first_name="", created_at=now), member=None, community=None,
                          roles=frozenset())
+        chat = event.chat
+        if not (chat and chat.is_group):  # their active community: one query for the user and the actor
+            return await membership.touch_actor(
+                uow, tg_id=u.id, first_name=u.first_name, last_name=u.last_name, username=u.username,
+                tg_language=u.language_code, now=now,
+            )
         user = await membership.touch_user(
             uow, tg_id=u.id, first_name=u.first_name, last_name=u.last_name, username=u.username,
             tg_language=u.language_code, now=now,
         )
         # in a linked group the group's community holds, never the presser's active one (every handler and
         # flow then reads the right community and the roles held there)
-        chat = event.chat
-        community = await membership.group_community(uow, tg_chat_id=chat.id) if chat and chat.is_group else None
+        community = await membership.group_community(uow, tg_chat_id=chat.id)
         return await membership.load_actor(uow, user, community=community)
 
     # ------------------------------------------------------------------ routing

@@ -234,7 +234,7 @@ async def lang(ctx: Ctx) -> None:
     ctx.reply(ctx.t("Choose your language:"), [[ctx.button("中文", "lg", "zh_CN"), ctx.button("English", "lg", "en")]])
 
 
-@router.callback("lg")
+@router.callback("lg", stateless=True)
 async def lang_press(ctx: Ctx) -> None:
     code = ctx.args[0] if ctx.args else ""
     await membership.set_language(ctx.uow, user=ctx.actor.user, lang=code, now=ctx.now)

@@ -1,0 +1,145 @@
+"""Per-update cost (#11): statements per update, counted on the engine (a deterministic count, not a time), and
+the answer to a button press (the toast) sent before the edit of the pressed message."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import aiosqlite.core
+import pytest
+from sqlalchemy import event, select
+
+from bot.core.convert import event_from_update
+from bot.standin.server import StandIn
+from storage.models import AuditEntry
+from tests.bot.conftest import Harness, linli, runtime, standin, tg  # noqa: F401  (fixtures)
+
+# the update's mark, the user with their actor (one query), its replies kept until sent, COMMIT
+PLAIN_UPDATE = 4
+
+
+@contextmanager
+def statements(harness: Harness) -> Iterator[list[str]]:
+    """The SQL statements the bot's engine runs inside the block, the COMMITs included."""
+    seen: list[str] = []
+    engine = harness.db.engine.sync_engine
+
+    def on_execute(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    def on_commit(conn: Any) -> None:
+        seen.append("COMMIT")
+
+    event.listen(engine, "before_cursor_execute", on_execute)
+    event.listen(engine, "commit", on_commit)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", on_execute)
+        event.remove(engine, "commit", on_commit)
+
+
+def handled(seen: list[str]) -> list[str]:
+    """The statements of the transactions that handle an update, the ones that mark it (BEGIN left out:
+    PostgreSQL's is not a statement); the later one that drops its kept replies once sent is not counted."""
+    out: list[str] = []
+    current: list[str] = []
+    for s in seen:
+        if s.startswith("BEGIN"):
+            continue
+        current.append(s)
+        if s == "COMMIT":
+            if any(x.lower().startswith("insert into processedupdate") for x in current):
+                out += current
+            current = []
+    return out
+
+
+async def registered(linli: Harness) -> None:  # noqa: F811
+    invite = await linli.create_community()
+    await linli.register(101, "王芳", invite=invite)
+
+
+async def test_perf_help_and_start_cost_four_statements(linli: Harness) -> None:  # noqa: F811
+    await registered(linli)
+    for text in ("/start", "/help"):
+        with statements(linli) as seen:
+            out = await linli.say(101, text)
+        assert out, text
+        mine = handled(seen)
+        assert len(mine) == PLAIN_UPDATE, (text, mine)
+        assert not any(s.lower().startswith("update user") for s in mine)  # nothing new about them: not written
+        if linli.db.write_lock is not None:  # SQLite: the mark's INSERT opens the transaction, no BEGIN before it
+            before = [seen[i - 1] for i, s in enumerate(seen) if s.lower().startswith("insert into processedupdate")]
+            assert before and not any(s.startswith("BEGIN") for s in before), seen
+
+
+async def test_perf_sqlite_help_round_trips_to_the_database_thread(linli: Harness,  # noqa: F811
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite: each statement is several round trips to aiosqlite's thread, all inside the write lock. A /help is
+    the mark's INSERT (which opens the transaction: no BEGIN IMMEDIATE before it), the user-and-actor SELECT, the
+    kept replies and the COMMIT; no second, empty rollback when the connection goes back to the pool."""
+    await registered(linli)
+    if linli.db.write_lock is None:
+        pytest.skip("SQLite only")
+    me = asyncio.current_task()
+    trips: list[str] = []
+    real = aiosqlite.core.Connection._execute
+
+    async def counted(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        if asyncio.current_task() is me:
+            trips.append(getattr(fn, "__qualname__", repr(fn)))
+        return await real(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.core.Connection, "_execute", counted)
+    update = {"update_id": 10**9, "message": {
+        "message_id": 10**6, "date": 0, "text": "/help", "chat": {"id": 101, "type": "private", "first_name": "王芳"},
+        "from": {"id": 101, "is_bot": False, "first_name": "王芳", "language_code": "zh-hans"},
+        "entities": [{"type": "bot_command", "offset": 0, "length": 5}]}}
+    event = event_from_update(update, linli.app.core.bot_username)
+    assert event is not None
+    replies = await linli.app.core.handle(event)
+    assert replies
+    # three statements × (cursor, execute, close), the SELECT's fetch, the COMMIT; it was 19 round trips
+    assert len(trips) <= 11, trips
+    assert "Connection.rollback" not in trips
+
+
+async def test_perf_press_cost_and_unchanged_language_not_written(linli: Harness) -> None:  # noqa: F811
+    await registered(linli)
+    menu = (await linli.say(101, "/lang"))[-1]
+    with statements(linli) as seen:
+        toast, out = await linli.press(101, menu, "English")
+    assert out and "English" in out[-1]["text"]
+    first = handled(seen)
+    # the plain four, the language on the user row and its audit entry; no conversation state read
+    assert len(first) == PLAIN_UPDATE + 2, first
+    assert not any("conversationstate" in s.lower() for s in first)
+    menu = (await linli.say(101, "/lang"))[-1]
+    with statements(linli) as seen:
+        await linli.press(101, menu, "English")
+    assert len(handled(seen)) == PLAIN_UPDATE, handled(seen)  # English already: nothing to write or audit
+    async with linli.db.uow() as uow:
+        entries = (await uow.session.exec(select(AuditEntry).where(AuditEntry.action == "user.language"))).all()
+    assert len(entries) == 1
+
+
+async def test_perf_press_answered_before_the_edit(linli: Harness, standin: StandIn,  # noqa: F811
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    await registered(linli)
+    menu = (await linli.say(101, "/lang"))[-1]
+    calls: list[str] = []
+    real = standin.call
+
+    async def logged(bot: Any, method: str, params: dict[str, Any], uploads: dict[str, Any]) -> Any:
+        if method != "getUpdates":
+            calls.append(method)
+        return await real(bot, method, params, uploads)
+
+    monkeypatch.setattr(standin, "call", logged)
+    toast, out = await linli.press(101, menu, "English")
+    assert out and "English" in out[-1]["text"]  # edited …
+    assert calls[:2] == ["answerCallbackQuery", "editMessageText"], calls  # … after the spinner stopped
