@@ -30,6 +30,7 @@ class LinliProcess:
         self.env = env
         self.proc: asyncio.subprocess.Process | None = None
         self.started_at = 0.0
+        self._offset = 0  # where this life's log begins
 
     @property
     def pid(self) -> int:
@@ -42,7 +43,7 @@ class LinliProcess:
 
     async def start(self, timeout: float = 60.0) -> None:
         """Start and wait until it polls (its log says so)."""
-        offset = self.log.stat().st_size if self.log.exists() else 0
+        offset = self._offset = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as out:
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "linli_cli", "run", cwd=ROOT, env=self.env,
@@ -58,6 +59,12 @@ class LinliProcess:
                 raise RuntimeError(f"linli run ended with {self.proc.returncode}; see {self.log}")
             await asyncio.sleep(0.05)
         raise TimeoutError(f"linli run did not start within {timeout:.0f} s; see {self.log}")
+
+    def logged(self, text: str) -> bool:
+        """Whether this life of the process logged `text`."""
+        with self.log.open("rb") as f:
+            f.seek(self._offset)
+            return text.encode() in f.read()
 
     async def kill(self) -> None:
         """kill -9: no cleanup of any kind."""
