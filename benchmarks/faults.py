@@ -65,6 +65,7 @@ class Result:
     accepted_then_failed: int  # by the stand-in's count
     unrecorded_at_kill: int = 0  # notices already shown whose rows were not recorded sent when the process died
     rejected_429: int = 0
+    injected_429: int = 0  # of rejected_429: injected on purpose (the rest: the stand-in's rate limits)
     finished: bool = True
     notes: list[str] = field(default_factory=list)
 
@@ -184,7 +185,8 @@ class Bench:
 
     def result(self, run: str, finished: bool, unrecorded: int = 0) -> Result:
         stats = self.standin.stats
-        return Result(run, self.count(), stats.accepted_then_failed, unrecorded, stats.rejected_429, finished)
+        return Result(run, self.count(), stats.accepted_then_failed, unrecorded, stats.rejected_429,
+                      stats.faults_by_kind["429"], finished)
 
 
 # ---------------------------------------------------------------------- the runs
@@ -198,7 +200,7 @@ async def injected_faults(bench: Bench) -> Result:
     finished = await bench.arrived()
     result = bench.result("injected faults", finished)
     injected = dict(bench.standin.stats.faults_by_kind)
-    result.notes.append(f"injected faults: {injected}")
+    result.notes.append(f"injected {injected}")
     return result
 
 
@@ -374,9 +376,11 @@ def report(backend: str, results: list[Result]) -> None:
         t = r.tally
         table.add(r.run, t.notices, t.updates, f"{t.notices_lost}+{t.updates_lost}",
                   f"{t.notices_duplicated}+{t.updates_duplicated}", r.accepted_then_failed, r.unrecorded_at_kill,
-                  f"{t.max_delay:.1f} s", r.rejected_429, r.verdict if r.finished else f"{r.verdict} (timed out)")
+                  f"{t.max_delay:.1f} s", f"{r.rejected_429} ({r.rejected_429 - r.injected_429} limit)", r.verdict if r.finished else f"{r.verdict} (timed out)")
     table.notes.append("lost and duplicated: notices+answers; a duplicate is allowed only for a call Telegram "
                        "accepted whose answer was lost (the stand-in's accepted-then-failed, or unrecorded at kill)")
+    table.notes.append("429s: all the stand-in sent (of them, from its rate limits rather than injected); max delay: "
+                       "from queueing a notice or writing a message until it appeared")
     for r in results:
         table.notes.extend(f"{r.run}: {note}" for note in r.notes)
     table.print()
