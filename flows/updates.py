@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlmodel import delete
+from sqlmodel import col, delete, select, update
 
 from storage.db import UnitOfWork, insert_ignoring
 from storage.models import ProcessedUpdate
@@ -33,3 +33,21 @@ async def purge(uow: UnitOfWork, *, now: datetime, keep: timedelta = timedelta(d
     )
     return int(result.rowcount or 0)
 
+
+
+async def keep_replies(uow: UnitOfWork, *, update_id: int, sealed: str) -> None:
+    """Keep the update's replies (sealed by the caller) with its mark, in its transaction, until `sent`."""
+    await uow.session.execute(update(ProcessedUpdate).where(col(ProcessedUpdate.update_id) == update_id)
+                              .values(replies=sealed))
+
+
+async def kept_replies(uow: UnitOfWork, *, update_id: int) -> str | None:
+    """The replies of a handled update that were never marked as sent (the process died in between)."""
+    return (await uow.session.exec(select(ProcessedUpdate.replies)
+                                   .where(col(ProcessedUpdate.update_id) == update_id))).first()
+
+
+async def sent(uow: UnitOfWork, *, update_ids: list[int]) -> None:
+    """These updates' replies went out: their kept copies are dropped."""
+    await uow.session.execute(update(ProcessedUpdate).where(col(ProcessedUpdate.update_id).in_(update_ids))
+                              .values(replies=None))

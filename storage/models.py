@@ -179,10 +179,14 @@ class OutboxMessage(SQLModel, table=True):
 
 
 class ProcessedUpdate(SQLModel, table=True):
-    """Every Telegram update_id handled, so a redelivered update is skipped."""
+    """Every Telegram update_id handled, so a redelivered update is skipped.
+
+    `replies` holds the update's messages (sealed: they may show personal data) from its commit until they were
+    sent: an update redelivered after a crash in between gets them sent then, instead of none."""
 
     update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     received_at: datetime = _ts(index=True)
+    replies: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class AuditEntry(SQLModel, table=True):

@@ -15,6 +15,9 @@ from bot.runtimes.base import Runtime
 
 log = logging.getLogger("linli.web")
 
+#: Seconds a webhook POST waits for its update to be handled (Telegram gives up on a POST after about a minute)
+WEBHOOK_PATIENCE = 45.0
+
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     docs = settings.web_docs  # the API description only when asked for (LINLI_WEB_DOCS): it maps the attack surface
@@ -41,7 +44,18 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
             update = await request.json()
             if not isinstance(update, dict) or "update_id" not in update:
                 raise HTTPException(status_code=400, detail="not an update")
-            await runtime.feed_webhook(update)
+            try:
+                # the core waits out a database outage; past WEBHOOK_PATIENCE the POST fails instead, and
+                # Telegram posts the update again later (one already recorded is then skipped)
+                await asyncio.wait_for(runtime.feed_webhook(update), WEBHOOK_PATIENCE)
+            except TimeoutError:
+                log.warning("webhook update %s not handled in %.0f s (database unreachable?): answered 503, "
+                            "Telegram will post it again", update.get("update_id"), WEBHOOK_PATIENCE)
+                raise HTTPException(status_code=503, detail="not handled, send it again") from None
+            except Exception:
+                log.exception("webhook update %s failed: answered 503, Telegram will post it again",
+                              update.get("update_id"))
+                raise HTTPException(status_code=503, detail="not handled, send it again") from None
             return {"ok": True}
 
     return app

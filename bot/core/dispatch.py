@@ -6,6 +6,8 @@ that raises a FlowError leaves nothing behind but the processed-update mark."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.core import callbacks
 from bot.core.i18n import tr as translate
+from bot.core.kept import from_kept, to_kept
 from bot.core.types import (
     BotStatusEvent,
     Button,
@@ -41,6 +44,7 @@ from flows.errors import FlowError
 from flows.membership import Actor
 from flows.roles import Perm
 from flows.throttle import Throttle, Verdict
+from storage import outage
 from storage.crypto import Sealer, derive_key
 from storage.db import Database, UnitOfWork
 from storage.models import OutboxMessage, User
@@ -247,6 +251,10 @@ class Core:
     throttle: Throttle | None = None
     #: Needs one member may submit per collection (LINLI_NEEDS_PER_MEMBER; LinliApp sets it)
     needs_per_member: int = 10
+    #: While the database is unreachable an update is tried again after this many seconds, doubling up to the
+    #: second figure; and how to wait (tests pass their own)
+    outage_backoff: tuple[float, float] = (0.2, 5.0)
+    outage_sleep: Callable[[float], Awaitable[None]] = staticmethod(asyncio.sleep)  # type: ignore[assignment]
 
     def __init__(
         self,
@@ -273,22 +281,42 @@ class Core:
         self.on_outbox: Callable[[], None] | None = None  # the sender's wake-up call
         self.sealer = Sealer(secret, self.previous_secrets)  # personal data of the care ledger, encrypted at rest
         self.ballot_key = derive_key(secret, "ballot")  # ballot voter tokens and receipts
+        self._unsent: set[int] = set()  # updates whose kept replies are being sent (see `sent`)
+        self._sent: set[int] = set()  # … and went out, waiting to be marked so
+        self._marking = asyncio.Lock()
 
     # ------------------------------------------------------------------ entry point
 
     async def handle(self, event: Event) -> list[Reply]:
-        """Process one update; returns the replies to send (after the commit)."""
-        now = self.clock.now()
-        if not_the_senders_own(event):
-            return await self._drop_forged(event, now)
-        verdict = self._throttled(event, now)
+        """Process one update; returns the replies to send (after the commit).
+
+        While the database cannot be reached (storage/outage.py says which errors mean that) the update
+        is tried again, after 0.2 s, 0.4 s … at most `outage_backoff[1]` apart, until it goes through or
+        the process stops (the task is cancelled): the runtime confirms it to Telegram only after this
+        returns, so an update that never got through is delivered again after a restart."""
+        verdict = None if not_the_senders_own(event) else self._throttled(event, self.clock.now())
         if verdict is Verdict.DROP:
             log.debug("update %s (%s) dropped: over the rate limit", event.update_id, type(event).__name__)
             return []
+        delay, cap = self.outage_backoff
+        while True:
+            try:
+                if verdict is None:
+                    return await self._drop_forged(event, self.clock.now())
+                return await self._handle_once(event, verdict)
+            except Exception as exc:
+                if not outage.unreachable(exc):
+                    raise
+                log.warning("update %s: database unreachable (%s), trying again in %.1f s", event.update_id,
+                            type(exc).__name__, delay)  # the type only: the message may quote personal data
+            await self.outage_sleep(delay)
+            delay = min(delay * 2, cap)
+
+    async def _handle_once(self, event: Event, verdict: Verdict) -> list[Reply]:
+        now = self.clock.now()
         async with self.db.uow(write=True) as uow:
             if not await updates.take(uow, update_id=event.update_id, now=now):
-                log.info("update %s seen before, skipped", event.update_id)
-                return []
+                return await self._unsent_replies(uow, event.update_id)
             actor = await self._actor(uow, event, now)
             ctx = Ctx(core=self, uow=uow, event=event, actor=actor, now=now)
             try:
@@ -297,7 +325,13 @@ class Core:
                 else:
                     await self._route(ctx)
                 queued = any(isinstance(o, OutboxMessage) for o in uow.session.new)
+                kept = to_kept(ctx.replies)
+                if kept:  # until sent: a crash after the commit must not cost the answer
+                    await updates.keep_replies(uow, update_id=event.update_id,
+                                               sealed=self.sealer.seal(json.dumps(kept, ensure_ascii=False)))
                 await uow.commit()
+                if kept:
+                    self._unsent.add(event.update_id)
                 if queued and self.on_outbox is not None:
                     self.on_outbox()
                 return ctx.replies
@@ -309,10 +343,44 @@ class Core:
                     return []
                 log.exception("conflict while handling update %s", event.update_id)
                 failed = FlowError("conflict")
-            except Exception:
+            except Exception as exc:
+                if outage.unreachable(exc):
+                    raise  # nothing was kept: the whole update is tried again (handle)
                 log.exception("handler failed on update %s (%s)", event.update_id, type(event).__name__)
                 failed = FlowError("internal")
         return await self._after_failure(event, now, failed, ctx.origin)
+
+    async def _unsent_replies(self, uow: UnitOfWork, update_id: int) -> list[Reply]:
+        """An update handled before: nothing, unless its replies were kept and never marked as sent (the process
+        died between its commit and their sending, or the connection broke just after its COMMIT went through)."""
+        sealed = await updates.kept_replies(uow, update_id=update_id)
+        if sealed is None:
+            log.info("update %s seen before, skipped", update_id)
+            return []
+        log.info("update %s handled before, its replies not sent: sending them now", update_id)
+        self._unsent.add(update_id)
+        return from_kept(json.loads(self.sealer.open(sealed)))
+
+    async def sent(self, update_id: int) -> None:
+        """The update's replies went out (or were passed to the outbox): its kept copy is dropped. Updates that
+        finish together share one write (whoever comes while one is being written waits for the next)."""
+        if update_id not in self._unsent:
+            return
+        self._unsent.discard(update_id)
+        self._sent.add(update_id)
+        async with self._marking:
+            if update_id not in self._sent:
+                return  # written by the batch before
+            batch, self._sent = sorted(self._sent), set()
+            try:
+                async with self.db.uow(write=True) as uow:
+                    await updates.sent(uow, update_ids=batch)
+                    await uow.commit()
+            except Exception as exc:
+                if not outage.unreachable(exc):
+                    raise
+                log.warning("%d update(s): replies sent but not marked so (%s); sent again only if delivered again",
+                            len(batch), type(exc).__name__)
 
     async def _drop_forged(self, event: Event, now: datetime) -> list[Reply]:
         """A private chat's update from someone else than its owner: Telegram never sends one, so it was forged

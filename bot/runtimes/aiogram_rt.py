@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
 import aiohttp
-from aiogram import Bot, Dispatcher, Router
+from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
@@ -19,7 +18,7 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.methods import TelegramMethod
+from aiogram.methods import GetUpdates, TelegramMethod
 from aiogram.methods.base import Response
 from aiogram.types import (
     BotCommand as AgBotCommand,
@@ -40,7 +39,7 @@ from aiogram.types import (
 from bot.core.convert import UPDATE_TYPES
 from bot.core.gateway import ApiError, BotCommand, Uploads
 from bot.core.types import Keyboard, OutMessage, SentPoll
-from bot.runtimes.base import Pipeline
+from bot.runtimes.base import Pipeline, Poller
 
 log = logging.getLogger("linli.aiogram")
 
@@ -181,25 +180,31 @@ class AiogramGateway:
         return int(me.id), str(me.username or "")
 
 
+class RawGetUpdates(GetUpdates):
+    """getUpdates answering the Bot API's own dicts. The poll asks again for updates still at work (bot/runtimes/
+    base.py: Poller), so no model is built per update (and dumped again for the pipeline)."""
+
+    __returning__ = list[dict[str, Any]]
+
+
 class AiogramRuntime:
+    """aiogram's Bot as the client; the polling loop is ours (bot/runtimes/base.py: Poller), because aiogram's
+    own confirms a batch to Telegram before its updates are handled."""
+
     def __init__(self, token: str, api_url: str = "", *, call_timeout: float = 15.0) -> None:
         # call_timeout bounds each Bot API call; long polls wait their own timeout on top of it
         session = Session(api=TelegramAPIServer.from_base(api_url), timeout=call_timeout) if api_url \
             else Session(timeout=call_timeout)
         self.bot = Bot(token, session=session)
         self.gateway = AiogramGateway(self.bot)
-        self.dp = Dispatcher()
         self._pipeline: Pipeline | None = None
-        self._polling: asyncio.Task[None] | None = None
-        router = Router(name="linli")
-        # One thin handler for every kind of update we ask for: the core does the rest.
-        for kind in UPDATE_TYPES:
-            router.observers[kind].register(self._on_update)
-        self.dp.include_router(router)
+        self._poller: Poller | None = None
 
-    async def _on_update(self, _event: Any, event_update: Update) -> None:
-        assert self._pipeline is not None
-        await self._pipeline.process(event_update.model_dump(mode="json", by_alias=True, exclude_none=True))
+    async def _fetch(self, offset: int | None, timeout: int, limit: int) -> list[dict[str, Any]]:
+        got = await self.gateway._call(self.bot(RawGetUpdates(offset=offset, limit=limit, timeout=timeout,
+                                                              allowed_updates=UPDATE_TYPES),
+                                                request_timeout=timeout + 10))
+        return list(got)
 
     async def start(self, pipeline: Pipeline, *, webhook_url: str, webhook_secret: str) -> None:
         self._pipeline = pipeline
@@ -207,18 +212,18 @@ class AiogramRuntime:
             await self.bot.set_webhook(webhook_url, secret_token=webhook_secret or None, allowed_updates=UPDATE_TYPES)
             return
         await self.bot.delete_webhook()
-        self._polling = asyncio.create_task(self.dp.start_polling(
-            self.bot, allowed_updates=UPDATE_TYPES, handle_signals=False, close_bot_session=False, polling_timeout=10))
+        self._poller = Poller(self._fetch, pipeline.process)
+        self._poller.start()
 
     async def feed_webhook(self, update: dict[str, Any]) -> None:
-        await self.dp.feed_raw_update(self.bot, update)
+        """Handle one update posted to the webhook; raises when it could not be handled (the POST then fails
+        and Telegram posts it again)."""
+        assert self._pipeline is not None
+        parsed = Update.model_validate(update, context={"bot": self.bot})
+        await self._pipeline.process(parsed.model_dump(mode="json", by_alias=True, exclude_none=True))
 
     async def stop(self) -> None:
-        if self._polling is not None:
-            await self.dp.stop_polling()
-            try:
-                await asyncio.wait_for(self._polling, 15)
-            except (TimeoutError, RuntimeError) as exc:
-                log.warning("polling did not stop cleanly: %s", exc)
-            self._polling = None
+        if self._poller is not None:
+            await self._poller.stop()
+            self._poller = None
         await self.bot.session.close()

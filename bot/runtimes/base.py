@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from bot.core.convert import event_from_update
 from bot.core.delivery import deliver
 from bot.core.dispatch import ANYWHERE, GROUP, PRIVATE, Core
-from bot.core.gateway import BotCommand, Gateway
+from bot.core.gateway import ApiError, BotCommand, Gateway
 from bot.core.i18n import tr
 from flows.roles import Perm
 
@@ -66,8 +67,11 @@ class Pipeline:
             try:
                 async with lock:
                     replies = await self.core.handle(event)
-                    await deliver(replies, self.gateway, db=self.core.db, clock=self.core.clock,
-                                  sealer=self.core.sealer, on_outbox=self.core.on_outbox)
+                    try:
+                        await deliver(replies, self.gateway, db=self.core.db, clock=self.core.clock,
+                                      sealer=self.core.sealer, on_outbox=self.core.on_outbox)
+                    finally:
+                        await self.core.sent(event.update_id)
             finally:
                 lock, users = self._chats[key]
                 if users == 1:
@@ -76,6 +80,125 @@ class Pipeline:
                     self._chats[key] = (lock, users - 1)
         finally:
             self.in_flight -= 1
+
+
+#: getUpdates through a framework's client: (offset, long-poll seconds, limit) → raw updates (Bot API dicts)
+Fetch = Callable[[int | None, int, int], Awaitable[list[dict[str, Any]]]]
+
+
+class Poller:
+    """Long polling that confirms an update to Telegram only once its handling finished.
+
+    Telegram forgets every update below the `offset` of the next getUpdates. The frameworks' own loops
+    pass the offset past a batch as soon as they fetched it, so an update that was being handled when the
+    process died, or whose transaction failed, was gone. Here the offset is the lowest update id that is
+    not finished yet: updates are handled concurrently (those of one chat in order, by the Pipeline), and
+    after a crash the unfinished ones come again (the finished ones too, which `flows/updates.py` skips).
+
+    Asking again from an unfinished update returns at once what is already here, so while updates are at
+    work and nothing new came the loop waits for one to finish (and, if others are still at work, `gather`
+    seconds more, so that one poll confirms several), or `idle` seconds, before it asks again. At most `limit` updates from the lowest
+    unfinished one on are in hand at a time."""
+
+    def __init__(self, fetch: Fetch, process: Callable[[dict[str, Any]], Awaitable[None]], *,
+                 timeout: int = 10, limit: int = 100, grace: float = 10.0, idle: float = 0.2,
+                 gather: float = 0.02) -> None:
+        self.fetch = fetch
+        self.process = process
+        self.timeout = timeout
+        self.limit = limit
+        self.grace = grace  # seconds a stop waits for updates at work before cutting them off
+        self.idle, self.gather = idle, gather
+        self.working: dict[int, asyncio.Task[None]] = {}  # update id → its handling
+        self.finished: set[int] = set()  # finished ids at or above the offset (Telegram may return them again)
+        self.confirmed: int | None = None  # the offset Telegram was last given
+        self.newest: int | None = None  # the highest update id received
+        self._changed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def offset(self) -> int | None:
+        """The next getUpdates' offset: the lowest update not finished yet."""
+        if self.working:
+            return min(self.working)
+        return None if self.newest is None else self.newest + 1
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="polling")
+
+    async def _run(self) -> None:
+        pause = 1.0
+        while not self._stopping:
+            offset = self.offset()
+            self._changed.clear()  # set again by any update finishing from now on
+            try:
+                # long-poll only when nothing is at work: otherwise Telegram answers at once with those
+                got = await self.fetch(offset, 0 if self.working else self.timeout, self.limit)
+            except ApiError as err:
+                log.warning("getUpdates failed (%s): %s; polling again in %.0f s", err.kind, err.description[:200],
+                            pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 30.0)
+                continue
+            except Exception as exc:  # a framework error we do not map: keep polling, never die silently
+                log.warning("getUpdates failed (%s); polling again in %.0f s", type(exc).__name__, pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 30.0)
+                continue
+            pause = 1.0
+            self.confirmed = offset
+            self.finished = {i for i in self.finished if offset is None or i >= offset}
+            fresh = [u for u in got if u["update_id"] not in self.working and u["update_id"] not in self.finished]
+            for update in fresh:
+                uid = int(update["update_id"])
+                self.newest = uid if self.newest is None else max(self.newest, uid)
+                self.working[uid] = asyncio.create_task(self._handle(uid, update), name=f"update-{uid}")
+            if self.working and not fresh:
+                try:
+                    await asyncio.wait_for(self._changed.wait(), self.idle)
+                except TimeoutError:
+                    continue
+                if self.working:
+                    await asyncio.sleep(self.gather)  # let more finish: one poll confirms them all
+
+    async def _handle(self, uid: int, update: dict[str, Any]) -> None:
+        try:
+            await self.process(update)
+        except asyncio.CancelledError:
+            raise  # cut off by a stop: it stays among those at work, so the offset stays below it
+        except Exception as exc:
+            # not a database outage (the core waits those out): a bug that would fail again; confirmed,
+            # so that one bad update cannot hold back every other one
+            log.error("update %s failed (%s)", uid, type(exc).__name__, exc_info=exc)
+        self.working.pop(uid, None)
+        self.finished.add(uid)
+        self._changed.set()
+
+    async def stop(self) -> None:
+        """Stop polling; updates at work get `grace` seconds, then those still unfinished are left to Telegram
+        (delivered again on the next start). What finished is confirmed, if Telegram answers quickly."""
+        self._stopping = True
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        if self.working:
+            _, late = await asyncio.wait(list(self.working.values()), timeout=self.grace)
+            for task in late:
+                task.cancel()
+            if late:
+                log.warning("%d update(s) not finished at the stop: Telegram delivers them again", len(late))
+                await asyncio.wait(late)
+        offset = self.offset()
+        if offset is not None and offset != self.confirmed:
+            try:
+                await asyncio.wait_for(self.fetch(offset, 0, 1), 5)
+                self.confirmed = offset
+            except Exception as exc:  # harmless: what finished but was not confirmed is skipped when it comes again
+                log.info("could not confirm the last updates at the stop (%s)", type(exc).__name__)
 
 
 class Runtime(Protocol):

@@ -30,12 +30,12 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
-from telegram.ext import Application, ContextTypes, TypeHandler
+from telegram.ext import Application
 
 from bot.core.convert import UPDATE_TYPES
 from bot.core.gateway import ApiError, BotCommand, Uploads
 from bot.core.types import Keyboard, OutMessage, SentPoll
-from bot.runtimes.base import Pipeline
+from bot.runtimes.base import Pipeline, Poller
 
 log = logging.getLogger("linli.ptb")
 
@@ -169,8 +169,11 @@ class PtbGateway:
 
 
 class PtbRuntime:
+    """PTB's Bot as the client; the polling loop is ours (bot/runtimes/base.py: Poller), because PTB's own
+    confirms a batch to Telegram before its updates are handled (and logs a traceback when stopped mid-poll)."""
+
     def __init__(self, token: str, api_url: str = "", *, call_timeout: float = 15.0) -> None:
-        builder = Application.builder().token(token).concurrent_updates(True).job_queue(None).persistence(None)
+        builder = Application.builder().token(token).updater(None).job_queue(None).persistence(None)
         # every Bot API call but getUpdates (its own request, its own long-poll timeout): PTB's 5 s read
         # timeout cut slow sends short, and a send Telegram took but did not answer in time goes out twice
         builder = builder.read_timeout(call_timeout).write_timeout(call_timeout).connect_timeout(min(call_timeout, 10.0))
@@ -180,21 +183,17 @@ class PtbRuntime:
         self.app = builder.build()
         self.gateway = PtbGateway(self.app.bot)
         self._pipeline: Pipeline | None = None
+        self._poller: Poller | None = None
         self._initialized = False
-        # One thin handler for every kind of update we ask for: the core does the rest.
-        self.app.add_handler(TypeHandler(Update, self._on_update))
-        self.app.add_error_handler(self._on_error)
 
-    async def _on_update(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
-        assert self._pipeline is not None
-        # to_json, not to_dict: plain JSON values (enums → str, dates → int) with Bot API names ("from")
-        await self._pipeline.process(json.loads(update.to_json()))
-
-    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        update_id = update.update_id if isinstance(update, Update) else None
-        err = context.error
-        log.error("update %s failed (%s)", update_id, type(err).__name__,
-                  exc_info=(type(err), err, err.__traceback__) if err is not None else None)
+    async def _fetch(self, offset: int | None, timeout: int, limit: int) -> list[dict[str, Any]]:
+        # the Bot API's own dicts: the poll asks again for updates still at work (bot/runtimes/base.py: Poller),
+        # so no Update is built per update (and turned into JSON again for the pipeline). Bot API method names
+        # are case-insensitive: "getupdates", because PTB warns when a method it has is called by its own name.
+        args = {"offset": offset, "limit": limit, "timeout": timeout, "allowed_updates": UPDATE_TYPES}
+        got = await self.gateway._call(self.app.bot.do_api_request(
+            "getupdates", api_kwargs={k: v for k, v in args.items() if v is not None}, read_timeout=timeout + 10))
+        return list(got)
 
     async def start(self, pipeline: Pipeline, *, webhook_url: str, webhook_secret: str) -> None:
         self._pipeline = pipeline
@@ -203,24 +202,22 @@ class PtbRuntime:
         if webhook_url:
             await self.app.bot.set_webhook(webhook_url, secret_token=webhook_secret or None,
                                            allowed_updates=UPDATE_TYPES)
-            await self.app.start()
             return
-        await self.app.start()
-        assert self.app.updater is not None
-        # start_polling calls deleteWebhook itself
-        await self.app.updater.start_polling(allowed_updates=UPDATE_TYPES, timeout=10, drop_pending_updates=False)
+        await self.app.bot.delete_webhook()
+        self._poller = Poller(self._fetch, pipeline.process)
+        self._poller.start()
 
     async def feed_webhook(self, update: dict[str, Any]) -> None:
-        await self.app.process_update(Update.de_json(update, self.app.bot))
+        """Handle one update posted to the webhook; raises when it could not be handled (the POST then fails
+        and Telegram posts it again)."""
+        assert self._pipeline is not None
+        parsed = Update.de_json(update, self.app.bot)
+        await self._pipeline.process(json.loads(parsed.to_json()))
 
     async def stop(self) -> None:
-        try:
-            if self.app.updater is not None and self.app.updater.running:
-                await self.app.updater.stop()
-            if self.app.running:
-                await self.app.stop()
-        except RuntimeError as exc:
-            log.warning("polling did not stop cleanly: %s", exc)
+        if self._poller is not None:
+            await self._poller.stop()
+            self._poller = None
         if self._initialized:
             await self.app.shutdown()
         else:  # never started: only the gateway's HTTP client (me(), set_commands) is open

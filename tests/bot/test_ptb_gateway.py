@@ -469,13 +469,13 @@ async def test_handler_failure_does_not_stop_polling(runtime: PtbRuntime, tg: St
     rec = Recorder(fail_on="秘密 secret text")
     await runtime.start(rec, webhook_url="", webhook_secret="")  # type: ignore[arg-type]
     await rec.wait_for("message")
-    with caplog.at_level(logging.ERROR, logger="linli.ptb"):
+    with caplog.at_level(logging.ERROR, logger="linli.runtime"):
         await tg.send(uid, "秘密 secret text")
         await rec.wait_for("message", 2)
         await tg.send(uid, "still there?")
         later = await rec.wait_for("message", 3)
     assert later[-1]["message"]["text"] == "still there?"
-    failures = [r for r in caplog.records if r.name == "linli.ptb"]
+    failures = [r for r in caplog.records if r.name == "linli.runtime"]  # the polling loop (runtimes/base.py)
     assert failures and "RuntimeError" in failures[0].getMessage()
     assert all("秘密" not in r.getMessage() and "小周" not in r.getMessage() for r in caplog.records)
 
