@@ -102,6 +102,27 @@ def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
+    """The database, its schema, who holds each role, the outbox's backlog, the last update handled."""
+    from datetime import UTC, datetime
+
+    from bot.status import gather, render
+    from storage.db import Database
+    from storage.migrate import current_revision, head_revision
+
+    async def show() -> int:
+        db = Database(settings.database_url)
+        now = datetime.now(UTC)
+        try:
+            status = await gather(db, current=current_revision(settings.database_url), head=head_revision(), now=now)
+        finally:
+            await db.dispose()
+        print("\n".join(render(status, now)))
+        return 0 if status.schema_ok else 2
+
+    return asyncio.run(show())
+
+
 def cmd_community(settings: Settings, args: argparse.Namespace) -> int:
     from flows import membership
     from flows.clock import SystemClock
@@ -275,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("db", help="database migrations")
     p.add_argument("action", choices=["upgrade", "current"])
     p.set_defaults(fn=cmd_db)
+    p = sub.add_parser("status", help="database, schema, which process holds the scheduler and the sender, outbox")
+    p.set_defaults(fn=cmd_status)
     p = sub.add_parser("community", help="create or list communities")
     csub = p.add_subparsers(dest="action", required=True)
     c = csub.add_parser("create", help="create a community and print its first admin invite")

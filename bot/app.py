@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.config import Settings
 from bot.core.dispatch import Core, Router
+from bot.election import Elector, Role
 from bot.handlers import FALLBACKS, build_notices, build_router, report_error
 from bot.outbox import Limits, OutboxSender
 from bot.render import NoticeRenderer
@@ -21,6 +22,7 @@ from flows.clock import Clock, SystemClock
 from flows.throttle import Throttle
 from scheduler.runner import Scheduler
 from storage.db import Database
+from storage.leases import holder_name, role_locks
 from storage.migrate import check_current
 
 if TYPE_CHECKING:
@@ -69,6 +71,8 @@ class LinliApp:
         self._run_sender = settings.run_sender if run_sender is None else run_sender
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
+        self.elector: Elector | None = None
+        self._sender_run: tuple[asyncio.Event, asyncio.Task[None]] | None = None
 
     async def start(self) -> None:
         self.settings.check_webhook()
@@ -87,28 +91,83 @@ class LinliApp:
         )
         self.core.on_outbox = self.sender.wake
         await set_menus(self.core, gateway)
-        if self._run_sender:
-            self._tasks.append(asyncio.create_task(self.sender.run(self._stop), name="outbox"))
-        if self._run_scheduler:
-            self.scheduler = Scheduler(self.settings.database_url, db=self.db, clock=self.clock,
-                                       on_outbox=self.sender.wake, ballot_key=self.core.ballot_key,
-                                       outbox_retention=timedelta(days=self.settings.outbox_retention_days))
-            self.scheduler.start()
         self.pipeline = Pipeline(self.core, gateway)
         if self.settings.webhook_url:
             from web.app import WebServer
 
             self.web = WebServer(self.settings, self.runtime)
             await self.web.start()  # listening before Telegram is told where to post
-        await self.runtime.start(self.pipeline, webhook_url=self.settings.webhook_url,
-                                 webhook_secret=self.settings.webhook_secret)
+            await self.runtime.start(self.pipeline, webhook_url=self.settings.webhook_url,
+                                     webhook_secret=self.settings.webhook_secret)
+        await self._elect()  # long polling: the poller role starts it
         log.info("Linli is running as @%s (%s runtime, %s)", username, self.settings.runtime,
                  "webhook" if self.settings.webhook_url else "long polling")
 
+    async def _elect(self) -> None:
+        """The sender, the scheduler and the long poll run only while this process holds their role
+        (bot/election.py): any number of processes may run on one database, exactly one sends, one schedules
+        and (without a webhook) one polls."""
+        roles = []
+        if not self.settings.webhook_url and self.settings.run_poller:  # two pollers would fight (409)
+            roles.append(Role("poller", self._start_polling, self._stop_polling))
+        if self._run_sender:
+            roles.append(Role("sender", self._start_sender, self._stop_sender))
+        if self._run_scheduler:
+            roles.append(Role("scheduler", self._start_scheduler, self._stop_scheduler))
+        if not roles:
+            return
+        every = self.settings.role_check_seconds
+        lease = max(self.settings.role_lease_seconds, 3 * every)  # a lease outlives a missed renewal or two
+        locks = role_locks(self.db, holder_name(f"{id(self):x}"[-6:]), lease=timedelta(seconds=lease),
+                           check_timeout=min(5.0, max(1.0, every)))
+        self.elector = Elector(locks, roles, every=every)
+        await self.elector.step()  # a lone process holds its roles before it answers anybody
+        self._tasks.append(asyncio.create_task(self.elector.run(self._stop), name="roles"))
+
+    async def _start_polling(self) -> None:
+        assert self.runtime is not None and self.pipeline is not None
+        await self.runtime.start(self.pipeline, webhook_url="", webhook_secret="")
+
+    async def _stop_polling(self) -> None:
+        assert self.runtime is not None
+        await self.runtime.stop_polling()
+
+    async def _start_sender(self) -> None:
+        assert self.sender is not None
+        stop = asyncio.Event()
+        self._sender_run = (stop, asyncio.create_task(self.sender.run(stop), name="outbox"))
+
+    async def _stop_sender(self) -> None:
+        if self._sender_run is not None:
+            stop, task = self._sender_run
+            self._sender_run = None
+            stop.set()
+            await task
+
+    async def _start_scheduler(self) -> None:
+        assert self.sender is not None
+        self.scheduler = Scheduler(self.settings.database_url, db=self.db, clock=self.clock,
+                                   on_outbox=self.sender.wake, ballot_key=self.core.ballot_key,
+                                   outbox_retention=timedelta(days=self.settings.outbox_retention_days))
+        if self.db.write_lock is None:
+            self.scheduler.start()
+            return
+        # APScheduler writes its SQLite job store synchronously, on this loop: were one of our own transactions
+        # holding SQLite's write lock meanwhile, it could not finish and both would wait (a role taken mid-run)
+        async with self.db.write_lock:
+            self.scheduler.start()
+
+    async def _stop_scheduler(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown()
+            self.scheduler = None
+
     async def stop(self) -> None:
         self._stop.set()
-        for task in self._tasks:  # the sender ends its calls under way while the runtime's session is open
-            if task.get_name() == "outbox":
+        for task in self._tasks:
+            # the election stops the sender's and the scheduler's work and gives the roles back; the sender ends
+            # its calls under way while the runtime's session is still open
+            if task.get_name() == "roles":
                 await task
         if self.runtime is not None:
             await self.runtime.stop()
@@ -117,8 +176,6 @@ class LinliApp:
         for task in self._tasks:
             await task
         self._tasks.clear()
-        if self.scheduler is not None:
-            self.scheduler.shutdown()
         await self.db.dispose()
 
     async def serve_forever(self) -> None:

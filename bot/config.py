@@ -106,8 +106,16 @@ class Settings(BaseSettings):
                                          "took but did not answer in time is sent again")
     outbox_retention_days: int = Field(default=7, ge=1, description="Sent outbox rows are purged after these days "
                                        "(a row with a dedupe key is kept without its payload)")
-    run_sender: bool = Field(default=True, description="Run the outbox sender in this process")
-    run_scheduler: bool = Field(default=True, description="Run the scheduler in this process")
+    run_sender: bool = Field(default=True, description="This process may take the sender role (one process holds "
+                             "it: bot/election.py)")
+    run_scheduler: bool = Field(default=True, description="This process may take the scheduler role (one holds it)")
+    run_poller: bool = Field(default=True, description="Without a webhook: this process may take the poller role "
+                             "(one process calls getUpdates)")
+    role_check_seconds: float = Field(default=5.0, gt=0, description="How often a process renews its roles and a "
+                                      "standby tries to take one")
+    role_lease_seconds: float = Field(default=20.0, gt=0, description="SQLite: a holder that stopped renewing is "
+                                      "replaced after this long, at least 3 × ROLE_CHECK_SECONDS (PostgreSQL frees the "
+                                      "lock when the holder's session ends)")
     button_ttl_hours: int = Field(default=72, description="How long a button keeps working")
     log_level: str = Field(default="INFO", description="Linli's own log level: DEBUG, INFO, WARNING or ERROR")
     log_libraries: str = Field(default="WARNING", description="Log level of the libraries underneath (telegram, "

@@ -234,4 +234,5 @@ class Scheduler:
     def shutdown(self) -> None:
         if self.aps.running:
             self.aps.shutdown(wait=False)
-        _running.pop(self.name, None)
+        if _running.get(self.name) is self:  # a scheduler that took over under the same name stays
+            del _running[self.name]

@@ -606,3 +606,15 @@ class PollAnswer(SQLModel, table=True):
     member_id: int | None = Field(default=None, foreign_key="member.id")
     option_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     answered_at: datetime = _ts()
+
+
+class RoleLease(SQLModel, table=True):
+    """Who holds a role only one process may hold ("scheduler", "sender"): storage/leases.py. On SQLite this row
+    is the lock (taken by compare-and-set, renewed, replaced once `expires_at` lapsed); on PostgreSQL an advisory
+    lock is the truth and this row only tells `linli status` who holds it and since when."""
+
+    role: str = Field(primary_key=True, max_length=32)
+    holder: str = Field(max_length=200)  # host/pid/tag of the process
+    since: datetime = _ts()
+    heartbeat: datetime = _ts()
+    expires_at: datetime = _ts()

@@ -222,8 +222,15 @@ class AiogramRuntime:
         parsed = Update.model_validate(update, context={"bot": self.bot})
         await self._pipeline.process(parsed.model_dump(mode="json", by_alias=True, exclude_none=True))
 
-    async def stop(self) -> None:
+    @property
+    def polling(self) -> bool:
+        return self._poller is not None
+
+    async def stop_polling(self) -> None:
         if self._poller is not None:
             await self._poller.stop()
             self._poller = None
+
+    async def stop(self) -> None:
+        await self.stop_polling()
         await self.bot.session.close()

@@ -208,4 +208,13 @@ class Runtime(Protocol):
 
     async def feed_webhook(self, update: dict[str, Any]) -> None: ...
 
+    @property
+    def polling(self) -> bool:
+        """Whether this process calls getUpdates now."""
+        ...
+
+    async def stop_polling(self) -> None:
+        """Stop calling getUpdates (this process lost the poller role); `start` polls again."""
+        ...
+
     async def stop(self) -> None: ...

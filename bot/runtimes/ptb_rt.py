@@ -214,10 +214,17 @@ class PtbRuntime:
         parsed = Update.de_json(update, self.app.bot)
         await self._pipeline.process(json.loads(parsed.to_json()))
 
-    async def stop(self) -> None:
+    @property
+    def polling(self) -> bool:
+        return self._poller is not None
+
+    async def stop_polling(self) -> None:
         if self._poller is not None:
             await self._poller.stop()
             self._poller = None
+
+    async def stop(self) -> None:
+        await self.stop_polling()
         if self._initialized:
             await self.app.shutdown()
         else:  # never started: only the gateway's HTTP client (me(), set_commands) is open
