@@ -43,7 +43,7 @@ from storage.models import OutboxMessage, ProcessedUpdate
 #: 10 % 429, 5 % 5xx, 2 % resets before the call takes effect, 1 % reset after it did (accepted-then-failed)
 FAULT_RATES = {"429": 0.10, "5xx": 0.05, "reset": 0.02, "accepted_reset": 0.01}
 SEED = 20261206
-ROLES = ("scheduler", "sender")
+ROLES = ("poller", "scheduler", "sender")
 HELD = 3.0  # seconds the stand-in holds the answer of an accepted call in the "accepted" kill run
 
 
