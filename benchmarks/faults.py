@@ -54,10 +54,14 @@ class Scale:
     people: int  # each writes /help once
     timeout: float  # seconds to wait for everything to arrive
     cut: float  # seconds the database is away
+    #: LINLI_* settings of every process: --quick shortens the roles' rounds (on SQLite a restarted process waits
+    #: for its dead predecessor's role lease, 20 s by default)
+    settings: tuple[tuple[str, float], ...] = ()
 
 
 FULL = Scale(notices=600, chats=200, people=100, timeout=120.0, cut=10.0)
-QUICK = Scale(notices=120, chats=40, people=30, timeout=25.0, cut=4.0)
+QUICK = Scale(notices=120, chats=40, people=30, timeout=25.0, cut=4.0,
+              settings=(("role_check_seconds", 1.0), ("role_lease_seconds", 3.0)))
 
 
 @dataclass
@@ -122,7 +126,8 @@ class Bench:
     def process(self, **settings: Any) -> LinliProcess:
         """A `linli run` of this run (not started), with the sender's limits matched to the stand-in's."""
         settings = {"outbox_rate": LIMITS.overall, "outbox_per_chat": LIMITS.per_chat,
-                    "outbox_per_group_minute": LIMITS.per_group_minute, "run_scheduler": False, **settings}
+                    "outbox_per_group_minute": LIMITS.per_group_minute, "run_scheduler": False,
+                    **dict(self.scale.settings), **settings}
         log = self.logs / f"{self.name.replace(' ', '-')}-{len(self.processes)}.log"
         proc = LinliProcess(self.bot_url, self.standin.url, log, **settings)
         self.processes.append(proc)
@@ -375,7 +380,8 @@ async def run(root: Path, quick: bool) -> None:
     server = pg_server()
     say(f"\n== faults: {scale.notices} notices to {scale.chats} chats and {scale.people} people writing /help, "
         f"`linli run` processes against the stand-in (Telegram's limits ×{TELEGRAM_SCALE:g}), {databases.backend}"
-        f"{' and PostgreSQL' if server else ''} ==")
+        f"{' and PostgreSQL' if server else ''}"
+        + "".join(f", LINLI_{k.upper()}={v:g}" for k, v in scale.settings) + " ==")
     report(databases.backend, await on_backend(databases.backend, databases.fresh, root, scale,
                                                postgres=not databases.backend == "SQLite"))
     if server:
