@@ -1,4 +1,4 @@
-"""`python -m benchmarks [updates|outbox|memory|checkins|ballot|board|all] [--quick] [--pg URL]`."""
+"""`python -m benchmarks [updates|outbox|memory|checkins|ballot|board|faults|all] [--quick] [--pg URL]`."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from benchmarks import ballot, board, checkins, memory, outbox, updates
+from benchmarks import ballot, board, checkins, faults, memory, outbox, updates
 from benchmarks.common import DATABASE_ENV, quiet_logging, say
 
 Suite = Callable[[Path, bool], Awaitable[None]]
 SUITES: dict[str, Suite] = {"updates": updates.run, "outbox": outbox.run, "memory": memory.run,
-                         "checkins": checkins.run, "ballot": ballot.run, "board": board.run}
+                         "checkins": checkins.run, "ballot": ballot.run, "board": board.run,
+                         "faults": faults.run}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -27,7 +28,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("suite", nargs="?", default="all", choices=[*SUITES, "all"])
     parser.add_argument("--quick", action="store_true", help="smaller runs (a smoke test of the harness)")
     parser.add_argument("--pg", metavar="URL", default="",
-                        help="a PostgreSQL server for the ballot suite (tally and toggling) to compare with SQLite (a throw-away "
+                        help="a PostgreSQL server for the ballot and faults suites, to compare with SQLite (a throw-away "
                              "database is made on it; default LINLI_TEST_POSTGRES_URL)")
     return parser.parse_args(argv)
 

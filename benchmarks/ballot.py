@@ -398,12 +398,12 @@ def toggle_report(backend: str, figures: ToggleFigures, chosen: int, scale: Togg
     table.print()
 
 
-class _ThrowAwayPostgres:
+class ThrowAwayPostgres:
     """A database of this run's own on a PostgreSQL server, dropped afterwards."""
 
-    def __init__(self, server_url: str) -> None:
+    def __init__(self, server_url: str, label: str = "ballot") -> None:
         self.server = make_url(sync_url(server_url))
-        self.name = f"linli_bench_ballot_{os.getpid()}"
+        self.name = f"linli_bench_{label}_{os.getpid()}"
         self.url = make_url(server_url).set(database=self.name).render_as_string(hide_password=False)
 
     def __enter__(self) -> str:
@@ -432,7 +432,7 @@ async def run(root: Path, quick: bool) -> None:
     started = time.monotonic()
     results = {databases.backend: await tally_bench(databases.fresh("ballot-tally"), scale)}
     if server:
-        with _ThrowAwayPostgres(server) as url:
+        with ThrowAwayPostgres(server) as url:
             results["PostgreSQL"] = await tally_bench(url, scale)
     table = Table("ballot — closing and tallying", ["", *results])
     for key in next(iter(results.values())):
@@ -446,6 +446,6 @@ async def run(root: Path, quick: bool) -> None:
     figures, chosen = await toggle_bench(databases.fresh("ballot-toggle"), toggling)
     toggle_report(databases.backend, figures, chosen, toggling)
     if server:
-        with _ThrowAwayPostgres(server) as url:
+        with ThrowAwayPostgres(server) as url:
             figures, chosen = await toggle_bench(url, toggling)
         toggle_report("PostgreSQL", figures, chosen, toggling)
