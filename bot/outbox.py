@@ -48,6 +48,7 @@ from flows.outbox import Outcome, opened
 from storage.crypto import Sealer
 from storage.db import Database
 from storage.models import OutboxMessage
+from storage.outage import unreachable
 
 __all__ = ["Bucket", "Limits", "OutboxSender", "RateLimiter", "SenderStats", "edit_or_send"]
 
@@ -218,6 +219,7 @@ class OutboxSender:
         log.info("outbox sender %s started", self.id)
         recorder = asyncio.create_task(self._recorder(stop), name="outbox-recorder")
         refill_at = max(1, self.concurrency // 4)
+        away = False  # the database could not be reached on the last round
         try:
             while not stop.is_set():
                 claimed = 0
@@ -229,8 +231,13 @@ class OutboxSender:
                     # refill when a quarter of the slots are free (or few calls are left), not after every call
                     if free >= refill_at or len(self._calls) < refill_at:
                         claimed = await self._claim_and_start(free)
-                except Exception:
-                    log.exception("outbox round failed")
+                    away = False
+                except Exception as exc:
+                    if not unreachable(exc):
+                        log.exception("outbox round failed")
+                    elif not away:  # one line per outage, not a traceback every round
+                        log.warning("outbox: database unreachable (%s); trying again every round", type(exc).__name__)
+                    away = unreachable(exc)
                 if claimed == 0 or len(self._calls) >= self.concurrency:
                     await self._pause(stop, idle)
         finally:

@@ -489,3 +489,34 @@ async def test_item2_kill_9_between_telegrams_answer_and_the_record_sends_those_
         assert messages_per_chat(standin, ids) == Counter(dict.fromkeys(ids, 2))  # the documented duplicate
     finally:
         await db.dispose()
+
+
+async def test_the_sender_says_once_that_the_database_is_away(db: Database, caplog: pytest.LogCaptureFixture) -> None:
+    """While the database cannot be reached the sender tries every round; the log gets one line per outage, not a
+    traceback every half second (a bug still gets its traceback)."""
+    import logging
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    sender = make_sender(db, None, OffsetClock())
+    rounds = {"n": 0}
+    stop = asyncio.Event()
+
+    async def claim(_free: int) -> int:
+        rounds["n"] += 1
+        if rounds["n"] == 8:
+            stop.set()
+        if rounds["n"] <= 5:
+            raise OperationalError("UPDATE outboxmessage", {}, sqlite3.OperationalError("database is locked"))
+        if rounds["n"] == 6:
+            raise ValueError("a bug")
+        return 0
+
+    sender._claim_and_start = claim  # type: ignore[method-assign]
+    with caplog.at_level(logging.WARNING, logger="linli.outbox"):
+        await asyncio.wait_for(sender.run(stop, idle=0.01), 10)
+    away = [r for r in caplog.records if "database unreachable" in r.getMessage()]
+    assert len(away) == 1 and away[0].exc_info is None
+    bugs = [r for r in caplog.records if r.getMessage() == "outbox round failed"]
+    assert len(bugs) == 1 and bugs[0].exc_info is not None
