@@ -47,6 +47,7 @@ from flows.clock import Clock
 from flows.outbox import Outcome, opened
 from storage.crypto import Sealer
 from storage.db import Database
+from storage.leases import process_ended
 from storage.models import OutboxMessage
 from storage.outage import unreachable
 
@@ -88,13 +89,7 @@ def gone(claimant: str) -> bool:
     pid = int(pid_text)
     if pid == os.getpid():
         return claimant not in _LIVE
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # another user's process: alive
-        return False
-    return False
+    return process_ended(pid)
 
 
 @dataclass

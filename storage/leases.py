@@ -11,8 +11,9 @@ take, and does a role's work only while it holds it (bot/election.py starts and 
   freed the locks), then tries again on a new connection. The `rolelease` row is written for `linli status`.
 - SQLite (`TableLocks`): the `rolelease` row is the lock: taken by compare-and-set when it is free or its lease
   lapsed, renewed every round (`expires_at` moves on), given back on a clean stop. A holder that stops renewing
-  is replaced once its lease lapsed; one that cannot renew (the database locked) gives the role up itself when
-  its lease lapsed, before anybody else may take it.
+  is replaced once its lease lapsed, or at once when it was a process of this host that has ended (a restart
+  after a kill -9); one that cannot renew (the database locked) gives the role up itself while a third of its
+  lease is left, before anybody else may take it.
 
 Times are the wall clock passed in (`now`); leases compare times of one machine (SQLite) or are not timed at all
 (PostgreSQL)."""
@@ -47,6 +48,34 @@ ROLES = ("scheduler", "sender", "poller")
 APPLICATION = {"application_name": "linli roles"}
 #: PostgreSQL drops a connection whose peer stopped answering after about idle + interval × count seconds.
 KEEPALIVES = {"tcp_keepalives_idle": "10", "tcp_keepalives_interval": "5", "tcp_keepalives_count": "3"}
+
+
+#: The lease holders alive in this process: a row naming this host and pid but none of them is a previous life's
+#: (the same pid after a restart, as a container's pid 1 always is)
+_LIVE_HOLDERS: set[str] = set()
+
+
+def process_ended(pid: int) -> bool:
+    """Whether process `pid` of this machine has ended (signal 0 only asks whether it exists)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # another user's process: alive
+        return False
+    return False
+
+
+def holder_gone(holder: str) -> bool:
+    """Whether the lease holder `holder` (as `holder_name` makes it) is known to be gone: a process of this host
+    that ended, or of this very process but not one of its live holders. Another host's is never known gone."""
+    host, _, rest = holder.partition("/")
+    pid_text = rest.partition("/")[0]
+    if host != socket.gethostname()[:120] or not pid_text.isdigit() or int(pid_text) <= 0:
+        return False
+    if int(pid_text) == os.getpid():
+        return holder not in _LIVE_HOLDERS
+    return process_ended(int(pid_text))
 
 
 def holder_name(tag: str = "") -> str:
@@ -99,6 +128,7 @@ class TableLocks:
         self.holder = holder
         self.lease = lease
         self.margin = lease.total_seconds() / 3
+        _LIVE_HOLDERS.add(holder)
         self._valid_until: dict[str, float] = {}  # role → monotonic time our lease lapses
 
     async def hold(self, roles: Sequence[str], now: datetime) -> set[str]:
@@ -134,9 +164,19 @@ class TableLocks:
                 done = await uow.session.exec(
                     update(RoleLease).where(col(RoleLease.role) == role, col(RoleLease.expires_at) <= now)
                     .values(holder=self.holder, since=now, heartbeat=now, expires_at=expires))
-            if not done.rowcount:  # … or the first one ever
-                done = await uow.session.exec(insert_ignoring(uow, RoleLease.__table__, ["role"]).values(
-                    role=role, holder=self.holder, since=now, heartbeat=now, expires_at=expires))
+            if not done.rowcount:  # … or one whose holder, a process of this host, has ended (a restart after
+                # a kill -9 does not wait for its previous life's lease) …
+                holder = (await uow.session.exec(select(RoleLease.holder).where(RoleLease.role == role))).first()
+                if holder is not None and holder != self.holder and holder_gone(holder):
+                    done = await uow.session.exec(
+                        update(RoleLease).where(col(RoleLease.role) == role, col(RoleLease.holder) == holder)
+                        .values(holder=self.holder, since=now, heartbeat=now, expires_at=expires))
+                    if done.rowcount:
+                        log.warning("took the %s role at once from %s: that process of this host has ended", role,
+                                    holder)
+                elif holder is None:  # … or the first one ever
+                    done = await uow.session.exec(insert_ignoring(uow, RoleLease.__table__, ["role"]).values(
+                        role=role, holder=self.holder, since=now, heartbeat=now, expires_at=expires))
             await uow.commit()
         return bool(done.rowcount)
 
@@ -153,7 +193,7 @@ class TableLocks:
                 log.warning("could not give the %s role back (%s); it lapses by itself", role, type(exc).__name__)
 
     async def close(self) -> None:
-        return None
+        _LIVE_HOLDERS.discard(self.holder)
 
 
 class AdvisoryLocks:
