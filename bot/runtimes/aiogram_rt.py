@@ -39,7 +39,7 @@ from aiogram.types import (
 from bot.core.convert import UPDATE_TYPES
 from bot.core.gateway import ApiError, BotCommand, Uploads
 from bot.core.types import Keyboard, OutMessage, SentPoll
-from bot.runtimes.base import Pipeline, Poller
+from bot.runtimes.base import Pipeline, PollingRuntime
 
 log = logging.getLogger("linli.aiogram")
 
@@ -187,7 +187,7 @@ class RawGetUpdates(GetUpdates):
     __returning__ = list[dict[str, Any]]
 
 
-class AiogramRuntime:
+class AiogramRuntime(PollingRuntime):
     """aiogram's Bot as the client; the polling loop is ours (bot/runtimes/base.py: Poller), because aiogram's
     own confirms a batch to Telegram before its updates are handled."""
 
@@ -198,7 +198,6 @@ class AiogramRuntime:
         self.bot = Bot(token, session=session)
         self.gateway = AiogramGateway(self.bot)
         self._pipeline: Pipeline | None = None
-        self._poller: Poller | None = None
 
     async def _fetch(self, offset: int | None, timeout: int, limit: int) -> list[dict[str, Any]]:
         got = await self.gateway._call(self.bot(RawGetUpdates(offset=offset, limit=limit, timeout=timeout,
@@ -212,8 +211,7 @@ class AiogramRuntime:
             await self.bot.set_webhook(webhook_url, secret_token=webhook_secret or None, allowed_updates=UPDATE_TYPES)
             return
         await self.bot.delete_webhook()
-        self._poller = Poller(self._fetch, pipeline.process)
-        self._poller.start()
+        self._poll(self._fetch, pipeline.process)
 
     async def feed_webhook(self, update: dict[str, Any]) -> None:
         """Handle one update posted to the webhook; raises when it could not be handled (the POST then fails
@@ -221,15 +219,6 @@ class AiogramRuntime:
         assert self._pipeline is not None
         parsed = Update.model_validate(update, context={"bot": self.bot})
         await self._pipeline.process(parsed.model_dump(mode="json", by_alias=True, exclude_none=True))
-
-    @property
-    def polling(self) -> bool:
-        return self._poller is not None
-
-    async def stop_polling(self) -> None:
-        if self._poller is not None:
-            await self._poller.stop()
-            self._poller = None
 
     async def stop(self) -> None:
         await self.stop_polling()

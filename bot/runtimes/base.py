@@ -201,6 +201,26 @@ class Poller:
                 log.info("could not confirm the last updates at the stop (%s)", type(exc).__name__)
 
 
+class PollingRuntime:
+    """What both runtimes share around the Poller: start it on a framework's getUpdates, say whether it runs,
+    stop it (this process lost the poller role, or is stopping)."""
+
+    _poller: Poller | None = None
+
+    def _poll(self, fetch: Fetch, process: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+        self._poller = Poller(fetch, process)
+        self._poller.start()
+
+    @property
+    def polling(self) -> bool:
+        return self._poller is not None
+
+    async def stop_polling(self) -> None:
+        if self._poller is not None:
+            await self._poller.stop()
+            self._poller = None
+
+
 class Runtime(Protocol):
     gateway: Gateway
 

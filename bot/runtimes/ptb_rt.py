@@ -35,7 +35,7 @@ from telegram.ext import Application
 from bot.core.convert import UPDATE_TYPES
 from bot.core.gateway import ApiError, BotCommand, Uploads
 from bot.core.types import Keyboard, OutMessage, SentPoll
-from bot.runtimes.base import Pipeline, Poller
+from bot.runtimes.base import Pipeline, PollingRuntime
 
 log = logging.getLogger("linli.ptb")
 
@@ -168,7 +168,7 @@ class PtbGateway:
         return int(me.id), str(me.username or "")
 
 
-class PtbRuntime:
+class PtbRuntime(PollingRuntime):
     """PTB's Bot as the client; the polling loop is ours (bot/runtimes/base.py: Poller), because PTB's own
     confirms a batch to Telegram before its updates are handled (and logs a traceback when stopped mid-poll)."""
 
@@ -183,7 +183,6 @@ class PtbRuntime:
         self.app = builder.build()
         self.gateway = PtbGateway(self.app.bot)
         self._pipeline: Pipeline | None = None
-        self._poller: Poller | None = None
         self._initialized = False
 
     async def _fetch(self, offset: int | None, timeout: int, limit: int) -> list[dict[str, Any]]:
@@ -204,8 +203,7 @@ class PtbRuntime:
                                            allowed_updates=UPDATE_TYPES)
             return
         await self.app.bot.delete_webhook()
-        self._poller = Poller(self._fetch, pipeline.process)
-        self._poller.start()
+        self._poll(self._fetch, pipeline.process)
 
     async def feed_webhook(self, update: dict[str, Any]) -> None:
         """Handle one update posted to the webhook; raises when it could not be handled (the POST then fails
@@ -213,15 +211,6 @@ class PtbRuntime:
         assert self._pipeline is not None
         parsed = Update.de_json(update, self.app.bot)
         await self._pipeline.process(json.loads(parsed.to_json()))
-
-    @property
-    def polling(self) -> bool:
-        return self._poller is not None
-
-    async def stop_polling(self) -> None:
-        if self._poller is not None:
-            await self._poller.stop()
-            self._poller = None
 
     async def stop(self) -> None:
         await self.stop_polling()
