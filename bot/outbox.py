@@ -371,21 +371,11 @@ class OutboxSender:
     # ------------------------------------------------------------------ recording
     async def _recorder(self, stop: asyncio.Event) -> None:
         """Write outcomes as calls return; while the database refuses, try again with growing pauses."""
-        delay = 0.2
         while True:
             await self._to_record.wait()
             await asyncio.sleep(RECORD_GATHER)  # let a few more calls end: one transaction for them all
             self._to_record.clear()
-            while self._unrecorded:
-                try:
-                    await self._record_some()
-                    delay = 0.2
-                except Exception as exc:
-                    self.stats.record_retries += 1
-                    log.warning("outbox outcomes not recorded (%s); %s rows kept as sent-recording, retry in %.1f s",
-                                type(exc).__name__, len(self._unrecorded), delay)
-                    await asyncio.sleep(delay)
-                    delay = min(RECORD_BACKOFF_MAX, delay * 2)
+            await self._flush()
             self._wake.set()  # a chat whose row was recorded may send its next one
 
     async def _flush(self, deadline: float | None = None) -> None:
@@ -399,7 +389,8 @@ class OutboxSender:
                 self.stats.record_retries += 1
                 if deadline is not None and time.monotonic() + delay > deadline:
                     raise
-                log.warning("outbox outcomes not recorded (%s); retry in %.1f s", type(exc).__name__, delay)
+                log.warning("outbox outcomes not recorded (%s); %s rows kept as sent-recording, retry in %.1f s",
+                            type(exc).__name__, len(self._unrecorded), delay)
                 await asyncio.sleep(delay)
                 delay = min(RECORD_BACKOFF_MAX, delay * 2)
 
