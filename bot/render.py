@@ -11,6 +11,7 @@ from bot.core import callbacks
 from bot.core.i18n import N_, tr
 from bot.core.types import Button, OutMessage
 from flows.clock import Clock
+from flows.roles import InviteUsed, RoleGranted, RoleRevoked
 
 ROLE_NAMES = {
     "resident": N_("resident"),
@@ -78,9 +79,9 @@ class NoticeRenderer:
         self.button_ttl = button_ttl
         self.notices: dict[str, Callable[[str, dict[str, Any]], OutMessage]] = {
             "group_welcome": self._group_welcome,
-            "invite_used": self._invite_used,
-            "role_granted": self._role_granted,
-            "role_revoked": self._role_revoked,
+            InviteUsed.kind: self._invite_used,
+            RoleGranted.kind: self._role_granted,
+            RoleRevoked.kind: self._role_revoked,
         }
         for key, fn in (extra or {}).items():
             self.notices[key] = lambda lang, params, fn=fn: fn(self, lang, params)

@@ -19,7 +19,7 @@ from flows.errors import Forbidden, Invalid, NotFound
 from flows.membership import Actor, MemberView
 from flows.paging import Page, clamp
 from flows.places import admins_of, grid_workers_of
-from flows.roles import Perm, Role, may_invite
+from flows.roles import Perm, Role, RoleRevoked, may_invite
 from storage.db import UnitOfWork
 from storage.models import Building, Community, Grid, Invite, KeyPerson, Member, RoleGrant
 
@@ -47,9 +47,9 @@ async def revoke_role(uow: UnitOfWork, *, actor: Actor, member_id: int, role: Ro
         raise NotFound("role", role.value)
     audit.record(uow, action="role.revoke", now=now, community_id=me.community_id, actor_user_id=actor.user.id,
                  subject_type="member", subject_id=member.id, role=role.value)
-    outbox.notify(uow, tg_chat_id=user.tg_id, notice="role_revoked", lang=user.language or actor.community.locale,
-                  now=now, community_id=me.community_id, recipient_user_id=user.id, role=role.value,
-                  community=actor.community.name)
+    outbox.notify(uow, tg_chat_id=user.tg_id, lang=user.language or actor.community.locale,
+                  now=now, community_id=me.community_id, recipient_user_id=user.id,
+                  notice=RoleRevoked(role=role.value, community=actor.community.name))
     await withdraw(uow, community=actor.community, member=member, actor_user_id=actor.user.id, now=now)
     return await membership.member_view(uow, member=member, user=user)
 

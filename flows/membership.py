@@ -24,7 +24,7 @@ from flows.actors import touch_actor as touch_actor
 from flows.actors import touch_user as touch_user
 from flows.errors import AlreadyDone, Expired, Forbidden, Invalid, NotFound, NotRegistered
 from flows.paging import Page, clamp
-from flows.roles import NEEDS_ORG, Org, Perm, Purpose, Role, may_invite
+from flows.roles import NEEDS_ORG, InviteUsed, Org, Perm, Purpose, Role, RoleGranted, may_invite
 from storage.db import UnitOfWork
 from storage.models import Building, Chat, Community, Invite, Member, RoleGrant, User
 
@@ -331,9 +331,9 @@ async def _tell_inviter(uow: UnitOfWork, *, invite: Invite, member: Member, comm
     ).first()
     if row is None:
         return
-    outbox.notify(uow, tg_chat_id=row.tg_id, notice="invite_used", lang=row.language or community.locale,
-                  now=now, community_id=community.id, recipient_user_id=row.id,
-                  name=member.display_name, role=invite.role, member_id=member.id)
+    outbox.notify(uow, tg_chat_id=row.tg_id, lang=row.language or community.locale, now=now,
+                  community_id=community.id, recipient_user_id=row.id,
+                  notice=InviteUsed(name=member.display_name, role=invite.role, member_id=member.id))
 
 
 async def assign_role(uow: UnitOfWork, *, member: Member, role: Role, org: Org | None, now: datetime) -> bool:
@@ -423,9 +423,10 @@ async def grant_role(
     audit.record(uow, action="role.grant", now=now, community_id=me.community_id, actor_user_id=actor.user.id,
                  subject_type="member", subject_id=member.id, role=role.value, organisation=org.value if org else None)
     assert actor.community is not None
-    outbox.notify(uow, tg_chat_id=user.tg_id, notice="role_granted", lang=user.language or actor.community.locale,
-                  now=now, community_id=me.community_id, recipient_user_id=user.id, role=role.value,
-                  organisation=org.value if org else None, community=actor.community.name)
+    outbox.notify(uow, tg_chat_id=user.tg_id, lang=user.language or actor.community.locale,
+                  now=now, community_id=me.community_id, recipient_user_id=user.id,
+                  notice=RoleGranted(role=role.value, organisation=org.value if org else None,
+                                     community=actor.community.name))
     return await member_view(uow, member=member, user=user)
 
 

@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, update
 from sqlmodel import col, select
 
+from flows.notices import Notice
 from storage.crypto import Sealer
 from storage.db import UnitOfWork
 from storage.models import OutboxMessage, ProjectPost
@@ -50,7 +51,7 @@ def notify(
     uow: UnitOfWork,
     *,
     tg_chat_id: int,
-    notice: str,
+    notice: str | Notice,
     lang: str,
     now: datetime,
     community_id: int | None = None,
@@ -58,11 +59,17 @@ def notify(
     dedupe_key: str | None = None,
     **params: Any,
 ) -> OutboxMessage:
+    if isinstance(notice, Notice):
+        if params:
+            raise TypeError(f"{notice.kind}: a typed notice carries its fields itself, not as keyword arguments")
+        kind, params = notice.kind, notice.params()
+    else:  # the untyped form, until every notice has its class (issue #13)
+        kind = notice
     row = OutboxMessage(
         community_id=community_id,
         tg_chat_id=tg_chat_id,
         recipient_user_id=recipient_user_id,
-        payload={"notice": notice, "lang": lang, "params": params},
+        payload={"notice": kind, "lang": lang, "params": params},
         dedupe_key=dedupe_key,
         status="pending",
         not_before=now,

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from enum import StrEnum
+
+from flows.notices import Notice
 
 
 class Role(StrEnum):
@@ -142,3 +145,25 @@ def may_invite(roles: Iterable[str], target: Role) -> bool:
         except ValueError:
             continue
     return False
+
+
+# ---------------------------------------------------------------- notices (rendered in bot/render.py)
+
+@dataclass(frozen=True)
+class RoleGranted(Notice, kind="role_granted"):
+    role: str
+    community: str
+    organisation: str | None = None
+
+
+@dataclass(frozen=True)
+class RoleRevoked(Notice, kind="role_revoked"):
+    role: str
+    community: str
+
+
+@dataclass(frozen=True)
+class InviteUsed(Notice, kind="invite_used"):
+    name: str
+    role: str
+    member_id: int
