@@ -618,3 +618,7 @@ class RoleLease(SQLModel, table=True):
     since: datetime = _ts()
     heartbeat: datetime = _ts()
     expires_at: datetime = _ts()
+
+
+# the deadline ladder's table lives in its own module (this one is long enough); importing it here registers it
+from storage.models_ladder import LadderAlert  # noqa: E402, F401
