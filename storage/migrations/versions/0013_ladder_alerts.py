@@ -57,6 +57,7 @@ def _copy_incident_alerts() -> None:
                       sa.column('created_at', storage.types.UTCDateTime()))
     rows = conn.execute(sa.select(outbox).where(outbox.c.dedupe_key.like('ci:%'), outbox.c.community_id.is_not(None))
                         .order_by(outbox.c.id)).all()
+    members = set(conn.execute(sa.select(sa.table('member', sa.column('id', sa.Integer())).c.id)).scalars().all())
     seen: set[tuple[int, int, int]] = set()
     batch = []
     for row in rows:
@@ -69,7 +70,7 @@ def _copy_incident_alerts() -> None:
         seen.add((item, rung, row.tg_chat_id))
         batch.append({'community_id': row.community_id, 'kind': 'incident', 'item_id': item, 'rung': rung,
                       'tg_chat_id': row.tg_chat_id, 'recipient_user_id': row.recipient_user_id,
-                      'member_id': int(target) if target.isdigit() else None,
+                      'member_id': int(target) if target.isdigit() and int(target) in members else None,
                       'lang': str((row.payload or {}).get('lang') or 'zh_CN')[:10], 'created_at': row.created_at})
     for i in range(0, len(batch), 500):
         conn.execute(sa.insert(alerts), batch[i:i + 500])
