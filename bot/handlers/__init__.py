@@ -10,6 +10,7 @@ from bot.handlers import (
     ballot,
     board,
     care,
+    care_pairing,
     checkins,
     groups,
     needs,
@@ -26,8 +27,8 @@ from flows.errors import FlowError, NotRegistered
 
 __all__ = ["FALLBACKS", "build_notices", "build_router", "report_error"]
 
-FEATURES: tuple[ModuleType, ...] = (start, roles, groups, care, checkins, needs, ballot, voting, polls, projects,
-                                    board, acceptance, opendays)
+FEATURES: tuple[ModuleType, ...] = (start, roles, groups, care, care_pairing, checkins, needs, ballot, voting, polls,
+                                    projects, board, acceptance, opendays)
 
 
 def build_router() -> Router:
