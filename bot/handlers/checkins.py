@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.core.dispatch import PRIVATE, Ctx, Router
-from bot.core.i18n import N_, tr
+from bot.core.i18n import N_, tn, tr
 from bot.core.types import Keyboard, OutMessage
 from bot.handlers.common import MAX_ARGS, int_arg
 from bot.render import NoticeRenderer, h
@@ -162,10 +162,11 @@ def _n_welcome(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
 
 
 def _n_thanks(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
-    return OutMessage(text=tr(lang, "🙏 Thank you! From {first} to {last} you answered {answered} checks, "
-                                    "{on_time} of them on time. 早看窗帘晚看灯 — you keep our neighbours safe.",
-                              first=p.get("first_day", ""), last=p.get("last_day", ""),
-                              answered=p.get("answered", 0), on_time=p.get("on_time", 0)))
+    return OutMessage(text=tn(lang, "🙏 Thank you! From {first} to {last} you answered {n} check, "
+                                    "{on_time} of it on time. 早看窗帘晚看灯 — you keep our neighbours safe.",
+                              "🙏 Thank you! From {first} to {last} you answered {n} checks, {on_time} of them on "
+                              "time. 早看窗帘晚看灯 — you keep our neighbours safe.", int(p.get("answered") or 0),
+                              first=p.get("first_day", ""), last=p.get("last_day", ""), on_time=p.get("on_time", 0)))
 
 
 NOTICES = {

@@ -100,3 +100,29 @@ async def test_item6_a_check_closed_by_the_grid_worker_says_who_closed_it_and_wh
         assert toast is not None and "已经回复过了" not in toast
         assert "志愿者grid" in toast and f"{closed_at:%H:%M}" in toast and "关闭" in toast, toast
         assert SECRET_NAME not in toast and "睡过头" not in toast  # nothing of the ledger, nor the outcome
+
+
+# ---------------------------------------------------------------- counts in plural forms
+
+
+async def test_item6_counts_are_worded_with_plural_forms_in_english(linli: Harness) -> None:
+    await linli.register(ADMIN, "王书记", invite=await linli.create_community())
+    await linli.say(ADMIN, "/needs open")
+    await linli.register(RESIDENT, "Zhao")
+    await linli.say(RESIDENT, "/lang en")
+    offer = (await linli.say(RESIDENT, "The corridor light is broken again"))[-1]
+    _, out = await linli.press(RESIDENT, offer, "📝 Submit it as a need")
+    _, out = await linli.press(RESIDENT, out[-1], "Facilities")
+    _, out = await linli.press(RESIDENT, out[-1], "✅ Submit")
+    listing = (await linli.say(RESIDENT, "/needs"))[-1]
+    assert "· 1 need." in listing["text"] and "1 needs" not in listing["text"]
+    _, out = await linli.press(RESIDENT, listing, "Facilities (1)")
+    assert "· 1 need" in out[-1]["text"] and "👍 0 supporters" in out[-1]["text"]
+    await linli.register(403, "孙大爷")
+    listing = (await linli.say(403, "/needs"))[-1]
+    _, out = await linli.press(403, listing, "设施维护 (1)")
+    toast, out = await linli.press(403, out[-1], "+1 我也需要 #1")
+    assert toast is not None and "1 位邻居" in toast
+    listing = (await linli.say(RESIDENT, "/needs"))[-1]
+    _, out = await linli.press(RESIDENT, listing, "Facilities (1)")
+    assert "👍 1 supporter" in out[-1]["text"] and "1 supporters" not in out[-1]["text"]
