@@ -1042,7 +1042,38 @@
     }
     const a = el('a', { href: safe, target: '_blank', rel: 'noopener noreferrer' });
     children.forEach((c) => a.appendChild(c));
-    return a;
+    const deep = parseDeepLink(safe);
+    if (!deep || deep.start == null) return a;
+    // a link that starts the bot (an invite, a registration link): someone else may be meant to follow it
+    const wrap = el('span', { class: 'deep-link' }, a);
+    wrap.appendChild(el('button', { type: 'button', class: 'open-as', testid: 'open-as', 'data-url': safe,
+      title: t('open_as'), 'aria-label': t('open_as') }, `👤 ${t('open_as')}`));
+    return wrap;
+  }
+
+  // ---------------------------------------------------------------- "open as…": another person follows a link
+  let openAsLink = null;
+  function openAsPicker(url) {
+    const link = parseDeepLink(url);
+    if (!link) return;
+    openAsLink = link;
+    $('open-as-text').textContent = t('open_as_title', url);
+    const sel = $('open-as-select');
+    sel.textContent = '';
+    for (const u of state.users) sel.appendChild(el('option', { value: String(u.id) }, `${userName(u)} · ${u.id}`));
+    const other = state.users.find((u) => !sameId(u.id, state.userId));
+    if (other) sel.value = String(other.id);
+    $('open-as-backdrop').hidden = false;
+    sel.focus();
+  }
+  function closeOpenAs() { $('open-as-backdrop').hidden = true; openAsLink = null; }
+  async function followAs() {
+    const link = openAsLink;
+    const uid = $('open-as-select').value;
+    closeOpenAs();
+    if (!link || !uid) return;
+    selectUser(uid);
+    await followDeepLink(link);
   }
 
   function commandNode(cmd) {
@@ -1507,6 +1538,8 @@
       }
     });
     $('composer').addEventListener('submit', (e) => { e.preventDefault(); submitComposer(); });
+    $('open-as-cancel').addEventListener('click', closeOpenAs);
+    $('open-as-go').addEventListener('click', () => { followAs().catch(showError); });
     const ta = $('composer-input');
     ta.addEventListener('keydown', (e) => {
       if (e.key === 'Enter' && !e.shiftKey && !e.isComposing && e.keyCode !== 229) {
@@ -1545,6 +1578,12 @@
       if (cmd) {
         e.preventDefault();
         sendText(cmd.getAttribute('data-command') || cmd.textContent).catch(showError);
+        return;
+      }
+      const openAs = e.target.closest('.open-as');
+      if (openAs) {
+        e.preventDefault();
+        openAsPicker(openAs.getAttribute('data-url'));
         return;
       }
       const a = e.target.closest('a[href]');
