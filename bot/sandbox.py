@@ -23,7 +23,7 @@ from sqlmodel import col, select
 from bot.app import LinliApp, wait_for_signal
 from bot.config import Settings
 from bot.core.dispatch import PRIVATE, Ctx, Router
-from bot.core.i18n import N_
+from bot.core.i18n import N_, tn
 from bot.standin.client import StandInClient
 from bot.standin.server import StandIn
 from flows import care, membership, needs
@@ -277,8 +277,9 @@ def clock_router(clock: OffsetClock) -> Router:
         await ctx.uow.session.flush()
         n = (await ctx.uow.session.exec(queued)).one() - before
         shown = local(clock.now(), tz).strftime("%Y-%m-%d %H:%M")
-        ctx.reply(ctx.t("🕘 Sandbox time: {time}. Everything that fell due was handled: {n} message(s) queued.",
-                        time=shown, n=n))
+        ctx.reply(tn(ctx.lang, "🕘 Sandbox time: {time}. Everything that fell due was handled: {n} message queued.",
+                     "🕘 Sandbox time: {time}. Everything that fell due was handled: {n} messages queued.", n,
+                     time=shown))
 
     return router
 
@@ -296,12 +297,13 @@ async def pass_time(uow: UnitOfWork, start: datetime, span: timedelta, *, ballot
     """Run everything that falls due from `start` to `start + span`, in order, in this unit of work: each day is
     planned, its checks are sent at their time and climb their ladder, nothing is taken for missed "while the
     system was down". An incident left open is not alerted again every half hour of the jump but once, at its
-    end, and each person gets one alert per incident, the latest (alerts about an incident queued in the jump to
-    one chat and not sent yet are coalesced). Returns the number of steps."""
+    end, and each chat gets one prompt and one alert per key person, the latest (see _coalesce_alerts). Returns
+    the number of steps."""
     steps = 0
     at, end, others_at = start, start + span, start
+    zones = list((await uow.session.exec(select(Community.timezone).distinct())).all())
     while at < end:
-        at = await _next_step(uow, at, end)
+        at = await _next_step(uow, at, end, zones)
         if at < end:  # an open incident is alerted again once, at the end of the jump
             await uow.session.execute(update(Incident).where(
                 Incident.status == "open", col(Incident.next_escalation_at) <= at).values(next_escalation_at=end)
@@ -320,7 +322,7 @@ async def pass_time(uow: UnitOfWork, start: datetime, span: timedelta, *, ballot
     return steps
 
 
-async def _next_step(uow: UnitOfWork, at: datetime, end: datetime) -> datetime:
+async def _next_step(uow: UnitOfWork, at: datetime, end: datetime, zones: list[str]) -> datetime:
     s = uow.session
     moments: list[datetime | None] = [at + MAX_STEP, end]
     moments.append((await s.exec(select(func.min(CheckinPrompt.due_at)).where(
@@ -331,7 +333,7 @@ async def _next_step(uow: UnitOfWork, at: datetime, end: datetime) -> datetime:
         col(Ballot.opened_at).is_(None), col(Ballot.opens_at) > at))).one())
     moments.append((await s.exec(select(func.min(Ballot.closes_at)).where(
         col(Ballot.closed_at).is_(None), col(Ballot.closes_at) > at))).one())
-    for tz in (await s.exec(select(Community.timezone).distinct())).all():
+    for tz in zones:
         here = local(at, tz)
         midnight = datetime.combine(here.date() + timedelta(days=1), datetime.min.time(), here.tzinfo)
         late = datetime.combine(here.date(), PLAN_TOMORROW_FROM, here.tzinfo)
@@ -339,18 +341,25 @@ async def _next_step(uow: UnitOfWork, at: datetime, end: datetime) -> datetime:
     return min(m for m in moments if m is not None and m > at)
 
 
+#: The notices about a key person's check that a jump coalesces (the ladder's, flows/checkins.py): the prompt, its
+#: reminder and hand-over to a volunteer, the alerts to the grid worker and admins, the volunteers' group's call
+PER_PERSON = ("ck_prompt", "ci_alert", "ck_group_alert")
+
+
 async def _coalesce_alerts(uow: UnitOfWork, *, since: datetime) -> int:
-    """Of the alerts about one incident queued to one chat since `since` and not sent yet, keep the latest."""
+    """Of the check prompts and alerts about one key person queued to one chat since `since` and not sent yet,
+    keep the latest of each kind: after days passed in a moment, the last word about each person, not every
+    check of every day at once (an earlier day's prompt could no longer be answered anyway)."""
     rows = (await uow.session.exec(select(OutboxMessage).where(
         OutboxMessage.status == "pending", col(OutboxMessage.created_at) >= since)
         .order_by(col(OutboxMessage.created_at), col(OutboxMessage.id)))).all()
-    latest: dict[tuple[int, str, object], int] = {}
+    latest: dict[tuple[int, str, str], int] = {}
     superseded: list[int] = []
     for row in rows:
-        incident = (row.payload.get("params") or {}).get("incident_id")
-        if incident is None:
+        kind, alias = str(row.payload.get("notice")), (row.payload.get("params") or {}).get("alias")
+        if kind not in PER_PERSON or alias is None:
             continue
-        key = (row.tg_chat_id, str(row.payload.get("notice")), incident)
+        key = (row.tg_chat_id, kind, str(alias))
         if key in latest:
             superseded.append(latest[key])
         latest[key] = row.id or 0
