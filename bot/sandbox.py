@@ -297,7 +297,7 @@ async def pass_time(uow: UnitOfWork, start: datetime, span: timedelta, *, ballot
     """Run everything that falls due from `start` to `start + span`, in order, in this unit of work: each day is
     planned, its checks are sent at their time and climb their ladder, nothing is taken for missed "while the
     system was down". An incident left open is not alerted again every half hour of the jump but once, at its
-    end, and each chat gets one prompt and one alert per key person, the latest (see _coalesce_alerts). Returns
+    end, and each chat gets one prompt and one alert per key person, the latest (see _coalesce_per_person). Returns
     the number of steps."""
     steps = 0
     at, end, others_at = start, start + span, start
@@ -318,7 +318,7 @@ async def pass_time(uow: UnitOfWork, start: datetime, span: timedelta, *, ballot
                 await keyed(uow, at, ballot_key)
         steps += 1
     await uow.session.flush()
-    await _coalesce_alerts(uow, since=start)
+    await _coalesce_per_person(uow, since=start)
     return steps
 
 
@@ -346,7 +346,7 @@ async def _next_step(uow: UnitOfWork, at: datetime, end: datetime, zones: list[s
 PER_PERSON = ("ck_prompt", "ci_alert", "ck_group_alert")
 
 
-async def _coalesce_alerts(uow: UnitOfWork, *, since: datetime) -> int:
+async def _coalesce_per_person(uow: UnitOfWork, *, since: datetime) -> int:
     """Of the check prompts and alerts about one key person queued to one chat since `since` and not sent yet,
     keep the latest of each kind: after days passed in a moment, the last word about each person, not every
     check of every day at once (an earlier day's prompt could no longer be answered anyway)."""
