@@ -29,3 +29,12 @@ def test_item6_one_rating_is_singular_in_english_and_counted_in_chinese() -> Non
     assert tn("en", "⭐ {rating} ({n} rating)", "⭐ {rating} ({n} ratings)", 1, rating="4.0") == "⭐ 4.0 (1 rating)"
     assert tn("en", "⭐ {rating} ({n} rating)", "⭐ {rating} ({n} ratings)", 3, rating="4.0") == "⭐ 4.0 (3 ratings)"
     assert tn("zh_CN", "⭐ {rating} ({n} rating)", "⭐ {rating} ({n} ratings)", 1, rating="4.0") == "⭐ 4.0（1人评价）"
+
+
+def test_item6_chinese_always_addresses_the_user_as_nin() -> None:
+    """zh_CN says 您, never 你 (the catalog's texts in use; obsolete entries are not)."""
+    with (LOCALES_DIR / "zh_CN" / "LC_MESSAGES" / "linli.po").open("rb") as fh:
+        catalog = read_po(fh, locale="zh_CN")
+    familiar = [m.id for m in catalog if m.id and any("你" in s for s in
+                                                     (m.string if isinstance(m.string, tuple) else (m.string,)))]
+    assert familiar == []
