@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import create_engine, delete, func, inspect
+from sqlalchemy import create_engine, delete, func, inspect, update
 from sqlalchemy import text as sql
 from sqlalchemy.engine import make_url
 from sqlmodel import col, select
@@ -23,23 +23,34 @@ from sqlmodel import col, select
 from bot.app import LinliApp, wait_for_signal
 from bot.config import Settings
 from bot.core.dispatch import PRIVATE, Ctx, Router
-from bot.core.i18n import N_
+from bot.core.i18n import N_, tn
 from bot.standin.client import StandInClient
 from bot.standin.server import StandIn
 from flows import care, membership, needs
+from flows.checkins import PLAN_TOMORROW_FROM
 from flows.clock import Clock, OffsetClock, local
 from flows.roles import Org, Purpose, Role
-from scheduler.runner import run_due
+from scheduler.runner import DUE, KEYED, run_due
 from storage.crypto import Sealer
 from storage.db import Database, UnitOfWork
 from storage.migrate import sync_url, upgrade
-from storage.models import AuditEntry, OutboxMessage, ProcessedUpdate, User
+from storage.models import (
+    AuditEntry,
+    Ballot,
+    CheckinPrompt,
+    Community,
+    Incident,
+    OutboxMessage,
+    ProcessedUpdate,
+    User,
+)
 
 log = logging.getLogger("linli.sandbox")
 
 SANDBOX_TOKEN = "7000000001:SANDBOX-linli-local-stand-in-token"
 BOT_USERNAME = "linli_bot"
 DEMO_SLUG = "beichen-demo"
+DEMO_TIMEZONE = "Asia/Shanghai"  # the demo community's (a community's default)
 #: The audit action that marks a database as the sandbox's own (written at the first start)
 SANDBOX_MARK = "sandbox.database"
 #: Where `linli sandbox` keeps its database and its own secret (never the production ones)
@@ -157,7 +168,8 @@ async def seed_database(db: Database, clock: Clock, sealer: Sealer | None = None
         if any(c.slug == DEMO_SLUG for c in await membership.list_communities(uow)):
             return
         community, _ = await membership.create_community(
-            uow, name="北辰示范社区", slug=DEMO_SLUG, now=now, buildings=[str(i) for i in range(1, 7)])
+            uow, name="北辰示范社区", slug=DEMO_SLUG, now=now, timezone=DEMO_TIMEZONE,
+            buildings=[str(i) for i in range(1, 7)])
         page = await membership.list_buildings(uow, community_id=community.id or 0, size=50)
         by_label = {b.label: b.id for b in page.items}
         member_ids: dict[int, int] = {}
@@ -254,18 +266,106 @@ def clock_router(clock: OffsetClock) -> Router:
             ctx.reply(ctx.t("Usage: /clock · /clock +30 (minutes) · /clock +2h · /clock +3d · /clock 19:30 (the next "
                             "19:30)"))
             return
-        clock.advance(seconds=step.total_seconds())
         queued = select(func.count()).select_from(OutboxMessage)
         before = (await ctx.uow.session.exec(queued)).one()
-        # what the scheduler would do now: check-ins, ballots (with the key for the voters' envelopes), reminders, board
-        await run_due(ctx.uow, clock.now(), ballot_key=ctx.core.ballot_key)
+        # what the scheduler would have done meanwhile, as if the time had passed: check-ins (prompts, the
+        # ladder), ballots (with the key for the voters' envelopes), reminders, board — step by step (pass_time),
+        # so each day's jobs fire in order and nothing looks missed ("while the system was down")
+        await pass_time(ctx.uow, clock.now(), step, ballot_key=ctx.core.ballot_key)
+        clock.advance(seconds=step.total_seconds())
+        await run_due(ctx.uow, clock.now(), ballot_key=ctx.core.ballot_key)  # the seconds the steps took
         await ctx.uow.session.flush()
         n = (await ctx.uow.session.exec(queued)).one() - before
         shown = local(clock.now(), tz).strftime("%Y-%m-%d %H:%M")
-        ctx.reply(ctx.t("🕘 Sandbox time: {time}. Everything that fell due was handled: {n} message(s) queued.",
-                        time=shown, n=n))
+        ctx.reply(tn(ctx.lang, "🕘 Sandbox time: {time}. Everything that fell due was handled: {n} message queued.",
+                     "🕘 Sandbox time: {time}. Everything that fell due was handled: {n} messages queued.", n,
+                     time=shown))
 
     return router
+
+
+#: A sandbox clock jump runs what the scheduler would have done had the time passed, step by step: at every moment a
+#: check falls due or climbs a rung of its ladder, at every local midnight and 23:00 (a day's checks are planned),
+#: at a ballot's opening and closing, and at least every MAX_STEP. The check-ins and the ballots run at every step,
+#: the other jobs (reminders, board, projects, open days) at most every OTHERS_EVERY, as the scheduler runs them.
+MAX_STEP = timedelta(hours=6)
+OTHERS_EVERY = timedelta(hours=1)
+EVERY_STEP = ("checkins_tick", "ballot_tick")
+
+
+async def pass_time(uow: UnitOfWork, start: datetime, span: timedelta, *, ballot_key: bytes | None) -> int:
+    """Run everything that falls due from `start` to `start + span`, in order, in this unit of work: each day is
+    planned, its checks are sent at their time and climb their ladder, nothing is taken for missed "while the
+    system was down". An incident left open is not alerted again every half hour of the jump but once, at its
+    end, and each chat gets one prompt and one alert per key person, the latest (see _coalesce_per_person). Returns
+    the number of steps."""
+    steps = 0
+    at, end, others_at = start, start + span, start
+    zones = list((await uow.session.exec(select(Community.timezone).distinct())).all())
+    while at < end:
+        at = await _next_step(uow, at, end, zones)
+        if at < end:  # an open incident is alerted again once, at the end of the jump
+            await uow.session.execute(update(Incident).where(
+                Incident.status == "open", col(Incident.next_escalation_at) <= at).values(next_escalation_at=end)
+                .execution_options(synchronize_session=False))
+        others = at == end or at - others_at >= OTHERS_EVERY
+        others_at = at if others else others_at
+        for name, due in DUE.items():
+            if others or name in EVERY_STEP:
+                await due(uow, at)
+        for name, keyed in KEYED.items():
+            if others or name in EVERY_STEP:
+                await keyed(uow, at, ballot_key)
+        steps += 1
+    await uow.session.flush()
+    await _coalesce_per_person(uow, since=start)
+    return steps
+
+
+async def _next_step(uow: UnitOfWork, at: datetime, end: datetime, zones: list[str]) -> datetime:
+    s = uow.session
+    moments: list[datetime | None] = [at + MAX_STEP, end]
+    moments.append((await s.exec(select(func.min(CheckinPrompt.due_at)).where(
+        CheckinPrompt.status == "scheduled", col(CheckinPrompt.due_at) > at))).one())
+    moments.append((await s.exec(select(func.min(CheckinPrompt.next_action_at)).where(
+        CheckinPrompt.status == "pending", col(CheckinPrompt.next_action_at) > at))).one())
+    moments.append((await s.exec(select(func.min(Ballot.opens_at)).where(
+        col(Ballot.opened_at).is_(None), col(Ballot.opens_at) > at))).one())
+    moments.append((await s.exec(select(func.min(Ballot.closes_at)).where(
+        col(Ballot.closed_at).is_(None), col(Ballot.closes_at) > at))).one())
+    for tz in zones:
+        here = local(at, tz)
+        midnight = datetime.combine(here.date() + timedelta(days=1), datetime.min.time(), here.tzinfo)
+        late = datetime.combine(here.date(), PLAN_TOMORROW_FROM, here.tzinfo)
+        moments += [midnight, late if late > here else late + timedelta(days=1)]
+    return min(m for m in moments if m is not None and m > at)
+
+
+#: The notices about a key person's check that a jump coalesces (the ladder's, flows/checkins.py): the prompt, its
+#: reminder and hand-over to a volunteer, the alerts to the grid worker and admins, the volunteers' group's call
+PER_PERSON = ("ck_prompt", "ci_alert", "ck_group_alert")
+
+
+async def _coalesce_per_person(uow: UnitOfWork, *, since: datetime) -> int:
+    """Of the check prompts and alerts about one key person queued to one chat since `since` and not sent yet,
+    keep the latest of each kind: after days passed in a moment, the last word about each person, not every
+    check of every day at once (an earlier day's prompt could no longer be answered anyway)."""
+    rows = (await uow.session.exec(select(OutboxMessage).where(
+        OutboxMessage.status == "pending", col(OutboxMessage.created_at) >= since)
+        .order_by(col(OutboxMessage.created_at), col(OutboxMessage.id)))).all()
+    latest: dict[tuple[int, str, str], int] = {}
+    superseded: list[int] = []
+    for row in rows:
+        kind, alias = str(row.payload.get("notice")), (row.payload.get("params") or {}).get("alias")
+        if kind not in PER_PERSON or alias is None:
+            continue
+        key = (row.tg_chat_id, kind, str(alias))
+        if key in latest:
+            superseded.append(latest[key])
+        latest[key] = row.id or 0
+    if superseded:
+        await uow.session.execute(delete(OutboxMessage).where(col(OutboxMessage.id).in_(superseded)))
+    return len(superseded)
 
 
 def _clock_step(arg: str, now: datetime, tz: str) -> timedelta | None:
@@ -292,8 +392,9 @@ class Sandbox:
         self.settings = settings
         self.host = host
         self.port = settings.sandbox_port if port is None else port
-        self.standin = StandIn()
         self.clock = OffsetClock()
+        # the page stamps messages and shows the time by the bot's clock, in the demo community's zone
+        self.standin = StandIn(clock=lambda: self.clock.now().timestamp(), timezone=DEMO_TIMEZONE)
         self.app: LinliApp | None = None
         self.url = ""
 

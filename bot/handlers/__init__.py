@@ -12,6 +12,8 @@ from bot.handlers import (
     care,
     care_pairing,
     checkins,
+    common,
+    freetext,
     groups,
     needs,
     opendays,
@@ -21,14 +23,16 @@ from bot.handlers import (
     start,
     voting,
 )
-from bot.handlers.common import FALLBACKS, explain, report
+from bot.handlers.common import explain, report
 from bot.render import NoticeFn
 from flows.errors import FlowError, NotRegistered
 
 __all__ = ["FALLBACKS", "build_notices", "build_router", "report_error"]
 
 FEATURES: tuple[ModuleType, ...] = (start, roles, groups, care, care_pairing, checkins, needs, ballot, voting, polls,
-                                    projects, board, acceptance, opendays)
+                                    projects, board, acceptance, opendays, freetext)
+#: What the dispatcher calls for the unexpected; a free message in private is offered a way on (freetext)
+FALLBACKS = {**common.FALLBACKS, "no_conversation": freetext.free_text}
 
 
 def build_router() -> Router:

@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.core import callbacks
 from bot.core.dispatch import Ctx, Router
-from bot.core.i18n import N_, tr
+from bot.core.i18n import N_, tn, tr
 from bot.core.types import Button, Keyboard, OutMessage, ReactionEvent
 from bot.handlers.common import int_arg
 from bot.render import NoticeRenderer, h
@@ -64,8 +64,9 @@ async def _totals(ctx: Ctx, project_id: int) -> str:
     s = (await acceptance.summary(ctx.uow, [project_id]))[project_id]
     if s.average is None:
         return ctx.t("So far: 👍 {likes}, no ratings yet.", likes=s.likes)
-    return ctx.t("So far: 👍 {likes} · ⭐ {average} on average from {ratings} ratings.", likes=s.likes,
-                 average=f"{s.average:.1f}", ratings=s.ratings)
+    return tn(ctx.lang, "So far: 👍 {likes} · ⭐ {average} on average from {n} rating.",
+              "So far: 👍 {likes} · ⭐ {average} on average from {n} ratings.", s.ratings, likes=s.likes,
+              average=f"{s.average:.1f}")
 
 
 # ---------------------------------------------------------------- 👍
@@ -78,7 +79,8 @@ async def like_press(ctx: Ctx) -> None:
         ctx.toast(ctx.t("This button is not valid."), alert=True)
         return
     count = await acceptance.like(ctx.uow, actor=ctx.actor, project_id=project_id, now=ctx.now)
-    ctx.toast(ctx.t("👍 Thank you! {count} people like this project now.", count=count))
+    ctx.toast(tn(ctx.lang, "👍 Thank you! {n} person likes this project now.",
+                 "👍 Thank you! {n} people like this project now.", count))
     if ctx.event.chat is not None and ctx.event.chat.is_group:  # the post shows the count to the group,
         rate = tr(ctx.actor.home().locale, "⭐ Rate")  # in the group's language like the post itself
         ctx.edit_buttons([[ctx.button(f"👍 {count}", "al", project_id, ttl=LASTING),

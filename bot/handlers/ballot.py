@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.core.dispatch import ANYWHERE, Ctx, Router
-from bot.core.i18n import N_, tr
+from bot.core.i18n import N_, tn, tr
 from bot.core.types import Button, Keyboard, OutMessage
 from bot.handlers.common import MAX_ARGS, grid, int_arg
 from bot.render import NoticeRenderer, h
@@ -102,14 +102,19 @@ def _round(ctx: Ctx, b: BallotView) -> str:
 
 
 def _turnout(ctx: Ctx, b: BallotView) -> str:
-    return ctx.t("{voted}/{voters} representatives have voted", voted=b.voted, voters=b.voters)
+    return tn(ctx.lang, "{voted}/{n} representative has voted", "{voted}/{n} representatives have voted", b.voters,
+              voted=b.voted)
+
+
+def _sheets(lang: str, n: int) -> str:
+    return tn(lang, "{n} sheet", "{n} sheets", n)
 
 
 def _ranked(lang: str, rows: list[tuple[str, int, bool]]) -> list[str]:
     """"1. 楼道灯改造 — 23 票 ✅" lines, by votes."""
     out = []
     for i, (title, votes, elected) in enumerate(rows, 1):
-        line = tr(lang, "{place}. {title} — {votes} votes", place=i, title=h(title), votes=votes)
+        line = tn(lang, "{place}. {title} — {n} vote", "{place}. {title} — {n} votes", votes, place=i, title=h(title))
         out.append(line + (" ✅ " + tr(lang, "elected") if elected else ""))
     return out
 
@@ -179,8 +184,9 @@ def explain_ballot(ctx: Ctx, err: FlowError) -> str | None:
 def _card_text(ctx: Ctx, b: BallotView) -> list[str]:
     tz = _tz(ctx)
     lines = [_round(ctx, b), ctx.t("Status: {status}", status=ctx.t(STATUS_NAMES.get(b.status, b.status))),
-             ctx.t("{count} candidate projects · choose {minimum}–{choose}", count=len(b.candidates),
-                   minimum=b.minimum, choose=b.choose)]
+             tn(ctx.lang, "{n} candidate project · choose {minimum}–{choose}",
+                "{n} candidate projects · choose {minimum}–{choose}", len(b.candidates), minimum=b.minimum,
+                choose=b.choose)]
     if b.status == "draft":
         lines.append(ctx.t("Opens {opens} · closes {closes}", opens=_when(b.opens_at, tz), closes=_when(b.closes_at, tz)))
     else:
@@ -221,8 +227,8 @@ async def _public_card(ctx: Ctx) -> None:
         return
     lines = [_round(ctx, b)]
     if b.status == "open":
-        lines += [ctx.t("{count} candidate projects · closes {closes}", count=len(b.candidates),
-                        closes=_when(b.closes_at, _tz(ctx))), ctx.t("Turnout: {turnout}", turnout=_turnout(ctx, b))]
+        lines += [tn(ctx.lang, "{n} candidate project · closes {closes}", "{n} candidate projects · closes {closes}",
+                     len(b.candidates), closes=_when(b.closes_at, _tz(ctx))), ctx.t("Turnout: {turnout}", turnout=_turnout(ctx, b))]
     elif b.status == "tie":
         lines += [ctx.t("Counting is done; there is a tie at the cut-off. The community will decide and announce "
                         "the result."), _turnout(ctx, b)]
@@ -276,8 +282,9 @@ async def ballot_command(ctx: Ctx) -> None:
 async def _open(ctx: Ctx, ballot_id: int) -> None:
     row = await ballot.open_ballot(ctx.uow, ballot_id=ballot_id, now=ctx.now, actor=ctx.actor)
     voted, voters = await ballot.turnout(ctx.uow, ballot_id=row.id or 0)
-    ctx.show(ctx.t("✅ The ballot is open. {voters} representatives were sent their ballot in private; every linked "
-                   "group is told.", voters=voters),
+    ctx.show(tn(ctx.lang, "✅ The ballot is open. {n} representative was sent their ballot in private; every linked "
+                "group is told.", "✅ The ballot is open. {n} representatives were sent their ballot in private; "
+                "every linked group is told.", voters),
              [[ctx.button(ctx.t("🔄 Refresh"), "ba", "card")]])
 
 
@@ -289,13 +296,15 @@ async def _close(ctx: Ctx, ballot_id: int) -> None:
 async def _after_tally(ctx: Ctx, tally: ballot.Tally) -> None:
     b = tally.ballot
     if tally.outcome.tied:
-        ctx.show(ctx.t("The ballot is closed and counted ({sheets} sheets). There is a tie at the cut-off: "
-                       "{tied} candidates for {seats} seats. The admins are sent buttons to decide or to hold a "
-                       "run-off.", sheets=tally.sheets, tied=len(tally.outcome.tied), seats=tally.outcome.seats_left))
+        ctx.show(tn(ctx.lang, "The ballot is closed and counted ({sheets}). There is a tie at the cut-off: {tied} "
+                    "candidates for {n} seat. The admins are sent buttons to decide or to hold a run-off.",
+                    "The ballot is closed and counted ({sheets}). There is a tie at the cut-off: {tied} "
+                    "candidates for {n} seats. The admins are sent buttons to decide or to hold a run-off.",
+                    tally.outcome.seats_left, sheets=_sheets(ctx.lang, tally.sheets), tied=len(tally.outcome.tied)))
         return
     rows = await _result_rows(ctx, b)
-    ctx.show("\n".join([ctx.t("✅ Counted ({sheets} sheets). The result is posted to the groups.",
-                              sheets=tally.sheets)] + _ranked(ctx.lang, rows)))
+    ctx.show("\n".join([tn(ctx.lang, "✅ Counted ({n} sheet). The result is posted to the groups.",
+                           "✅ Counted ({n} sheets). The result is posted to the groups.", tally.sheets)] + _ranked(ctx.lang, rows)))
 
 
 async def _withdraw(ctx: Ctx, ballot_id: int, candidate_id: int) -> None:
@@ -327,8 +336,9 @@ async def admin_press(ctx: Ctx) -> None:
         ctx.edit(ctx.t("The draft ballot is discarded. /ballot new starts a new one."))
     elif action == "close" and bid:
         voted, voters = await ballot.turnout(ctx.uow, ballot_id=bid)
-        ctx.edit(ctx.t("Close the ballot now and count the votes? {voted}/{voters} representatives have voted; "
-                       "nobody can vote or change afterwards.", voted=voted, voters=voters),
+        ctx.edit(tn(ctx.lang, "Close the ballot now and count the votes? {voted}/{n} representative has voted; nobody "
+                    "can vote or change afterwards.", "Close the ballot now and count the votes? {voted}/{n} "
+                    "representatives have voted; nobody can vote or change afterwards.", voters, voted=voted),
                  [[ctx.button(ctx.t("✅ Yes, close and count"), "ba", "cy", bid),
                    ctx.button(ctx.t("✖ Cancel"), "ba", "card")]])
     elif action == "cy" and bid:
@@ -378,7 +388,7 @@ async def _ask(ctx: Ctx, step: str, data: dict[str, Any]) -> None:
                    cancel]
     elif step == "closes":
         text = ctx.t("When does voting close? Tap, or send a local time like {example}.", example="2027-03-15 18:00")
-        buttons = [[ctx.button(ctx.t("In {days} days, 18:00", days=n), "bn", "d", n) for n in (3, 7, 14)], cancel]
+        buttons = [[ctx.button(tn(ctx.lang, "In {n} day, 18:00", "In {n} days, 18:00", n), "bn", "d", n) for n in (3, 7, 14)], cancel]
     elif step == "opens":
         text = ctx.t("When does voting open? Tap “Now”, or send a later local time like {example}.",
                      example="2027-03-08 09:00")
@@ -515,8 +525,9 @@ async def _tie_card(ctx: Ctx, b: BallotView, picked: list[int], head: list[str])
     outcome = _tie_outcome(b)
     await ctx.set_state(TIE, "pick", {"bid": b.id, "picked": picked})
     by_id = {c.id: c for c in b.candidates}
-    lines = head + [ctx.t("⚖ Tie: {tied} candidates with the same votes for {seats} seats left. Pick {seats}, or "
-                          "hold a run-off.", tied=len(outcome.tied), seats=outcome.seats_left)]
+    lines = head + [tn(ctx.lang, "⚖ Tie: {tied} candidates with the same votes for {n} seat left. Pick {n}, or hold a "
+                       "run-off.", "⚖ Tie: {tied} candidates with the same votes for {n} seats left. Pick {n}, or "
+                       "hold a run-off.", outcome.seats_left, tied=len(outcome.tied))]
     rows: Keyboard = [[ctx.button(f"{'✅' if cid in picked else '⬜'} {by_id[cid].title} ({by_id[cid].votes or 0})",
                                   "bt", "p", b.id, cid)] for cid in outcome.tied if cid in by_id]
     rows.append([ctx.button(ctx.t("✔ Decide ({picked}/{seats})", picked=len(picked), seats=outcome.seats_left),
@@ -552,17 +563,19 @@ async def tie_press(ctx: Ctx) -> None:
         await ctx.clear_state()
         await _after_tally(ctx, tally)
     elif action == "r":
-        ctx.edit(ctx.t("A run-off between the tied candidates for {seats} seats, voting from now. When does it "
-                       "close?", seats=outcome.seats_left),
-                 [[ctx.button(ctx.t("In {days} days, 18:00", days=n), "bt", "rd", bid, n) for n in (1, 3, 7)],
+        ctx.edit(tn(ctx.lang, "A run-off between the tied candidates for {n} seat, voting from now. When does it close?",
+                    "A run-off between the tied candidates for {n} seats, voting from now. When does it close?",
+                    outcome.seats_left),
+                 [[ctx.button(tn(ctx.lang, "In {n} day, 18:00", "In {n} days, 18:00", n), "bt", "rd", bid, n) for n in (1, 3, 7)],
                   [ctx.button(ctx.t("◀ Back"), "bt", "back", bid)]])
     elif action == "rd" and len(ids) == 2 and ids[1] in (1, 3, 7):
         row = await ballot.runoff(ctx.uow, actor=ctx.actor, ballot_id=bid, closes_at=_days_at_closing(ctx, ids[1] or 1),
                                   now=ctx.now)
         await ctx.clear_state()
         _, voters = await ballot.turnout(ctx.uow, ballot_id=row.id or 0)
-        ctx.edit(ctx.t("✅ The run-off (round {round}) is open until {closes}; {voters} representatives were sent "
-                       "their ballot.", round=row.round, closes=_when(row.closes_at, _tz(ctx)), voters=voters))
+        ctx.edit(tn(ctx.lang, "✅ The run-off (round {round}) is open until {closes}; {n} representative was sent "
+                    "their ballot.", "✅ The run-off (round {round}) is open until {closes}; {n} representatives "
+                    "were sent their ballot.", voters, round=row.round, closes=_when(row.closes_at, _tz(ctx))))
     elif action == "back":
         await _tie_card(ctx, b, picked, [])
     else:
@@ -585,19 +598,22 @@ def _vote_button(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> Keyboard:
 
 
 def _n_open(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
-    text = _head(lang, p) + "\n" + tr(
-        lang, "🗳 You are asked, as a residents' representative, to choose this year's projects from {count} "
-              "candidates: choose {minimum}–{choose}, until {closes}. Your choices are secret.",
-        count=p.get("candidates", ""), minimum=p.get("minimum", ""), choose=p.get("choose", ""),
+    text = _head(lang, p) + "\n" + tn(
+        lang, "🗳 You are asked, as a residents' representative, to choose this year's projects from {n} "
+              "candidate: choose {minimum}–{choose}, until {closes}. Your choices are secret.",
+        "🗳 You are asked, as a residents' representative, to choose this year's projects from {n} "
+        "candidates: choose {minimum}–{choose}, until {closes}. Your choices are secret.",
+        int(p.get("candidates") or 0), minimum=p.get("minimum", ""), choose=p.get("choose", ""),
         closes=_iso_when(p.get("closes_at", ""), str(p.get("tz") or DEFAULT_TZ)))
     return OutMessage(text=text, buttons=_vote_button(r, lang, p))
 
 
 def _n_open_group(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
-    return OutMessage(text=_head(lang, p) + "\n" + tr(
-        lang, "🗳 The representatives' ballot has begun: {voters} residents' representatives choose this year's "
+    return OutMessage(text=_head(lang, p) + "\n" + tn(
+        lang, "🗳 The representatives' ballot has begun: {n} residents' representative chooses this year's "
               "projects (民生实事) until {closes}. /ballot shows the turnout.",
-        voters=p.get("voters", ""), closes=_iso_when(p.get("closes_at", ""), str(p.get("tz") or DEFAULT_TZ))))
+        "🗳 The representatives' ballot has begun: {n} residents' representatives choose this year's "
+        "projects (民生实事) until {closes}. /ballot shows the turnout.", int(p.get("voters") or 0), closes=_iso_when(p.get("closes_at", ""), str(p.get("tz") or DEFAULT_TZ))))
 
 
 def _n_remind(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
@@ -609,8 +625,9 @@ def _n_remind(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
 def _n_result(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
     rows = [(str(x.get("title", "")), int(x.get("votes") or 0), bool(x.get("elected"))) for x in p.get("rows", [])]
     rows.sort(key=lambda x: -x[1])
-    lines = [_head(lang, p), tr(lang, "📊 The result: {voted}/{voters} representatives voted.",
-                                voted=p.get("voted", ""), voters=p.get("voters", ""))]
+    lines = [_head(lang, p), tn(lang, "📊 The result: {voted}/{n} representative voted.",
+                                "📊 The result: {voted}/{n} representatives voted.", int(p.get("voters") or 0),
+                                voted=p.get("voted", ""))]
     return OutMessage(text="\n".join(lines + _ranked(lang, rows)))
 
 
@@ -618,9 +635,10 @@ def _n_tie(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
     bid = int(p.get("ballot_id") or 0)
     tied = p.get("tied", [])
     seats = p.get("seats_left", "")
-    text = _head(lang, p) + "\n" + tr(
-        lang, "⚖ Tie: {tied} candidates with the same votes for {seats} seats left. Pick {seats}, or hold a run-off.",
-        tied=len(tied), seats=seats)
+    text = _head(lang, p) + "\n" + tn(
+        lang, "⚖ Tie: {tied} candidates with the same votes for {n} seat left. Pick {n}, or hold a run-off.",
+        "⚖ Tie: {tied} candidates with the same votes for {n} seats left. Pick {n}, or hold a run-off.",
+        int(seats or 0), tied=len(tied))
     rows = [[r.button(f"⬜ {x.get('title', '')} ({x.get('votes', 0)})", "bt", "p", bid, int(x.get("id") or 0))]
             for x in tied]
     rows.append([r.button(tr(lang, "✔ Decide ({picked}/{seats})", picked=0, seats=seats), "bt", "ok", bid),

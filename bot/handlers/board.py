@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.core.dispatch import ANYWHERE, Ctx, Router
-from bot.core.i18n import N_, tr
+from bot.core.i18n import N_, tn, tr
 from bot.core.types import Keyboard, OutMessage
 from bot.handlers.common import grid, int_arg
 from bot.handlers.needs import cat_name
@@ -67,8 +67,9 @@ def row_detail(lang: str, r: dict[str, Any], *, emoji: bool = False) -> str:
         likes, rating, raters = r.get("likes", 0), r.get("rating"), r.get("raters", 0)
         parts.append(f"👍 {likes}" if emoji else tr(lang, "Likes {likes}", likes=likes))
         if rating is not None:
-            parts.append(tr(lang, "⭐ {rating} ({count} ratings)", rating=rating, count=raters) if emoji
-                         else tr(lang, "Rating {rating} ({count} ratings)", rating=rating, count=raters))
+            parts.append(tn(lang, "⭐ {rating} ({n} rating)", "⭐ {rating} ({n} ratings)", raters, rating=rating) if emoji
+                         else tn(lang, "Rating {rating} ({n} rating)", "Rating {rating} ({n} ratings)", raters,
+                                 rating=rating))
     elif r.get("next_title"):
         parts.append(tr(lang, "Next: {title} by {due}", title=r["next_title"], due=r.get("next_due", "")))
     return " · ".join(parts)
@@ -107,8 +108,9 @@ def picture_labels(lang: str, p: dict[str, Any]) -> picture.Labels:
     counts = {c: sum(1 for r in rows if r["colour"] == c) for c in EMOJI}
     return picture.Labels(
         title=board_title(lang, p.get("community", ""), p.get("year", "")),
-        subtitle=tr(lang, "{month} · {total} projects · {green} done, {yellow} in progress, {red} behind",
-                    month=p.get("month", ""), total=len(rows), **counts),
+        subtitle=tn(lang, "{month} · {n} project · {green} done, {yellow} in progress, {red} behind",
+                    "{month} · {n} projects · {green} done, {yellow} in progress, {red} behind", len(rows),
+                    month=p.get("month", ""), **counts),
         legend=[(c, tr(lang, COLOUR_NAMES[c])) for c in ("green", "yellow", "red")],
         lines=[(f"{r['number']}. {r['title']}", row_detail(lang, r)) for r in rows],
         footer=tr(lang, "Colours follow the schedule: a missed milestone or deadline, or no report for over a "
@@ -225,8 +227,8 @@ def _n_weekly(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
     lines = [tr(lang, "🗓 <b>Weekly projects digest</b> · {community}", community=h(p.get("community", "")))]
     if p.get("changed"):
         lines += ["", tr(lang, "<b>Reported this week</b>")]
-        lines += [tr(lang, "{number}. {title}: {count} reports, now {percent}%", number=c["number"],
-                     title=h(c["title"]), count=c["reports"], percent=c["percent"]) for c in p["changed"]]
+        lines += [tn(lang, "{number}. {title}: {n} report, now {percent}%", "{number}. {title}: {n} reports, now {percent}%",
+                     int(c["reports"] or 0), number=c["number"], title=h(c["title"]), percent=c["percent"]) for c in p["changed"]]
     if p.get("turned_red"):
         lines += ["", tr(lang, "<b>Turned red 🔴</b>")]
         lines += [tr(lang, "{number}. {title}: {reasons}", number=c["number"], title=h(c["title"]),
@@ -243,8 +245,8 @@ def _n_weekly(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
 def _n_blockers(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
     lines = [tr(lang, "📌 <b>Monthly projects review</b> · {community} · {month}",
                 community=h(p.get("community", "")), month=p.get("month", "")),
-             tr(lang, "{total} projects: 🟢 {green} · 🟡 {yellow} · 🔴 {red}", total=p.get("total", 0),
-                green=p.get("green", 0), yellow=p.get("yellow", 0), red=p.get("red", 0)), ""]
+             tn(lang, "{n} project: 🟢 {green} · 🟡 {yellow} · 🔴 {red}", "{n} projects: 🟢 {green} · 🟡 {yellow} · 🔴 {red}",
+                int(p.get("total") or 0), green=p.get("green", 0), yellow=p.get("yellow", 0), red=p.get("red", 0)), ""]
     if p.get("blockers"):
         lines.append(tr(lang, "<b>Blockers to discuss</b>"))
         for b in p["blockers"]:

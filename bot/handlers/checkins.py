@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from bot.core.dispatch import PRIVATE, Ctx, Router
-from bot.core.i18n import N_, tr
+from bot.core.i18n import N_, tn, tr
 from bot.core.types import Keyboard, OutMessage
 from bot.handlers.common import MAX_ARGS, int_arg
 from bot.render import NoticeRenderer, h
 from flows import checkins
+from flows.checkin_answered import Answered, who_answered
 from flows.checkins import AnswerView, CheckinRefused
 from flows.clock import local
 from flows.errors import Invalid
@@ -161,10 +162,11 @@ def _n_welcome(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
 
 
 def _n_thanks(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
-    return OutMessage(text=tr(lang, "🙏 Thank you! From {first} to {last} you answered {answered} checks, "
-                                    "{on_time} of them on time. 早看窗帘晚看灯 — you keep our neighbours safe.",
-                              first=p.get("first_day", ""), last=p.get("last_day", ""),
-                              answered=p.get("answered", 0), on_time=p.get("on_time", 0)))
+    return OutMessage(text=tn(lang, "🙏 Thank you! From {first} to {last} you answered {n} check, "
+                                    "{on_time} of it on time. 早看窗帘晚看灯 — you keep our neighbours safe.",
+                              "🙏 Thank you! From {first} to {last} you answered {n} checks, {on_time} of them on "
+                              "time. 早看窗帘晚看灯 — you keep our neighbours safe.", int(p.get("answered") or 0),
+                              first=p.get("first_day", ""), last=p.get("last_day", ""), on_time=p.get("on_time", 0)))
 
 
 NOTICES = {
@@ -202,6 +204,17 @@ def _answered_text(ctx: Ctx, v: AnswerView) -> str:
     return text
 
 
+def _already_answered(ctx: Ctx, done: Answered) -> str:
+    """Who answered the check before this press, and when (their name in the community: no ledger data)."""
+    at = f"{local(done.at, done.tz):%m-%d %H:%M}"
+    if done.by_me:
+        return ctx.t("You answered this check already ({at}). Nothing was changed.", at=at)
+    if done.via_incident:
+        return ctx.t("{name} closed this check at {at}, with the incident it had become. Nothing was changed.",
+                     name=done.by_name, at=at)
+    return ctx.t("{name} answered this check at {at}. Nothing was changed.", name=done.by_name, at=at)
+
+
 @router.callback("ck")
 async def answer_press(ctx: Ctx) -> None:
     prompt_id = int_arg(ctx.args[0]) if ctx.args else None
@@ -211,7 +224,12 @@ async def answer_press(ctx: Ctx) -> None:
     try:
         v = await checkins.answer(ctx.uow, user=ctx.actor.user, prompt_id=prompt_id, answer=ctx.args[1], now=ctx.now)
     except CheckinRefused as err:
-        _refuse(ctx, err)
+        done = await who_answered(ctx.uow, user=ctx.actor.user, prompt_id=prompt_id) \
+            if err.reason == "answered" else None
+        if done is None:
+            _refuse(ctx, err)
+        else:
+            ctx.toast(_already_answered(ctx, done), alert=True)
         return
     ctx.edit(_answered_text(ctx, v))
     ctx.toast(ctx.t("Thank you!"))

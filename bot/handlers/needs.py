@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 
 from bot.core.dispatch import ANYWHERE, PRIVATE, Ctx, Router
-from bot.core.i18n import N_, tr
+from bot.core.i18n import N_, tn, tr
 from bot.core.types import Button, Keyboard, OutMessage
 from bot.handlers.common import MAX_ARGS, grid, int_arg, pager
 from bot.render import NoticeRenderer, h
@@ -66,8 +66,10 @@ def cat_of(ctx: Ctx, ref: str) -> str | None:
 
 def explain_needs(ctx: Ctx, err: FlowError) -> str | None:
     if isinstance(err, LimitReached) and err.what == "needs":
-        return ctx.t("You have submitted {limit} needs in this collection, the most one person may. You can still "
-                     "support your neighbours' needs with “+1” (/needs).", limit=err.limit)
+        return tn(ctx.lang, "You have submitted {n} need in this collection, the most one person may. You can "
+                    "still support your neighbours' needs with “+1” (/needs).",
+                    "You have submitted {n} needs in this collection, the most one person may. You can "
+                    "still support your neighbours' needs with “+1” (/needs).", err.limit)
     if isinstance(err, Invalid):
         if err.reason == "too_long" and err.field in FIELD_NAMES:
             return ctx.t("Too long: the {field} can have at most {limit} characters. Please send a shorter one.",
@@ -133,7 +135,7 @@ def _line(ctx: Ctx, n: NeedLine, *, full: bool = False) -> str:
     text = n.text if full or len(n.text) <= 80 else n.text[:80] + "…"
     head = ctx.t("<b>Need #{number}</b> · {category}", number=n.number, category=h(cat_name(ctx.lang, n.category)))
     told = " ".join(x for x in (h(text), _voice(ctx, n.voice_seconds) if n.voice_file_id else "") if x)
-    out = f"{head}\n{told}\n" + ctx.t("👍 {count} supporters", count=n.supporters)
+    out = f"{head}\n{told}\n" + tn(ctx.lang, "👍 {n} supporter", "👍 {n} supporters", n.supporters)
     if n.status != "open":
         out += " · " + ctx.t(STATUS_NAMES.get(n.status, n.status))
     if n.status == "merged" and n.merged_into:
@@ -339,12 +341,14 @@ async def _categories(ctx: Ctx) -> None:
     counts = await needs.category_counts(ctx.uow, actor=ctx.actor, now=ctx.now)
     buttons = grid([ctx.button(f"{cat_name(ctx.lang, c)} ({n})", "nb", "c", cat_ref(ctx, c), 1) for c, n in counts], 2)
     total = sum(n for _, n in counts)
-    ctx.show(ctx.t("<b>Needs list</b> · {total} needs. Choose a category:", total=total), buttons)
+    ctx.show(tn(ctx.lang, "<b>Needs list</b> · {n} need. Choose a category:",
+                "<b>Needs list</b> · {n} needs. Choose a category:", total), buttons)
 
 
 async def _category_page(ctx: Ctx, code: str, page: int) -> None:
     shown = await needs.list_needs(ctx.uow, actor=ctx.actor, category=code, now=ctx.now, page=page)
-    lines = [ctx.t("<b>{category}</b> · {total} needs", category=h(cat_name(ctx.lang, code)), total=shown.total)]
+    lines = [tn(ctx.lang, "<b>{category}</b> · {n} need", "<b>{category}</b> · {n} needs", shown.total,
+                category=h(cat_name(ctx.lang, code)))]
     lines += [_line(ctx, n) for n in shown.items] or [ctx.t("No needs in this category yet.")]
     buttons: Keyboard = [[ctx.button(ctx.t("+1 我也需要 #{number}", number=n.number), "n1", n.id,
                                      cat_ref(ctx, code), shown.page)] for n in shown.items]
@@ -401,7 +405,7 @@ async def browse_press(ctx: Ctx) -> None:
 async def plus_one(ctx: Ctx) -> None:
     need_id = int_arg(ctx.args[0]) if ctx.args else None
     count = await needs.support(ctx.uow, actor=ctx.actor, need_id=need_id or 0, now=ctx.now)
-    ctx.toast(ctx.t("👍 Thank you! {count} neighbours need this.", count=count))
+    ctx.toast(tn(ctx.lang, "👍 Thank you! {n} neighbour needs this.", "👍 Thank you! {n} neighbours need this.", count))
     code = cat_of(ctx, ctx.args[1]) if len(ctx.args) == 3 else None
     if code is not None:  # the page shows the new count (and the order by support)
         await _category_page(ctx, code, int_arg(ctx.args[2]) or 1)
@@ -650,15 +654,20 @@ def _n_candidate(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
 
 def _n_remind(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
     if p.get("last") and p.get("closes_on"):
-        text = tr(lang, "⏰ Last call: the needs list (需求清单) of {community} for {year} closes on {day}. "
-                        "{count} needs so far — is yours among them? /need followed by your need here, or in a "
-                        "private chat.", community=h(p.get("community", "")), year=p.get("year", ""),
-                  day=p["closes_on"], count=p.get("count", 0))
+        text = tn(lang, "⏰ Last call: the needs list (需求清单) of {community} for {year} closes on {day}. "
+                        "{n} need so far — is yours among them? /need followed by your need here, or in a "
+                        "private chat.",
+                  "⏰ Last call: the needs list (需求清单) of {community} for {year} closes on {day}. "
+                  "{n} needs so far — is yours among them? /need followed by your need here, or in a "
+                  "private chat.", int(p.get("count") or 0), community=h(p.get("community", "")),
+                  year=p.get("year", ""), day=p["closes_on"])
     else:
-        text = tr(lang, "📝 The needs list (需求清单) of {community} for {year} is still open: {count} needs so far. "
+        text = tn(lang, "📝 The needs list (需求清单) of {community} for {year} is still open: {n} need so far. "
                         "What else should the community do? /need followed by your need here, or in a private "
-                        "chat.", community=h(p.get("community", "")), year=p.get("year", ""),
-                  count=p.get("count", 0))
+                        "chat.",
+                  "📝 The needs list (需求清单) of {community} for {year} is still open: {n} needs so far. "
+                  "What else should the community do? /need followed by your need here, or in a private "
+                  "chat.", int(p.get("count") or 0), community=h(p.get("community", "")), year=p.get("year", ""))
         if p.get("closes_on"):
             text += "\n" + tr(lang, "It closes on {day}.", day=p["closes_on"])
     return OutMessage(text=text, buttons=[[Button(text=tr(lang, "✍ Submit a need"), url=r.deep_link("need"))]])

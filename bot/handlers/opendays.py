@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.core.dispatch import PRIVATE, Ctx, Router
-from bot.core.i18n import N_, tr
+from bot.core.i18n import N_, tn, tr
 from bot.core.types import Keyboard, OutMessage
 from bot.handlers.acceptance import lasting_button
 from bot.handlers.common import grid, int_arg
@@ -132,7 +132,8 @@ async def _announce(ctx: Ctx) -> None:
                                           starts_at=datetime.fromisoformat(state.data["at"]),
                                           place=state.data["place"], now=ctx.now)
     await ctx.clear_state()
-    ctx.edit(ctx.t("✅ The open day is announced in {count} groups. /opendays shows who signed up.", count=groups),
+    ctx.edit(tn(ctx.lang, "✅ The open day is announced in {n} group. /opendays shows who signed up.",
+                "✅ The open day is announced in {n} groups. /opendays shows who signed up.", groups),
              [[ctx.button(ctx.t("👥 Sign-ups"), "od", "l", day.id or 0)]])
 
 

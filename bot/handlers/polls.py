@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import partial
 
 from bot.core.dispatch import GROUP, Ctx, Router
-from bot.core.i18n import N_, tr
+from bot.core.i18n import N_, tn, tr
 from bot.core.types import PollAnswerEvent
 from bot.render import h
 from flows import polls
@@ -69,7 +69,7 @@ def results_text(res: polls.Results) -> str:
         share = count / res.voters if res.voters else 0.0
         cells = round(share * BAR)
         lines.append(f"{h(option)}\n{'█' * cells}{'░' * (BAR - cells)} {count} · {round(share * 100)}%")
-    lines += ["", tr(res.lang, "{count} people answered.", count=res.voters)]
+    lines += ["", tn(res.lang, "{n} person answered.", "{n} people answered.", res.voters)]
     return "\n".join(lines)
 
 

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from bot.core.dispatch import PRIVATE, Ctx, Router
-from bot.core.i18n import N_, tr
+from bot.core.i18n import N_, tn, tr
 from bot.core.types import Keyboard, OutMessage
 from bot.handlers.common import MAX_ARGS, grid, int_arg
 from bot.render import NoticeRenderer, h, role_name
@@ -55,11 +55,11 @@ def reasons_text(lang: str, verdict: Verdict, override_reason: str | None = None
         elif code == "after_photo_missing":
             words.append(tr(lang, "marked complete, but the after photo (整改后) is missing"))
         elif code == "milestone_overdue":
-            words.append(tr(lang, "{count} milestone(s) overdue", count=verdict.overdue_milestones))
+            words.append(tn(lang, "{n} milestone overdue", "{n} milestones overdue", verdict.overdue_milestones))
         elif code == "deadline_passed":
             words.append(tr(lang, "the deadline has passed"))
         elif code == "no_report":
-            words.append(tr(lang, "no progress report for {days} days", days=verdict.days_without_report))
+            words.append(tn(lang, "no progress report for {n} day", "no progress report for {n} days", verdict.days_without_report))
     return "; ".join(words)
 
 
@@ -562,8 +562,8 @@ async def owner_press(ctx: Ctx) -> None:
         added = await projects.add_photos(ctx.uow, actor=ctx.actor, project_id=key, kind=in_step,
                                           photos=[tuple(p) for p in data.get("photos", [])], now=ctx.now)
         await ctx.clear_state()
-        await _owner_card(ctx, key, note=ctx.t("✅ {count} new {kind} saved.", count=added,
-                                               kind=ctx.t(KIND_NAMES[in_step])))
+        await _owner_card(ctx, key, note=tn(ctx.lang, "✅ {n} new photo saved: {kind}.", "✅ {n} new photos saved: {kind}.",
+                                            added, kind=ctx.t(KIND_NAMES[in_step])))
     elif action == "m":
         await ctx.clear_state()
         await _reportable(ctx, key)

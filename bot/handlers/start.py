@@ -79,6 +79,10 @@ async def _start_with_invite(ctx: Ctx, code: str) -> None:
 
 async def _begin(ctx: Ctx, community_id: int, *, building_id: int | None = None, invite: str | None = None) -> None:
     community = await membership.get_community(ctx.uow, community_id)
+    if invite is None and await membership.membership(ctx.uow, user=ctx.actor.user,
+                                                      community_id=community_id) is not None:
+        _already_registered(ctx, community)  # e.g. a member who taps a group's "Register" button
+        return
     data = {"community_id": community_id, "invite": invite, "building_id": building_id}
     if building_id is not None:
         await membership.get_building(ctx.uow, community_id=community_id, building_id=building_id)
@@ -91,6 +95,22 @@ async def _begin(ctx: Ctx, community_id: int, *, building_id: int | None = None,
     await ctx.set_state(REG, "building", data)
     ctx.show(ctx.t("Welcome to {community}! Which building do you live in?", community=h(community.name)),
           _building_buttons(ctx, page))
+
+
+def _already_registered(ctx: Ctx, community: Community) -> None:
+    """No consent asked again: they are told they are registered, and what they can do."""
+    lines = [ctx.t("✅ You are already registered in {community}, {name}: nothing more to do.",
+                   community=h(community.name), name=h(ctx.actor.user.first_name))]
+    buttons = None
+    if ctx.actor.community is not None and ctx.actor.community.id == community.id:
+        lines += ["", ctx.t("<b>What you can do here</b>")]
+        lines += [f"/{spec.name} — {ctx.t(spec.description)}" for spec in ctx.core.visible_commands(ctx.actor,
+                                                                                                    "private")]
+    else:  # a member there, working in another community now
+        lines.append(ctx.t("You are working in {community} now.", community=h(ctx.actor.community.name
+                                                                               if ctx.actor.community else "")))
+        buttons = [[ctx.button(ctx.t("Switch to {community}", community=community.name), "sw", community.id or 0)]]
+    ctx.reply("\n".join(lines), buttons)
 
 
 def _building_buttons(ctx: Ctx, page: paging.Page) -> list:

@@ -217,6 +217,7 @@ class ControlApi:
             g("/toasts", self.toasts),
             g("/wait", self.wait),
             g("/cursor", self.cursor),
+            g("/clock", self.clock),
             p("/limits", self.set_limits),
             g("/limits", self.get_limits),
             p("/faults", self.set_faults),
@@ -442,10 +443,17 @@ class ControlApi:
             started = request.loop.time()
             await self.world.changed.wait(loop_deadline)
             loop_deadline -= request.loop.time() - started
-        return {"cursor": self.world.seq, "changed": self.world.seq > since}
+        return {"cursor": self.world.seq, "changed": self.world.seq > since, "clock": self._clock()}
 
     async def cursor(self, request: web.Request) -> Any:
         return {"cursor": self.world.seq}
+
+    async def clock(self, request: web.Request) -> Any:
+        """The time messages are stamped with (the sandbox's clock, when it has one) and the zone to show it in."""
+        return self._clock()
+
+    def _clock(self) -> dict[str, Any]:
+        return {"now": self.world.clock(), "timezone": self.world.timezone}
 
     # -------------------------------------------------------------- knobs
     async def set_limits(self, request: web.Request) -> Any:

@@ -163,12 +163,12 @@ class Delivery:
                 body = await resp.read()
                 if not 200 <= resp.status < 300:
                     bot.webhook_error = (
-                        World.now(),
+                        self.world.now(),
                         f"Wrong response from the webhook: {resp.status} {resp.reason}",
                     )
                     return False
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            bot.webhook_error = (World.now(), f"Connection failed: {exc.__class__.__name__}")
+            bot.webhook_error = (self.world.now(), f"Connection failed: {exc.__class__.__name__}")
             return False
         await self._run_reply(bot, body)
         return True

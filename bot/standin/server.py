@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,9 +80,12 @@ class StandIn:
     command line (``python -m bot.standin``).
     """
 
-    def __init__(self, limits: RateLimits | None = None, faults: Faults | None = None) -> None:
+    def __init__(self, limits: RateLimits | None = None, faults: Faults | None = None, *,
+                 clock: Callable[[], float] | None = None, timezone: str | None = None) -> None:
+        """`clock`: seconds since the epoch for the messages' dates (default: the real time); `timezone`:
+        the zone the web page shows times in (default: the browser's)."""
         self.spec: Spec = get_spec()
-        self.world = World()
+        self.world = World(clock, timezone)
         self.files = FileStore(self.world)
         self.delivery = Delivery(self.world)
         self.api = BotApi(self.world, self.files, self.delivery)

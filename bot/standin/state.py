@@ -12,6 +12,7 @@ import bisect
 import itertools
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -217,7 +218,11 @@ class PendingCallback:
 class World:
     """All state. Bot API handlers and the control API both operate on it."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] | None = None, timezone: str | None = None) -> None:
+        #: Seconds since the epoch: the real time, or the sandbox's clock (it moves with /clock), so
+        #: messages are stamped with the time the bot lives in
+        self.clock: Callable[[], float] = clock or time.time
+        self.timezone = timezone  # the IANA zone the web page shows times in (None: the browser's)
         self.bots: dict[int, BotAccount] = {}
         self.bots_by_token: dict[str, BotAccount] = {}
         self.users: dict[int, User] = {}
@@ -236,9 +241,8 @@ class World:
         self._next_group_id = -1000001
 
     # ----------------------------------------------------------------- ids & time
-    @staticmethod
-    def now() -> int:
-        return int(time.time())
+    def now(self) -> int:
+        return int(self.clock())
 
     def unique(self, prefix: str) -> str:
         return f"{prefix}{next(self.counter):08d}"

@@ -96,11 +96,11 @@ async def test_open_day_from_announcement_to_feedback(linli: Harness) -> None:
     assert (result.reminders, result.prompts) == (0, 2)
     await linli.settle()
     prompt = (await linli.tg.bot_messages(R1, cursor))[-1]
-    assert "感谢你参加" in prompt["text"] and buttons(prompt) == ["1⭐", "2⭐", "3⭐", "4⭐", "5⭐"]
+    assert "感谢您参加" in prompt["text"] and buttons(prompt) == ["1⭐", "2⭐", "3⭐", "4⭐", "5⭐"]
     _, out = await linli.press(R1, prompt, "4⭐")
     assert "⭐⭐⭐⭐" in out[-1]["text"] and "跳过 ▶" in buttons(out[-1])
     out = await linli.say(R1, "器材很新，孩子们很喜欢")
-    assert "感谢你的反馈" in out[-1]["text"]
+    assert "感谢您的反馈" in out[-1]["text"]
     async with linli.db.uow() as uow:
         rows = (await uow.session.exec(select(OpenDaySignup).order_by(OpenDaySignup.id))).all()
     assert [(r.stars, r.feedback) for r in rows] == [(4, "器材很新，孩子们很喜欢"), (None, None)]

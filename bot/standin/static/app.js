@@ -71,6 +71,13 @@
       svc_title: (a, s) => `${a} 将群名改为「${s}」`,
       svc_created: (a) => `${a} 创建了群组`,
       list_sep: '、',
+      clock_title: '沙盒时间（机器人所在的时间，/clock 可以拨动）',
+      weekdays: ['周日', '周一', '周二', '周三', '周四', '周五', '周六'],
+      clock_label: (y, mo, d, wd, hm) => `${mo}月${d}日 ${wd} ${hm}`,
+      open_as: '以谁的身份打开…',
+      open_as_title: (link) => `谁来打开这个链接？\n${link}`,
+      open_as_pick: '选择',
+      cancel: '取消',
     },
     en: {
       app_title: 'Linli sandbox',
@@ -137,6 +144,13 @@
       svc_title: (a, s) => `${a} changed the group name to “${s}”`,
       svc_created: (a) => `${a} created the group`,
       list_sep: ', ',
+      clock_title: 'Sandbox time (the time the bot lives in; /clock moves it)',
+      weekdays: ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'],
+      clock_label: (y, mo, d, wd, hm) => `${wd} ${y}-${pad2(mo)}-${pad2(d)} ${hm}`,
+      open_as: 'Open as…',
+      open_as_title: (link) => `Who follows this link?\n${link}`,
+      open_as_pick: 'Choose',
+      cancel: 'Cancel',
     },
   };
 
@@ -201,24 +215,66 @@
   const sameId = (a, b) => a != null && b != null && String(a) === String(b);
   const pad2 = (n) => String(n).padStart(2, '0');
 
+  // ---------------------------------------------------------------- the sandbox clock
+  // Messages are stamped, and the header shows the time, by the stand-in's clock: in the sandbox the bot's
+  // clock (it moves with /clock), shown in the community's time zone (GET /_control/clock).
+  const clock = { now: null, at: 0, tz: null };
+  function setClock(c) {
+    if (!c || typeof c.now !== 'number') return;
+    const before = clock.now == null ? null : dayKey(nowSeconds());
+    clock.now = c.now;
+    clock.at = Date.now();
+    clock.tz = c.timezone || null;
+    renderClock();
+    if (before != null && before !== dayKey(nowSeconds())) refreshDividers(); // "today" moved
+  }
+  function nowSeconds() {
+    return clock.now == null ? Date.now() / 1000 : clock.now + (Date.now() - clock.at) / 1000;
+  }
+  /** {y, mo, d, wd, h, mi} of a unix time, in the sandbox's time zone (the browser's when it has none). */
+  function parts(unix) {
+    const d = new Date(unix * 1000);
+    if (!clock.tz) {
+      return { y: d.getFullYear(), mo: d.getMonth() + 1, d: d.getDate(), wd: d.getDay(), h: d.getHours(), mi: d.getMinutes() };
+    }
+    const f = new Intl.DateTimeFormat('en-US', { timeZone: clock.tz, year: 'numeric', month: 'numeric', day: 'numeric',
+      weekday: 'short', hour: 'numeric', minute: 'numeric', hourCycle: 'h23' });
+    const p = {};
+    f.formatToParts(d).forEach((x) => { p[x.type] = x.value; });
+    const wd = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'].indexOf(p.weekday);
+    return { y: +p.year, mo: +p.month, d: +p.day, wd, h: +p.hour % 24, mi: +p.minute };
+  }
+  function renderClock() {
+    const node = $('sandbox-clock');
+    if (!node || clock.now == null) return;
+    const p = parts(nowSeconds());
+    node.textContent = `🕘 ${t('clock_label', p.y, p.mo, p.d, I18N[state.lang].weekdays[p.wd], `${pad2(p.h)}:${pad2(p.mi)}`)}`;
+    node.title = t('clock_title');
+    node.hidden = false;
+    node.setAttribute('data-date', `${p.y}-${pad2(p.mo)}-${pad2(p.d)}`);
+    node.setAttribute('data-time', `${pad2(p.h)}:${pad2(p.mi)}`);
+  }
+  async function fetchClock() {
+    try { setClock(await api('GET', '/_control/clock')); } catch (e) { /* the wait loop reports the connection */ }
+  }
+
   function fmtTime(unix) {
     if (!unix) return '';
-    const d = new Date(unix * 1000);
-    return `${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
+    const p = parts(unix);
+    return `${pad2(p.h)}:${pad2(p.mi)}`;
   }
   function dayKey(unix) {
-    const d = new Date((unix || 0) * 1000);
-    return `${d.getFullYear()}-${d.getMonth()}-${d.getDate()}`;
+    const p = parts(unix || 0);
+    return `${p.y}-${p.mo}-${p.d}`;
   }
   function dayLabel(unix) {
-    const d = new Date((unix || 0) * 1000);
-    const now = new Date();
-    const y = new Date(now); y.setDate(now.getDate() - 1);
-    if (dayKey(unix) === dayKey(now.getTime() / 1000)) return t('today');
-    if (dayKey(unix) === dayKey(y.getTime() / 1000)) return t('yesterday');
+    const p = parts(unix || 0);
+    const now = nowSeconds();
+    if (dayKey(unix) === dayKey(now)) return t('today');
+    if (dayKey(unix) === dayKey(now - 86400)) return t('yesterday');
     return state.lang === 'zh'
-      ? `${d.getFullYear()}年${d.getMonth() + 1}月${d.getDate()}日`
-      : d.toLocaleDateString('en', { year: 'numeric', month: 'short', day: 'numeric' });
+      ? `${p.y}年${p.mo}月${p.d}日`
+      : new Date(Date.UTC(p.y, p.mo - 1, p.d)).toLocaleDateString('en', { year: 'numeric', month: 'short', day: 'numeric', timeZone: 'UTC' });
   }
 
   const NAME_COLORS = ['#e17076', '#7bc862', '#e5ca77', '#65aadd', '#a695e7', '#ee7aae', '#6ec9cb', '#faa774'];
@@ -453,6 +509,7 @@
     document.querySelectorAll('[data-i18n-placeholder]').forEach((n) => { n.placeholder = t(n.getAttribute('data-i18n-placeholder')); });
     document.querySelectorAll('[data-i18n-title]').forEach((n) => { n.title = t(n.getAttribute('data-i18n-title')); });
     $('lang-toggle').textContent = state.lang === 'zh' ? 'EN' : '中文';
+    renderClock();
   }
 
   // ---------------------------------------------------------------- URL / persistence
@@ -985,7 +1042,38 @@
     }
     const a = el('a', { href: safe, target: '_blank', rel: 'noopener noreferrer' });
     children.forEach((c) => a.appendChild(c));
-    return a;
+    const deep = parseDeepLink(safe);
+    if (!deep || deep.start == null) return a;
+    // a link that starts the bot (an invite, a registration link): someone else may be meant to follow it
+    const wrap = el('span', { class: 'deep-link' }, a);
+    wrap.appendChild(el('button', { type: 'button', class: 'open-as', testid: 'open-as', 'data-url': safe,
+      title: t('open_as'), 'aria-label': t('open_as') }, `👤 ${t('open_as')}`));
+    return wrap;
+  }
+
+  // ---------------------------------------------------------------- "open as…": another person follows a link
+  let openAsLink = null;
+  function openAsPicker(url) {
+    const link = parseDeepLink(url);
+    if (!link) return;
+    openAsLink = link;
+    $('open-as-text').textContent = t('open_as_title', url);
+    const sel = $('open-as-select');
+    sel.textContent = '';
+    for (const u of state.users) sel.appendChild(el('option', { value: String(u.id) }, `${userName(u)} · ${u.id}`));
+    const other = state.users.find((u) => !sameId(u.id, state.userId));
+    if (other) sel.value = String(other.id);
+    $('open-as-backdrop').hidden = false;
+    sel.focus();
+  }
+  function closeOpenAs() { $('open-as-backdrop').hidden = true; openAsLink = null; }
+  async function followAs() {
+    const link = openAsLink;
+    const uid = $('open-as-select').value;
+    closeOpenAs();
+    if (!link || !uid) return;
+    selectUser(uid);
+    await followDeepLink(link);
   }
 
   function commandNode(cmd) {
@@ -1394,6 +1482,7 @@
         setConn('live');
         const cur = data && data.cursor != null ? data.cursor : since;
         state.waitCursor = cur;
+        if (data && data.clock) setClock(data.clock);
         if (String(cur) !== String(since)) {
           try { await refreshAll(); } catch (e) { showError(e); }
         } else if (Date.now() - t0 < 500) {
@@ -1449,6 +1538,8 @@
       }
     });
     $('composer').addEventListener('submit', (e) => { e.preventDefault(); submitComposer(); });
+    $('open-as-cancel').addEventListener('click', closeOpenAs);
+    $('open-as-go').addEventListener('click', () => { followAs().catch(showError); });
     const ta = $('composer-input');
     ta.addEventListener('keydown', (e) => {
       if (e.key === 'Enter' && !e.shiftKey && !e.isComposing && e.keyCode !== 229) {
@@ -1487,6 +1578,12 @@
       if (cmd) {
         e.preventDefault();
         sendText(cmd.getAttribute('data-command') || cmd.textContent).catch(showError);
+        return;
+      }
+      const openAs = e.target.closest('.open-as');
+      if (openAs) {
+        e.preventDefault();
+        openAsPicker(openAs.getAttribute('data-url'));
         return;
       }
       const a = e.target.closest('a[href]');
@@ -1537,6 +1634,8 @@
     } catch (e) {
       showError(e);
     }
+    await fetchClock();
+    setInterval(fetchClock, 15000); // the header's clock ticks on (and follows a /clock jump)
     const q = new URLSearchParams(location.search);
     const qUser = q.get('user');
     const qChat = q.get('chat');
