@@ -10,8 +10,8 @@ from bot.core.types import Keyboard, OutMessage
 from bot.handlers.common import MAX_ARGS, int_arg
 from bot.render import NoticeRenderer, h
 from flows import checkins
-from flows.checkin_answered import Answered, who_answered
 from flows.checkins import AnswerView, CheckinRefused
+from flows.checkins.answered import Answered, who_answered
 from flows.clock import local
 from flows.errors import Invalid
 from flows.roles import Perm

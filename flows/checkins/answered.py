@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlmodel import select
 
+from flows.checkins.settings import Answer, Status
 from storage.db import UnitOfWork
 from storage.models import CheckinPrompt, Community, KeyPerson, Member, User
 
@@ -28,7 +29,7 @@ async def who_answered(uow: UnitOfWork, *, user: User, prompt_id: int) -> Answer
     """Who answered the prompt and when, for someone it was addressed to (its volunteers or its assignee); None
     for anyone else, or a prompt not answered."""
     pr = await uow.session.get(CheckinPrompt, prompt_id)
-    if pr is None or pr.status != "answered" or pr.answered_by is None or pr.answered_at is None:
+    if pr is None or pr.status != Status.ANSWERED or pr.answered_by is None or pr.answered_at is None:
         return None
     me = (await uow.session.exec(select(Member).where(Member.user_id == user.id,
                                                       Member.community_id == pr.community_id))).first()
@@ -42,4 +43,4 @@ async def who_answered(uow: UnitOfWork, *, user: User, prompt_id: int) -> Answer
     if by is not None:
         name = by.display_name or ((await uow.session.get(User, by.user_id)) or User(first_name="")).first_name
     return Answered(by_me=by is not None and by.id == me.id, by_name=name, at=pr.answered_at,
-                    tz=community.timezone if community else "Asia/Shanghai", via_incident=pr.answer == "incident")
+                    tz=community.timezone if community else "Asia/Shanghai", via_incident=pr.answer == Answer.INCIDENT)
