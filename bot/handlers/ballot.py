@@ -3,7 +3,7 @@
 /ballot (admins in private: the year's ballot with buttons by status; everyone else and groups: turnout
 while open, the result once closed), /ballot new (dialog), /ballot open · close · withdraw N ·
 receipt CODE. Ties are settled from the "ballot_tie" notice's buttons (decide among the tied, or a run-off).
-A representative's own sheet (/vote) is `bot/handlers/voting.py`."""
+A representative's own sheet (/vote) is `bot/handlers/voting.py`; the notices are worded in `ballot_notices.py`."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.core.dispatch import ANYWHERE, Ctx, Router
-from bot.core.i18n import N_, tr
-from bot.core.types import Button, Keyboard, OutMessage
+from bot.core.i18n import N_
+from bot.core.types import Keyboard
+from bot.handlers import ballot_notices
+from bot.handlers.ballot_notices import DEFAULT_TZ, _ranked, _when
 from bot.handlers.common import MAX_ARGS, grid, int_arg
-from bot.render import NoticeRenderer, h
+from bot.render import h
 from flows import ballot
 from flows.ballot import BallotView
 from flows.clock import local
@@ -24,7 +26,6 @@ from flows.roles import Perm
 
 router = Router()
 NEW, TIE = "ballot_new", "ballot_tie"
-DEFAULT_TZ = "Asia/Shanghai"
 CLOSING_HOUR = time(18, 0)
 STATUS_NAMES = {"draft": N_("draft"), "open": N_("open for voting"), "tie": N_("tie, waiting for a decision"),
                 "closed": N_("closed")}
@@ -35,19 +36,6 @@ STATUS_NAMES = {"draft": N_("draft"), "open": N_("open for voting"), "tie": N_("
 
 def _tz(ctx: Ctx) -> str:
     return ctx.actor.community.timezone if ctx.actor.community is not None else DEFAULT_TZ
-
-
-def _when(at: datetime, tz: str) -> str:
-    return local(at, tz).strftime("%Y-%m-%d %H:%M")
-
-
-def _iso_when(value: object, tz: str = DEFAULT_TZ) -> str:
-    """A notice's ISO time, shown in the community's local time (the notice's `tz`)."""
-    try:
-        at = datetime.fromisoformat(str(value))
-    except ValueError:
-        return h(value)
-    return _when(at if at.tzinfo else at.replace(tzinfo=UTC), tz)
 
 
 def _days_at_closing(ctx: Ctx, days: int) -> datetime:
@@ -103,15 +91,6 @@ def _round(ctx: Ctx, b: BallotView) -> str:
 
 def _turnout(ctx: Ctx, b: BallotView) -> str:
     return ctx.t("{voted}/{voters} representatives have voted", voted=b.voted, voters=b.voters)
-
-
-def _ranked(lang: str, rows: list[tuple[str, int, bool]]) -> list[str]:
-    """"1. 楼道灯改造 — 23 票 ✅" lines, by votes."""
-    out = []
-    for i, (title, votes, elected) in enumerate(rows, 1):
-        line = tr(lang, "{place}. {title} — {votes} votes", place=i, title=h(title), votes=votes)
-        out.append(line + (" ✅ " + tr(lang, "elected") if elected else ""))
-    return out
 
 
 async def _result_rows(ctx: Ctx, b: BallotView) -> list[tuple[str, int, bool]]:
@@ -569,67 +548,8 @@ async def tie_press(ctx: Ctx) -> None:
         raise Invalid("decision", "unknown")
 
 
-# ---------------------------------------------------------------- notices
-
-
-def _head(lang: str, p: dict[str, Any]) -> str:
-    if int(p.get("round") or 1) > 1:
-        return tr(lang, "<b>Representatives' ballot {year}</b> · run-off (round {round})", year=p.get("year", ""),
-                  round=p.get("round"))
-    return tr(lang, "<b>Representatives' ballot {year}</b>", year=p.get("year", ""))
-
-
-def _vote_button(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> Keyboard:
-    """A deep link, not a signed button: it must still work on the last day of a long ballot."""
-    return [[Button(text=tr(lang, "🗳 Open my ballot"), url=r.deep_link("vote"))]]
-
-
-def _n_open(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
-    text = _head(lang, p) + "\n" + tr(
-        lang, "🗳 You are asked, as a residents' representative, to choose this year's projects from {count} "
-              "candidates: choose {minimum}–{choose}, until {closes}. Your choices are secret.",
-        count=p.get("candidates", ""), minimum=p.get("minimum", ""), choose=p.get("choose", ""),
-        closes=_iso_when(p.get("closes_at", ""), str(p.get("tz") or DEFAULT_TZ)))
-    return OutMessage(text=text, buttons=_vote_button(r, lang, p))
-
-
-def _n_open_group(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
-    return OutMessage(text=_head(lang, p) + "\n" + tr(
-        lang, "🗳 The representatives' ballot has begun: {voters} residents' representatives choose this year's "
-              "projects (民生实事) until {closes}. /ballot shows the turnout.",
-        voters=p.get("voters", ""), closes=_iso_when(p.get("closes_at", ""), str(p.get("tz") or DEFAULT_TZ))))
-
-
-def _n_remind(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
-    return OutMessage(text=_head(lang, p) + "\n" + tr(
-        lang, "⏰ Reminder: the ballot closes at {closes} and you have not voted yet.",
-        closes=_iso_when(p.get("closes_at", ""), str(p.get("tz") or DEFAULT_TZ))), buttons=_vote_button(r, lang, p))
-
-
-def _n_result(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
-    rows = [(str(x.get("title", "")), int(x.get("votes") or 0), bool(x.get("elected"))) for x in p.get("rows", [])]
-    rows.sort(key=lambda x: -x[1])
-    lines = [_head(lang, p), tr(lang, "📊 The result: {voted}/{voters} representatives voted.",
-                                voted=p.get("voted", ""), voters=p.get("voters", ""))]
-    return OutMessage(text="\n".join(lines + _ranked(lang, rows)))
-
-
-def _n_tie(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
-    bid = int(p.get("ballot_id") or 0)
-    tied = p.get("tied", [])
-    seats = p.get("seats_left", "")
-    text = _head(lang, p) + "\n" + tr(
-        lang, "⚖ Tie: {tied} candidates with the same votes for {seats} seats left. Pick {seats}, or hold a run-off.",
-        tied=len(tied), seats=seats)
-    rows = [[r.button(f"⬜ {x.get('title', '')} ({x.get('votes', 0)})", "bt", "p", bid, int(x.get("id") or 0))]
-            for x in tied]
-    rows.append([r.button(tr(lang, "✔ Decide ({picked}/{seats})", picked=0, seats=seats), "bt", "ok", bid),
-                 r.button(tr(lang, "🔁 Run-off"), "bt", "r", bid)])
-    return OutMessage(text=text, buttons=rows)
-
-
-NOTICES = {"ballot_open": _n_open, "ballot_open_group": _n_open_group, "ballot_remind": _n_remind,
-           "ballot_result": _n_result, "ballot_tie": _n_tie}
+#: The ballot's notices, worded in bot/handlers/ballot_notices.py.
+NOTICES = ballot_notices.NOTICES
 
 #: The ballot's own wording of its errors (bot/handlers/__init__.py: report_error asks it first).
 EXPLAIN = explain_ballot

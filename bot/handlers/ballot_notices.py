@@ -1,0 +1,97 @@
+"""The ballot's notices (居民代表点选): the opening to voters and groups, the reminder, the result and the tie,
+worded for the outbox; and the small helpers the ballot's replies share with them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.core.i18n import tr
+from bot.core.types import Button, Keyboard, OutMessage
+from bot.render import NoticeRenderer, h
+from flows.clock import local
+
+DEFAULT_TZ = "Asia/Shanghai"
+
+
+def _when(at: datetime, tz: str) -> str:
+    return local(at, tz).strftime("%Y-%m-%d %H:%M")
+
+
+def _iso_when(value: object, tz: str = DEFAULT_TZ) -> str:
+    """A notice's ISO time, shown in the community's local time (the notice's `tz`)."""
+    try:
+        at = datetime.fromisoformat(str(value))
+    except ValueError:
+        return h(value)
+    return _when(at if at.tzinfo else at.replace(tzinfo=UTC), tz)
+
+
+def _ranked(lang: str, rows: list[tuple[str, int, bool]]) -> list[str]:
+    """"1. 楼道灯改造 — 23 票 ✅" lines, by votes."""
+    out = []
+    for i, (title, votes, elected) in enumerate(rows, 1):
+        line = tr(lang, "{place}. {title} — {votes} votes", place=i, title=h(title), votes=votes)
+        out.append(line + (" ✅ " + tr(lang, "elected") if elected else ""))
+    return out
+
+
+def _head(lang: str, p: dict[str, Any]) -> str:
+    if int(p.get("round") or 1) > 1:
+        return tr(lang, "<b>Representatives' ballot {year}</b> · run-off (round {round})", year=p.get("year", ""),
+                  round=p.get("round"))
+    return tr(lang, "<b>Representatives' ballot {year}</b>", year=p.get("year", ""))
+
+
+def _vote_button(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> Keyboard:
+    """A deep link, not a signed button: it must still work on the last day of a long ballot."""
+    return [[Button(text=tr(lang, "🗳 Open my ballot"), url=r.deep_link("vote"))]]
+
+
+def _n_open(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
+    text = _head(lang, p) + "\n" + tr(
+        lang, "🗳 You are asked, as a residents' representative, to choose this year's projects from {count} "
+              "candidates: choose {minimum}–{choose}, until {closes}. Your choices are secret.",
+        count=p.get("candidates", ""), minimum=p.get("minimum", ""), choose=p.get("choose", ""),
+        closes=_iso_when(p.get("closes_at", ""), str(p.get("tz") or DEFAULT_TZ)))
+    return OutMessage(text=text, buttons=_vote_button(r, lang, p))
+
+
+def _n_open_group(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
+    return OutMessage(text=_head(lang, p) + "\n" + tr(
+        lang, "🗳 The representatives' ballot has begun: {voters} residents' representatives choose this year's "
+              "projects (民生实事) until {closes}. /ballot shows the turnout.",
+        voters=p.get("voters", ""), closes=_iso_when(p.get("closes_at", ""), str(p.get("tz") or DEFAULT_TZ))))
+
+
+def _n_remind(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
+    return OutMessage(text=_head(lang, p) + "\n" + tr(
+        lang, "⏰ Reminder: the ballot closes at {closes} and you have not voted yet.",
+        closes=_iso_when(p.get("closes_at", ""), str(p.get("tz") or DEFAULT_TZ))), buttons=_vote_button(r, lang, p))
+
+
+def _n_result(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
+    rows = [(str(x.get("title", "")), int(x.get("votes") or 0), bool(x.get("elected"))) for x in p.get("rows", [])]
+    rows.sort(key=lambda x: -x[1])
+    lines = [_head(lang, p), tr(lang, "📊 The result: {voted}/{voters} representatives voted.",
+                                voted=p.get("voted", ""), voters=p.get("voters", ""))]
+    return OutMessage(text="\n".join(lines + _ranked(lang, rows)))
+
+
+def _n_tie(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
+    bid = int(p.get("ballot_id") or 0)
+    tied = p.get("tied", [])
+    seats = p.get("seats_left", "")
+    text = _head(lang, p) + "\n" + tr(
+        lang, "⚖ Tie: {tied} candidates with the same votes for {seats} seats left. Pick {seats}, or hold a run-off.",
+        tied=len(tied), seats=seats)
+    rows = [[r.button(f"⬜ {x.get('title', '')} ({x.get('votes', 0)})", "bt", "p", bid, int(x.get("id") or 0))]
+            for x in tied]
+    rows.append([r.button(tr(lang, "✔ Decide ({picked}/{seats})", picked=0, seats=seats), "bt", "ok", bid),
+                 r.button(tr(lang, "🔁 Run-off"), "bt", "r", bid)])
+    return OutMessage(text=text, buttons=rows)
+
+
+NOTICES = {"ballot_open": _n_open, "ballot_open_group": _n_open_group, "ballot_remind": _n_remind,
+           "ballot_result": _n_result, "ballot_tie": _n_tie}
+
