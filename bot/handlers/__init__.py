@@ -12,6 +12,7 @@ from bot.handlers import (
     care,
     checkins,
     groups,
+    myneeds,
     needs,
     opendays,
     polls,
@@ -26,7 +27,7 @@ from flows.errors import FlowError, NotRegistered
 
 __all__ = ["FALLBACKS", "build_notices", "build_router", "report_error"]
 
-FEATURES: tuple[ModuleType, ...] = (start, roles, groups, care, checkins, needs, ballot, voting, polls, projects,
+FEATURES: tuple[ModuleType, ...] = (start, roles, groups, care, checkins, needs, myneeds, ballot, voting, polls, projects,
                                     board, acceptance, opendays)
 
 
