@@ -9,6 +9,7 @@ from typing import Any
 from bot.core.i18n import tr
 from bot.core.types import Button, Keyboard, OutMessage
 from bot.render import NoticeRenderer, h
+from flows.ballot import BallotOpened, BallotOpenedGroup, BallotReminder, BallotResult, BallotTie
 from flows.clock import local
 
 DEFAULT_TZ = "Asia/Shanghai"
@@ -74,8 +75,11 @@ def _n_result(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
     rows = [(str(x.get("title", "")), int(x.get("votes") or 0), bool(x.get("elected"))) for x in p.get("rows", [])]
     rows.sort(key=lambda x: -x[1])
     lines = [_head(lang, p), tr(lang, "📊 The result: {voted}/{voters} representatives voted.",
-                                voted=p.get("voted", ""), voters=p.get("voters", ""))]
-    return OutMessage(text="\n".join(lines + _ranked(lang, rows)))
+                                voted=p.get("voted", ""), voters=p.get("voters", ""))] + _ranked(lang, rows)
+    if p.get("decided"):
+        titles = ("、" if lang.startswith("zh") else ", ").join(h(str(t)) for t in p["decided"])
+        lines.append(tr(lang, "⚖ The votes tied at the cut-off; the admins decided for: {titles}.", titles=titles))
+    return OutMessage(text="\n".join(lines))
 
 
 def _n_tie(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
@@ -92,6 +96,6 @@ def _n_tie(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
     return OutMessage(text=text, buttons=rows)
 
 
-NOTICES = {"ballot_open": _n_open, "ballot_open_group": _n_open_group, "ballot_remind": _n_remind,
-           "ballot_result": _n_result, "ballot_tie": _n_tie}
+NOTICES = {BallotOpened.kind: _n_open, BallotOpenedGroup.kind: _n_open_group, BallotReminder.kind: _n_remind,
+           BallotResult.kind: _n_result, BallotTie.kind: _n_tie}
 
