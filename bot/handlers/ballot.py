@@ -238,7 +238,12 @@ async def ballot_command(ctx: Ctx) -> None:
         b = await _current(ctx)
         if b is None:
             raise NotFound("ballot")
-        await (_open(ctx, b.id) if verb == "open" else _close(ctx, b.id))
+        if verb == "open":
+            await _open(ctx, b.id)
+        elif b.status == "open" and ctx.now < b.closes_at:  # early: the admin confirms first, or cancels
+            await _confirm_close(ctx, b.id)
+        else:
+            await _close(ctx, b.id)
     elif verb == "withdraw" and len(words) == 2 and int_arg(words[1]) is not None:
         ctx.actor.require(Perm.BALLOT)
         b = await _current(ctx)
@@ -258,6 +263,16 @@ async def _open(ctx: Ctx, ballot_id: int) -> None:
     ctx.show(ctx.t("✅ The ballot is open. {voters} representatives were sent their ballot in private; every linked "
                    "group is told.", voters=voters),
              [[ctx.button(ctx.t("🔄 Refresh"), "ba", "card")]])
+
+
+async def _confirm_close(ctx: Ctx, ballot_id: int) -> None:
+    """Closing before the closing time is asked once more (from the card's button and from /ballot close)."""
+    b = await ballot.view(ctx.uow, ballot_id=ballot_id, community_id=_community_id(ctx))
+    ctx.show(ctx.t("Close the ballot now and count the votes? {voted}/{voters} representatives have voted; "
+                   "nobody can vote or change afterwards.", voted=b.voted, voters=b.voters) + "\n"
+             + ctx.t("It is due to close at {closes}.", closes=_when(b.closes_at, _tz(ctx))),
+             [[ctx.button(ctx.t("✅ Yes, close and count"), "ba", "cy", ballot_id),
+               ctx.button(ctx.t("✖ Cancel"), "ba", "card")]])
 
 
 async def _close(ctx: Ctx, ballot_id: int) -> None:
@@ -305,11 +320,7 @@ async def admin_press(ctx: Ctx) -> None:
         await ballot.discard(ctx.uow, actor=ctx.actor, ballot_id=bid, now=ctx.now)
         ctx.edit(ctx.t("The draft ballot is discarded. /ballot new starts a new one."))
     elif action == "close" and bid:
-        voted, voters = await ballot.turnout(ctx.uow, ballot_id=bid)
-        ctx.edit(ctx.t("Close the ballot now and count the votes? {voted}/{voters} representatives have voted; "
-                       "nobody can vote or change afterwards.", voted=voted, voters=voters),
-                 [[ctx.button(ctx.t("✅ Yes, close and count"), "ba", "cy", bid),
-                   ctx.button(ctx.t("✖ Cancel"), "ba", "card")]])
+        await _confirm_close(ctx, bid)
     elif action == "cy" and bid:
         await _close(ctx, bid)
     elif action == "wd" and bid:
