@@ -175,6 +175,7 @@ class MyNeed:
 
     line: needs.NeedLine
     stage: str
+    supported: bool = False  # the actor did not ask for it but supports it with "+1"
     project_id: int | None = None
     project_number: int | None = None
     project_title: str | None = None
@@ -195,8 +196,14 @@ def stage_of(project: Project | None, colour: Colour | None, *, was_on_closed_ba
 
 
 async def my_needs(uow: UnitOfWork, *, actor: Actor, now: datetime, page: int = 1, size: int = 5) -> Page[MyNeed]:
-    """The actor's needs (their own and those entered for them), newest first, each with its stage."""
-    shown = await needs.my_needs(uow, actor=actor, page=page, size=size)
+    """The actor's needs — their own, those entered for them, and those they support with "+1" (they are told of
+    these too) — newest first, each with its stage."""
+    me = actor.registered()
+    theirs = select(NeedSupport.need_id).where(NeedSupport.member_id == me.id)
+    shown = await needs._paged(uow, [Need.community_id == me.community_id,
+                                     (col(Need.author_member_id) == me.id) | col(Need.id).in_(theirs)], page, size)
+    authored = set((await uow.session.exec(select(Need.id).where(
+        col(Need.id).in_([n.id for n in shown.items]), Need.author_member_id == me.id))).all())
     ids = [n.id for n in shown.items]
     made = {p.need_id: p for p in (await uow.session.exec(select(Project).where(
         col(Project.need_id).in_(ids)))).all()} if ids else {}
@@ -212,6 +219,7 @@ async def my_needs(uow: UnitOfWork, *, actor: Actor, now: datetime, page: int = 
         v = verdict.get(p.id or 0) if p is not None else None
         items.append(MyNeed(
             line=n, stage=stage_of(p, v.colour if v else None, was_on_closed_ballot=n.id in balloted, status=n.status),
+            supported=n.id not in authored,
             project_id=p.id if p else None, project_number=p.number if p else None,
             project_title=p.title if p else None,
             colour=v.colour.value if v else None, percent=p.percent if p else 0,

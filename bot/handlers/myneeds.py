@@ -1,6 +1,6 @@
-"""/myneeds: the needs a member submitted (or that were entered for them) and what became of them — past
-the review, through the vote (当选 / 未当选) and the project's progress (进行中, with its colour and percent)
-to its completion (已完成, with the before/after picture and the ⭐ acceptance button). The notices telling
+"""/myneeds: the needs a member submitted, that were entered for them or that they support with "+1", and
+what became of them — past the review, through the vote (当选 / 未当选) and the project's progress (进行中,
+with its colour and percent) to its completion (已完成, with the before/after picture and the ⭐ acceptance button). The notices telling
 the author and the "+1" supporters of the election and of the completion are worded here too."""
 
 from __future__ import annotations
@@ -54,12 +54,14 @@ def _my_line(ctx: Ctx, m: MyNeed) -> str:
         out = _line(ctx, replace(n, status="open")) + "\n" + _stage(ctx, m)
     else:
         out = _line(ctx, n)
-    if n.channel != "chat":
+    if m.supported:
+        out += "\n" + ctx.t("👍 You support this need (+1).")
+    elif n.channel != "chat":
         out += "\n" + entered_for(ctx.lang, n.channel)
     return out
 
 
-@router.command("myneeds", where=PRIVATE, description=N_("The needs you submitted and their state"),
+@router.command("myneeds", where=PRIVATE, description=N_("The needs you submitted or support, and their state"),
                 member_only=True)
 async def myneeds(ctx: Ctx) -> None:
     await _my_page(ctx, 1)

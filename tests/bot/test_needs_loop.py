@@ -106,6 +106,8 @@ async def test_item1_myneeds_and_private_notices_close_the_loop(linli: Harness) 
     assert any("网格员代您提交的需求（#2）" in t and "老年餐桌" in t for t in told), told
     supporter = [m["text"] for m in await linli.tg.bot_messages(R1, before) if "当选" in m["text"]]
     assert len(supporter) == 1 and "您点过「+1」支持的需求 #1" in supporter[0]
+    theirs = (await linli.say(R1, "/myneeds"))[-1]["text"]  # /myneeds follows it for the supporter too
+    assert "🗳 当选：今年第 1 项实事「楼道照明改造」" in theirs and "您点了「+1」支持这条需求" in theirs
 
     out = await linli.say(RES, "/myneeds")
     mine = out[-1]["text"]

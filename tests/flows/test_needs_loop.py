@@ -66,6 +66,10 @@ async def test_item1_the_election_tells_author_and_supporters_once(db: Database)
         assert await needs_loop.tell_elected(uow, community=community, projects=made, now=NOW) == 0
         await uow.commit()
     assert len(await _rows(db, "need_elected")) == 3
+    # the supporter's /myneeds follows the need they were told of
+    async with db.uow() as uow:
+        page = await needs_loop.my_needs(uow, actor=await w.actor(db, "rep1"), now=NOW, size=20)
+    assert [(m.line.number, m.stage, m.supported) for m in page.items] == [(1, ELECTED, True)]
 
 
 async def test_item1_notices_wait_out_quiet_hours(db: Database) -> None:
