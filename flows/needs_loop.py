@@ -20,7 +20,6 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func
 from sqlmodel import col, select
 
 from flows import needs, outbox
@@ -210,8 +209,7 @@ async def my_needs(uow: UnitOfWork, *, actor: Actor, now: datetime, page: int = 
     verdict = await projects_flow.verdicts(uow, list(made.values()), now) if made else {}
     balloted = set((await uow.session.exec(
         select(BallotCandidate.need_id).join(Ballot, col(Ballot.id) == col(BallotCandidate.ballot_id))
-        .where(col(BallotCandidate.need_id).in_(ids), col(Ballot.status) == "closed")
-        .group_by(col(BallotCandidate.need_id)).having(func.count() > 0))).all()) if ids else set()
+        .where(col(BallotCandidate.need_id).in_(ids), col(Ballot.status) == "closed").distinct())).all()) if ids else set()
     tz = actor.home().timezone
     items = []
     for n in shown.items:
