@@ -4,14 +4,14 @@ Residents submit and support needs without any permission; grid workers (and adm
 needs on a resident's behalf (Perm.NEEDS_ENTER); admins open and close the collection and
 review needs (Perm.NEEDS_REVIEW): merge, reject with a reason, promote to a candidate project;
 they also edit the community's categories. While the collection is open, `remind` (called by the
-scheduler) reminds the linked groups weekly and with a last call before the closing day.
+scheduler) reminds the linked groups weekly and with a last call before the closing day (flows/needs_reminders.py).
 Needs are numbered per community and year; one "+1" per person and need lives in the schema."""
 
 from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,7 +25,7 @@ from flows.membership import Actor
 from flows.paging import Page, clamp
 from flows.roles import Perm
 from storage.db import UnitOfWork
-from storage.models import Chat, Community, Member, Need, NeedPeriod, NeedSupport, OutboxMessage, User
+from storage.models import Chat, Community, Member, Need, NeedPeriod, NeedSupport, User
 
 #: Stable codes of the ten default categories (names are translated in bot/).
 CATEGORIES = ("env", "facility", "elderly", "culture", "safety", "traffic", "green", "convenience", "child",
@@ -39,12 +39,6 @@ LIMITS = {"text": 500, "reason": 200, "title": 30, "category": 12}
 VOICE_SECONDS = 300  # a need told by voice: at most five minutes
 PER_MEMBER = 10  # needs one member may submit themselves per collection (LINLI_NEEDS_PER_MEMBER)
 LISTED = ("open", "candidate")  # what residents browse and support
-#: Reminders to the groups while the collection is open (F-1.5), in the community's local time.
-REMIND_AT = time(10, 0)
-REMIND_UNTIL = time(20, 0)
-FIRST_REMINDER = timedelta(days=7)  # the "needs_open" notice has just gone out before that
-LAST_CALL = timedelta(days=2)  # before the closing day
-LAST_CALL_NOT_BEFORE = timedelta(days=3)  # after opening
 
 
 # ---------------------------------------------------------------- input
@@ -543,64 +537,11 @@ async def promote(uow: UnitOfWork, *, actor: Actor, need_id: int, title: str, no
     return need
 
 
-# ---------------------------------------------------------------- reminders (F-1.5)
-
-
-def _reminder_due(period: NeedPeriod, community: Community, now: datetime) -> str | None:
-    """Which reminder the groups are due now: "last" (the last call, from 2 days before the closing
-    day), "week" (7 days after opening, then each week on the weekday of opening or, if missed, later
-    that week), or none. Only between REMIND_AT and REMIND_UNTIL, local time."""
-    here = local(now, community.timezone)
-    if not (REMIND_AT <= here.time() < REMIND_UNTIL):
-        return None
-    opened = local(period.opened_at, community.timezone).date()
-    if period.closes_at is not None:
-        closing = local(period.closes_at, community.timezone).date()
-        if here.date() >= closing - LAST_CALL:
-            return "last" if here.date() >= opened + LAST_CALL_NOT_BEFORE else None
-    if here.date() >= opened + FIRST_REMINDER and here.weekday() >= opened.weekday():
-        return "week"
-    return None
+# ---------------------------------------------------------------- reminders (F-1.5): flows/needs_reminders.py
 
 
 async def remind(uow: UnitOfWork, *, now: datetime) -> int:
-    """Queue the "needs_remind" notice to every linked group of each community whose collection is
-    open — weekly, and a last call before the closing day; at most once per chat and ISO week (the
-    last call once per closing date). Idempotent: the scheduler calls it often. Returns the count."""
-    rows = (await uow.session.exec(select(NeedPeriod, Community)
-                                   .join(Community, col(Community.id) == col(NeedPeriod.community_id))
-                                   .where(col(NeedPeriod.closed_at).is_(None)))).all()
-    queued = 0
-    for period, community in rows:
-        if not is_open(period, now) or period.year != local_year(community, now):
-            continue
-        kind = _reminder_due(period, community, now)
-        if kind is None:
-            continue
-        closes_on = local(period.closes_at, community.timezone).date() if period.closes_at else None
-        if kind == "last":
-            tag = f"last{closes_on}"
-        else:
-            iso = local(now, community.timezone).isocalendar()
-            tag = f"{iso.year}W{iso.week:02d}"
-        chats = (await uow.session.exec(select(Chat.tg_chat_id).where(
-            Chat.community_id == community.id, col(Chat.purpose).is_not(None),
-            col(Chat.bot_status).in_(("member", "administrator"))))).all()
-        keys = {chat: f"needs_remind:{period.id}:{tag}:{chat}" for chat in chats}
-        if not keys:
-            continue
-        seen = set((await uow.session.exec(select(OutboxMessage.dedupe_key).where(
-            col(OutboxMessage.dedupe_key).in_(list(keys.values()))))).all())
-        if len(seen) == len(keys):
-            continue
-        count = (await uow.session.exec(select(func.count()).select_from(Need).where(
-            Need.community_id == community.id, Need.year == period.year))).one()
-        for chat, key in keys.items():
-            if key in seen:
-                continue
-            outbox.notify(uow, tg_chat_id=chat, notice="needs_remind", lang=community.locale, now=now,
-                          community_id=community.id, dedupe_key=key, year=period.year, community=community.name,
-                          count=int(count), last=kind == "last",
-                          closes_on=closes_on.isoformat() if closes_on else None)
-            queued += 1
-    return queued
+    """The groups' reminders while a collection is open (flows.needs_reminders.remind)."""
+    from flows import needs_reminders  # it reads this module's periods
+
+    return await needs_reminders.remind(uow, now=now)
