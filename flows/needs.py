@@ -22,6 +22,7 @@ from flows import audit, outbox
 from flows.clock import local
 from flows.errors import AlreadyDone, Invalid, LimitReached, NotFound
 from flows.membership import Actor
+from flows.notices import Notice
 from flows.paging import Page, clamp
 from flows.roles import Perm
 from storage.db import UnitOfWork
@@ -39,6 +40,43 @@ LIMITS = {"text": 500, "reason": 200, "title": 30, "category": 12}
 VOICE_SECONDS = 300  # a need told by voice: at most five minutes
 PER_MEMBER = 10  # needs one member may submit themselves per collection (LINLI_NEEDS_PER_MEMBER)
 LISTED = ("open", "candidate")  # what residents browse and support
+
+
+# ---------------------------------------------------------------- notices (worded in bot/handlers/needs_notices.py)
+
+
+@dataclass(frozen=True)
+class NeedsOpened(Notice, kind="needs_open"):
+    """To every linked group: this year's collection is open (until `closes_on`, ISO, if set)."""
+
+    year: int
+    community: str
+    closes_on: str | None
+
+
+# To a need's author; `channel` says how it was raised ("door_visit": a grid worker entered it for them).
+
+
+@dataclass(frozen=True)
+class NeedMerged(Notice, kind="need_merged"):
+    number: int
+    into: int
+    own: bool  # merged into another need of the same author
+    channel: str = "chat"
+
+
+@dataclass(frozen=True)
+class NeedRejected(Notice, kind="need_rejected"):
+    number: int
+    reason: str
+    channel: str = "chat"
+
+
+@dataclass(frozen=True)
+class NeedCandidate(Notice, kind="need_candidate"):
+    number: int
+    title: str
+    channel: str = "chat"
 
 
 # ---------------------------------------------------------------- input
@@ -219,10 +257,10 @@ async def open_period(uow: UnitOfWork, *, actor: Actor, now: datetime, closes_on
         Chat.community_id == me.community_id, col(Chat.purpose).is_not(None),
         col(Chat.bot_status).in_(("member", "administrator"))))).all()
     for chat in chats:
-        outbox.notify(uow, tg_chat_id=chat.tg_chat_id, notice="needs_open", lang=community.locale, now=now,
-                      community_id=me.community_id, dedupe_key=f"needs_open:{period.id}:{chat.tg_chat_id}:"
-                      f"{int(now.timestamp())}", year=year, community=community.name,
-                      closes_on=closes_on.isoformat() if closes_on else None)
+        outbox.notify(uow, tg_chat_id=chat.tg_chat_id, lang=community.locale, now=now, community_id=me.community_id,
+                      dedupe_key=f"needs_open:{period.id}:{chat.tg_chat_id}:{int(now.timestamp())}",
+                      notice=NeedsOpened(year=year, community=community.name,
+                                         closes_on=closes_on.isoformat() if closes_on else None))
     return period
 
 
@@ -468,16 +506,14 @@ async def _reviewable(uow: UnitOfWork, actor: Actor, need_id: int) -> tuple[Memb
     return me, need
 
 
-async def _tell_author(uow: UnitOfWork, need: Need, notice: str, now: datetime, community: Community,
-                       **params: Any) -> None:
+async def _tell_author(uow: UnitOfWork, need: Need, notice: Notice, now: datetime, community: Community) -> None:
     row = (await uow.session.exec(select(Member, User).join(User, col(User.id) == col(Member.user_id))
                                   .where(Member.id == need.author_member_id))).first()
     if row is None:
         return
     user = row[1]
     outbox.notify(uow, tg_chat_id=user.tg_id, notice=notice, lang=user.language or community.locale, now=now,
-                  community_id=need.community_id, recipient_user_id=user.id,
-                  dedupe_key=f"{notice}:{need.id}", number=need.number, **params)
+                  community_id=need.community_id, recipient_user_id=user.id, dedupe_key=f"{notice.kind}:{need.id}")
 
 
 async def merge(uow: UnitOfWork, *, actor: Actor, need_id: int, into_number: int, now: datetime) -> Need:
@@ -503,8 +539,8 @@ async def merge(uow: UnitOfWork, *, actor: Actor, need_id: int, into_number: int
     audit.record(uow, action="need.merge", now=now, community_id=me.community_id, actor_user_id=actor.user.id,
                  subject_type="need", subject_id=need.id, number=need.number, into=target.number,
                  carried=len(movers - have))
-    await _tell_author(uow, need, "need_merged", now, actor.home(), into=target.number,
-                       own=need.author_member_id == target.author_member_id)
+    await _tell_author(uow, need, NeedMerged(number=need.number, into=target.number, channel=need.channel,
+                                             own=need.author_member_id == target.author_member_id), now, actor.home())
     return need
 
 
@@ -515,7 +551,7 @@ async def reject(uow: UnitOfWork, *, actor: Actor, need_id: int, reason: str, no
     uow.session.add(need)
     audit.record(uow, action="need.reject", now=now, community_id=me.community_id, actor_user_id=actor.user.id,
                  subject_type="need", subject_id=need.id, number=need.number, reason=why)
-    await _tell_author(uow, need, "need_rejected", now, actor.home(), reason=why)
+    await _tell_author(uow, need, NeedRejected(number=need.number, reason=why, channel=need.channel), now, actor.home())
     return need
 
 
@@ -533,7 +569,8 @@ async def promote(uow: UnitOfWork, *, actor: Actor, need_id: int, title: str, no
     uow.session.add(need)
     audit.record(uow, action="need.promote", now=now, community_id=me.community_id, actor_user_id=actor.user.id,
                  subject_type="need", subject_id=need.id, number=need.number, title=name, category=need.category)
-    await _tell_author(uow, need, "need_candidate", now, actor.home(), title=name)
+    await _tell_author(uow, need, NeedCandidate(number=need.number, title=name, channel=need.channel), now,
+                       actor.home())
     return need
 
 

@@ -4,6 +4,7 @@ flows.needs.remind)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from sqlalchemy import func
@@ -12,6 +13,7 @@ from sqlmodel import col, select
 from flows import outbox
 from flows.clock import local
 from flows.needs import is_open, local_year
+from flows.notices import Notice
 from storage.db import UnitOfWork
 from storage.models import Chat, Community, Need, NeedPeriod, OutboxMessage
 
@@ -21,6 +23,17 @@ REMIND_UNTIL = time(20, 0)
 FIRST_REMINDER = timedelta(days=7)  # the "needs_open" notice has just gone out before that
 LAST_CALL = timedelta(days=2)  # before the closing day
 LAST_CALL_NOT_BEFORE = timedelta(days=3)  # after opening
+
+
+@dataclass(frozen=True)
+class NeedsReminder(Notice, kind="needs_remind"):
+    """To every linked group: the collection is still open (`count` needs so far); `last`: the last call."""
+
+    year: int
+    community: str
+    count: int
+    last: bool
+    closes_on: str | None
 
 
 def _reminder_due(period: NeedPeriod, community: Community, now: datetime) -> str | None:
@@ -75,9 +88,9 @@ async def remind(uow: UnitOfWork, *, now: datetime) -> int:
         for chat, key in keys.items():
             if key in seen:
                 continue
-            outbox.notify(uow, tg_chat_id=chat, notice="needs_remind", lang=community.locale, now=now,
-                          community_id=community.id, dedupe_key=key, year=period.year, community=community.name,
-                          count=int(count), last=kind == "last",
-                          closes_on=closes_on.isoformat() if closes_on else None)
+            outbox.notify(uow, tg_chat_id=chat, lang=community.locale, now=now, community_id=community.id,
+                          dedupe_key=key, notice=NeedsReminder(
+                              year=period.year, community=community.name, count=int(count), last=kind == "last",
+                              closes_on=closes_on.isoformat() if closes_on else None))
             queued += 1
     return queued

@@ -15,6 +15,7 @@ from bot.handlers.acceptance import LINK as RATE_LINK
 from bot.handlers.board import COLOUR_NAMES, EMOJI
 from bot.handlers.common import int_arg, pager
 from bot.handlers.needs import CHANNEL_NAMES, _line, explain_needs
+from bot.handlers.needs_notices import need_ref
 from bot.render import NoticeRenderer, h
 from flows import acceptance, needs_loop
 from flows.errors import FlowError, Invalid
@@ -108,16 +109,7 @@ def explain_myneeds(ctx: Ctx, err: FlowError) -> str | None:
 
 
 def _who(lang: str, p: dict[str, Any]) -> str:
-    """Which need, as the recipient knows it: their own, one entered for them, or one they supported."""
-    number = p.get("need_number", "")
-    if not p.get("author"):
-        return tr(lang, "Need #{number}, which you supported with “+1”,", number=number)
-    if p.get("channel") == "door_visit":
-        return tr(lang, "The need the grid worker entered for you (#{number})", number=number)
-    if p.get("channel") in ("meeting", "rep_meeting"):
-        return tr(lang, "The need recorded for you at the {channel} (#{number})", number=number,
-                  channel=tr(lang, CHANNEL_NAMES[p["channel"]]))
-    return tr(lang, "Your need #{number}", number=number)
+    return need_ref(lang, p.get("need_number", ""), p.get("channel"), author=bool(p.get("author")))
 
 
 def _n_elected(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:

@@ -16,6 +16,7 @@ from bot.core.i18n import N_, tr
 from bot.core.types import Keyboard
 from bot.handlers import needs_notices
 from bot.handlers.common import MAX_ARGS, grid, int_arg, pager
+from bot.handlers.needs_notices import CHANNEL_NAMES
 from bot.render import h
 from flows import needs
 from flows.errors import AlreadyDone, FlowError, Invalid, LimitReached, NotFound, NotRegistered
@@ -29,8 +30,6 @@ CATEGORY_NAMES = {"env": N_("Environment"), "facility": N_("Facilities"), "elder
                   "culture": N_("Culture and sports"), "safety": N_("Safety"), "traffic": N_("Parking and traffic"),
                   "green": N_("Greening"), "convenience": N_("Convenience services"), "child": N_("Children"),
                   "property": N_("Property management")}
-CHANNEL_NAMES = {"chat": N_("chat"), "door_visit": N_("door visit"), "meeting": N_("multi-committee meeting"),
-                 "rep_meeting": N_("representatives' meeting")}
 STATUS_NAMES = {"open": N_("open"), "merged": N_("merged"), "rejected": N_("not taken up"),
                 "candidate": N_("candidate project")}
 FIELD_NAMES = {"text": N_("need"), "reason": N_("reason"), "title": N_("title"), "category": N_("category name")}

@@ -1,13 +1,20 @@
 """The needs list's notices (需求清单): the collection opening and the groups' reminders, and what the
-author of a need is told when it is merged, not taken up, or made a candidate project."""
+author of a need is told when it is merged, not taken up, or made a candidate project (a need a grid worker
+entered for them is worded so: "网格员代您提交的需求")."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from bot.core.i18n import tr
+from bot.core.i18n import N_, tr
 from bot.core.types import Button, OutMessage
 from bot.render import NoticeRenderer, h
+from flows.needs import NeedCandidate, NeedMerged, NeedRejected, NeedsOpened
+from flows.needs_reminders import NeedsReminder
+
+#: How a need was raised (also the need dialog's wording, bot/handlers/needs.py).
+CHANNEL_NAMES = {"chat": N_("chat"), "door_visit": N_("door visit"), "meeting": N_("multi-committee meeting"),
+                 "rep_meeting": N_("representatives' meeting")}
 
 
 def _n_open(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
@@ -19,7 +26,32 @@ def _n_open(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
     return OutMessage(text=text, buttons=[[Button(text=tr(lang, "✍ Submit a need"), url=r.deep_link("need"))]])
 
 
+def need_ref(lang: str, number: object, channel: object, *, author: bool = True) -> str:
+    """A need as its recipient knows it: their own, one a grid worker (or a meeting) recorded for them, or one
+    they supported with "+1"."""
+    if not author:
+        return tr(lang, "Need #{number}, which you supported with “+1”,", number=number)
+    if channel == "door_visit":
+        return tr(lang, "The need the grid worker entered for you (#{number})", number=number)
+    if channel in ("meeting", "rep_meeting"):
+        return tr(lang, "The need recorded for you at the {channel} (#{number})", number=number,
+                  channel=tr(lang, CHANNEL_NAMES[str(channel)]))
+    return tr(lang, "Your need #{number}", number=number)
+
+
+def _entered(p: dict[str, Any]) -> bool:
+    """A need someone else recorded for its author (a door visit, a meeting): worded as such."""
+    return p.get("channel", "chat") != "chat"
+
+
 def _n_merged(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
+    if _entered(p):
+        need = need_ref(lang, p.get("number"), p.get("channel"))
+        if p.get("own"):
+            return OutMessage(text=tr(lang, "{need} was merged into your need #{into}, which asks for the same.",
+                                      need=need, into=p.get("into")))
+        return OutMessage(text=tr(lang, "{need} was merged into need #{into}, which asks for the same. You now "
+                                        "support need #{into}.", need=need, into=p.get("into")))
     if p.get("own"):
         return OutMessage(text=tr(lang, "Your need #{number} was merged into your need #{into}, which asks for the "
                                         "same.", number=p.get("number"), into=p.get("into")))
@@ -28,11 +60,18 @@ def _n_merged(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
 
 
 def _n_rejected(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
+    if _entered(p):
+        return OutMessage(text=tr(lang, "{need} is not taken up this year. Reason: {reason}",
+                                  need=need_ref(lang, p.get("number"), p.get("channel")), reason=h(p.get("reason", ""))))
     return OutMessage(text=tr(lang, "Your need #{number} is not taken up this year. Reason: {reason}",
                               number=p.get("number"), reason=h(p.get("reason", ""))))
 
 
 def _n_candidate(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
+    if _entered(p):
+        return OutMessage(text=tr(lang, "🎉 {need} is now a candidate project: “{title}”. The residents' "
+                                        "representatives will vote on the candidates.",
+                                  need=need_ref(lang, p.get("number"), p.get("channel")), title=h(p.get("title", ""))))
     return OutMessage(text=tr(lang, "🎉 Your need #{number} is now a candidate project: “{title}”. The residents' "
                                     "representatives will vote on the candidates.",
                               number=p.get("number"), title=h(p.get("title", ""))))
@@ -54,6 +93,6 @@ def _n_remind(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
     return OutMessage(text=text, buttons=[[Button(text=tr(lang, "✍ Submit a need"), url=r.deep_link("need"))]])
 
 
-NOTICES = {"needs_open": _n_open, "needs_remind": _n_remind, "need_merged": _n_merged, "need_rejected": _n_rejected,
-           "need_candidate": _n_candidate}
+NOTICES = {NeedsOpened.kind: _n_open, NeedsReminder.kind: _n_remind, NeedMerged.kind: _n_merged,
+           NeedRejected.kind: _n_rejected, NeedCandidate.kind: _n_candidate}
 

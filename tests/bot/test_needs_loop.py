@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import col, delete, select
+from sqlmodel import select
 
 from flows import ballot, membership, needs, projects
 from flows.roles import Role
-from storage.models import OutboxMessage, Project, User
+from storage.models import Project, User
 from tests.bot.conftest import Harness, buttons
 from tests.bot.test_acceptance import BLUE, RED, png
 
@@ -57,9 +57,10 @@ async def setup(linli: Harness) -> None:
             rep = await actor(linli, tg_id, uow)
             assert rep.member is not None
             await membership.assign_role(uow, member=rep.member, role=Role.REPRESENTATIVE, org=None, now=now)
-        # seeding, not under test: the review's "candidate" notices
-        await uow.session.execute(delete(OutboxMessage).where(col(OutboxMessage.status) == "pending"))
         await uow.commit()
+    assert linli.app.sender is not None
+    linli.app.sender.wake()
+    await linli.settle()
 
 
 async def vote_and_close(linli: Harness) -> None:
@@ -95,6 +96,9 @@ async def vote_and_close(linli: Harness) -> None:
 async def test_item1_myneeds_and_private_notices_close_the_loop(linli: Harness) -> None:
     daytime(linli)
     await setup(linli)
+    told = [m["text"] for m in await linli.tg.bot_messages(RES) if "候选项目" in m["text"]]
+    assert any("的需求 #1 已列为候选项目" in t and "网格员" not in t for t in told), told
+    assert any("🎉 网格员代您提交的需求（#2）已列为候选项目：「老年餐桌」" in t for t in told), told
     mine = (await linli.say(RES, "/myneeds"))[-1]["text"]
     assert "候选项目：楼道照明改造" in mine and "网格员代您提交的需求" in mine
 

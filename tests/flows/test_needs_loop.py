@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from flows import acceptance, ballot, needs_loop, projects
+from flows import acceptance, ballot, needs, needs_loop, projects
 from flows.needs_loop import DONE, ELECTED, IN_PROGRESS, NOT_ELECTED
 from storage.db import Database
 from storage.models import Community, Need, NeedSupport, OutboxMessage, Project, User
@@ -127,3 +127,19 @@ async def test_item1_myneeds_follows_the_need_to_its_completion(db: Database) ->
     again = (await _rows(db, "project_comparison"))[-1]
     assert again.tg_chat_id == w.tg["resident"] and again.payload["op"] == "compose"
     assert second
+
+
+async def test_item1_a_need_entered_by_the_grid_worker_is_told_as_such(db: Database) -> None:
+    w = await build(db, candidates=0)
+    admin, grid = await w.actor(db, "admin"), await w.actor(db, "grid")
+    async with db.uow(write=True) as uow:
+        await needs.open_period(uow, actor=admin, now=NOW)
+        door = await needs.submit(uow, actor=grid, category="env", text="楼道堆物", now=NOW, channel="door_visit",
+                                  author_member_id=w.members["resident"])
+        await needs.promote(uow, actor=admin, need_id=door.id or 0, title="楼道清理", now=NOW)
+        await uow.commit()
+    told = await _rows(db, "need_candidate")
+    assert [(r.tg_chat_id, r.payload["params"]["channel"]) for r in told] == [(w.tg["resident"], "door_visit")]
+    async with db.uow() as uow:
+        page = await needs_loop.my_needs(uow, actor=await w.actor(db, "resident"), now=NOW, size=20)
+    assert [(m.line.channel, m.supported) for m in page.items if m.line.id == door.id] == [("door_visit", False)]
