@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import func, update
 from sqlmodel import col, select
 
-from flows import outbox
+from flows import membership, outbox
 from flows import projects as projects_flow
 from flows.clock import local
 from flows.errors import NotFound
@@ -291,6 +291,16 @@ async def page(uow: UnitOfWork, *, community: Community, project_id: int, now: d
                 milestones=milestones,
                 reports=[Report(r.created_at, r.percent, r.note, int(per_report.get(r.id, 0))) for r in latest],
                 photos={k: int(n) for k, n in photos.items()})
+
+
+async def page_of_member(uow: UnitOfWork, *, user: User, project_id: int, now: datetime) -> tuple[Page, Community]:
+    """A project's page for a member of its community, whichever community they are in now (a group's board
+    link opens it in private: the group's community is the project's)."""
+    project = await uow.session.get(Project, project_id)
+    community = await uow.session.get(Community, project.community_id) if project is not None else None
+    if community is None or await membership.membership(uow, user=user, community_id=community.id or 0) is None:
+        raise NotFound("project", project_id)
+    return await page(uow, community=community, project_id=project_id, now=now), community
 
 
 # ---------------------------------------------------------------- digests

@@ -155,9 +155,10 @@ async def _page(ctx: Ctx, community: Community, project_id: int) -> tuple[str, K
 async def from_link(ctx: Ctx, payload: str) -> None:
     """/start project_<id>: a project's page in private (the group board's buttons)."""
     project_id = int_arg(payload[len(LINK):])
-    if project_id is None or ctx.actor.community is None:
+    if project_id is None:
         raise NotFound("project", payload)
-    ctx.reply(*await _page(ctx, ctx.actor.community, project_id))
+    pg, community = await board.page_of_member(ctx.uow, user=ctx.actor.user, project_id=project_id, now=ctx.now)
+    ctx.reply(page_text(ctx, pg, community), [[ctx.button(ctx.t("◀ Board"), "bd", "b")]])
 
 
 @router.command("board", where=ANYWHERE, description=N_("The projects board: progress of this year's projects"))

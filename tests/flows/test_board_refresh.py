@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
 from sqlmodel import select
 
 from flows import board
+from flows.errors import NotFound
 from storage.db import Database
-from storage.models import OutboxMessage, Project
+from storage.models import OutboxMessage, Project, User
 from tests.flows.test_board import (
     BUILDING_GROUP,
     COMMITTEE,
@@ -80,3 +82,19 @@ async def test_item4_the_posted_board_is_edited_when_it_changes_at_most_hourly(d
     assert len(edits) == 3 and all(r.payload["params"]["rows"][2]["completed"] for r in edits)
     await _sent(db)
     assert (await _due(db, START + timedelta(hours=6))).edits == 0  # nothing changed since
+
+
+async def test_item4_the_group_boards_link_opens_the_page_for_members_of_its_community(db: Database) -> None:
+    w = await _community(db, "北辰示范社区", START)
+    other = await _community(db, "别的社区", START, chats=False, tg_base=100)
+    await _projects(db, w, START)
+    async with db.uow() as uow:
+        member = (await uow.session.exec(select(User).where(User.tg_id == 502))).one()  # 赵阿姨 of the first
+        stranger = (await uow.session.exec(select(User).where(User.tg_id == 602))).one()  # of the other
+        pg, community = await board.page_of_member(uow, user=member, project_id=w.projects["late"], now=START)
+        assert community.id == w.community_id and pg.row.title == "项目late"
+        with pytest.raises(NotFound):
+            await board.page_of_member(uow, user=stranger, project_id=w.projects["late"], now=START)
+        with pytest.raises(NotFound):
+            await board.page_of_member(uow, user=member, project_id=999999, now=START)
+    assert other.community_id != w.community_id
