@@ -360,7 +360,8 @@ async def _finish(uow: UnitOfWork, ballot: Ballot, winners: Sequence[int], now: 
         _tell_group(uow, chat, community, result, f"ballot_result:{ballot.id}:{chat.tg_chat_id}", now)
     for admin, user in await membership.holders_of(uow, community_id=ballot.community_id, role=Role.ADMIN):
         _tell_user(uow, user, community, result, f"ballot_result:{ballot.id}:m{admin.id}", now)
-    await needs_loop.tell_elected(uow, community=community, projects=new_projects, now=now)
+    await needs_loop.tell_elected(uow, community=community, ballot_id=ballot.id or 0, projects=new_projects,
+                                  now=now)
 
 
 async def close(uow: UnitOfWork, *, ballot_id: int, now: datetime, actor: Actor | None = None,

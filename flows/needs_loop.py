@@ -5,12 +5,12 @@ projects) → in progress (进行中: the owner reported, with the project's col
 completed and green, with the before/after picture), or not elected (未当选: a closed ballot left it out).
 `my_needs` reads the stages for /myneeds in a fixed number of queries per page.
 
-The author and every supporter of an elected need get one private notice at the election (`tell_elected`,
-called where the tally makes the projects) and one at completion (`tell_done`, called where the comparison
-post goes out with an "after" photo): each person once even when they are author and supporter, once per
-need and kind (the dedupe key is looked up first, and the schema refuses a second row), never in quiet hours
-(a notice queued between QUIET_FROM and QUIET_UNTIL local time waits until QUIET_UNTIL), and only to members
-of the need's community whom the bot can still reach."""
+The author and every supporter of an elected need are told privately at the election (`tell_elected`, called
+where the tally makes the projects: one notice per person, listing all their elected needs) and once more
+when its project is finished (`tell_done`, called where the comparison post goes out with an "after" photo):
+each person once even when they are author and supporter (the dedupe key is looked up first, and the schema
+refuses a second row), never in quiet hours (a notice queued between QUIET_FROM and QUIET_UNTIL local time
+waits until QUIET_UNTIL), and only to members of the need's community whom the bot can still reach."""
 
 from __future__ import annotations
 
@@ -62,17 +62,14 @@ def after_quiet_hours(now: datetime, tz: str) -> datetime:
 
 
 @dataclass(frozen=True)
-class NeedElected(Notice, kind="need_elected"):
-    """A need the representatives' vote made one of the year's projects."""
+class NeedsElected(Notice, kind="need_elected"):
+    """The needs of one person the representatives' vote made projects of the year, in one notice: each
+    {need_number, project_number, title, votes, author (the recipient asked for it; else they supported it
+    with "+1"), channel (how it was raised: "door_visit" is a grid worker's entry for the resident)}."""
 
-    need_number: int
     year: int
-    project_number: int
-    title: str
     community: str
-    votes: int
-    author: bool  # the recipient asked for it (else they supported it with "+1")
-    channel: str  # how the need was raised: "door_visit" is a grid worker's entry for the resident
+    needs: list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -108,13 +105,20 @@ async def _needers(uow: UnitOfWork, need: Need) -> list[tuple[Member, User, bool
     return [(*rows[mid], mid == need.author_member_id) for mid in order if mid in rows]
 
 
+async def _taken(uow: UnitOfWork, keys: list[str]) -> set[str]:
+    """The dedupe keys already used (a notice queued, sent, or purged to its key)."""
+    if not keys:
+        return set()
+    return set((await uow.session.exec(select(OutboxMessage.dedupe_key).where(
+        col(OutboxMessage.dedupe_key).in_(keys)))).all())  # type: ignore[arg-type]
+
+
 async def _tell(uow: UnitOfWork, need: Need, community: Community, prefix: str, now: datetime,
                 make: Callable[[bool], Notice]) -> list[OutboxMessage]:
     """Queue `make(author?)` to each of the need's people not told yet (by the dedupe key), after quiet hours."""
     people = await _needers(uow, need)
     keys = {m.id: f"{prefix}:{need.id}:{m.id}" for m, _, _ in people}
-    taken = set((await uow.session.exec(select(OutboxMessage.dedupe_key).where(
-        col(OutboxMessage.dedupe_key).in_(list(keys.values()))))).all()) if keys else set()
+    taken = await _taken(uow, list(keys.values()))
     wake = after_quiet_hours(now, community.timezone)
     rows = []
     for member, user, author in people:
@@ -129,19 +133,33 @@ async def _tell(uow: UnitOfWork, need: Need, community: Community, prefix: str, 
     return rows
 
 
-async def tell_elected(uow: UnitOfWork, *, community: Community, projects: Sequence[Project], now: datetime) -> int:
-    """Tell the authors and supporters of the needs the vote made `projects`; returns how many were told."""
-    told = 0
-    for project in projects:
+async def tell_elected(uow: UnitOfWork, *, community: Community, ballot_id: int, projects: Sequence[Project],
+                       now: datetime) -> int:
+    """Tell the authors and supporters of the needs the vote (`ballot_id`, the round that made `projects`)
+    elected: one notice per person listing their needs, after quiet hours, once (dedupe key per ballot and
+    person). Returns how many people were told."""
+    people: dict[int, tuple[User, list[dict[str, Any]]]] = {}
+    year = projects[0].year if projects else 0
+    for project in sorted(projects, key=lambda p: p.number):
         need = await uow.session.get(Need, project.need_id) if project.need_id else None
         if need is None:
             continue
-
-        def elected(author: bool, n: Need = need, p: Project = project) -> Notice:
-            return NeedElected(need_number=n.number, year=p.year, project_number=p.number, title=p.title,
-                               community=community.name, votes=p.votes, author=author, channel=n.channel)
-
-        told += len(await _tell(uow, need, community, "need_elected", now, elected))
+        for member, user, author in await _needers(uow, need):
+            people.setdefault(member.id or 0, (user, []))[1].append({
+                "need_number": need.number, "project_number": project.number, "title": project.title,
+                "votes": project.votes, "author": author, "channel": need.channel})
+    keys = {mid: f"need_elected:{ballot_id}:{mid}" for mid in people}
+    taken = await _taken(uow, list(keys.values()))
+    wake = after_quiet_hours(now, community.timezone)
+    told = 0
+    for mid, (user, items) in people.items():
+        if keys[mid] in taken:
+            continue
+        row = outbox.notify(uow, tg_chat_id=user.tg_id, lang=user.language or community.locale, now=now,
+                            community_id=community.id, recipient_user_id=user.id, dedupe_key=keys[mid],
+                            notice=NeedsElected(year=year, community=community.name, needs=items))
+        row.not_before = wake
+        told += 1
     return told
 
 

@@ -19,7 +19,7 @@ from bot.handlers.needs_notices import need_ref
 from bot.render import NoticeRenderer, h
 from flows import acceptance, needs_loop
 from flows.errors import FlowError, Invalid
-from flows.needs_loop import MyNeed, NeedDone, NeedElected
+from flows.needs_loop import MyNeed, NeedDone, NeedsElected
 
 router = Router()
 
@@ -113,11 +113,22 @@ def _who(lang: str, p: dict[str, Any]) -> str:
 
 
 def _n_elected(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
-    text = tr(lang, "🎉 {need} was elected in the representatives' vote: it is project {number} of {year}, "
-                    "“{title}” ({votes} votes). /myneeds follows its progress.", need=_who(lang, p),
-              number=p.get("project_number", ""), year=p.get("year", ""), title=h(p.get("title", "")),
-              votes=p.get("votes", 0))
-    return OutMessage(text=text)
+    """One person's elected needs: a sentence for one, a list for several."""
+    items = [x for x in p.get("needs") or [] if isinstance(x, dict)]
+    if len(items) == 1:
+        x = items[0]
+        return OutMessage(text=tr(
+            lang, "🎉 {need} was elected in the representatives' vote: it is project {number} of {year}, “{title}” "
+                  "({votes} votes). /myneeds follows its progress.", need=_who(lang, x),
+            number=x.get("project_number", ""), year=p.get("year", ""), title=h(x.get("title", "")),
+            votes=x.get("votes", 0)))
+    lines = [tr(lang, "🎉 The representatives' vote made these needs you asked for or supported projects of {year}:",
+                year=p.get("year", ""))]
+    lines += [tr(lang, "• {need}: project {number} “{title}” ({votes} votes)", need=_who(lang, x),
+                 number=x.get("project_number", ""), title=h(x.get("title", "")), votes=x.get("votes", 0))
+              for x in items]
+    lines.append(tr(lang, "/myneeds follows their progress."))
+    return OutMessage(text="\n".join(lines))
 
 
 def _n_done(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
@@ -130,7 +141,7 @@ def _n_done(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
     return OutMessage(text=text, buttons=[[Button(text=tr(lang, "⭐ Rate"), url=r.deep_link(f"{RATE_LINK}{pid}"))]])
 
 
-NOTICES = {NeedElected.kind: _n_elected, NeedDone.kind: _n_done}
+NOTICES = {NeedsElected.kind: _n_elected, NeedDone.kind: _n_done}
 
 #: Errors are worded as the needs list words them.
 EXPLAIN = explain_myneeds

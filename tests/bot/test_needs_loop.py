@@ -98,18 +98,20 @@ async def test_item1_myneeds_and_private_notices_close_the_loop(linli: Harness) 
     await setup(linli)
     told = [m["text"] for m in await linli.tg.bot_messages(RES) if "候选项目" in m["text"]]
     assert any("的需求 #1 已列为候选项目" in t and "网格员" not in t for t in told), told
-    assert any("🎉 网格员代您提交的需求（#2）已列为候选项目：「老年餐桌」" in t for t in told), told
+    assert any("🎉 网格员代您提交的需求 #2 已列为候选项目：「老年餐桌」" in t for t in told), told
     mine = (await linli.say(RES, "/myneeds"))[-1]["text"]
     assert "候选项目：楼道照明改造" in mine and "网格员代您提交的需求" in mine
 
     before = await linli.tg.cursor()
     await vote_and_close(linli)
-    told = [m["text"] for m in await linli.tg.bot_messages(RES, before)]
-    assert len([t for t in told if "当选" in t]) == 2, told
-    assert any("您的需求 #1" in t and "第 1 项民生实事「楼道照明改造」" in t for t in told), told
-    assert any("网格员代您提交的需求（#2）" in t and "老年餐桌" in t for t in told), told
+    told = [m["text"] for m in await linli.tg.bot_messages(RES, before) if "居民代表点选" in m["text"]]
+    assert len(told) == 1, told  # one notice for both needs
+    assert "您提出或支持的这些需求成为" in told[0]
+    assert "• 您的需求 #1：第 1 项实事「楼道照明改造」" in told[0], told
+    assert "• 网格员代您提交的需求 #2：第 2 项实事「老年餐桌」" in told[0], told
     supporter = [m["text"] for m in await linli.tg.bot_messages(R1, before) if "当选" in m["text"]]
-    assert len(supporter) == 1 and "您点过「+1」支持的需求 #1" in supporter[0]
+    assert len(supporter) == 1 and "您点过「+1」支持的需求 #1 在居民代表点选中当选" in supporter[0]
+    assert "第 1 项民生实事「楼道照明改造」" in supporter[0]
     theirs = (await linli.say(R1, "/myneeds"))[-1]["text"]  # /myneeds follows it for the supporter too
     assert "🗳 当选：今年第 1 项实事「楼道照明改造」" in theirs and "您点了「+1」支持这条需求" in theirs
 

@@ -12,6 +12,7 @@ from sqlmodel import col, select
 from flows import acceptance, ballot, needs, needs_loop, projects
 from flows.needs_loop import DONE, ELECTED, IN_PROGRESS, NOT_ELECTED
 from storage.db import Database
+from storage.models import Ballot as BallotRow
 from storage.models import Community, Need, NeedSupport, OutboxMessage, Project, User
 from tests.flows.test_ballot import NOW, World, _close, _ready, _vote, build
 
@@ -52,20 +53,22 @@ async def test_item1_the_election_tells_author_and_supporters_once(db: Database)
     w = await build(db)
     await _elect(db, w)
     told = await _rows(db, "need_elected")
-    got = sorted((r.tg_chat_id, r.payload["params"]["need_number"], r.payload["params"]["author"]) for r in told)
-    # the author once for #1 though they also pressed "+1"; rep1 as a supporter; the unreachable grid worker never
-    assert got == sorted([(w.tg["resident"], 1, True), (w.tg["rep1"], 1, False), (w.tg["resident"], 2, True)])
-    door = next(r for r in told if r.payload["params"]["need_number"] == 2)
-    assert door.payload["params"]["channel"] == "door_visit"
-    assert {r.recipient_user_id is not None for r in told} == {True}
+    got = {r.tg_chat_id: [(x["need_number"], x["project_number"], x["author"], x["channel"])
+                          for x in r.payload["params"]["needs"]] for r in told}
+    # one notice per person: the author once for #1 though they also pressed "+1", with #2 (entered for them on
+    # a door visit); rep1 as a supporter; the unreachable grid worker never
+    assert got == {w.tg["resident"]: [(1, 1, True, "chat"), (2, 2, True, "door_visit")],
+                   w.tg["rep1"]: [(1, 1, False, "chat")]}
+    assert len(told) == 2 and {r.recipient_user_id is not None for r in told} == {True}
     # idempotent: telling again adds nothing (the dedupe key is looked up first)
     async with db.uow(write=True) as uow:
         made = (await uow.session.exec(select(Project))).all()
         community = await uow.session.get(Community, w.community_id)
-        assert community is not None
-        assert await needs_loop.tell_elected(uow, community=community, projects=made, now=NOW) == 0
+        bid = (await uow.session.exec(select(BallotRow.id))).one()
+        assert community is not None and bid is not None
+        assert await needs_loop.tell_elected(uow, community=community, ballot_id=bid, projects=made, now=NOW) == 0
         await uow.commit()
-    assert len(await _rows(db, "need_elected")) == 3
+    assert len(await _rows(db, "need_elected")) == 2
     # the supporter's /myneeds follows the need they were told of
     async with db.uow() as uow:
         page = await needs_loop.my_needs(uow, actor=await w.actor(db, "rep1"), now=NOW, size=20)
