@@ -17,10 +17,11 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from flows import membership, outbox
+from flows import membership, needs_loop, outbox
 from flows.clock import local
 from flows.errors import AlreadyDone, Invalid, NotFound
 from flows.membership import Actor
+from flows.notices import Notice
 from flows.roles import Role
 from storage.db import UnitOfWork
 from storage.models import (
@@ -35,7 +36,7 @@ from storage.models import (
 )
 
 COMPARISON = "comparison"  # ProjectPost.kind of the before/after post
-NOTICE = "project_comparison"  # the outbox notice (worded in bot/handlers/acceptance.py)
+NOTICE = "project_comparison"  # the outbox notice (ProjectComparison, worded in bot/handlers/acceptance.py)
 COMMENT_NOTICE = "project_comment"  # a resident's comment, passed on to the project's owner or the admins
 PICTURE = "comparison"  # the outbox picture composed by the sender (bot/pictures/compare.py)
 THUMBS_UP = "👍"
@@ -53,6 +54,37 @@ class Summary:
     average: float | None = None
 
 
+# ---------------------------------------------------------------- notices (worded in bot/handlers/acceptance.py)
+
+
+@dataclass(frozen=True)
+class ProjectComparison(Notice, kind="project_comparison"):
+    """The before/after post to a building group (the sender composes the picture from these fields, days
+    ISO and local)."""
+
+    project_id: int
+    number: int
+    year: int
+    title: str
+    community: str
+    completed_on: str | None
+    before: str | None
+    before_on: str | None
+    after: str | None
+    after_on: str | None
+
+
+@dataclass(frozen=True)
+class ProjectComment(Notice, kind="project_comment"):
+    """A resident's rating with a comment (or a voice comment), passed on to the owner or the admins."""
+
+    number: int
+    title: str
+    stars: int
+    comment: str | None
+    voice: str | None
+
+
 # ---------------------------------------------------------------- the comparison post
 
 
@@ -68,19 +100,11 @@ async def building_groups(uow: UnitOfWork, community_id: int) -> list[Chat]:
         col(Chat.bot_status).in_(PRESENT)).order_by(col(Chat.id)))).all())
 
 
-async def completed(uow: UnitOfWork, *, project: Project, now: datetime) -> int:
-    """Queue the comparison post to every building group of the project's community; returns how many were
-    queued. Once per group — except that a post which went out without an "after" photo (the project was
-    marked complete first) is posted again, with the picture, when the first "after" photo comes."""
-    community = await uow.session.get(Community, project.community_id)
-    if community is None or project.id is None:
-        raise NotFound("project", project.id)
-    before = await _latest_photo(uow, project.id, "before")
-    after = await _latest_photo(uow, project.id, "after")
-    posted = {post.tg_chat_id: (post, row) for post, row in (await uow.session.exec(
-        select(ProjectPost, OutboxMessage).join(OutboxMessage, col(OutboxMessage.id) == col(ProjectPost.outbox_id),
-                                                isouter=True)
-        .where(ProjectPost.project_id == project.id, ProjectPost.kind == COMPARISON))).all()}
+async def _comparison(uow: UnitOfWork, project: Project, community: Community, now: datetime
+                      ) -> tuple[dict[str, Any], ProjectPhoto | None, ProjectPhoto | None]:
+    """The comparison's fields (ProjectComparison's) and the latest before and after photos."""
+    before = await _latest_photo(uow, project.id or 0, "before")
+    after = await _latest_photo(uow, project.id or 0, "after")
 
     def day(at: datetime | None) -> str | None:
         return local(at, community.timezone).date().isoformat() if at is not None else None
@@ -91,15 +115,43 @@ async def completed(uow: UnitOfWork, *, project: Project, now: datetime) -> int:
         "before": before.file_id if before else None, "before_on": day(before.created_at) if before else None,
         "after": after.file_id if after else None, "after_on": day(after.created_at) if after else None,
     }
+    return params, before, after
+
+
+async def send_picture(uow: UnitOfWork, *, actor: Actor, project_id: int, now: datetime) -> None:
+    """Queue a finished project's before/after picture to the actor in private (/myneeds' 🖼 button); the
+    sender composes it. Invalid("project", "no_photos") when there is no photo to show."""
+    project = await finished_project(uow, actor=actor, project_id=project_id)
+    params, before, after = await _comparison(uow, project, actor.home(), now)
+    if before is None and after is None:
+        raise Invalid("project", "no_photos")
+    row = outbox.notify(uow, tg_chat_id=actor.user.tg_id, notice=ProjectComparison(**params),
+                        lang=actor.user.language or actor.home().locale, now=now, community_id=project.community_id,
+                        recipient_user_id=actor.user.id)
+    row.payload = {**row.payload, "op": "compose", "picture": PICTURE}
+
+
+async def completed(uow: UnitOfWork, *, project: Project, now: datetime) -> int:
+    """Queue the comparison post to every building group of the project's community; returns how many were
+    queued. Once per group — except that a post which went out without an "after" photo (the project was
+    marked complete first) is posted again, with the picture, when the first "after" photo comes. Once there is
+    an "after" photo, the author and supporters of the project's need are told in private (flows.needs_loop)."""
+    community = await uow.session.get(Community, project.community_id)
+    if community is None or project.id is None:
+        raise NotFound("project", project.id)
+    params, before, after = await _comparison(uow, project, community, now)
+    posted = {post.tg_chat_id: (post, row) for post, row in (await uow.session.exec(
+        select(ProjectPost, OutboxMessage).join(OutboxMessage, col(OutboxMessage.id) == col(ProjectPost.outbox_id),
+                                                isouter=True)
+        .where(ProjectPost.project_id == project.id, ProjectPost.kind == COMPARISON))).all()}
     queued = 0
     for chat in await building_groups(uow, project.community_id):
         post, earlier = posted.get(chat.tg_chat_id, (None, None))
         if post is not None and (after is None or (earlier is not None and _had_after(earlier))):
             continue  # posted already (and nothing better to show)
-        row = outbox.notify(uow, tg_chat_id=chat.tg_chat_id, notice=NOTICE, lang=community.locale, now=now,
-                            community_id=community.id,
-                            dedupe_key=f"{NOTICE}:{project.id}:{chat.tg_chat_id}:{after.id if after else 0}",
-                            **params)
+        row = outbox.notify(uow, tg_chat_id=chat.tg_chat_id, notice=ProjectComparison(**params),
+                            lang=community.locale, now=now, community_id=community.id,
+                            dedupe_key=f"{NOTICE}:{project.id}:{chat.tg_chat_id}:{after.id if after else 0}")
         if before is not None or after is not None:
             # the sender downloads the photos and composes the picture (bot/outbox.py, op "compose")
             row.payload = {**row.payload, "op": "compose", "picture": PICTURE}
@@ -111,6 +163,8 @@ async def completed(uow: UnitOfWork, *, project: Project, now: datetime) -> int:
             post.outbox_id, post.message_id, post.updated_at = row.id, None, now
         queued += 1
     await uow.session.flush()
+    if after is not None and project.completed_at is not None:  # done: the people who asked for it are told
+        await needs_loop.tell_done(uow, community=community, project=project, picture=params, now=now)
     return queued
 
 
@@ -272,9 +326,10 @@ async def _pass_on(uow: UnitOfWork, project: Project, row: ProjectRating, now: d
     readers = [owner] if owner else await membership.holders_of(uow, community_id=community.id or 0,
                                                                   role=Role.ADMIN)
     for _member, user in readers:
-        outbox.notify(uow, tg_chat_id=user.tg_id, notice=COMMENT_NOTICE, lang=user.language or community.locale,
-                      now=now, community_id=community.id, recipient_user_id=user.id, number=project.number,
-                      title=project.title, stars=row.stars, comment=row.comment, voice=row.comment_voice_file_id)
+        outbox.notify(uow, tg_chat_id=user.tg_id, lang=user.language or community.locale, now=now,
+                      community_id=community.id, recipient_user_id=user.id,
+                      notice=ProjectComment(number=project.number, title=project.title, stars=row.stars,
+                                            comment=row.comment, voice=row.comment_voice_file_id))
 
 
 async def summary(uow: UnitOfWork, project_ids: list[int]) -> dict[int, Summary]:

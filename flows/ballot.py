@@ -30,9 +30,14 @@ from typing import Any
 from sqlalchemy import delete, func, update
 from sqlmodel import col, select
 
-from flows import audit, membership
+from flows import audit, membership, needs_loop
 from flows import ballot_sheets as papers
 from flows.ballot_core import (  # noqa: F401  (what callers see is part of this module's interface)
+    BallotOpened,
+    BallotOpenedGroup,
+    BallotReminder,
+    BallotResult,
+    BallotTie,
     BallotView,
     CandidateLine,
     Outcome,
@@ -174,12 +179,13 @@ async def _start(uow: UnitOfWork, ballot: Ballot, community: Community, now: dat
     standing = sum(1 for c, _ in await _candidates(uow, ballot.id) if c.withdrawn_at is None)
     closes = ballot.closes_at.isoformat()
     for member, user in voters:
-        _tell_user(uow, user, community, "ballot_open", f"ballot_open:{ballot.id}:{member.id}", now,
-                   ballot_id=ballot.id, year=ballot.year, round=ballot.round, choose=ballot.choose,
-                   minimum=ballot.minimum, closes_at=closes, candidates=standing)
+        _tell_user(uow, user, community, BallotOpened(
+            ballot_id=ballot.id, year=ballot.year, round=ballot.round, choose=ballot.choose, minimum=ballot.minimum,
+            closes_at=closes, candidates=standing, tz=community.timezone), f"ballot_open:{ballot.id}:{member.id}", now)
     for chat in await _groups(uow, ballot.community_id):
-        _tell_group(uow, chat, community, "ballot_open_group", f"ballot_open_group:{ballot.id}:{chat.tg_chat_id}",
-                    now, year=ballot.year, round=ballot.round, voters=len(voters), closes_at=closes)
+        _tell_group(uow, chat, community, BallotOpenedGroup(
+            year=ballot.year, round=ballot.round, voters=len(voters), closes_at=closes, tz=community.timezone),
+            f"ballot_open_group:{ballot.id}:{chat.tg_chat_id}", now)
     return len(voters)
 
 
@@ -305,9 +311,10 @@ async def _chain(uow: UnitOfWork, ballot: Ballot) -> list[Ballot]:
 
 
 async def _finish(uow: UnitOfWork, ballot: Ballot, winners: Sequence[int], now: datetime, *,
-                  sheets: int, candidates: list[tuple[BallotCandidate, int]]) -> None:
+                  sheets: int, candidates: list[tuple[BallotCandidate, int]], decided: Sequence[int] = ()) -> None:
     """Make the projects (ancestors' elected first, then `winners`), close the ballot and its ancestors, tell
-    the groups and the admins."""
+    the groups and the admins (the result names the candidates an admin `decided` a tie for), and the people
+    who asked for or supported each elected need (flows.needs_loop)."""
     community = await _community_of(uow, ballot)
     ancestors = await _chain(uow, ballot)
     picks: list[tuple[BallotCandidate, Ballot]] = []
@@ -323,14 +330,17 @@ async def _finish(uow: UnitOfWork, ballot: Ballot, winners: Sequence[int], now: 
         Project.community_id == ballot.community_id, Project.year == ballot.year))).all())
     number = int(last or 0)
     made_rows: list[dict[str, Any]] = []
+    new_projects: list[Project] = []
     for candidate, source in picks:
         if candidate.need_id in made:  # already one of the year's projects: not made twice
             continue
         number += 1
         made.add(candidate.need_id)
-        uow.session.add(Project(community_id=ballot.community_id, year=ballot.year, number=number,
-                                title=candidate.title, category=candidate.category, need_id=candidate.need_id,
-                                ballot_id=source.id, votes=candidate.votes or 0, created_at=now))
+        project = Project(community_id=ballot.community_id, year=ballot.year, number=number, title=candidate.title,
+                          category=candidate.category, need_id=candidate.need_id, ballot_id=source.id,
+                          votes=candidate.votes or 0, created_at=now)
+        uow.session.add(project)
+        new_projects.append(project)
         made_rows.append({"number": number, "title": candidate.title, "votes": candidate.votes or 0})
     for parent in ancestors:
         await _set_status(uow, parent, "tie", status="closed")
@@ -343,13 +353,15 @@ async def _finish(uow: UnitOfWork, ballot: Ballot, winners: Sequence[int], now: 
     rows = [{"title": c.title, "votes": c.votes or 0, "elected": c.id in elected}
             for c, _ in sorted(candidates, key=lambda x: (-(x[0].votes or 0), x[0].position))
             if c.withdrawn_at is None]
-    params = {"year": ballot.year, "round": ballot.round, "rows": rows, "voted": voted, "voters": voters,
-              "sheets": sheets, "projects": made_rows}
+    result = BallotResult(year=ballot.year, round=ballot.round, rows=rows, voted=voted, voters=voters, sheets=sheets,
+                          projects=made_rows, tz=community.timezone,
+                          decided=[by_id[i].title for i in decided if i in by_id])
     for chat in await _groups(uow, ballot.community_id):
-        _tell_group(uow, chat, community, "ballot_result", f"ballot_result:{ballot.id}:{chat.tg_chat_id}", now,
-                    **params)
+        _tell_group(uow, chat, community, result, f"ballot_result:{ballot.id}:{chat.tg_chat_id}", now)
     for admin, user in await membership.holders_of(uow, community_id=ballot.community_id, role=Role.ADMIN):
-        _tell_user(uow, user, community, "ballot_result", f"ballot_result:{ballot.id}:m{admin.id}", now, **params)
+        _tell_user(uow, user, community, result, f"ballot_result:{ballot.id}:m{admin.id}", now)
+    await needs_loop.tell_elected(uow, community=community, ballot_id=ballot.id or 0, projects=new_projects,
+                                  now=now)
 
 
 async def close(uow: UnitOfWork, *, ballot_id: int, now: datetime, actor: Actor | None = None,
@@ -383,9 +395,9 @@ async def close(uow: UnitOfWork, *, ballot_id: int, now: datetime, actor: Actor 
         titles = {c.id: c for c, _ in candidates}
         tied = [{"id": i, "title": titles[i].title, "votes": titles[i].votes or 0} for i in outcome.tied]
         for admin, user in await membership.holders_of(uow, community_id=ballot.community_id, role=Role.ADMIN):
-            _tell_user(uow, user, community, "ballot_tie", f"ballot_tie:{ballot.id}:{admin.id}", now,
-                       ballot_id=ballot.id, year=ballot.year, round=ballot.round, seats_left=outcome.seats_left,
-                       tied=tied)
+            _tell_user(uow, user, community, BallotTie(
+                ballot_id=ballot.id or 0, year=ballot.year, round=ballot.round, seats_left=outcome.seats_left,
+                tied=tied, tz=community.timezone), f"ballot_tie:{ballot.id}:{admin.id}", now)
     else:
         await _finish(uow, ballot, outcome.elected, now, sheets=sheets, candidates=candidates)
     voted, voters = await _turnout(uow, ballot_id)
@@ -425,7 +437,7 @@ async def decide(uow: UnitOfWork, *, actor: Actor, ballot_id: int, chosen: Seque
         BallotSheet.ballot_id == ballot.id, col(BallotSheet.cast).is_(True)))).one()
     if not await _set_status(uow, ballot, "tie", status="closed"):
         raise Invalid("ballot", "not_tie")
-    await _finish(uow, ballot, winners, now, sheets=int(sheets), candidates=candidates)
+    await _finish(uow, ballot, winners, now, sheets=int(sheets), candidates=candidates, decided=picked)
     audit.record(uow, action="ballot.decide", now=now, community_id=ballot.community_id,
                  actor_user_id=actor.user.id, subject_type="ballot", subject_id=ballot.id, chosen=sorted(picked))
     return Tally(ballot=await _view(uow, ballot), sheets=int(sheets),
@@ -499,8 +511,10 @@ async def due(uow: UnitOfWork, *, now: datetime, secret: bytes | None = None) ->
             BallotVoter.ballot_id == ballot.id, col(BallotVoter.voted_at).is_(None),
             col(BallotVoter.reminded_at).is_(None)))).all()
         for member_id, user in await _users(uow, [v.member_id for v in late]):
-            _tell_user(uow, user, community, "ballot_remind", f"ballot_remind:{ballot.id}:{member_id}", now,
-                       ballot_id=ballot.id, year=ballot.year, round=ballot.round, closes_at=ballot.closes_at.isoformat())
+            _tell_user(uow, user, community, BallotReminder(
+                ballot_id=ballot.id or 0, year=ballot.year, round=ballot.round,
+                closes_at=ballot.closes_at.isoformat(), tz=community.timezone),
+                f"ballot_remind:{ballot.id}:{member_id}", now)
             counts["reminded"] += 1
         for v in late:
             v.reminded_at = now

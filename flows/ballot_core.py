@@ -5,7 +5,7 @@ the notices, compare-and-set of the status)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -15,8 +15,74 @@ from sqlmodel import col, select
 from flows import outbox
 from flows.clock import local
 from flows.errors import NotFound
+from flows.notices import Notice
 from storage.db import UnitOfWork
 from storage.models import Ballot, BallotCandidate, BallotVoter, Chat, Community, Member, Need, User
+
+# ---------------------------------------------------------------- notices (worded in bot/handlers/ballot_notices.py)
+# Times are ISO strings, shown in the community's time zone `tz`.
+
+
+@dataclass(frozen=True)
+class BallotOpened(Notice, kind="ballot_open"):
+    """To each representative in private: the ballot is open, vote until `closes_at`."""
+
+    ballot_id: int
+    year: int
+    round: int
+    choose: int
+    minimum: int
+    closes_at: str
+    candidates: int
+    tz: str
+
+
+@dataclass(frozen=True)
+class BallotOpenedGroup(Notice, kind="ballot_open_group"):
+    year: int
+    round: int
+    voters: int
+    closes_at: str
+    tz: str
+
+
+@dataclass(frozen=True)
+class BallotReminder(Notice, kind="ballot_remind"):
+    ballot_id: int
+    year: int
+    round: int
+    closes_at: str
+    tz: str
+
+
+@dataclass(frozen=True)
+class BallotResult(Notice, kind="ballot_result"):
+    """To the groups and the admins: the totals (rows: {title, votes, elected}) and the projects made
+    (projects: {number, title, votes}); `decided`: the titles an admin chose when the votes tied at the
+    cut-off (empty without a tie decided)."""
+
+    year: int
+    round: int
+    rows: list[dict[str, Any]]
+    voted: int
+    voters: int
+    sheets: int
+    projects: list[dict[str, Any]]
+    tz: str
+    decided: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BallotTie(Notice, kind="ballot_tie"):
+    """To the admins: decide among the tied (tied: {id, title, votes}) or hold a run-off."""
+
+    ballot_id: int
+    year: int
+    round: int
+    seats_left: int
+    tied: list[dict[str, Any]]
+    tz: str
+
 
 # ---------------------------------------------------------------- views (what callers may see)
 
@@ -192,17 +258,14 @@ async def _community_of(uow: UnitOfWork, ballot: Ballot) -> Community:
     return community
 
 
-def _tell_user(uow: UnitOfWork, user: User, community: Community, notice: str, key: str, now: datetime,
-               **params: Any) -> None:
+def _tell_user(uow: UnitOfWork, user: User, community: Community, notice: Notice, key: str, now: datetime) -> None:
     outbox.notify(uow, tg_chat_id=user.tg_id, notice=notice, lang=user.language or community.locale, now=now,
-                  community_id=community.id, recipient_user_id=user.id, dedupe_key=key, tz=community.timezone,
-                  **params)
+                  community_id=community.id, recipient_user_id=user.id, dedupe_key=key)
 
 
-def _tell_group(uow: UnitOfWork, chat: Chat, community: Community, notice: str, key: str, now: datetime,
-                **params: Any) -> None:
+def _tell_group(uow: UnitOfWork, chat: Chat, community: Community, notice: Notice, key: str, now: datetime) -> None:
     outbox.notify(uow, tg_chat_id=chat.tg_chat_id, notice=notice, lang=community.locale, now=now,
-                  community_id=community.id, dedupe_key=key, tz=community.timezone, **params)
+                  community_id=community.id, dedupe_key=key)
 
 
 async def _set_status(uow: UnitOfWork, ballot: Ballot, expected: str, **values: Any) -> bool:

@@ -12,18 +12,21 @@ digest, 1 = Monday, from 09:00); a post missed on its day (the bot was down) goe
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlmodel import col, select
 
-from flows import outbox
+from flows import membership, outbox
 from flows import projects as projects_flow
 from flows.clock import local
 from flows.errors import NotFound
+from flows.notices import Notice
 from flows.projects import Colour, Verdict
 from storage.db import UnitOfWork
 from storage.models import (
@@ -48,6 +51,7 @@ WEEK = timedelta(days=7)
 GROUP_TYPES = ("group", "supergroup")
 LIVE = ("member", "administrator")
 MAX_LISTED = 20  # lines of a digest section; the rest is counted
+REFRESH_EVERY = timedelta(hours=1)  # a posted board is edited at most this often (changes in between coalesce)
 
 
 def _setting(community: Community, key: str, default: int, low: int, high: int) -> int:
@@ -61,6 +65,49 @@ def post_day(community: Community) -> int:
 
 def digest_weekday(community: Community) -> int:
     return _setting(community, "digest_weekday", DIGEST_WEEKDAY, 1, 7)
+
+
+# ---------------------------------------------------------------- notices (worded in bot/handlers/board.py)
+
+
+@dataclass(frozen=True)
+class BoardPosted(Notice, kind="board"):
+    """The board's text in a group (edited in place): rows are `Row.params()`; `month` the month of the
+    monthly post, or the local day and time of an edit between them."""
+
+    community: str
+    year: int
+    month: str
+    rows: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class BoardPicture(Notice, kind="board_pic"):
+    community: str
+    year: int
+    month: str
+    rows: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class WeeklyDigest(Notice, kind="board_weekly"):
+    community: str
+    changed: list[dict[str, Any]]
+    turned_red: list[dict[str, Any]]
+    overdue: list[dict[str, Any]]
+    more: int
+
+
+@dataclass(frozen=True)
+class MonthlyBlockers(Notice, kind="board_blockers"):
+    community: str
+    year: int
+    month: str
+    blockers: list[dict[str, Any]]
+    total: int
+    green: int
+    yellow: int
+    red: int
 
 
 # ---------------------------------------------------------------- colours, in a few queries
@@ -246,6 +293,16 @@ async def page(uow: UnitOfWork, *, community: Community, project_id: int, now: d
                 photos={k: int(n) for k, n in photos.items()})
 
 
+async def page_of_member(uow: UnitOfWork, *, user: User, project_id: int, now: datetime) -> tuple[Page, Community]:
+    """A project's page for a member of its community, whichever community they are in now (a group's board
+    link opens it in private: the group's community is the project's)."""
+    project = await uow.session.get(Project, project_id)
+    community = await uow.session.get(Community, project.community_id) if project is not None else None
+    if community is None or await membership.membership(uow, user=user, community_id=community.id or 0) is None:
+        raise NotFound("project", project_id)
+    return await page(uow, community=community, project_id=project_id, now=now), community
+
+
 # ---------------------------------------------------------------- digests
 
 
@@ -309,6 +366,7 @@ class Tick:
     boards: int = 0  # board messages queued (text and picture count once each)
     weekly: int = 0
     monthly: int = 0
+    edits: int = 0  # boards edited in place because what they show changed
     #: (language, parameters) of each community's board picture queued: bot/ may draw them ahead of the sender
     pictures: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
@@ -375,6 +433,7 @@ async def post_board(uow: UnitOfWork, *, community: Community, now: datetime,
     posts = await _posts(uow, chats)
     await learn_message_ids(uow, posts.values())
     params = b.params()
+    shown = fingerprint(b)
     added: list[tuple[ProjectPost, OutboxMessage]] = []
     for chat in chats:
         text_key, pic_key = keys[chat.tg_chat_id]
@@ -382,18 +441,19 @@ async def post_board(uow: UnitOfWork, *, community: Community, now: datetime,
         if text_key not in taken:
             post = posts.get((chat.tg_chat_id, "board")) or ProjectPost(
                 community_id=community.id or 0, tg_chat_id=chat.tg_chat_id, kind="board", project_id=0)
-            row = outbox.notify(uow, tg_chat_id=chat.tg_chat_id, notice="board", lang=community.locale, now=now,
-                                community_id=community.id, dedupe_key=text_key, month=month, **params)
+            row = outbox.notify(uow, tg_chat_id=chat.tg_chat_id, notice=BoardPosted(month=month, **params),
+                                lang=community.locale, now=now, community_id=community.id, dedupe_key=text_key)
             # pin a new message, or the old one if it was never pinned (the bot was not an administrator then)
             row.payload = {**row.payload, "op": "edit_or_send", "message_id": post.message_id, "pin": admin,
                            "pin_edited": admin and not post.pinned}
             post.pinned = post.pinned or admin
+            post.shown = shown
             added.append((post, row))
         if pic_key not in taken:
             pic = posts.get((chat.tg_chat_id, "board_pic")) or ProjectPost(
                 community_id=community.id or 0, tg_chat_id=chat.tg_chat_id, kind="board_pic", project_id=0)
-            row = outbox.notify(uow, tg_chat_id=chat.tg_chat_id, notice="board_pic", lang=community.locale, now=now,
-                                community_id=community.id, dedupe_key=pic_key, month=month, **params)
+            row = outbox.notify(uow, tg_chat_id=chat.tg_chat_id, notice=BoardPicture(month=month, **params),
+                                lang=community.locale, now=now, community_id=community.id, dedupe_key=pic_key)
             pic.message_id = None
             added.append((pic, row))
             if pictures is not None and sum(1 for p, _ in added if p.kind == "board_pic") == 1:
@@ -403,6 +463,58 @@ async def post_board(uow: UnitOfWork, *, community: Community, now: datetime,
         post.community_id, post.outbox_id, post.updated_at = community.id or 0, row.id, now
         uow.session.add(post)
     return len(added)
+
+
+def fingerprint(b: Board) -> str:
+    """What a posted board shows (colours, percents, owners, milestones, likes …), as a short digest."""
+    return hashlib.sha256(json.dumps(b.params(), sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+async def refresh(uow: UnitOfWork, *, now: datetime) -> int:
+    """Edit each group's posted board in place when what it shows changed (a project's colour or percent, a
+    completion …) — at most once per `REFRESH_EVERY` per chat: changes in between coalesce into one edit. A board
+    whose first post has not gone out yet is left to it. Compare-and-set on the post (two schedulers edit once);
+    returns the edits queued."""
+    posts = (await uow.session.exec(select(ProjectPost).where(
+        ProjectPost.kind == "board", ProjectPost.project_id == 0, col(ProjectPost.outbox_id).is_not(None))
+        .order_by(col(ProjectPost.community_id), col(ProjectPost.id)))).all()
+    by_community: dict[int, list[ProjectPost]] = {}
+    for post in posts:
+        by_community.setdefault(post.community_id, []).append(post)
+    edits = 0
+    for community_id, mine in by_community.items():
+        quiet = [p for p in mine if p.updated_at <= now - REFRESH_EVERY]
+        community = await uow.session.get(Community, community_id) if quiet else None
+        if community is None:
+            continue
+        live = {c.tg_chat_id: c for c in await _chats(uow, community_id)}
+        quiet = [p for p in quiet if p.tg_chat_id in live]
+        await learn_message_ids(uow, quiet)
+        quiet = [p for p in quiet if p.message_id is not None]
+        if not quiet:
+            continue
+        b = await board(uow, community=community, now=now)
+        shown = fingerprint(b)
+        stamp = local(now, community.timezone)
+        for post in quiet:
+            if post.shown == shown:
+                continue
+            taken = await uow.session.execute(update(ProjectPost).where(
+                col(ProjectPost.id) == post.id, col(ProjectPost.updated_at) == post.updated_at)
+                .values(updated_at=now, shown=shown).execution_options(synchronize_session=False))
+            if taken.rowcount != 1:  # type: ignore[attr-defined]
+                continue  # another scheduler edits it
+            row = outbox.notify(uow, tg_chat_id=post.tg_chat_id, lang=community.locale, now=now,
+                                community_id=community_id, notice=BoardPosted(month=stamp.strftime("%Y-%m-%d %H:%M"),
+                                                                              **b.params()),
+                                dedupe_key=f"board_edit:{post.tg_chat_id}:{stamp.strftime('%Y%m%d%H')}")
+            row.payload = {**row.payload, "op": "edit_or_send", "message_id": post.message_id, "pin": False,
+                           "pin_edited": False}
+            await uow.session.flush()
+            await uow.session.execute(update(ProjectPost).where(col(ProjectPost.id) == post.id)
+                                      .values(outbox_id=row.id).execution_options(synchronize_session=False))
+            edits += 1
+    return edits
 
 
 async def _committee(uow: UnitOfWork, community_id: int) -> list[Chat]:
@@ -426,12 +538,12 @@ async def send_weekly(uow: UnitOfWork, *, community: Community, now: datetime) -
     for chat in chats:
         if keys[chat.tg_chat_id] in taken:
             continue
-        outbox.notify(uow, tg_chat_id=chat.tg_chat_id, notice="board_weekly", lang=community.locale, now=now,
-                      community_id=community.id, dedupe_key=keys[chat.tg_chat_id], community=community.name,
-                      changed=digest.changed[:MAX_LISTED], turned_red=digest.turned_red[:MAX_LISTED],
-                      overdue=digest.overdue[:MAX_LISTED],
-                      more=max(0, len(digest.changed) - MAX_LISTED) + max(0, len(digest.turned_red) - MAX_LISTED)
-                      + max(0, len(digest.overdue) - MAX_LISTED))
+        outbox.notify(uow, tg_chat_id=chat.tg_chat_id, lang=community.locale, now=now, community_id=community.id,
+                      dedupe_key=keys[chat.tg_chat_id], notice=WeeklyDigest(
+                          community=community.name, changed=digest.changed[:MAX_LISTED],
+                          turned_red=digest.turned_red[:MAX_LISTED], overdue=digest.overdue[:MAX_LISTED],
+                          more=max(0, len(digest.changed) - MAX_LISTED) + max(0, len(digest.turned_red) - MAX_LISTED)
+                          + max(0, len(digest.overdue) - MAX_LISTED)))
         sent += 1
     return sent
 
@@ -454,16 +566,17 @@ async def send_monthly(uow: UnitOfWork, *, community: Community, now: datetime) 
     for chat in chats:
         if keys[chat.tg_chat_id] in taken:
             continue
-        outbox.notify(uow, tg_chat_id=chat.tg_chat_id, notice="board_blockers", lang=community.locale, now=now,
-                      community_id=community.id, dedupe_key=keys[chat.tg_chat_id], community=community.name,
-                      year=b.year, month=month, blockers=red, total=len(b.rows),
-                      green=b.count(Colour.GREEN), yellow=b.count(Colour.YELLOW), red=len(red))
+        outbox.notify(uow, tg_chat_id=chat.tg_chat_id, lang=community.locale, now=now, community_id=community.id,
+                      dedupe_key=keys[chat.tg_chat_id], notice=MonthlyBlockers(
+                          community=community.name, year=b.year, month=month, blockers=red, total=len(b.rows),
+                          green=b.count(Colour.GREEN), yellow=b.count(Colour.YELLOW), red=len(red)))
         sent += 1
     return sent
 
 
 async def due(uow: UnitOfWork, *, now: datetime) -> Tick:
-    """What falls due now in every community: the monthly board and blockers, the weekly digest."""
+    """What falls due now in every community: the monthly board and blockers, the weekly digest; and the
+    boards already posted are brought up to date (`refresh`)."""
     result = Tick()
     for community in (await uow.session.exec(select(Community).order_by(col(Community.id)))).all():
         board_day, digest_day = _due_now(community, now)
@@ -472,4 +585,5 @@ async def due(uow: UnitOfWork, *, now: datetime) -> Tick:
             result.monthly += await send_monthly(uow, community=community, now=now)
         if digest_day:
             result.weekly += await send_weekly(uow, community=community, now=now)
+    result.edits = await refresh(uow, now=now)
     return result

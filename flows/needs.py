@@ -4,14 +4,14 @@ Residents submit and support needs without any permission; grid workers (and adm
 needs on a resident's behalf (Perm.NEEDS_ENTER); admins open and close the collection and
 review needs (Perm.NEEDS_REVIEW): merge, reject with a reason, promote to a candidate project;
 they also edit the community's categories. While the collection is open, `remind` (called by the
-scheduler) reminds the linked groups weekly and with a last call before the closing day.
+scheduler) reminds the linked groups weekly and with a last call before the closing day (flows/needs_reminders.py).
 Needs are numbered per community and year; one "+1" per person and need lives in the schema."""
 
 from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,10 +22,11 @@ from flows import audit, outbox
 from flows.clock import local
 from flows.errors import AlreadyDone, Invalid, LimitReached, NotFound
 from flows.membership import Actor
+from flows.notices import Notice
 from flows.paging import Page, clamp
 from flows.roles import Perm
 from storage.db import UnitOfWork
-from storage.models import Chat, Community, Member, Need, NeedPeriod, NeedSupport, OutboxMessage, User
+from storage.models import Chat, Community, Member, Need, NeedPeriod, NeedSupport, User
 
 #: Stable codes of the ten default categories (names are translated in bot/).
 CATEGORIES = ("env", "facility", "elderly", "culture", "safety", "traffic", "green", "convenience", "child",
@@ -39,12 +40,43 @@ LIMITS = {"text": 500, "reason": 200, "title": 30, "category": 12}
 VOICE_SECONDS = 300  # a need told by voice: at most five minutes
 PER_MEMBER = 10  # needs one member may submit themselves per collection (LINLI_NEEDS_PER_MEMBER)
 LISTED = ("open", "candidate")  # what residents browse and support
-#: Reminders to the groups while the collection is open (F-1.5), in the community's local time.
-REMIND_AT = time(10, 0)
-REMIND_UNTIL = time(20, 0)
-FIRST_REMINDER = timedelta(days=7)  # the "needs_open" notice has just gone out before that
-LAST_CALL = timedelta(days=2)  # before the closing day
-LAST_CALL_NOT_BEFORE = timedelta(days=3)  # after opening
+
+
+# ---------------------------------------------------------------- notices (worded in bot/handlers/needs_notices.py)
+
+
+@dataclass(frozen=True)
+class NeedsOpened(Notice, kind="needs_open"):
+    """To every linked group: this year's collection is open (until `closes_on`, ISO, if set)."""
+
+    year: int
+    community: str
+    closes_on: str | None
+
+
+# To a need's author; `channel` says how it was raised ("door_visit": a grid worker entered it for them).
+
+
+@dataclass(frozen=True)
+class NeedMerged(Notice, kind="need_merged"):
+    number: int
+    into: int
+    own: bool  # merged into another need of the same author
+    channel: str = "chat"
+
+
+@dataclass(frozen=True)
+class NeedRejected(Notice, kind="need_rejected"):
+    number: int
+    reason: str
+    channel: str = "chat"
+
+
+@dataclass(frozen=True)
+class NeedCandidate(Notice, kind="need_candidate"):
+    number: int
+    title: str
+    channel: str = "chat"
 
 
 # ---------------------------------------------------------------- input
@@ -225,10 +257,10 @@ async def open_period(uow: UnitOfWork, *, actor: Actor, now: datetime, closes_on
         Chat.community_id == me.community_id, col(Chat.purpose).is_not(None),
         col(Chat.bot_status).in_(("member", "administrator"))))).all()
     for chat in chats:
-        outbox.notify(uow, tg_chat_id=chat.tg_chat_id, notice="needs_open", lang=community.locale, now=now,
-                      community_id=me.community_id, dedupe_key=f"needs_open:{period.id}:{chat.tg_chat_id}:"
-                      f"{int(now.timestamp())}", year=year, community=community.name,
-                      closes_on=closes_on.isoformat() if closes_on else None)
+        outbox.notify(uow, tg_chat_id=chat.tg_chat_id, lang=community.locale, now=now, community_id=me.community_id,
+                      dedupe_key=f"needs_open:{period.id}:{chat.tg_chat_id}:{int(now.timestamp())}",
+                      notice=NeedsOpened(year=year, community=community.name,
+                                         closes_on=closes_on.isoformat() if closes_on else None))
     return period
 
 
@@ -474,16 +506,14 @@ async def _reviewable(uow: UnitOfWork, actor: Actor, need_id: int) -> tuple[Memb
     return me, need
 
 
-async def _tell_author(uow: UnitOfWork, need: Need, notice: str, now: datetime, community: Community,
-                       **params: Any) -> None:
+async def _tell_author(uow: UnitOfWork, need: Need, notice: Notice, now: datetime, community: Community) -> None:
     row = (await uow.session.exec(select(Member, User).join(User, col(User.id) == col(Member.user_id))
                                   .where(Member.id == need.author_member_id))).first()
     if row is None:
         return
     user = row[1]
     outbox.notify(uow, tg_chat_id=user.tg_id, notice=notice, lang=user.language or community.locale, now=now,
-                  community_id=need.community_id, recipient_user_id=user.id,
-                  dedupe_key=f"{notice}:{need.id}", number=need.number, **params)
+                  community_id=need.community_id, recipient_user_id=user.id, dedupe_key=f"{notice.kind}:{need.id}")
 
 
 async def merge(uow: UnitOfWork, *, actor: Actor, need_id: int, into_number: int, now: datetime) -> Need:
@@ -509,8 +539,8 @@ async def merge(uow: UnitOfWork, *, actor: Actor, need_id: int, into_number: int
     audit.record(uow, action="need.merge", now=now, community_id=me.community_id, actor_user_id=actor.user.id,
                  subject_type="need", subject_id=need.id, number=need.number, into=target.number,
                  carried=len(movers - have))
-    await _tell_author(uow, need, "need_merged", now, actor.home(), into=target.number,
-                       own=need.author_member_id == target.author_member_id)
+    await _tell_author(uow, need, NeedMerged(number=need.number, into=target.number, channel=need.channel,
+                                             own=need.author_member_id == target.author_member_id), now, actor.home())
     return need
 
 
@@ -521,7 +551,7 @@ async def reject(uow: UnitOfWork, *, actor: Actor, need_id: int, reason: str, no
     uow.session.add(need)
     audit.record(uow, action="need.reject", now=now, community_id=me.community_id, actor_user_id=actor.user.id,
                  subject_type="need", subject_id=need.id, number=need.number, reason=why)
-    await _tell_author(uow, need, "need_rejected", now, actor.home(), reason=why)
+    await _tell_author(uow, need, NeedRejected(number=need.number, reason=why, channel=need.channel), now, actor.home())
     return need
 
 
@@ -539,68 +569,16 @@ async def promote(uow: UnitOfWork, *, actor: Actor, need_id: int, title: str, no
     uow.session.add(need)
     audit.record(uow, action="need.promote", now=now, community_id=me.community_id, actor_user_id=actor.user.id,
                  subject_type="need", subject_id=need.id, number=need.number, title=name, category=need.category)
-    await _tell_author(uow, need, "need_candidate", now, actor.home(), title=name)
+    await _tell_author(uow, need, NeedCandidate(number=need.number, title=name, channel=need.channel), now,
+                       actor.home())
     return need
 
 
-# ---------------------------------------------------------------- reminders (F-1.5)
-
-
-def _reminder_due(period: NeedPeriod, community: Community, now: datetime) -> str | None:
-    """Which reminder the groups are due now: "last" (the last call, from 2 days before the closing
-    day), "week" (7 days after opening, then each week on the weekday of opening or, if missed, later
-    that week), or none. Only between REMIND_AT and REMIND_UNTIL, local time."""
-    here = local(now, community.timezone)
-    if not (REMIND_AT <= here.time() < REMIND_UNTIL):
-        return None
-    opened = local(period.opened_at, community.timezone).date()
-    if period.closes_at is not None:
-        closing = local(period.closes_at, community.timezone).date()
-        if here.date() >= closing - LAST_CALL:
-            return "last" if here.date() >= opened + LAST_CALL_NOT_BEFORE else None
-    if here.date() >= opened + FIRST_REMINDER and here.weekday() >= opened.weekday():
-        return "week"
-    return None
+# ---------------------------------------------------------------- reminders (F-1.5): flows/needs_reminders.py
 
 
 async def remind(uow: UnitOfWork, *, now: datetime) -> int:
-    """Queue the "needs_remind" notice to every linked group of each community whose collection is
-    open — weekly, and a last call before the closing day; at most once per chat and ISO week (the
-    last call once per closing date). Idempotent: the scheduler calls it often. Returns the count."""
-    rows = (await uow.session.exec(select(NeedPeriod, Community)
-                                   .join(Community, col(Community.id) == col(NeedPeriod.community_id))
-                                   .where(col(NeedPeriod.closed_at).is_(None)))).all()
-    queued = 0
-    for period, community in rows:
-        if not is_open(period, now) or period.year != local_year(community, now):
-            continue
-        kind = _reminder_due(period, community, now)
-        if kind is None:
-            continue
-        closes_on = local(period.closes_at, community.timezone).date() if period.closes_at else None
-        if kind == "last":
-            tag = f"last{closes_on}"
-        else:
-            iso = local(now, community.timezone).isocalendar()
-            tag = f"{iso.year}W{iso.week:02d}"
-        chats = (await uow.session.exec(select(Chat.tg_chat_id).where(
-            Chat.community_id == community.id, col(Chat.purpose).is_not(None),
-            col(Chat.bot_status).in_(("member", "administrator"))))).all()
-        keys = {chat: f"needs_remind:{period.id}:{tag}:{chat}" for chat in chats}
-        if not keys:
-            continue
-        seen = set((await uow.session.exec(select(OutboxMessage.dedupe_key).where(
-            col(OutboxMessage.dedupe_key).in_(list(keys.values()))))).all())
-        if len(seen) == len(keys):
-            continue
-        count = (await uow.session.exec(select(func.count()).select_from(Need).where(
-            Need.community_id == community.id, Need.year == period.year))).one()
-        for chat, key in keys.items():
-            if key in seen:
-                continue
-            outbox.notify(uow, tg_chat_id=chat, notice="needs_remind", lang=community.locale, now=now,
-                          community_id=community.id, dedupe_key=key, year=period.year, community=community.name,
-                          count=int(count), last=kind == "last",
-                          closes_on=closes_on.isoformat() if closes_on else None)
-            queued += 1
-    return queued
+    """The groups' reminders while a collection is open (flows.needs_reminders.remind)."""
+    from flows import needs_reminders  # it reads this module's periods
+
+    return await needs_reminders.remind(uow, now=now)

@@ -527,6 +527,8 @@ class ProjectPost(SQLModel, table=True):
     message_id: int | None = Field(default=None, sa_type=BigInteger)
     pinned: bool = False
     updated_at: datetime = _ts()
+    # a board: the fingerprint of what it shows (flows.board.refresh edits it when that changes, at most hourly)
+    shown: str | None = Field(default=None, max_length=64)
 
 
 class ProjectLike(SQLModel, table=True):

@@ -15,6 +15,7 @@ from bot.handlers import (
     common,
     freetext,
     groups,
+    myneeds,
     needs,
     opendays,
     polls,
@@ -29,8 +30,8 @@ from flows.errors import FlowError, NotRegistered
 
 __all__ = ["FALLBACKS", "build_notices", "build_router", "report_error"]
 
-FEATURES: tuple[ModuleType, ...] = (start, roles, groups, care, care_pairing, checkins, needs, ballot, voting, polls,
-                                    projects, board, acceptance, opendays, freetext)
+FEATURES: tuple[ModuleType, ...] = (start, roles, groups, care, care_pairing, checkins, needs, myneeds, ballot, voting,
+                                    polls, projects, board, acceptance, opendays, freetext)
 #: What the dispatcher calls for the unexpected; a free message in private is offered a way on (freetext)
 FALLBACKS = {**common.FALLBACKS, "no_conversation": freetext.free_text}
 

@@ -220,7 +220,7 @@ def _n_comment(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
     return OutMessage(text=f"{head}\n{h(p.get('comment') or '')}")
 
 
-NOTICES = {acceptance.NOTICE: _n_comparison, acceptance.COMMENT_NOTICE: _n_comment}
+NOTICES = {acceptance.ProjectComparison.kind: _n_comparison, acceptance.ProjectComment.kind: _n_comment}
 
 #: The acceptance's own wording of its errors (bot/handlers/__init__.py: report_error asks it first).
 EXPLAIN = explain_acceptance

@@ -3,7 +3,7 @@
 /ballot (admins in private: the year's ballot with buttons by status; everyone else and groups: turnout
 while open, the result once closed), /ballot new (dialog), /ballot open · close · withdraw N ·
 receipt CODE. Ties are settled from the "ballot_tie" notice's buttons (decide among the tied, or a run-off).
-A representative's own sheet (/vote) is `bot/handlers/voting.py`."""
+A representative's own sheet (/vote) is `bot/handlers/voting.py`; the notices are worded in `ballot_notices.py`."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.core.dispatch import ANYWHERE, Ctx, Router
-from bot.core.i18n import N_, tn, tr
-from bot.core.types import Button, Keyboard, OutMessage
+from bot.core.i18n import N_, tn
+from bot.core.types import Keyboard
+from bot.handlers import ballot_notices
+from bot.handlers.ballot_notices import DEFAULT_TZ, _ranked, _when
 from bot.handlers.common import MAX_ARGS, grid, int_arg
-from bot.render import NoticeRenderer, h
+from bot.render import h
 from flows import ballot
 from flows.ballot import BallotView
 from flows.clock import local
@@ -24,7 +26,6 @@ from flows.roles import Perm
 
 router = Router()
 NEW, TIE = "ballot_new", "ballot_tie"
-DEFAULT_TZ = "Asia/Shanghai"
 CLOSING_HOUR = time(18, 0)
 STATUS_NAMES = {"draft": N_("draft"), "open": N_("open for voting"), "tie": N_("tie, waiting for a decision"),
                 "closed": N_("closed")}
@@ -35,19 +36,6 @@ STATUS_NAMES = {"draft": N_("draft"), "open": N_("open for voting"), "tie": N_("
 
 def _tz(ctx: Ctx) -> str:
     return ctx.actor.community.timezone if ctx.actor.community is not None else DEFAULT_TZ
-
-
-def _when(at: datetime, tz: str) -> str:
-    return local(at, tz).strftime("%Y-%m-%d %H:%M")
-
-
-def _iso_when(value: object, tz: str = DEFAULT_TZ) -> str:
-    """A notice's ISO time, shown in the community's local time (the notice's `tz`)."""
-    try:
-        at = datetime.fromisoformat(str(value))
-    except ValueError:
-        return h(value)
-    return _when(at if at.tzinfo else at.replace(tzinfo=UTC), tz)
 
 
 def _days_at_closing(ctx: Ctx, days: int) -> datetime:
@@ -108,15 +96,6 @@ def _turnout(ctx: Ctx, b: BallotView) -> str:
 
 def _sheets(lang: str, n: int) -> str:
     return tn(lang, "{n} sheet", "{n} sheets", n)
-
-
-def _ranked(lang: str, rows: list[tuple[str, int, bool]]) -> list[str]:
-    """"1. 楼道灯改造 — 23 票 ✅" lines, by votes."""
-    out = []
-    for i, (title, votes, elected) in enumerate(rows, 1):
-        line = tn(lang, "{place}. {title} — {n} vote", "{place}. {title} — {n} votes", votes, place=i, title=h(title))
-        out.append(line + (" ✅ " + tr(lang, "elected") if elected else ""))
-    return out
 
 
 async def _result_rows(ctx: Ctx, b: BallotView) -> list[tuple[str, int, bool]]:
@@ -265,7 +244,12 @@ async def ballot_command(ctx: Ctx) -> None:
         b = await _current(ctx)
         if b is None:
             raise NotFound("ballot")
-        await (_open(ctx, b.id) if verb == "open" else _close(ctx, b.id))
+        if verb == "open":
+            await _open(ctx, b.id)
+        elif b.status == "open" and ctx.now < b.closes_at:  # early: the admin confirms first, or cancels
+            await _confirm_close(ctx, b.id)
+        else:
+            await _close(ctx, b.id)
     elif verb == "withdraw" and len(words) == 2 and int_arg(words[1]) is not None:
         ctx.actor.require(Perm.BALLOT)
         b = await _current(ctx)
@@ -286,6 +270,17 @@ async def _open(ctx: Ctx, ballot_id: int) -> None:
                 "group is told.", "✅ The ballot is open. {n} representatives were sent their ballot in private; "
                 "every linked group is told.", voters),
              [[ctx.button(ctx.t("🔄 Refresh"), "ba", "card")]])
+
+
+async def _confirm_close(ctx: Ctx, ballot_id: int) -> None:
+    """Closing before the closing time is asked once more (from the card's button and from /ballot close)."""
+    b = await ballot.view(ctx.uow, ballot_id=ballot_id, community_id=_community_id(ctx))
+    ctx.show(tn(ctx.lang, "Close the ballot now and count the votes? {voted}/{n} representative has voted; nobody "
+                "can vote or change afterwards.", "Close the ballot now and count the votes? {voted}/{n} "
+                "representatives have voted; nobody can vote or change afterwards.", b.voters, voted=b.voted) + "\n"
+             + ctx.t("It is due to close at {closes}.", closes=_when(b.closes_at, _tz(ctx))),
+             [[ctx.button(ctx.t("✅ Yes, close and count"), "ba", "cy", ballot_id),
+               ctx.button(ctx.t("✖ Cancel"), "ba", "card")]])
 
 
 async def _close(ctx: Ctx, ballot_id: int) -> None:
@@ -335,12 +330,7 @@ async def admin_press(ctx: Ctx) -> None:
         await ballot.discard(ctx.uow, actor=ctx.actor, ballot_id=bid, now=ctx.now)
         ctx.edit(ctx.t("The draft ballot is discarded. /ballot new starts a new one."))
     elif action == "close" and bid:
-        voted, voters = await ballot.turnout(ctx.uow, ballot_id=bid)
-        ctx.edit(tn(ctx.lang, "Close the ballot now and count the votes? {voted}/{n} representative has voted; nobody "
-                    "can vote or change afterwards.", "Close the ballot now and count the votes? {voted}/{n} "
-                    "representatives have voted; nobody can vote or change afterwards.", voters, voted=voted),
-                 [[ctx.button(ctx.t("✅ Yes, close and count"), "ba", "cy", bid),
-                   ctx.button(ctx.t("✖ Cancel"), "ba", "card")]])
+        await _confirm_close(ctx, bid)
     elif action == "cy" and bid:
         await _close(ctx, bid)
     elif action == "wd" and bid:
@@ -582,72 +572,8 @@ async def tie_press(ctx: Ctx) -> None:
         raise Invalid("decision", "unknown")
 
 
-# ---------------------------------------------------------------- notices
-
-
-def _head(lang: str, p: dict[str, Any]) -> str:
-    if int(p.get("round") or 1) > 1:
-        return tr(lang, "<b>Representatives' ballot {year}</b> · run-off (round {round})", year=p.get("year", ""),
-                  round=p.get("round"))
-    return tr(lang, "<b>Representatives' ballot {year}</b>", year=p.get("year", ""))
-
-
-def _vote_button(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> Keyboard:
-    """A deep link, not a signed button: it must still work on the last day of a long ballot."""
-    return [[Button(text=tr(lang, "🗳 Open my ballot"), url=r.deep_link("vote"))]]
-
-
-def _n_open(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
-    text = _head(lang, p) + "\n" + tn(
-        lang, "🗳 You are asked, as a residents' representative, to choose this year's projects from {n} "
-              "candidate: choose {minimum}–{choose}, until {closes}. Your choices are secret.",
-        "🗳 You are asked, as a residents' representative, to choose this year's projects from {n} "
-        "candidates: choose {minimum}–{choose}, until {closes}. Your choices are secret.",
-        int(p.get("candidates") or 0), minimum=p.get("minimum", ""), choose=p.get("choose", ""),
-        closes=_iso_when(p.get("closes_at", ""), str(p.get("tz") or DEFAULT_TZ)))
-    return OutMessage(text=text, buttons=_vote_button(r, lang, p))
-
-
-def _n_open_group(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
-    return OutMessage(text=_head(lang, p) + "\n" + tn(
-        lang, "🗳 The representatives' ballot has begun: {n} residents' representative chooses this year's "
-              "projects (民生实事) until {closes}. /ballot shows the turnout.",
-        "🗳 The representatives' ballot has begun: {n} residents' representatives choose this year's "
-        "projects (民生实事) until {closes}. /ballot shows the turnout.", int(p.get("voters") or 0), closes=_iso_when(p.get("closes_at", ""), str(p.get("tz") or DEFAULT_TZ))))
-
-
-def _n_remind(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
-    return OutMessage(text=_head(lang, p) + "\n" + tr(
-        lang, "⏰ Reminder: the ballot closes at {closes} and you have not voted yet.",
-        closes=_iso_when(p.get("closes_at", ""), str(p.get("tz") or DEFAULT_TZ))), buttons=_vote_button(r, lang, p))
-
-
-def _n_result(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
-    rows = [(str(x.get("title", "")), int(x.get("votes") or 0), bool(x.get("elected"))) for x in p.get("rows", [])]
-    rows.sort(key=lambda x: -x[1])
-    lines = [_head(lang, p), tn(lang, "📊 The result: {voted}/{n} representative voted.",
-                                "📊 The result: {voted}/{n} representatives voted.", int(p.get("voters") or 0),
-                                voted=p.get("voted", ""))]
-    return OutMessage(text="\n".join(lines + _ranked(lang, rows)))
-
-
-def _n_tie(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
-    bid = int(p.get("ballot_id") or 0)
-    tied = p.get("tied", [])
-    seats = p.get("seats_left", "")
-    text = _head(lang, p) + "\n" + tn(
-        lang, "⚖ Tie: {tied} candidates with the same votes for {n} seat left. Pick {n}, or hold a run-off.",
-        "⚖ Tie: {tied} candidates with the same votes for {n} seats left. Pick {n}, or hold a run-off.",
-        int(seats or 0), tied=len(tied))
-    rows = [[r.button(f"⬜ {x.get('title', '')} ({x.get('votes', 0)})", "bt", "p", bid, int(x.get("id") or 0))]
-            for x in tied]
-    rows.append([r.button(tr(lang, "✔ Decide ({picked}/{seats})", picked=0, seats=seats), "bt", "ok", bid),
-                 r.button(tr(lang, "🔁 Run-off"), "bt", "r", bid)])
-    return OutMessage(text=text, buttons=rows)
-
-
-NOTICES = {"ballot_open": _n_open, "ballot_open_group": _n_open_group, "ballot_remind": _n_remind,
-           "ballot_result": _n_result, "ballot_tie": _n_tie}
+#: The ballot's notices, worded in bot/handlers/ballot_notices.py.
+NOTICES = ballot_notices.NOTICES
 
 #: The ballot's own wording of its errors (bot/handlers/__init__.py: report_error asks it first).
 EXPLAIN = explain_ballot

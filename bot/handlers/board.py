@@ -1,6 +1,7 @@
 """The projects board (实事进度公示栏): /board in any linked group (and in private for members) shows the
 year's projects with their colour, percent, owner and next milestone; a button per project opens its
-page with the timeline (edited in place, ◀ back). The monthly board post (text, edited in place, and a
+page with the timeline (in private edited in place, ◀ back; in a group the button is a deep link to the
+private chat, so the group's message is never rewritten for one presser). The monthly board post (text, edited in place, and a
 picture) and the committee's digests are outbox notices worded here."""
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ REASONS = {"override": N_("set by an admin"), "done": N_("completed"),
            "milestone_overdue": N_("a milestone is overdue"), "deadline_passed": N_("the deadline has passed"),
            "no_report": N_("no recent progress report")}
 BAR = 10
+LINK = "project_"  # /start project_<id>: a project's page in private (the group board's buttons)
 
 
 def explain_board(ctx: Ctx, err: FlowError) -> str | None:
@@ -135,12 +137,30 @@ async def _community(ctx: Ctx) -> Community:
 
 
 async def _board(ctx: Ctx) -> None:
+    """The board; its buttons open a project's page — in a group, privately (a deep link): the group's
+    message is everybody's and stays as it is."""
     community = await _community(ctx)
     b = await board.board(ctx.uow, community=community, now=ctx.now)
     params = b.params()
-    buttons: Keyboard = grid([ctx.button(f"{EMOJI[r.colour]} {r.number}. {r.title[:12]}", "bd", "p", r.id)
-                              for r in b.rows], 2)
+    private = ctx.event.chat is not None and ctx.event.chat.is_private
+    labels = [(f"{EMOJI[r.colour]} {r.number}. {r.title[:12]}", r.id) for r in b.rows]
+    buttons: Keyboard = grid([ctx.button(label, "bd", "p", pid) if private
+                              else ctx.url_button(label, ctx.deep_link(f"{LINK}{pid}")) for label, pid in labels], 2)
     ctx.show(board_text(ctx.lang, params), buttons or None)
+
+
+async def _page(ctx: Ctx, community: Community, project_id: int) -> tuple[str, Keyboard]:
+    pg = await board.page(ctx.uow, community=community, project_id=project_id, now=ctx.now)
+    return page_text(ctx, pg, community), [[ctx.button(ctx.t("◀ Board"), "bd", "b")]]
+
+
+async def from_link(ctx: Ctx, payload: str) -> None:
+    """/start project_<id>: a project's page in private (the group board's buttons)."""
+    project_id = int_arg(payload[len(LINK):])
+    if project_id is None:
+        raise NotFound("project", payload)
+    pg, community = await board.page_of_member(ctx.uow, user=ctx.actor.user, project_id=project_id, now=ctx.now)
+    ctx.reply(page_text(ctx, pg, community), [[ctx.button(ctx.t("◀ Board"), "bd", "b")]])
 
 
 @router.command("board", where=ANYWHERE, description=N_("The projects board: progress of this year's projects"))
@@ -196,10 +216,18 @@ def page_text(ctx: Ctx, pg: board.Page, community: Community) -> str:
 async def board_press(ctx: Ctx) -> None:
     action = ctx.args[0] if ctx.args else ""
     project_id = int_arg(ctx.args[1]) if len(ctx.args) > 1 else None
+    chat = ctx.event.chat
+    if chat is not None and not chat.is_private:  # a board posted in a group before its buttons were links
+        if ctx.actor.member is None or ctx.actor.community is None:
+            raise NotRegistered()
+        if action == "p" and project_id is not None:  # the page goes to the presser, the group's message stays
+            ctx.reply(*await _page(ctx, await _community(ctx), project_id), chat_id=ctx.actor.user.tg_id)
+            ctx.toast(ctx.t("I sent you the project's page in our private chat."))
+        else:
+            ctx.toast(ctx.t("Send /board to me in a private chat to browse the projects."), alert=True)
+        return
     if action == "p" and project_id is not None:
-        community = await _community(ctx)
-        pg = await board.page(ctx.uow, community=community, project_id=project_id, now=ctx.now)
-        ctx.edit(page_text(ctx, pg, community), [[ctx.button(ctx.t("◀ Board"), "bd", "b")]])
+        ctx.edit(*await _page(ctx, await _community(ctx), project_id))
     else:
         await _board(ctx)
 
@@ -258,6 +286,7 @@ def _n_blockers(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
     return OutMessage(text="\n".join(lines))
 
 
-NOTICES = {"board": _n_board, "board_pic": _n_board_pic, "board_weekly": _n_weekly, "board_blockers": _n_blockers}
+NOTICES = {board.BoardPosted.kind: _n_board, board.BoardPicture.kind: _n_board_pic, board.WeeklyDigest.kind: _n_weekly,
+           board.MonthlyBlockers.kind: _n_blockers}
 
 EXPLAIN = explain_board

@@ -3,7 +3,7 @@
 /need (private: category → text → optional photo → confirm; in a group: `/need 文字`, then the
 category by button for the author only), /need_for (grid workers, admins), /needs (browse, "+1",
 and for admins: open, close, review — promoting asks for a title, then the category —, and
-`categories`: switch categories on/off, add the community's own), /myneeds. The groups' reminders
+`categories`: switch categories on/off, add the community's own); /myneeds is bot/handlers/myneeds.py. The groups' reminders
 while the collection is open are the "needs_remind" notice (queued by the scheduler)."""
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ from typing import Any
 
 from bot.core.dispatch import ANYWHERE, PRIVATE, Ctx, Router
 from bot.core.i18n import N_, tn, tr
-from bot.core.types import Button, Keyboard, OutMessage
+from bot.core.types import Keyboard
+from bot.handlers import needs_notices
 from bot.handlers.common import MAX_ARGS, grid, int_arg, pager
-from bot.render import NoticeRenderer, h
+from bot.handlers.needs_notices import CHANNEL_NAMES
+from bot.render import h
 from flows import needs
 from flows.errors import AlreadyDone, FlowError, Invalid, LimitReached, NotFound, NotRegistered
 from flows.needs import NeedLine
@@ -28,8 +30,6 @@ CATEGORY_NAMES = {"env": N_("Environment"), "facility": N_("Facilities"), "elder
                   "culture": N_("Culture and sports"), "safety": N_("Safety"), "traffic": N_("Parking and traffic"),
                   "green": N_("Greening"), "convenience": N_("Convenience services"), "child": N_("Children"),
                   "property": N_("Property management")}
-CHANNEL_NAMES = {"chat": N_("chat"), "door_visit": N_("door visit"), "meeting": N_("multi-committee meeting"),
-                 "rep_meeting": N_("representatives' meeting")}
 STATUS_NAMES = {"open": N_("open"), "merged": N_("merged"), "rejected": N_("not taken up"),
                 "candidate": N_("candidate project")}
 FIELD_NAMES = {"text": N_("need"), "reason": N_("reason"), "title": N_("title"), "category": N_("category name")}
@@ -334,7 +334,7 @@ async def group_category(ctx: Ctx) -> None:
     ctx.reply(_submitted_text(ctx, row.number) + "\n\n" + h(row.text), chat_id=ctx.actor.user.tg_id)
 
 
-# ---------------------------------------------------------------- browsing, "+1", /myneeds
+# ---------------------------------------------------------------- browsing, "+1" (/myneeds: bot/handlers/myneeds.py)
 
 
 async def _categories(ctx: Ctx) -> None:
@@ -409,27 +409,6 @@ async def plus_one(ctx: Ctx) -> None:
     code = cat_of(ctx, ctx.args[1]) if len(ctx.args) == 3 else None
     if code is not None:  # the page shows the new count (and the order by support)
         await _category_page(ctx, code, int_arg(ctx.args[2]) or 1)
-
-
-@router.command("myneeds", where=PRIVATE, description=N_("The needs you submitted and their state"),
-                member_only=True)
-async def myneeds(ctx: Ctx) -> None:
-    await _my_page(ctx, 1)
-
-
-async def _my_page(ctx: Ctx, page: int) -> None:
-    shown = await needs.my_needs(ctx.uow, actor=ctx.actor, page=page)
-    if not shown.items:
-        ctx.show(ctx.t("You have not submitted any needs yet. /need adds one."))
-        return
-    lines = [ctx.t("<b>Your needs</b> ({total})", total=shown.total)] + [_line(ctx, n) for n in shown.items]
-    nav = pager(ctx, shown.page, shown.pages, "nm")
-    ctx.show("\n\n".join(lines), [nav] if nav else None)
-
-
-@router.callback("nm")
-async def my_press(ctx: Ctx) -> None:
-    await _my_page(ctx, (int_arg(ctx.args[0]) if ctx.args else None) or 1)
 
 
 # ---------------------------------------------------------------- review (admins)
@@ -621,60 +600,8 @@ async def category_name(ctx: Ctx) -> None:
     await _categories_screen(ctx, note=ctx.t("✅ Category “{name}” added and in use.", name=h(cat_name(ctx.lang, code))))
 
 
-# ---------------------------------------------------------------- notices
-
-
-def _n_open(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
-    text = tr(lang, "📝 The needs list (需求清单) of {community} for {year} is open! What should the community "
-                    "do this year? Tell us: /need followed by your need here, or in a private chat.",
-              community=h(p.get("community", "")), year=p.get("year", ""))
-    if p.get("closes_on"):
-        text += "\n" + tr(lang, "It closes on {day}.", day=p["closes_on"])
-    return OutMessage(text=text, buttons=[[Button(text=tr(lang, "✍ Submit a need"), url=r.deep_link("need"))]])
-
-
-def _n_merged(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
-    if p.get("own"):
-        return OutMessage(text=tr(lang, "Your need #{number} was merged into your need #{into}, which asks for the "
-                                        "same.", number=p.get("number"), into=p.get("into")))
-    return OutMessage(text=tr(lang, "Your need #{number} was merged into need #{into}, which asks for the same. "
-                                    "You now support need #{into}.", number=p.get("number"), into=p.get("into")))
-
-
-def _n_rejected(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
-    return OutMessage(text=tr(lang, "Your need #{number} is not taken up this year. Reason: {reason}",
-                              number=p.get("number"), reason=h(p.get("reason", ""))))
-
-
-def _n_candidate(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
-    return OutMessage(text=tr(lang, "🎉 Your need #{number} is now a candidate project: “{title}”. The residents' "
-                                    "representatives will vote on the candidates.",
-                              number=p.get("number"), title=h(p.get("title", ""))))
-
-
-def _n_remind(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
-    if p.get("last") and p.get("closes_on"):
-        text = tn(lang, "⏰ Last call: the needs list (需求清单) of {community} for {year} closes on {day}. "
-                        "{n} need so far — is yours among them? /need followed by your need here, or in a "
-                        "private chat.",
-                  "⏰ Last call: the needs list (需求清单) of {community} for {year} closes on {day}. "
-                  "{n} needs so far — is yours among them? /need followed by your need here, or in a "
-                  "private chat.", int(p.get("count") or 0), community=h(p.get("community", "")),
-                  year=p.get("year", ""), day=p["closes_on"])
-    else:
-        text = tn(lang, "📝 The needs list (需求清单) of {community} for {year} is still open: {n} need so far. "
-                        "What else should the community do? /need followed by your need here, or in a private "
-                        "chat.",
-                  "📝 The needs list (需求清单) of {community} for {year} is still open: {n} needs so far. "
-                  "What else should the community do? /need followed by your need here, or in a private "
-                  "chat.", int(p.get("count") or 0), community=h(p.get("community", "")), year=p.get("year", ""))
-        if p.get("closes_on"):
-            text += "\n" + tr(lang, "It closes on {day}.", day=p["closes_on"])
-    return OutMessage(text=text, buttons=[[Button(text=tr(lang, "✍ Submit a need"), url=r.deep_link("need"))]])
-
-
-NOTICES = {"needs_open": _n_open, "needs_remind": _n_remind, "need_merged": _n_merged, "need_rejected": _n_rejected,
-           "need_candidate": _n_candidate}
+#: The needs list's notices, worded in bot/handlers/needs_notices.py.
+NOTICES = needs_notices.NOTICES
 
 #: The needs list's own wording of its errors (bot/handlers/__init__.py: report_error asks it first).
 EXPLAIN = explain_needs

@@ -41,6 +41,9 @@ async def start(ctx: Ctx) -> None:
     elif payload.startswith("rate_") and ctx.actor.member is not None:
         from bot.handlers.acceptance import from_link as rate_link  # the comparison post's ⭐ link
         await rate_link(ctx, payload)
+    elif payload.startswith("project_") and ctx.actor.member is not None:
+        from bot.handlers.board import from_link as project_link  # the group board's buttons
+        await project_link(ctx, payload)
     elif payload == "vote" and ctx.actor.member is not None:
         from bot.handlers.voting import show_sheet  # the groups' "vote in private" link
         await show_sheet(ctx)

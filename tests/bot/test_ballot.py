@@ -288,7 +288,8 @@ async def _tie(linli: Harness) -> dict[str, Any]:
     await _vote(linli, R2, ["楼道灯改造", "老年餐桌"])
     await _vote(linli, R3, ["楼道灯改造"])
     before = await linli.tg.cursor()
-    out = await linli.say(ADMIN, "/ballot close")
+    out = await linli.say(ADMIN, "/ballot close")  # before the closing time: asked once more
+    _, out = await linli.press(ADMIN, out[-1], "✅ 确定关闭并计票")
     assert "平票" in out[-1]["text"]
     tie = [m for m in await linli.tg.bot_messages(ADMIN, before) if "⚖" in m["text"]][-1]
     assert {"⬜ 加装电梯调研 (1)", "⬜ 老年餐桌 (1)", "🔁 发起复选"} <= set(buttons(tie))
@@ -311,6 +312,7 @@ async def test_a_tie_decided_by_the_admin(linli: Harness) -> None:
     result = (await linli.tg.bot_messages(GROUP, before))[-1]["text"]
     assert "老年餐桌 — 1 票 ✅ 当选" in result and "加装电梯调研 — 1 票" in result
     assert "加装电梯调研 — 1 票 ✅" not in result
+    assert "末位票数相同，由管理员决定选入：老年餐桌" in result  # issue #12 item 4: the admin's decision is said
     async with linli.db.uow() as uow:
         projects = (await uow.session.exec(select(Project).order_by(col(Project.number)))).all()
     assert [(p.number, p.title, p.votes) for p in projects] == [(1, "楼道灯改造", 3), (2, "老年餐桌", 1)]
@@ -347,6 +349,7 @@ async def test_a_tie_goes_to_a_run_off(linli: Harness) -> None:
     assert "第 2 轮" in card["text"] and "3/3 位代表已投票" in card["text"]
     before = await linli.tg.cursor()
     out = await linli.say(ADMIN, "/ballot close")
+    _, out = await linli.press(ADMIN, out[-1], "✅ 确定关闭并计票")
     assert any("已计票" in m["text"] for m in out)
     result = (await linli.tg.bot_messages(GROUP, before))[-1]["text"]
     assert "老年餐桌 — 2 票 ✅ 当选" in result and "加装电梯调研 — 1 票" in result

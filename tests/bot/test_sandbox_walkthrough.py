@@ -145,7 +145,7 @@ async def _step5_needs_and_vote(walk: Walk) -> None:
     _, m = await walk.press(ADMIN, review, "#16", "渠道：入户走访")
     _, m = await walk.press(ADMIN, m, "🔗 合并", "合并到哪条需求")
     m = await walk.say(ADMIN, "15", "需求 #16 已并入需求 #15")
-    await walk.wait(ZHAO, 0, "您的需求 #16 与您的需求 #15 内容相同，已合并")
+    await walk.wait(ZHAO, 0, "代您提交的需求 #16 与您的需求 #15 内容相同，已合并")  # a door visit (#12)
     _, m = await walk.press(ADMIN, m, "◀ 审核列表", "待审核的需求（3）")
     _, m = await walk.press(ADMIN, m, "#14", "希望有人上门帮老人理发")
     _, m = await walk.press(ADMIN, m, "✖ 不采纳", "为什么不采纳")
