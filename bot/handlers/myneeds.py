@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from bot.core.dispatch import PRIVATE, Ctx, Router
-from bot.core.i18n import N_, tr
+from bot.core.i18n import N_, tn, tr
 from bot.core.types import Button, Keyboard, OutMessage
 from bot.handlers.acceptance import LINK as RATE_LINK
 from bot.handlers.board import COLOUR_NAMES, EMOJI
@@ -36,8 +36,9 @@ def entered_for(lang: str, channel: str) -> str:
 def _stage(ctx: Ctx, m: MyNeed) -> str:
     title, number = h(m.project_title or ""), m.project_number
     if m.stage == needs_loop.ELECTED:
-        return ctx.t("🗳 Elected (当选): project {number} “{title}” of this year ({votes} votes); the work has not "
-                     "started yet.", number=number, title=title, votes=m.votes or 0)
+        return tn(ctx.lang, "🗳 Elected (当选): project {number} “{title}” of this year ({n} vote); the work has not "
+                  "started yet.", "🗳 Elected (当选): project {number} “{title}” of this year ({n} votes); the work "
+                  "has not started yet.", m.votes or 0, number=number, title=title)
     if m.stage == needs_loop.IN_PROGRESS:
         colour = m.colour or "yellow"
         return ctx.t("{emoji} In progress (进行中): project {number} “{title}” · {percent}% · {colour}",
@@ -117,15 +118,17 @@ def _n_elected(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
     items = [x for x in p.get("needs") or [] if isinstance(x, dict)]
     if len(items) == 1:
         x = items[0]
-        return OutMessage(text=tr(
+        return OutMessage(text=tn(
             lang, "🎉 {need} was elected in the representatives' vote: it is project {number} of {year}, “{title}” "
-                  "({votes} votes). /myneeds follows its progress.", need=_who(lang, x),
-            number=x.get("project_number", ""), year=p.get("year", ""), title=h(x.get("title", "")),
-            votes=x.get("votes", 0)))
+                  "({n} vote). /myneeds follows its progress.",
+            "🎉 {need} was elected in the representatives' vote: it is project {number} of {year}, “{title}” "
+            "({n} votes). /myneeds follows its progress.", int(x.get("votes") or 0), need=_who(lang, x),
+            number=x.get("project_number", ""), year=p.get("year", ""), title=h(x.get("title", ""))))
     lines = [tr(lang, "🎉 The representatives' vote made these needs you asked for or supported projects of {year}:",
                 year=p.get("year", ""))]
-    lines += [tr(lang, "• {need}: project {number} “{title}” ({votes} votes)", need=_who(lang, x),
-                 number=x.get("project_number", ""), title=h(x.get("title", "")), votes=x.get("votes", 0))
+    lines += [tn(lang, "• {need}: project {number} “{title}” ({n} vote)", "• {need}: project {number} “{title}” "
+                 "({n} votes)", int(x.get("votes") or 0), need=_who(lang, x), number=x.get("project_number", ""),
+                 title=h(x.get("title", "")))
               for x in items]
     lines.append(tr(lang, "/myneeds follows their progress."))
     return OutMessage(text="\n".join(lines))
