@@ -13,6 +13,12 @@
 - On start, and every few seconds, the `sending` rows of a sender of this host that is gone (its process
   ended, or it was this process's pid in a previous life: a restarted container) are given back at once;
   others' rows are given back when their lease runs out (a sender renews its leases while it lives).
+- The sender elected to the "sender" role (`SenderRole`, bot/election.py) takes back at once, on its first
+  round, the `sending` rows of every other sender, of any host: only the role's holder sends, so they are a
+  previous holder's, and a holder stops starting calls when it loses the role (on SQLite it gives the role up
+  while a third of its lease is left, before anybody may take it; on PostgreSQL its lock went with its
+  session). A dead holder on another host is so replaced within the role's lease, its rows with it; the claim
+  lease is the role's lease too (renewed every third of it), so a sender outside the election agrees.
 - 5xx and network errors are retried with exponential back-off; 403 marks the recipient unreachable and
   stops; 400 fails the row for good; 429 pauses that chat for `retry_after`.
 
@@ -41,6 +47,7 @@ from typing import Any
 
 from bot.core.gateway import ApiError, Gateway
 from bot.core.types import OutMessage
+from bot.election import Role
 from bot.outbox_rate import Bucket, Limits, RateLimiter
 from flows import outbox
 from flows.clock import Clock
@@ -51,11 +58,12 @@ from storage.leases import process_ended
 from storage.models import OutboxMessage
 from storage.outage import unreachable
 
-__all__ = ["Bucket", "Limits", "OutboxSender", "RateLimiter", "SenderStats", "edit_or_send"]
+__all__ = ["Bucket", "Limits", "OutboxSender", "RateLimiter", "SenderRole", "SenderStats", "edit_or_send"]
 
 log = logging.getLogger("linli.outbox")
 
-LEASE = timedelta(seconds=60)
+#: A claim's lease: the role's lease (storage/leases.py, `LINLI_ROLE_LEASE_SECONDS`), renewed every third of it.
+LEASE = timedelta(seconds=20)
 MAX_ATTEMPTS = 8
 #: Seconds between housekeeping passes of a running sender (renew own leases, give back gone senders' rows).
 HOUSEKEEPING = 5.0
@@ -102,7 +110,8 @@ class SenderStats:
     #: calls retried after their answer was lost (timeout, reset): Telegram may have taken them, and the
     #: retry may show the message twice — the only duplicates a running sender makes
     maybe_duplicated: int = 0
-    #: rows of a sender of this host that was gone (killed mid-call) given back at once
+    #: rows of a sender of this host that was gone (killed mid-call) given back at once, and, when elected to
+    #: the sender role, rows of the previous holders (any host)
     taken_back: int = 0
     #: failed tries to record outcomes (the database refused; retried until they stuck)
     record_retries: int = 0
@@ -196,6 +205,8 @@ class OutboxSender:
         self._to_record = asyncio.Event()
         self._recording = asyncio.Lock()
         self._housekept = 0.0
+        self._stopping: asyncio.Event | None = None  # set: start no more calls
+        self._take_over = False  # elected: the next housekeeping gives back every other sender's rows
 
     @property
     def batch(self) -> int:
@@ -210,8 +221,13 @@ class OutboxSender:
         self._wake.set()
 
     # ------------------------------------------------------------------ the loop
-    async def run(self, stop: asyncio.Event, idle: float = 0.5) -> None:
-        log.info("outbox sender %s started", self.id)
+    async def run(self, stop: asyncio.Event, idle: float = 0.5, *, elected: bool = False) -> None:
+        """Send until `stop` is set. `elected`: this sender holds the sender role, and takes back every other
+        sender's rows on its first round (they belong to previous holders)."""
+        log.info("outbox sender %s started%s", self.id, " (elected)" if elected else "")
+        _LIVE.add(self.id)
+        self._stopping = stop
+        self._take_over = elected
         recorder = asyncio.create_task(self._recorder(stop), name="outbox-recorder")
         refill_at = max(1, self.concurrency // 4)
         away = False  # the database could not be reached on the last round
@@ -311,7 +327,13 @@ class OutboxSender:
 
     # ------------------------------------------------------------------ one call
     async def _one(self, row: OutboxMessage) -> None:
-        await self.limiter.take_overall()
+        if not self._stopped():
+            await self.limiter.take_overall()
+        if self._stopped():  # stopped (the role lost) before its call began: not sent, given back as it was
+            self._unrecorded.append(Outcome(row_id=row.id or 0, chat_id=row.tg_chat_id, kind="wait",
+                                            recipient=row.recipient_user_id, attempts=row.attempts))
+            self._to_record.set()
+            return
         error: ApiError | None = None
         message_id: int | None = None
         try:
@@ -326,6 +348,9 @@ class OutboxSender:
             error = ApiError(ApiError.TRANSIENT, f"unexpected: {type(err).__name__}", maybe_sent=True)
         self._unrecorded.append(self._outcome(row, message_id, error))
         self._to_record.set()
+
+    def _stopped(self) -> bool:
+        return self._stopping is not None and self._stopping.is_set()
 
     async def _call(self, row: OutboxMessage) -> int | None:
         payload = opened(row.payload, self.sealer)
@@ -403,6 +428,8 @@ class OutboxSender:
                 lost = await outbox.record(uow, batch, sender=self.id, now=self.clock.now())
                 await uow.commit()
             del self._unrecorded[:len(batch)]
+        called = {o.row_id for o in batch if o.kind != "wait" or o.delay > 0}  # not the calls never begun
+        lost = [row_id for row_id in lost if row_id in called]
         if lost:
             log.error("outbox rows %s were given back to another sender while this one sent them: they may have "
                       "gone out twice", lost[:20])
@@ -413,17 +440,24 @@ class OutboxSender:
         give back the rows of senders that are gone, and of expired leases."""
         self._housekept = time.monotonic()
         now = self.clock.now()
+        take_over = self._take_over
         async with self.db.uow(write=True) as uow:
             if self.busy:
                 await outbox.renew(uow, sender=self.id, until=now + self.lease)
-            dead = [c for c in await outbox.claimants(uow) if c != self.id and gone(c)]
+            dead = [c for c in await outbox.claimants(uow) if c != self.id and (take_over or gone(c))]
             taken = await outbox.release(uow, claimants=dead)
             expired = await outbox.requeue_expired(uow, now=now)
             await uow.commit()
+        self._take_over = False
         if taken:
             self.stats.taken_back += taken
-            log.warning("took back %s outbox rows of a stopped sender of this host at once; a row whose call "
-                        "Telegram had answered just before the stop goes out again", taken)
+            if take_over:
+                log.warning("elected sender: took back at once %s outbox rows of the previous holder(s) %s; a row "
+                            "whose call Telegram had answered just before that holder stopped goes out again",
+                            taken, ", ".join(sorted(dead))[:300])
+            else:
+                log.warning("took back %s outbox rows of a stopped sender of this host at once; a row whose call "
+                            "Telegram had answered just before the stop goes out again", taken)
         if expired:
             log.warning("requeued %s outbox rows whose sender stopped mid-call", expired)
 
@@ -432,6 +466,10 @@ class OutboxSender:
         before = self.stats.taken_back
         await self._housekeeping()
         return self.stats.taken_back - before
+
+    def role(self) -> Role:
+        """The sender's work as the elected "sender" role (bot/election.py)."""
+        return SenderRole(self).role()
 
     # ------------------------------------------------------------------ pictures
     async def _picture(self, payload: dict[str, Any]) -> bytes:
@@ -454,3 +492,28 @@ class OutboxSender:
             return await self.gateway.send(chat_id, replace(message, photo=path))
         finally:
             os.unlink(path)
+
+
+class SenderRole:
+    """Runs `sender` while this process holds the "sender" role: started elected (it takes back the previous
+    holders' rows at once), stopped when the role is lost or given back (it starts no call after that, ends
+    those under way and records them)."""
+
+    def __init__(self, sender: OutboxSender) -> None:
+        self.sender = sender
+        self._run: tuple[asyncio.Event, asyncio.Task[None]] | None = None
+
+    def role(self) -> Role:
+        return Role("sender", self.start, self.stop)
+
+    async def start(self) -> None:
+        stop = asyncio.Event()
+        self._run = (stop, asyncio.create_task(self.sender.run(stop, elected=True), name="outbox"))
+
+    async def stop(self) -> None:
+        if self._run is not None:
+            stop, task = self._run
+            self._run = None
+            stop.set()
+            self.sender.wake()
+            await task
