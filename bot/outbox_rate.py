@@ -52,8 +52,9 @@ class Bucket:
 
 class Pacer:
     """Calls `rate` a second on a schedule: the next one is due `1/rate` s after the previous one was due, as
-    long as that one was late by at most half an interval (made up by the next wait); after an idle spell or a
-    longer delay the schedule starts again from now."""
+    long as that one was late by at most half an interval (made up by the next wait); a call later than that
+    (a stalled event loop) keeps half an interval of its lateness to make up, and after an idle spell (a whole
+    interval late or more) the schedule starts again from now, so the next call waits a whole interval."""
 
     def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.interval = 1.0 / rate
@@ -67,7 +68,12 @@ class Pacer:
     def take(self) -> None:
         now = self.clock()
         late = now - self.due
-        self.due = (self.due if late <= self.slack else now) + self.interval
+        if late <= self.slack:
+            self.due += self.interval
+        elif late < self.interval:
+            self.due = now - self.slack + self.interval
+        else:
+            self.due = now + self.interval
 
 
 @dataclass
