@@ -27,8 +27,9 @@ from sqlmodel import col, select
 
 from benchmarks.ballot import ThrowAwayPostgres, pg_server
 from benchmarks.common import LINLI_TOKEN, LINLI_USERNAME, Databases, Table, linli_settings, say
-from benchmarks.linli_process import DbProxy, LinliProcess
+from benchmarks.linli_process import LinliProcess
 from benchmarks.outbox import FAULTY, open_private_chats
+from benchmarks.proxy import Proxy
 from benchmarks.seed import tg_ids
 from benchmarks.tally import MARKER, Expected, Tally, Transcript, marker, tally
 from bot.standin.client import StandInClient
@@ -269,7 +270,7 @@ async def kill_after_accepted(bench: Bench) -> Result:
     return result
 
 
-async def database_cut(bench: Bench, proxy: DbProxy) -> Result:
+async def database_cut(bench: Bench, proxy: Proxy) -> Result:
     proc = bench.process()
     await proc.start()
     await bench.queue(bench.scale.notices)
@@ -347,9 +348,8 @@ async def on_backend(backend: str, fresh: Callable[[str], str], root: Path, scal
             f"LINLI_TEST_POSTGRES_URL)")
         return results
     url = fresh("cut")
-    proxy = DbProxy(url)
+    proxy, through = await Proxy.before(url)
     try:
-        through = await proxy.start()
 
         async def cut(bench: Bench) -> Result:
             return await database_cut(bench, proxy)
