@@ -228,6 +228,8 @@ class OutboxSender:
         _LIVE.add(self.id)
         self._stopping = stop
         self._take_over = elected
+        if self._unrecorded:  # outcomes a previous run could not write (the database was away when it stopped)
+            self._to_record.set()
         recorder = asyncio.create_task(self._recorder(stop), name="outbox-recorder")
         refill_at = max(1, self.concurrency // 4)
         away = False  # the database could not be reached on the last round

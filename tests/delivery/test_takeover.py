@@ -16,7 +16,9 @@ from bot.election import Elector, wall_clock
 from bot.runtimes.aiogram_rt import AiogramRuntime
 from bot.standin.client import StandInClient
 from bot.standin.server import StandIn
+from flows import outbox
 from flows.clock import OffsetClock
+from flows.outbox import Outcome
 from storage.db import Database, is_sqlite
 from storage.leases import AdvisoryLocks, role_locks
 from storage.models import OutboxMessage
@@ -102,3 +104,26 @@ async def test_item4_a_sender_that_loses_its_role_starts_no_more_calls(db: Datab
         assert all(r.claimed_by is None and r.attempts == 0 for r in rows)
     finally:
         await runtime.stop()
+
+
+async def test_item4_a_sender_that_gets_its_role_back_records_what_it_could_not_before(db: Database) -> None:
+    """The role lost in a database cut: the sender stops, and the outcomes of its last calls cannot be written
+    (they stay in memory, their rows claimed). Given the role back, it writes them at once — before, only once
+    another call ended, and with nothing else to send those chats stayed `sending`."""
+    clock = OffsetClock()
+    await queue(db, clock, [1400])
+    sender = make_sender(db, None, clock)
+    async with db.uow() as uow:
+        [row] = await outbox.claim(uow, [r.id or 0 for r in (await uow.session.exec(select(OutboxMessage))).all()],
+                                   sender=sender.id, now=clock.now(), lease=LEASE)
+        await uow.commit()
+    sender._unrecorded.append(Outcome(row_id=row.id or 0, chat_id=1400, kind="sent", message_id=7))
+    role = sender.role()
+    try:
+        await role.start()
+        started = time.monotonic()
+        while (await statuses(db))["sent"] != 1:
+            assert time.monotonic() - started < 5, await statuses(db)
+            await asyncio.sleep(0.05)
+    finally:
+        await role.stop()
