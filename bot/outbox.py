@@ -67,8 +67,11 @@ LEASE = timedelta(seconds=20)
 MAX_ATTEMPTS = 8
 #: Seconds between housekeeping passes of a running sender (renew own leases, give back gone senders' rows).
 HOUSEKEEPING = 5.0
-#: Seconds the recorder waits after a call ends for others to end too (one transaction for them all).
-RECORD_GATHER = 0.02
+#: Seconds the recorder waits after a call ends for others to end too (one transaction for them all): at most a
+#: quarter of a chat's interval (a chat's next row waits for the record, and could not go sooner anyway), at most
+#: 0.1 s (what a kill -9 may leave sent but unrecorded: 3 rows at 30/s). One transaction a call cost the sender
+#: 25 % of its rate on a loaded machine (SQLite's writes go through aiosqlite's thread).
+RECORD_GATHER = 0.1
 #: Longest wait between two tries to record outcomes while the database refuses.
 RECORD_BACKOFF_MAX = 10.0
 
@@ -231,7 +234,7 @@ class OutboxSender:
         if self._unrecorded:  # outcomes a previous run could not write (the database was away when it stopped)
             self._to_record.set()
         recorder = asyncio.create_task(self._recorder(stop), name="outbox-recorder")
-        refill_at = max(1, self.concurrency // 4)
+        refill_at = max(1, self.concurrency // 2)
         away = False  # the database could not be reached on the last round
         try:
             while not stop.is_set():
@@ -241,7 +244,8 @@ class OutboxSender:
                     if time.monotonic() - self._housekept >= min(HOUSEKEEPING, self.lease.total_seconds() / 3):
                         await self._housekeeping()
                     free = self.concurrency - len(self._calls)
-                    # refill when a quarter of the slots are free (or few calls are left), not after every call
+                    # refill when half the slots are free (or few calls are left), not after every call: the other
+                    # half still holds calls for a quarter second at 30/s
                     if free >= refill_at or len(self._calls) < refill_at:
                         claimed = await self._claim_and_start(free)
                     away = False
@@ -400,7 +404,8 @@ class OutboxSender:
         """Write outcomes as calls return; while the database refuses, try again with growing pauses."""
         while True:
             await self._to_record.wait()
-            await asyncio.sleep(RECORD_GATHER)  # let a few more calls end: one transaction for them all
+            # let a few more calls end: one transaction for them all
+            await asyncio.sleep(min(RECORD_GATHER, 0.25 / self.limiter.limits.per_chat))
             self._to_record.clear()
             await self._flush()
             self._wake.set()  # a chat whose row was recorded may send its next one
