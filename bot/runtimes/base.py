@@ -86,7 +86,6 @@ class Pipeline:
         finally:
             self.in_flight -= 1
 
-
     async def _answer(self, update_id: int, replies: list[Reply]) -> None:
         try:
             await deliver(replies, self.gateway, db=self.core.db, clock=self.core.clock, sealer=self.core.sealer,
