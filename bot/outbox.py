@@ -18,7 +18,7 @@
   previous holder's, and a holder stops starting calls when it loses the role (on SQLite it gives the role up
   while a third of its lease is left, before anybody may take it; on PostgreSQL its lock went with its
   session). A dead holder on another host is so replaced within the role's lease, its rows with it; the claim
-  lease is the role's lease too (renewed every third of it), so a sender outside the election agrees.
+  lease is the role's lease too (renewed at least every third of it), so a sender outside the election agrees.
 - 5xx and network errors are retried with exponential back-off; 403 marks the recipient unreachable and
   stops; 400 fails the row for good; 429 pauses that chat for `retry_after`.
 
@@ -62,7 +62,7 @@ __all__ = ["Bucket", "Limits", "OutboxSender", "RateLimiter", "SenderRole", "Sen
 
 log = logging.getLogger("linli.outbox")
 
-#: A claim's lease: the role's lease (storage/leases.py, `LINLI_ROLE_LEASE_SECONDS`), renewed every third of it.
+#: A claim's lease: the role's (storage/leases.py, `LINLI_ROLE_LEASE_SECONDS`), renewed at least every third of it.
 LEASE = timedelta(seconds=20)
 MAX_ATTEMPTS = 8
 #: Seconds between housekeeping passes of a running sender (renew own leases, give back gone senders' rows).
