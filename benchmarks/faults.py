@@ -27,8 +27,9 @@ from sqlmodel import col, select
 
 from benchmarks.ballot import ThrowAwayPostgres, pg_server
 from benchmarks.common import LINLI_TOKEN, LINLI_USERNAME, Databases, Table, linli_settings, say
-from benchmarks.linli_process import DbProxy, LinliProcess
-from benchmarks.outbox import LIMITS, TELEGRAM_SCALE, open_private_chats
+from benchmarks.linli_process import LinliProcess
+from benchmarks.outbox import FAULTY, open_private_chats
+from benchmarks.proxy import Proxy
 from benchmarks.seed import tg_ids
 from benchmarks.tally import MARKER, Expected, Tally, Transcript, marker, tally
 from bot.standin.client import StandInClient
@@ -95,7 +96,7 @@ class Bench:
         self.bot_url = bot_url or database_url  # what the bot processes use (the proxy's URL in the cut run)
         self.logs = logs
         self.scale = scale
-        self.standin = StandIn(limits=RateLimits(scale=TELEGRAM_SCALE), faults=faults)
+        self.standin = StandIn(limits=RateLimits(scale=FAULTY.scale), faults=faults)
         self.transcript = Transcript(self.standin.world)
         self.expected = Expected()
         self.db = Database(database_url)
@@ -125,8 +126,8 @@ class Bench:
 
     def process(self, **settings: Any) -> LinliProcess:
         """A `linli run` of this run (not started), with the sender's limits matched to the stand-in's."""
-        settings = {"outbox_rate": LIMITS.overall, "outbox_per_chat": LIMITS.per_chat,
-                    "outbox_per_group_minute": LIMITS.per_group_minute, "run_scheduler": False,
+        settings = {"outbox_rate": FAULTY.limits.overall, "outbox_per_chat": FAULTY.limits.per_chat,
+                    "outbox_per_group_minute": FAULTY.limits.per_group_minute, "run_scheduler": False,
                     **dict(self.scale.settings), **settings}
         log = self.logs / f"{self.name.replace(' ', '-')}-{len(self.processes)}.log"
         proc = LinliProcess(self.bot_url, self.standin.url, log, **settings)
@@ -269,7 +270,7 @@ async def kill_after_accepted(bench: Bench) -> Result:
     return result
 
 
-async def database_cut(bench: Bench, proxy: DbProxy) -> Result:
+async def database_cut(bench: Bench, proxy: Proxy) -> Result:
     proc = bench.process()
     await proc.start()
     await bench.queue(bench.scale.notices)
@@ -347,9 +348,8 @@ async def on_backend(backend: str, fresh: Callable[[str], str], root: Path, scal
             f"LINLI_TEST_POSTGRES_URL)")
         return results
     url = fresh("cut")
-    proxy = DbProxy(url)
+    proxy, through = await Proxy.before(url)
     try:
-        through = await proxy.start()
 
         async def cut(bench: Bench) -> Result:
             return await database_cut(bench, proxy)
@@ -379,7 +379,7 @@ async def run(root: Path, quick: bool) -> None:
     databases = Databases(root)
     server = pg_server()
     say(f"\n== faults: {scale.notices} notices to {scale.chats} chats and {scale.people} people writing /help, "
-        f"`linli run` processes against the stand-in (Telegram's limits ×{TELEGRAM_SCALE:g}), {databases.backend}"
+        f"`linli run` processes against the stand-in (Telegram's limits ×{FAULTY.scale:g}), {databases.backend}"
         f"{' and PostgreSQL' if server else ''}"
         + "".join(f", LINLI_{k.upper()}={v:g}" for k, v in scale.settings) + " ==")
     report(databases.backend, await on_backend(databases.backend, databases.fresh, root, scale,

@@ -1,5 +1,4 @@
-"""`linli run` in a process of its own (to kill -9 and restart), and a TCP proxy in front of PostgreSQL that can
-cut the database away for a while. Used by the faults suite."""
+"""`linli run` in a process of its own (to kill -9 and restart). Used by the faults suite."""
 
 from __future__ import annotations
 
@@ -9,8 +8,6 @@ import signal
 import sys
 import time
 from pathlib import Path
-
-from sqlalchemy.engine import make_url
 
 from benchmarks.common import LINLI_TOKEN, SECRET_KEY
 
@@ -83,64 +80,3 @@ class LinliProcess:
             await asyncio.wait_for(self.proc.wait(), timeout)
         except TimeoutError:
             await self.kill()
-
-
-class DbProxy:
-    """Forwards TCP to the database server of a URL; `cut()` resets every connection and refuses new ones until
-    `restore()` (the network or the server gone, as the bot sees it)."""
-
-    def __init__(self, url: str) -> None:
-        parsed = make_url(url)
-        self.host, self.port = parsed.host or "127.0.0.1", parsed.port or 5432
-        self._parsed = parsed
-        self.down = False
-        self._open: set[asyncio.StreamWriter] = set()
-        self._server: asyncio.Server | None = None
-        self.url = ""
-
-    async def start(self) -> str:
-        """Listen on a free port; the URL that goes through the proxy."""
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-        port = self._server.sockets[0].getsockname()[1]
-        self.url = self._parsed.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
-        return self.url
-
-    async def stop(self) -> None:
-        self.cut()
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-
-    def cut(self) -> None:
-        self.down = True
-        for writer in list(self._open):
-            writer.transport.abort()  # a reset, as when the network goes away
-        self._open.clear()
-
-    def restore(self) -> None:
-        self.down = False
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self.down:
-            writer.transport.abort()
-            return
-        try:
-            up_reader, up_writer = await asyncio.open_connection(self.host, self.port)
-        except OSError:
-            writer.transport.abort()
-            return
-        self._open.update((writer, up_writer))
-        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
-
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                if self.down:
-                    break
-                writer.write(data)
-                await writer.drain()
-        except (ConnectionError, OSError):
-            pass  # the other side went away: close this side too
-        finally:
-            self._open.discard(writer)
-            writer.transport.abort()

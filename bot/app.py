@@ -72,7 +72,6 @@ class LinliApp:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
         self.elector: Elector | None = None
-        self._sender_run: tuple[asyncio.Event, asyncio.Task[None]] | None = None
 
     async def start(self) -> None:
         self.settings.check_webhook()
@@ -88,6 +87,7 @@ class LinliApp:
             limits=Limits(self.settings.outbox_rate, self.settings.outbox_per_chat,
                           self.settings.outbox_per_group_minute),
             concurrency=self.settings.outbox_concurrency, sealer=self.core.sealer,
+            lease=self._role_lease(),  # a claim lasts as long as the sender role would without renewal
         )
         self.core.on_outbox = self.sender.wake
         await set_menus(self.core, gateway)
@@ -111,18 +111,22 @@ class LinliApp:
         if not self.settings.webhook_url and self.settings.run_poller:  # two pollers would fight (409)
             roles.append(Role("poller", self._start_polling, self._stop_polling))
         if self._run_sender:
-            roles.append(Role("sender", self._start_sender, self._stop_sender))
+            assert self.sender is not None
+            roles.append(self.sender.role())  # started elected: it takes back previous holders' rows at once
         if self._run_scheduler:
             roles.append(Role("scheduler", self._start_scheduler, self._stop_scheduler))
         if not roles:
             return
         every = self.settings.role_check_seconds
-        lease = max(self.settings.role_lease_seconds, 3 * every)  # a lease outlives a missed renewal or two
-        locks = role_locks(self.db, holder_name(f"{id(self):x}"[-6:]), lease=timedelta(seconds=lease),
+        locks = role_locks(self.db, holder_name(f"{id(self):x}"[-6:]), lease=self._role_lease(),
                            check_timeout=min(5.0, max(1.0, every)))
         self.elector = Elector(locks, roles, every=every)
         await self.elector.step()  # a lone process holds its roles before it answers anybody
         self._tasks.append(asyncio.create_task(self.elector.run(self._stop), name="roles"))
+
+    def _role_lease(self) -> timedelta:
+        """A role's lease (SQLite), and an outbox claim's: it outlives a missed renewal or two."""
+        return timedelta(seconds=max(self.settings.role_lease_seconds, 3 * self.settings.role_check_seconds))
 
     async def _start_polling(self) -> None:
         assert self.runtime is not None and self.pipeline is not None
@@ -131,18 +135,6 @@ class LinliApp:
     async def _stop_polling(self) -> None:
         assert self.runtime is not None
         await self.runtime.stop_polling()
-
-    async def _start_sender(self) -> None:
-        assert self.sender is not None
-        stop = asyncio.Event()
-        self._sender_run = (stop, asyncio.create_task(self.sender.run(stop), name="outbox"))
-
-    async def _stop_sender(self) -> None:
-        if self._sender_run is not None:
-            stop, task = self._sender_run
-            self._sender_run = None
-            stop.set()
-            await task
 
     async def _start_scheduler(self) -> None:
         assert self.sender is not None

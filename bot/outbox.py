@@ -13,6 +13,12 @@
 - On start, and every few seconds, the `sending` rows of a sender of this host that is gone (its process
   ended, or it was this process's pid in a previous life: a restarted container) are given back at once;
   others' rows are given back when their lease runs out (a sender renews its leases while it lives).
+- The sender elected to the "sender" role (`SenderRole`, bot/election.py) takes back at once, on its first
+  round, the `sending` rows of every other sender, of any host: only the role's holder sends, so they are a
+  previous holder's, and a holder stops starting calls when it loses the role (on SQLite it gives the role up
+  while a third of its lease is left, before anybody may take it; on PostgreSQL its lock went with its
+  session). A dead holder on another host is so replaced within the role's lease, its rows with it; the claim
+  lease is the role's lease too (renewed at least every third of it), so a sender outside the election agrees.
 - 5xx and network errors are retried with exponential back-off; 403 marks the recipient unreachable and
   stops; 400 fails the row for good; 429 pauses that chat for `retry_after`.
 
@@ -41,6 +47,7 @@ from typing import Any
 
 from bot.core.gateway import ApiError, Gateway
 from bot.core.types import OutMessage
+from bot.election import Role
 from bot.outbox_rate import Bucket, Limits, RateLimiter
 from flows import outbox
 from flows.clock import Clock
@@ -51,16 +58,20 @@ from storage.leases import process_ended
 from storage.models import OutboxMessage
 from storage.outage import unreachable
 
-__all__ = ["Bucket", "Limits", "OutboxSender", "RateLimiter", "SenderStats", "edit_or_send"]
+__all__ = ["Bucket", "Limits", "OutboxSender", "RateLimiter", "SenderRole", "SenderStats", "edit_or_send"]
 
 log = logging.getLogger("linli.outbox")
 
-LEASE = timedelta(seconds=60)
+#: A claim's lease: the role's (storage/leases.py, `LINLI_ROLE_LEASE_SECONDS`), renewed at least every third of it.
+LEASE = timedelta(seconds=20)
 MAX_ATTEMPTS = 8
 #: Seconds between housekeeping passes of a running sender (renew own leases, give back gone senders' rows).
 HOUSEKEEPING = 5.0
-#: Seconds the recorder waits after a call ends for others to end too (one transaction for them all).
-RECORD_GATHER = 0.02
+#: Seconds the recorder waits after a call ends for others to end too (one transaction for them all): at most a
+#: quarter of a chat's interval (a chat's next row waits for the record, and could not go sooner anyway), at most
+#: 0.1 s (what a kill -9 may leave sent but unrecorded: 3 rows at 30/s). One transaction a call cost the sender
+#: 25 % of its rate on a loaded machine (SQLite's writes go through aiosqlite's thread).
+RECORD_GATHER = 0.1
 #: Longest wait between two tries to record outcomes while the database refuses.
 RECORD_BACKOFF_MAX = 10.0
 
@@ -102,7 +113,8 @@ class SenderStats:
     #: calls retried after their answer was lost (timeout, reset): Telegram may have taken them, and the
     #: retry may show the message twice — the only duplicates a running sender makes
     maybe_duplicated: int = 0
-    #: rows of a sender of this host that was gone (killed mid-call) given back at once
+    #: rows of a sender of this host that was gone (killed mid-call) given back at once, and, when elected to
+    #: the sender role, rows of the previous holders (any host)
     taken_back: int = 0
     #: failed tries to record outcomes (the database refused; retried until they stuck)
     record_retries: int = 0
@@ -196,6 +208,8 @@ class OutboxSender:
         self._to_record = asyncio.Event()
         self._recording = asyncio.Lock()
         self._housekept = 0.0
+        self._stopping: asyncio.Event | None = None  # set: start no more calls
+        self._take_over = False  # elected: the next housekeeping gives back every other sender's rows
 
     @property
     def batch(self) -> int:
@@ -210,10 +224,17 @@ class OutboxSender:
         self._wake.set()
 
     # ------------------------------------------------------------------ the loop
-    async def run(self, stop: asyncio.Event, idle: float = 0.5) -> None:
-        log.info("outbox sender %s started", self.id)
+    async def run(self, stop: asyncio.Event, idle: float = 0.5, *, elected: bool = False) -> None:
+        """Send until `stop` is set. `elected`: this sender holds the sender role, and takes back every other
+        sender's rows on its first round (they belong to previous holders)."""
+        log.info("outbox sender %s started%s", self.id, " (elected)" if elected else "")
+        _LIVE.add(self.id)
+        self._stopping = stop
+        self._take_over = elected
+        if self._unrecorded:  # outcomes a previous run could not write (the database was away when it stopped)
+            self._to_record.set()
         recorder = asyncio.create_task(self._recorder(stop), name="outbox-recorder")
-        refill_at = max(1, self.concurrency // 4)
+        refill_at = max(1, self.concurrency // 2)
         away = False  # the database could not be reached on the last round
         try:
             while not stop.is_set():
@@ -223,7 +244,8 @@ class OutboxSender:
                     if time.monotonic() - self._housekept >= min(HOUSEKEEPING, self.lease.total_seconds() / 3):
                         await self._housekeeping()
                     free = self.concurrency - len(self._calls)
-                    # refill when a quarter of the slots are free (or few calls are left), not after every call
+                    # refill when half the slots are free (or few calls are left), not after every call: the other
+                    # half still holds calls for a quarter second at 30/s
                     if free >= refill_at or len(self._calls) < refill_at:
                         claimed = await self._claim_and_start(free)
                     away = False
@@ -311,7 +333,13 @@ class OutboxSender:
 
     # ------------------------------------------------------------------ one call
     async def _one(self, row: OutboxMessage) -> None:
-        await self.limiter.take_overall()
+        if not self._stopped():
+            await self.limiter.take_overall()
+        if self._stopped():  # stopped (the role lost) before its call began: not sent, given back as it was
+            self._unrecorded.append(Outcome(row_id=row.id or 0, chat_id=row.tg_chat_id, kind="wait",
+                                            recipient=row.recipient_user_id, attempts=row.attempts))
+            self._to_record.set()
+            return
         error: ApiError | None = None
         message_id: int | None = None
         try:
@@ -326,6 +354,9 @@ class OutboxSender:
             error = ApiError(ApiError.TRANSIENT, f"unexpected: {type(err).__name__}", maybe_sent=True)
         self._unrecorded.append(self._outcome(row, message_id, error))
         self._to_record.set()
+
+    def _stopped(self) -> bool:
+        return self._stopping is not None and self._stopping.is_set()
 
     async def _call(self, row: OutboxMessage) -> int | None:
         payload = opened(row.payload, self.sealer)
@@ -373,7 +404,8 @@ class OutboxSender:
         """Write outcomes as calls return; while the database refuses, try again with growing pauses."""
         while True:
             await self._to_record.wait()
-            await asyncio.sleep(RECORD_GATHER)  # let a few more calls end: one transaction for them all
+            # let a few more calls end: one transaction for them all
+            await asyncio.sleep(min(RECORD_GATHER, 0.25 / self.limiter.limits.per_chat))
             self._to_record.clear()
             await self._flush()
             self._wake.set()  # a chat whose row was recorded may send its next one
@@ -403,6 +435,8 @@ class OutboxSender:
                 lost = await outbox.record(uow, batch, sender=self.id, now=self.clock.now())
                 await uow.commit()
             del self._unrecorded[:len(batch)]
+        called = {o.row_id for o in batch if o.kind != "wait" or o.delay > 0}  # not the calls never begun
+        lost = [row_id for row_id in lost if row_id in called]
         if lost:
             log.error("outbox rows %s were given back to another sender while this one sent them: they may have "
                       "gone out twice", lost[:20])
@@ -413,17 +447,24 @@ class OutboxSender:
         give back the rows of senders that are gone, and of expired leases."""
         self._housekept = time.monotonic()
         now = self.clock.now()
+        take_over = self._take_over
         async with self.db.uow(write=True) as uow:
             if self.busy:
                 await outbox.renew(uow, sender=self.id, until=now + self.lease)
-            dead = [c for c in await outbox.claimants(uow) if c != self.id and gone(c)]
+            dead = [c for c in await outbox.claimants(uow) if c != self.id and (take_over or gone(c))]
             taken = await outbox.release(uow, claimants=dead)
             expired = await outbox.requeue_expired(uow, now=now)
             await uow.commit()
+        self._take_over = False
         if taken:
             self.stats.taken_back += taken
-            log.warning("took back %s outbox rows of a stopped sender of this host at once; a row whose call "
-                        "Telegram had answered just before the stop goes out again", taken)
+            if take_over:
+                log.warning("elected sender: took back at once %s outbox rows of the previous holder(s) %s; a row "
+                            "whose call Telegram had answered just before that holder stopped goes out again",
+                            taken, ", ".join(sorted(dead))[:300])
+            else:
+                log.warning("took back %s outbox rows of a stopped sender of this host at once; a row whose call "
+                            "Telegram had answered just before the stop goes out again", taken)
         if expired:
             log.warning("requeued %s outbox rows whose sender stopped mid-call", expired)
 
@@ -432,6 +473,10 @@ class OutboxSender:
         before = self.stats.taken_back
         await self._housekeeping()
         return self.stats.taken_back - before
+
+    def role(self) -> Role:
+        """The sender's work as the elected "sender" role (bot/election.py)."""
+        return SenderRole(self).role()
 
     # ------------------------------------------------------------------ pictures
     async def _picture(self, payload: dict[str, Any]) -> bytes:
@@ -454,3 +499,28 @@ class OutboxSender:
             return await self.gateway.send(chat_id, replace(message, photo=path))
         finally:
             os.unlink(path)
+
+
+class SenderRole:
+    """Runs `sender` while this process holds the "sender" role: started elected (it takes back the previous
+    holders' rows at once), stopped when the role is lost or given back (it starts no call after that, ends
+    those under way and records them)."""
+
+    def __init__(self, sender: OutboxSender) -> None:
+        self.sender = sender
+        self._run: tuple[asyncio.Event, asyncio.Task[None]] | None = None
+
+    def role(self) -> Role:
+        return Role("sender", self.start, self.stop)
+
+    async def start(self) -> None:
+        stop = asyncio.Event()
+        self._run = (stop, asyncio.create_task(self.sender.run(stop, elected=True), name="outbox"))
+
+    async def stop(self) -> None:
+        if self._run is not None:
+            stop, task = self._run
+            self._run = None
+            stop.set()
+            self.sender.wake()
+            await task

@@ -1,8 +1,11 @@
 """The outbox sender's rate limits: token buckets overall, per chat and per group.
 
-Overall: a bucket of capacity 1 at the overall rate — a call every 1/rate seconds, never two at once, however
-long the sender was idle (Telegram counts its 30/s over short windows: a burst of even three after a pause
-earned 429s). Per chat: 1/s, capacity 1. Per group: 20/min, of which the sender takes only three quarters
+Overall (`Pacer`): a call every 1/rate seconds on a fixed schedule, never two at once, however long the sender
+was idle (Telegram counts its 30/s over short windows: a burst of even three after a pause earned 429s). A call
+that starts a little late (a sleep overshoots by the event loop's latency: 1–5 ms on a busy machine, against
+33 ms between calls) keeps the schedule, so the lateness is made up by the next wait instead of being lost on
+every call (a bucket of capacity 1 lost it: 90 % of 30/s on a loaded machine). Over any window of W seconds
+at most (W + 1/(2·rate))·rate + 1 calls start: at 30/s, 31 in a second, as with the bucket. Per chat: 1/s, capacity 1. Per group: 20/min, of which the sender takes only three quarters
 (the rest is left to the direct replies the bot sends at once, so a group's notices never use up the budget
 its people's commands are answered from). A 429 pauses that chat for `retry_after`.
 
@@ -47,6 +50,32 @@ class Bucket:
         self.tokens = min(self.tokens, 0)
 
 
+class Pacer:
+    """Calls `rate` a second on a schedule: the next one is due `1/rate` s after the previous one was due, as
+    long as that one was late by at most half an interval (made up by the next wait); a call later than that
+    (a stalled event loop) keeps half an interval of its lateness to make up, and after an idle spell (a whole
+    interval late or more) the schedule starts again from now, so the next call waits a whole interval."""
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = 1.0 / rate
+        self.slack = self.interval / 2
+        self.clock = clock
+        self.due = -float("inf")  # when the next call may start
+
+    def wait_time(self) -> float:
+        return max(0.0, self.due - self.clock())
+
+    def take(self) -> None:
+        now = self.clock()
+        late = now - self.due
+        if late <= self.slack:
+            self.due += self.interval
+        elif late < self.interval:
+            self.due = now - self.slack + self.interval
+        else:
+            self.due = now + self.interval
+
+
 @dataclass
 class Limits:
     overall: float = 30.0
@@ -62,8 +91,8 @@ class RateLimiter:
         self.limits = limits
         self.clock = clock
         self._sleep = sleep
-        # capacity 1: no burst beyond the rate, even after an idle spell
-        self.overall = Bucket(limits.overall, 1.0, clock)
+        # no burst beyond the rate, even after an idle spell
+        self.overall = Pacer(limits.overall, clock)
         self.chats: dict[int, Bucket] = {}
         self.groups: dict[int, Bucket] = {}
         self._overall_turn = asyncio.Lock()  # callers take the overall tokens in the order they asked

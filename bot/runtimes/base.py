@@ -12,6 +12,7 @@ from bot.core.delivery import deliver
 from bot.core.dispatch import ANYWHERE, GROUP, PRIVATE, Core
 from bot.core.gateway import ApiError, BotCommand, Gateway
 from bot.core.i18n import tr
+from bot.core.types import Reply
 from flows.roles import Perm
 
 log = logging.getLogger("linli.runtime")
@@ -67,11 +68,15 @@ class Pipeline:
             try:
                 async with lock:
                     replies = await self.core.handle(event)
+                    # committed: its answer goes out and is marked sent even when the update is cut off now (a
+                    # stop's grace ran out) — cut off between a call and the mark, it was sent again when the
+                    # update came again; before the call, marked sent and never sent. Each call is bounded.
+                    answering = asyncio.ensure_future(self._answer(event.update_id, replies))
                     try:
-                        await deliver(replies, self.gateway, db=self.core.db, clock=self.core.clock,
-                                      sealer=self.core.sealer, on_outbox=self.core.on_outbox)
-                    finally:
-                        await self.core.sent(event.update_id)
+                        await asyncio.shield(answering)
+                    except asyncio.CancelledError:
+                        await answering
+                        raise
             finally:
                 lock, users = self._chats[key]
                 if users == 1:
@@ -80,6 +85,13 @@ class Pipeline:
                     self._chats[key] = (lock, users - 1)
         finally:
             self.in_flight -= 1
+
+    async def _answer(self, update_id: int, replies: list[Reply]) -> None:
+        try:
+            await deliver(replies, self.gateway, db=self.core.db, clock=self.core.clock, sealer=self.core.sealer,
+                          on_outbox=self.core.on_outbox)
+        finally:
+            await self.core.sent(update_id)
 
 
 #: getUpdates through a framework's client: (offset, long-poll seconds, limit) → raw updates (Bot API dicts)

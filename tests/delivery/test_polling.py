@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.app import LinliApp
 from bot.core.convert import event_from_update
-from bot.runtimes.base import Poller
+from bot.runtimes.base import Pipeline, Poller
 from bot.standin.client import StandInClient
 from bot.standin.server import StandIn
 from flows import updates
@@ -184,6 +184,54 @@ async def test_item1_replies_kept_until_sent(db_url: str, standin: StandIn) -> N
     await again.core.sent(44)
     assert await again.core.handle(event) == []
     await again.db.dispose()
+
+
+class Recorder:
+    """A gateway that notes what it sends; `slow` seconds per send."""
+
+    def __init__(self, slow: float = 0.0) -> None:
+        self.slow = slow
+        self.sent: list[int] = []
+
+    async def send(self, chat_id: int, message: object, reply_to: int | None = None) -> int:
+        await asyncio.sleep(self.slow)
+        self.sent.append(chat_id)
+        return len(self.sent)
+
+
+@pytest.mark.parametrize("cut_off", ["while marking", "while sending"])
+async def test_item1_an_update_cut_off_after_its_commit_is_answered_once(db_url: str, standin: StandIn,
+                                                                         monkeypatch: pytest.MonkeyPatch,
+                                                                         cut_off: str) -> None:
+    """A stop cuts off the updates still at work after its grace (Poller.stop): once the database came back
+    from a cut, updates that waited for it finish all at once, and the grace may end in the middle of one's
+    answer. Cut off after the call and before the mark, the answer went out again when Telegram delivered the
+    update again (the duplicated answer of the 10 s PostgreSQL cut); cut off before the call, the answer was
+    marked sent and never went out. Once its transaction committed, an update's answer goes out and is marked
+    before the cut-off takes effect."""
+    app = LinliApp(settings_for(db_url, standin), clock=OffsetClock(), run_scheduler=False)
+    gateway = Recorder(slow=0.3 if cut_off == "while sending" else 0.0)
+    pipeline = Pipeline(app.core, gateway)  # type: ignore[arg-type]
+    real_sent = updates.sent
+
+    async def slow_mark(uow: Any, *, update_ids: list[int]) -> None:
+        await asyncio.sleep(0.3)
+        await real_sent(uow, update_ids=update_ids)
+
+    monkeypatch.setattr(updates, "sent", slow_mark)
+    work = asyncio.create_task(pipeline.process(_update(45, 304)))
+    if cut_off == "while marking":
+        await until(lambda: _async(gateway.sent == [304]), what="the answer sent")
+    else:
+        await until(lambda: _async(45 in app.core._unsent), what="the update committed")
+    await asyncio.sleep(0.05)
+    work.cancel()  # the stop's grace ran out
+    with pytest.raises(asyncio.CancelledError):
+        await work
+    monkeypatch.setattr(updates, "sent", real_sent)
+    await pipeline.process(_update(45, 304))  # never confirmed: Telegram delivers it again
+    assert gateway.sent == [304]  # answered, once
+    await app.db.dispose()
 
 
 # ---------------------------------------------------------------------- the polling loop
