@@ -11,6 +11,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
@@ -20,6 +21,7 @@ from flows import audit, outbox
 from flows.clock import local
 from flows.errors import AlreadyDone, Invalid, NotFound
 from flows.membership import Actor
+from flows.notices import Notice
 from flows.roles import Perm
 from storage.db import UnitOfWork
 from storage.models import Chat, Community, Member, OpenDay, OpenDaySignup, Project, User
@@ -129,15 +131,36 @@ async def announce(uow: UnitOfWork, *, actor: Actor, project_id: int, starts_at:
                  subject_type="open_day", subject_id=day.id, project_id=project.id)
     groups = await _groups(uow, me.community_id)
     for chat in groups:
-        outbox.notify(uow, tg_chat_id=chat.tg_chat_id, notice="openday_announce", lang=community.locale, now=now,
+        outbox.notify(uow, tg_chat_id=chat.tg_chat_id, lang=community.locale, now=now,
                       community_id=me.community_id, dedupe_key=f"openday:{day.id}:{chat.tg_chat_id}",
-                      **_params(day, project, community))
+                      notice=OpenDayAnnounce(**_params(day, project, community)))
     return day, len(groups)
 
 
-def _params(day: OpenDay, project: Project, community: Community) -> dict[str, object]:
+def _params(day: OpenDay, project: Project, community: Community) -> dict[str, Any]:
     return {"open_day_id": day.id, "number": project.number, "title": project.title, "place": day.place,
             "starts": local(day.starts_at, community.timezone).strftime(TIME_FORMAT)}
+
+
+# ---------------------------------------------------------------- notices (rendered in bot/handlers/opendays.py)
+
+@dataclass(frozen=True)
+class OpenDayAnnounce(Notice, kind="openday_announce"):
+    open_day_id: int
+    number: int
+    title: str
+    place: str
+    starts: str
+
+
+@dataclass(frozen=True)
+class OpenDayRemind(OpenDayAnnounce, kind="openday_remind"):
+    pass
+
+
+@dataclass(frozen=True)
+class OpenDayFeedback(OpenDayAnnounce, kind="openday_feedback"):
+    pass
 
 
 async def upcoming(uow: UnitOfWork, *, actor: Actor, now: datetime) -> list[OpenDayView]:
@@ -272,15 +295,15 @@ async def due(uow: UnitOfWork, *, now: datetime) -> Due:
         params = _params(day, project, community)
         lang = user.language or community.locale
         if day.starts_at > now:
-            outbox.notify(uow, tg_chat_id=user.tg_id, notice="openday_remind", lang=lang, now=now,
+            outbox.notify(uow, tg_chat_id=user.tg_id, lang=lang, now=now,
                           community_id=community.id, recipient_user_id=user.id,
-                          dedupe_key=f"openday_remind:{signup.id}", **params)
+                          dedupe_key=f"openday_remind:{signup.id}", notice=OpenDayRemind(**params))
             signup.reminded_at = now
             reminders += 1
         else:
-            outbox.notify(uow, tg_chat_id=user.tg_id, notice="openday_feedback", lang=lang, now=now,
+            outbox.notify(uow, tg_chat_id=user.tg_id, lang=lang, now=now,
                           community_id=community.id, recipient_user_id=user.id,
-                          dedupe_key=f"openday_feedback:{signup.id}", **params)
+                          dedupe_key=f"openday_feedback:{signup.id}", notice=OpenDayFeedback(**params))
             signup.asked_at = now
             prompts += 1
     await uow.session.flush()

@@ -34,6 +34,7 @@ from flows import audit, membership, outbox
 from flows.clock import local
 from flows.errors import AlreadyDone, Forbidden, Invalid, NotFound
 from flows.membership import Actor
+from flows.project_notices import ProjectLateOwners, ProjectOwner, ProjectReportRemind
 from flows.roles import Perm, Role
 from storage.db import UnitOfWork
 from storage.models import (
@@ -450,11 +451,12 @@ async def set_owner(uow: UnitOfWork, *, actor: Actor, project_id: int, member_id
     uow.session.add(project)
     _audit(uow, actor, project, "project.owner", now, owner=member.id, was=before)
     community = actor.home()
-    outbox.notify(uow, tg_chat_id=user.tg_id, notice="project_owner", lang=user.language or community.locale,
+    outbox.notify(uow, tg_chat_id=user.tg_id, lang=user.language or community.locale,
                   now=now, community_id=project.community_id, recipient_user_id=user.id,
                   dedupe_key=f"project_owner:{project.id}:{member.id}:{int(now.timestamp())}",
-                  number=project.number, title=project.title, year=project.year, community=community.name,
-                  deadline=project.deadline.isoformat() if project.deadline else None)
+                  notice=ProjectOwner(number=project.number, title=project.title, year=project.year,
+                                      community=community.name,
+                                      deadline=project.deadline.isoformat() if project.deadline else None))
     return project
 
 
@@ -732,18 +734,18 @@ async def due(uow: UnitOfWork, *, now: datetime) -> int:
             key = f"project_report_remind:{community.id}:{member_id}:{tag}"
             if key in seen:
                 continue
-            outbox.notify(uow, tg_chat_id=user.tg_id, notice="project_report_remind",
-                          lang=user.language or community.locale, now=now, community_id=community.id,
-                          recipient_user_id=user.id, dedupe_key=key, projects=listed, community=community.name,
-                          month=f"{prev_year}-{prev_month:02d}")
+            outbox.notify(uow, tg_chat_id=user.tg_id, lang=user.language or community.locale, now=now,
+                          community_id=community.id, recipient_user_id=user.id, dedupe_key=key,
+                          notice=ProjectReportRemind(projects=listed, community=community.name,
+                                                     month=f"{prev_year}-{prev_month:02d}"))
             queued += 1
         for admin, user in admins:
             key = f"project_late_owners:{community.id}:{admin.id}:{tag}"
             if key in seen:
                 continue
-            outbox.notify(uow, tg_chat_id=user.tg_id, notice="project_late_owners",
-                          lang=user.language or community.locale, now=now, community_id=community.id,
-                          recipient_user_id=user.id, dedupe_key=key, owners=owners, community=community.name,
-                          month=f"{prev_year}-{prev_month:02d}")
+            outbox.notify(uow, tg_chat_id=user.tg_id, lang=user.language or community.locale, now=now,
+                          community_id=community.id, recipient_user_id=user.id, dedupe_key=key,
+                          notice=ProjectLateOwners(owners=owners, community=community.name,
+                                                   month=f"{prev_year}-{prev_month:02d}"))
             queued += 1
     return queued

@@ -19,6 +19,7 @@ from bot.render import NoticeRenderer, h
 from flows import opendays
 from flows.clock import local
 from flows.errors import AlreadyDone, FlowError, Invalid, NotFound
+from flows.opendays import OpenDayAnnounce, OpenDayFeedback, OpenDayRemind
 from flows.roles import Perm
 
 router = Router()
@@ -251,7 +252,7 @@ def _n_feedback(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
     return OutMessage(text=text, buttons=[[lasting_button(r, f"{n}⭐", "of", day, n) for n in opendays.STARS]])
 
 
-NOTICES = {"openday_announce": _n_announce, "openday_remind": _n_remind, "openday_feedback": _n_feedback}
+NOTICES = {OpenDayAnnounce.kind: _n_announce, OpenDayRemind.kind: _n_remind, OpenDayFeedback.kind: _n_feedback}
 
 #: The open days' own wording of their errors (bot/handlers/__init__.py: report_error asks it first).
 EXPLAIN = explain_opendays

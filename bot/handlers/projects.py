@@ -17,6 +17,7 @@ from bot.handlers.common import MAX_ARGS, grid, int_arg
 from bot.render import NoticeRenderer, h, role_name
 from flows import projects
 from flows.errors import AlreadyDone, FlowError, Forbidden, Invalid, NotFound
+from flows.project_notices import ProjectLateOwners, ProjectOwner, ProjectReportRemind
 from flows.projects import Colour, ProjectView, Verdict
 from flows.roles import Perm
 
@@ -653,7 +654,7 @@ def _n_late(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
     return OutMessage(text="\n".join(lines))
 
 
-NOTICES = {"project_owner": _n_owner, "project_report_remind": _n_remind, "project_late_owners": _n_late}
+NOTICES = {ProjectOwner.kind: _n_owner, ProjectReportRemind.kind: _n_remind, ProjectLateOwners.kind: _n_late}
 
 #: The progress list's own wording of its errors (bot/handlers/__init__.py: report_error asks it first).
 EXPLAIN = explain_projects
