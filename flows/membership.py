@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func, update
 from sqlmodel import col, select
 
-from flows import audit, outbox
+from flows import audit, menus, outbox
 from flows.actors import Actor as Actor  # re-exported: callers know them as membership.*
 from flows.actors import default_language as default_language
 from flows.actors import group_community as group_community
@@ -319,6 +319,7 @@ async def register(
         audit.record(uow, action="invite.redeem", now=now, community_id=community_id, actor_user_id=user.id,
                      subject_type="invite", subject_id=invite.id, role=invite.role)
         await _tell_inviter(uow, invite=invite, member=member, community=community, now=now)
+    await menus.registered(uow, user=user, now=now)
     return Registered(member=member, community=community, granted=granted, organisation=org, new_member=new_member)
 
 
@@ -345,7 +346,8 @@ async def _tell_inviter(uow: UnitOfWork, *, invite: Invite, member: Member, comm
 
 
 async def assign_role(uow: UnitOfWork, *, member: Member, role: Role, org: Org | None, now: datetime) -> bool:
-    """A role given by the system (command line, seeding), not by a member; audited as such."""
+    """A role given by the system (command line, seeding), not by a member; audited as such. The person's menu is
+    the caller's to refresh (flows/menus.refresh) once everything is given."""
     org = _check_org(role, org)
     added = await _grant(uow, member=member, role=role, org=org, by=None, now=now)
     if added:
@@ -435,6 +437,7 @@ async def grant_role(
                   now=now, community_id=me.community_id, recipient_user_id=user.id,
                   notice=RoleGranted(role=role.value, organisation=org.value if org else None,
                                      community=actor.community.name))
+    await menus.refresh(uow, user=user, now=now)
     return await member_view(uow, member=member, user=user)
 
 
@@ -482,15 +485,18 @@ async def set_language(uow: UnitOfWork, *, user: User, lang: str, now: datetime)
     uow.session.add(user)
     audit.record(uow, action="user.language", now=now, community_id=user.active_community_id,
                  actor_user_id=user.id, subject_type="user", subject_id=user.id, language=lang)
+    await menus.refresh(uow, user=user, now=now)
     return lang
 
 
-async def switch_community(uow: UnitOfWork, *, user: User, community_id: int) -> Community:
+async def switch_community(uow: UnitOfWork, *, user: User, community_id: int, now: datetime) -> Community:
     community = await get_community(uow, community_id)
     if await membership(uow, user=user, community_id=community_id) is None:
         raise NotRegistered()
-    user.active_community_id = community_id
-    uow.session.add(user)
+    if user.active_community_id != community_id:
+        user.active_community_id = community_id
+        uow.session.add(user)
+        await menus.refresh(uow, user=user, now=now)  # the roles held there
     return community
 
 
