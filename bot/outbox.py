@@ -187,7 +187,7 @@ class OutboxSender:
                  composers: Mapping[str, Composer] | None = None, sealer: Sealer | None = None,
                  sender_id: str | None = None, ops: Mapping[str, Op] | None = None) -> None:
         self.db = db
-        self.ops = dict(ops) if ops is not None else default_ops()
+        self._ops = dict(ops) if ops is not None else None  # the defaults are built at the first op row
         self.sealer = sealer  # opens deferred replies (sealed at rest); without it such a row fails
         self.composers = dict(composers) if composers is not None else default_composers()
         self._pictures: dict[str, bytes] = {}  # composed once, sent to every group of a post
@@ -208,6 +208,12 @@ class OutboxSender:
         self._to_record = asyncio.Event()
         self._recording = asyncio.Lock()
         self._housekept = 0.0
+
+    @property
+    def ops(self) -> dict[str, Op]:
+        if self._ops is None:
+            self._ops = default_ops()
+        return self._ops
 
     @property
     def batch(self) -> int:
@@ -341,7 +347,7 @@ class OutboxSender:
 
     async def _call(self, row: OutboxMessage) -> int | None:
         payload = opened(row.payload, self.sealer)
-        op = self.ops.get(str(payload.get("op")))
+        op = self.ops.get(str(payload.get("op"))) if "op" in payload else None
         if op is not None:
             await op(self.gateway, row.tg_chat_id, payload)
             return None
