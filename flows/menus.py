@@ -10,8 +10,9 @@ outbox rows by notice sees what it is.
 
 Idempotent and superseding: a newer menu replaces the person's menu rows not yet taken by the sender (one
 row per person waits at a time), and each row carries the whole menu, so the last one sent is the person's
-menu. The person's user row is locked first (PostgreSQL), so two changes for one person at once queue their
-menus in commit order, the second seeing the first's roles. Losing every staff role leaves the resident's
+menu. The person's user row is locked (PostgreSQL: by the change's own UPDATE of it, or SELECT … FOR UPDATE)
+before their roles are read, so two changes for one person at once queue their menus in commit order, the
+second seeing the first's roles. Losing every staff role leaves the resident's
 commands: access taken away, the menu stops offering it. Roles given by the system (`membership.assign_role`:
 seeding) queue nothing; whoever seeds calls `refresh` for the people seeded (bot/sandbox.py does)."""
 
@@ -48,9 +49,10 @@ async def registered(uow: UnitOfWork, *, user: User, now: datetime) -> OutboxMes
 
 async def refresh(uow: UnitOfWork, *, user: User, now: datetime) -> OutboxMessage:
     """Queue `user`'s private-chat menu as it stands in this transaction (after the change that calls it)."""
-    if uow.session.get_bind().dialect.name != "sqlite":  # SQLite lets one writer in at a time anyway
-        await uow.session.exec(select(User.id).where(User.id == user.id).with_for_update())
+    writes_user = uow.session.is_modified(user)  # a new language or community: its UPDATE takes the row lock
     await uow.session.flush()  # the grants, revocations and language this transaction changed
+    if not writes_user and uow.session.get_bind().dialect.name != "sqlite":  # SQLite: one writer at a time anyway
+        await uow.session.exec(select(User.id).where(User.id == user.id).with_for_update())
     actor = await load_actor(uow, user)
     # the person's menus the sender has not taken yet: superseded by this one
     await uow.session.execute(
