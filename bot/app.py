@@ -15,9 +15,11 @@ from bot.config import Settings
 from bot.core.dispatch import Core, Router
 from bot.election import Elector, Role
 from bot.handlers import FALLBACKS, build_notices, build_router, report_error
+from bot.menus import MenuOp
 from bot.outbox import Limits, OutboxSender
 from bot.render import NoticeRenderer
 from bot.runtimes.base import Pipeline, Runtime, set_menus
+from flows import menus
 from flows.clock import Clock, SystemClock
 from flows.throttle import Throttle
 from scheduler.runner import Scheduler
@@ -88,6 +90,7 @@ class LinliApp:
                           self.settings.outbox_per_group_minute),
             concurrency=self.settings.outbox_concurrency, sealer=self.core.sealer,
             lease=self._role_lease(),  # a claim lasts as long as the sender role would without renewal
+            ops={menus.OP: MenuOp(self.core.router.commands)},
         )
         self.core.on_outbox = self.sender.wake
         await set_menus(self.core, gateway)

@@ -122,6 +122,9 @@ class SenderStats:
 
 
 Renderer = Callable[[dict[str, Any]], OutMessage]
+#: An outbox op that is a call of its own, not a message (payload["op"] names it; e.g. "menu": setMyCommands
+#: for one chat, bot/menus.py): (gateway, chat id, payload) → None.
+Op = Callable[[Gateway, int, dict[str, Any]], Awaitable[None]]
 #: Draws a picture for an outbox row with op "compose" (payload, download(file_id) → bytes) → JPEG/PNG bytes.
 Composer = Callable[[dict[str, Any], Callable[[str], Awaitable[bytes]]], Awaitable[bytes]]
 
@@ -131,6 +134,14 @@ def default_composers() -> dict[str, Composer]:
     from bot.pictures import compare
 
     return {"comparison": compare.for_outbox}
+
+
+def default_ops() -> dict[str, Op]:
+    """The calls features queue that are not messages (payload["op"] names one): each person's menu."""
+    from bot.handlers import build_router
+    from bot.menus import MenuOp
+
+    return {"menu": MenuOp(build_router().commands)}
 
 
 async def edit_or_send(gateway: Gateway, chat_id: int, message: OutMessage, message_id: int | None, *,
@@ -186,8 +197,9 @@ class OutboxSender:
     def __init__(self, *, db: Database, gateway: Gateway, clock: Clock, render: Renderer,
                  limits: Limits | None = None, concurrency: int = 16, lease: timedelta = LEASE,
                  composers: Mapping[str, Composer] | None = None, sealer: Sealer | None = None,
-                 sender_id: str | None = None) -> None:
+                 sender_id: str | None = None, ops: Mapping[str, Op] | None = None) -> None:
         self.db = db
+        self._ops = dict(ops) if ops is not None else None  # the defaults are built at the first op row
         self.sealer = sealer  # opens deferred replies (sealed at rest); without it such a row fails
         self.composers = dict(composers) if composers is not None else default_composers()
         self._pictures: dict[str, bytes] = {}  # composed once, sent to every group of a post
@@ -210,6 +222,12 @@ class OutboxSender:
         self._housekept = 0.0
         self._stopping: asyncio.Event | None = None  # set: start no more calls
         self._take_over = False  # elected: the next housekeeping gives back every other sender's rows
+
+    @property
+    def ops(self) -> dict[str, Op]:
+        if self._ops is None:
+            self._ops = default_ops()
+        return self._ops
 
     @property
     def batch(self) -> int:
@@ -360,6 +378,10 @@ class OutboxSender:
 
     async def _call(self, row: OutboxMessage) -> int | None:
         payload = opened(row.payload, self.sealer)
+        op = self.ops.get(str(payload.get("op"))) if "op" in payload else None
+        if op is not None:
+            await op(self.gateway, row.tg_chat_id, payload)
+            return None
         if payload.get("op") == "pin":
             await self.gateway.pin(row.tg_chat_id, int(payload["message_id"]))
             return None

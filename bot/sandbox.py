@@ -26,7 +26,7 @@ from bot.core.dispatch import PRIVATE, Ctx, Router
 from bot.core.i18n import N_, tn
 from bot.standin.client import StandInClient
 from bot.standin.server import StandIn
-from flows import care, membership, needs
+from flows import care, membership, menus, needs
 from flows.checkins import PLAN_TOMORROW_FROM
 from flows.clock import Clock, OffsetClock, local
 from flows.roles import Org, Purpose, Role
@@ -204,6 +204,8 @@ async def seed_database(db: Database, clock: Clock, sealer: Sealer | None = None
                        "backup": str(member_ids[10008])}
                 await care.import_row(uow, community=community, sealer=sealer, row=row, now=now, notify=False)
         await _seed_needs(uow, users=users, member_ids=member_ids, now=now)
+        for user in users.values():  # each demo person's own command menu (their roles were given by the system)
+            await menus.refresh(uow, user=user, now=now)
         await uow.commit()
 
 

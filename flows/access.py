@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, update
 from sqlmodel import col, select
 
-from flows import audit, care, checkins, membership, outbox
+from flows import audit, care, checkins, membership, menus, outbox
 from flows.errors import Forbidden, Invalid, NotFound
 from flows.membership import Actor, MemberView
 from flows.paging import Page, clamp
@@ -51,6 +51,7 @@ async def revoke_role(uow: UnitOfWork, *, actor: Actor, member_id: int, role: Ro
                   now=now, community_id=me.community_id, recipient_user_id=user.id,
                   notice=RoleRevoked(role=role.value, community=actor.community.name))
     await withdraw(uow, community=actor.community, member=member, actor_user_id=actor.user.id, now=now)
+    await menus.refresh(uow, user=user, now=now)  # the menu stops offering what the role gave
     return await membership.member_view(uow, member=member, user=user)
 
 

@@ -1,4 +1,4 @@
-"""Communities, people, roles, invites and linked chats: the use cases of onboarding.
+"""Communities, people, roles and invites: the use cases of onboarding (linked chats: flows/chats.py, re-exported).
 
 Every function takes a unit of work and keyword arguments, checks permissions itself (the
 server authorises every command and every press), and raises FlowError subclasses."""
@@ -15,18 +15,26 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func, update
 from sqlmodel import col, select
 
-from flows import audit, outbox
+from flows import audit, menus, outbox
 from flows.actors import Actor as Actor  # re-exported: callers know them as membership.*
 from flows.actors import default_language as default_language
 from flows.actors import group_community as group_community
 from flows.actors import load_actor as load_actor
 from flows.actors import touch_actor as touch_actor
 from flows.actors import touch_user as touch_user
+from flows.chats import PRESENT as PRESENT  # re-exported: callers know them as membership.*
+from flows.chats import ChatChange as ChatChange
+from flows.chats import Linked as Linked
+from flows.chats import bot_status_changed as bot_status_changed
+from flows.chats import chat_info as chat_info
+from flows.chats import link_chat as link_chat
+from flows.chats import mark_unreachable as mark_unreachable
+from flows.chats import unlink_chat as unlink_chat
 from flows.errors import AlreadyDone, Expired, Forbidden, Invalid, NotFound, NotRegistered
 from flows.paging import Page, clamp
-from flows.roles import NEEDS_ORG, InviteUsed, Org, Perm, Purpose, Role, RoleGranted, may_invite
+from flows.roles import NEEDS_ORG, InviteUsed, Org, Perm, Role, RoleGranted, may_invite
 from storage.db import UnitOfWork
-from storage.models import Building, Chat, Community, Invite, Member, RoleGrant, User
+from storage.models import Building, Community, Invite, Member, RoleGrant, User
 
 INVITE_TTL = timedelta(days=7)
 ADMIN_INVITE_TTL = timedelta(days=30)
@@ -311,6 +319,7 @@ async def register(
         audit.record(uow, action="invite.redeem", now=now, community_id=community_id, actor_user_id=user.id,
                      subject_type="invite", subject_id=invite.id, role=invite.role)
         await _tell_inviter(uow, invite=invite, member=member, community=community, now=now)
+    await menus.registered(uow, user=user, now=now)
     return Registered(member=member, community=community, granted=granted, organisation=org, new_member=new_member)
 
 
@@ -337,7 +346,8 @@ async def _tell_inviter(uow: UnitOfWork, *, invite: Invite, member: Member, comm
 
 
 async def assign_role(uow: UnitOfWork, *, member: Member, role: Role, org: Org | None, now: datetime) -> bool:
-    """A role given by the system (command line, seeding), not by a member; audited as such."""
+    """A role given by the system (command line, seeding), not by a member; audited as such. The person's menu is
+    the caller's to refresh (flows/menus.refresh) once everything is given."""
     org = _check_org(role, org)
     added = await _grant(uow, member=member, role=role, org=org, by=None, now=now)
     if added:
@@ -427,6 +437,7 @@ async def grant_role(
                   now=now, community_id=me.community_id, recipient_user_id=user.id,
                   notice=RoleGranted(role=role.value, organisation=org.value if org else None,
                                      community=actor.community.name))
+    await menus.refresh(uow, user=user, now=now)
     return await member_view(uow, member=member, user=user)
 
 
@@ -474,15 +485,18 @@ async def set_language(uow: UnitOfWork, *, user: User, lang: str, now: datetime)
     uow.session.add(user)
     audit.record(uow, action="user.language", now=now, community_id=user.active_community_id,
                  actor_user_id=user.id, subject_type="user", subject_id=user.id, language=lang)
+    await menus.refresh(uow, user=user, now=now)
     return lang
 
 
-async def switch_community(uow: UnitOfWork, *, user: User, community_id: int) -> Community:
+async def switch_community(uow: UnitOfWork, *, user: User, community_id: int, now: datetime) -> Community:
     community = await get_community(uow, community_id)
     if await membership(uow, user=user, community_id=community_id) is None:
         raise NotRegistered()
-    user.active_community_id = community_id
-    uow.session.add(user)
+    if user.active_community_id != community_id:
+        user.active_community_id = community_id
+        uow.session.add(user)
+        await menus.refresh(uow, user=user, now=now)  # the roles held there
     return community
 
 
@@ -504,136 +518,3 @@ async def profile(uow: UnitOfWork, *, actor: Actor) -> Profile:
         )
     ).all()
     return Profile(view=view, community=actor.community, other_communities=list(others))
-
-
-# ---------------------------------------------------------------- groups
-
-
-@dataclass(frozen=True)
-class ChatChange:
-    chat: Chat
-    added: bool
-    removed: bool
-
-
-PRESENT = ("member", "administrator", "creator", "restricted")
-
-
-async def bot_status_changed(
-    uow: UnitOfWork, *, tg_chat_id: int, chat_type: str, title: str, old_status: str, new_status: str, lang: str,
-    now: datetime,
-) -> ChatChange:
-    """The bot was added to, promoted in or removed from a group (Telegram tells old and new)."""
-    chat = (await uow.session.exec(select(Chat).where(Chat.tg_chat_id == tg_chat_id))).first()
-    present, was_present = new_status in PRESENT, old_status in PRESENT
-    if chat is None:
-        chat = Chat(tg_chat_id=tg_chat_id, type=chat_type, title=title[:255], created_at=now)
-    chat.bot_status, chat.title, chat.type = new_status, title[:255], chat_type
-    uow.session.add(chat)
-    await uow.session.flush()
-    added = present and not was_present
-    if added and chat_type in ("group", "supergroup") and chat.purpose is None:
-        outbox.notify(uow, tg_chat_id=tg_chat_id, notice="group_welcome", lang=lang, now=now)
-    audit.record(uow, action="chat.bot_status", now=now, community_id=chat.community_id, subject_type="chat",
-                 subject_id=chat.id, status=new_status)
-    return ChatChange(chat=chat, added=added, removed=was_present and not present)
-
-
-@dataclass(frozen=True)
-class Linked:
-    chat: Chat
-    community: Community
-    purpose: Purpose
-    building: Building | None
-    building_created: bool
-
-
-async def link_chat(
-    uow: UnitOfWork,
-    *,
-    actor: Actor,
-    tg_chat_id: int,
-    chat_type: str,
-    title: str,
-    purpose: Purpose,
-    building_label: str | None,
-    now: datetime,
-) -> Linked:
-    me = actor.require(Perm.LINK_CHAT)
-    assert actor.community is not None
-    if chat_type not in ("group", "supergroup"):
-        raise Invalid("chat", "not_group")
-    building: Building | None = None
-    created = False
-    if purpose is Purpose.BUILDING:
-        if not building_label:
-            raise Invalid("building", "required")
-        label = _building_label(building_label)
-        building = await building_by_label(uow, community_id=me.community_id, label=label)
-        if building is None:
-            count = (
-                await uow.session.exec(
-                    select(func.count()).select_from(Building).where(Building.community_id == me.community_id)
-                )
-            ).one()
-            building = Building(community_id=me.community_id, label=label, sort_key=count)
-            uow.session.add(building)
-            await uow.session.flush()
-            created = True
-    elif building_label:
-        raise Invalid("building", "not_allowed")
-    chat = (await uow.session.exec(select(Chat).where(Chat.tg_chat_id == tg_chat_id))).first()
-    if chat is None:
-        chat = Chat(tg_chat_id=tg_chat_id, type=chat_type, title=title[:255], created_at=now)
-    if chat.community_id is not None and chat.community_id != me.community_id:
-        raise Forbidden("link_chat:other_community")
-    chat.community_id, chat.purpose = me.community_id, purpose.value
-    chat.building_id = building.id if building else None
-    chat.linked_by, chat.linked_at, chat.title = me.id, now, title[:255]
-    uow.session.add(chat)
-    await uow.session.flush()
-    audit.record(uow, action="chat.link", now=now, community_id=me.community_id, actor_user_id=actor.user.id,
-                 subject_type="chat", subject_id=chat.id, purpose=purpose.value,
-                 building=building.label if building else None)
-    return Linked(chat=chat, community=actor.community, purpose=purpose, building=building, building_created=created)
-
-
-async def unlink_chat(uow: UnitOfWork, *, actor: Actor, tg_chat_id: int, now: datetime) -> Chat:
-    me = actor.require(Perm.LINK_CHAT)
-    chat = (await uow.session.exec(select(Chat).where(Chat.tg_chat_id == tg_chat_id))).first()
-    if chat is None or chat.community_id != me.community_id or chat.purpose is None:
-        raise NotFound("link", tg_chat_id)
-    # freed: no community, no purpose, so that any community's admin may link it again
-    chat.community_id, chat.purpose, chat.building_id, chat.linked_at, chat.linked_by = None, None, None, None, None
-    uow.session.add(chat)
-    audit.record(uow, action="chat.unlink", now=now, community_id=me.community_id, actor_user_id=actor.user.id,
-                 subject_type="chat", subject_id=chat.id)
-    return chat
-
-
-async def chat_info(uow: UnitOfWork, *, tg_chat_id: int) -> tuple[Chat | None, Community | None, Building | None]:
-    chat = (await uow.session.exec(select(Chat).where(Chat.tg_chat_id == tg_chat_id))).first()
-    if chat is None or chat.community_id is None:
-        return chat, None, None
-    community = await uow.session.get(Community, chat.community_id)
-    building = await uow.session.get(Building, chat.building_id) if chat.building_id else None
-    return chat, community, building
-
-
-async def mark_unreachable(uow: UnitOfWork, *, user_id: int | None, tg_chat_id: int, now: datetime) -> None:
-    """Telegram said 403: the person blocked the bot, or the bot left the group."""
-    if user_id is not None:
-        user = await uow.session.get(User, user_id)
-        if user is not None:
-            user.unreachable_at = now
-            uow.session.add(user)
-            return
-    chat = (await uow.session.exec(select(Chat).where(Chat.tg_chat_id == tg_chat_id))).first()
-    if chat is not None:
-        chat.bot_status = "kicked"
-        uow.session.add(chat)
-    elif tg_chat_id > 0:
-        user = (await uow.session.exec(select(User).where(User.tg_id == tg_chat_id))).first()
-        if user is not None:
-            user.unreachable_at = now
-            uow.session.add(user)

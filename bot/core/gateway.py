@@ -54,7 +54,10 @@ class Gateway(Protocol):
 
     async def stop_poll(self, chat_id: int, message_id: int) -> None: ...
 
-    async def set_commands(self, commands: list[BotCommand], scope: str, language: str | None) -> None: ...
+    async def set_commands(self, commands: list[BotCommand], scope: str, language: str | None, *,
+                           chat_id: int | None = None) -> None:
+        """Set the menu of a scope: "all_private_chats", "all_group_chats", "all_chat_administrators", or "chat"
+        (one chat's own menu, `chat_id`: a person's private chat holds their menu)."""
 
     async def me(self) -> tuple[int, str]: ...
 

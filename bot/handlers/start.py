@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.core.dispatch import ANYWHERE, PRIVATE, Ctx, Router
 from bot.core.i18n import N_
 from bot.handlers.common import explain, grid, int_arg, not_a_member, pager
+from bot.menus import grouped
 from bot.render import h, purpose_name, roles_list
 from flows import membership, paging
 from flows.errors import FlowError
@@ -219,8 +220,8 @@ async def help_(ctx: Ctx) -> None:
     assert chat is not None
     where = "private" if chat.is_private else "group"
     lines = [ctx.t("<b>What you can do here</b>")]
-    for spec in ctx.core.visible_commands(ctx.actor, where):
-        lines.append(f"/{spec.name} — {ctx.t(spec.description)}")
+    for heading, specs in grouped(ctx.core.visible_commands(ctx.actor, where)):  # by feature (bot/menus.py)
+        lines += ["", f"<b>{ctx.t(heading)}</b>"] + [f"/{spec.name} — {ctx.t(spec.description)}" for spec in specs]
     if ctx.actor.outsider and ctx.actor.community is not None:
         lines += ["", not_a_member(ctx, ctx.actor.community.name)]
     elif ctx.actor.member is None:
@@ -285,5 +286,6 @@ async def me(ctx: Ctx) -> None:
 
 @router.callback("sw")
 async def switch_press(ctx: Ctx) -> None:
-    community = await membership.switch_community(ctx.uow, user=ctx.actor.user, community_id=int(ctx.args[0]))
+    community = await membership.switch_community(ctx.uow, user=ctx.actor.user, community_id=int(ctx.args[0]),
+                                                   now=ctx.now)
     ctx.edit(ctx.t("You are now working in {community}.", community=h(community.name)))

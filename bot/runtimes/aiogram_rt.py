@@ -24,9 +24,11 @@ from aiogram.types import (
     BotCommand as AgBotCommand,
 )
 from aiogram.types import (
+    BotCommandScope,
     BotCommandScopeAllChatAdministrators,
     BotCommandScopeAllGroupChats,
     BotCommandScopeAllPrivateChats,
+    BotCommandScopeChat,
     FSInputFile,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -48,6 +50,15 @@ SCOPES = {
     "all_group_chats": BotCommandScopeAllGroupChats,
     "all_chat_administrators": BotCommandScopeAllChatAdministrators,
 }
+
+
+def _scope(scope: str, chat_id: int | None) -> BotCommandScope:
+    """A menu scope by name; "chat" is one chat's own menu (a person's private chat: their menu)."""
+    if scope == "chat":
+        if chat_id is None:
+            raise ValueError("the chat scope needs a chat id")
+        return BotCommandScopeChat(chat_id=chat_id)
+    return SCOPES[scope]()
 
 
 def _reply(message_id: int | None) -> ReplyParameters | None:
@@ -170,10 +181,11 @@ class AiogramGateway:
     async def stop_poll(self, chat_id: int, message_id: int) -> None:
         await self._call(self.bot.stop_poll(chat_id, message_id))
 
-    async def set_commands(self, commands: list[BotCommand], scope: str, language: str | None) -> None:
+    async def set_commands(self, commands: list[BotCommand], scope: str, language: str | None, *,
+                           chat_id: int | None = None) -> None:
         await self._call(self.bot.set_my_commands(
             [AgBotCommand(command=c.command, description=c.description) for c in commands],
-            scope=SCOPES[scope](), language_code=language))
+            scope=_scope(scope, chat_id), language_code=language))
 
     async def me(self) -> tuple[int, str]:
         me = await self._call(self.bot.get_me())

@@ -21,7 +21,8 @@ log = logging.getLogger("linli.runtime")
 MENU_SCOPES: dict[str, tuple[str, frozenset[Perm]]] = {
     "all_private_chats": (PRIVATE, frozenset()),
     "all_group_chats": (GROUP, frozenset()),
-    "all_chat_administrators": (GROUP, frozenset({Perm.LINK_CHAT})),
+    # a group's Telegram admins are mostly the community's staff: /link and /poll in their menu (checked anyway)
+    "all_chat_administrators": (GROUP, frozenset({Perm.LINK_CHAT, Perm.POLL})),
 }
 MENU_LANGUAGES: dict[str | None, str] = {None: "zh_CN", "zh": "zh_CN", "en": "en"}
 

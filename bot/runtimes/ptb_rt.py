@@ -10,9 +10,11 @@ from typing import Any
 
 from telegram import (
     Bot,
+    BotCommandScope,
     BotCommandScopeAllChatAdministrators,
     BotCommandScopeAllGroupChats,
     BotCommandScopeAllPrivateChats,
+    BotCommandScopeChat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputPollOption,
@@ -44,6 +46,15 @@ SCOPES = {
     "all_group_chats": BotCommandScopeAllGroupChats,
     "all_chat_administrators": BotCommandScopeAllChatAdministrators,
 }
+
+
+def _scope(scope: str, chat_id: int | None) -> BotCommandScope:
+    """A menu scope by name; "chat" is one chat's own menu (a person's private chat: their menu)."""
+    if scope == "chat":
+        if chat_id is None:
+            raise ValueError("the chat scope needs a chat id")
+        return BotCommandScopeChat(chat_id=chat_id)
+    return SCOPES[scope]()
 
 
 def _reply(message_id: int | None) -> ReplyParameters | None:
@@ -158,10 +169,11 @@ class PtbGateway:
     async def stop_poll(self, chat_id: int, message_id: int) -> None:
         await self._call(self.bot.stop_poll(chat_id, message_id))
 
-    async def set_commands(self, commands: list[BotCommand], scope: str, language: str | None) -> None:
+    async def set_commands(self, commands: list[BotCommand], scope: str, language: str | None, *,
+                           chat_id: int | None = None) -> None:
         await self._call(self.bot.set_my_commands(
             [PtbBotCommand(c.command, c.description) for c in commands],
-            scope=SCOPES[scope](), language_code=language))
+            scope=_scope(scope, chat_id), language_code=language))
 
     async def me(self) -> tuple[int, str]:
         me = await self._call(self.bot.get_me())

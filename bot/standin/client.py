@@ -249,6 +249,10 @@ class StandInClient:
     async def cursor(self) -> int:
         return (await self._get("cursor"))["cursor"]
 
+    async def menu(self, user_id: int, chat_id: int | None = None) -> list[dict[str, Any]]:
+        """The command menu ``user_id`` sees in ``chat_id`` (their private chat with the bot by default)."""
+        return await self._get("menu", user_id=user_id, chat_id=chat_id)
+
     async def toasts(self, user_id: int | None = None) -> list[dict[str, Any]]:
         return await self._get("toasts", user_id=user_id)
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from . import commands
 from . import objects as obj
 from .actions import ActionError, toast_json
 from .formatting import render_html
@@ -215,6 +216,7 @@ class ControlApi:
             g("/transcript", self.transcript),
             g("/files/{file_id}", self.file),
             g("/toasts", self.toasts),
+            g("/menu", self.menu),
             g("/wait", self.wait),
             g("/cursor", self.cursor),
             g("/clock", self.clock),
@@ -422,6 +424,12 @@ class ControlApi:
         if stored is None:
             return _reply({"error": "no such file"}, 404)
         return file_response(stored)
+
+    async def menu(self, request: web.Request) -> Any:
+        """The command menu a user sees in a chat (their private chat by default), as Telegram picks it."""
+        user_id = _int(request.query.get("user_id"), "user_id")
+        chat_id = _opt_int(request.query.get("chat_id"), "chat_id")
+        return commands.menu_for(self.world, self.world.bot(request.query.get("bot")), user_id, chat_id)
 
     async def toasts(self, request: web.Request) -> Any:
         user_id = _opt_int(request.query.get("user_id"), "user_id")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from . import commands
 from . import objects as obj
 from .checks import (
     caption_text,
@@ -456,37 +456,21 @@ class BotApi:
         self.world.touch(msg)
         return True
 
-    # ------------------------------------------------------------------ commands & menu
-    @staticmethod
-    def _scope_key(params: dict[str, Any]) -> tuple[str, str]:
-        scope = params.get("scope") or {"type": "default"}
-        return json.dumps(scope, sort_keys=True), params.get("language_code", "")
-
+    # ------------------------------------------------------------------ commands & menu (commands.py)
     async def set_my_commands(
         self, bot: BotAccount, params: dict[str, Any], uploads: dict[str, UploadedFile]
     ) -> Any:
-        commands = params["commands"]
-        if len(commands) > 100:
-            raise bad_request("too many commands")
-        for cmd in commands:
-            name = cmd["command"]
-            if not (1 <= len(name) <= 32 and name.replace("_", "a").isalnum() and name == name.lower()):
-                raise bad_request("BOT_COMMAND_INVALID")
-            if not 1 <= len(cmd["description"]) <= 256:
-                raise bad_request("command description must be 1-256 characters")
-        bot.commands[self._scope_key(params)] = [dict(c) for c in commands]
-        return True
+        return commands.set_commands(self.world, bot, params)
 
     async def get_my_commands(
         self, bot: BotAccount, params: dict[str, Any], uploads: dict[str, UploadedFile]
     ) -> Any:
-        return bot.commands.get(self._scope_key(params), [])
+        return commands.get_commands(self.world, bot, params)
 
     async def delete_my_commands(
         self, bot: BotAccount, params: dict[str, Any], uploads: dict[str, UploadedFile]
     ) -> Any:
-        bot.commands.pop(self._scope_key(params), None)
-        return True
+        return commands.delete_commands(self.world, bot, params)
 
     async def set_chat_menu_button(
         self, bot: BotAccount, params: dict[str, Any], uploads: dict[str, UploadedFile]

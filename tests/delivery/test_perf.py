@@ -115,8 +115,9 @@ async def test_perf_press_cost_and_unchanged_language_not_written(linli: Harness
         toast, out = await linli.press(101, menu, "English")
     assert out and "English" in out[-1]["text"]
     first = handled(seen)
-    # the plain four, the language on the user row and its audit entry; no conversation state read
-    assert len(first) == PLAIN_UPDATE + 2, first
+    # the plain four, the language on the user row and its audit entry, and the person's menu in the new language
+    # (their roles, their waiting menus superseded, the menu queued: issue #12 item 5); no conversation state read
+    assert len(first) == PLAIN_UPDATE + 2 + 3, first
     assert not any("conversationstate" in s.lower() for s in first)
     menu = (await linli.say(101, "/lang"))[-1]
     with statements(linli) as seen:

@@ -1,13 +1,17 @@
 """Fixtures for real-browser tests of the sandbox chat page: the sandbox (stand-in + bot + demo
 community) started in the test's event loop, and a headless Chromium driven by Playwright.
 
-Chromium is required: CI installs it (Debian package, /usr/bin/chromium). Without it these tests
-fail with a clear message, unless LINLI_SKIP_BROWSER=1 is set, in which case they are skipped."""
+Chromium, a CJK font and a colour emoji font are required (the page shows Chinese and emoji): `make test`
+installs them when it may (.ci/browser-deps: Debian's chromium, fonts-noto-cjk, fonts-noto-color-emoji).
+Without them these tests fail with a clear message, unless LINLI_SKIP_BROWSER=1 is set, in which case they
+are skipped."""
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
 import os
-import shutil
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,7 +23,6 @@ if TYPE_CHECKING:
 
     from bot.sandbox import Sandbox
 
-CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -30,21 +33,34 @@ CHROMIUM_ARGS = [
 ]
 
 
+def _browser_deps():
+    """.ci/browser-deps, the one check of what the browser tests need (also run by `make test`)."""
+    if "browser_deps" not in sys.modules:
+        path = Path(__file__).resolve().parents[2] / ".ci" / "browser-deps"
+        loader = importlib.machinery.SourceFileLoader("browser_deps", str(path))
+        spec = importlib.util.spec_from_loader("browser_deps", loader)
+        assert spec is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["browser_deps"] = module
+        loader.exec_module(module)
+    return sys.modules["browser_deps"]
+
+
 def _skip_browser() -> bool:
     return os.environ.get("LINLI_SKIP_BROWSER", "").strip() == "1"
 
 
 def chromium_path() -> str:
-    """The Chromium executable, or fail (skip with LINLI_SKIP_BROWSER=1) with a clear reason."""
-    explicit = os.environ.get("LINLI_CHROMIUM", "")
-    for candidate in ((explicit,) if explicit else ()) + CHROMIUM_CANDIDATES:
-        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
-            return candidate
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found:
+    """The Chromium executable when it and the fonts are there, or fail (skip with LINLI_SKIP_BROWSER=1) with a
+    clear reason."""
+    deps = _browser_deps()
+    found = deps.chromium()  # LINLI_CHROMIUM, /usr/bin/chromium, chromium-browser, then the PATH
+    absent = deps.missing(find_chromium=lambda: found)
+    if not absent and found:
         return found
-    reason = ("Chromium not found (looked for /usr/bin/chromium): install it (apt-get install chromium "
-              "fonts-noto-cjk) or set LINLI_SKIP_BROWSER=1 to skip the browser tests")
+    reason = (f"missing for the browser tests: {', '.join(absent)} (Chromium looked for at /usr/bin/chromium; "
+              f"fonts through fc-list): run {deps.install_command()} — `make test` does it when it may — "
+              "or set LINLI_SKIP_BROWSER=1 to skip the browser tests")
     if _skip_browser():
         pytest.skip(f"LINLI_SKIP_BROWSER=1: {reason}")
     pytest.fail(reason, pytrace=False)

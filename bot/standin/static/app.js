@@ -14,6 +14,8 @@
       send: '发送',
       upload_photo: '上传图片',
       upload_voice: '发送语音',
+      commands_menu: '命令菜单',
+      no_commands: '没有可用的命令',
       start_private: '与机器人私聊',
       new_user_placeholder: '新住户的名字',
       new_user_create: '成为新住户',
@@ -87,6 +89,8 @@
       send: 'Send',
       upload_photo: 'Upload photo',
       upload_voice: 'Send voice',
+      commands_menu: 'Commands',
+      no_commands: 'No commands',
       start_private: 'Chat with bot',
       new_user_placeholder: 'New resident’s name',
       new_user_create: 'Create',
@@ -580,6 +584,46 @@
     $('photo-input').disabled = disabled;
     $('voice-input').disabled = disabled;
     $('start-private').disabled = disabled;
+    $('menu-button').disabled = disabled;
+    hideCommandMenu();
+  }
+
+  // ---------------------------------------------------------------- the bot's command menu (☰)
+  // What Telegram shows this person in this chat: the stand-in picks the list as Telegram does
+  // (their own chat's menu first, then the general ones; GET /_control/menu).
+  function hideCommandMenu() {
+    const box = $('command-menu');
+    box.hidden = true;
+    box.textContent = '';
+    $('menu-button').setAttribute('aria-expanded', 'false');
+  }
+
+  async function toggleCommandMenu() {
+    const box = $('command-menu');
+    if (!box.hidden) { hideCommandMenu(); return; }
+    if (state.userId == null) { toast(t('pick_user_first'), 'error'); return; }
+    let path = `/_control/menu?user_id=${encodeURIComponent(state.userId)}`;
+    if (state.chatId != null && String(state.chatId) !== String(state.userId)) {
+      path += `&chat_id=${encodeURIComponent(state.chatId)}`;
+    }
+    const commands = await api('GET', path);
+    box.textContent = '';
+    if (!commands.length) box.appendChild(el('div', { class: 'command-empty', text: t('no_commands') }));
+    for (const c of commands) {
+      box.appendChild(el('button', {
+        type: 'button', class: 'command-item', role: 'menuitem', testid: 'command-item',
+        onclick: () => {
+          const input = $('composer-input');
+          input.value = `/${c.command} `;
+          hideCommandMenu();
+          input.focus();
+          autoGrow();
+        },
+      }, el('span', { class: 'command-name', text: `/${c.command}` }),
+         el('span', { class: 'command-description', text: c.description })));
+    }
+    box.hidden = false;
+    $('menu-button').setAttribute('aria-expanded', 'true');
   }
 
   // ---------------------------------------------------------------- transcript
@@ -1540,6 +1584,7 @@
     $('composer').addEventListener('submit', (e) => { e.preventDefault(); submitComposer(); });
     $('open-as-cancel').addEventListener('click', closeOpenAs);
     $('open-as-go').addEventListener('click', () => { followAs().catch(showError); });
+    $('menu-button').addEventListener('click', () => { toggleCommandMenu().catch(showError); });
     const ta = $('composer-input');
     ta.addEventListener('keydown', (e) => {
       if (e.key === 'Enter' && !e.shiftKey && !e.isComposing && e.keyCode !== 229) {

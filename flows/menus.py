@@ -1,0 +1,75 @@
+"""Each person's own command menu in their private chat with the bot (issue #12, item 5).
+
+Telegram shows one menu to everybody in private chats unless a chat has its own (BotCommandScopeChat). Staff
+commands (/person, /pair, /checkins, /project …) are in nobody's general menu, so whenever what a person may do
+changes — a role granted or revoked, registration (`registered`), another active community, another language —
+`refresh` queues their menu through the outbox: an outbox row with `op` "menu" that the sender turns into one
+setMyCommands call for their private chat (bot/menus.py words it). The row holds what the person may do
+(permissions, registered or not, language), never display text; its "notice" is "menu" too, so code that sorts
+outbox rows by notice sees what it is.
+
+Idempotent and superseding: a newer menu replaces the person's menu rows not yet taken by the sender (one
+row per person waits at a time), and each row carries the whole menu, so the last one sent is the person's
+menu. The person's user row is locked (PostgreSQL: by the change's own UPDATE of it, or SELECT … FOR UPDATE)
+before their roles are read, so two changes for one person at once queue their menus in commit order, the
+second seeing the first's roles. Losing every staff role leaves the resident's
+commands: access taken away, the menu stops offering it. Roles given by the system (`membership.assign_role`:
+seeding) queue nothing; whoever seeds calls `refresh` for the people seeded (bot/sandbox.py does)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete
+from sqlmodel import col, select
+
+from flows.actors import load_actor
+from flows.outbox import NOTICE
+from flows.roles import permissions
+from storage.db import UnitOfWork
+from storage.models import Member, OutboxMessage, User
+
+#: The outbox op the sender turns into setMyCommands (bot/menus.py).
+OP = "menu"
+
+
+async def registered(uow: UnitOfWork, *, user: User, now: datetime) -> OutboxMessage | None:
+    """After a registration: a person who may do nothing beyond a resident and is a member nowhere else has
+    never had a menu of their own and needs none (the general private menu is the resident's); anyone else gets
+    theirs (a role from the invite, or an own menu from another community to replace)."""
+    await uow.session.flush()
+    actor = await load_actor(uow, user)
+    elsewhere = (await uow.session.exec(
+        select(Member.id).where(Member.user_id == user.id, Member.community_id != user.active_community_id)
+        .limit(1))).first()
+    if not permissions(actor.roles) and elsewhere is None:
+        return None
+    return await refresh(uow, user=user, now=now)
+
+
+async def refresh(uow: UnitOfWork, *, user: User, now: datetime) -> OutboxMessage:
+    """Queue `user`'s private-chat menu as it stands in this transaction (after the change that calls it)."""
+    writes_user = uow.session.is_modified(user)  # a new language or community: its UPDATE takes the row lock
+    await uow.session.flush()  # the grants, revocations and language this transaction changed
+    if not writes_user and uow.session.get_bind().dialect.name != "sqlite":  # SQLite: one writer at a time anyway
+        await uow.session.exec(select(User.id).where(User.id == user.id).with_for_update())
+    actor = await load_actor(uow, user)
+    # the person's menus the sender has not taken yet: superseded by this one
+    await uow.session.execute(
+        delete(OutboxMessage)
+        .where(col(OutboxMessage.tg_chat_id) == user.tg_id, col(OutboxMessage.status) == "pending",
+               OutboxMessage.__table__.c.payload["op"].as_string() == OP)  # type: ignore[attr-defined]
+        .execution_options(synchronize_session=False))
+    row = OutboxMessage(
+        community_id=actor.community.id if actor.community is not None else None,
+        tg_chat_id=user.tg_id,
+        recipient_user_id=user.id,
+        payload={"op": OP, "notice": OP, "lang": actor.lang, "perms": sorted(p.value for p in permissions(actor.roles)),
+                 "member": actor.member is not None},
+        status="pending",
+        not_before=now,
+        created_at=now,
+        priority=NOTICE,
+    )
+    uow.session.add(row)
+    return row
