@@ -10,6 +10,7 @@ from typing import Any
 from bot.core import callbacks
 from bot.core.i18n import N_, tr
 from bot.core.types import Button, OutMessage
+from flows.chats import GroupWelcome
 from flows.clock import Clock
 from flows.roles import InviteUsed, RoleGranted, RoleRevoked
 
@@ -78,7 +79,7 @@ class NoticeRenderer:
         self.bot_username = bot_username
         self.button_ttl = button_ttl
         self.notices: dict[str, Callable[[str, dict[str, Any]], OutMessage]] = {
-            "group_welcome": self._group_welcome,
+            GroupWelcome.kind: self._group_welcome,
             InviteUsed.kind: self._invite_used,
             RoleGranted.kind: self._role_granted,
             RoleRevoked.kind: self._role_revoked,

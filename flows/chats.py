@@ -13,11 +13,17 @@ from sqlmodel import select
 from flows import audit, outbox
 from flows.actors import Actor
 from flows.errors import Forbidden, Invalid, NotFound
+from flows.notices import Notice
 from flows.roles import Perm, Purpose
 from storage.db import UnitOfWork
 from storage.models import Building, Chat, Community, User
 
 # ---------------------------------------------------------------- groups
+
+
+@dataclass(frozen=True)
+class GroupWelcome(Notice, kind="group_welcome"):
+    """The bot was added to a group nobody linked yet: how an admin links it (rendered in bot/render.py)."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +50,7 @@ async def bot_status_changed(
     await uow.session.flush()
     added = present and not was_present
     if added and chat_type in ("group", "supergroup") and chat.purpose is None:
-        outbox.notify(uow, tg_chat_id=tg_chat_id, notice="group_welcome", lang=lang, now=now)
+        outbox.notify(uow, tg_chat_id=tg_chat_id, notice=GroupWelcome(), lang=lang, now=now)
     audit.record(uow, action="chat.bot_status", now=now, community_id=chat.community_id, subject_type="chat",
                  subject_id=chat.id, status=new_status)
     return ChatChange(chat=chat, added=added, removed=was_present and not present)
