@@ -618,3 +618,10 @@ class RoleLease(SQLModel, table=True):
     since: datetime = _ts()
     heartbeat: datetime = _ts()
     expires_at: datetime = _ts()
+
+
+# ---------------------------------------------------------------- closed-loop requests (F-7): their own module
+from storage.models_requests import Request as Request  # noqa: E402
+from storage.models_requests import RequestEvent as RequestEvent  # noqa: E402
+from storage.models_requests import RequestNumber as RequestNumber  # noqa: E402
+from storage.models_requests import RequestReporter as RequestReporter  # noqa: E402
