@@ -16,6 +16,8 @@ from bot.handlers import (
     opendays,
     polls,
     projects,
+    request_work,
+    requests,
     roles,
     start,
     voting,
@@ -27,7 +29,7 @@ from flows.errors import FlowError, NotRegistered
 __all__ = ["FALLBACKS", "build_notices", "build_router", "report_error"]
 
 FEATURES: tuple[ModuleType, ...] = (start, roles, groups, care, checkins, needs, ballot, voting, polls, projects,
-                                    board, acceptance, opendays)
+                                    board, acceptance, opendays, requests, request_work)
 
 
 def build_router() -> Router:

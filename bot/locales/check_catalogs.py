@@ -250,7 +250,7 @@ def apply(translations: dict[str, str], lang: str = "zh_CN") -> int:
 #: Where texts live, and the gettext keywords: ctx.t(msgid), tr(lang, msgid), N_(msgid).
 SOURCES = ["bot/core", "bot/handlers", "bot/pictures", "bot/runtimes", "bot/render.py", "bot/app.py",
            "bot/sandbox.py", "flows"]
-KEYWORDS = ["-k", "t", "-k", "tr:2", "-k", "N_"]
+KEYWORDS = ["-k", "t", "-k", "tr:2", "-k", "tn:2,3", "-k", "N_"]
 
 
 def extract() -> None:

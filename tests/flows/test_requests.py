@@ -1,0 +1,337 @@
+"""Closed-loop requests (#13, F-7) against a real database: numbering per community and year (unique in the
+schema, no gaps or repeats under concurrency), the state machine by compare-and-set, who may do what by role
+and community, the reporter's answer and the default close."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from flows import membership, request_work, requests
+from flows.clock import FixedClock
+from flows.errors import AlreadyDone, Forbidden, Invalid, NotFound, NotRegistered
+from flows.membership import Actor
+from flows.roles import Org, Role
+from storage.db import Database
+from storage.models import Chat, OutboxMessage
+from storage.models_requests import Request, RequestEvent, RequestReporter
+from tests.flows.people import actor_of, enrol
+
+ROLES: dict[str, tuple[Role, Org | None] | None] = {
+    "resident": None, "resident2": None, "volunteer": (Role.VOLUNTEER, None), "grid": (Role.GRID_WORKER, None),
+    "committee": (Role.COMMITTEE, Org.RESIDENTS_COMMITTEE), "property": (Role.HANDLER, Org.PROPERTY),
+    "police": (Role.HANDLER, Org.POLICE), "admin": (Role.ADMIN, None),
+}
+COMMITTEE_GROUP = -100200
+
+
+@dataclass
+class World:
+    community_id: int
+    actors: dict[str, Actor]
+    members: dict[str, int]
+    other: Actor  # an admin of another community
+    other_committee: Actor  # a committee member of another community
+
+
+@pytest.fixture
+async def world(db: Database, clock: FixedClock) -> World:
+    now = clock.now()
+    async with db.uow() as uow:
+        community, _ = await membership.create_community(uow, name="北辰示范社区", now=now, buildings=["1", "2", "3"])
+        members = await enrol(uow, community_id=community.id or 0, people=ROLES, first_tg_id=500, now=now)
+        uow.session.add(Chat(tg_chat_id=COMMITTEE_GROUP, type="supergroup", title="多委群", community_id=community.id,
+                             purpose="committee", bot_status="administrator", created_at=now))
+        elsewhere, _ = await membership.create_community(uow, name="别的社区", now=now, buildings=["9"])
+        await enrol(uow, community_id=elsewhere.id or 0, first_tg_id=590, now=now,
+                    people={"x_admin": (Role.ADMIN, None), "x_committee": (Role.COMMITTEE, Org.PROPERTY)})
+        await uow.commit()
+    actors = {key: await actor_of(db, 500 + i) for i, key in enumerate(ROLES)}
+    return World(community.id or 0, actors, members, await actor_of(db, 590), await actor_of(db, 591))
+
+
+async def _report(db: Database, actor: Actor, now: datetime, *, kind: str = "hazard", **extra: object) -> Request:
+    async with db.uow(write=True) as uow:
+        row = await requests.submit(uow, actor=actor, kind=kind, category="fire", text="楼道堆放杂物，堵住消防通道",
+                                    now=now, **extra)  # type: ignore[arg-type]
+        await uow.commit()
+    return row
+
+
+async def _do(db: Database, fn: object, **kwargs: object) -> object:
+    async with db.uow(write=True) as uow:
+        out = await fn(uow, **kwargs)  # type: ignore[operator]
+        await uow.commit()
+    return out
+
+
+async def _notices(db: Database, kind: str) -> list[OutboxMessage]:
+    async with db.uow() as uow:
+        rows = (await uow.session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))).all()
+    return [r for r in rows if r.payload.get("notice") == kind]
+
+
+# ---------------------------------------------------------------- item 1: model, numbering
+
+
+async def test_item1_numbers_per_community_and_year(db: Database, clock: FixedClock, world: World) -> None:
+    first = await _report(db, world.actors["resident"], clock.now(), photos=["p1", "p2"], building_id=None)
+    second = await _report(db, world.actors["resident2"], clock.now(), kind="request")
+    other = await _report(db, world.other, clock.now())
+    assert (first.year, first.number, second.number, other.number) == (2027, 1, 2, 1)
+    assert requests.code(first.year, first.number) == "R-2027-0001"
+    # the local new year (Asia/Shanghai) starts the count again
+    new_year = datetime(2027, 12, 31, 16, 0, tzinfo=UTC)  # 00:00 on 1 January 2028 in Tianjin
+    third = await _report(db, world.actors["resident"], new_year)
+    assert (third.year, third.number) == (2028, 1)
+    filed = await _notices(db, "request_filed")
+    assert [n.tg_chat_id for n in filed[:2]] == [COMMITTEE_GROUP, COMMITTEE_GROUP]
+    assert filed[0].payload["params"]["code"] == "R-2027-0001" and filed[0].payload["params"]["photos"] == 2
+    # the other community has no committee group: its admin is told in private
+    assert filed[2].tg_chat_id == 590
+
+
+async def test_item1_number_is_unique_in_the_schema(db: Database, clock: FixedClock, world: World) -> None:
+    row = await _report(db, world.actors["resident"], clock.now())
+    async with db.uow(write=True) as uow:
+        uow.session.add(Request(community_id=world.community_id, year=row.year, number=row.number, kind="request",
+                                category="other", reporter_member_id=world.members["resident"],
+                                created_at=clock.now(), updated_at=clock.now()))
+        with pytest.raises(IntegrityError):
+            await uow.commit()
+
+
+async def test_item1_numbers_under_concurrency_are_distinct_and_gapless(db: Database, clock: FixedClock,
+                                                                         world: World) -> None:
+    people = [world.actors["resident"], world.actors["resident2"], world.actors["volunteer"], world.actors["grid"]]
+    rows = await asyncio.gather(*[_report(db, people[i % 4], clock.now()) for i in range(12)])
+    assert sorted(r.number for r in rows) == list(range(1, 13))
+
+
+async def test_item1_bad_input_is_refused_and_leaves_nothing(db: Database, clock: FixedClock, world: World) -> None:
+    me = world.actors["resident"]
+    cases = [{"kind": "rumour"}, {"category": "ufo"}, {"text": ""}, {"text": "长" * 501},
+             {"photos": ["p"] * 6}, {"building_id": 999999}, {"location": (91.0, 0.0)},
+             {"text": "", "voice_file_id": "v", "voice_seconds": 301}]
+    for case in cases:
+        args = {"kind": "hazard", "category": "fire", "text": "有隐患", **case}
+        with pytest.raises((Invalid, NotFound)):
+            async with db.uow(write=True) as uow:
+                await requests.submit(uow, actor=me, now=clock.now(), **args)  # type: ignore[arg-type]
+    async with db.uow() as uow:
+        assert (await uow.session.exec(select(Request))).all() == []
+    with pytest.raises(NotRegistered):
+        async with db.uow(write=True) as uow:
+            stranger = Actor(user=me.user, member=None, community=None, roles=frozenset())
+            await requests.submit(uow, actor=stranger, kind="hazard", category="fire", text="x", now=clock.now())
+    # told by voice only: no text needed
+    voiced = await _report(db, me, clock.now(), voice_file_id="voice-1", voice_seconds=20)
+    assert voiced.voice_seconds == 20
+
+
+async def test_item2_report_for_the_groups_community_needs_membership_there(db: Database, clock: FixedClock,
+                                                                              world: World) -> None:
+    async with db.uow() as uow:
+        bound = await requests.actor_for(uow, actor=world.other, community_id=world.other.community.id)  # type: ignore[union-attr]
+        assert bound is world.other
+        with pytest.raises(NotRegistered):
+            await requests.actor_for(uow, actor=world.other, community_id=world.community_id)
+
+
+# ---------------------------------------------------------------- items 3–5: the loop
+
+
+async def test_item3_to_5_hazard_through_the_loop_with_one_reopen(db: Database, clock: FixedClock,
+                                                                 world: World) -> None:
+    a = world.actors
+    row = await _report(db, a["resident"], clock.now())
+    rid = row.id or 0
+    assigned = await _do(db, request_work.assign, actor=a["committee"], request_id=rid, org="property",
+                         now=clock.now())
+    assert assigned.handlers == 1  # type: ignore[attr-defined]
+    to_handle = await _notices(db, "request_to_handle")
+    assert [n.tg_chat_id for n in to_handle] == [505]  # the property company's handler, not the police's
+    assert to_handle[0].payload["params"]["reporter"] == "resident"
+    await _do(db, request_work.accept, actor=a["property"], request_id=rid, now=clock.now())
+    await _do(db, request_work.progress, actor=a["property"], request_id=rid, note="已联系住户清理", now=clock.now())
+    with pytest.raises(Invalid) as err:  # a hazard needs its "after" photo
+        await _do(db, request_work.resolve, actor=a["property"], request_id=rid, note="已清理", now=clock.now())
+    assert err.value.field == "photo"
+    await _do(db, request_work.resolve, actor=a["property"], request_id=rid, note="已清理", photo="after-1",
+              now=clock.now())
+    # the reporter: 没解决 → back to the property company, counted
+    back = await _do(db, request_work.reopen, actor=a["resident"], request_id=rid, reason="还有一辆电动车",
+                     now=clock.now())
+    assert back.state == "reopened" and back.reopen_count == 1 and back.organisation == "property"  # type: ignore[attr-defined]
+    reopened = (await _notices(db, "request_to_handle"))[-1]
+    assert reopened.tg_chat_id == 505 and reopened.payload["params"]["reason"] == "还有一辆电动车"
+    await _do(db, request_work.accept, actor=a["property"], request_id=rid, now=clock.now())
+    await _do(db, request_work.resolve, actor=a["property"], request_id=rid, note="电动车已移走", photo="after-2",
+              now=clock.now())
+    done = await _do(db, request_work.confirm, actor=a["resident"], request_id=rid, now=clock.now())
+    assert done.state == "confirmed" and done.closed_at is not None  # type: ignore[attr-defined]
+    async with db.uow() as uow:
+        steps = (await uow.session.exec(select(RequestEvent.action).where(RequestEvent.request_id == rid)
+                                        .order_by(col(RequestEvent.id)))).all()
+    assert steps == ["report", "assign", "accept", "progress", "resolve", "reopen", "accept", "resolve", "confirm"]
+    told = [n.payload["params"]["step"] for n in await _notices(db, "request_step") if n.tg_chat_id == 500]
+    assert told == ["assigned", "accepted", "progress", "accepted"]
+    assert len([n for n in await _notices(db, "request_resolved") if n.tg_chat_id == 500]) == 2
+    assert [n.payload["params"]["how"] for n in await _notices(db, "request_closed")] == ["confirmed"]
+
+
+async def test_item3_merge_carries_reporters_and_reject_tells_the_reason(db: Database, clock: FixedClock,
+                                                                        world: World) -> None:
+    a = world.actors
+    first = await _report(db, a["resident"], clock.now(), kind="dispute")
+    second = await _report(db, a["resident2"], clock.now(), kind="dispute")
+    with pytest.raises(Invalid):
+        await _do(db, request_work.merge, actor=a["committee"], request_id=second.id, into="R-2027-0002",
+                  now=clock.now())
+    with pytest.raises(NotFound):
+        await _do(db, request_work.merge, actor=a["committee"], request_id=second.id, into="77", now=clock.now())
+    merged = await _do(db, request_work.merge, actor=a["committee"], request_id=second.id, into="R-2027-0001",
+                       now=clock.now())
+    assert merged.state == "merged" and merged.merged_into_id == first.id  # type: ignore[attr-defined]
+    async with db.uow() as uow:
+        who = (await uow.session.exec(select(RequestReporter.member_id).where(RequestReporter.request_id == first.id)
+                                      .order_by(col(RequestReporter.id)))).all()
+    assert who == [world.members["resident"], world.members["resident2"]]
+    step = (await _notices(db, "request_step"))[-1]
+    assert step.tg_chat_id == 501 and step.payload["params"]["into"] == "R-2027-0001"
+    # once merged, it cannot be assessed again
+    with pytest.raises(AlreadyDone):
+        await _do(db, request_work.reject, actor=a["committee"], request_id=second.id, reason="重复", now=clock.now())
+    # both reporters hear of the resolution of the request they now share, and either may answer
+    await _do(db, request_work.assign, actor=a["admin"], request_id=first.id, org="police", now=clock.now())
+    await _do(db, request_work.accept, actor=a["police"], request_id=first.id, now=clock.now())
+    await _do(db, request_work.resolve, actor=a["police"], request_id=first.id, note="已调解", now=clock.now())
+    assert {n.tg_chat_id for n in await _notices(db, "request_resolved")} == {500, 501}
+    await _do(db, request_work.confirm, actor=a["resident2"], request_id=first.id, now=clock.now())
+    third = await _report(db, a["resident"], clock.now(), kind="request")
+    rejected = await _do(db, request_work.reject, actor=a["committee"], request_id=third.id, reason="不属于社区事务",
+                         now=clock.now())
+    assert rejected.state == "rejected"  # type: ignore[attr-defined]
+    assert (await _notices(db, "request_step"))[-1].payload["params"]["note"] == "不属于社区事务"
+
+
+async def test_item3_to_5_every_refusal_by_role_and_community(db: Database, clock: FixedClock,
+                                                              world: World) -> None:
+    a = world.actors
+    row = await _report(db, a["resident"], clock.now())
+    rid = row.id or 0
+    for who in ("resident", "volunteer", "grid", "property"):  # not assessors
+        with pytest.raises(Forbidden):
+            await _do(db, request_work.assign, actor=a[who], request_id=rid, org="property", now=clock.now())
+        with pytest.raises(Forbidden):
+            await _do(db, request_work.reject, actor=a[who], request_id=rid, reason="x", now=clock.now())
+        with pytest.raises(Forbidden):
+            await _do(db, request_work.merge, actor=a[who], request_id=rid, into="1", now=clock.now())
+    for outsider in (world.other, world.other_committee):  # assessors of another community: not found there
+        with pytest.raises(NotFound):
+            await _do(db, request_work.assign, actor=outsider, request_id=rid, org="property", now=clock.now())
+    with pytest.raises(Invalid):  # not one of the community's organisations
+        await _do(db, request_work.assign, actor=a["committee"], request_id=rid, org="mafia", now=clock.now())
+    await _do(db, request_work.assign, actor=a["committee"], request_id=rid, org="property", now=clock.now())
+    with pytest.raises(AlreadyDone):  # assessed once
+        await _do(db, request_work.assign, actor=a["admin"], request_id=rid, org="police", now=clock.now())
+    for who in ("resident", "committee", "volunteer"):  # not handlers
+        with pytest.raises(Forbidden):
+            await _do(db, request_work.accept, actor=a[who], request_id=rid, now=clock.now())
+    with pytest.raises(Forbidden):  # a handler of another organisation
+        await _do(db, request_work.accept, actor=a["police"], request_id=rid, now=clock.now())
+    with pytest.raises(NotFound):
+        await _do(db, request_work.accept, actor=world.other, request_id=rid, now=clock.now())
+    with pytest.raises(Invalid):  # progress before accepting
+        await _do(db, request_work.progress, actor=a["property"], request_id=rid, note="x", now=clock.now())
+    with pytest.raises(AlreadyDone):  # resolving what was not accepted
+        await _do(db, request_work.resolve, actor=a["property"], request_id=rid, note="x", photo="p", now=clock.now())
+    await _do(db, request_work.accept, actor=a["property"], request_id=rid, now=clock.now())
+    with pytest.raises(NotFound):  # only a reporter answers
+        await _do(db, request_work.confirm, actor=a["resident2"], request_id=rid, now=clock.now())
+    with pytest.raises(AlreadyDone):  # nothing to confirm before it is resolved
+        await _do(db, request_work.confirm, actor=a["resident"], request_id=rid, now=clock.now())
+    await _do(db, request_work.resolve, actor=a["admin"], request_id=rid, note="管理员代办", photo="p",
+              now=clock.now())  # admins may act for any organisation
+    with pytest.raises(NotFound):
+        await _do(db, request_work.reopen, actor=a["property"], request_id=rid, reason="x", now=clock.now())
+    with pytest.raises(Invalid):
+        await _do(db, request_work.reopen, actor=a["resident"], request_id=rid, reason=" ", now=clock.now())
+
+
+async def test_item3_to_5_transitions_are_compare_and_set(db: Database, clock: FixedClock, world: World) -> None:
+    """Two assessors at once, two answers at once: exactly one acts, the other is told it was done."""
+    a = world.actors
+    rid = (await _report(db, a["resident"], clock.now())).id or 0
+    outcomes = await asyncio.gather(
+        _do(db, request_work.assign, actor=a["committee"], request_id=rid, org="property", now=clock.now()),
+        _do(db, request_work.reject, actor=a["admin"], request_id=rid, reason="重复", now=clock.now()),
+        return_exceptions=True)
+    assert sorted(type(o).__name__ for o in outcomes) in (["AlreadyDone", "Assigned"], ["AlreadyDone", "Request"])
+    async with db.uow() as uow:
+        events = (await uow.session.exec(select(RequestEvent.action).where(RequestEvent.request_id == rid))).all()
+    assert len(events) == 2  # the report and exactly one assessment
+
+
+async def test_item3_cas_refuses_a_stale_row(db: Database, clock: FixedClock, world: World) -> None:
+    """The compare-and-set itself: a row read as "new" but moved meanwhile is not moved again."""
+    a = world.actors
+    rid = (await _report(db, a["resident"], clock.now())).id or 0
+    async with db.uow(write=True) as uow:
+        stale = await requests.get(uow, community_id=world.community_id, request_id=rid)
+        await uow.session.execute(Request.__table__.update().where(Request.__table__.c.id == rid)  # type: ignore[attr-defined]
+                                  .values(state="rejected"))
+        assert stale.state == "new"
+        with pytest.raises(AlreadyDone):
+            await request_work._move(uow, stale, old=("new",), new="assigned", now=clock.now())
+
+
+async def test_item5_no_answer_in_three_days_closes_as_default(db: Database, clock: FixedClock,
+                                                               world: World) -> None:
+    a = world.actors
+    rid = (await _report(db, a["resident"], clock.now(), kind="request")).id or 0
+    await _do(db, request_work.assign, actor=a["committee"], request_id=rid, org="property", now=clock.now())
+    await _do(db, request_work.accept, actor=a["property"], request_id=rid, now=clock.now())
+    resolved_at = clock.now() + timedelta(hours=5)
+    await _do(db, request_work.resolve, actor=a["property"], request_id=rid, note="已修好", now=resolved_at)
+    assert await _do(db, request_work.due, now=resolved_at + timedelta(days=3) - timedelta(minutes=1)) == 0
+    assert await _do(db, request_work.due, now=resolved_at + timedelta(days=3)) == 1
+    assert await _do(db, request_work.due, now=resolved_at + timedelta(days=4)) == 0  # idempotent
+    async with db.uow() as uow:
+        row = await requests.get(uow, community_id=world.community_id, request_id=rid)
+    assert row.state == "closed_default"
+    assert (await _notices(db, "request_step"))[-1].payload["params"]["step"] == "closed_default"
+    with pytest.raises(AlreadyDone):  # too late to answer
+        await _do(db, request_work.confirm, actor=a["resident"], request_id=rid, now=resolved_at + timedelta(days=4))
+
+
+# ---------------------------------------------------------------- item 6: the public list
+
+
+async def test_item6_public_list_has_no_personal_data(db: Database, clock: FixedClock, world: World) -> None:
+    a = world.actors
+    async with db.uow() as uow:
+        building = await membership.building_by_label(uow, community_id=world.community_id, label="3")
+    rid = (await _report(db, a["resident"], clock.now(), building_id=building.id if building else None)).id
+    old = (await _report(db, a["resident2"], clock.now() - timedelta(days=60), kind="request")).id
+    await _do(db, request_work.reject, actor=a["admin"], request_id=old, reason="重复",
+              now=clock.now() - timedelta(days=59))
+    await _report(db, world.other, clock.now())  # another community's
+    async with db.uow() as uow:
+        page = await requests.public_list(uow, actor=a["volunteer"], now=clock.now())
+    assert [(line.code, line.kind, line.category, line.building, line.state) for line in page.items] == [
+        ("R-2027-0001", "hazard", "fire", "3", "new")]
+    assert page.items[0].id == rid and not hasattr(page.items[0], "text")
+    async with db.uow() as uow:  # someone in the community's group who is not a member sees the same
+        outsider = Actor(user=world.other.user, member=None, community=a["resident"].community, roles=frozenset(),
+                         outsider=True)
+        assert (await requests.public_list(uow, actor=outsider, now=clock.now())).items == page.items
+    with pytest.raises(NotRegistered):  # in private, without a community
+        async with db.uow() as uow:
+            await requests.public_list(uow, actor=Actor(user=world.other.user, member=None, community=None,
+                                                        roles=frozenset()), now=clock.now())
