@@ -68,7 +68,7 @@ def _assess_buttons(button: Any, lang: str, p: dict[str, Any]) -> Keyboard:
         orgs = [suggested] + [o for o in orgs if o != suggested]
     assign = [button(("⭐ " if o == suggested else "➡ ") + org_name(lang, o), "ra", "a", rid, o) for o in orgs]
     rows: Keyboard = [assign[i:i + 2] for i in range(0, len(assign), 2)]
-    rows.append([button(tr(lang, "🔗 Merge"), "ra", "m", rid), button(tr(lang, "✖ Reject"), "ra", "r", rid)])
+    rows.append([button(tr(lang, "🔗 Merge"), "ra", "m", rid), button(tr(lang, "✖ Not taken up"), "ra", "r", rid)])
     media = []
     if p.get("photos"):
         media.append(button(tr(lang, "🖼 Photos"), "ra", "ph", rid))

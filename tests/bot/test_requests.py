@@ -1,0 +1,177 @@
+"""Closed-loop requests (#13, F-7) end to end, over real HTTP on both runtimes: a resident reports a safety
+hazard (`/report 文字` in the group, continued in private with photos and a location pin); the committee
+group assesses it (a resident's press is refused); the property company's handler accepts, posts progress and
+resolves it (refused without the "after" photo); the reporter answers 没解决 once, then 满意; /requests in the
+group shows it without personal data."""
+
+from __future__ import annotations
+
+import base64
+
+from sqlmodel import col, select
+
+from flows import request_work
+from flows.clock import local
+from storage.models_requests import Request, RequestEvent
+from tests.bot.conftest import Harness, buttons
+
+ADMIN, COMMITTEE, HANDLER, R1, R2 = 601, 602, 603, 604, 605
+GROUP, OFFICE = -1002000000061, -1002000000062
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+
+
+async def _setup(linli: Harness) -> None:
+    code = await linli.create_community()
+    await linli.register(ADMIN, "王书记", invite=code)
+    for who, name in ((COMMITTEE, "刘主任"), (HANDLER, "李经理"), (R1, "赵阿姨"), (R2, "钱叔叔")):
+        await linli.register(who, name)
+    out = await linli.say(ADMIN, f"/grant {await linli.member_no(COMMITTEE)} committee rc")
+    assert "刘主任" in out[-1]["text"]
+    out = await linli.say(ADMIN, f"/grant {await linli.member_no(HANDLER)} 承办人 物业")
+    assert "李经理" in out[-1]["text"]
+    await linli.group(GROUP, "北辰社区群", [ADMIN, R1, R2], admin=ADMIN)
+    await linli.say(ADMIN, "/link community", chat_id=GROUP)
+    await linli.group(OFFICE, "多委联合办公群", [ADMIN, COMMITTEE, R2], admin=ADMIN)
+    await linli.say(ADMIN, "/link committee", chat_id=OFFICE)
+
+
+async def _photo(linli: Harness, user: int, caption: str | None = None) -> list[dict]:
+    before = await linli.tg.cursor()
+    await linli.tg.send_photo(user, PNG, caption=caption)
+    await linli.settle()
+    return await linli.tg.bot_messages(user, before)
+
+
+def _first_code(linli: Harness) -> str:
+    return f"R-{local(linli.clock.now(), 'Asia/Shanghai').year}-0001"
+
+
+async def test_item2_to_6_a_hazard_from_report_to_confirmation_with_one_reopen(linli: Harness) -> None:
+    await _setup(linli)
+    code = _first_code(linli)
+    secret = "3号楼2单元楼道堆满纸箱，堵住消防通道"
+
+    # item 2: `/report 文字` in the group — nothing of it is said there; the private chat goes on
+    out = await linli.say(R1, f"/report {secret}", chat_id=GROUP)
+    assert secret not in out[-1]["text"] and "私聊" in out[-1]["text"]
+    out = await linli.follow(R1, out[-1], "到私聊中继续")
+    assert "请问是哪一类" in out[-1]["text"] and buttons(out[-1])[:3] == ["📮 诉求", "🤝 矛盾纠纷", "⚠️ 安全隐患"]
+    _, out = await linli.press(R1, out[-1], "⚠️ 安全隐患")
+    _, out = await linli.press(R1, out[-1], "消防安全")
+    assert "照片" in out[-1]["text"] and "跳过 ▶" in buttons(out[-1])  # the text came from the group
+    out = await _photo(linli, R1)
+    out = await _photo(linli, R1)
+    assert "已收到 2 张" in out[-1]["text"] and "✅ 完成" in buttons(out[-1])
+    _, out = await linli.press(R1, out[-1], "✅ 完成")
+    assert buttons(out[-1])[0] == "🏠 3号楼（您家）" and "不涉及具体楼栋" in buttons(out[-1])
+    _, out = await linli.press(R1, out[-1], "🏠 3号楼（您家）")
+    before = await linli.tg.cursor()
+    await linli.tg.send_location(R1, 39.2, 117.1)
+    await linli.settle()
+    out = await linli.tg.bot_messages(R1, before)
+    _, out = await linli.press(R1, out[-1], "🙈 匿名")
+    summary = out[-1]["text"]
+    assert "安全隐患" in summary and secret in summary and "照片：2" in summary and "3号楼" in summary
+    before = await linli.tg.cursor()
+    _, out = await linli.press(R1, out[-1], "✅ 提交")
+    assert code in out[-1]["text"]
+
+    # item 3: the card in the committee group; only committee members and admins may press
+    await linli.settle()
+    card = (await linli.tg.bot_messages(OFFICE, before))[-1]
+    assert code in card["text"] and secret in card["text"] and "赵阿姨" not in card["text"]
+    assert {"➡ 居委会", "➡ 物业", "➡ 社区民警", "🔗 合并", "✖ 不予受理", "🖼 照片"} <= set(buttons(card))
+    toast, _ = await linli.press(R2, card, "➡ 物业")
+    assert toast and "权限" in toast
+    before = await linli.tg.cursor()
+    _, out = await linli.press(COMMITTEE, card, "➡ 物业")
+    assert "已由 刘主任 分派给" in out[-1]["text"] and buttons(out[-1]) == []
+    await linli.settle()
+    told = await linli.tg.bot_messages(R1, before)
+    assert code in told[-1]["text"] and "物业" in told[-1]["text"]
+    task = (await linli.tg.bot_messages(HANDLER, before))[-1]
+    assert code in task["text"] and "赵阿姨" in task["text"] and buttons(task) == ["✅ 接单"]
+
+    # item 4: accept, progress, resolve (the "after" photo is required for a hazard)
+    before = await linli.tg.cursor()
+    _, out = await linli.press(HANDLER, task, "✅ 接单")
+    assert "您已接单" in out[-1]["text"] and buttons(out[-1]) == ["📝 进展", "✅ 办结"]
+    _, out = await linli.press(HANDLER, out[-1], "📝 进展")
+    out = await linli.say(HANDLER, "已通知住户今天清理")
+    assert "进展已发布" in out[-1]["text"]
+    await linli.settle()
+    assert "已通知住户今天清理" in (await linli.tg.bot_messages(R1, before))[-1]["text"]
+    _, out = await linli.press(HANDLER, out[-1], "✅ 办结")
+    assert "整改后" in out[-1]["text"]
+    out = await linli.say(HANDLER, "纸箱已清走")
+    assert "请再发送一张“整改后”照片" in out[-1]["text"]
+    before = await linli.tg.cursor()
+    out = await _photo(linli, HANDLER)
+    assert "已标记为办结" in out[-1]["text"]
+    await linli.settle()
+    asked = (await linli.tg.bot_messages(R1, before))[-1]
+    assert "纸箱已清走" in asked.get("caption", asked.get("text", "")) and buttons(asked) == ["😊 满意", "😞 没解决"]
+
+    # item 5: 没解决 once (back to the property company, counted), then 满意
+    _, out = await linli.press(R1, asked, "😞 没解决")
+    assert "哪里还没解决" in out[-1]["text"]
+    before = await linli.tg.cursor()
+    out = await linli.say(R1, "还有一辆电动车停在楼道")
+    assert "退回" in out[-1]["text"]
+    await linli.settle()
+    again = (await linli.tg.bot_messages(HANDLER, before))[-1]
+    assert "重新办理" in again["text"] and "还有一辆电动车停在楼道" in again["text"]
+    _, out = await linli.press(HANDLER, again, "✅ 接单")
+    _, out = await linli.press(HANDLER, out[-1], "✅ 办结")
+    await _photo(linli, HANDLER, caption="电动车已移走，已充电桩集中停放")
+    before = await linli.tg.cursor()
+    await linli.settle()
+    asked = await linli.last(R1)
+    _, out = await linli.press(R1, asked, "😊 满意")
+    assert "已办结" in out[-1]["text"]
+    await linli.settle()
+    assert "确认" in (await linli.tg.bot_messages(HANDLER, before))[-1]["text"]
+
+    # item 6: the public list in the group: number, kind, category, building, state — no name, no text
+    out = await linli.say(R2, "/requests", chat_id=GROUP)
+    listing = out[-1]["text"]
+    assert code in listing and "安全隐患" in listing and "消防安全" in listing and "3号楼" in listing
+    assert "已解决（满意）" in listing and "重新办理 1 次" in listing
+    assert "赵阿姨" not in listing and "纸箱" not in listing
+
+    async with linli.db.uow() as uow:
+        row = (await uow.session.exec(select(Request))).one()
+        steps = (await uow.session.exec(select(RequestEvent.action).where(RequestEvent.request_id == row.id)
+                                        .order_by(col(RequestEvent.id)))).all()
+    assert (row.state, row.reopen_count, row.anonymous, len(row.photos), row.latitude) == ("confirmed", 1, True, 2,
+                                                                                          39.2)
+    assert steps == ["report", "assign", "accept", "progress", "resolve", "reopen", "accept", "resolve", "confirm"]
+
+
+async def test_item5_unanswered_resolution_closes_as_default_satisfied(linli: Harness) -> None:
+    await _setup(linli)
+    out = await linli.say(R1, "/report 小区东门路灯坏了")
+    _, out = await linli.press(R1, out[-1], "📮 诉求")
+    _, out = await linli.press(R1, out[-1], "设施报修")
+    _, out = await linli.press(R1, out[-1], "跳过 ▶")
+    _, out = await linli.press(R1, out[-1], "不涉及具体楼栋")
+    _, out = await linli.press(R1, out[-1], "跳过 ▶")
+    _, out = await linli.press(R1, out[-1], "👤 可以署名")
+    _, out = await linli.press(R1, out[-1], "✅ 提交")
+    await linli.settle()
+    card = await linli.last(OFFICE)
+    await linli.press(ADMIN, card, "➡ 物业")
+    await linli.settle()
+    _, out = await linli.press(HANDLER, await linli.last(HANDLER), "✅ 接单")
+    _, out = await linli.press(HANDLER, out[-1], "✅ 办结")
+    out = await linli.say(HANDLER, "已更换灯泡")
+    assert "已标记为办结" in out[-1]["text"]
+    linli.clock.advance(days=3, minutes=1)
+    async with linli.db.uow(write=True) as uow:
+        assert await request_work.due(uow, now=linli.clock.now()) == 1
+        await uow.commit()
+    await linli.settle()
+    assert "默认满意" in (await linli.last(R1))["text"]
+    out = await linli.say(R2, "/requests")
+    assert "已办结（默认满意）" in out[-1]["text"]
