@@ -28,7 +28,7 @@ from flows.errors import Invalid, NotFound, NotRegistered
 from flows.membership import Actor
 from flows.notices import Notice
 from flows.paging import Page, clamp
-from flows.roles import Org, Purpose, Role
+from flows.roles import Org, Perm, Purpose, Role
 from storage.db import UnitOfWork, insert_ignoring
 from storage.models import Building, Chat, Community, Member, RoleGrant, User
 from storage.models_requests import Request, RequestEvent, RequestNumber, RequestReporter
@@ -101,9 +101,58 @@ def organisations(community: Community | None) -> tuple[str, ...]:
 
 def suggested_org(community: Community | None, category: str) -> str | None:
     """The organisation a routing rule pre-selects for a category (settings "request_routes"), if any."""
+    org = routing(community).get(category)
+    return org if org in organisations(community) else None
+
+
+async def _setup(uow: UnitOfWork, actor: Actor) -> Community:
+    me = actor.require(Perm.REQUESTS_SETUP)
+    community = await uow.session.get(Community, me.community_id)
+    if community is None:
+        raise NotFound("community", me.community_id)
+    return community
+
+
+async def _settings(uow: UnitOfWork, actor: Actor, key: str, value: Any, now: datetime) -> Community:
+    me = actor.require(Perm.REQUESTS_SETUP)
+    community = await _setup(uow, actor)
+    community.settings = {**(community.settings or {}), key: value}  # a new dict: SQLAlchemy sees the change
+    uow.session.add(community)
+    audit.record(uow, action=f"requests.{key}", now=now, community_id=me.community_id, actor_user_id=actor.user.id,
+                 subject_type="community", subject_id=me.community_id, value=value)
+    return community
+
+
+async def set_organisations(uow: UnitOfWork, *, actor: Actor, orgs: list[str], now: datetime) -> tuple[str, ...]:
+    """The organisations this community assigns requests to, in the order the card shows them (at least one)."""
+    chosen = list(dict.fromkeys(orgs))
+    if not chosen or any(o not in {x.value for x in Org} for o in chosen):
+        raise Invalid("organisation", "unknown")
+    return organisations(await _settings(uow, actor, "request_orgs", chosen, now))
+
+
+async def set_route(uow: UnitOfWork, *, actor: Actor, category: str, org: str | None, now: datetime
+                    ) -> dict[str, str]:
+    """A routing rule: requests of `category` come with `org` pre-selected (None removes the rule)."""
+    community = await _setup(uow, actor)
+    if category not in CATEGORIES:
+        raise Invalid("category", "unknown")
+    if org is not None and org not in organisations(community):
+        raise Invalid("organisation", "unknown")
+    routes = routing(community)
+    routes.pop(category, None)
+    if org is not None:
+        routes[category] = org
+    await _settings(uow, actor, "request_routes", routes, now)
+    return routes
+
+
+def routing(community: Community | None) -> dict[str, str]:
+    """The community's routing rules, category → organisation (only well-formed ones)."""
     routes = (community.settings or {}).get("request_routes") if community is not None else None
-    org = routes.get(category) if isinstance(routes, dict) else None
-    return org if isinstance(org, str) and org in organisations(community) else None
+    if not isinstance(routes, dict):
+        return {}
+    return {c: o for c, o in routes.items() if c in CATEGORIES and isinstance(o, str)}
 
 
 # ---------------------------------------------------------------- notices

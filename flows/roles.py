@@ -50,6 +50,7 @@ class Perm(StrEnum):
     PROJECTS = "projects"  # manage the year's projects: owners, deadlines, milestones, budget, colour override
     REQUESTS_ASSESS = "requests_assess"  # joint assessment of requests: assign to an organisation, merge, reject
     REQUESTS_HANDLE = "requests_handle"  # accept, report progress on and resolve requests of one's organisation
+    REQUESTS_SETUP = "requests_setup"  # the community's organisations for requests and its routing rules (admins)
 
 
 class Purpose(StrEnum):

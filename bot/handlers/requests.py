@@ -15,11 +15,12 @@ from typing import Any
 from bot.core.dispatch import ANYWHERE, Ctx, Router
 from bot.core.i18n import N_, tn, tr
 from bot.core.types import Keyboard
-from bot.handlers.common import grid, int_arg, pager
+from bot.handlers.common import MAX_ARGS, grid, int_arg, pager
 from bot.render import ORG_NAMES, h
 from flows import conversation, membership, requests
 from flows.conversation import State
 from flows.errors import AlreadyDone, FlowError, Forbidden, Invalid, NotFound
+from flows.roles import Perm, parse_org
 
 router = Router()
 FLOW = "report"
@@ -34,7 +35,7 @@ CATEGORY_NAMES = {"env": N_("Environment and sanitation"), "repair": N_("Repairs
 STATE_NAMES = {"new": N_("awaiting assessment"), "assigned": N_("assigned"), "accepted": N_("being handled"),
                "resolved": N_("awaiting confirmation"), "reopened": N_("reopened"),
                "confirmed": N_("solved (confirmed)"), "closed_default": N_("solved (no answer, taken as satisfied)"),
-               "rejected": N_("not taken up"), "merged": N_("merged")}
+               "rejected": N_("declined"), "merged": N_("merged")}
 FIELD_NAMES = {"text": N_("description"), "reason": N_("reason"), "note": N_("note")}
 
 
@@ -359,7 +360,58 @@ async def _list_page(ctx: Ctx, page: int) -> None:
 
 @router.command("requests", where=ANYWHERE, description=N_("Requests of the community and their state (公示)"))
 async def requests_command(ctx: Ctx) -> None:
-    await _list_page(ctx, 1)
+    words = ctx.message.args[:MAX_ARGS].split()
+    verb = words[0].lower() if words else ""
+    if verb in ("route", "orgs"):
+        if not (ctx.event.chat and ctx.event.chat.is_private):
+            ctx.reply(ctx.t("Please use this in a private chat with me."))
+            return
+        await _setup(ctx, verb, words[1:])
+    elif not words:
+        await _list_page(ctx, 1)
+    else:
+        ctx.reply(ctx.t("Usage: /requests · admins: /requests orgs ORG ORG … · /requests route CATEGORY ORG "
+                        "(or - to remove the rule)"))
+
+
+def _category_of(text: str) -> str | None:
+    value = text.strip().casefold()
+    for code in requests.CATEGORIES:
+        if value in (code, *(category_name(lang, code).casefold() for lang in ("zh_CN", "en"))):
+            return code
+    return None
+
+
+async def _setup(ctx: Ctx, verb: str, words: list[str]) -> None:
+    """Admins: the organisations requests go to, and routing rules by category (category → organisation)."""
+    ctx.actor.require(Perm.REQUESTS_SETUP)
+    if verb == "orgs" and words:
+        orgs = [parse_org(w) for w in words]
+        if any(o is None for o in orgs):
+            raise Invalid("organisation", "unknown")
+        await requests.set_organisations(ctx.uow, actor=ctx.actor, orgs=[o.value for o in orgs if o], now=ctx.now)
+    elif verb == "route" and len(words) == 2:
+        category, org = _category_of(words[0]), parse_org(words[1])
+        if category is None:
+            ctx.reply(ctx.t("Unknown category. Categories: {names}", names="、".join(
+                category_name(ctx.lang, c) for c in requests.CATEGORIES)))
+            return
+        if org is None and words[1] not in ("-", "无", "none"):
+            raise Invalid("organisation", "unknown")
+        await requests.set_route(ctx.uow, actor=ctx.actor, category=category, org=org.value if org else None,
+                                 now=ctx.now)
+    elif words:
+        ctx.reply(ctx.t("Usage: /requests orgs ORG ORG … · /requests route CATEGORY ORG (or - to remove the rule)"))
+        return
+    community = ctx.actor.home()
+    lines = [ctx.t("<b>Requests: organisations and routing</b>"),
+             ctx.t("Organisations on the card: {orgs}", orgs="、".join(
+                 org_name(ctx.lang, o) for o in requests.organisations(community)))]
+    routes = requests.routing(community)
+    lines += [f"{category_name(ctx.lang, c)} → ⭐ {org_name(ctx.lang, o)}" for c, o in routes.items()] or [
+        ctx.t("No routing rules: the committee chooses every time.")]
+    lines.append(ctx.t("Change: /requests orgs ORG ORG … · /requests route CATEGORY ORG (or - to remove the rule)"))
+    ctx.reply("\n".join(lines))
 
 
 @router.callback("rl")

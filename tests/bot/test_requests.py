@@ -175,3 +175,89 @@ async def test_item5_unanswered_resolution_closes_as_default_satisfied(linli: Ha
     assert "默认满意" in (await linli.last(R1))["text"]
     out = await linli.say(R2, "/requests")
     assert "已办结（默认满意）" in out[-1]["text"]
+
+
+async def _dispute(linli: Harness, who: int, text: str) -> None:
+    out = await linli.say(who, f"/report {text}")
+    _, out = await linli.press(who, out[-1], "🤝 矛盾纠纷")
+    _, out = await linli.press(who, out[-1], "噪音扰民")
+    _, out = await linli.press(who, out[-1], "跳过 ▶")
+    _, out = await linli.press(who, out[-1], "🏠 3号楼（您家）")
+    _, out = await linli.press(who, out[-1], "跳过 ▶")
+    _, out = await linli.press(who, out[-1], "👤 可以署名")
+    _, out = await linli.press(who, out[-1], "✅ 提交")
+
+
+async def test_item3_a_dispute_merged_one_rejected_and_routing_preselects(linli: Harness) -> None:
+    await _setup(linli)
+    year = local(linli.clock.now(), "Asia/Shanghai").year
+    help_text = (await linli.say(R1, "/help"))[-1]["text"]
+    assert "/report" in help_text and "/requests" in help_text
+    out = await linli.say(R1, "/requests route 噪音扰民 社区民警")
+    assert "权限" in out[-1]["text"]
+    out = await linli.say(ADMIN, "/requests route 噪音扰民 社区民警")
+    assert "噪音扰民 → ⭐ 社区民警" in out[-1]["text"]
+    out = await linli.say(ADMIN, "/requests orgs 居委会 物业 社区民警")
+    assert "居委会、物业、社区民警" in out[-1]["text"]
+
+    await _dispute(linli, R1, "楼上深夜装修噪音")
+    await linli.settle()
+    first = await linli.last(OFFICE)
+    assert buttons(first)[0] == "⭐ 社区民警" and "➡ 业委会" not in buttons(first)
+    await _dispute(linli, R2, "402 每晚装修到 11 点")
+    await linli.settle()
+    second = await linli.last(OFFICE)
+    assert f"R-{year}-0002" in second["text"]
+
+    # merge: asked in the presser's private chat; both reporters now follow the first one
+    toast, _ = await linli.press(COMMITTEE, second, "🔗 合并")
+    assert toast and "私聊" in toast
+    ask = await linli.last(COMMITTEE)
+    assert f"R-{year}-0002" in ask["text"] and "合并到哪件" in ask["text"]
+    out = await linli.say(COMMITTEE, "2")
+    assert "不能合并到它自己" in out[-1]["text"]
+    before = await linli.tg.cursor()
+    out = await linli.say(COMMITTEE, f"R-{year}-0001")
+    assert f"已合并到 R-{year}-0001" in out[-1]["text"]
+    await linli.settle()
+    told = (await linli.tg.bot_messages(R2, before))[-1]
+    assert f"R-{year}-0001" in told["text"] and "合并" in told["text"]
+    toast, _ = await linli.press(COMMITTEE, second, "➡ 物业")  # the card of a merged request is done
+    assert toast and "已有进展" in toast
+
+    # reject with a reason
+    out = await linli.say(R1, "/report 想在小区里开个超市")
+    _, out = await linli.press(R1, out[-1], "📮 诉求")
+    _, out = await linli.press(R1, out[-1], "其他")
+    for label in ("跳过 ▶", "不涉及具体楼栋", "跳过 ▶", "👤 可以署名", "✅ 提交"):
+        _, out = await linli.press(R1, out[-1], label)
+    await linli.settle()
+    third = await linli.last(OFFICE)
+    await linli.press(ADMIN, third, "✖ 不予受理")
+    before = await linli.tg.cursor()
+    out = await linli.say(ADMIN, "属于商业经营，不在社区诉求范围")
+    assert "不予受理" in out[-1]["text"]
+    await linli.settle()
+    assert "属于商业经营" in (await linli.tg.bot_messages(R1, before))[-1]["text"]
+
+    # both reporters hear of the first one's assignment
+    before = await linli.tg.cursor()
+    await linli.press(COMMITTEE, first, "⭐ 社区民警")
+    await linli.settle()
+    for who in (R1, R2):
+        assert "社区民警" in (await linli.tg.bot_messages(who, before))[-1]["text"]
+    listing = (await linli.say(R2, "/requests"))[-1]["text"]
+    assert "已合并" in listing and "不予受理" in listing and "已分派 · 社区民警" in listing
+
+
+async def test_item2_report_in_an_unlinked_group_or_by_an_outsider(linli: Harness) -> None:
+    await _setup(linli)
+    stranger = await linli.user(699, "路人")
+    await linli.group(-1002000000069, "闲聊群", [R1, stranger], admin=R1)
+    out = await linli.say(R1, "/report 有人乱扔垃圾", chat_id=-1002000000069)
+    assert "尚未关联社区" in out[-1]["text"] and "乱扔垃圾" not in out[-1]["text"]
+    await linli.tg.join(GROUP, stranger)
+    out = await linli.say(stranger, "/report 有人乱扔垃圾", chat_id=GROUP)
+    assert "不是" in out[-1]["text"] and "乱扔垃圾" not in out[-1]["text"]
+    out = await linli.say(stranger, "/requests", chat_id=GROUP)
+    assert "没有办理中" in out[-1]["text"]

@@ -335,3 +335,33 @@ async def test_item6_public_list_has_no_personal_data(db: Database, clock: Fixed
         async with db.uow() as uow:
             await requests.public_list(uow, actor=Actor(user=world.other.user, member=None, community=None,
                                                         roles=frozenset()), now=clock.now())
+
+
+async def test_item3_routing_rules_and_organisations_are_the_admins(db: Database, clock: FixedClock,
+                                                                    world: World) -> None:
+    a = world.actors
+    for who in ("resident", "committee", "property", "grid"):
+        with pytest.raises(Forbidden):
+            await _do(db, requests.set_route, actor=a[who], category="fire", org="property", now=clock.now())
+        with pytest.raises(Forbidden):
+            await _do(db, requests.set_organisations, actor=a[who], orgs=["rc"], now=clock.now())
+    with pytest.raises(Invalid):
+        await _do(db, requests.set_route, actor=a["admin"], category="ufo", org="property", now=clock.now())
+    with pytest.raises(Invalid):
+        await _do(db, requests.set_organisations, actor=a["admin"], orgs=[], now=clock.now())
+    assert await _do(db, requests.set_organisations, actor=a["admin"], orgs=["police", "property", "police"],
+                     now=clock.now()) == ("police", "property")
+    with pytest.raises(Invalid):  # not one of the community's organisations (any more)
+        await _do(db, requests.set_route, actor=a["admin"], category="fire", org="rc", now=clock.now())
+    assert await _do(db, requests.set_route, actor=a["admin"], category="fire", org="property",
+                     now=clock.now()) == {"fire": "property"}
+    fresh = await actor_of(db, 500)  # the community as loaded for the next update
+    await _report(db, fresh, clock.now())
+    filed = (await _notices(db, "request_filed"))[-1].payload["params"]
+    assert filed["orgs"] == ["police", "property"] and filed["suggested"] == "property"
+    with pytest.raises(Invalid):  # assigning outside the list
+        await _do(db, request_work.assign, actor=await actor_of(db, 504), request_id=filed["request_id"], org="rc",
+                  now=clock.now())
+    await _do(db, requests.set_route, actor=await actor_of(db, 507), category="fire", org=None, now=clock.now())
+    await _report(db, await actor_of(db, 500), clock.now())
+    assert (await _notices(db, "request_filed"))[-1].payload["params"]["suggested"] is None
