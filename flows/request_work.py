@@ -382,6 +382,23 @@ async def timeline(uow: UnitOfWork, *, actor: Actor, request_id: int) -> Timelin
     return Timeline(request=row, building=building.label if building else None, events=events)
 
 
+async def to_assess(uow: UnitOfWork, *, actor: Actor, limit: int = 20) -> list[Request]:
+    """The community's new requests waiting for the joint assessment, oldest first."""
+    me = actor.require(Perm.REQUESTS_ASSESS)
+    return list((await uow.session.exec(select(Request).where(Request.community_id == me.community_id,
+                                                              Request.state == "new")
+                                        .order_by(col(Request.created_at), col(Request.id)).limit(limit))).all())
+
+
+async def mine(uow: UnitOfWork, *, actor: Actor, limit: int = 10) -> list[Request]:
+    """The requests the actor reported (or follows after a merge) in their community, newest first."""
+    me = actor.registered()
+    return list((await uow.session.exec(
+        select(Request).join(RequestReporter, col(RequestReporter.request_id) == col(Request.id))
+        .where(Request.community_id == me.community_id, RequestReporter.member_id == me.id)
+        .order_by(col(Request.created_at).desc(), col(Request.id).desc()).limit(limit))).all())
+
+
 async def worklist(uow: UnitOfWork, *, actor: Actor) -> list[Request]:
     """The open requests of the organisation the actor handles for (admins: every assigned one)."""
     me = actor.require(Perm.REQUESTS_HANDLE)

@@ -24,9 +24,11 @@ from bot.handlers.requests import (
     explain_requests,
     kind_name,
     org_name,
+    state_name,
 )
 from bot.render import NoticeRenderer, h
 from flows import conversation, request_work, requests
+from flows.clock import local
 from flows.conversation import State
 from flows.errors import AlreadyDone, Invalid
 from flows.request_work import RequestClosed, RequestResolved, RequestStep, RequestToHandle
@@ -315,6 +317,90 @@ async def reopen_text(ctx: Ctx) -> None:
     await ctx.clear_state()
     ctx.reply(ctx.t("🔁 {code} is reopened and goes back to {org}. I will tell you what happens.",
                     code=requests.code(row.year, row.number), org=org_name(ctx.lang, row.organisation)))
+
+
+# ---------------------------------------------------------------- views: mine, to assess, to handle (from /requests)
+
+
+ACTION_NAMES = {"report": N_("reported"), "assign": N_("assigned"), "merge": N_("merged into"),
+                "merged_in": N_("merged in"), "reject": N_("declined"), "accept": N_("accepted"),
+                "progress": N_("progress"), "resolve": N_("resolved"), "confirm": N_("confirmed: satisfied"),
+                "reopen": N_("not solved: reopened"), "close_default": N_("closed: no answer")}
+
+
+def _timeline(ctx: Ctx, t: request_work.Timeline) -> str:
+    tz = ctx.actor.home().timezone
+    lines = []
+    for e in t.events:
+        line = f"{local(e.at, tz):%m-%d %H:%M} · {ctx.t(ACTION_NAMES.get(e.action, e.action))}"
+        if e.action in ("assign", "accept", "resolve") and e.organisation:
+            line += f" · {org_name(ctx.lang, e.organisation)}"
+        if e.note:
+            line += f" · {h(e.note)}"
+        if e.photo_file_id:
+            line += " · 🖼"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _status(ctx: Ctx, row: Any) -> str:
+    text = ctx.t("State: {state}", state=state_name(ctx.lang, row.state))
+    if row.organisation:
+        text += f" · {org_name(ctx.lang, row.organisation)}"
+    return text
+
+
+def _line(ctx: Ctx, row: Any) -> str:
+    return (f"{KIND_ICONS.get(row.kind, '')} <b>{requests.code(row.year, row.number)}</b> · "
+            f"{category_name(ctx.lang, row.category)} · {state_name(ctx.lang, row.state)}")
+
+
+@router.callback("rv")
+async def view_press(ctx: Ctx) -> None:
+    action = ctx.args[0] if ctx.args else ""
+    rid = int_arg(ctx.args[1]) if len(ctx.args) > 1 else None
+    back = [ctx.button(ctx.t("◀ Requests"), "rl", 1)]
+    if action == "m":
+        rows = await request_work.mine(ctx.uow, actor=ctx.actor)
+        text = "\n".join([ctx.t("<b>Your requests</b>")] + [_line(ctx, r) for r in rows]) if rows else ctx.t(
+            "You have not reported anything yet. /report reports a problem.")
+        picks = [ctx.button(requests.code(r.year, r.number), "rv", "o", r.id or 0) for r in rows]
+        ctx.show(text, [picks[i:i + 3] for i in range(0, len(picks), 3)] + [back])
+    elif action == "o" and rid is not None:  # a reporter's own request
+        _, row = await request_work.own(ctx.uow, actor=ctx.actor, request_id=rid)
+        text = _line(ctx, row) + "\n" + (h(row.text) if row.text else ctx.t("🎤 voice message")) + "\n" + _status(ctx, row)
+        if row.state == "merged":
+            target = await requests.get(ctx.uow, community_id=row.community_id, request_id=row.merged_into_id or 0)
+            text += "\n" + ctx.t("Merged into {code}.", code=requests.code(target.year, target.number))
+        if row.reject_reason:
+            text += "\n" + ctx.t("Reason: {reason}", reason=h(row.reject_reason))
+        buttons: Keyboard = []
+        if row.state == "resolved":
+            buttons.append([ctx.button(ctx.t("😊 Satisfied"), "rc", "ok", rid), ctx.button(ctx.t("😞 Not solved"), "rc", "no", rid)])
+        ctx.show(text, buttons + [[ctx.button(ctx.t("◀ Your requests"), "rv", "m")]])
+    elif action in ("a", "w"):
+        rows = (await request_work.to_assess(ctx.uow, actor=ctx.actor) if action == "a"
+                else await request_work.worklist(ctx.uow, actor=ctx.actor))
+        head = ctx.t("<b>To assess</b>") if action == "a" else ctx.t("<b>Your organisation's requests</b>")
+        text = "\n".join([head] + [_line(ctx, r) for r in rows]) if rows else ctx.t("Nothing waiting. 👍")
+        picks = [ctx.button(requests.code(r.year, r.number), "rv", "s", r.id or 0) for r in rows]
+        ctx.show(text, [picks[i:i + 3] for i in range(0, len(picks), 3)] + [back])
+    elif action == "s" and rid is not None:  # the staff's view: the card, the timeline, what can be done now
+        t = await _view(ctx, rid)
+        row = t.request
+        text = card_text(ctx.lang, _params(t)) + "\n" + _status(ctx, row) + "\n\n" + _timeline(ctx, t)
+        buttons = []
+        if row.state == "new" and ctx.actor.can(Perm.REQUESTS_ASSESS):
+            community = ctx.actor.home()
+            buttons = _assess_buttons(ctx.button, ctx.lang, {**_params(t), "orgs": list(requests.organisations(
+                community)), "suggested": requests.suggested_org(community, row.category)})
+        elif row.state in ("assigned", "reopened") and ctx.actor.can(Perm.REQUESTS_HANDLE):
+            buttons = [[ctx.button(ctx.t("✅ Accept"), "rh", "a", rid)]]
+        elif row.state == "accepted" and ctx.actor.can(Perm.REQUESTS_HANDLE):
+            buttons = _handle_buttons(ctx.button, ctx.lang, rid)
+        ctx.show(text, buttons + [back])
+    else:
+        ctx.toast(ctx.t("This button is not valid."), alert=True)
 
 
 NOTICES = {RequestFiled.kind: _n_filed, RequestToHandle.kind: _n_to_handle, RequestStep.kind: _n_step,

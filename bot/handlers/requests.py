@@ -339,8 +339,9 @@ async def _list_page(ctx: Ctx, page: int) -> None:
         if community is None:
             raise NotFound("link")
     shown = await requests.public_list(ctx.uow, actor=ctx.actor, now=ctx.now, page=page)
+    staff = _staff_buttons(ctx)
     if not shown.items:
-        ctx.show(ctx.t("No open or recently closed requests. /report reports one."))
+        ctx.show(ctx.t("No open or recently closed requests. /report reports one."), staff or None)
         return
     lines = [ctx.t("<b>Requests of {community}</b> · open and closed in the last 30 days ({total})",
                    community=h(ctx.actor.home().name), total=shown.total)]
@@ -355,7 +356,19 @@ async def _list_page(ctx: Ctx, page: int) -> None:
             line += " · " + tn(ctx.lang, "reopened {n} time", "reopened {n} times", r.reopened)
         lines.append(line)
     nav = pager(ctx, shown.page, shown.pages, "rl")
-    ctx.show("\n\n".join(lines), [nav] if nav else None)
+    ctx.show("\n\n".join(lines), ([nav] if nav else []) + staff or None)
+
+
+def _staff_buttons(ctx: Ctx) -> Keyboard:
+    """In private: the person's own requests, and for the staff what waits for them (bot/handlers/request_work.py)."""
+    if not (ctx.event.chat and ctx.event.chat.is_private) or ctx.actor.member is None:
+        return []
+    row = [ctx.button(ctx.t("📌 Your requests"), "rv", "m")]
+    if ctx.actor.can(Perm.REQUESTS_ASSESS):
+        row.append(ctx.button(ctx.t("🗂 To assess"), "rv", "a"))
+    if ctx.actor.can(Perm.REQUESTS_HANDLE):
+        row.append(ctx.button(ctx.t("📋 To handle"), "rv", "w"))
+    return [row]
 
 
 @router.command("requests", where=ANYWHERE, description=N_("Requests of the community and their state (公示)"))

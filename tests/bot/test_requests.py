@@ -167,6 +167,24 @@ async def test_item5_unanswered_resolution_closes_as_default_satisfied(linli: Ha
     _, out = await linli.press(HANDLER, out[-1], "✅ 办结")
     out = await linli.say(HANDLER, "已更换灯泡")
     assert "已标记为办结" in out[-1]["text"]
+    code = _first_code(linli)
+    # the reporter finds it under /requests → 📌 我的诉求, with the answer buttons (in case the notice is gone)
+    out = await linli.say(R1, "/requests")
+    assert buttons(out[-1]) == ["📌 我的诉求"]
+    _, out = await linli.press(R1, out[-1], "📌 我的诉求")
+    assert code in out[-1]["text"] and "待确认" in out[-1]["text"]
+    _, out = await linli.press(R1, out[-1], code)
+    assert "小区东门路灯坏了" in out[-1]["text"] and {"😊 满意", "😞 没解决"} <= set(buttons(out[-1]))
+    # the staff: what waits for them, and a request's timeline
+    out = await linli.say(COMMITTEE, "/requests")
+    assert "🗂 待研判" in buttons(out[-1]) and "📋 待办" not in buttons(out[-1])
+    _, out = await linli.press(COMMITTEE, out[-1], "🗂 待研判")
+    assert "没有待办事项" in out[-1]["text"]
+    out = await linli.say(HANDLER, "/requests")
+    _, out = await linli.press(HANDLER, out[-1], "📋 待办")
+    _, out = await linli.press(HANDLER, out[-1], code)
+    timeline = out[-1]["text"]
+    assert "反映" in timeline and "已分派 · 物业" in timeline and "接单" in timeline and "办结 · 物业 · 已更换灯泡" in timeline
     linli.clock.advance(days=3, minutes=1)
     async with linli.db.uow(write=True) as uow:
         assert await request_work.due(uow, now=linli.clock.now()) == 1
