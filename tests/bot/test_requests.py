@@ -10,8 +10,8 @@ import base64
 
 from sqlmodel import col, select
 
-from flows import request_work
 from flows.clock import local
+from scheduler.runner import requests_tick
 from storage.models_requests import Request, RequestEvent
 from tests.bot.conftest import Harness, buttons
 
@@ -186,9 +186,8 @@ async def test_item5_unanswered_resolution_closes_as_default_satisfied(linli: Ha
     timeline = out[-1]["text"]
     assert "反映" in timeline and "已分派 · 物业" in timeline and "接单" in timeline and "办结 · 物业 · 已更换灯泡" in timeline
     linli.clock.advance(days=3, minutes=1)
-    async with linli.db.uow(write=True) as uow:
-        assert await request_work.due(uow, now=linli.clock.now()) == 1
-        await uow.commit()
+    assert await requests_tick(linli.db, linli.clock) == 1  # the scheduler's job
+    assert await requests_tick(linli.db, linli.clock) == 0
     await linli.settle()
     assert "默认满意" in (await linli.last(R1))["text"]
     out = await linli.say(R2, "/requests")
@@ -279,3 +278,24 @@ async def test_item2_report_in_an_unlinked_group_or_by_an_outsider(linli: Harnes
     assert "不是" in out[-1]["text"] and "乱扔垃圾" not in out[-1]["text"]
     out = await linli.say(stranger, "/requests", chat_id=GROUP)
     assert "没有办理中" in out[-1]["text"]
+    # told by voice: the admins and the handler can listen to it
+    out = await linli.say(R1, "/report")
+    _, out = await linli.press(R1, out[-1], "📮 诉求")
+    _, out = await linli.press(R1, out[-1], "环境卫生")
+    assert "语音" in out[-1]["text"]
+    before = await linli.tg.cursor()
+    await linli.tg.send_voice(R1, b"OggS-fake-voice", duration=400)
+    await linli.settle()
+    assert "太长" in (await linli.tg.bot_messages(R1, before))[-1]["text"]
+    before = await linli.tg.cursor()
+    await linli.tg.send_voice(R1, b"OggS-fake-voice", duration=12)
+    await linli.settle()
+    out = await linli.tg.bot_messages(R1, before)
+    for label in ("跳过 ▶", "🏠 3号楼（您家）", "跳过 ▶", "👤 可以署名"):
+        _, out = await linli.press(R1, out[-1], label)
+    assert "🎤 语音（12 秒）" in out[-1]["text"]
+    before = await linli.tg.cursor()
+    await linli.press(R1, out[-1], "✅ 提交")
+    await linli.settle()
+    card = (await linli.tg.bot_messages(OFFICE, before))[-1]
+    assert "🎤 语音" in card["text"] and "🎤 听语音" in buttons(card)
