@@ -10,6 +10,7 @@ from bot.handlers import (
     ballot,
     board,
     care,
+    care_pairing,
     checkins,
     groups,
     needs,
@@ -28,8 +29,8 @@ from flows.errors import FlowError, NotRegistered
 
 __all__ = ["FALLBACKS", "build_notices", "build_router", "report_error"]
 
-FEATURES: tuple[ModuleType, ...] = (start, roles, groups, care, checkins, needs, ballot, voting, polls, projects,
-                                    board, acceptance, opendays, requests, request_work)
+FEATURES: tuple[ModuleType, ...] = (start, roles, groups, care, care_pairing, checkins, needs, ballot, voting, polls,
+                                    projects, board, acceptance, opendays, requests, request_work)
 
 
 def build_router() -> Router:
