@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from flows import audit, outbox
+from flows import audit, outbox, request_clocks
 from flows.errors import AlreadyDone, Forbidden, Invalid, NotFound
 from flows.membership import Actor
 from flows.notices import Notice
@@ -31,15 +31,16 @@ from flows.requests import (
     OPEN,
     by_code,
     clean,
-    clock_of,
+    clock_start,
     code,
     get,
     handler_org,
+    handlers_of,
     organisations,
 )
 from flows.roles import Perm, Role
 from storage.db import UnitOfWork
-from storage.models import Building, Community, Member, RoleGrant, User
+from storage.models import Building, Community, Member, User
 from storage.models_requests import Request, RequestEvent, RequestReporter
 
 # ---------------------------------------------------------------- notices
@@ -132,16 +133,6 @@ async def _tell_reporters(uow: UnitOfWork, row: Request, notice: Notice, now: da
                       dedupe_key=f"{key}:{row.id}:{user.id}", notice=notice)
 
 
-async def handlers_of(uow: UnitOfWork, *, community_id: int, org: str) -> list[tuple[Member, User]]:
-    """The members handling requests for an organisation now, by member number."""
-    return list((await uow.session.exec(
-        select(Member, User).join(User, col(User.id) == col(Member.user_id))
-        .join(RoleGrant, col(RoleGrant.member_id) == col(Member.id))
-        .where(Member.community_id == community_id, RoleGrant.role == Role.HANDLER.value,
-               RoleGrant.organisation == org, col(RoleGrant.revoked_at).is_(None))
-        .order_by(col(Member.id)))).all())
-
-
 async def _tell_handlers(uow: UnitOfWork, row: Request, notice: Notice, now: datetime, key: str) -> int:
     community = await uow.session.get(Community, row.community_id)
     people = await handlers_of(uow, community_id=row.community_id, org=row.organisation or "")
@@ -184,7 +175,7 @@ async def assign(uow: UnitOfWork, *, actor: Actor, request_id: int, org: str, no
     if org not in organisations(community):
         raise Invalid("organisation", "unknown")
     await _move(uow, row, old=("new",), new="assigned", now=now, organisation=org,
-                due_at=now + clock_of(community, row.kind, "resolve"))
+                **clock_start(community, row.kind, "assigned", now))
     _event(uow, row, action="assign", now=now, member_id=me.id, from_state="new", to_state="assigned")
     audit.record(uow, action="request.assign", now=now, community_id=me.community_id, actor_user_id=actor.user.id,
                  subject_type="request", subject_id=row.id, number=row.number, organisation=org)
@@ -329,8 +320,9 @@ async def reopen(uow: UnitOfWork, *, actor: Actor, request_id: int, reason: str,
     me, row = await own(uow, actor, request_id)
     why = clean("reason", reason)
     community = await uow.session.get(Community, row.community_id)
+    assert community is not None
     await _move(uow, row, old=("resolved",), new="reopened", now=now, reopen_count=row.reopen_count + 1,
-                due_at=now + clock_of(community, row.kind, "resolve"))
+                **clock_start(community, row.kind, "reopened", now))
     _event(uow, row, action="reopen", now=now, member_id=me.id, from_state="resolved", to_state="reopened", note=why)
     audit.record(uow, action="request.reopen", now=now, community_id=row.community_id, actor_user_id=actor.user.id,
                  subject_type="request", subject_id=row.id, number=row.number, times=row.reopen_count)
@@ -340,8 +332,10 @@ async def reopen(uow: UnitOfWork, *, actor: Actor, request_id: int, reason: str,
 
 
 async def due(uow: UnitOfWork, *, now: datetime, limit: int = 500) -> int:
-    """Close resolutions nobody answered within CONFIRM_WITHIN as 默认满意 (closed_default); the reporters and
-    the handlers are told. Idempotent (compare-and-set per request); returns how many were closed."""
+    """The scheduler's pass: the clocks climb their ladders (flows/request_clocks.py), and resolutions nobody
+    answered within CONFIRM_WITHIN close as 默认满意 (closed_default; the reporters and the handlers are told).
+    Idempotent (compare-and-set per request); returns how many rungs were climbed and requests closed."""
+    climbed = await request_clocks.tick(uow, now=now, limit=limit)
     rows = (await uow.session.exec(select(Request).where(Request.state == "resolved", col(Request.due_at) <= now)
                                    .order_by(col(Request.due_at)).limit(limit))).all()
     closed = 0
@@ -357,7 +351,7 @@ async def due(uow: UnitOfWork, *, now: datetime, limit: int = 500) -> int:
         await _tell_handlers(uow, row, RequestClosed(code=code(row.year, row.number), how="closed_default"), now,
                              f"request_closed:{row.id}")
         closed += 1
-    return closed
+    return climbed + closed
 
 
 # ---------------------------------------------------------------- reading (staff)

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import func, or_, update
 from sqlmodel import col, select
 
-from flows import audit, outbox
+from flows import audit, ladder, outbox
 from flows.actors import load_actor
 from flows.clock import local
 from flows.errors import Invalid, NotFound, NotRegistered
@@ -50,6 +50,8 @@ CLOCKS: dict[str, dict[str, timedelta]] = {
     "request": {"assess": timedelta(days=1), "resolve": timedelta(days=7)},
 }
 CONFIRM_WITHIN = timedelta(days=3)  # no answer from the reporter by then: closed as 默认满意
+#: The ladder's audiences of requests' own (flows/request_clocks.py resolves them).
+COMMITTEE, HANDLERS, ORG_HEAD = "committee", "handlers", "org_head"
 
 
 def code(year: int, number: int) -> str:
@@ -89,6 +91,31 @@ def clock_of(community: Community | None, kind: str, stage: str) -> timedelta:
     if isinstance(hours, int | float) and 0 < hours <= 24 * 90:
         return timedelta(hours=hours)
     return CLOCKS[kind][stage]
+
+
+#: The open states whose clock runs, and the stage each is in (resolved waits for the reporter instead).
+STAGES = {"new": "assess", "assigned": "resolve", "accepted": "resolve", "reopened": "resolve"}
+
+
+def stage_ladder(community: Community | None, kind: str, stage: str) -> ladder.Ladder:
+    """The deadline ladder of a stage (F-7.3): at the stage's time limit a reminder (assessing: the committee
+    group; resolving: the organisation's handlers), then the organisation's head (its committee member), the
+    community admins and the district, half a limit apart and a whole one before the district."""
+    limit = clock_of(community, kind, stage)
+    if stage == "assess":
+        return ladder.Ladder((ladder.Rung(limit, (COMMITTEE,)), ladder.Rung(limit / 2, (ladder.Audience.ADMINS,)),
+                              ladder.Rung(limit, (ladder.Audience.DISTRICT,))))
+    return ladder.Ladder((ladder.Rung(limit, (HANDLERS,)), ladder.Rung(limit / 2, (ORG_HEAD,)),
+                          ladder.Rung(limit / 2, (ladder.Audience.ADMINS,)), ladder.Rung(limit, (ladder.Audience.DISTRICT,))))
+
+
+def clock_start(community: Community, kind: str, state: str, now: datetime) -> dict[str, Any]:
+    """The ladder columns of a request entering `state` at `now`: rung 0, the first rung's time (none when the
+    state has no clock)."""
+    stage = STAGES.get(state)
+    if stage is None:
+        return {"rung": 0, "due_at": None}
+    return {"rung": 0, "due_at": stage_ladder(community, kind, stage).first_due(now, community.timezone)}
 
 
 def organisations(community: Community | None) -> tuple[str, ...]:
@@ -202,6 +229,25 @@ async def handler_org(uow: UnitOfWork, member_id: int | None) -> str | None:
         col(RoleGrant.revoked_at).is_(None)))).first()
 
 
+async def handlers_of(uow: UnitOfWork, *, community_id: int, org: str) -> list[tuple[Member, User]]:
+    """The members handling requests for an organisation now, by member number."""
+    return await _holders(uow, community_id=community_id, role=Role.HANDLER, org=org)
+
+
+async def org_heads(uow: UnitOfWork, *, community_id: int, org: str) -> list[tuple[Member, User]]:
+    """The organisation's committee members (多委成员): its head for the ladder."""
+    return await _holders(uow, community_id=community_id, role=Role.COMMITTEE, org=org)
+
+
+async def _holders(uow: UnitOfWork, *, community_id: int, role: Role, org: str) -> list[tuple[Member, User]]:
+    return list((await uow.session.exec(
+        select(Member, User).join(User, col(User.id) == col(Member.user_id))
+        .join(RoleGrant, col(RoleGrant.member_id) == col(Member.id))
+        .where(Member.community_id == community_id, RoleGrant.role == role.value,
+               RoleGrant.organisation == org, col(RoleGrant.revoked_at).is_(None))
+        .order_by(col(Member.id)))).all())
+
+
 # ---------------------------------------------------------------- reporting
 
 
@@ -254,7 +300,7 @@ async def submit(uow: UnitOfWork, *, actor: Actor, kind: str, category: str, tex
                   building_id=building.id if building else None,
                   latitude=location[0] if location else None, longitude=location[1] if location else None,
                   anonymous=anonymous, reporter_member_id=me.id or 0, state="new",
-                  due_at=now + clock_of(community, kind, "assess"), created_at=now, updated_at=now)
+                  **clock_start(community, kind, "new", now), created_at=now, updated_at=now)
     uow.session.add(row)
     await uow.session.flush()
     uow.session.add(RequestReporter(request_id=row.id or 0, member_id=me.id or 0, joined_at=now))

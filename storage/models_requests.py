@@ -61,7 +61,10 @@ class Request(SQLModel, table=True):
     merged_into_id: int | None = Field(default=None, foreign_key="request.id")
     reject_reason: str | None = Field(default=None, max_length=200)
     reopen_count: int = Field(default=0)
-    due_at: datetime | None = _ts(nullable=True)  # the deadline of the stage it is in (resolved: the default close)
+    # the deadline ladder (flows/request_clocks.py): when the next rung of the stage's clock falls due (resolved: the
+    # default close), and how many rungs were reached in this stage
+    due_at: datetime | None = _ts(nullable=True)
+    rung: int = Field(default=0)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
     closed_at: datetime | None = _ts(nullable=True)

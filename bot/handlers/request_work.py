@@ -31,6 +31,7 @@ from flows import conversation, request_work, requests
 from flows.clock import local
 from flows.conversation import State
 from flows.errors import AlreadyDone, Invalid
+from flows.request_clocks import RequestOverdue
 from flows.request_work import RequestClosed, RequestResolved, RequestStep, RequestToHandle
 from flows.requests import RequestFiled
 from flows.roles import Perm
@@ -403,7 +404,31 @@ async def view_press(ctx: Ctx) -> None:
         ctx.toast(ctx.t("This button is not valid."), alert=True)
 
 
-NOTICES = {RequestFiled.kind: _n_filed, RequestToHandle.kind: _n_to_handle, RequestStep.kind: _n_step,
+OVERDUE_WHO = {"committee": N_("Please assess it."), "handlers": N_("Please resolve it, or post progress."),
+               "org_head": N_("You are told as the organisation's member of the committee."),
+               "admins": N_("Escalated to the community admins."), "district": N_("Escalated to the district.")}
+
+
+def _n_overdue(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
+    names = {"code": h(p.get("code", "")), "kind": kind_name(lang, p.get("request_kind", "")),
+             "category": category_name(lang, p.get("category", "")), "community": h(p.get("community", "")),
+             "org": org_name(lang, p.get("org"))}
+    if p.get("stage") == "assess":
+        text = tr(lang, "⏰ {code} ({kind} · {category}, {community}) is waiting for assessment past its time "
+                        "limit.", **names)
+    else:
+        text = tr(lang, "⏰ {code} ({kind} · {category}, {community}), assigned to {org}, is not resolved within its "
+                        "time limit.", **names)
+    who = p.get("audience", "")
+    if who in OVERDUE_WHO:
+        text += "\n" + tr(lang, OVERDUE_WHO[who])
+    buttons = None
+    if who != "district":
+        buttons = [[r.button(tr(lang, "🔎 Open"), "rv", "s", int(p.get("request_id") or 0))]]
+    return OutMessage(text=text, buttons=buttons)
+
+
+NOTICES = {RequestOverdue.kind: _n_overdue, RequestFiled.kind: _n_filed, RequestToHandle.kind: _n_to_handle, RequestStep.kind: _n_step,
            RequestResolved.kind: _n_resolved, RequestClosed.kind: _n_closed}
 
 EXPLAIN = explain_requests

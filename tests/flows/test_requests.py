@@ -26,6 +26,7 @@ ROLES: dict[str, tuple[Role, Org | None] | None] = {
     "resident": None, "resident2": None, "volunteer": (Role.VOLUNTEER, None), "grid": (Role.GRID_WORKER, None),
     "committee": (Role.COMMITTEE, Org.RESIDENTS_COMMITTEE), "property": (Role.HANDLER, Org.PROPERTY),
     "police": (Role.HANDLER, Org.POLICE), "admin": (Role.ADMIN, None),
+    "property_head": (Role.COMMITTEE, Org.PROPERTY),  # the property company's member of the committee
 }
 COMMITTEE_GROUP = -100200
 
@@ -365,3 +366,75 @@ async def test_item3_routing_rules_and_organisations_are_the_admins(db: Database
     await _do(db, requests.set_route, actor=await actor_of(db, 507), category="fire", org=None, now=clock.now())
     await _report(db, await actor_of(db, 500), clock.now())
     assert (await _notices(db, "request_filed"))[-1].payload["params"]["suggested"] is None
+
+
+# ---------------------------------------------------------------- item 7: the clocks on the deadline ladder
+
+
+async def _overdue(db: Database) -> list[tuple[int, str, str]]:
+    return [(n.tg_chat_id, n.payload["params"]["stage"], n.payload["params"]["audience"])
+            for n in await _notices(db, "request_overdue")]
+
+
+async def test_item7_hazard_climbs_each_rung_once_per_stage(db: Database, clock: FixedClock, world: World) -> None:
+    a, t0 = world.actors, clock.now()
+    rid = (await _report(db, a["resident"], t0)).id or 0
+    tick = request_work.due
+    assert await _do(db, tick, now=t0 + timedelta(hours=2) - timedelta(seconds=1)) == 0
+    assert await _do(db, tick, now=t0 + timedelta(hours=2)) == 1  # assess 2 h: the committee group is reminded
+    assert await _do(db, tick, now=t0 + timedelta(hours=2, minutes=30)) == 0  # once
+    assert await _do(db, tick, now=t0 + timedelta(hours=3)) == 1  # + 1 h: the admins
+    assert await _do(db, tick, now=t0 + timedelta(hours=5)) == 1  # + 2 h: the district (there is none here)
+    assert await _do(db, tick, now=t0 + timedelta(days=5)) == 0  # past the top
+    assert await _overdue(db) == [(COMMITTEE_GROUP, "assess", "committee"), (507, "assess", "admins")]
+    # assigned: the resolve ladder starts afresh — 24 h, then the organisation's head, the admins, the district
+    t1 = t0 + timedelta(days=5)
+    await _do(db, request_work.assign, actor=a["committee"], request_id=rid, org="property", now=t1)
+    await _do(db, request_work.accept, actor=a["property"], request_id=rid, now=t1 + timedelta(hours=1))
+    assert await _do(db, tick, now=t1 + timedelta(hours=23)) == 0  # accepting does not stop the clock …
+    assert await _do(db, tick, now=t1 + timedelta(hours=24)) == 1  # … and 24 h after the assignment it is due
+    assert await _do(db, tick, now=t1 + timedelta(hours=36)) == 1
+    assert await _do(db, tick, now=t1 + timedelta(hours=48)) == 1
+    assert (await _overdue(db))[2:] == [(505, "resolve", "handlers"), (508, "resolve", "org_head"),
+                                         (507, "resolve", "admins")]
+    # resolved: the clock stops; a reopening starts it again, and its reminders are new ones
+    t2 = t1 + timedelta(hours=50)
+    await _do(db, request_work.resolve, actor=a["property"], request_id=rid, note="已清理", photo="p", now=t2)
+    assert await _do(db, tick, now=t2 + timedelta(days=2)) == 0
+    await _do(db, request_work.reopen, actor=a["resident"], request_id=rid, reason="没清完", now=t2 + timedelta(days=2))
+    assert await _do(db, tick, now=t2 + timedelta(days=3)) == 1
+    assert (await _overdue(db))[-1] == (505, "resolve", "handlers")
+
+
+async def test_item7_after_a_restart_each_rung_is_climbed_once(db: Database, clock: FixedClock,
+                                                               world: World) -> None:
+    """The scheduler was down for two days: the overdue request climbs one rung per tick, not all at once."""
+    t0 = clock.now()
+    await _report(db, world.actors["resident"], t0)
+    back = t0 + timedelta(days=2)
+    counts = await asyncio.gather(*(_do(db, request_work.due, now=back) for _ in range(3)))  # three ticks at once
+    assert sorted(counts) == [0, 0, 1]  # type: ignore[type-var]
+    assert await _do(db, request_work.due, now=back + timedelta(minutes=59)) == 0
+    assert await _do(db, request_work.due, now=back + timedelta(hours=1)) == 1
+    assert await _do(db, request_work.due, now=back + timedelta(hours=3)) == 1
+    assert [who for _, _, who in await _overdue(db)] == ["committee", "admins"]
+
+
+async def test_item7_clocks_count_local_days_across_time_zones(db: Database, clock: FixedClock) -> None:
+    """A 7-day limit ends at the same local time a week later: in Berlin across the change to summer time, the
+    instant is an hour earlier in UTC; in Tianjin (no DST) exactly 7 × 24 h."""
+    now = datetime(2027, 3, 25, 9, 0, tzinfo=UTC)  # 10:00 in Berlin (winter time), 17:00 in Tianjin
+    dues = {}
+    for i, tz in enumerate(("Europe/Berlin", "Asia/Shanghai")):
+        async with db.uow(write=True) as uow:
+            community, _ = await membership.create_community(uow, name=f"社区{i}", now=now, timezone=tz)
+            await enrol(uow, community_id=community.id or 0, first_tg_id=700 + 10 * i, now=now,
+                        people={"r": None, "c": (Role.COMMITTEE, Org.PROPERTY)})
+            await uow.commit()
+        row = await _report(db, await actor_of(db, 700 + 10 * i), now, kind="request")
+        await _do(db, request_work.assign, actor=await actor_of(db, 701 + 10 * i), request_id=row.id,
+                  org="property", now=now)
+        async with db.uow() as uow:
+            dues[tz] = (await requests.get(uow, community_id=community.id or 0, request_id=row.id or 0)).due_at
+    assert dues["Europe/Berlin"] == datetime(2027, 4, 1, 8, 0, tzinfo=UTC)  # 10:00 summer time
+    assert dues["Asia/Shanghai"] == now + timedelta(days=7)

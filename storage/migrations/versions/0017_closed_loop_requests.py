@@ -51,6 +51,7 @@ def upgrade() -> None:
     sa.Column('reject_reason', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
     sa.Column('reopen_count', sa.Integer(), nullable=False),
     sa.Column('due_at', storage.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('rung', sa.Integer(), nullable=False),
     sa.Column('created_at', storage.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', storage.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('closed_at', storage.types.UTCDateTime(timezone=True), nullable=True),
