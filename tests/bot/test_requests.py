@@ -10,10 +10,11 @@ import base64
 
 from sqlmodel import col, select
 
+from bot.standin.server import StandIn
 from flows.clock import local
 from scheduler.runner import requests_tick
 from storage.models_requests import Request, RequestEvent
-from tests.bot.conftest import Harness, buttons
+from tests.bot.conftest import Harness, buttons, start_app
 
 ADMIN, COMMITTEE, HANDLER, R1, R2 = 601, 602, 603, 604, 605
 GROUP, OFFICE = -1002000000061, -1002000000062
@@ -299,3 +300,50 @@ async def test_item2_report_in_an_unlinked_group_or_by_an_outsider(linli: Harnes
     await linli.settle()
     card = (await linli.tg.bot_messages(OFFICE, before))[-1]
     assert "🎤 语音" in card["text"] and "🎤 听语音" in buttons(card)
+
+
+def _alarms(messages: list[dict]) -> list[str]:
+    return [m["text"] for m in messages if m.get("text", "").startswith("⏰")]
+
+
+async def test_item7_an_overdue_hazard_climbs_each_rung_once_through_a_restart(
+        linli: Harness, db_url: str, standin: StandIn, runtime: str) -> None:
+    await _setup(linli)
+    start = await linli.tg.cursor()
+    out = await linli.say(R1, "/report 配电箱门坏了，电线外露")
+    for label in ("⚠️ 安全隐患", "用电用气", "跳过 ▶", "🏠 3号楼（您家）", "跳过 ▶", "👤 可以署名", "✅ 提交"):
+        _, out = await linli.press(R1, out[-1], label)
+    linli.clock.advance(hours=2)
+    assert await requests_tick(linli.db, linli.clock) == 1  # not assessed in 2 h: the committee group
+    assert await requests_tick(linli.db, linli.clock) == 0
+    await linli.settle()
+    office = _alarms(await linli.tg.bot_messages(OFFICE, start))
+    assert len(office) == 1 and "安全隐患" in office[0] and "请尽快研判" in office[0]
+
+    # the bot is down for three days; after the restart one rung per tick
+    await linli.app.stop()
+    linli.clock.advance(days=3)
+    linli.app = await start_app(db_url, standin, runtime, linli.clock)
+    assert await requests_tick(linli.db, linli.clock) == 1  # the admins
+    assert await requests_tick(linli.db, linli.clock) == 0
+    linli.clock.advance(hours=2)
+    assert await requests_tick(linli.db, linli.clock) == 1  # the district (none in this deployment)
+    linli.clock.advance(hours=12)
+    assert await requests_tick(linli.db, linli.clock) == 0  # past the top
+    await linli.settle()
+    admin = _alarms(await linli.tg.bot_messages(ADMIN, start))
+    assert len(admin) == 1 and "已上报社区管理员" in admin[0]
+    assert len(_alarms(await linli.tg.bot_messages(OFFICE, start))) == 1
+
+    # the admin assesses from the reminder; the resolve clock starts: 24 h, then the handlers are reminded, once
+    reminder = [m for m in await linli.tg.bot_messages(ADMIN, start) if m.get("text", "").startswith("⏰")][0]
+    _, out = await linli.press(ADMIN, reminder, "🔎 查看")
+    view = out[-1]
+    assert "待研判" in view["text"] and "反映" in view["text"] and "➡ 物业" in buttons(view)
+    await linli.press(ADMIN, view, "➡ 物业")
+    linli.clock.advance(hours=24)
+    assert await requests_tick(linli.db, linli.clock) == 1
+    assert await requests_tick(linli.db, linli.clock) == 0
+    await linli.settle()
+    handler = _alarms(await linli.tg.bot_messages(HANDLER, start))
+    assert len(handler) == 1 and "超过办理时限" in handler[0] and "物业" in handler[0]
