@@ -17,7 +17,7 @@ from bot.core.i18n import N_, tn, tr
 from bot.core.types import Keyboard
 from bot.handlers.common import MAX_ARGS, grid, int_arg, pager
 from bot.render import ORG_NAMES, h
-from flows import conversation, membership, requests
+from flows import conversation, membership, request_stats, requests
 from flows.conversation import State
 from flows.errors import AlreadyDone, FlowError, Forbidden, Invalid, NotFound
 from flows.roles import Perm, parse_org
@@ -375,7 +375,9 @@ def _staff_buttons(ctx: Ctx) -> Keyboard:
 async def requests_command(ctx: Ctx) -> None:
     words = ctx.message.args[:MAX_ARGS].split()
     verb = words[0].lower() if words else ""
-    if verb in ("route", "orgs"):
+    if verb == "stats" and len(words) <= 2:
+        await _stats(ctx, district=len(words) == 2 and words[1].lower() in ("district", "区", "全区"))
+    elif verb in ("route", "orgs"):
         if not (ctx.event.chat and ctx.event.chat.is_private):
             ctx.reply(ctx.t("Please use this in a private chat with me."))
             return
@@ -383,8 +385,45 @@ async def requests_command(ctx: Ctx) -> None:
     elif not words:
         await _list_page(ctx, 1)
     else:
-        ctx.reply(ctx.t("Usage: /requests · admins: /requests orgs ORG ORG … · /requests route CATEGORY ORG "
-                        "(or - to remove the rule)"))
+        ctx.reply(ctx.t("Usage: /requests · /requests stats · admins: /requests orgs ORG ORG … · /requests route "
+                        "CATEGORY ORG (or - to remove the rule)"))
+
+
+def _share(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0%}"
+
+
+async def _stats(ctx: Ctx, *, district: bool) -> None:
+    """F-7.5: what the loop achieved this year, without personal data (groups too; the district's: its admins)."""
+    chat = ctx.event.chat
+    if chat is not None and chat.is_group:
+        _, community, _ = await membership.chat_info(ctx.uow, tg_chat_id=chat.id)
+        if community is None:
+            raise NotFound("link")
+    if district:
+        st = await request_stats.of_district(ctx.uow, actor=ctx.actor, now=ctx.now)
+        head = ctx.t("<b>Requests of the district in {year}</b>", year=st.year) + " " + tn(
+            ctx.lang, "({n} community)", "({n} communities)", st.communities)
+    else:
+        st = await request_stats.of_community(ctx.uow, actor=ctx.actor, now=ctx.now)
+        head = ctx.t("<b>Requests of {community} in {year}</b>", community=h(ctx.actor.home().name), year=st.year)
+
+    def took(value: timedelta | None) -> str:
+        return "—" if value is None else age_text(ctx, value)
+
+    lines = [head,
+             ctx.t("Reported: {reported} · still open: {open}", reported=st.reported, open=st.open),
+             ctx.t("Solved: {requests} requests · {disputes} disputes mediated · {hazards} hazards fixed",
+                   requests=st.solved.get("request", 0), disputes=st.solved.get("dispute", 0),
+                   hazards=st.solved.get("hazard", 0)),
+             ctx.t("Of them closed without the reporter's answer (默认满意): {n}", n=st.by_default),
+             ctx.t("Declined: {declined} · merged: {merged}", declined=st.declined, merged=st.merged),
+             ctx.t("Reopened: {reopen} of those resolved · satisfied: {satisfied} of the answers",
+                   reopen=_share(st.reopen_rate), satisfied=_share(st.satisfaction)),
+             ctx.t("Median time — assessing: {assess} · resolving: {resolve} · confirming: {confirm}",
+                   assess=took(st.median.get("assess")), resolve=took(st.median.get("resolve")),
+                   confirm=took(st.median.get("confirm")))]
+    ctx.reply("\n".join(lines))
 
 
 def _category_of(text: str) -> str | None:

@@ -140,6 +140,11 @@ async def test_item2_to_6_a_hazard_from_report_to_confirmation_with_one_reopen(l
     assert code in listing and "安全隐患" in listing and "消防安全" in listing and "3号楼" in listing
     assert "已解决（满意）" in listing and "重新办理 1 次" in listing
     assert "赵阿姨" not in listing and "纸箱" not in listing
+    stats = (await linli.say(R2, "/requests stats", chat_id=GROUP))[-1]["text"]
+    assert "整改安全隐患 1 处" in stats and "重新办理率：100%" in stats and "满意率：50%" in stats
+    assert "赵阿姨" not in stats
+    out = await linli.say(ADMIN, "/requests stats district")
+    assert "权限" in out[-1]["text"]
 
     async with linli.db.uow() as uow:
         row = (await uow.session.exec(select(Request))).one()

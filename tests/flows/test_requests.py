@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from flows import membership, request_work, requests
+from flows import membership, request_stats, request_work, requests
 from flows.clock import FixedClock
 from flows.errors import AlreadyDone, Forbidden, Invalid, NotFound, NotRegistered
 from flows.membership import Actor
 from flows.roles import Org, Role
 from storage.db import Database
-from storage.models import Chat, OutboxMessage
+from storage.models import Chat, Member, OutboxMessage
 from storage.models_requests import Request, RequestEvent, RequestReporter
 from tests.flows.people import actor_of, enrol
 
@@ -438,3 +438,44 @@ async def test_item7_clocks_count_local_days_across_time_zones(db: Database, clo
             dues[tz] = (await requests.get(uow, community_id=community.id or 0, request_id=row.id or 0)).due_at
     assert dues["Europe/Berlin"] == datetime(2027, 4, 1, 8, 0, tzinfo=UTC)  # 10:00 summer time
     assert dues["Asia/Shanghai"] == now + timedelta(days=7)
+
+
+# ---------------------------------------------------------------- item 6: statistics (F-7.5)
+
+
+async def test_item6_statistics_per_community_and_district(db: Database, clock: FixedClock, world: World) -> None:
+    a, t0 = world.actors, clock.now()
+    h = timedelta(hours=1)
+    hazard = (await _report(db, a["resident"], t0)).id
+    await _do(db, request_work.assign, actor=a["committee"], request_id=hazard, org="property", now=t0 + 2 * h)
+    await _do(db, request_work.accept, actor=a["property"], request_id=hazard, now=t0 + 3 * h)
+    await _do(db, request_work.resolve, actor=a["property"], request_id=hazard, note="ok", photo="p", now=t0 + 10 * h)
+    await _do(db, request_work.reopen, actor=a["resident"], request_id=hazard, reason="不行", now=t0 + 11 * h)
+    await _do(db, request_work.accept, actor=a["property"], request_id=hazard, now=t0 + 12 * h)
+    await _do(db, request_work.resolve, actor=a["property"], request_id=hazard, note="ok", photo="p", now=t0 + 13 * h)
+    await _do(db, request_work.confirm, actor=a["resident"], request_id=hazard, now=t0 + 14 * h)
+    dispute = (await _report(db, a["resident2"], t0, kind="dispute")).id
+    await _do(db, request_work.assign, actor=a["committee"], request_id=dispute, org="police", now=t0 + 4 * h)
+    await _do(db, request_work.accept, actor=a["police"], request_id=dispute, now=t0 + 5 * h)
+    await _do(db, request_work.resolve, actor=a["police"], request_id=dispute, note="调解了", now=t0 + 20 * h)
+    await _do(db, request_work.due, now=t0 + 20 * h + timedelta(days=3))
+    declined = (await _report(db, a["resident"], t0, kind="request")).id
+    await _do(db, request_work.reject, actor=a["admin"], request_id=declined, reason="x", now=t0 + h)
+    await _report(db, a["resident"], t0, kind="request")  # still new
+    await _report(db, world.other, t0)  # another community's
+    async with db.uow() as uow:
+        st = await request_stats.of_community(uow, actor=a["volunteer"], now=t0)
+        assert (st.reported, st.open, st.solved, st.by_default, st.declined) == (
+            4, 1, {"request": 0, "dispute": 1, "hazard": 1}, 1, 1)
+        assert st.reopen_rate == 0.5  # one of the two resolved ones was reopened
+        assert st.satisfaction == 0.5  # one 满意, one 没解决 (the default close is no answer)
+        assert st.median == {"assess": 3 * h, "resolve": 12 * h, "confirm": timedelta(hours=36, minutes=30)}
+        with pytest.raises(Forbidden):
+            await request_stats.of_district(uow, actor=a["admin"], now=t0)
+    async with db.uow(write=True) as uow:
+        member = (await uow.session.exec(select(Member).where(Member.id == world.members["admin"]))).one()
+        await membership.assign_role(uow, member=member, role=Role.DISTRICT_ADMIN, org=None, now=t0)
+        await uow.commit()
+    async with db.uow() as uow:
+        st = await request_stats.of_district(uow, actor=await actor_of(db, 507), now=t0)
+    assert (st.communities, st.reported) == (2, 5)
