@@ -201,7 +201,9 @@ async def handle_press(ctx: Ctx) -> None:
         row = t.request
         if row.state != "accepted":
             raise Invalid("request", "not_accepted")
-        await ctx.set_state(HANDLE, action, {"id": rid, "cid": row.community_id})
+        # the note or photo comes in the private chat (a group's plain messages are not read)
+        await conversation.put(ctx.uow, chat_id=ctx.user_id, user_id=ctx.user_id, now=ctx.now,
+                               state=State(HANDLE, action, {"id": rid, "cid": row.community_id}))
         code = requests.code(row.year, row.number)
         if action == "p":
             ask = ctx.t("Progress on {code}: send a note or a photo (a caption becomes its note).", code=code)
@@ -211,7 +213,9 @@ async def handle_press(ctx: Ctx) -> None:
         else:
             ask = ctx.t("Resolving {code}: send the result in a few words (a photo with a caption is welcome).",
                         code=code)
-        ctx.reply(ask + "\n" + ctx.t("(or /cancel)"))
+        ctx.reply(ask + "\n" + ctx.t("(or /cancel)"), chat_id=ctx.user_id)
+        if not (ctx.event.chat and ctx.event.chat.is_private):
+            ctx.toast(ctx.t("Please go on in your private chat with me."))
     else:
         ctx.toast(ctx.t("This button is not valid."), alert=True)
 
