@@ -479,3 +479,27 @@ async def test_item6_statistics_per_community_and_district(db: Database, clock: 
     async with db.uow() as uow:
         st = await request_stats.of_district(uow, actor=await actor_of(db, 507), now=t0)
     assert (st.communities, st.reported) == (2, 5)
+
+
+async def test_item2_a_report_from_a_group_belongs_to_the_groups_community(db: Database, clock: FixedClock,
+                                                                          world: World) -> None:
+    """Someone active in another community reports from this community's group: the request is this one's."""
+    now = clock.now()
+    async with db.uow(write=True) as uow:
+        user = await membership.touch_user(uow, tg_id=590, first_name="x_admin", last_name=None, username=None,
+                                           tg_language="zh-hans", now=now)
+        b3 = await membership.building_by_label(uow, community_id=world.community_id, label="3")
+        await membership.register(uow, user=user, community_id=world.community_id,
+                                  building_id=b3.id if b3 else None, now=now)
+        await membership.switch_community(uow, user=user, community_id=world.other.community.id)  # type: ignore[union-attr]
+        await uow.commit()
+    active = await actor_of(db, 590)
+    assert active.community is not None and active.community.id != world.community_id
+    async with db.uow(write=True) as uow:
+        bound = await requests.actor_for(uow, actor=active, community_id=world.community_id)
+        assert "admin" not in bound.roles and bound.member is not None and bound.member.building_id == (b3.id if b3 else 0)
+        row = await requests.submit(uow, actor=bound, kind="request", category="noise", text="夜间施工",
+                                    building_id=bound.member.building_id, now=now)
+        await uow.commit()
+    assert row.community_id == world.community_id and row.number == 1
+    assert (await _notices(db, "request_filed"))[-1].tg_chat_id == COMMITTEE_GROUP
