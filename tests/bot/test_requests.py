@@ -10,8 +10,9 @@ import base64
 
 from sqlmodel import col, select
 
+from bot.standin.client import StandInClient
 from bot.standin.server import StandIn
-from flows.clock import local
+from flows.clock import OffsetClock, local
 from scheduler.runner import requests_tick
 from storage.models_requests import Request, RequestEvent
 from tests.bot.conftest import Harness, buttons, start_app
@@ -312,7 +313,16 @@ def _alarms(messages: list[dict]) -> list[str]:
 
 
 async def test_item7_an_overdue_hazard_climbs_each_rung_once_through_a_restart(
-        linli: Harness, db_url: str, standin: StandIn, runtime: str) -> None:
+        db_url: str, standin: StandIn, tg: StandInClient, runtime: str) -> None:
+    clock = OffsetClock()
+    linli = Harness(app=await start_app(db_url, standin, runtime, clock), tg=tg, standin=standin, clock=clock)
+    try:
+        await _scenario_through_a_restart(linli, db_url, standin, runtime)
+    finally:
+        await linli.app.stop()  # the app started after the restart (the first one is stopped in the scenario)
+
+
+async def _scenario_through_a_restart(linli: Harness, db_url: str, standin: StandIn, runtime: str) -> None:
     await _setup(linli)
     start = await linli.tg.cursor()
     out = await linli.say(R1, "/report 配电箱门坏了，电线外露")
