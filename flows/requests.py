@@ -65,7 +65,8 @@ def parse_code(text: str) -> tuple[int | None, int] | None:
     if value.startswith("R-"):
         value = value[2:]
     parts = value.split("-")
-    if not all(p.isdigit() and len(p) <= 6 for p in parts) or len(parts) > 2 or not parts[-1]:
+    # decimal digits only (full-width ones too: int() reads them), never other "digits" such as ²
+    if not all(p.isdecimal() and len(p) <= 6 for p in parts) or len(parts) > 2 or not parts[-1]:
         return None
     if len(parts) == 2:
         return int(parts[0]), int(parts[1])
