@@ -327,6 +327,8 @@ async def reopen_text(ctx: Ctx) -> None:
 # ---------------------------------------------------------------- views: mine, to assess, to handle (from /requests)
 
 
+TIMELINE_MAX, NOTE_SHOWN = 12, 80  # a request's view stays one message (4,096 characters) however long its history
+
 ACTION_NAMES = {"report": N_("reported"), "assign": N_("assigned"), "merge": N_("merged into"),
                 "merged_in": N_("merged in"), "reject": N_("declined"), "accept": N_("accepted"),
                 "progress": N_("progress"), "resolve": N_("resolved"), "confirm": N_("confirmed: satisfied"),
@@ -334,17 +336,21 @@ ACTION_NAMES = {"report": N_("reported"), "assign": N_("assigned"), "merge": N_(
 
 
 def _timeline(ctx: Ctx, t: request_work.Timeline) -> str:
+    """The steps of a request, one a line: the first and the latest ones when there are many, notes shortened."""
     tz = ctx.actor.home().timezone
+    shown = t.events if len(t.events) <= TIMELINE_MAX else [t.events[0], *t.events[-(TIMELINE_MAX - 1):]]
     lines = []
-    for e in t.events:
+    for e in shown:
         line = f"{local(e.at, tz):%m-%d %H:%M} · {ctx.t(ACTION_NAMES.get(e.action, e.action))}"
         if e.action in ("assign", "accept", "resolve") and e.organisation:
             line += f" · {org_name(ctx.lang, e.organisation)}"
         if e.note:
-            line += f" · {h(e.note)}"
+            line += f" · {h(e.note if len(e.note) <= NOTE_SHOWN else e.note[:NOTE_SHOWN] + '…')}"
         if e.photo_file_id:
             line += " · 🖼"
         lines.append(line)
+    if len(shown) < len(t.events):
+        lines.insert(1, "…")
     return "\n".join(lines)
 
 
