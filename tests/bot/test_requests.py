@@ -276,6 +276,12 @@ async def test_item3_a_dispute_merged_one_rejected_and_routing_preselects(linli:
 
 async def test_item2_report_in_an_unlinked_group_or_by_an_outsider(linli: Harness) -> None:
     await _setup(linli)
+    # item 4: the handler's role is invited like the others, with its organisation
+    out = await linli.say(ADMIN, "/invite")
+    _, out = await linli.press(ADMIN, out[-1], "承办人")
+    assert "承办人属于哪个单位" in out[-1]["text"]
+    _, out = await linli.press(ADMIN, out[-1], "物业")
+    assert "承办人（物业）" in out[-1]["text"] and "start=i_" in out[-1]["text"]
     stranger = await linli.user(699, "路人")
     await linli.group(-1002000000069, "闲聊群", [R1, stranger], admin=R1)
     out = await linli.say(R1, "/report 有人乱扔垃圾", chat_id=-1002000000069)
