@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from flows import membership, request_stats, request_work, requests
+from flows import access, membership, request_stats, request_work, requests
 from flows.clock import FixedClock
 from flows.errors import AlreadyDone, Forbidden, Invalid, NotFound, NotRegistered
 from flows.membership import Actor
@@ -503,3 +503,17 @@ async def test_item2_a_report_from_a_group_belongs_to_the_groups_community(db: D
         await uow.commit()
     assert row.community_id == world.community_id and row.number == 1
     assert (await _notices(db, "request_filed"))[-1].tg_chat_id == COMMITTEE_GROUP
+
+
+async def test_item4_a_revoked_handler_stops_working_and_hearing(db: Database, clock: FixedClock,
+                                                                 world: World) -> None:
+    a, t0 = world.actors, clock.now()
+    rid = (await _report(db, a["resident"], t0, kind="request")).id or 0
+    await _do(db, request_work.assign, actor=a["committee"], request_id=rid, org="property", now=t0)
+    await _do(db, access.revoke_role, actor=a["admin"], member_id=world.members["property"], role=Role.HANDLER,
+              now=t0)
+    gone = await actor_of(db, 505)  # as the next update loads them
+    with pytest.raises(Forbidden):
+        await _do(db, request_work.accept, actor=gone, request_id=rid, now=t0)
+    assert await _do(db, request_work.due, now=t0 + timedelta(days=7)) == 1  # the reminder rung …
+    assert [chat for chat, _, who in await _overdue(db) if who == "handlers"] == []  # … tells nobody now
