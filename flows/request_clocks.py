@@ -10,7 +10,7 @@ resolving, merging and declining stop it (resolved waits for the reporter, reque
 
 Climbing is the ladder's compare-and-set on (state, rung): two ticks at once, or a tick racing an assessment,
 climb a rung once; after a restart an overdue request climbs one rung per tick. Who was told is in the ladder's
-alert rows, under a rung number that keeps stages and reopenings apart (`alert_rung`)."""
+alert rows, each run of a ladder under its own stage name (`run_name`: assess, resolve, resolve#2 …)."""
 
 from __future__ import annotations
 
@@ -53,10 +53,10 @@ class RequestOverdue(Notice, kind="request_overdue"):
     org: str | None = None
 
 
-def alert_rung(row: Request, stage: str, index: int) -> int:
-    """The rung number of an alert: the assessment's 0–9, each round of resolving (the first, then one per
-    reopening) ten more — so a reopened request's reminders are new alerts, not ones already sent."""
-    return index if stage == "assess" else 10 * (row.reopen_count + 1) + index
+def run_name(row: Request, stage: str) -> str:
+    """The name of this run of the request's ladder, for the alert rows: "assess", "resolve", and "resolve#2" …
+    after each reopening — so a reopened request's reminders are new alerts, not ones already sent."""
+    return stage if stage == "assess" or not row.reopen_count else f"{stage}#{row.reopen_count + 1}"
 
 
 async def tick(uow: UnitOfWork, *, now: datetime, limit: int = ladder.BATCH) -> int:
@@ -86,7 +86,7 @@ async def tick(uow: UnitOfWork, *, now: datetime, limit: int = ladder.BATCH) -> 
 
 async def _tell(uow: UnitOfWork, row: Request, community: Community, *, stage: str, index: int, rung: ladder.Rung,
                 now: datetime) -> None:
-    level = alert_rung(row, stage, index)
+    run = run_name(row, stage)
     audience = rung.tell[0] if rung.tell else ""
     notice = RequestOverdue(request_id=row.id or 0, code=code(row.year, row.number), request_kind=row.kind,
                             category=row.category, stage=stage, audience=str(audience), community=community.name,
@@ -95,8 +95,8 @@ async def _tell(uow: UnitOfWork, row: Request, community: Community, *, stage: s
     if COMMITTEE in rung.tell:
         chats = await committee_chats(uow, community.id or 0)
         for chat in chats:
-            await ladder.alert(uow, TRACK, item_id=row.id or 0, rung=level, community_id=community.id or 0, now=now,
-                               tg_chat_id=chat, lang=community.locale, notice=notice)
+            await ladder.alert(uow, TRACK, item_id=row.id or 0, stage=run, rung=index, community_id=community.id or 0,
+                               now=now, tg_chat_id=chat, lang=community.locale, notice=notice)
         if not chats:  # no committee group: the admins are reminded instead
             member_ids += await ladder.members(uow, (ladder.Audience.ADMINS,), community_id=community.id or 0)
     custom: dict[str, list[int]] = {}
@@ -107,8 +107,8 @@ async def _tell(uow: UnitOfWork, row: Request, community: Community, *, stage: s
     member_ids += await ladder.members(uow, rung.tell, community_id=community.id or 0, building_id=row.building_id,
                                        custom=custom)
     for r in (await ladder.people(uow, member_ids, locale=community.locale)).values():
-        await ladder.alert(uow, TRACK, item_id=row.id or 0, rung=level, community_id=community.id or 0, now=now,
-                           tg_chat_id=r.tg_id, recipient_user_id=r.user_id, member_id=r.member_id, lang=r.lang,
-                           notice=notice)
+        await ladder.alert(uow, TRACK, item_id=row.id or 0, stage=run, rung=index, community_id=community.id or 0,
+                           now=now, tg_chat_id=r.tg_id, recipient_user_id=r.user_id, member_id=r.member_id,
+                           lang=r.lang, notice=notice)
 
 
