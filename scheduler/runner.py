@@ -186,7 +186,7 @@ TICKS: dict[str, tuple[Callable[..., Awaitable[Any]], float | None, float]] = {
     "board_tick": (board_tick, 600, 600),
     "projects_tick": (projects_tick, 600, 600),
     "opendays_tick": (opendays_tick, 600, 600),
-    "requests_tick": (requests_tick, 600, 600),
+    "requests_tick": (requests_tick, None, 60),  # the clocks climb within a minute of falling due
 }
 
 # APScheduler stores jobs by reference to module-level functions: each resolves its
