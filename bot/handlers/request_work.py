@@ -141,6 +141,13 @@ async def assess_press(ctx: Ctx) -> None:
         t = await _view(ctx, rid)
         if t.request.voice_file_id:
             ctx.reply(requests.code(t.request.year, t.request.number), voice=t.request.voice_file_id)
+    elif action == "lo":
+        t = await _view(ctx, rid)
+        lat, lon = t.request.latitude, t.request.longitude
+        if lat is not None and lon is not None:
+            url = f"https://www.openstreetmap.org/?mlat={lat:.6f}&mlon={lon:.6f}#map=18/{lat:.6f}/{lon:.6f}"
+            ctx.reply(ctx.t("{code} · 📍 {lat}, {lon}", code=requests.code(t.request.year, t.request.number),
+                            lat=f"{lat:.6f}", lon=f"{lon:.6f}"), [[ctx.url_button(ctx.t("🗺 Map"), url)]])
     else:
         ctx.toast(ctx.t("This button is not valid."), alert=True)
 

@@ -86,6 +86,8 @@ async def test_item2_to_6_a_hazard_from_report_to_confirmation_with_one_reopen(l
     assert {"➡ 居委会", "➡ 物业", "➡ 社区民警", "🔗 合并", "✖ 不予受理", "🖼 照片"} <= set(buttons(card))
     toast, _ = await linli.press(R2, card, "➡ 物业")
     assert toast and "权限" in toast
+    _, out = await linli.press(COMMITTEE, card, "📍 位置")
+    assert "39.200000, 117.100000" in out[-1]["text"] and buttons(out[-1]) == ["🗺 地图"]
     before = await linli.tg.cursor()
     _, out = await linli.press(COMMITTEE, card, "➡ 物业")
     assert "已由 刘主任 分派给" in out[-1]["text"] and buttons(out[-1]) == []
