@@ -88,6 +88,8 @@ async def test_item2_to_6_a_hazard_from_report_to_confirmation_with_one_reopen(l
     assert toast and "权限" in toast
     _, out = await linli.press(COMMITTEE, card, "📍 位置")
     assert "39.200000, 117.100000" in out[-1]["text"] and buttons(out[-1]) == ["🗺 地图"]
+    _, out = await linli.press(COMMITTEE, card, "🖼 照片")
+    assert [m.get("caption") for m in out[-2:]] == [f"{code} · 照片 1", f"{code} · 照片 2"]
     before = await linli.tg.cursor()
     _, out = await linli.press(COMMITTEE, card, "➡ 物业")
     assert "已由 刘主任 分派给" in out[-1]["text"] and buttons(out[-1]) == []
@@ -314,6 +316,8 @@ async def test_item2_report_in_an_unlinked_group_or_by_an_outsider(linli: Harnes
     await linli.settle()
     card = (await linli.tg.bot_messages(OFFICE, before))[-1]
     assert "🎤 语音" in card["text"] and "🎤 听语音" in buttons(card)
+    _, out = await linli.press(ADMIN, card, "🎤 听语音")
+    assert out[-1].get("voice")
 
 
 def _alarms(messages: list[dict]) -> list[str]:
