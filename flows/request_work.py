@@ -84,6 +84,9 @@ class RequestToHandle(Notice, kind="request_to_handle"):
     reporter: str
     reopened: bool = False
     reason: str | None = None
+    photos: int = 0
+    voice: bool = False
+    located: bool = False
 
 
 @dataclass(frozen=True)
@@ -149,7 +152,8 @@ async def _to_handle(uow: UnitOfWork, row: Request, *, reason: str | None = None
     name = (first[0][0].display_name or first[0][1].first_name) if first else ""
     return RequestToHandle(request_id=row.id or 0, code=code(row.year, row.number), request_kind=row.kind,
                            category=row.category, building=building.label if building else None, text=row.text,
-                           reporter=name, reopened=reason is not None, reason=reason)
+                           reporter=name, reopened=reason is not None, reason=reason, photos=len(row.photos),
+                           voice=bool(row.voice_file_id), located=row.latitude is not None)
 
 
 # ---------------------------------------------------------------- joint assessment

@@ -72,6 +72,12 @@ def _assess_buttons(button: Any, lang: str, p: dict[str, Any]) -> Keyboard:
     assign = [button(("⭐ " if o == suggested else "➡ ") + org_name(lang, o), "ra", "a", rid, o) for o in orgs]
     rows: Keyboard = [assign[i:i + 2] for i in range(0, len(assign), 2)]
     rows.append([button(tr(lang, "🔗 Merge"), "ra", "m", rid), button(tr(lang, "✖ Not taken up"), "ra", "r", rid)])
+    return rows + _media_buttons(button, lang, p)
+
+
+def _media_buttons(button: Any, lang: str, p: dict[str, Any]) -> Keyboard:
+    """🖼 / 🎤 / 📍 of a request, for whoever may see it (assessors and handlers)."""
+    rid = int(p.get("request_id") or 0)
     media = []
     if p.get("photos"):
         media.append(button(tr(lang, "🖼 Photos"), "ra", "ph", rid))
@@ -79,9 +85,7 @@ def _assess_buttons(button: Any, lang: str, p: dict[str, Any]) -> Keyboard:
         media.append(button(tr(lang, "🎤 Listen"), "ra", "vo", rid))
     if p.get("located"):
         media.append(button(tr(lang, "📍 Location"), "ra", "lo", rid))
-    if media:
-        rows.append(media)
-    return rows
+    return [media] if media else []
 
 
 def _n_filed(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
@@ -108,7 +112,8 @@ async def assess_press(ctx: Ctx) -> None:
     if rid is None:
         ctx.toast(ctx.t("This button is not valid."), alert=True)
         return
-    ctx.actor.require(Perm.REQUESTS_ASSESS)
+    if action in ("a", "m", "r"):  # the media buttons need only the right to see the request (_view)
+        ctx.actor.require(Perm.REQUESTS_ASSESS)
     if action == "a" and len(ctx.args) > 2:
         done = await request_work.assign(ctx.uow, actor=ctx.actor, request_id=rid, org=ctx.args[2], now=ctx.now)
         t = await _view(ctx, rid)
@@ -185,7 +190,8 @@ def _n_to_handle(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
     else:
         head = tr(lang, "📋 <b>A request for your organisation</b>")
     text = "\n".join([head, card_text(lang, p), tr(lang, "Reported by {name}.", name=h(p.get("reporter", "")))])
-    return OutMessage(text=text, buttons=[[r.button(tr(lang, "✅ Accept"), "rh", "a", int(p.get("request_id") or 0))]])
+    accept = [[r.button(tr(lang, "✅ Accept"), "rh", "a", int(p.get("request_id") or 0))]]
+    return OutMessage(text=text, buttons=accept + _media_buttons(r.button, lang, p))
 
 
 @router.callback("rh")
@@ -416,6 +422,8 @@ async def view_press(ctx: Ctx) -> None:
             buttons = [[ctx.button(ctx.t("✅ Accept"), "rh", "a", rid)]]
         elif row.state == "accepted" and ctx.actor.can(Perm.REQUESTS_HANDLE):
             buttons = _handle_buttons(ctx.button, ctx.lang, rid)
+        if row.state != "new":  # a new one's card has them already
+            buttons += _media_buttons(ctx.button, ctx.lang, _params(t))
         ctx.show(text, buttons + [back])
     else:
         ctx.toast(ctx.t("This button is not valid."), alert=True)

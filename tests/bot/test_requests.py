@@ -97,7 +97,9 @@ async def test_item2_to_6_a_hazard_from_report_to_confirmation_with_one_reopen(l
     told = await linli.tg.bot_messages(R1, before)
     assert code in told[-1]["text"] and "物业" in told[-1]["text"]
     task = (await linli.tg.bot_messages(HANDLER, before))[-1]
-    assert code in task["text"] and "赵阿姨" in task["text"] and buttons(task) == ["✅ 接单"]
+    assert code in task["text"] and "赵阿姨" in task["text"] and buttons(task) == ["✅ 接单", "🖼 照片", "📍 位置"]
+    _, out = await linli.press(HANDLER, task, "🖼 照片")  # the handler sees the photos too
+    assert [m.get("caption") for m in out[-2:]] == [f"{code} · 照片 1", f"{code} · 照片 2"]
 
     # item 4: accept, progress, resolve (the "after" photo is required for a hazard)
     before = await linli.tg.cursor()
