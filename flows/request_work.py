@@ -57,6 +57,7 @@ class RequestStep(Notice, kind="request_step"):
     note: str | None = None
     photo: str | None = None
     into: str | None = None
+    voice: str | None = None
 
 
 @dataclass(frozen=True)
@@ -113,10 +114,10 @@ async def _move(uow: UnitOfWork, row: Request, *, old: tuple[str, ...], new: str
 
 def _event(uow: UnitOfWork, row: Request, *, action: str, now: datetime, member_id: int | None,
            from_state: str | None = None, to_state: str | None = None, note: str | None = None,
-           photo: str | None = None) -> RequestEvent:
+           photo: str | None = None, voice: str | None = None) -> RequestEvent:
     event = RequestEvent(community_id=row.community_id, request_id=row.id or 0, at=now, actor_member_id=member_id,
                          action=action, from_state=from_state, to_state=to_state, organisation=row.organisation,
-                         note=note, photo_file_id=photo)
+                         note=note, photo_file_id=photo, voice_file_id=voice)
     uow.session.add(event)
     return event
 
@@ -257,17 +258,20 @@ async def accept(uow: UnitOfWork, *, actor: Actor, request_id: int, now: datetim
 
 
 async def progress(uow: UnitOfWork, *, actor: Actor, request_id: int, now: datetime, note: str = "",
-                   photo: str | None = None) -> Request:
-    """A progress update (text and/or a photo) on an accepted request; the reporters see it."""
+                   photo: str | None = None, voice: str | None = None) -> Request:
+    """A progress update (text, a photo with or without a note, or a voice message) on an accepted request;
+    the reporters see (or hear) it."""
     me, row = await _handled(uow, actor, request_id)
     if row.state != "accepted":
         raise Invalid("request", "not_accepted")
-    text = clean("note", note) if note.strip() or not photo else ""
-    event = _event(uow, row, action="progress", now=now, member_id=me.id, note=text or None, photo=photo)
+    photo, voice = (photo or None), (None if photo else voice or None)  # one medium: a photo before a voice
+    text = clean("note", note) if note.strip() or not (photo or voice) else ""
+    event = _event(uow, row, action="progress", now=now, member_id=me.id, note=text or None, photo=photo,
+                   voice=voice)
     await uow.session.flush()
     await _tell_reporters(uow, row, RequestStep(code=code(row.year, row.number), step="progress",
-                                                org=row.organisation, note=text or None, photo=photo), now,
-                          f"request_progress:{event.id}")
+                                                org=row.organisation, note=text or None, photo=photo, voice=voice),
+                          now, f"request_progress:{event.id}")
     return row
 
 

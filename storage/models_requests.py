@@ -95,3 +95,4 @@ class RequestEvent(SQLModel, table=True):
     organisation: str | None = Field(default=None, max_length=32)
     note: str | None = Field(default=None, max_length=500)
     photo_file_id: str | None = Field(default=None, max_length=255)
+    voice_file_id: str | None = Field(default=None, max_length=255)  # progress told by voice

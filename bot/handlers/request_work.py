@@ -219,7 +219,8 @@ async def handle_press(ctx: Ctx) -> None:
                                state=State(HANDLE, action, {"id": rid, "cid": row.community_id}))
         code = requests.code(row.year, row.number)
         if action == "p":
-            ask = ctx.t("Progress on {code}: send a note or a photo (a caption becomes its note).", code=code)
+            ask = ctx.t("Progress on {code}: send a note, a photo (a caption becomes its note) or a voice message.",
+                        code=code)
         elif row.kind == "hazard":
             ask = ctx.t("Resolving {code}: send the “after” photo with the result as its caption (or the result "
                         "first, then the photo).", code=code)
@@ -241,12 +242,13 @@ async def handle_message(ctx: Ctx) -> None:
     actor = await requests.actor_for(ctx.uow, actor=ctx.actor, community_id=data.get("cid"))
     rid, msg = int(data.get("id") or 0), ctx.message
     photo = msg.photo_file_id[:255] if msg.photo_file_id else None
-    if not msg.text and not photo:
+    voice = msg.voice_file_id[:255] if msg.voice_file_id and state.step == "p" else None
+    if not msg.text and not photo and not voice:
         ctx.reply(ctx.t("Please send a note or a photo, or /cancel."))
         return
     if state.step == "p":
         row = await request_work.progress(ctx.uow, actor=actor, request_id=rid, note=msg.text, photo=photo,
-                                          now=ctx.now)
+                                          voice=voice, now=ctx.now)
         await ctx.clear_state()
         ctx.reply(ctx.t("✅ Progress on {code} posted; the reporter sees it.", code=requests.code(row.year, row.number)),
                   _handle_buttons(ctx.button, ctx.lang, rid))
@@ -291,9 +293,11 @@ STEPS = {
 
 def _n_step(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
     msgid = STEPS.get(p.get("step", ""), STEPS["assigned"])
+    photo = p.get("photo") or None
+    voice = None if photo else p.get("voice") or None  # a progress note comes with one medium at most
     text = tr(lang, msgid, code=h(p.get("code", "")), org=org_name(lang, p.get("org")),
-              note=h(p.get("note") or "🖼"), into=h(p.get("into") or ""))
-    return OutMessage(text=text, photo=p.get("photo") or None)
+              note=h(p.get("note") or ("🎤" if voice else "🖼")), into=h(p.get("into") or ""))
+    return OutMessage(text=text, photo=photo, voice=voice)
 
 
 def _n_resolved(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
@@ -361,6 +365,8 @@ def _timeline(ctx: Ctx, t: request_work.Timeline) -> str:
             line += f" · {h(e.note if len(e.note) <= NOTE_SHOWN else e.note[:NOTE_SHOWN] + '…')}"
         if e.photo_file_id:
             line += " · 🖼"
+        if e.voice_file_id:
+            line += " · 🎤"
         lines.append(line)
     if len(shown) < len(t.events):
         lines.insert(1, "…")

@@ -177,6 +177,14 @@ async def test_item5_unanswered_resolution_closes_as_default_satisfied(linli: Ha
     await linli.press(ADMIN, card, "➡ 物业")
     await linli.settle()
     _, out = await linli.press(HANDLER, await linli.last(HANDLER), "✅ 接单")
+    _, out = await linli.press(HANDLER, out[-1], "📝 进展")  # progress told by voice: the reporter hears it
+    before = await linli.tg.cursor()
+    await linli.tg.send_voice(HANDLER, b"OggS-progress", duration=9)
+    await linli.settle()
+    out = await linli.tg.bot_messages(HANDLER, before)
+    assert "进展已发布" in out[-1]["text"]
+    heard = (await linli.tg.bot_messages(R1, before))[-1]
+    assert heard.get("voice") and "🎤" in heard.get("caption", "")
     _, out = await linli.press(HANDLER, out[-1], "✅ 办结")
     out = await linli.say(HANDLER, "已更换灯泡")
     assert "已标记为办结" in out[-1]["text"]

@@ -80,6 +80,7 @@ def upgrade() -> None:
     sa.Column('organisation', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
     sa.Column('note', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
     sa.Column('photo_file_id', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
+    sa.Column('voice_file_id', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
     sa.ForeignKeyConstraint(['actor_member_id'], ['member.id'], ),
     sa.ForeignKeyConstraint(['community_id'], ['community.id'], ),
     sa.ForeignKeyConstraint(['request_id'], ['request.id'], ),
