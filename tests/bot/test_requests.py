@@ -296,6 +296,8 @@ async def test_item2_report_in_an_unlinked_group_or_by_an_outsider(linli: Harnes
     assert "承办人属于哪个单位" in out[-1]["text"]
     _, out = await linli.press(ADMIN, out[-1], "物业")
     assert "承办人（物业）" in out[-1]["text"] and "start=i_" in out[-1]["text"]
+    out = await linli.say(ADMIN, f"/grant {await linli.member_no(R2)} handler")
+    assert "承办人要写明所属单位" in out[-1]["text"]
     stranger = await linli.user(699, "路人")
     await linli.group(-1002000000069, "闲聊群", [R1, stranger], admin=R1)
     out = await linli.say(R1, "/report 有人乱扔垃圾", chat_id=-1002000000069)
