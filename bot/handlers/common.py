@@ -62,8 +62,8 @@ def _invalid(ctx: Ctx, err: Invalid) -> str:
         ("building", "required"): ctx.t("Which building? For example: /link building 3"),
         ("building", "not_allowed"): ctx.t("Only building groups take a building number."),
         ("organisation", "required"): ctx.t(
-            "A committee member needs an organisation: rc (residents' committee), oc (owners' committee), "
-            "property, unit (resident unit) or police."),
+            "Committee members and request handlers need an organisation: rc (residents' committee), oc (owners' "
+            "committee), property, unit (resident unit) or police."),
         ("organisation", "not_allowed"): ctx.t("Only committee members have an organisation."),
         ("chat", "not_group"): ctx.t("This works in groups only."),
         ("role", "self_admin"): ctx.t("You cannot remove your own admin role; ask another admin."),
