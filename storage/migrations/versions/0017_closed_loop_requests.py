@@ -1,7 +1,7 @@
 """closed-loop requests (闭环诉求): requests, their reporters, their timeline, and the numbers given per year
 
 Revision ID: 0017
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-06 23:08:44.876692
 """
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from alembic import op
 import storage.types
 
 revision = '0017'
-down_revision = '0013'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
