@@ -21,11 +21,12 @@ from flows.roles import Perm
 #: (heading, handler modules), in the order /help shows them.
 SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (N_("Registration and roles"), ("start", "roles", "groups")),
-    (N_("Care ledger"), ("care",)),
+    (N_("Care ledger"), ("care", "care_pairing")),
     (N_("Daily check-ins"), ("checkins",)),
-    (N_("Needs"), ("needs",)),
+    (N_("Needs"), ("needs", "myneeds", "freetext")),
     (N_("Voting"), ("ballot", "voting", "polls")),
     (N_("Projects"), ("projects", "board", "acceptance", "opendays")),
+    (N_("Requests and the weekly meeting"), ("requests", "request_work", "meeting")),
 )
 OTHER = N_("More")
 MAX_MENU = 100  # Telegram's limit per menu

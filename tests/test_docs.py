@@ -78,7 +78,7 @@ def test_item7_the_walk_through_comes_before_the_reference() -> None:
     for section in ("## Running with real Telegram", "## Settings", "## Deploying at scale", "## Tests and benchmarks"):
         assert README.index(section) > walk, section
     steps = re.findall(r"^(\d)\. \*\*", WALK, flags=re.M)
-    assert steps == ["1", "2", "3", "4", "5", "6"]
+    assert steps == [str(n) for n in range(1, len(steps) + 1)] and len(steps) >= 6
     for step in re.split(r"^\d\. ", WALK, flags=re.M)[1:]:  # each step says what to expect, point by point
         assert re.search(r"^   - ", step, flags=re.M), step[:60]
 

@@ -124,3 +124,13 @@ async def test_item5_a_district_admins_help_is_grouped_by_feature(linli: Harness
     assert {"need", "needs", "need_for"} <= set(sections["民生需求"]) and "ballot" in sections["投票"]
     assert {"project", "board", "openday"} <= set(sections["项目"])
     assert _names(await linli.tg.menu(ADMIN)) == commands
+
+
+def test_item5_every_command_has_its_section_in_help() -> None:
+    """A feature module added later is placed under a heading, never in the catch-all "More"."""
+    from bot import menus as bot_menus
+    from bot.handlers import build_router
+
+    homeless = sorted(name for name, spec in build_router().commands.items()
+                      if bot_menus._section(spec) == len(bot_menus.SECTIONS))
+    assert homeless == []

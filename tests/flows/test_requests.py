@@ -491,7 +491,8 @@ async def test_item2_a_report_from_a_group_belongs_to_the_groups_community(db: D
         b3 = await membership.building_by_label(uow, community_id=world.community_id, label="3")
         await membership.register(uow, user=user, community_id=world.community_id,
                                   building_id=b3.id if b3 else None, now=now)
-        await membership.switch_community(uow, user=user, community_id=world.other.community.id)  # type: ignore[union-attr]
+        await membership.switch_community(uow, user=user, community_id=world.other.community.id,  # type: ignore[union-attr]
+                                            now=now)
         await uow.commit()
     active = await actor_of(db, 590)
     assert active.community is not None and active.community.id != world.community_id
