@@ -21,17 +21,27 @@ from tests.bot.conftest import Harness, linli, runtime, standin, tg  # noqa: F40
 PLAIN_UPDATE = 4
 
 
+class Seen(list[str]):
+    """Statements in the order they ran, and the connection each ran on (`on`, same order)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.on: list[int] = []
+
+
 @contextmanager
-def statements(harness: Harness) -> Iterator[list[str]]:
+def statements(harness: Harness) -> Iterator[Seen]:
     """The SQL statements the bot's engine runs inside the block, the COMMITs included."""
-    seen: list[str] = []
+    seen = Seen()
     engine = harness.db.engine.sync_engine
 
     def on_execute(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         seen.append(" ".join(statement.split()))
+        seen.on.append(id(conn.connection.dbapi_connection))
 
     def on_commit(conn: Any) -> None:
         seen.append("COMMIT")
+        seen.on.append(id(conn.connection.dbapi_connection))
 
     event.listen(engine, "before_cursor_execute", on_execute)
     event.listen(engine, "commit", on_commit)
@@ -42,19 +52,20 @@ def statements(harness: Harness) -> Iterator[list[str]]:
         event.remove(engine, "commit", on_commit)
 
 
-def handled(seen: list[str]) -> list[str]:
+def handled(seen: Seen) -> list[str]:
     """The statements of the transactions that handle an update, the ones that mark it (BEGIN left out:
-    PostgreSQL's is not a statement); the later one that drops its kept replies once sent is not counted."""
+    PostgreSQL's is not a statement); the later one that drops its kept replies once sent is not counted, nor
+    what others (the outbox sender) run meanwhile on other connections."""
     out: list[str] = []
-    current: list[str] = []
-    for s in seen:
+    current: dict[int, list[str]] = {}
+    for s, on in zip(seen, seen.on, strict=True):
         if s.startswith("BEGIN"):
             continue
-        current.append(s)
+        current.setdefault(on, []).append(s)
         if s == "COMMIT":
-            if any(x.lower().startswith("insert into processedupdate") for x in current):
-                out += current
-            current = []
+            mine = current.pop(on)
+            if any(x.lower().startswith("insert into processedupdate") for x in mine):
+                out += mine
     return out
 
 
@@ -79,9 +90,10 @@ async def test_perf_help_and_start_cost_four_statements(linli: Harness) -> None:
 
 async def test_perf_sqlite_help_round_trips_to_the_database_thread(linli: Harness,  # noqa: F811
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    """SQLite: each statement is several round trips to aiosqlite's thread, all inside the write lock. A /help is
+    """SQLite: each round trip to aiosqlite's thread waits for the event loop, all inside the write lock. A /help is
     the mark's INSERT (which opens the transaction: no BEGIN IMMEDIATE before it), the user-and-actor SELECT, the
-    kept replies and the COMMIT; no second, empty rollback when the connection goes back to the pool."""
+    kept replies and the COMMIT, one trip each; no second, empty rollback when the connection goes back to the
+    pool."""
     await registered(linli)
     if linli.db.write_lock is None:
         pytest.skip("SQLite only")
@@ -103,8 +115,9 @@ async def test_perf_sqlite_help_round_trips_to_the_database_thread(linli: Harnes
     assert event is not None
     replies = await linli.app.core.handle(event)
     assert replies
-    # three statements × (cursor, execute, close), the SELECT's fetch, the COMMIT; it was 19 round trips
-    assert len(trips) <= 11, trips
+    # one round trip per statement (storage/db.py: _OneTripCursor) and the COMMIT: it was 19, then 11 (three or
+    # four per statement: open a cursor, execute, fetch, close)
+    assert trips == ["_run", "_run", "_run", "Connection.commit"], trips
     assert "Connection.rollback" not in trips
 
 
