@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from sqlalchemy import case, literal, null
 from sqlmodel import col, delete, select, update
 
 from storage.db import UnitOfWork, insert_ignoring
@@ -35,10 +37,20 @@ async def purge(uow: UnitOfWork, *, now: datetime, keep: timedelta = timedelta(d
 
 
 
-async def keep_replies(uow: UnitOfWork, *, update_id: int, sealed: str) -> None:
-    """Keep the update's replies (sealed by the caller) with its mark, in its transaction, until `sent`."""
-    await uow.session.execute(update(ProcessedUpdate).where(col(ProcessedUpdate.update_id) == update_id)
-                              .values(replies=sealed))
+async def keep_replies(uow: UnitOfWork, *, update_id: int, sealed: str | None, sent: Sequence[int] = ()) -> None:
+    """Keep the update's replies (sealed by the caller; None: it has none) with its mark, in its transaction, until
+    `sent` — and, in the same statement, drop the kept copies of earlier updates whose replies went out since."""
+    if sealed is None:
+        if sent:
+            await mark_sent(uow, update_ids=sent)
+        return
+    if not sent:
+        await uow.session.execute(update(ProcessedUpdate).where(col(ProcessedUpdate.update_id) == update_id)
+                                  .values(replies=sealed))
+        return
+    await uow.session.execute(
+        update(ProcessedUpdate).where(col(ProcessedUpdate.update_id).in_([update_id, *sent]))
+        .values(replies=case((col(ProcessedUpdate.update_id) == update_id, literal(sealed)), else_=null())))
 
 
 async def kept_replies(uow: UnitOfWork, *, update_id: int) -> str | None:
@@ -47,7 +59,7 @@ async def kept_replies(uow: UnitOfWork, *, update_id: int) -> str | None:
                                    .where(col(ProcessedUpdate.update_id) == update_id))).first()
 
 
-async def sent(uow: UnitOfWork, *, update_ids: list[int]) -> None:
+async def mark_sent(uow: UnitOfWork, *, update_ids: Sequence[int]) -> None:
     """These updates' replies went out: their kept copies are dropped."""
     await uow.session.execute(update(ProcessedUpdate).where(col(ProcessedUpdate.update_id).in_(update_ids))
                               .values(replies=None))

@@ -70,14 +70,17 @@ class Pipeline:
                     try:
                         await deliver(replies, self.gateway, db=self.core.db, clock=self.core.clock,
                                       sealer=self.core.sealer, on_outbox=self.core.on_outbox)
-                    finally:
+                    except BaseException:
                         await self.core.sent(event.update_id)
+                        raise
             finally:
                 lock, users = self._chats[key]
                 if users == 1:
                     del self._chats[key]
                 else:
                     self._chats[key] = (lock, users - 1)
+            # the chat's next update may start meanwhile: its transaction is likely to write this mark
+            await self.core.sent(event.update_id)
         finally:
             self.in_flight -= 1
 
