@@ -7,24 +7,18 @@ driver."""
 from __future__ import annotations
 
 import asyncio
-import collections
-import sqlite3
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.dialects.sqlite.aiosqlite import (
-    AsyncAdapt_aiosqlite_connection,
-    AsyncAdapt_aiosqlite_cursor,
-    AsyncAdapt_aiosqlite_dbapi,
-)
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.sqlite import dbapi, sqlite_pragmas
 
 
 def async_url(url: str) -> str:
@@ -41,93 +35,6 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cur = dbapi_connection.cursor()
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=10000")
-    cur.close()
-
-
-def _run(connection: aiosqlite.Connection, operation: str, parameters: Any, many: bool) -> tuple[Any, Any, int, Any]:
-    """A statement from start to end on aiosqlite's thread: its cursor, the statement, its rows, the cursor closed."""
-    cursor = connection._conn.cursor()
-    try:
-        if many:
-            cursor.executemany(operation, parameters)
-        elif parameters is None:
-            cursor.execute(operation)
-        else:
-            cursor.execute(operation, parameters)
-        rows = cursor.fetchall() if cursor.description else None
-        return cursor.description, rows, cursor.rowcount, cursor.lastrowid
-    finally:
-        cursor.close()
-
-
-class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
-    """SQLAlchemy's aiosqlite cursor, but each statement is one round trip to aiosqlite's thread: SQLAlchemy's
-    own makes three or four (open the cursor, execute, fetch the rows, close it), each waiting for the event loop
-    to come round again — under load, most of the time an update held SQLite's write lock (#11)."""
-
-    __slots__ = ("_description", "_rowcount", "_lastrowid")
-    arraysize = 1
-
-    def __init__(self, adapt_connection: Any) -> None:
-        self._adapt_connection = adapt_connection
-        self._connection = adapt_connection._connection
-        self._cursor = None  # type: ignore[assignment]  # none is kept between round trips
-        self._soft_closed_memoized = {}  # type: ignore[assignment]
-        self._rows = collections.deque()
-        self._description: Any = None
-        self._rowcount = -1
-        self._lastrowid: Any = None
-
-    @property
-    def description(self) -> Any:
-        return self._description
-
-    @property
-    def rowcount(self) -> int:
-        return self._rowcount
-
-    @property
-    def lastrowid(self) -> Any:
-        return self._lastrowid
-
-    async def _async_soft_close(self) -> None:
-        return  # closed on the thread already
-
-    async def _execute_async(self, operation: Any, parameters: Any) -> Any:
-        return await self._one_trip(operation, parameters, many=False)
-
-    async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> Any:
-        return await self._one_trip(operation, seq_of_parameters, many=True)
-
-    async def _one_trip(self, operation: Any, parameters: Any, *, many: bool) -> None:
-        async with self._adapt_connection._execute_mutex:
-            self._description, rows, self._rowcount, self._lastrowid = await self._connection._execute(
-                _run, self._connection, operation, parameters, many)
-            self._rows = collections.deque(rows or ())
-
-
-class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
-    _cursor_cls = _OneTripCursor
-
-    def rollback(self) -> None:
-        connection = self._connection._connection
-        if connection is not None and not connection.in_transaction:
-            return  # nothing to roll back (a unit of work that only read): no round trip
-        super().rollback()
-
-
-class _OneTripDbapi(AsyncAdapt_aiosqlite_dbapi):
-    def connect(self, *arg: Any, **kw: Any) -> _OneTripConnection:
-        return _OneTripConnection(self, super().connect(*arg, **kw)._connection)
-
-
 class Database:
     """Holds one engine and its session factory; create one per process (never a global)."""
 
@@ -142,12 +49,12 @@ class Database:
             # own rollback on return was a second, empty one, a round trip to aiosqlite's thread per transaction
             # (held inside the write lock)
             kwargs["pool_reset_on_return"] = None
-            kwargs["module"] = _OneTripDbapi(aiosqlite, sqlite3)
+            kwargs["module"] = dbapi()  # statements run at once or in one trip to aiosqlite's thread
         else:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if is_sqlite(self.url):
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "connect", sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, class_=AsyncSession)
         # SQLite lets one writer in at a time and makes the others poll with growing sleeps; within
         # this process, writers queue here instead, first come first served.

@@ -4,16 +4,20 @@ the answer to a button press (the toast) sent before the edit of the pressed mes
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import aiosqlite.core
 import pytest
 from sqlalchemy import event, select
+from sqlalchemy import text as sql
 
 from bot.core.convert import event_from_update
 from bot.standin.server import StandIn
+from storage.db import Database
 from storage.models import AuditEntry
 from tests.bot.conftest import Harness, linli, runtime, standin, tg  # noqa: F401  (fixtures)
 
@@ -91,9 +95,9 @@ async def test_perf_help_and_start_cost_four_statements(linli: Harness) -> None:
 async def test_perf_sqlite_help_round_trips_to_the_database_thread(linli: Harness,  # noqa: F811
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """SQLite: each round trip to aiosqlite's thread waits for the event loop, all inside the write lock. A /help is
-    the mark's INSERT (which opens the transaction: no BEGIN IMMEDIATE before it), the user-and-actor SELECT, the
-    kept replies and the COMMIT, one trip each; no second, empty rollback when the connection goes back to the
-    pool."""
+    the mark's INSERT (which opens the transaction: no BEGIN IMMEDIATE before it), the user-and-actor SELECT and the
+    kept replies, run at once, and the COMMIT, the one trip; no second, empty rollback when the connection goes back
+    to the pool."""
     await registered(linli)
     if linli.db.write_lock is None:
         pytest.skip("SQLite only")
@@ -115,9 +119,9 @@ async def test_perf_sqlite_help_round_trips_to_the_database_thread(linli: Harnes
     assert event is not None
     replies = await linli.app.core.handle(event)
     assert replies
-    # one round trip per statement (storage/db.py: _OneTripCursor) and the COMMIT: it was 19, then 11 (three or
-    # four per statement: open a cursor, execute, fetch, close)
-    assert trips == ["_run", "_run", "_run", "Connection.commit"], trips
+    # the statements run at once on the event loop (storage/sqlite.py), only the COMMIT goes to the thread: it was
+    # 19 round trips, then 11 (three or four per statement: open a cursor, execute, fetch, close)
+    assert trips == ["Connection.commit"], trips
     assert "Connection.rollback" not in trips
 
 
@@ -156,3 +160,39 @@ async def test_perf_press_answered_before_the_edit(linli: Harness, standin: Stan
     toast, out = await linli.press(101, menu, "English")
     assert out and "English" in out[-1]["text"]  # edited …
     assert calls[:2] == ["answerCallbackQuery", "editMessageText"], calls  # … after the spinner stopped
+
+
+async def test_perf_sqlite_a_statement_run_at_once_still_waits_for_another_writer(tmp_path: Path) -> None:
+    """Statements run on the event loop do not wait there for SQLite's lock: held by another writer (a `linli` command),
+    the statement goes to aiosqlite's thread and waits there as before, while the event loop keeps running."""
+    db = Database(f"sqlite:///{tmp_path / 'x.db'}")
+    async with db.uow(write=True) as uow:
+        await uow.session.exec(sql("CREATE TABLE t (a INTEGER)"))  # type: ignore[call-overload]
+        await uow.commit()
+    holder = sqlite3.connect(tmp_path / "x.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticking = asyncio.create_task(tick())
+
+    async def write() -> None:
+        async with db.uow(write=True, opens_with_write=True) as uow:
+            await uow.session.exec(sql("INSERT INTO t VALUES (1)"))  # type: ignore[call-overload]
+            await uow.commit()
+
+    writing = asyncio.create_task(write())
+    await asyncio.sleep(0.3)
+    assert not writing.done() and ticks >= 10  # waiting for the lock, the event loop free meanwhile
+    holder.execute("COMMIT")
+    await writing
+    ticking.cancel()
+    async with db.uow() as uow:
+        assert (await uow.session.exec(sql("SELECT count(*) FROM t"))).one()[0] == 1  # type: ignore[call-overload]
+    holder.close()
+    await db.dispose()
