@@ -98,20 +98,20 @@ class Poller:
     not finished yet: updates are handled concurrently (those of one chat in order, by the Pipeline), and
     after a crash the unfinished ones come again (the finished ones too, which `flows/updates.py` skips).
 
-    Asking again from an unfinished update returns at once what is already here, so while updates are at
-    work and nothing new came the loop waits for one to finish (and, if others are still at work, `gather`
-    seconds more, so that one poll confirms several), or `idle` seconds, before it asks again. At most `limit` updates from the lowest
-    unfinished one on are in hand at a time."""
+    Asking again from an unfinished update returns at once every update still at work, which the bot then reads
+    for nothing (under load, asking after each finished update read each update some 27 times). So while updates
+    are at work the loop asks again only once half of those in hand finished, or after `idle` seconds (an update
+    that takes long does not keep new ones waiting longer than that): each update comes about twice. At most
+    `limit` updates from the lowest unfinished one on are in hand at a time."""
 
     def __init__(self, fetch: Fetch, process: Callable[[dict[str, Any]], Awaitable[None]], *,
-                 timeout: int = 10, limit: int = 100, grace: float = 10.0, idle: float = 0.2,
-                 gather: float = 0.02) -> None:
+                 timeout: int = 10, limit: int = 100, grace: float = 10.0, idle: float = 0.2) -> None:
         self.fetch = fetch
         self.process = process
         self.timeout = timeout
         self.limit = limit
         self.grace = grace  # seconds a stop waits for updates at work before cutting them off
-        self.idle, self.gather = idle, gather
+        self.idle = idle
         self.working: dict[int, asyncio.Task[None]] = {}  # update id → its handling
         self.finished: set[int] = set()  # finished ids at or above the offset (Telegram may return them again)
         self.confirmed: int | None = None  # the offset Telegram was last given
@@ -156,13 +156,21 @@ class Poller:
                 uid = int(update["update_id"])
                 self.newest = uid if self.newest is None else max(self.newest, uid)
                 self.working[uid] = asyncio.create_task(self._handle(uid, update), name=f"update-{uid}")
-            if self.working and not fresh:
-                try:
-                    await asyncio.wait_for(self._changed.wait(), self.idle)
-                except TimeoutError:
-                    continue
-                if self.working:
-                    await asyncio.sleep(self.gather)  # let more finish: one poll confirms them all
+            await self._half_finished()
+
+    async def _half_finished(self) -> None:
+        """Until half of the updates in hand finished (all of one, say), or `idle` seconds passed."""
+        left = len(self.working) // 2
+        deadline = asyncio.get_running_loop().time() + self.idle
+        while len(self.working) > left:
+            self._changed.clear()
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                return
+            try:
+                await asyncio.wait_for(self._changed.wait(), remaining)
+            except TimeoutError:
+                return
 
     async def _handle(self, uid: int, update: dict[str, Any]) -> None:
         try:
