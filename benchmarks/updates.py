@@ -169,7 +169,8 @@ def report(results: dict[str, Figures], scale: Scale, backend: str) -> None:
                         ms(r.p99), ms(max(r.latencies, default=0.0)))
     figures.notes.append("a press is timed until the bot's answerCallbackQuery (Linli answers it before it edits the menu)")
     figures.notes.append("CPU/update: CPU time of this process (the bot, the stand-in and the people, every thread) per "
-                         "update: unlike updates/s it hardly depends on what else the machine runs")
+                         "update: it depends less than updates/s on what else the machine runs (not nothing: under heavy "
+                         "load it grew by up to 1.5×)")
     for label in WORKLOADS:
         for bot, figs in results.items():
             if figs[label].errors:
