@@ -170,7 +170,7 @@ def report(results: dict[str, Figures], scale: Scale, backend: str) -> None:
     figures.notes.append("a press is timed until the bot's answerCallbackQuery (Linli answers it before it edits the menu)")
     figures.notes.append("CPU/update: CPU time of this process (the bot, the stand-in and the people, every thread) per "
                          "update: it depends less than updates/s on what else the machine runs (not nothing: under heavy "
-                         "load it grew by up to 1.5×)")
+                         "load it grew by up to about 2×)")
     for label in WORKLOADS:
         for bot, figs in results.items():
             if figs[label].errors:
