@@ -117,6 +117,7 @@ class LoadResult:
     wall: float = 0.0
     latencies: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    cpu: float = 0.0  # CPU seconds of this process meanwhile (every thread: bot, stand-in and the people together)
 
     @property
     def done(self) -> int:
@@ -125,6 +126,10 @@ class LoadResult:
     @property
     def per_second(self) -> float:
         return self.done / self.wall if self.wall > 0 else 0.0
+
+    @property
+    def cpu_per_update(self) -> float:
+        return self.cpu / self.done if self.done else 0.0
 
     @property
     def p50(self) -> float:
@@ -150,8 +155,9 @@ async def run_load(name: str, users: Sequence[int], action: Action, *, concurren
                     result.errors.append(f"{type(exc).__name__}: {exc}")
 
     shares = [users[k::concurrency] for k in range(min(concurrency, len(users)))]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     async with progress(name, lambda: f"{result.done + len(result.errors)}/{total}"):
         await asyncio.gather(*(worker(share) for share in shares))
     result.wall = time.perf_counter() - started
+    result.cpu = time.process_time() - cpu
     return result

@@ -160,14 +160,17 @@ def report(results: dict[str, Figures], scale: Scale, backend: str) -> None:
     figures = Table(
         f"updates — end to end (control API → bot → transcript), {backend}, {scale.users} members, "
         f"{scale.concurrency} people at a time",
-        ["workload", "bot", "done", "errors", "updates/s", "p50", "p99", "max"],
+        ["workload", "bot", "done", "errors", "updates/s", "CPU/update", "p50", "p99", "max"],
     )
     for label in WORKLOADS:
         for bot, figs in results.items():
             r = figs[label]
-            figures.add(label, bot, r.done, len(r.errors), rate(r.per_second), ms(r.p50), ms(r.p99),
-                        ms(max(r.latencies, default=0.0)))
+            figures.add(label, bot, r.done, len(r.errors), rate(r.per_second), ms(r.cpu_per_update), ms(r.p50),
+                        ms(r.p99), ms(max(r.latencies, default=0.0)))
     figures.notes.append("a press is timed until the bot's answerCallbackQuery (Linli answers it before it edits the menu)")
+    figures.notes.append("CPU/update: CPU time of this process (the bot, the stand-in and the people, every thread) per "
+                         "update: it depends less than updates/s on what else the machine runs (not nothing: under heavy "
+                         "load it grew by up to about 2×)")
     for label in WORKLOADS:
         for bot, figs in results.items():
             if figs[label].errors:
@@ -175,13 +178,14 @@ def report(results: dict[str, Figures], scale: Scale, backend: str) -> None:
     figures.print()
     base = results["bare aiogram"]
     ratios = Table("updates — each Linli runtime / bare aiogram",
-                   ["workload", "runtime", "updates/s", "p50 latency", "p99 latency"])
+                   ["workload", "runtime", "updates/s", "CPU/update", "p50 latency", "p99 latency"])
     for label in WORKLOADS:
         for bot, figs in results.items():
             if bot == "bare aiogram":
                 continue
             mine = figs[label]
-            ratios.add(label, bot, ratio(mine.per_second, base[label].per_second), ratio(mine.p50, base[label].p50),
+            ratios.add(label, bot, ratio(mine.per_second, base[label].per_second),
+                       ratio(mine.cpu_per_update, base[label].cpu_per_update), ratio(mine.p50, base[label].p50),
                        ratio(mine.p99, base[label].p99))
-    ratios.notes.append("throughput below 1× and latency above 1× is the cost of Linli's work per update")
+    ratios.notes.append("throughput below 1× and CPU or latency above 1× is the cost of Linli's work per update")
     ratios.print()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_
+from sqlalchemy import and_, bindparam
 from sqlmodel import col, select
 
 from flows.errors import Forbidden, NotRegistered
@@ -86,6 +86,17 @@ async def touch_user(
                           tg_language=tg_language, now=now)
 
 
+#: touch_actor's query, built once: building it took more CPU than running it (about 1 ms an update)
+_ACTOR_BY_TG_ID = (
+    select(User, Member, Community, RoleGrant.role)
+    .outerjoin(Member, and_(col(Member.user_id) == col(User.id),
+                            col(Member.community_id) == col(User.active_community_id)))
+    .outerjoin(Community, col(Community.id) == col(Member.community_id))
+    .outerjoin(RoleGrant, and_(col(RoleGrant.member_id) == col(Member.id), col(RoleGrant.revoked_at).is_(None)))
+    .where(col(User.tg_id) == bindparam("tg_id"))
+)
+
+
 async def touch_actor(
     uow: UnitOfWork,
     *,
@@ -99,16 +110,7 @@ async def touch_actor(
     """`touch_user` and `load_actor` (their active community) in one query: the user row, the membership in
     their active community, that community and the active roles (a row per role). The user row is written
     only when Telegram tells something new about them (or they were unreachable), as `touch_user` does."""
-    rows = (
-        await uow.session.exec(
-            select(User, Member, Community, RoleGrant.role)
-            .outerjoin(Member, and_(col(Member.user_id) == col(User.id),
-                                    col(Member.community_id) == col(User.active_community_id)))
-            .outerjoin(Community, col(Community.id) == col(Member.community_id))
-            .outerjoin(RoleGrant, and_(col(RoleGrant.member_id) == col(Member.id), col(RoleGrant.revoked_at).is_(None)))
-            .where(User.tg_id == tg_id)
-        )
-    ).all()
+    rows = (await uow.session.exec(_ACTOR_BY_TG_ID, params={"tg_id": tg_id})).all()
     found = rows[0][0] if rows else None
     user = await _refresh(uow, found, tg_id=tg_id, first_name=first_name, last_name=last_name, username=username,
                           tg_language=tg_language, now=now)

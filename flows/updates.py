@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
+from sqlalchemy import bindparam, case, literal, null
 from sqlmodel import col, delete, select, update
 
 from storage.db import UnitOfWork, insert_ignoring
@@ -21,9 +24,17 @@ async def take(uow: UnitOfWork, *, update_id: int, now: datetime) -> bool:
     second worker taking the same update at the same moment waits for the first one's commit
     (PostgreSQL) or for its turn to write (SQLite) and is then told False; if the first rolls
     back instead, the second takes it."""
-    done = await uow.session.execute(insert_ignoring(uow, ProcessedUpdate, ["update_id"])
-                                     .values(update_id=update_id, received_at=now))
+    dialect = uow.session.bind.dialect.name
+    statement = _TAKE.get(dialect)
+    if statement is None:  # built once per database kind: building it cost more than running it
+        statement = _TAKE[dialect] = insert_ignoring(uow, ProcessedUpdate, ["update_id"]).values(
+            update_id=bindparam("update_id"), received_at=bindparam("received_at"))
+    connection = await uow.session.connection()  # a plain statement (the session has nothing to flush yet)
+    done = await connection.execute(statement, {"update_id": update_id, "received_at": now})
     return bool(done.rowcount)
+
+
+_TAKE: dict[str, Any] = {}
 
 
 async def purge(uow: UnitOfWork, *, now: datetime, keep: timedelta = timedelta(days=7)) -> int:
@@ -35,10 +46,23 @@ async def purge(uow: UnitOfWork, *, now: datetime, keep: timedelta = timedelta(d
 
 
 
-async def keep_replies(uow: UnitOfWork, *, update_id: int, sealed: str) -> None:
-    """Keep the update's replies (sealed by the caller) with its mark, in its transaction, until `sent`."""
-    await uow.session.execute(update(ProcessedUpdate).where(col(ProcessedUpdate.update_id) == update_id)
-                              .values(replies=sealed))
+async def keep_replies(uow: UnitOfWork, *, update_id: int, sealed: str | None, sent: Sequence[int] = ()) -> None:
+    """Keep the update's replies (sealed by the caller; None: it has none) with its mark, in its transaction, until
+    `sent` — and, in the same statement, drop the kept copies of earlier updates whose replies went out since."""
+    if sealed is None:
+        if sent:
+            await mark_sent(uow, update_ids=sent)
+        return
+    if not sent:
+        await (await uow.session.connection()).execute(_KEEP, {"id": update_id, "replies": sealed})
+        return
+    await uow.session.execute(
+        update(ProcessedUpdate).where(col(ProcessedUpdate.update_id).in_([update_id, *sent]))
+        .values(replies=case((col(ProcessedUpdate.update_id) == update_id, literal(sealed)), else_=null())))
+
+
+_KEEP = (update(ProcessedUpdate).where(col(ProcessedUpdate.update_id) == bindparam("id"))
+         .values(replies=bindparam("replies")))
 
 
 async def kept_replies(uow: UnitOfWork, *, update_id: int) -> str | None:
@@ -47,7 +71,7 @@ async def kept_replies(uow: UnitOfWork, *, update_id: int) -> str | None:
                                    .where(col(ProcessedUpdate.update_id) == update_id))).first()
 
 
-async def sent(uow: UnitOfWork, *, update_ids: list[int]) -> None:
+async def mark_sent(uow: UnitOfWork, *, update_ids: Sequence[int]) -> None:
     """These updates' replies went out: their kept copies are dropped."""
     await uow.session.execute(update(ProcessedUpdate).where(col(ProcessedUpdate.update_id).in_(update_ids))
                               .values(replies=None))

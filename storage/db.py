@@ -18,6 +18,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.sqlite import dbapi, sqlite_pragmas
+
 
 def async_url(url: str) -> str:
     """Return the URL with the async driver this project uses."""
@@ -31,15 +33,6 @@ def async_url(url: str) -> str:
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cur = dbapi_connection.cursor()
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=10000")
-    cur.close()
 
 
 class Database:
@@ -56,11 +49,12 @@ class Database:
             # own rollback on return was a second, empty one, a round trip to aiosqlite's thread per transaction
             # (held inside the write lock)
             kwargs["pool_reset_on_return"] = None
+            kwargs["module"] = dbapi()  # statements run at once or in one trip to aiosqlite's thread
         else:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if is_sqlite(self.url):
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "connect", sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, class_=AsyncSession)
         # SQLite lets one writer in at a time and makes the others poll with growing sleeps; within
         # this process, writers queue here instead, first come first served.

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.core import callbacks
 from bot.core.i18n import tr as translate
-from bot.core.kept import from_kept, to_kept
+from bot.core.kept import SentMarks, from_kept, to_kept
 from bot.core.types import (
     BotStatusEvent,
     Button,
@@ -282,8 +282,8 @@ class Core:
         self.sealer = Sealer(secret, self.previous_secrets)  # personal data of the care ledger, encrypted at rest
         self.ballot_key = derive_key(secret, "ballot")  # ballot voter tokens and receipts
         self._unsent: set[int] = set()  # updates whose kept replies are being sent (see `sent`)
-        self._sent: set[int] = set()  # … and went out, waiting to be marked so
-        self._marking = asyncio.Lock()
+        self.marks = SentMarks()  # … and went out, until that is written
+        self._flushing: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ entry point
 
@@ -326,10 +326,9 @@ class Core:
                     await self._route(ctx)
                 queued = any(isinstance(o, OutboxMessage) for o in uow.session.new)
                 kept = to_kept(ctx.replies)
-                if kept:  # until sent: a crash after the commit must not cost the answer
-                    await updates.keep_replies(uow, update_id=event.update_id,
-                                               sealed=self.sealer.seal(json.dumps(kept, ensure_ascii=False)))
-                await uow.commit()
+                # until sent: a crash after the commit must not cost the answer; the same statement drops the
+                # copies of earlier updates whose replies went out since (see SentMarks)
+                await self._keep(uow, event.update_id, kept)
                 if kept:
                     self._unsent.add(event.update_id)
                 if queued and self.on_outbox is not None:
@@ -350,10 +349,24 @@ class Core:
                 failed = FlowError("internal")
         return await self._after_failure(event, now, failed, ctx.origin)
 
+    async def _keep(self, uow: UnitOfWork, update_id: int, kept: list[dict[str, Any]]) -> None:
+        """Keep the update's replies and write the marks of those sent since, in one statement, and commit."""
+        sent = self.marks.take()
+        try:
+            if kept or sent:
+                sealed = self.sealer.seal(json.dumps(kept, ensure_ascii=False)) if kept else None
+                await updates.keep_replies(uow, update_id=update_id, sealed=sealed, sent=sent)
+            await uow.commit()
+        except BaseException:
+            self.marks.back(sent)
+            self._flush_soon()
+            raise
+        self.marks.done(sent)
+
     async def _unsent_replies(self, uow: UnitOfWork, update_id: int) -> list[Reply]:
         """An update handled before: nothing, unless its replies were kept and never marked as sent (the process
         died between its commit and their sending, or the connection broke just after its COMMIT went through)."""
-        sealed = await updates.kept_replies(uow, update_id=update_id)
+        sealed = None if update_id in self.marks else await updates.kept_replies(uow, update_id=update_id)
         if sealed is None:
             log.info("update %s seen before, skipped", update_id)
             return []
@@ -362,25 +375,45 @@ class Core:
         return from_kept(json.loads(self.sealer.open(sealed)))
 
     async def sent(self, update_id: int) -> None:
-        """The update's replies went out (or were passed to the outbox): its kept copy is dropped. Updates that
-        finish together share one write (whoever comes while one is being written waits for the next)."""
+        """The update's replies went out (or were passed to the outbox): its kept copy is dropped. Returns once that
+        is written — by the next update's transaction, or by one of its own if none took it (see SentMarks)."""
         if update_id not in self._unsent:
             return
         self._unsent.discard(update_id)
-        self._sent.add(update_id)
-        async with self._marking:
-            if update_id not in self._sent:
-                return  # written by the batch before
-            batch, self._sent = sorted(self._sent), set()
-            try:
+        written = self.marks.add(update_id)
+        self._flush_soon()
+        await asyncio.shield(written)
+
+    def _flush_soon(self) -> None:
+        if self._flushing is None and self.marks:
+            self._flushing = asyncio.create_task(self._flush_marks(), name="sent-marks")
+
+    async def _flush_marks(self) -> None:
+        """Write the marks no update's transaction took; queued for SQLite's write lock like any writer, so the
+        updates ahead in the queue carry the marks first, and it usually finds few or none left."""
+        try:
+            while self.marks:
                 async with self.db.uow(write=True, opens_with_write=True) as uow:  # an UPDATE first
-                    await updates.sent(uow, update_ids=batch)
-                    await uow.commit()
-            except Exception as exc:
-                if not outage.unreachable(exc):
-                    raise
-                log.warning("%d update(s): replies sent but not marked so (%s); sent again only if delivered again",
-                            len(batch), type(exc).__name__)
+                    batch = self.marks.take()
+                    if not batch:
+                        break
+                    try:
+                        await updates.mark_sent(uow, update_ids=batch)
+                        await uow.commit()
+                    except Exception as exc:
+                        self.marks.done(batch)  # given up: waiting for the database would hold the update back
+                        if outage.unreachable(exc):
+                            log.warning("%d update(s): replies sent but not marked so (%s); sent again only if "
+                                        "delivered again", len(batch), type(exc).__name__)
+                        else:
+                            log.exception("%d update(s): replies sent but not marked so", len(batch))
+                    except BaseException:
+                        self.marks.back(batch)
+                        raise
+                    else:
+                        self.marks.done(batch)
+        finally:
+            self._flushing = None
 
     async def _drop_forged(self, event: Event, now: datetime) -> list[Reply]:
         """A private chat's update from someone else than its owner: Telegram never sends one, so it was forged

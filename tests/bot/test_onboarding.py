@@ -4,6 +4,7 @@ Each test reads like a transcript; the suite runs on both Telegram runtimes."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -26,8 +27,10 @@ async def _admin(linli: Harness) -> None:
 async def test_admin_bootstrap_from_the_command_line_invite(linli: Harness, db_url: str) -> None:
     env = dict(os.environ, LINLI_DATABASE_URL=db_url, LINLI_SECRET_KEY="x" * 32)
     env.pop("LINLI_BOT_TOKEN", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "linli_cli", "community", "create", "北辰示范社区", "--buildings", "1-6",
+    # in a thread: the bot's event loop keeps running meanwhile (a blocked loop could hold a write transaction of its
+    # own open, the lease's, and the command would wait for SQLite's lock in vain)
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "linli_cli", "community", "create", "北辰示范社区", "--buildings", "1-6",
          "--bot-username", BOT],
         capture_output=True, text=True, env=env, cwd=Path(__file__).resolve().parents[2], timeout=60)
     assert done.returncode == 0, done.stderr
