@@ -212,13 +212,13 @@ async def test_item1_an_update_cut_off_after_its_commit_is_answered_once(db_url:
     app = LinliApp(settings_for(db_url, standin), clock=OffsetClock(), run_scheduler=False)
     gateway = Recorder(slow=0.3 if cut_off == "while sending" else 0.0)
     pipeline = Pipeline(app.core, gateway)  # type: ignore[arg-type]
-    real_sent = updates.sent
+    real_sent = updates.mark_sent
 
     async def slow_mark(uow: Any, *, update_ids: list[int]) -> None:
         await asyncio.sleep(0.3)
         await real_sent(uow, update_ids=update_ids)
 
-    monkeypatch.setattr(updates, "sent", slow_mark)
+    monkeypatch.setattr(updates, "mark_sent", slow_mark)
     work = asyncio.create_task(pipeline.process(_update(45, 304)))
     if cut_off == "while marking":
         await until(lambda: _async(gateway.sent == [304]), what="the answer sent")
@@ -228,7 +228,7 @@ async def test_item1_an_update_cut_off_after_its_commit_is_answered_once(db_url:
     work.cancel()  # the stop's grace ran out
     with pytest.raises(asyncio.CancelledError):
         await work
-    monkeypatch.setattr(updates, "sent", real_sent)
+    monkeypatch.setattr(updates, "mark_sent", real_sent)
     await pipeline.process(_update(45, 304))  # never confirmed: Telegram delivers it again
     assert gateway.sent == [304]  # answered, once
     await app.db.dispose()
