@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     web_host: str = Field(default="127.0.0.1")
     web_port: int = Field(default=8000)
     web_docs: bool = Field(default=False, description="Serve the API description at /docs, /redoc, /openapi.json")
+    web_board: bool = Field(default=True, description="`linli run` serves the public board on WEB_HOST:WEB_PORT")
+    public_url: str = Field(default="", description="The public board's address as people reach it (e.g. "
+                            "https://board.example.org); the bot's /board links to it when set")
+    media_dir: str = Field(default="./data/media", description="Cache of the board's resized project pictures")
     throttle: bool = Field(default=True, description="Per-person and per-group rate limits on what people send")
     needs_per_member: int = Field(default=10, ge=1, description="Needs one member may submit per collection")
     sandbox_port: int = Field(default=8080, description="Port of the sandbox chat page and Bot API stand-in")
