@@ -63,6 +63,7 @@ class LinliApp:
         )
         self.core.throttle = Throttle() if settings.throttle else None
         self.core.needs_per_member = settings.needs_per_member
+        self.core.public_url = settings.public_url
         self.runtime: Runtime | None = None
         self.sender: OutboxSender | None = None
         self.scheduler: Scheduler | None = None

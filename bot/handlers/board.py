@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from bot.core.dispatch import ANYWHERE, Ctx, Router
 from bot.core.i18n import N_, tr
@@ -138,7 +139,11 @@ async def _board(ctx: Ctx) -> None:
     params = b.params()
     buttons: Keyboard = grid([ctx.button(f"{EMOJI[r.colour]} {r.number}. {r.title[:12]}", "bd", "p", r.id)
                               for r in b.rows], 2)
-    ctx.show(board_text(ctx.lang, params), buttons or None)
+    text = board_text(ctx.lang, params)
+    if ctx.core.public_url:  # the public board on the web (LINLI_PUBLIC_URL)
+        url = f"{ctx.core.public_url.rstrip('/')}/c/{quote(community.slug)}"
+        text += "\n\n" + ctx.t("🔗 The board on the web: {url}", url=h(url))
+    ctx.show(text, buttons or None)
 
 
 @router.command("board", where=ANYWHERE, description=N_("The projects board: progress of this year's projects"))
