@@ -13,13 +13,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
 from sqlmodel import col, select
 
 from flows import board as board_flow
+from flows import projects as projects_flow
+from flows.clock import local
 from flows.errors import NotFound
 from flows.projects import Colour
 from storage.db import UnitOfWork
@@ -47,6 +49,21 @@ MAX_PHOTOS = 12  # per kind on a project's page
 
 def year_of(community: Community, now: datetime) -> int:
     return board_flow.board_year(community, now)
+
+
+def _changed_at(community: Community, projects: Sequence[Project], now: datetime, stamps: list[datetime]) -> datetime:
+    """When what a page shows last changed: the newest of its data's stamps, and the moments a colour may have
+    turned without any data changing — the start of the local day (milestones and deadlines pass at midnight)
+    and each project's "no report" moment, when it is past."""
+    moments = list(stamps)
+    today = local(now, community.timezone).replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+    moments.append(today)
+    quiet = projects_flow.stale_after(community)
+    for p in projects:
+        flip = (p.last_report_at or p.created_at) + quiet
+        if flip <= now:
+            moments.append(flip)
+    return max(m for m in moments if m <= now) if any(m <= now for m in moments) else now
 
 
 def _year_bounds(community: Community, year: int) -> tuple[datetime, datetime]:
@@ -160,6 +177,7 @@ class CareStats:
     checks_due: int = 0  # answered or missed
     on_time: int = 0  # answered before any reminder
     incidents: dict[str, int] = field(default_factory=dict)  # outcome ("open" while open) → count
+    changed_at: datetime | None = None  # the newest answer, due check, incident opened or closed
 
     @property
     def on_time_percent(self) -> int | None:
@@ -182,7 +200,7 @@ class CommunityBoard:
     projects: list[ProjectLine]
     care: CareStats
     requests: RequestStats | None  # None: requests are not recorded yet
-    updated_at: datetime | None  # the newest change the page shows (for Last-Modified)
+    updated_at: datetime  # when what the page shows last changed (Last-Modified)
 
     def counts(self) -> Counts:
         got = Counter(p.colour for p in self.projects)
@@ -261,8 +279,15 @@ async def care_stats(uow: UnitOfWork, community: Community, year: int) -> CareSt
         select(Incident.outcome, func.count())
         .where(Incident.community_id == cid, col(Incident.opened_at) >= start, col(Incident.opened_at) < end)
         .group_by(col(Incident.outcome)))).all()}
+    answered, due = (await uow.session.exec(
+        select(func.max(CheckinPrompt.answered_at), func.max(CheckinPrompt.due_at))
+        .where(CheckinPrompt.community_id == cid, col(CheckinPrompt.local_date) >= f"{year}-01-01"))).one()
+    opened, closed = (await uow.session.exec(
+        select(func.max(Incident.opened_at), func.max(Incident.closed_at))
+        .where(Incident.community_id == cid, col(Incident.opened_at) >= start))).one()
+    stamps = [t for t in (answered, due, opened, closed) if t is not None]
     return CareStats(checks_done=done, checks_due=sum(int(n) for _, _, n in checks), on_time=on_time,
-                     incidents=incidents)
+                     incidents=incidents, changed_at=max(stamps) if stamps else None)
 
 
 async def community_board(uow: UnitOfWork, *, slug: str, now: datetime) -> CommunityBoard:
@@ -279,9 +304,12 @@ async def community_board(uow: UnitOfWork, *, slug: str, now: datetime) -> Commu
                                         .where(col(ProjectRating.project_id).in_(ids)))).one()
         if rated is not None:
             latest.append(rated)
+    care = await care_stats(uow, community, year)
+    if care.changed_at is not None:
+        latest.append(care.changed_at)
     return CommunityBoard(slug=community.slug, name=community.name, year=year,
-                          projects=await _lines(uow, projects, now), care=await care_stats(uow, community, year),
-                          requests=None, updated_at=max(latest) if latest else None)
+                          projects=await _lines(uow, projects, now), care=care,
+                          requests=None, updated_at=_changed_at(community, projects, now, latest))
 
 
 # ---------------------------------------------------------------- a project's page
@@ -352,7 +380,8 @@ async def project_page(uow: UnitOfWork, *, slug: str, number: int, now: datetime
         started_at=project.created_at, completed_at=project.completed_at, milestones=steps,
         notes=[Note(r.created_at, r.percent, r.note, by_report.get(r.id or 0, [])[:MAX_PHOTOS]) for r in reports],
         before=[u for k, _, u in photos if k == "before"][:MAX_PHOTOS],
-        after=[u for k, _, u in photos if k == "after"][:MAX_PHOTOS], updated_at=max(stamps))
+        after=[u for k, _, u in photos if k == "after"][:MAX_PHOTOS],
+        updated_at=_changed_at(community, [project], now, stamps))
 
 
 # ---------------------------------------------------------------- pictures

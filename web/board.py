@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -126,7 +126,7 @@ def board_router(board: PublicBoard) -> APIRouter:
         headers = {**SECURITY_HEADERS, "ETag": etag, "Cache-Control": f"public, max-age={PAGE_MAX_AGE}",
                    "Vary": "Accept-Language, Cookie", "Content-Language": "zh-CN" if lang == "zh_CN" else "en"}
         if last_modified is not None:
-            headers["Last-Modified"] = format_datetime(last_modified.replace(microsecond=0), usegmt=True)
+            headers["Last-Modified"] = format_datetime(last_modified.astimezone(UTC).replace(microsecond=0), usegmt=True)
         inm = request.headers.get("if-none-match")
         fresh = _etag_matches(inm, etag) if inm else _not_modified_since(request.headers.get("if-modified-since"),
                                                                           last_modified)
