@@ -117,7 +117,7 @@ class LinliApp:
 
         files = BotFiles(self.settings.bot_token, self.settings.bot_api_url, timeout=self.settings.telegram_call_timeout)
         return PublicBoard(db=self.db, clock=self.clock, media=MediaCache(Path(self.settings.media_dir), files),
-                           public_url=self.settings.public_url)
+                           public_url=self.settings.public_url, cache_seconds=self.settings.board_cache_seconds)
 
     async def _elect(self) -> None:
         """The sender, the scheduler and the long poll run only while this process holds their role

@@ -167,6 +167,7 @@ class ProjectLine:
     likes: int
     rating: float | None
     raters: int
+    rated_at: datetime | None = None  # the newest rating (for Last-Modified)
 
 
 @dataclass(frozen=True)
@@ -245,22 +246,22 @@ async def _lines(uow: UnitOfWork, projects: Sequence[Project], now: datetime) ->
     likes = dict((await uow.session.exec(select(ProjectLike.project_id, func.count())
                                          .where(col(ProjectLike.project_id).in_(ids))
                                          .group_by(col(ProjectLike.project_id)))).all())
-    ratings = {pid: (avg, n) for pid, avg, n in (await uow.session.exec(
-        select(ProjectRating.project_id, func.avg(ProjectRating.stars), func.count())
+    ratings = {pid: (avg, n, at) for pid, avg, n, at in (await uow.session.exec(
+        select(ProjectRating.project_id, func.avg(ProjectRating.stars), func.count(), func.max(ProjectRating.updated_at))
         .where(col(ProjectRating.project_id).in_(ids)).group_by(col(ProjectRating.project_id)))).all()}
     out = []
     for p in projects:
         pid = p.id or 0
         v = verdicts.get(pid)
         nxt = upcoming.get(pid)
-        avg, raters = ratings.get(pid, (None, 0))
+        avg, raters, rated_at = ratings.get(pid, (None, 0, None))
         role, org = roles.get(p.owner_member_id or 0, (None, None))
         out.append(ProjectLine(
             number=p.number, title=p.title, colour=v.colour.value if v else Colour.YELLOW.value,
             reasons=v.reasons if v else (), percent=p.percent, owner_role=role, owner_org=org,
             next_title=nxt[0] if nxt else None, next_due=nxt[1] if nxt else None,
             completed=p.completed_at is not None, likes=int(likes.get(pid, 0)),
-            rating=round(float(avg), 1) if avg is not None else None, raters=int(raters)))
+            rating=round(float(avg), 1) if avg is not None else None, raters=int(raters), rated_at=rated_at))
     return out
 
 
@@ -268,26 +269,23 @@ async def care_stats(uow: UnitOfWork, community: Community, year: int) -> CareSt
     """The year's check-ins and incidents of a community, counted (two queries)."""
     cid = community.id or 0
     checks = (await uow.session.exec(
-        select(CheckinPrompt.status, CheckinPrompt.stage, func.count())
+        select(CheckinPrompt.status, CheckinPrompt.stage, func.count(), func.max(CheckinPrompt.answered_at),
+               func.max(CheckinPrompt.due_at))
         .where(CheckinPrompt.community_id == cid, col(CheckinPrompt.status).in_(("answered", "missed")),
                col(CheckinPrompt.local_date) >= f"{year}-01-01", col(CheckinPrompt.local_date) <= f"{year}-12-31")
         .group_by(col(CheckinPrompt.status), col(CheckinPrompt.stage)))).all()
-    done = sum(int(n) for status, _, n in checks if status == "answered")
-    on_time = sum(int(n) for status, stage, n in checks if status == "answered" and stage == 0)
+    done = sum(int(n) for status, _, n, _, _ in checks if status == "answered")
+    on_time = sum(int(n) for status, stage, n, _, _ in checks if status == "answered" and stage == 0)
     start, end = _year_bounds(community, year)
-    incidents = {(outcome or "open"): int(n) for outcome, n in (await uow.session.exec(
-        select(Incident.outcome, func.count())
+    incidents = (await uow.session.exec(
+        select(Incident.outcome, func.count(), func.max(Incident.opened_at), func.max(Incident.closed_at))
         .where(Incident.community_id == cid, col(Incident.opened_at) >= start, col(Incident.opened_at) < end)
-        .group_by(col(Incident.outcome)))).all()}
-    answered, due = (await uow.session.exec(
-        select(func.max(CheckinPrompt.answered_at), func.max(CheckinPrompt.due_at))
-        .where(CheckinPrompt.community_id == cid, col(CheckinPrompt.local_date) >= f"{year}-01-01"))).one()
-    opened, closed = (await uow.session.exec(
-        select(func.max(Incident.opened_at), func.max(Incident.closed_at))
-        .where(Incident.community_id == cid, col(Incident.opened_at) >= start))).one()
-    stamps = [t for t in (answered, due, opened, closed) if t is not None]
-    return CareStats(checks_done=done, checks_due=sum(int(n) for _, _, n in checks), on_time=on_time,
-                     incidents=incidents, changed_at=max(stamps) if stamps else None)
+        .group_by(col(Incident.outcome)))).all()
+    stamps = [t for row in checks for t in row[3:] if t is not None]
+    stamps += [t for row in incidents for t in row[2:] if t is not None]
+    return CareStats(checks_done=done, checks_due=sum(int(row[2]) for row in checks), on_time=on_time,
+                     incidents={(outcome or "open"): int(n) for outcome, n, _, _ in incidents},
+                     changed_at=max(stamps) if stamps else None)
 
 
 async def community_board(uow: UnitOfWork, *, slug: str, now: datetime) -> CommunityBoard:
@@ -296,19 +294,15 @@ async def community_board(uow: UnitOfWork, *, slug: str, now: datetime) -> Commu
     year = year_of(community, now)
     projects = (await uow.session.exec(select(Project).where(
         Project.community_id == community.id, Project.year == year).order_by(col(Project.number)))).all()
-    ids = [p.id or 0 for p in projects]
     latest = [p.created_at for p in projects] + [p.last_report_at for p in projects if p.last_report_at]
     latest += [p.completed_at for p in projects if p.completed_at] + [p.override_at for p in projects if p.override_at]
-    if ids:
-        rated = (await uow.session.exec(select(func.max(ProjectRating.updated_at))
-                                        .where(col(ProjectRating.project_id).in_(ids)))).one()
-        if rated is not None:
-            latest.append(rated)
+    lines = await _lines(uow, projects, now)
+    latest += [x.rated_at for x in lines if x.rated_at is not None]
     care = await care_stats(uow, community, year)
     if care.changed_at is not None:
         latest.append(care.changed_at)
     return CommunityBoard(slug=community.slug, name=community.name, year=year,
-                          projects=await _lines(uow, projects, now), care=care,
+                          projects=lines, care=care,
                           requests=None, updated_at=_changed_at(community, projects, now, latest))
 
 
@@ -372,8 +366,8 @@ async def project_page(uow: UnitOfWork, *, slug: str, number: int, now: datetime
     reports = (await uow.session.exec(select(ProjectReport).where(ProjectReport.project_id == pid)
                                       .order_by(col(ProjectReport.created_at).desc(), col(ProjectReport.id).desc())
                                       .limit(MAX_REPORTS))).all()
-    stamps = [project.created_at] + [t for t in (project.last_report_at, project.completed_at, project.override_at)
-                                     if t is not None]
+    stamps = [project.created_at] + [t for t in (project.last_report_at, project.completed_at, project.override_at,
+                                                 line.rated_at) if t is not None]
     return ProjectPage(
         community=community.name, slug=community.slug, year=year, line=line, category=project.category,
         deadline=project.deadline, budget_yuan=project.budget_yuan, funding=project.funding,

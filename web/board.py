@@ -9,6 +9,7 @@ says when it last changed, Last-Modified."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
@@ -57,6 +58,7 @@ class PublicBoard:
     clock: Clock
     media: MediaCache
     public_url: str = ""
+    cache_seconds: float = 0.0  # how long a rendered page is kept (LINLI_BOARD_CACHE_SECONDS; 0: rendered each time)
 
 
 class CachedStatic(StaticFiles):
@@ -113,60 +115,114 @@ def _not_modified_since(header: str | None, last_modified: datetime | None) -> b
     return since.tzinfo is not None and last_modified.replace(microsecond=0) <= since
 
 
+@dataclass(frozen=True)
+class Rendered:
+    body: bytes
+    etag: str
+    last_modified: datetime | None
+    status: int
+
+
+class PageCache:
+    """Rendered pages by (path, language), kept `seconds` by the board's clock (0: not kept). The board is public
+    and read-only: a page a few seconds old is fine, and a burst of visitors then costs one rendering."""
+
+    def __init__(self, seconds: float, limit: int = 2000) -> None:
+        self.seconds = seconds
+        self.limit = limit
+        self._pages: dict[tuple[str, str], tuple[datetime, Rendered]] = {}
+
+    def get(self, key: tuple[str, str], now: datetime) -> Rendered | None:
+        if self.seconds <= 0:
+            return None
+        found = self._pages.get(key)
+        if found is None or (now - found[0]).total_seconds() >= self.seconds or now < found[0]:
+            return None
+        return found[1]
+
+    def put(self, key: tuple[str, str], now: datetime, page: Rendered) -> None:
+        if self.seconds <= 0:
+            return
+        if len(self._pages) >= self.limit:
+            self._pages.clear()
+        self._pages[key] = (now, page)
+
+
 def board_router(board: PublicBoard) -> APIRouter:
     env = environment()
     router = APIRouter(include_in_schema=False)
+    cache = PageCache(board.cache_seconds)
+    Producer = Callable[[str], Awaitable[Rendered]]
 
-    def render(request: Request, template: str, *, last_modified: datetime | None = None, status: int = 200,
-               **context: Any) -> Response:
+    def build(lang: str, path: str, template: str, *, last_modified: datetime | None = None, status: int = 200,
+              **context: Any) -> Rendered:
+        body = env.get_template(template).render(**words(lang), path=path, **context).encode()
+        return Rendered(body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"', last_modified, status)
+
+    async def serve(request: Request, produce: Producer) -> Response:
         lang, remember = choose(request.query_params.get("lang"), request.cookies.get(COOKIE),
                                 request.headers.get("accept-language"))
-        body = env.get_template(template).render(**words(lang), path=request.url.path, **context).encode()
-        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-        headers = {**SECURITY_HEADERS, "ETag": etag, "Cache-Control": f"public, max-age={PAGE_MAX_AGE}",
+        key, now = (request.url.path, lang), board.clock.now()
+        page = cache.get(key, now)
+        if page is None:
+            page = await produce(lang)
+            cache.put(key, now, page)
+        headers = {**SECURITY_HEADERS, "ETag": page.etag, "Cache-Control": f"public, max-age={PAGE_MAX_AGE}",
                    "Vary": "Accept-Language, Cookie", "Content-Language": "zh-CN" if lang == "zh_CN" else "en"}
-        if last_modified is not None:
-            headers["Last-Modified"] = format_datetime(last_modified.astimezone(UTC).replace(microsecond=0), usegmt=True)
+        if page.last_modified is not None:
+            headers["Last-Modified"] = format_datetime(page.last_modified.astimezone(UTC).replace(microsecond=0),
+                                                       usegmt=True)
         inm = request.headers.get("if-none-match")
-        fresh = _etag_matches(inm, etag) if inm else _not_modified_since(request.headers.get("if-modified-since"),
-                                                                          last_modified)
+        fresh = _etag_matches(inm, page.etag) if inm else _not_modified_since(
+            request.headers.get("if-modified-since"), page.last_modified)
         response: Response
-        if status == 200 and fresh:
+        if page.status == 200 and fresh:
             response = Response(status_code=304, headers=headers)
         else:
-            response = HTMLResponse(body, status_code=status, headers=headers)
+            response = HTMLResponse(page.body, status_code=page.status, headers=headers)
         if remember:
             response.set_cookie(COOKIE, lang, max_age=COOKIE_MAX_AGE, samesite="lax", httponly=True)
         return response
 
-    def missing(request: Request) -> Response:
-        return render(request, "missing.html", status=404)
+    def missing_page(lang: str, path: str) -> Rendered:
+        return build(lang, path, "missing.html", status=404)
+
+    async def missing(request: Request) -> Response:
+        async def produce(lang: str) -> Rendered:
+            return missing_page(lang, request.url.path)
+        return await serve(request, produce)
 
     @router.get("/")
     async def index(request: Request) -> Response:
-        now = board.clock.now()
-        async with board.db.uow() as uow:
-            lines = await public.communities(uow, now=now)
-        return render(request, "index.html", lines=lines, total=public.district_total(lines),
-                      year=max((x.year for x in lines), default=local(now, "Asia/Shanghai").year))
+        async def produce(lang: str) -> Rendered:
+            now = board.clock.now()
+            async with board.db.uow() as uow:
+                lines = await public.communities(uow, now=now)
+            return build(lang, request.url.path, "index.html", lines=lines, total=public.district_total(lines),
+                         year=max((x.year for x in lines), default=local(now, "Asia/Shanghai").year))
+        return await serve(request, produce)
 
     @router.get("/district")
     async def district(request: Request) -> Response:
-        now = board.clock.now()
-        async with board.db.uow() as uow:
-            lines = await public.communities(uow, now=now)
-        return render(request, "district.html", lines=lines, total=public.district_total(lines),
-                      charts={x.slug: charts.bars(x.counts) for x in lines}, total_chart=charts.share(
-                          public.district_total(lines)),
-                      year=max((x.year for x in lines), default=local(now, "Asia/Shanghai").year))
+        async def produce(lang: str) -> Rendered:
+            now = board.clock.now()
+            async with board.db.uow() as uow:
+                lines = await public.communities(uow, now=now)
+            total = public.district_total(lines)
+            return build(lang, request.url.path, "district.html", lines=lines, total=total,
+                         charts={x.slug: charts.bars(x.counts) for x in lines}, total_chart=charts.share(total),
+                         year=max((x.year for x in lines), default=local(now, "Asia/Shanghai").year))
+        return await serve(request, produce)
 
     async def _community(request: Request, slug: str, template: str) -> Response:
-        async with board.db.uow() as uow:
-            try:
-                b = await public.community_board(uow, slug=slug, now=board.clock.now())
-            except NotFound:
-                return missing(request)
-        return render(request, template, b=b, counts=b.counts(), last_modified=b.updated_at)
+        async def produce(lang: str) -> Rendered:
+            async with board.db.uow() as uow:
+                try:
+                    b = await public.community_board(uow, slug=slug, now=board.clock.now())
+                except NotFound:
+                    return missing_page(lang, request.url.path)
+            return build(lang, request.url.path, template, b=b, counts=b.counts(), last_modified=b.updated_at)
+        return await serve(request, produce)
 
     @router.get("/c/{slug}")
     async def community(request: Request, slug: str) -> Response:
@@ -178,27 +234,30 @@ def board_router(board: PublicBoard) -> APIRouter:
 
     @router.get("/c/{slug}/p/{number}")
     async def project(request: Request, slug: str, number: str) -> Response:
-        if not number.isdigit() or len(number) > 4:
-            return missing(request)
-        async with board.db.uow() as uow:
-            try:
-                page = await public.project_page(uow, slug=slug, number=int(number), now=board.clock.now())
-            except NotFound:
-                return missing(request)
-        return render(request, "project.html", p=page, line=page.line, last_modified=page.updated_at)
+        async def produce(lang: str) -> Rendered:
+            if not number.isdigit() or len(number) > 4:
+                return missing_page(lang, request.url.path)
+            async with board.db.uow() as uow:
+                try:
+                    page = await public.project_page(uow, slug=slug, number=int(number), now=board.clock.now())
+                except NotFound:
+                    return missing_page(lang, request.url.path)
+            return build(lang, request.url.path, "project.html", p=page, line=page.line,
+                         last_modified=page.updated_at)
+        return await serve(request, produce)
 
     @router.get("/media/{name}")
     async def media(request: Request, name: str) -> Response:
         media_id = name.removesuffix(".jpg")
         if not name.endswith(".jpg") or not board.media.valid(media_id):
-            return missing(request)
+            return await missing(request)
         async with board.db.uow() as uow:
             file_id = await public.public_photo(uow, media_id)
         if file_id is None:
-            return missing(request)
+            return await missing(request)
         path = await board.media.get(media_id, file_id)
         if path is None:
-            return missing(request)
+            return await missing(request)
         return FileResponse(path, media_type="image/jpeg", headers={
             "Cache-Control": f"public, max-age={MEDIA_MAX_AGE}, immutable", "X-Content-Type-Options": "nosniff"})
 

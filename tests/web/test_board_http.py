@@ -255,3 +255,27 @@ async def test_item5_no_personal_data_on_any_page(site: Site) -> None:
         community = await community_by_slug(uow, site.demo.slug)
         rows = (await board_flow.board(uow, community=community, now=NOW - timedelta(0))).rows
     assert {r.owner for r in rows} & set(site.demo.secrets)
+
+
+async def test_item4_rendered_pages_are_kept_for_the_cache_time(db: Database, tmp_path: Path) -> None:
+    demo = await seed(db)
+    clock = FixedClock(NOW)
+    board = PublicBoard(db, clock, MediaCache(tmp_path / "media", None), cache_seconds=10)
+    app = create_app(Settings(_env_file=None), board=board)  # type: ignore[call-arg]
+    url = f"/c/{demo.slug}"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://board.test") as client:
+        first = await client.get(url)
+        english = await client.get(url, headers={"Accept-Language": "en"})
+        assert "Livelihood projects" in english.text  # kept per language
+        async with db.uow() as uow:
+            p = (await uow.session.exec(select(Project).where(Project.number == 2))).one()
+            p.title = "新的标题"
+            uow.session.add(p)
+            await uow.commit()
+        clock.set(NOW + timedelta(seconds=9))
+        kept = await client.get(url)
+        assert kept.headers["etag"] == first.headers["etag"] and "新的标题" not in kept.text
+        assert (await client.get(url, headers={"If-None-Match": first.headers["etag"]})).status_code == 304
+        clock.set(NOW + timedelta(seconds=10))
+        fresh = await client.get(url)
+        assert "新的标题" in fresh.text and fresh.headers["etag"] != first.headers["etag"]
