@@ -192,12 +192,22 @@ def board_router(board: PublicBoard) -> APIRouter:
             return missing_page(lang, request.url.path)
         return await serve(request, produce)
 
+    overview: dict[str, Any] = {}  # the district's lines, shared by / and /district in both languages
+
+    async def communities(now: datetime) -> list[public.CommunityLine]:
+        at = overview.get("at")
+        if board.cache_seconds > 0 and at is not None and 0 <= (now - at).total_seconds() < board.cache_seconds:
+            return list(overview["lines"])
+        async with board.db.uow() as uow:
+            lines = await public.communities(uow, now=now)
+        overview.update(at=now, lines=lines)
+        return lines
+
     @router.get("/")
     async def index(request: Request) -> Response:
         async def produce(lang: str) -> Rendered:
             now = board.clock.now()
-            async with board.db.uow() as uow:
-                lines = await public.communities(uow, now=now)
+            lines = await communities(now)
             return build(lang, request.url.path, "index.html", lines=lines, total=public.district_total(lines),
                          year=max((x.year for x in lines), default=local(now, "Asia/Shanghai").year))
         return await serve(request, produce)
@@ -206,8 +216,7 @@ def board_router(board: PublicBoard) -> APIRouter:
     async def district(request: Request) -> Response:
         async def produce(lang: str) -> Rendered:
             now = board.clock.now()
-            async with board.db.uow() as uow:
-                lines = await public.communities(uow, now=now)
+            lines = await communities(now)
             total = public.district_total(lines)
             return build(lang, request.url.path, "district.html", lines=lines, total=total,
                          charts={x.slug: charts.bars(x.counts) for x in lines}, total_chart=charts.share(total),

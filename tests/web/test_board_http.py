@@ -19,7 +19,7 @@ from sqlmodel import select
 from bot.config import Settings
 from flows.clock import FixedClock
 from storage.db import Database
-from storage.models import Need, Project, ProjectRating, ProjectReport
+from storage.models import Community, Need, Project, ProjectRating, ProjectReport
 from tests.web.board_world import NOW, Demo, jpeg, seed
 from web.app import create_app
 from web.board import PublicBoard
@@ -265,17 +265,24 @@ async def test_item4_rendered_pages_are_kept_for_the_cache_time(db: Database, tm
     url = f"/c/{demo.slug}"
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://board.test") as client:
         first = await client.get(url)
+        assert "北辰示范社区" in (await client.get("/")).text
         english = await client.get(url, headers={"Accept-Language": "en"})
         assert "Livelihood projects" in english.text  # kept per language
         async with db.uow() as uow:
             p = (await uow.session.exec(select(Project).where(Project.number == 2))).one()
             p.title = "新的标题"
-            uow.session.add(p)
+            c = await uow.session.get(Community, p.community_id)
+            assert c is not None
+            c.name = "新名字社区"
+            uow.session.add_all([p, c])
             await uow.commit()
         clock.set(NOW + timedelta(seconds=9))
+        # the district's figures are read once for / and /district, in either language, within the time
+        assert "北辰示范社区" in (await client.get("/district", headers={"Accept-Language": "en"})).text
         kept = await client.get(url)
         assert kept.headers["etag"] == first.headers["etag"] and "新的标题" not in kept.text
         assert (await client.get(url, headers={"If-None-Match": first.headers["etag"]})).status_code == 304
         clock.set(NOW + timedelta(seconds=10))
         fresh = await client.get(url)
         assert "新的标题" in fresh.text and fresh.headers["etag"] != first.headers["etag"]
+        assert "新名字社区" in (await client.get("/district")).text
