@@ -20,6 +20,7 @@ ROLE_NAMES = {
     "enthusiast": N_("building enthusiast"),
     "grid_worker": N_("grid worker"),
     "committee": N_("committee member"),
+    "handler": N_("request handler"),
     "admin": N_("community admin"),
     "district_admin": N_("district admin"),
 }
@@ -49,7 +50,7 @@ def role_name(lang: str, role: str, org: str | None = None) -> str:
 
 def roles_list(lang: str, roles: tuple[str, ...] | list[str], org: str | None = None) -> str:
     sep = "、" if lang.startswith("zh") else ", "
-    return sep.join(role_name(lang, r, org if r == "committee" else None) for r in roles)
+    return sep.join(role_name(lang, r, org if r in ("committee", "handler") else None) for r in roles)
 
 
 def purpose_name(lang: str, purpose: str, building: str | None = None) -> str:

@@ -24,6 +24,7 @@ from bot.app import LinliApp, wait_for_signal
 from bot.config import Settings
 from bot.core.dispatch import PRIVATE, Ctx, Router
 from bot.core.i18n import N_
+from bot.sandbox_requests import report_fresh, seed_requests
 from bot.standin.client import StandInClient
 from bot.standin.server import StandIn
 from flows import care, membership, needs
@@ -192,6 +193,9 @@ async def seed_database(db: Database, clock: Clock, sealer: Sealer | None = None
                        "backup": str(member_ids[10008])}
                 await care.import_row(uow, community=community, sealer=sealer, row=row, now=now, notify=False)
         await _seed_needs(uow, users=users, member_ids=member_ids, now=now)
+        await seed_requests(uow, users=users, buildings=by_label, now=now)
+        await _forget_notices(uow, community.id or 0)
+        await report_fresh(uow, users=users, buildings=by_label, now=now)
         await uow.commit()
 
 
@@ -210,9 +214,12 @@ async def _seed_needs(uow: UnitOfWork, *, users: dict[int, User], member_ids: di
                 await needs.support(uow, actor=await actor_of(tg_id), need_id=need.id or 0, now=now)
         if title is not None:
             await needs.promote(uow, actor=admin, need_id=need.id or 0, title=title, now=now)
-    # the demo's past: nobody is told about it now (the notices of opening and promoting are not sent)
+
+
+async def _forget_notices(uow: UnitOfWork, community_id: int) -> None:
+    """The demo's past: nobody is told about it now (its notices — needs opened and promoted, requests'
+    steps — are not sent)."""
     await uow.session.flush()
-    community_id = admin.member.community_id if admin.member else 0
     await uow.session.execute(delete(OutboxMessage).where(col(OutboxMessage.community_id) == community_id))
 
 

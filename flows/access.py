@@ -130,7 +130,7 @@ async def _unpair(uow: UnitOfWork, *, community: Community, member: Member, acto
         if not p.active:
             continue  # off the ledger: nobody to tell, nobody to pair
         if was == "primary" and p.primary_volunteer_id is not None:  # the backup takes over, and is told so
-            await care.tell_volunteers(uow, p, "care_paired", now)
+            await care.tell_volunteers(uow, p, care.CarePaired, now)
         place = {"alias": p.alias, "room": p.room, "building": labels[p.building_id], "person_id": p.id}
         workers = [w.id for w in await grid_workers_of(uow, community_id=community.id, building_id=p.building_id)]
         for wid in workers or await admins_of(uow, community_id=community.id):
@@ -139,10 +139,10 @@ async def _unpair(uow: UnitOfWork, *, community: Community, member: Member, acto
         row = await membership.person(uow, member_id=wid)
         if row is None:
             continue
-        outbox.notify(uow, tg_chat_id=row[1].tg_id, notice="care_needs_volunteer", now=now,
-                      lang=row[1].language or community.locale, community_id=community.id,
-                      recipient_user_id=row[1].id, name=member.display_name, member_id=member.id, items=items[:30],
-                      more=max(0, len(items) - 30))
+        outbox.notify(uow, tg_chat_id=row[1].tg_id, now=now, lang=row[1].language or community.locale,
+                      community_id=community.id, recipient_user_id=row[1].id,
+                      notice=care.CareNeedsVolunteer(name=member.display_name, member_id=member.id or 0,
+                                                     items=items[:30], more=max(0, len(items) - 30)))
     return unpaired
 
 

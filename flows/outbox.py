@@ -14,7 +14,8 @@ A row with a dedupe key is kept, stripped of its payload, because the key is wha
 going out twice (the monthly board, reminders "once per week", incident alerts): the unique index
 keeps refusing a second row with that key, and the flows that look keys up first (board._taken,
 needs.remind, projects.due) still find it. What stays of its payload is the notice's name and
-language (checkins._alerted answers in the language an alert was sent in), never its parameters. A row a
+language, never its parameters (who was alerted about an item is kept apart, in flows/ladder.py's alert rows,
+so retention never changes an escalation). A row a
 board or comparison post points at (ProjectPost.outbox_id) is kept the same way.
 
 Sending (bot/outbox.py drives these): `heads` lists the rows that may go now — a chat's first unsent row

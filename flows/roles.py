@@ -16,6 +16,7 @@ class Role(StrEnum):
     ENTHUSIAST = "enthusiast"
     GRID_WORKER = "grid_worker"
     COMMITTEE = "committee"
+    HANDLER = "handler"  # 承办人: works the requests assigned to their organisation (F-7)
     ADMIN = "admin"
     DISTRICT_ADMIN = "district_admin"
 
@@ -47,6 +48,9 @@ class Perm(StrEnum):
     VOTE = "vote"  # vote on the representatives' ballot (居民代表)
     POLL = "poll"  # put quick polls to groups
     PROJECTS = "projects"  # manage the year's projects: owners, deadlines, milestones, budget, colour override
+    REQUESTS_ASSESS = "requests_assess"  # joint assessment of requests: assign to an organisation, merge, reject
+    REQUESTS_HANDLE = "requests_handle"  # accept, report progress on and resolve requests of one's organisation
+    REQUESTS_SETUP = "requests_setup"  # the community's organisations for requests and its routing rules (admins)
 
 
 class Purpose(StrEnum):
@@ -66,7 +70,8 @@ PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.REPRESENTATIVE: frozenset({Perm.VOTE}),
     Role.VOLUNTEER: frozenset({Perm.CHECK}),
     Role.ENTHUSIAST: frozenset(),
-    Role.COMMITTEE: frozenset(),
+    Role.COMMITTEE: frozenset({Perm.REQUESTS_ASSESS}),
+    Role.HANDLER: frozenset({Perm.REQUESTS_HANDLE}),
     Role.GRID_WORKER: frozenset(_STAFF),
     Role.ADMIN: frozenset(_ADMIN),
     Role.DISTRICT_ADMIN: frozenset(_ADMIN),
@@ -80,7 +85,7 @@ INVITABLE_BY: dict[Role, frozenset[Role]] = {
 }
 
 #: Roles that need an organisation.
-NEEDS_ORG = frozenset({Role.COMMITTEE})
+NEEDS_ORG = frozenset({Role.COMMITTEE, Role.HANDLER})
 
 
 #: What people type for a role or an organisation, in either language.
@@ -88,6 +93,7 @@ ROLE_ALIASES: dict[str, Role] = {
     "居民": Role.RESIDENT, "居民代表": Role.REPRESENTATIVE, "代表": Role.REPRESENTATIVE, "rep": Role.REPRESENTATIVE,
     "志愿者": Role.VOLUNTEER, "党员": Role.VOLUNTEER, "楼门热心人": Role.ENTHUSIAST, "热心人": Role.ENTHUSIAST,
     "网格员": Role.GRID_WORKER, "grid": Role.GRID_WORKER, "委员": Role.COMMITTEE, "多委成员": Role.COMMITTEE,
+    "承办人": Role.HANDLER, "处置人": Role.HANDLER,
     "管理员": Role.ADMIN, "社区党组织": Role.ADMIN, "区级管理员": Role.DISTRICT_ADMIN,
 }
 ORG_ALIASES: dict[str, Org] = {

@@ -15,7 +15,18 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.handlers import board as board_notices
-from flows import ballot, board, checkins, conversation, needs, opendays, outbox, projects, updates
+from flows import (
+    ballot,
+    board,
+    checkins,
+    conversation,
+    needs,
+    opendays,
+    outbox,
+    projects,
+    request_work,
+    updates,
+)
 from flows.clock import Clock
 from storage.db import Database, UnitOfWork
 from storage.migrate import sync_url
@@ -84,6 +95,7 @@ DUE: dict[str, Callable[[UnitOfWork, datetime], Awaitable[Any]]] = {
     "board_tick": lambda uow, now: board.due(uow, now=now),  # the monthly board, the weekly/monthly digests
     "projects_tick": lambda uow, now: projects.due(uow, now=now),  # owners who did not report last month
     "opendays_tick": lambda uow, now: opendays.due(uow, now=now),  # open-day reminders and feedback prompts
+    "requests_tick": lambda uow, now: request_work.due(uow, now=now),  # unanswered resolutions close as 默认满意
 }
 
 
@@ -153,6 +165,11 @@ async def projects_tick(db: Database, clock: Clock, on_outbox: Callable[[], None
     return int(await _run(db, clock, "project reminders", DUE["projects_tick"], on_outbox, _any))
 
 
+async def requests_tick(db: Database, clock: Clock, on_outbox: Callable[[], None] | None = None) -> int:
+    """Requests: close resolutions the reporters did not answer in 3 days as 默认满意 (once each)."""
+    return int(await _run(db, clock, "requests", DUE["requests_tick"], on_outbox, _any))
+
+
 async def opendays_tick(db: Database, clock: Clock, on_outbox: Callable[[], None] | None = None) -> opendays.Due:
     """Open days: remind the experience officers the day before, ask for their feedback after (once each)."""
     result: opendays.Due = await _run(db, clock, "open days", DUE["opendays_tick"], on_outbox, _any)
@@ -169,6 +186,7 @@ TICKS: dict[str, tuple[Callable[..., Awaitable[Any]], float | None, float]] = {
     "board_tick": (board_tick, 600, 600),
     "projects_tick": (projects_tick, 600, 600),
     "opendays_tick": (opendays_tick, 600, 600),
+    "requests_tick": (requests_tick, None, 60),  # the clocks climb within a minute of falling due
 }
 
 # APScheduler stores jobs by reference to module-level functions: each resolves its

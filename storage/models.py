@@ -618,3 +618,13 @@ class RoleLease(SQLModel, table=True):
     since: datetime = _ts()
     heartbeat: datetime = _ts()
     expires_at: datetime = _ts()
+
+
+# the deadline ladder's table lives in its own module (this one is long enough); importing it here registers it
+from storage.models_ladder import LadderAlert  # noqa: E402, F401
+
+# ---------------------------------------------------------------- closed-loop requests (F-7): their own module
+from storage.models_requests import Request as Request  # noqa: E402
+from storage.models_requests import RequestEvent as RequestEvent  # noqa: E402
+from storage.models_requests import RequestNumber as RequestNumber  # noqa: E402
+from storage.models_requests import RequestReporter as RequestReporter  # noqa: E402

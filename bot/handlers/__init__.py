@@ -10,12 +10,15 @@ from bot.handlers import (
     ballot,
     board,
     care,
+    care_pairing,
     checkins,
     groups,
     needs,
     opendays,
     polls,
     projects,
+    request_work,
+    requests,
     roles,
     start,
     voting,
@@ -26,8 +29,8 @@ from flows.errors import FlowError, NotRegistered
 
 __all__ = ["FALLBACKS", "build_notices", "build_router", "report_error"]
 
-FEATURES: tuple[ModuleType, ...] = (start, roles, groups, care, checkins, needs, ballot, voting, polls, projects,
-                                    board, acceptance, opendays)
+FEATURES: tuple[ModuleType, ...] = (start, roles, groups, care, care_pairing, checkins, needs, ballot, voting, polls,
+                                    projects, board, acceptance, opendays, requests, request_work)
 
 
 def build_router() -> Router:

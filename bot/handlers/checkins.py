@@ -168,15 +168,15 @@ def _n_thanks(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
 
 
 NOTICES = {
-    "ck_prompt": _n_prompt,
-    "ck_missed": _n_missed,
-    "ci_alert": _n_alert,
-    "ck_group_alert": _n_group_alert,
-    "ci_taken": _n_taken,
-    "ci_closed": _n_closed,
-    "ci_closed_group": _n_closed_group,
-    "ck_welcome_back": _n_welcome,
-    "ck_thanks": _n_thanks,
+    checkins.CheckPrompt.kind: _n_prompt,
+    checkins.ChecksMissed.kind: _n_missed,
+    checkins.IncidentAlert.kind: _n_alert,
+    checkins.GroupAlert.kind: _n_group_alert,
+    checkins.IncidentTaken.kind: _n_taken,
+    checkins.IncidentClosed.kind: _n_closed,
+    checkins.IncidentClosedGroup.kind: _n_closed_group,
+    checkins.WelcomeBack.kind: _n_welcome,
+    checkins.WeeklyThanks.kind: _n_thanks,
 }
 
 

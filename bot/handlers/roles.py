@@ -50,7 +50,8 @@ async def invite_press(ctx: Ctx) -> None:
     if role in NEEDS_ORG and org is None:
         ctx.actor.require(Perm.INVITE)
         buttons = grid([ctx.button(ctx.t(ORG_NAMES[o.value]), "iv", role.value, o.value) for o in Org], 2)
-        ctx.edit(ctx.t("Which organisation is the committee member from?"), buttons)
+        ctx.edit(ctx.t("Which organisation does the request handler work for?") if role is Role.HANDLER
+                 else ctx.t("Which organisation is the committee member from?"), buttons)
         return
     await _make_invite(ctx, role, org)
 

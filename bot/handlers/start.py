@@ -38,6 +38,9 @@ async def start(ctx: Ctx) -> None:
     elif payload == "need" and ctx.actor.member is not None:
         from bot.handlers.needs import from_link  # the groups' "submit a need" link
         await from_link(ctx)
+    elif payload == "report" and ctx.actor.member is not None:
+        from bot.handlers.requests import from_link as report_link  # the groups' "continue the report" link
+        await report_link(ctx)
     elif payload.startswith("rate_") and ctx.actor.member is not None:
         from bot.handlers.acceptance import from_link as rate_link  # the comparison post's ⭐ link
         await rate_link(ctx, payload)

@@ -1,13 +1,13 @@
 """public board: project pictures are looked up by their file_unique_id (/media/<id>.jpg)
 
 Revision ID: 0020
-Revises: 0012
+Revises: 0017
 Create Date: 2026-12-06 23:50:00.000000
 """
 from alembic import op
 
 revision = '0020'
-down_revision = '0012'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 

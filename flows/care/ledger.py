@@ -1,34 +1,30 @@
-"""The care ledger (重点人员关爱台账): grids, key persons, pairing with volunteers, import.
+"""The care ledger: checking input, who may see and change what, the views, the ledger itself, leaving it.
 
-Who may do what: admins set up grids; the grid worker of a building and admins register, edit
-and read the key persons of that building (name, contact and notes sealed at rest, opened only
-for them, every read and change audited); paired volunteers see alias, room and building only.
 Audit entries and queued notices carry person ids and aliases, never names."""
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, or_, update
 from sqlmodel import col, select
 
 from flows import audit, membership, outbox
+from flows.care.notices import CareClosed, CarePaired
+from flows.checkins.settings import Status
 from flows.errors import Forbidden, Invalid, NotFound
-from flows.membership import Actor, parse_building_range
+from flows.membership import Actor
 from flows.paging import Page, clamp
 from flows.places import is_grid_worker_of
 from flows.roles import Perm, Role
 from storage.crypto import Sealer
 from storage.db import UnitOfWork
-from storage.models import Building, CheckinPrompt, Community, Grid, KeyPerson, Member, RoleGrant, User
+from storage.models import Building, CheckinPrompt, Community, KeyPerson, Member, User
 
 GROUPS = ("solitary", "empty_nest", "disabled", "low_income", "very_old")
 SERVICES = ("medical", "cleaning", "mobility", "emergency")
@@ -377,11 +373,12 @@ async def close_person(uow: UnitOfWork, *, actor: Actor, person_id: int, reason:
     person.updated_at = now
     uow.session.add(person)
     await uow.session.exec(update(CheckinPrompt).where(  # type: ignore[call-overload]
-        col(CheckinPrompt.person_id) == person.id, col(CheckinPrompt.status).in_(("scheduled", "pending")))
-        .values(status="cancelled", next_action_at=None))
+        col(CheckinPrompt.person_id) == person.id,
+        col(CheckinPrompt.status).in_((Status.SCHEDULED.value, Status.PENDING.value)))
+        .values(status=Status.CANCELLED.value, next_action_at=None))
     audit.record(uow, action="person.close", now=now, community_id=person.community_id, actor_user_id=actor.user.id,
                  subject_type="person", subject_id=person.id, reason=reason)
-    await tell_volunteers(uow, person, "care_closed", now)
+    await tell_volunteers(uow, person, CareClosed, now)
     return person
 
 
@@ -395,11 +392,12 @@ async def reopen_person(uow: UnitOfWork, *, actor: Actor, person_id: int, now: d
     uow.session.add(person)
     audit.record(uow, action="person.reopen", now=now, community_id=person.community_id,
                  actor_user_id=actor.user.id, subject_type="person", subject_id=person.id)
-    await tell_volunteers(uow, person, "care_paired", now)
+    await tell_volunteers(uow, person, CarePaired, now)
     return person
 
 
-async def tell_volunteers(uow: UnitOfWork, person: KeyPerson, notice: str, now: datetime) -> None:
+async def tell_volunteers(uow: UnitOfWork, person: KeyPerson, notice: type[CarePaired | CareClosed],
+                          now: datetime) -> None:
     """Tell the person's paired volunteers (alias, room, building and their part: primary or backup)."""
     community = await uow.session.get(Community, person.community_id)
     assert community is not None
@@ -408,259 +406,10 @@ async def tell_volunteers(uow: UnitOfWork, person: KeyPerson, notice: str, now: 
         row = await membership.person(uow, member_id=member_id) if member_id else None
         if row is not None:
             user = row[1]
-            outbox.notify(uow, tg_chat_id=user.tg_id, notice=notice, lang=user.language or community.locale, now=now,
-                          community_id=community.id, recipient_user_id=user.id, alias=person.alias, room=person.room,
-                          building=label, role=role, person_id=person.id)
-
-
-# ---------------------------------------------------------------- pairing
-
-
-async def _is_volunteer(uow: UnitOfWork, member_id: int) -> bool:
-    row = (await uow.session.exec(select(RoleGrant.id).where(
-        RoleGrant.member_id == member_id, RoleGrant.role == Role.VOLUNTEER.value,
-        col(RoleGrant.revoked_at).is_(None)))).first()
-    return row is not None
-
-
-async def list_volunteers(uow: UnitOfWork, *, actor: Actor, page: int = 1, size: int = 8,
-                          exclude: int | None = None) -> Page[Volunteer]:
-    me = actor.require(Perm.PAIR)
-    has_role = select(RoleGrant.member_id).where(RoleGrant.role == Role.VOLUNTEER.value,
-                                                 col(RoleGrant.revoked_at).is_(None))
-    where: list[Any] = [Member.community_id == me.community_id, col(Member.id).in_(has_role)]
-    if exclude is not None:
-        where.append(col(Member.id) != exclude)
-    total = (await uow.session.exec(select(func.count()).select_from(Member).where(*where))).one()
-    page, pages, offset = clamp(page, total, size)
-    rows = (await uow.session.exec(
-        select(Member, User).join(User, col(User.id) == col(Member.user_id)).where(*where)
-        .order_by(col(Member.id)).offset(offset).limit(size))).all()
-    items = [Volunteer(member_id=m.id or 0, name=m.display_name or u.first_name) for m, u in rows]
-    return Page(items=items, page=page, pages=pages, total=total)
-
-
-async def _check_volunteer(uow: UnitOfWork, community_id: int, member_id: int, which: str) -> tuple[Member, User]:
-    row = (await uow.session.exec(
-        select(Member, User).join(User, col(User.id) == col(Member.user_id)).where(Member.id == member_id))).first()
-    if row is None or row[0].community_id != community_id:
-        raise NotFound("member", member_id)
-    if not await _is_volunteer(uow, member_id):
-        raise Invalid(which, "not_volunteer", member_id=member_id)
-    return row[0], row[1]
-
-
-async def _set_pair(uow: UnitOfWork, *, community: Community, person: KeyPerson, primary_id: int,
-                    backup_id: int | None, actor_user_id: int | None, action: str, now: datetime,
-                    notify: bool = True) -> None:
-    if backup_id is not None and primary_id == backup_id:
-        raise Invalid("backup", "same")
-    assert community.id is not None
-    people = [(await _check_volunteer(uow, community.id, primary_id, "primary"), "primary")]
-    if backup_id is not None:
-        people.append((await _check_volunteer(uow, community.id, backup_id, "backup"), "backup"))
-    before = (person.primary_volunteer_id, person.backup_volunteer_id)
-    person.primary_volunteer_id, person.backup_volunteer_id = primary_id, backup_id
-    person.updated_at = now
-    uow.session.add(person)
-    audit.record(uow, action=action, now=now, community_id=community.id, actor_user_id=actor_user_id,
-                 subject_type="person", subject_id=person.id, primary=primary_id, backup=backup_id)
-    label = await _label(uow, person.building_id)
-    for ((member, user), role) in people if notify else []:
-        if member.id in before and before[0 if role == "primary" else 1] == member.id:
-            continue  # unchanged: no news for them
-        outbox.notify(uow, tg_chat_id=user.tg_id, notice="care_paired", lang=user.language or community.locale,
-                      now=now, community_id=community.id, recipient_user_id=user.id, alias=person.alias,
-                      room=person.room, building=label, role=role, person_id=person.id)
-    for old in sorted({m for m in before if m is not None} - {primary_id, backup_id}) if notify else []:
-        row = (await uow.session.exec(
-            select(Member, User).join(User, col(User.id) == col(Member.user_id)).where(Member.id == old))).first()
-        if row is not None:  # no longer looking after this person: tell them, so they stop checking
-            outbox.notify(uow, tg_chat_id=row[1].tg_id, notice="care_unpaired", now=now, community_id=community.id,
-                          lang=row[1].language or community.locale, recipient_user_id=row[1].id,
-                          alias=person.alias, room=person.room, building=label, person_id=person.id)
-
-
-async def pair(uow: UnitOfWork, *, actor: Actor, person_id: int, primary_id: int, backup_id: int | None,
-               now: datetime) -> KeyPerson:
-    """Pair a person with a primary and a backup volunteer; both are told (alias and room only)."""
-    person = await _person(uow, actor=actor, person_id=person_id, perm=Perm.PAIR)
-    assert actor.community is not None
-    await _set_pair(uow, community=actor.community, person=person, primary_id=primary_id, backup_id=backup_id,
-                    actor_user_id=actor.user.id, action="pair.set", now=now)
-    return person
-
-
-async def my_persons(uow: UnitOfWork, *, actor: Actor, now: datetime) -> list[PersonLine]:
-    """A volunteer's persons, as primary first, then as backup: alias, room, building, colour."""
-    me = actor.require(Perm.CHECK)
-    rows = (await uow.session.exec(
-        select(KeyPerson, Building).join(Building, col(Building.id) == col(KeyPerson.building_id), isouter=True)
-        .where(KeyPerson.community_id == me.community_id, col(KeyPerson.active).is_(True),
-               or_(col(KeyPerson.primary_volunteer_id) == me.id, col(KeyPerson.backup_volunteer_id) == me.id))
-        .order_by(col(Building.sort_key), col(KeyPerson.room), col(KeyPerson.id)))).all()
-    lines = _lines(rows, me.id)
-    lines.sort(key=lambda x: not x.as_primary)
-    if lines:
-        audit.record(uow, action="person.read", now=now, community_id=me.community_id, actor_user_id=actor.user.id,
-                     via="mine", person_ids=[x.id for x in lines])
-    return lines
-
-
-# ---------------------------------------------------------------- grids
-
-
-@dataclass(frozen=True)
-class GridView:
-    id: int
-    name: str
-    buildings: tuple[str, ...]
-    worker: Volunteer | None
-
-
-async def _grid_view(uow: UnitOfWork, grid: Grid) -> GridView:
-    labels = (await uow.session.exec(select(Building.label).where(Building.grid_id == grid.id)
-                                     .order_by(col(Building.sort_key), col(Building.id)))).all()
-    return GridView(id=grid.id or 0, name=grid.name, buildings=tuple(labels),
-                    worker=await _volunteer(uow, grid.worker_member_id))
-
-
-async def set_grid(uow: UnitOfWork, *, actor: Actor, name: str, buildings: str, now: datetime) -> GridView:
-    """Create the grid (or find it by name) and put these buildings in it."""
-    me = actor.require(Perm.GRIDS)
-    name = clean("grid", name)
-    labels = parse_building_range(buildings)
-    if not labels:
-        raise Invalid("buildings", "empty")
-    found: list[Building] = []
-    for label in labels:
-        b = (await uow.session.exec(select(Building).where(Building.community_id == me.community_id,
-                                                           Building.label == label))).first()
-        if b is None:
-            raise NotFound("building", label)
-        found.append(b)
-    grid = (await uow.session.exec(select(Grid).where(Grid.community_id == me.community_id,
-                                                      Grid.name == name))).first()
-    if grid is None:
-        grid = Grid(community_id=me.community_id, name=name)
-        uow.session.add(grid)
-        await uow.session.flush()
-    for b in found:
-        b.grid_id = grid.id
-        uow.session.add(b)
-    await uow.session.flush()
-    audit.record(uow, action="grid.set", now=now, community_id=me.community_id, actor_user_id=actor.user.id,
-                 subject_type="grid", subject_id=grid.id, buildings=[b.label for b in found])
-    return await _grid_view(uow, grid)
-
-
-async def set_grid_worker(uow: UnitOfWork, *, actor: Actor, name: str, member_id: int, now: datetime) -> GridView:
-    me = actor.require(Perm.GRIDS)
-    grid = (await uow.session.exec(select(Grid).where(Grid.community_id == me.community_id,
-                                                      Grid.name == name.strip()))).first()
-    if grid is None:
-        raise NotFound("grid", name[:60])
-    member = await uow.session.get(Member, member_id)
-    if member is None or member.community_id != me.community_id:
-        raise NotFound("member", member_id)
-    held = (await uow.session.exec(select(RoleGrant.id).where(
-        RoleGrant.member_id == member_id, RoleGrant.role == Role.GRID_WORKER.value,
-        col(RoleGrant.revoked_at).is_(None)))).first()
-    if held is None:
-        raise Invalid("member", "not_grid_worker", member_id=member_id)
-    grid.worker_member_id = member_id
-    uow.session.add(grid)
-    await uow.session.flush()
-    audit.record(uow, action="grid.worker", now=now, community_id=me.community_id, actor_user_id=actor.user.id,
-                 subject_type="grid", subject_id=grid.id, worker=member_id)
-    return await _grid_view(uow, grid)
-
-
-async def list_grids(uow: UnitOfWork, *, actor: Actor) -> list[GridView]:
-    me = actor.require(Perm.GRIDS)
-    grids = (await uow.session.exec(select(Grid).where(Grid.community_id == me.community_id)
-                                    .order_by(col(Grid.id)))).all()
-    return [await _grid_view(uow, g) for g in grids]
-
-
-# ---------------------------------------------------------------- import (command line)
-
-COLUMNS = ("building", "room", "alias", "name", "groups", "risk", "services", "contact", "notes", "primary",
-           "backup")
-HEADER_ALIASES = {"楼栋": "building", "楼": "building", "房间": "room", "房号": "room", "称呼": "alias",
-                  "别名": "alias", "姓名": "name", "类别": "groups", "人群": "groups", "风险": "risk",
-                  "服务": "services", "紧急联系人": "contact", "联系人": "contact", "备注": "notes",
-                  "结对志愿者": "primary", "备用志愿者": "backup"}
-
-
-def read_table(path: Path) -> list[tuple[int, dict[str, str]]]:
-    """Rows of a CSV (UTF-8, header) or XLSX file as (line number, {column: text})."""
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        from openpyxl import load_workbook
-
-        book = load_workbook(path, read_only=True, data_only=True)
-        sheet = book.worksheets[0]
-        raw = [(i, ["" if v is None else str(v) for v in row])
-               for i, row in enumerate(sheet.iter_rows(values_only=True), start=1)]
-        book.close()
-    else:
-        text = path.read_text(encoding="utf-8-sig")
-        reader = csv.reader(io.StringIO(text))
-        raw = [(reader.line_num, row) for row in reader]
-    if not raw:
-        return []
-    header = [HEADER_ALIASES.get(h.strip(), h.strip().lower()) for h in raw[0][1]]
-    out = []
-    for line, row in raw[1:]:
-        if not any(c.strip() for c in row):
-            continue
-        out.append((line, {h: (row[i] if i < len(row) else "").strip() for i, h in enumerate(header) if h}))
-    return out
-
-
-async def import_row(uow: UnitOfWork, *, community: Community, sealer: Sealer, row: dict[str, str],
-                     now: datetime, notify: bool = True) -> KeyPerson:
-    """One row of an import file, checked by the same rules as /person add; raises before writing.
-    The paired volunteers are told, unless `notify` is off (demo data)."""
-    assert community.id is not None
-    label = (row.get("building") or "").strip()
-    if not label:
-        raise Invalid("building", "empty")
-    from flows.membership import building_by_label
-
-    building = await building_by_label(uow, community_id=community.id, label=label)
-    if building is None:
-        raise NotFound("building", label[:20])
-    draft = Draft(building_id=building.id, room=clean("room", row.get("room")), alias=clean("alias", row.get("alias")),
-                  name_enc=sealer.seal(clean("name", row.get("name"))),
-                  contact_enc=sealer.seal(clean("contact", row.get("contact"))),
-                  notes_enc=sealer.seal(clean("notes", row.get("notes"))),
-                  groups=parse_groups(row.get("groups") or ""), risk=parse_risk(row.get("risk") or ""),
-                  services=parse_services(row.get("services") or ""))
-    ids: list[int | None] = []
-    for which in ("primary", "backup"):
-        raw = (row.get(which) or "").strip()
-        if raw and not (raw.isascii() and raw.isdigit() and len(raw) <= 9):  # fits an INTEGER id
-            raise Invalid(which, "format")
-        ids.append(int(raw) if raw else None)
-    primary, backup = ids
-    if primary is None and backup is not None:
-        raise Invalid("primary", "empty")
-    if primary is not None:  # check before writing anything
-        if backup is not None and primary == backup:
-            raise Invalid("backup", "same")
-        await _check_volunteer(uow, community.id, primary, "primary")
-        if backup is not None:
-            await _check_volunteer(uow, community.id, backup, "backup")
-    person = _new_person(community.id, building, draft, created_by=None, now=now)
-    uow.session.add(person)
-    await uow.session.flush()
-    audit.record(uow, action="person.import", now=now, community_id=community.id, subject_type="person",
-                 subject_id=person.id, building=building.label, risk=person.risk)
-    if primary is not None:
-        await _set_pair(uow, community=community, person=person, primary_id=primary, backup_id=backup,
-                        actor_user_id=None, action="pair.set", now=now, notify=notify)
-    return person
+            outbox.notify(uow, tg_chat_id=user.tg_id, lang=user.language or community.locale, now=now,
+                          community_id=community.id, recipient_user_id=user.id,
+                          notice=notice(alias=person.alias, room=person.room, building=label, role=role,
+                                        person_id=person.id or 0))
 
 
 async def volunteer(uow: UnitOfWork, member_id: int | None) -> Volunteer | None:
