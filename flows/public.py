@@ -25,6 +25,8 @@ from flows import projects as projects_flow
 from flows.clock import local
 from flows.errors import NotFound
 from flows.projects import Colour
+from flows.request_stats import SOLVED
+from flows.requests import code as request_label
 from storage.db import UnitOfWork
 from storage.models import (
     CheckinPrompt,
@@ -39,6 +41,7 @@ from storage.models import (
     ProjectReport,
     RoleGrant,
 )
+from storage.models_requests import Request
 
 #: The role a project owner is shown by: the first of these they hold (a member without one is a resident)
 ROLE_ORDER = ("admin", "grid_worker", "committee", "district_admin", "enthusiast", "volunteer", "representative")
@@ -46,6 +49,7 @@ ROLE_ORDER = ("admin", "grid_worker", "committee", "district_admin", "enthusiast
 PUBLIC_PHOTO_KINDS = ("before", "after", "progress")
 MAX_REPORTS = 20  # progress notes on a project's page, newest first
 MAX_PHOTOS = 12  # per kind on a project's page
+MAX_CLOSED = 10  # solved requests listed on a community's page
 
 
 def year_of(community: Community, now: datetime) -> int:
@@ -105,7 +109,7 @@ class Counts:
     needs: int = 0
     rating: float | None = None  # average ⭐ over the rated projects' ratings, one decimal
     raters: int = 0
-    requests_solved: int | None = None  # None until closed-loop requests exist
+    requests_solved: int | None = None  # confirmed or closed by default
 
     @property
     def projects(self) -> int:
@@ -125,7 +129,7 @@ class CommunityLine:
 
 
 async def communities(uow: UnitOfWork, *, now: datetime) -> list[CommunityLine]:
-    """Every community of the deployment (the district) with its year's counts, by name: five queries."""
+    """Every community of the deployment (the district) with its year's counts, by name: seven queries."""
     rows = (await uow.session.exec(select(Community).order_by(col(Community.name), col(Community.id)))).all()
     if not rows:
         return []
@@ -148,6 +152,10 @@ async def communities(uow: UnitOfWork, *, now: datetime) -> list[CommunityLine]:
         select(Project.community_id, Project.year, func.avg(ProjectRating.stars), func.count())
         .join(Project, col(Project.id) == col(ProjectRating.project_id)).where(col(Project.year).in_(wanted))
         .group_by(col(Project.community_id), col(Project.year)))).all()}
+    solved = {(cid, year): int(n) for cid, year, n in (await uow.session.exec(
+        select(Request.community_id, Request.year, func.count())
+        .where(col(Request.year).in_(wanted), col(Request.state).in_(SOLVED))
+        .group_by(col(Request.community_id), col(Request.year)))).all()}
     out = []
     for c in rows:
         cid, year = c.id or 0, years[c.id]
@@ -157,7 +165,8 @@ async def communities(uow: UnitOfWork, *, now: datetime) -> list[CommunityLine]:
         out.append(CommunityLine(
             slug=c.slug, name=c.name, year=year,
             counts=Counts(green=got["green"], yellow=got["yellow"], red=got["red"], needs=needs.get((cid, year), 0),
-                          rating=round(float(avg), 1) if avg is not None else None, raters=raters),
+                          rating=round(float(avg), 1) if avg is not None else None, raters=raters,
+                          requests_solved=solved.get((cid, year), 0)),
             percent=round(sum(pcts) / len(pcts)) if pcts else 0))
     return out
 
@@ -168,7 +177,8 @@ def district_total(lines: Sequence[CommunityLine]) -> Counts:
     stars = sum((x.counts.rating or 0) * x.counts.raters for x in lines)
     return Counts(green=sum(x.counts.green for x in lines), yellow=sum(x.counts.yellow for x in lines),
                   red=sum(x.counts.red for x in lines), needs=sum(x.counts.needs for x in lines),
-                  rating=round(stars / raters, 1) if raters else None, raters=raters)
+                  rating=round(stars / raters, 1) if raters else None, raters=raters,
+                  requests_solved=sum(x.counts.requests_solved or 0 for x in lines))
 
 
 # ---------------------------------------------------------------- a community's board
@@ -208,11 +218,33 @@ class CareStats:
 
 
 @dataclass(frozen=True)
-class RequestStats:
-    """Closed-loop requests of the year (filled in once requests exist)."""
+class ClosedRequest:
+    """A solved request as the public sees it: what kind, which category, who handled it, when — never its text,
+    place, pictures or reporter."""
 
-    solved: int = 0
-    by_kind: dict[str, int] = field(default_factory=dict)
+    number: str  # R-2027-0012
+    kind: str  # request | dispute | hazard
+    category: str
+    organisation: str | None  # an Org code
+    state: str  # confirmed | closed_default
+    reported_on: date
+    closed_on: date | None
+
+
+@dataclass(frozen=True)
+class RequestStats:
+    """Closed-loop requests of the year, counted (flows/requests.py keeps them)."""
+
+    reported: int = 0
+    open: int = 0
+    solved: dict[str, int] = field(default_factory=dict)  # per kind
+    by_default: int = 0  # of the solved, closed without the reporter's answer
+    closed: list[ClosedRequest] = field(default_factory=list)  # the latest solved, newest first
+    changed_at: datetime | None = None
+
+    @property
+    def solved_total(self) -> int:
+        return sum(self.solved.values())
 
 
 @dataclass(frozen=True)
@@ -222,7 +254,7 @@ class CommunityBoard:
     year: int
     projects: list[ProjectLine]
     care: CareStats
-    requests: RequestStats | None  # None: requests are not recorded yet
+    requests: RequestStats
     updated_at: datetime  # when what the page shows last changed (Last-Modified)
 
     def counts(self) -> Counts:
@@ -310,8 +342,35 @@ async def care_stats(uow: UnitOfWork, community: Community, year: int) -> CareSt
                      changed_at=max(stamps) if stamps else None)
 
 
+async def request_stats(uow: UnitOfWork, community: Community, year: int, *, now: datetime) -> RequestStats:
+    """The year's requests of a community, counted, and the latest solved ones without personal data (two queries)."""
+    where = [Request.community_id == community.id, Request.year == year]
+    counts = (await uow.session.exec(
+        select(Request.state, Request.kind, func.count(), func.max(Request.updated_at)).where(*where)
+        .group_by(col(Request.state), col(Request.kind)))).all()
+    solved: dict[str, int] = {}
+    for state, kind, n, _ in counts:
+        if state in SOLVED:
+            solved[kind] = solved.get(kind, 0) + int(n)
+    latest = (await uow.session.exec(
+        select(Request.year, Request.number, Request.kind, Request.category, Request.organisation, Request.state,
+               Request.created_at, Request.closed_at)
+        .where(*where, col(Request.state).in_(SOLVED))
+        .order_by(col(Request.closed_at).desc(), col(Request.number).desc()).limit(MAX_CLOSED))).all()
+    tz = community.timezone
+    stamps = [at for *_, at in counts if at is not None and at <= now]
+    return RequestStats(
+        reported=sum(int(n) for _, _, n, _ in counts),
+        open=sum(int(n) for state, _, n, _ in counts if state not in (*SOLVED, "rejected", "merged")),
+        solved=solved, by_default=sum(int(n) for state, _, n, _ in counts if state == "closed_default"),
+        closed=[ClosedRequest(request_label(y, number), kind, category, org, state, local(created, tz).date(),
+                              local(closed, tz).date() if closed else None)
+                for y, number, kind, category, org, state, created, closed in latest],
+        changed_at=max(stamps) if stamps else None)
+
+
 async def community_board(uow: UnitOfWork, *, slug: str, now: datetime) -> CommunityBoard:
-    """A community's board of the year: its projects, care statistics (and request statistics, later)."""
+    """A community's board of the year: its projects, care statistics and request statistics."""
     community = await community_by_slug(uow, slug)
     year = year_of(community, now)
     projects = (await uow.session.exec(select(Project).where(
@@ -321,11 +380,11 @@ async def community_board(uow: UnitOfWork, *, slug: str, now: datetime) -> Commu
     lines = await _lines(uow, projects, now)
     latest += [x.rated_at for x in lines if x.rated_at is not None]
     care = await care_stats(uow, community, year)
-    if care.changed_at is not None:
-        latest.append(care.changed_at)
+    requests = await request_stats(uow, community, year, now=now)
+    latest += [t for t in (care.changed_at, requests.changed_at) if t is not None]
     return CommunityBoard(slug=community.slug, name=community.name, year=year,
                           projects=lines, care=care,
-                          requests=None, updated_at=_changed_at(community, projects, now, latest))
+                          requests=requests, updated_at=_changed_at(community, projects, now, latest))
 
 
 # ---------------------------------------------------------------- a project's page

@@ -27,7 +27,11 @@ from bot.handlers.board import COLOUR_NAMES, EMOJI, REASONS
 from bot.handlers.checkins import OPEN, OUTCOME_NAMES
 from bot.handlers.needs import CATEGORY_NAMES
 from bot.handlers.projects import FUNDING_NAMES
-from bot.render import role_name
+from bot.handlers.requests import CATEGORY_NAMES as REQUEST_CATEGORIES
+from bot.handlers.requests import KIND_ICONS as REQUEST_ICONS
+from bot.handlers.requests import KIND_NAMES as REQUEST_KINDS
+from bot.handlers.requests import STATE_NAMES as REQUEST_STATES
+from bot.render import ORG_NAMES, role_name
 from flows import public
 from flows.clock import Clock, local
 from flows.errors import NotFound
@@ -97,6 +101,10 @@ def words(lang: str) -> dict[str, Any]:
         "funding_name": lambda f: tr(lang, FUNDING_NAMES[f]) if f in FUNDING_NAMES else f,
         "outcome_name": lambda o: tr(lang, OPEN) if o == "open" else tr(lang, OUTCOME_NAMES.get(o, o)),
         "stars": lambda r: "—" if r is None else f"{r:.1f}",
+        "kind_name": lambda k: tr(lang, REQUEST_KINDS.get(k, k)), "kind_icon": lambda k: REQUEST_ICONS.get(k, ""),
+        "request_category": lambda c: tr(lang, REQUEST_CATEGORIES.get(c, c)),
+        "request_state": lambda s: tr(lang, REQUEST_STATES.get(s, s)),
+        "org_name": lambda o: tr(lang, ORG_NAMES.get(o, o)),
     }
 
 

@@ -90,7 +90,7 @@ async def test_item2_owner_shown_by_role_and_care_counted(db: Database) -> None:
         b = await public.community_board(uow, slug="bench-0", now=NOW)
         assert {(p.owner_role, p.owner_org) for p in b.projects} == {("committee", "property")}
         assert b.care.checks_due == 0 and b.care.on_time_percent is None and b.care.incidents == {}
-        assert b.requests is None
+        assert b.requests.reported == 0 and b.requests.closed == [] and b.requests.solved_total == 0
         assert "王0" not in repr(b)  # the owner's display name is nowhere in what the board gets
         page = await public.project_page(uow, slug="bench-0", number=1, now=NOW)
         assert page.line.owner_role == "committee" and len(page.notes) == 4 and page.notes[0].at >= page.notes[-1].at

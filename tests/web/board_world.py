@@ -116,8 +116,24 @@ async def seed(db: Database) -> Demo:
                                      status="closed" if outcome else "open", outcome=outcome,
                                      note_enc=sealer.seal("送医，家属已到"), opened_at=NOW - timedelta(days=10),
                                      closed_at=NOW - timedelta(days=9) if outcome else None))
+        # the demo's requests (bot/sandbox.py seeds one in every state): their texts are never public
+        from storage.models_requests import Request
+
+        # and three solved this year (R-2027-0101 … 0103), one more being handled
+        for number, (kind, category, state, org) in enumerate((
+                ("request", "repair", "confirmed", "property"), ("hazard", "fire", "confirmed", "rc"),
+                ("dispute", "neighbour", "closed_default", "rc"), ("request", "noise", "accepted", "property")),
+                start=101):
+            uow.session.add(Request(
+                community_id=cid, year=YEAR, number=number, kind=kind, category=category, state=state,
+                organisation=org, text=f"2-401 李秀兰家楼上漏水，电话{CONTACTS[0]}", reporter_member_id=members[10006],
+                photos=["AgACrequestphoto"], created_at=NOW - timedelta(days=120 - number),
+                updated_at=NOW - timedelta(days=110 - number),
+                closed_at=NOW - timedelta(days=110 - number) if state != "accepted" else None))
+        await uow.session.flush()
+        request_texts = [r.text for r in (await uow.session.exec(select(Request))).all() if r.text]
         await uow.commit()
     demo.secrets = ([p.name for p in PEOPLE] + [k[3] for k in KEY_PERSONS] + [k[2] for k in KEY_PERSONS]
                     + [k[2].split()[-1] for k in KEY_PERSONS] + [k[1] for k in KEY_PERSONS] + CONTACTS
-                    + ["赵阿姨说很好", "送医，家属已到"])
+                    + ["赵阿姨说很好", "送医，家属已到", "AgACrequestphoto"] + request_texts)
     return demo

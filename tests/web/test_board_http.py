@@ -65,6 +65,7 @@ async def test_item1_index_lists_communities_with_the_years_counts(site: Site) -
     assert "2027年民生实事" in html and "北辰示范社区" in html and f'href="/c/{site.demo.slug}"' in html
     assert "🟢 2" in html and "🟡 6" in html and "🔴 2" in html  # two done, two behind (a stale report, a milestone)
     assert "需求: 14" in html  # the demo's needs of the year
+    assert "诉求已办结: 3" in html
     assert "⭐ 4.5" in html and "4 人评价" in html
 
 
@@ -80,7 +81,12 @@ async def test_item2_community_page_shows_projects_by_role_never_by_name(site: S
     # incidents by outcome
     assert "已完成巡访</dt><dd>83</dd>" in html and "按时应答</dt><dd>79%</dd>" in html
     assert "已送医: 1" in html and "平安: 1" in html and "进行中: 1" in html
-    assert "诉求统计" in html  # the place for request statistics, until requests exist
+    # requests: counted per kind, the latest solved ones listed by number, category and who handled them
+    assert "诉求已办结</dt><dd>3 <small>(其中 1 件未回访、默认满意)</small>" in html
+    assert "⚠️ 安全隐患</dt><dd>1" in html or "安全隐患</dt><dd>1" in html
+    assert "R-2027-0101" in html and "R-2027-0103" in html and "R-2027-0104" not in html  # 104 is being handled
+    assert "R-2027-0001" not in html  # the demo's dispute, still being handled
+    assert "AgACrequestphoto" not in html and "漏水" not in html  # never a request's text or picture
 
 
 async def test_item2_project_page_has_timeline_notes_and_pictures(site: Site) -> None:
