@@ -43,7 +43,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             "that opens the care ledger. Keep it elsewhere (LINLI_SECRET_KEY_FILE) or set LINLI_SECRET_KEY",
             settings.secret_key_file)
     try:
-        asyncio.run(LinliApp(settings).serve_forever())
+        asyncio.run(LinliApp(settings, serve_board=True).serve_forever())
     except (SchemaBehind, ConfigError) as exc:
         print(f"linli: {exc}", file=sys.stderr)
         return 2
@@ -72,7 +72,8 @@ def cmd_sandbox(settings: Settings, args: argparse.Namespace) -> int:
                                  "secret_key_file": SANDBOX_SECRET_FILE}
     if args.runtime:
         update["runtime"] = args.runtime
-    sandbox = Sandbox(settings.model_copy(update=update), host=args.host, port=args.port)
+    board_port = settings.web_port if settings.web_board and not args.start_only else None
+    sandbox = Sandbox(settings.model_copy(update=update), host=args.host, port=args.port, board_port=board_port)
 
     async def start_and_stop() -> None:
         await sandbox.start()

@@ -49,7 +49,8 @@ def make_runtime(settings: Settings) -> Runtime:
 
 class LinliApp:
     def __init__(self, settings: Settings, *, clock: Clock | None = None, run_scheduler: bool | None = None,
-                 run_sender: bool | None = None, extra_router: Router | None = None) -> None:
+                 run_sender: bool | None = None, extra_router: Router | None = None, serve_board: bool = False
+                 ) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.db = Database(settings.database_url)
@@ -64,11 +65,14 @@ class LinliApp:
         )
         self.core.throttle = Throttle() if settings.throttle else None
         self.core.needs_per_member = settings.needs_per_member
+        self.core.public_url = settings.public_url
         self.runtime: Runtime | None = None
         self.sender: OutboxSender | None = None
         self.scheduler: Scheduler | None = None
         self.pipeline: Pipeline | None = None
         self.web: WebServer | None = None
+        # the public board on WEB_HOST:WEB_PORT (`linli run` and the sandbox ask for it; tests usually do not)
+        self._serve_board = serve_board and settings.web_board
         self._run_scheduler = settings.run_scheduler if run_scheduler is None else run_scheduler
         self._run_sender = settings.run_sender if run_sender is None else run_sender
         self._stop = asyncio.Event()
@@ -95,16 +99,28 @@ class LinliApp:
         self.core.on_outbox = self.sender.wake
         await set_menus(self.core, gateway)
         self.pipeline = Pipeline(self.core, gateway)
-        if self.settings.webhook_url:
+        if self.settings.webhook_url or self._serve_board:
             from web.app import WebServer
 
-            self.web = WebServer(self.settings, self.runtime)
+            self.web = WebServer(self.settings, self.runtime if self.settings.webhook_url else None,
+                                 board=self._public_board() if self._serve_board else None)
             await self.web.start()  # listening before Telegram is told where to post
+        if self.settings.webhook_url:
             await self.runtime.start(self.pipeline, webhook_url=self.settings.webhook_url,
                                      webhook_secret=self.settings.webhook_secret)
         await self._elect()  # long polling: the poller role starts it
         log.info("Linli is running as @%s (%s runtime, %s)", username, self.settings.runtime,
                  "webhook" if self.settings.webhook_url else "long polling")
+
+    def _public_board(self) -> Any:
+        from pathlib import Path
+
+        from web.board import PublicBoard
+        from web.media import BotFiles, MediaCache
+
+        files = BotFiles(self.settings.bot_token, self.settings.bot_api_url, timeout=self.settings.telegram_call_timeout)
+        return PublicBoard(db=self.db, clock=self.clock, media=MediaCache(Path(self.settings.media_dir), files),
+                           public_url=self.settings.public_url, cache_seconds=self.settings.board_cache_seconds)
 
     async def _elect(self) -> None:
         """The sender, the scheduler and the long poll run only while this process holds their role

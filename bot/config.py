@@ -93,6 +93,12 @@ class Settings(BaseSettings):
     web_host: str = Field(default="127.0.0.1")
     web_port: int = Field(default=8000)
     web_docs: bool = Field(default=False, description="Serve the API description at /docs, /redoc, /openapi.json")
+    web_board: bool = Field(default=True, description="`linli run` serves the public board on WEB_HOST:WEB_PORT")
+    public_url: str = Field(default="", description="The public board's address as people reach it (e.g. "
+                            "https://board.example.org); the bot's /board links to it when set")
+    media_dir: str = Field(default="./data/media", description="Cache of the board's resized project pictures")
+    board_cache_seconds: float = Field(default=10.0, ge=0, description="How long the board keeps a rendered page "
+                                       "(0: rendered for every request)")
     throttle: bool = Field(default=True, description="Per-person and per-group rate limits on what people send")
     needs_per_member: int = Field(default=10, ge=1, description="Needs one member may submit per collection")
     sandbox_port: int = Field(default=8080, description="Port of the sandbox chat page and Bot API stand-in")

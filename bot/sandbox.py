@@ -397,10 +397,13 @@ def _clock_step(arg: str, now: datetime, tz: str) -> timedelta | None:
 
 
 class Sandbox:
-    def __init__(self, settings: Settings, *, host: str = "127.0.0.1", port: int | None = None) -> None:
+    def __init__(self, settings: Settings, *, host: str = "127.0.0.1", port: int | None = None,
+                 board_port: int | None = None) -> None:
         self.settings = settings
         self.host = host
         self.port = settings.sandbox_port if port is None else port
+        self.board_port = board_port  # the public board's port (0: any free one); None: no board
+        self.board_url = ""
         self.clock = OffsetClock()
         # the page stamps messages and shows the time by the bot's clock, in the demo community's zone
         self.standin = StandIn(clock=lambda: self.clock.now().timestamp(), timezone=DEMO_TIMEZONE)
@@ -426,10 +429,16 @@ class Sandbox:
                 if p.role is not None:
                     self.standin.world.private_chat(account, self.standin.world.users[p.tg_id], create=True)
             # no rate limits: one person plays every role here, repeating commands as the README's steps do
-            app_settings = self.settings.model_copy(update={"bot_token": SANDBOX_TOKEN, "bot_api_url": self.url,
-                                                            "webhook_url": "", "throttle": False})
-            self.app = LinliApp(app_settings, clock=self.clock, extra_router=clock_router(self.clock))
+            update: dict[str, object] = {"bot_token": SANDBOX_TOKEN, "bot_api_url": self.url, "webhook_url": "",
+                                         "throttle": False, "web_board": self.board_port is not None}
+            if self.board_port is not None:
+                update.update(web_host=self.host, web_port=self.board_port)
+            app_settings = self.settings.model_copy(update=update)
+            self.app = LinliApp(app_settings, clock=self.clock, extra_router=clock_router(self.clock),
+                                serve_board=self.board_port is not None)
             await self.app.start()
+            if self.app.web is not None:
+                self.board_url = f"http://{self.host}:{self.app.web.port}"
             await add_bot_to_new_group(client)
         finally:
             await client.close()
@@ -443,7 +452,8 @@ class Sandbox:
     async def serve_forever(self) -> None:
         await self.start()
         print(f"\n  Linli sandbox is running: open {self.url}/ in your browser.\n"
-              f"  Pick who you are (王书记 is the admin, 小周 is a newcomer) and a chat. Ctrl-C stops.\n", flush=True)
+              f"  Pick who you are (王书记 is the admin, 小周 is a newcomer) and a chat. Ctrl-C stops.\n"
+              + (f"  The public board: {self.board_url}/\n" if self.board_url else ""), flush=True)
         try:
             await wait_for_signal()
         finally:

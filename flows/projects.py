@@ -275,10 +275,14 @@ async def verdicts(uow: UnitOfWork, rows: Sequence[Project], now: datetime) -> d
     """`verdict` for many projects at once, by project id."""
     known = await facts_many(uow, rows, as_of=now)
     out = {}
+    rules: dict[int, tuple[str, timedelta]] = {}  # per community, not per project (a district has a thousand)
     for p in rows:
         if p.id in known:
-            community = await _community_of(uow, p)
-            out[p.id] = colour(known[p.id], now=now, timezone=community.timezone, stale_after=stale_after(community))
+            if p.community_id not in rules:
+                community = await _community_of(uow, p)
+                rules[p.community_id] = (community.timezone, stale_after(community))
+            tz, quiet = rules[p.community_id]
+            out[p.id] = colour(known[p.id], now=now, timezone=tz, stale_after=quiet)
     return out
 
 

@@ -507,7 +507,7 @@ class ProjectPhoto(SQLModel, table=True):
     report_id: int | None = Field(default=None, foreign_key="projectreport.id")
     kind: str = Field(max_length=8)  # before|after|progress
     file_id: str = Field(max_length=255)
-    file_unique_id: str = Field(max_length=64)
+    file_unique_id: str = Field(max_length=64, index=True)  # the public board's media id (/media/<id>.jpg)
     member_id: int = Field(foreign_key="member.id")
     created_at: datetime = _ts()
 

@@ -35,6 +35,34 @@ def test_layer_imports_no_framework_and_nothing_above(layer: str) -> None:
     assert offenders == []
 
 
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names |= {f"{node.module}.{a.name}" for a in node.names}
+    return names
+
+
+def test_web_reads_through_flows() -> None:
+    """web/ renders what flows give it: no queries of its own (no SQL toolkit, no tables), no Telegram framework."""
+    files = sorted((ROOT / "web").rglob("*.py"))
+    assert files, "web/ has no Python files"
+    offenders = []
+    for path in files:
+        names = imported_modules(path)
+        bad = {n for n in names if n.split(".")[0] in {"sqlalchemy", "sqlmodel", "aiogram", "telegram"}
+               or n == "storage.models" or n.startswith("storage.models.")}
+        if bad:
+            offenders.append(f"{path.relative_to(ROOT)}: {sorted(bad)}")
+    assert offenders == []
+    sample = ROOT / "web" / "board.py"
+    assert "flows.public" in imported_modules(sample)
+
+
 def test_the_check_itself_catches_a_framework_import(tmp_path: Path) -> None:
     sample = tmp_path / "x.py"
     sample.write_text("from aiogram import Bot\nimport fastapi.routing\nfrom . import local\n")

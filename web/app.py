@@ -1,11 +1,11 @@
-"""The web side: health check and the Telegram webhook endpoint (the public board comes later)."""
+"""The web side: health check, the Telegram webhook endpoint and the public board (web/board.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import hmac
 import logging
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import uvicorn
 from fastapi import FastAPI, Header, HTTPException, Request
@@ -13,13 +13,16 @@ from fastapi import FastAPI, Header, HTTPException, Request
 from bot.config import Settings
 from bot.runtimes.base import Runtime
 
+if TYPE_CHECKING:
+    from web.board import PublicBoard
+
 log = logging.getLogger("linli.web")
 
 #: Seconds a webhook POST waits for its update to be handled (Telegram gives up on a POST after about a minute)
 WEBHOOK_PATIENCE = 45.0
 
 
-def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
+def create_app(settings: Settings, runtime: Runtime | None = None, board: PublicBoard | None = None) -> FastAPI:
     docs = settings.web_docs  # the API description only when asked for (LINLI_WEB_DOCS): it maps the attack surface
     app = FastAPI(title="Linli 邻里", version="0.1.0", docs_url="/docs" if docs else None,
                   redoc_url="/redoc" if docs else None, openapi_url="/openapi.json" if docs else None)
@@ -58,15 +61,20 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
                 raise HTTPException(status_code=503, detail="not handled, send it again") from None
             return {"ok": True}
 
+    if board is not None:
+        from web.board import mount
+
+        mount(app, board)
     return app
 
 
 class WebServer:
     """Uvicorn in this process's event loop, started and stopped with the bot."""
 
-    def __init__(self, settings: Settings, runtime: Runtime | None = None) -> None:
-        config = uvicorn.Config(create_app(settings, runtime), host=settings.web_host, port=settings.web_port,
-                                log_level="warning", lifespan="off")
+    def __init__(self, settings: Settings, runtime: Runtime | None = None, board: PublicBoard | None = None,
+                 port: int | None = None) -> None:
+        config = uvicorn.Config(create_app(settings, runtime, board), host=settings.web_host,
+                                port=settings.web_port if port is None else port, log_level="warning", lifespan="off")
         self.server = uvicorn.Server(config)
         self._task: asyncio.Task[None] | None = None
 
@@ -77,6 +85,14 @@ class WebServer:
                 self._task.result()  # raises why it could not start (e.g. the port is taken)
                 raise RuntimeError("web server stopped while starting")
             await asyncio.sleep(0.02)
+
+    @property
+    def port(self) -> int:
+        """The port it listens on (the one the system chose when asked for port 0)."""
+        for server in self.server.servers:
+            for sock in server.sockets:
+                return int(sock.getsockname()[1])
+        return self.server.config.port
 
     async def stop(self) -> None:
         if self._task is not None:

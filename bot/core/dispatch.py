@@ -251,6 +251,8 @@ class Core:
     throttle: Throttle | None = None
     #: Needs one member may submit per collection (LINLI_NEEDS_PER_MEMBER; LinliApp sets it)
     needs_per_member: int = 10
+    #: The public board's address (LINLI_PUBLIC_URL; LinliApp sets it): /board links to the community's page
+    public_url: str = ""
     #: While the database is unreachable an update is tried again after this many seconds, doubling up to the
     #: second figure; and how to wait (tests pass their own)
     outage_backoff: tuple[float, float] = (0.2, 5.0)

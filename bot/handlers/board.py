@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from bot.core.dispatch import ANYWHERE, Ctx, Router
 from bot.core.i18n import N_, tn, tr
@@ -146,7 +147,11 @@ async def _board(ctx: Ctx) -> None:
     labels = [(f"{EMOJI[r.colour]} {r.number}. {r.title[:12]}", r.id) for r in b.rows]
     buttons: Keyboard = grid([ctx.button(label, "bd", "p", pid) if private
                               else ctx.url_button(label, ctx.deep_link(f"{LINK}{pid}")) for label, pid in labels], 2)
-    ctx.show(board_text(ctx.lang, params), buttons or None)
+    text = board_text(ctx.lang, params)
+    if ctx.core.public_url:  # the public board on the web (LINLI_PUBLIC_URL)
+        url = f"{ctx.core.public_url.rstrip('/')}/c/{quote(community.slug)}"
+        text += "\n\n" + ctx.t("🔗 The board on the web: {url}", url=h(url))
+    ctx.show(text, buttons or None)
 
 
 async def _page(ctx: Ctx, community: Community, project_id: int) -> tuple[str, Keyboard]:

@@ -247,18 +247,24 @@ def apply(translations: dict[str, str], lang: str = "zh_CN") -> int:
     return done
 
 
-#: Where texts live, and the gettext keywords: ctx.t(msgid), tr(lang, msgid), N_(msgid), and counted ones
-#: tn(lang, singular, plural, n).
+#: Where texts live, and the gettext keywords: ctx.t(msgid), tr(lang, msgid), N_(msgid), tn(lang, one, many, n);
+#: in the public board's templates (web/templates, Jinja2) t(msgid) and tp(one, many, n).
 SOURCES = ["bot/core", "bot/handlers", "bot/pictures", "bot/runtimes", "bot/render.py", "bot/menus.py", "bot/app.py",
-           "bot/sandbox.py", "flows"]
-KEYWORDS = ["-k", "t", "-k", "tr:2", "-k", "tn:2,3", "-k", "N_"]
+           "bot/sandbox.py", "flows", "web"]
+KEYWORDS = ["-k", "t", "-k", "tr:2", "-k", "N_", "-k", "tn:2,3", "-k", "tp:1,2"]
+MAPPING = "[python: **.py]\n[jinja2: **.html]\n"  # web/templates/*.html
 
 
 def extract() -> None:
     root = LOCALES_DIR.parent.parent
     pybabel = Path(sys.executable).parent / "pybabel"
-    subprocess.run([str(pybabel), "-q", "extract", *KEYWORDS, "--no-location", "--sort-output", "--omit-header",
-                    "-o", str(TEMPLATE), *SOURCES], cwd=root, check=True)
+    mapping = LOCALES_DIR / ".babel-mapping.cfg"
+    mapping.write_text(MAPPING, encoding="utf-8")
+    try:
+        subprocess.run([str(pybabel), "-q", "extract", "-F", str(mapping), *KEYWORDS, "--no-location",
+                        "--sort-output", "--omit-header", "-o", str(TEMPLATE), *SOURCES], cwd=root, check=True)
+    finally:
+        mapping.unlink(missing_ok=True)
 
 
 @contextmanager
