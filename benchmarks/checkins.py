@@ -66,6 +66,7 @@ QUICK = Scale(persons=500, volunteers=200, timeout=60.0)
 
 async def seed(db: Database, scale: Scale, morning: str) -> list[int]:
     now = datetime.now(UTC)
+    before = now - timedelta(days=1)  # on the ledger before this morning's slot (else it is not planned for them)
     ids = tg_ids(scale.volunteers)
     async with db.uow(write=True) as uow:
         c = Community(slug="bench", name="北辰示范社区", timezone=TZ, created_at=now,
@@ -91,7 +92,7 @@ async def seed(db: Database, scale: Scale, morning: str) -> list[int]:
             uow.session.add(KeyPerson(
                 community_id=c.id, building_id=b.id, room=f"{101 + i % 600}", alias=f"{b.label}-{i % 6 + 1}-{i} 老人",
                 primary_volunteer_id=members[i % len(members)].id,
-                backup_volunteer_id=members[(i + 1) % len(members)].id, created_at=now, updated_at=now))
+                backup_volunteer_id=members[(i + 1) % len(members)].id, created_at=before, updated_at=before))
         await uow.commit()
     return ids
 

@@ -30,10 +30,12 @@ transaction whose update took the row tells anyone, so two schedulers ticking at
 press, climb a rung once. After a restart the overdue items climb one rung per tick (the next rung falls due
 counted from when this one was reached), so every rung is climbed, and each once.
 
-Who was told lives in its own rows (`storage.models_ladder.LadderAlert`, one per item, rung and chat, unique):
-`alert` writes that row and queues the notice in the caller's transaction, and does neither when the row
-exists already (idempotent by key); `alerted` reads them back, e.g. to tell everyone alerted that the item was
-closed. Outbox retention never changes it.
+Who was told lives in its own rows (`storage.models_ladder.LadderAlert`, one per item, stage, rung and chat,
+unique): `alert` writes that row and queues the notice in the caller's transaction, and does neither when the
+row exists already (idempotent by key); `alerted` reads them back, e.g. to tell everyone alerted that the item
+was closed. Outbox retention never changes it. An item whose ladder runs more than once (assessment, then
+work; work again after a reopen) names each run with ``stage=`` ("assess", "resolve", "resolve#2"), so each
+run's rungs tell their people afresh.
 
 Using it (a sketch for closed-loop requests)::
 
@@ -60,6 +62,7 @@ Using it (a sketch for closed-loop requests)::
                                        assignee=req.assignee_member_id, custom={"org_head": [...]})
             for r in (await ladder.people(uow, ids, locale=c.locale)).values():
                 await ladder.alert(uow, TRACK, item_id=req.id, rung=rung_index, community_id=c.id, now=now,
+                                   stage=f"{req.status}#{req.reopened}",
                                    tg_chat_id=r.tg_id, recipient_user_id=r.user_id, member_id=r.member_id,
                                    lang=r.lang, notice=RequestOverdue(number=req.number, rung=rung_index))
         return await ladder.run(uow, TRACK, now=now, plan=lambda req: (RESOLVE, tz_of[req.community_id]),
@@ -68,7 +71,8 @@ Using it (a sketch for closed-loop requests)::
     # closing: tell everyone who was alerted, in the language they were alerted in
     for a in await ladder.alerted(uow, TRACK, req.id): ...
 
-Notices are typed (flows/notices.py); the default dedupe key of an alert is ``<kind>:<item>:<rung>:<chat>``.
+Notices are typed (flows/notices.py); the default dedupe key of an alert is ``<kind>:<item>:<rung>:<chat>``
+(``<kind>:<item>:<stage>:<rung>:<chat>`` with a stage).
 """
 
 from __future__ import annotations
@@ -364,31 +368,35 @@ class Alerted:
 
 async def alert(uow: UnitOfWork, track: Track | str, *, item_id: int, rung: int, community_id: int, now: datetime,
                 tg_chat_id: int, lang: str, notice: Notice, recipient_user_id: int | None = None,
-                member_id: int | None = None, dedupe_key: str | None = None) -> bool:
+                member_id: int | None = None, stage: str = "", dedupe_key: str | None = None) -> bool:
     """Tell one chat about an item at a rung: the alert row and the notice, both in the caller's transaction —
-    or neither, when this chat was told at this rung already (False)."""
+    or neither, when this chat was told at this rung already (False). `stage` names the run of the ladder when
+    an item climbs more than one (e.g. "assess", then "resolve", "resolve#2" after a reopen): each run's rungs
+    tell their people afresh."""
     kind = track.kind if isinstance(track, Track) else track
-    stmt = insert_ignoring(uow, LadderAlert, ["kind", "item_id", "rung", "tg_chat_id"]).values(
-        community_id=community_id, kind=kind, item_id=item_id, rung=rung, tg_chat_id=tg_chat_id,
+    stmt = insert_ignoring(uow, LadderAlert, ["kind", "item_id", "stage", "rung", "tg_chat_id"]).values(
+        community_id=community_id, kind=kind, item_id=item_id, stage=stage, rung=rung, tg_chat_id=tg_chat_id,
         recipient_user_id=recipient_user_id, member_id=member_id, lang=lang, created_at=now)
     if not (await uow.session.execute(stmt)).rowcount:  # type: ignore[attr-defined]
         return False
+    where = f"{stage}:" if stage else ""
     outbox.notify(uow, tg_chat_id=tg_chat_id, recipient_user_id=recipient_user_id, community_id=community_id,
                   lang=lang, now=now, notice=notice,
-                  dedupe_key=dedupe_key or f"{kind}:{item_id}:{rung}:{tg_chat_id}")
+                  dedupe_key=dedupe_key or f"{kind}:{item_id}:{where}{rung}:{tg_chat_id}")
     return True
 
 
-async def alerted(uow: UnitOfWork, track: Track | str, item_id: int, *,
-                  user_id: int | None = None) -> list[Alerted]:
-    """Every chat alerted about the item, once each, in the order first alerted (in the language of that
-    first alert); with `user_id`, only that person's."""
+async def alerted(uow: UnitOfWork, track: Track | str, item_id: int, *, user_id: int | None = None,
+                  stage: str | None = None) -> list[Alerted]:
+    """Every chat alerted about the item (in every run of its ladder, or in `stage` only), once each, in the order
+    first alerted (in the language of that first alert); with `user_id`, only that person's."""
     kind = track.kind if isinstance(track, Track) else track
     stmt = select(LadderAlert).where(LadderAlert.kind == kind, LadderAlert.item_id == item_id)
     if user_id is not None:
         stmt = stmt.where(LadderAlert.recipient_user_id == user_id)
+    if stage is not None:
+        stmt = stmt.where(LadderAlert.stage == stage)
     seen: dict[int, Alerted] = {}
     for a in (await uow.session.exec(stmt.order_by(col(LadderAlert.id)))).all():
         seen.setdefault(a.tg_chat_id, Alerted(a.tg_chat_id, a.recipient_user_id, a.member_id, a.lang))
     return list(seen.values())
-

@@ -21,13 +21,14 @@ class LadderAlert(SQLModel, table=True):
     everyone alerted how the item ended. Independent of the outbox: its retention never changes who is told."""
 
     __table_args__ = (
-        UniqueConstraint("kind", "item_id", "rung", "tg_chat_id", name="uq_ladder_alert_item_rung_chat"),
+        UniqueConstraint("kind", "item_id", "stage", "rung", "tg_chat_id", name="uq_ladder_alert_item_rung_chat"),
         Index("ix_ladder_alert_item", "kind", "item_id"),
     )
     id: int | None = Field(default=None, primary_key=True)
     community_id: int = Field(foreign_key="community.id", index=True)
     kind: str = Field(max_length=24)  # the kind of item: "incident", "request", …
     item_id: int
+    stage: str = Field(default="", max_length=32)  # which run of a ladder ("assess", "resolve#2"); "" when one
     rung: int
     tg_chat_id: int = Field(sa_type=BigInteger)
     recipient_user_id: int | None = Field(default=None, foreign_key="user.id")  # None: a group chat

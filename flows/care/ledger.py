@@ -16,6 +16,7 @@ from sqlmodel import col, select
 
 from flows import audit, membership, outbox
 from flows.care.notices import CareClosed, CarePaired
+from flows.checkins.settings import Status
 from flows.errors import Forbidden, Invalid, NotFound
 from flows.membership import Actor
 from flows.paging import Page, clamp
@@ -372,8 +373,9 @@ async def close_person(uow: UnitOfWork, *, actor: Actor, person_id: int, reason:
     person.updated_at = now
     uow.session.add(person)
     await uow.session.exec(update(CheckinPrompt).where(  # type: ignore[call-overload]
-        col(CheckinPrompt.person_id) == person.id, col(CheckinPrompt.status).in_(("scheduled", "pending")))
-        .values(status="cancelled", next_action_at=None))
+        col(CheckinPrompt.person_id) == person.id,
+        col(CheckinPrompt.status).in_((Status.SCHEDULED.value, Status.PENDING.value)))
+        .values(status=Status.CANCELLED.value, next_action_at=None))
     audit.record(uow, action="person.close", now=now, community_id=person.community_id, actor_user_id=actor.user.id,
                  subject_type="person", subject_id=person.id, reason=reason)
     await tell_volunteers(uow, person, CareClosed, now)

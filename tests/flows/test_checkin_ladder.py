@@ -3,6 +3,7 @@ changes an escalation; the alert rows are written with the notices, once each.""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete
@@ -95,3 +96,27 @@ async def test_item4_a_district_admin_alerted_may_act_after_retention(db: Databa
         await uow.commit()
     assert view.status == "closed"
 
+
+
+async def test_item5_an_open_incident_climbs_once_per_round_through_a_restart(db: Database) -> None:
+    """Down for three hours with an incident open: after the restart it is re-alerted once (not once per missed
+    round), and again `incident_repeat` minutes later; two schedulers at once re-alert it once."""
+    w = await build(db)
+    await escalated(db)
+    await db.dispose()
+    restarted, other = Database(db.url), Database(db.url)
+    try:
+        back = at(75 + 180)
+        results = await asyncio.gather(tick(restarted, back), tick(other, back), return_exceptions=True)
+        assert sum(r.reescalated for r in results if not isinstance(r, BaseException)) == 1
+        assert (await tick(restarted, back + timedelta(minutes=29))).reescalated == 0
+        assert (await tick(restarted, back + timedelta(minutes=30))).reescalated == 1
+        async with restarted.uow() as uow:
+            inc = (await uow.session.exec(select(Incident))).one()
+        assert inc.level == 2 and inc.next_escalation_at == back + timedelta(minutes=60)
+        rows = await alert_rows(restarted)
+        assert [r for r, _, _ in rows] == [0, 0, 1, 1, 2, 2]  # grid worker and group; then grid worker and admin
+        assert {chat for r, chat, _ in rows if r > 0} == {w.tg["grid"], w.tg["admin"]}
+    finally:
+        await restarted.dispose()
+        await other.dispose()

@@ -306,3 +306,27 @@ async def test_ladder_the_due_query_is_served_by_an_index(db: Database, track: l
             await conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
             plan = " ".join(str(r[0]) for r in (await conn.exec_driver_sql(f"EXPLAIN {compiled}")).all())
     assert index in plan, plan
+
+
+async def test_ladder_a_second_run_of_the_ladder_tells_its_people_afresh(db: Database) -> None:
+    """An item whose ladder starts again (work after assessment, work again after a reopen) names the run: its
+    rungs alert the same people again, while a run already climbed stays idempotent."""
+    w = await build(db, people=PEOPLE)
+    [item] = await items(db, w)
+    common: dict[str, Any] = {"item_id": item, "community_id": w.community_id, "now": START, "rung": 0,
+                              "tg_chat_id": w.tg["grid"], "lang": "zh_CN", "notice": RoleRevoked(role="r", community="c")}
+    async with db.uow(write=True) as uow:
+        assert await ladder.alert(uow, TRACK, stage="assess", **common)
+        assert not await ladder.alert(uow, TRACK, stage="assess", **common)
+        assert await ladder.alert(uow, TRACK, stage="resolve", **common)
+        assert await ladder.alert(uow, TRACK, stage="resolve#2", **common)
+        assert not await ladder.alert(uow, TRACK, stage="resolve#2", **common)
+        assert await ladder.restart(uow, TRACK, item, ladder=LADDER, now=START, tz="Asia/Shanghai",
+                                    expect={"status": "open"})
+        await uow.commit()
+    assert await notices(db) == [f"incident:{item}:{s}:0:{w.tg['grid']}" for s in ("assess", "resolve", "resolve#2")]
+    async with db.uow() as uow:
+        assert [a.tg_chat_id for a in await ladder.alerted(uow, TRACK, item)] == [w.tg["grid"]]
+        assert await ladder.alerted(uow, TRACK, item, stage="other") == []
+        inc = await uow.session.get(Incident, item)
+        assert inc is not None and (inc.level, inc.next_escalation_at) == (0, START + timedelta(minutes=30))

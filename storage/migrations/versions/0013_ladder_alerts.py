@@ -26,6 +26,7 @@ def upgrade() -> None:
     sa.Column('community_id', sa.Integer(), nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=24), nullable=False),
     sa.Column('item_id', sa.Integer(), nullable=False),
+    sa.Column('stage', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('rung', sa.Integer(), nullable=False),
     sa.Column('tg_chat_id', sa.BigInteger(), nullable=False),
     sa.Column('recipient_user_id', sa.Integer(), nullable=True),
@@ -36,7 +37,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['member_id'], ['member.id'], ),
     sa.ForeignKeyConstraint(['recipient_user_id'], ['user.id'], ),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('kind', 'item_id', 'rung', 'tg_chat_id', name='uq_ladder_alert_item_rung_chat')
+    sa.UniqueConstraint('kind', 'item_id', 'stage', 'rung', 'tg_chat_id', name='uq_ladder_alert_item_rung_chat')
     )
     with op.batch_alter_table('ladderalert', schema=None) as batch_op:
         batch_op.create_index('ix_ladder_alert_item', ['kind', 'item_id'], unique=False)
@@ -51,7 +52,8 @@ def _copy_incident_alerts() -> None:
                       sa.column('payload', sa.JSON()), sa.column('dedupe_key', sa.String()),
                       sa.column('created_at', storage.types.UTCDateTime()))
     alerts = sa.table('ladderalert', sa.column('community_id', sa.Integer()), sa.column('kind', sa.String()),
-                      sa.column('item_id', sa.Integer()), sa.column('rung', sa.Integer()),
+                      sa.column('item_id', sa.Integer()), sa.column('stage', sa.String()),
+                      sa.column('rung', sa.Integer()),
                       sa.column('tg_chat_id', sa.BigInteger()), sa.column('recipient_user_id', sa.Integer()),
                       sa.column('member_id', sa.Integer()), sa.column('lang', sa.String()),
                       sa.column('created_at', storage.types.UTCDateTime()))
@@ -68,7 +70,7 @@ def _copy_incident_alerts() -> None:
         if (item, rung, row.tg_chat_id) in seen:
             continue
         seen.add((item, rung, row.tg_chat_id))
-        batch.append({'community_id': row.community_id, 'kind': 'incident', 'item_id': item, 'rung': rung,
+        batch.append({'community_id': row.community_id, 'kind': 'incident', 'item_id': item, 'stage': '', 'rung': rung,
                       'tg_chat_id': row.tg_chat_id, 'recipient_user_id': row.recipient_user_id,
                       'member_id': int(target) if target.isdigit() and int(target) in members else None,
                       'lang': str((row.payload or {}).get('lang') or 'zh_CN')[:10], 'created_at': row.created_at})
