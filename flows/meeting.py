@@ -1,0 +1,590 @@
+"""The weekly multi-committee meeting (多委联合办公会, F-8): its time, the reminder with an agenda built from data,
+attendance, decisions that become assignments on the deadline ladder, and the minutes.
+
+Time: each community has a fixed weekly time (settings "meeting": weekday 0 = Monday … 6, "HH:MM" of the
+community's zone), set by an admin (`set_time`). `due` — the scheduler's pass — sends the committee members and
+admins a reminder LEAD before it, with the agenda as it stands, once per meeting (a `MeetingCall` row taken by
+insert-or-ignore), and climbs the ladders of the meetings' assignments (`tick`).
+
+The agenda (`agenda`) is read from the data, never typed: requests still to assess (new), requests overdue on
+their ladder (a stage's clock passed: due, or a rung climbed), this year's projects that are 🔴 or have no
+progress report yet, the open care incidents (their count and ids only — nothing of the ledger), and the
+property company's rectification tasks through `RECTIFICATIONS` (a seam: F-10 adds its source there).
+
+The meeting: a committee member or admin opens it (`open_meeting`, in the committee group or in private) and
+chairs it; the agenda is frozen into its items. Members mark attendance; the chair (or an admin) records a
+decision per item — an organisation, a deadline in days, a note. For a request that is its assignment
+(request_work.assign for a new one; an assigned one keeps its organisation and its ladder's next rung waits
+for the meeting's deadline); any other item becomes an assignment row of the meeting, owned by the
+organisation's committee member, climbing ITEM_LADDER from its deadline (owner → admins → district) until its
+owner marks it done. Closing posts the minutes to the committee group (or the admins); they are kept.
+Every state change is compare-and-set; one open meeting per community is a unique key of the schema."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, update
+from sqlmodel import col, select
+
+from flows import audit, ladder, outbox, projects, request_work, requests
+from flows.clock import local
+from flows.errors import AlreadyDone, Forbidden, Invalid, NotFound
+from flows.membership import Actor
+from flows.notices import Notice
+from flows.roles import Purpose, Role
+from storage.db import UnitOfWork, insert_ignoring
+from storage.models import Chat, Community, Incident, Member, Project, RoleGrant, User
+from storage.models_meeting import Meeting, MeetingAttendance, MeetingCall, MeetingItem
+from storage.models_requests import Request
+
+LEAD = timedelta(hours=2)  # the reminder goes out this long before the meeting
+MEMBERS = frozenset({Role.COMMITTEE.value, Role.ADMIN.value, Role.DISTRICT_ADMIN.value})
+ADMINS = frozenset({Role.ADMIN.value, Role.DISTRICT_ADMIN.value})
+DEADLINE_DAYS = (3, 7, 14, 30)  # the deadlines offered by button; 1 … MAX_DAYS are accepted
+MAX_DAYS = 90
+NOTE_LIMIT = 300
+SOURCES = ("overdue_request", "new_request", "project", "incidents", "rectification")
+WEEKDAYS: dict[str, int] = {}
+for _i, _names in enumerate((("一", "mon", "monday"), ("二", "tue", "tuesday"), ("三", "wed", "wednesday"),
+                             ("四", "thu", "thursday"), ("五", "fri", "friday"), ("六", "sat", "saturday"),
+                             ("日", "sun", "sunday"))):
+    for _n in _names:
+        WEEKDAYS[_n] = _i
+        if len(_n) == 1:
+            WEEKDAYS.update({f"周{_n}": _i, f"星期{_n}": _i, f"礼拜{_n}": _i})
+WEEKDAYS.update({"周天": 6, "星期天": 6, "礼拜天": 6})
+for _i in range(7):
+    WEEKDAYS[str(_i + 1)] = _i
+
+OWNER = "owner"
+ITEM_LADDER = ladder.Ladder((ladder.Rung(timedelta(0), (OWNER,)), ladder.Rung(timedelta(days=1), (ladder.Audience.ADMINS,)),
+                             ladder.Rung(timedelta(days=2), (ladder.Audience.DISTRICT,))))
+TRACK = ladder.Track(MeetingItem, kind="meeting_item", state="state", open=("assigned",), rung="rung", next_at="due_at")
+
+
+# ---------------------------------------------------------------- notices
+
+
+@dataclass(frozen=True)
+class MeetingReminder(Notice, kind="meeting_reminder"):
+    """To each committee member and admin in private, LEAD before the meeting: when, and the agenda."""
+
+    community: str
+    at: str  # the meeting's local time, ISO (the community's zone)
+    items: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class MeetingTask(Notice, kind="meeting_task"):
+    """To an item's owner: the meeting assigned it to them, with a deadline (local ISO date)."""
+
+    item_id: int
+    meeting: int
+    label: str
+    source: str
+    org: str | None
+    deadline: str
+    note: str | None
+
+
+@dataclass(frozen=True)
+class MeetingItemOverdue(Notice, kind="meeting_item_overdue"):
+    """An assignment of a meeting past its deadline, to one rung's audience (owner | admins | district)."""
+
+    item_id: int
+    meeting: int
+    community: str
+    label: str
+    org: str | None
+    deadline: str
+    audience: str
+
+
+@dataclass(frozen=True)
+class MeetingMinutes(Notice, kind="meeting_minutes"):
+    """The minutes, to the committee group (or the admins) when the chair closes the meeting."""
+
+    community: str
+    meeting: int
+    opened: str
+    closed: str
+    chair: str
+    present: list[str]
+    items: list[dict[str, Any]]
+
+
+# ---------------------------------------------------------------- who may
+
+
+def member_of(actor: Actor) -> Member:
+    """A committee member or admin of the actor's community, or Forbidden("meeting")."""
+    me = actor.registered()
+    if not MEMBERS & actor.roles:
+        raise Forbidden("meeting")
+    return me
+
+
+def _in_community(actor: Actor, meeting: Meeting) -> Member:
+    me = member_of(actor)
+    if meeting.community_id != me.community_id:
+        raise Forbidden("meeting:community")
+    return me
+
+
+def _chair(actor: Actor, meeting: Meeting) -> Member:
+    me = _in_community(actor, meeting)
+    if me.id != meeting.chair_member_id and not ADMINS & actor.roles:
+        raise Forbidden("meeting:chair")
+    return me
+
+
+# ---------------------------------------------------------------- the weekly time
+
+
+@dataclass(frozen=True)
+class Schedule:
+    weekday: int  # 0 = Monday
+    hour: int
+    minute: int
+
+
+def schedule_of(community: Community) -> Schedule | None:
+    own = (community.settings or {}).get("meeting")
+    if not isinstance(own, dict):
+        return None
+    try:
+        hour, minute = (int(x) for x in str(own.get("time", "")).split(":"))
+        weekday = int(own.get("weekday", -1))
+    except ValueError:
+        return None
+    if not (0 <= weekday <= 6 and 0 <= hour <= 23 and 0 <= minute <= 59):
+        return None
+    return Schedule(weekday, hour, minute)
+
+
+def parse_time(text: str) -> Schedule:
+    """"周三 15:00", "星期三 15：00", "wed 3:00" → a Schedule, or Invalid("meeting_time", "format")."""
+    value = unicodedata.normalize("NFKC", text).strip().lower()
+    m = re.fullmatch(r"(\S+)\s+(\d{1,2})[:.](\d{2})", value) or re.fullmatch(r"(\D+?)(\d{1,2})[:.](\d{2})", value)
+    if m is None or m.group(1) not in WEEKDAYS:
+        raise Invalid("meeting_time", "format")
+    hour, minute = int(m.group(2)), int(m.group(3))
+    if hour > 23 or minute > 59:
+        raise Invalid("meeting_time", "format")
+    return Schedule(WEEKDAYS[m.group(1)], hour, minute)
+
+
+def next_meeting(schedule: Schedule, tz: str, now: datetime) -> datetime:
+    """The first meeting time at or after `now` (aware UTC), counted in the community's local calendar (DST too)."""
+    z = ladder.zone(tz)
+    today = now.astimezone(z).date()
+    for ahead in range(8):
+        day = today + timedelta(days=ahead)
+        if day.weekday() != schedule.weekday:
+            continue
+        wall = datetime(day.year, day.month, day.day, schedule.hour, schedule.minute)
+        at = wall.replace(tzinfo=z, fold=0).astimezone(UTC)
+        if at >= now:
+            return at
+    raise AssertionError("a weekday comes within eight days")
+
+
+async def set_time(uow: UnitOfWork, *, actor: Actor, text: str, now: datetime) -> tuple[Schedule, datetime]:
+    """The admin sets the weekly time; returns it and the next meeting (aware UTC)."""
+    me = actor.registered()
+    if not ADMINS & actor.roles:
+        raise Forbidden("meeting:admin")
+    schedule = parse_time(text)
+    community = actor.home()
+    settings = dict(community.settings or {})
+    settings["meeting"] = {"weekday": schedule.weekday, "time": f"{schedule.hour:02d}:{schedule.minute:02d}"}
+    community.settings = settings
+    uow.session.add(community)
+    audit.record(uow, action="meeting.time", now=now, community_id=me.community_id, actor_user_id=actor.user.id,
+                 subject_type="community", subject_id=community.id, **settings["meeting"])
+    return schedule, next_meeting(schedule, community.timezone, now)
+
+
+# ---------------------------------------------------------------- the agenda
+
+
+@dataclass(frozen=True)
+class AgendaItem:
+    source: str  # one of SOURCES
+    ref_id: int
+    label: str  # R-2027-0012 · the project's "number title" · the incidents' count
+    kind: str | None = None  # a request's kind
+    state: str | None = None  # a request's state, a project's colour
+    org: str | None = None
+    ids: tuple[int, ...] = ()  # the open incidents' ids
+
+    def params(self) -> dict[str, Any]:
+        return {"source": self.source, "label": self.label, "kind": self.kind, "state": self.state, "org": self.org,
+                "ids": list(self.ids)}
+
+
+#: Sources of the property company's rectification tasks (F-10, not built yet): each returns its agenda items.
+RECTIFICATIONS: list[Callable[[UnitOfWork, Community, datetime], Awaitable[list[AgendaItem]]]] = []
+
+
+async def agenda(uow: UnitOfWork, community: Community, now: datetime) -> list[AgendaItem]:
+    """What the committees look at: overdue requests first (longest overdue first), then the new ones to assess,
+    the projects behind, the open incidents, the rectification tasks."""
+    cid = community.id or 0
+    clocked = col(Request.state).in_(list(requests.STAGES))
+    overdue = (await uow.session.exec(select(Request).where(
+        Request.community_id == cid, clocked, or_(col(Request.rung) > 0, col(Request.due_at) <= now))
+        .order_by(col(Request.due_at), col(Request.id)))).all()
+    seen = {r.id for r in overdue}
+    fresh = [r for r in (await uow.session.exec(select(Request).where(
+        Request.community_id == cid, Request.state == "new").order_by(col(Request.id)))).all() if r.id not in seen]
+    items = [AgendaItem("overdue_request", r.id or 0, requests.code(r.year, r.number), r.kind, r.state, r.organisation)
+             for r in overdue]
+    items += [AgendaItem("new_request", r.id or 0, requests.code(r.year, r.number), r.kind, r.state) for r in fresh]
+    year = local(now, community.timezone).year
+    rows = (await uow.session.exec(select(Project).where(
+        Project.community_id == cid, Project.year == year, col(Project.completed_at).is_(None))
+        .order_by(col(Project.number)))).all()
+    verdicts = await projects.verdicts(uow, rows, now) if rows else {}
+    for p in rows:
+        v = verdicts.get(p.id or 0)
+        if (v is not None and v.colour == projects.Colour.RED) or p.last_report_at is None:
+            items.append(AgendaItem("project", p.id or 0, f"{p.number} {p.title}",
+                                    state=v.colour.value if v else None))
+    incidents = (await uow.session.exec(select(Incident.id).where(
+        Incident.community_id == cid, Incident.status == "open").order_by(col(Incident.id)))).all()
+    if incidents:
+        items.append(AgendaItem("incidents", 0, str(len(incidents)), ids=tuple(i for i in incidents if i)))
+    for source in RECTIFICATIONS:
+        items += await source(uow, community, now)
+    return items
+
+
+# ---------------------------------------------------------------- the reminder and the ladder (the scheduler)
+
+
+async def _committee(uow: UnitOfWork, community_id: int) -> list[tuple[Member, User]]:
+    """The community's committee members and admins, each once."""
+    rows = (await uow.session.exec(
+        select(Member, User).join(User, col(User.id) == col(Member.user_id))
+        .where(Member.community_id == community_id, col(Member.id).in_(
+            select(RoleGrant.member_id).where(col(RoleGrant.role).in_([Role.COMMITTEE.value, Role.ADMIN.value]),
+                                              col(RoleGrant.revoked_at).is_(None))))
+        .order_by(col(Member.id)))).all()
+    return list(rows)
+
+
+async def remind(uow: UnitOfWork, *, now: datetime) -> int:
+    """The reminders of meetings starting within LEAD, once per meeting; returns how many were queued."""
+    queued = 0
+    for community in (await uow.session.exec(select(Community).order_by(col(Community.id)))).all():
+        schedule = schedule_of(community)
+        if schedule is None:
+            continue
+        at = next_meeting(schedule, community.timezone, now)
+        if now < at - LEAD:
+            continue
+        taken = await uow.session.execute(insert_ignoring(uow, MeetingCall, ["community_id", "at"]).values(
+            community_id=community.id, at=at, created_at=now))
+        if not taken.rowcount:  # type: ignore[attr-defined]
+            continue
+        notice = MeetingReminder(community=community.name, at=local(at, community.timezone).isoformat(),
+                                 items=[i.params() for i in await agenda(uow, community, now)])
+        for member, user in await _committee(uow, community.id or 0):
+            outbox.notify(uow, tg_chat_id=user.tg_id, recipient_user_id=user.id, community_id=community.id,
+                          lang=user.language or community.locale, now=now, notice=notice,
+                          dedupe_key=f"meeting_reminder:{community.id}:{at.isoformat()}:{member.id}")
+            queued += 1
+    return queued
+
+
+async def tick(uow: UnitOfWork, *, now: datetime) -> int:
+    """The meetings' assignments past their deadline climb ITEM_LADDER (compare-and-set), a rung a pass."""
+    zones: dict[int, Community | None] = {}
+
+    async def community_of(cid: int) -> Community | None:
+        if cid not in zones:
+            zones[cid] = await uow.session.get(Community, cid)
+        return zones[cid]
+
+    for row in await ladder.due(uow, TRACK, now=now):
+        await community_of(row.community_id)
+
+    def plan(row: MeetingItem) -> tuple[ladder.Ladder, str] | None:
+        c = zones.get(row.community_id)
+        return None if c is None else (ITEM_LADDER, c.timezone)
+
+    async def step(row: MeetingItem, index: int, rung: ladder.Rung) -> None:
+        c = zones[row.community_id]
+        assert c is not None
+        meeting = await uow.session.get(Meeting, row.meeting_id)
+        owners = [row.owner_member_id] if row.owner_member_id else await ladder.members(
+            uow, (ladder.Audience.ADMINS,), community_id=row.community_id)
+        ids = await ladder.members(uow, rung.tell, community_id=row.community_id, custom={OWNER: owners})
+        notice = MeetingItemOverdue(item_id=row.id or 0, meeting=meeting.number if meeting else 0, community=c.name,
+                                    label=row.label, org=row.organisation, audience=str(rung.tell[0]),
+                                    deadline=_day(row.deadline, c.timezone))
+        for r in (await ladder.people(uow, ids, locale=c.locale)).values():
+            await ladder.alert(uow, TRACK, item_id=row.id or 0, rung=index, community_id=c.id or 0, now=now,
+                               tg_chat_id=r.tg_id, recipient_user_id=r.user_id, member_id=r.member_id, lang=r.lang,
+                               notice=notice)
+
+    return await ladder.run(uow, TRACK, now=now, plan=plan, on_rung=step)
+
+
+async def due(uow: UnitOfWork, *, now: datetime) -> int:
+    return await remind(uow, now=now) + await tick(uow, now=now)
+
+
+def _day(at: datetime | None, tz: str) -> str:
+    return local(at, tz).date().isoformat() if at is not None else ""
+
+
+# ---------------------------------------------------------------- the meeting
+
+
+@dataclass(frozen=True)
+class View:
+    meeting: Meeting
+    items: list[MeetingItem]
+    present: list[str]
+    chair: str
+    owners: dict[int, str] = field(default_factory=dict)  # member id → name
+    timezone: str = ladder.DEFAULT_ZONE
+
+
+async def _names(uow: UnitOfWork, ids: list[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = (await uow.session.exec(select(Member, User).join(User, col(User.id) == col(Member.user_id))
+                                   .where(col(Member.id).in_(ids)))).all()
+    return {m.id or 0: m.display_name or u.first_name for m, u in rows}
+
+
+async def view(uow: UnitOfWork, meeting: Meeting) -> View:
+    items = list((await uow.session.exec(select(MeetingItem).where(MeetingItem.meeting_id == meeting.id)
+                                         .order_by(col(MeetingItem.position)))).all())
+    present_ids = list((await uow.session.exec(select(MeetingAttendance.member_id).where(
+        MeetingAttendance.meeting_id == meeting.id).order_by(col(MeetingAttendance.id)))).all())
+    names = await _names(uow, [*present_ids, meeting.chair_member_id, *(i.owner_member_id for i in items
+                                                                         if i.owner_member_id)])
+    community = await uow.session.get(Community, meeting.community_id)
+    return View(meeting, items, [names.get(m, "") for m in present_ids], names.get(meeting.chair_member_id, ""),
+                names, community.timezone if community else ladder.DEFAULT_ZONE)
+
+
+async def _meeting(uow: UnitOfWork, meeting_id: int) -> Meeting:
+    row = (await uow.session.exec(select(Meeting).where(Meeting.id == meeting_id)
+                                  .execution_options(populate_existing=True))).first()
+    if row is None:
+        raise NotFound("meeting", meeting_id)
+    return row
+
+
+async def current(uow: UnitOfWork, *, actor: Actor) -> Meeting | None:
+    me = member_of(actor)
+    return (await uow.session.exec(select(Meeting).where(Meeting.community_id == me.community_id,
+                                                         Meeting.state == "open"))).first()
+
+
+async def open_meeting(uow: UnitOfWork, *, actor: Actor, tg_chat_id: int, in_group: bool, now: datetime
+                       ) -> tuple[Meeting, bool]:
+    """The community's open meeting, or a new one chaired by the actor with the agenda frozen into its items.
+    In a group only the community's committee group (the group's community is the actor's here). Returns the
+    meeting and whether this call opened it."""
+    me = member_of(actor)
+    community = actor.home()
+    if in_group:
+        purpose = (await uow.session.exec(select(Chat.purpose).where(Chat.tg_chat_id == tg_chat_id))).first()
+        if purpose != Purpose.COMMITTEE.value:
+            raise Forbidden("meeting:chat")
+    existing = await current(uow, actor=actor)
+    if existing is not None:
+        return existing, False
+    number = int((await uow.session.exec(select(func.coalesce(func.max(Meeting.number), 0)).where(
+        Meeting.community_id == me.community_id))).one()) + 1
+    taken = await uow.session.execute(insert_ignoring(uow, Meeting, ["open_slot"]).values(
+        community_id=me.community_id, number=number, state="open", open_slot=me.community_id,
+        chair_member_id=me.id, tg_chat_id=tg_chat_id, opened_at=now))
+    meeting = await current(uow, actor=actor)
+    if meeting is None:
+        raise AlreadyDone("meeting_closed")
+    if not taken.rowcount:  # type: ignore[attr-defined]
+        return meeting, False  # opened by someone else a moment ago
+    for position, item in enumerate(await agenda(uow, community, now), start=1):
+        uow.session.add(MeetingItem(community_id=me.community_id, meeting_id=meeting.id or 0, position=position,
+                                    source=item.source, ref_id=item.ref_id, label=item.label[:60],
+                                    organisation=item.org))
+    await uow.session.flush()
+    audit.record(uow, action="meeting.open", now=now, community_id=me.community_id, actor_user_id=actor.user.id,
+                 subject_type="meeting", subject_id=meeting.id, number=number)
+    return meeting, True
+
+
+async def get(uow: UnitOfWork, *, actor: Actor, meeting_id: int, open_only: bool = True) -> Meeting:
+    meeting = await _meeting(uow, meeting_id)
+    _in_community(actor, meeting)
+    if open_only and meeting.state != "open":
+        raise AlreadyDone("meeting_closed")
+    return meeting
+
+
+async def attend(uow: UnitOfWork, *, actor: Actor, meeting_id: int, now: datetime) -> bool:
+    """Mark the actor present (once); True when this call did."""
+    meeting = await get(uow, actor=actor, meeting_id=meeting_id)
+    me = _in_community(actor, meeting)
+    added = await uow.session.execute(insert_ignoring(uow, MeetingAttendance, ["meeting_id", "member_id"]).values(
+        meeting_id=meeting.id, member_id=me.id, at=now))
+    return bool(added.rowcount)  # type: ignore[attr-defined]
+
+
+async def item_of(uow: UnitOfWork, *, actor: Actor, meeting_id: int, item_id: int) -> tuple[Meeting, MeetingItem]:
+    """A pending item of an open meeting, for its chair."""
+    meeting = await get(uow, actor=actor, meeting_id=meeting_id)
+    _chair(actor, meeting)
+    item = await uow.session.get(MeetingItem, item_id)
+    if item is None or item.meeting_id != meeting.id:
+        raise NotFound("meeting_item", item_id)
+    if item.state != "pending":
+        raise AlreadyDone("meeting_item")
+    return meeting, item
+
+
+def _note(text: str | None) -> str | None:
+    value = "".join(c for c in (text or "") if c == "\n" or unicodedata.category(c) not in ("Cc", "Cf", "Cs")).strip()
+    if len(value) > NOTE_LIMIT:
+        raise Invalid("note", "too_long", limit=NOTE_LIMIT)
+    return value or None
+
+
+async def decide(uow: UnitOfWork, *, actor: Actor, meeting_id: int, item_id: int, org: str, days: int,
+                 now: datetime, note: str | None = None) -> MeetingItem:
+    """The chair's decision on an item: assigned to `org` with a deadline `days` local days from now, and a note.
+    A request is assigned (a new one) or keeps its organisation with its next rung at the deadline; any other
+    item becomes an assignment of the meeting on ITEM_LADDER, owned by the organisation's committee member."""
+    meeting, item = await item_of(uow, actor=actor, meeting_id=meeting_id, item_id=item_id)
+    me = _chair(actor, meeting)
+    community = actor.home()
+    if org not in requests.organisations(community):
+        raise Invalid("organisation", "unknown")
+    if not 1 <= days <= MAX_DAYS:
+        raise Invalid("deadline", "range", limit=MAX_DAYS)
+    why = _note(note)
+    deadline = ladder.later(now, timedelta(days=days), community.timezone)
+    state, due_at, owner = "assigned", deadline, None
+    if item.source in ("new_request", "overdue_request"):
+        state, due_at = "request", None  # the request's own ladder carries it
+        await _decide_request(uow, actor, item, org=org, deadline=deadline, now=now)
+    else:
+        heads = await requests.org_heads(uow, community_id=community.id or 0, org=org)
+        owner = heads[0][0].id if heads else None
+    done = await uow.session.execute(
+        update(MeetingItem).where(col(MeetingItem.id) == item.id, col(MeetingItem.state) == "pending")
+        .values(state=state, organisation=org, owner_member_id=owner, deadline=deadline, note=why,
+                decided_by_member_id=me.id, decided_at=now, rung=0, due_at=due_at)
+        .execution_options(synchronize_session=False))
+    if not done.rowcount:  # type: ignore[attr-defined]
+        raise AlreadyDone("meeting_item")
+    await uow.session.refresh(item)
+    audit.record(uow, action="meeting.decide", now=now, community_id=community.id, actor_user_id=actor.user.id,
+                 subject_type="meeting_item", subject_id=item.id, meeting=meeting.number, organisation=org, days=days)
+    if owner is not None:
+        for r in (await ladder.people(uow, [owner], locale=community.locale)).values():
+            outbox.notify(uow, tg_chat_id=r.tg_id, recipient_user_id=r.user_id, community_id=community.id,
+                          lang=r.lang, now=now, dedupe_key=f"meeting_task:{item.id}:{r.member_id}",
+                          notice=MeetingTask(item_id=item.id or 0, meeting=meeting.number, label=item.label,
+                                             source=item.source, org=org, deadline=_day(deadline, community.timezone),
+                                             note=why))
+    return item
+
+
+async def _decide_request(uow: UnitOfWork, actor: Actor, item: MeetingItem, *, org: str, deadline: datetime,
+                          now: datetime) -> None:
+    row = await requests.get(uow, community_id=item.community_id, request_id=item.ref_id)
+    if row.state == "new":
+        await request_work.assign(uow, actor=actor, request_id=row.id or 0, org=org, now=now)
+        await uow.session.refresh(row)
+    elif row.state not in requests.STAGES:
+        raise AlreadyDone("request_state")
+    elif row.organisation != org:
+        raise Invalid("organisation", "request_elsewhere", org=row.organisation)
+    # the ladder's next rung waits for the meeting's deadline (compare-and-set on the state and rung read)
+    moved = await uow.session.execute(
+        update(Request).where(col(Request.id) == row.id, col(Request.state) == row.state, col(Request.rung) == row.rung)
+        .values(due_at=deadline, updated_at=now).execution_options(synchronize_session=False))
+    if not moved.rowcount:  # type: ignore[attr-defined]
+        raise AlreadyDone("request_state")
+
+
+async def done(uow: UnitOfWork, *, actor: Actor, item_id: int, now: datetime) -> MeetingItem:
+    """The owner (or an admin) marks a meeting's assignment done: it leaves the ladder."""
+    me = actor.registered()
+    item = await uow.session.get(MeetingItem, item_id)
+    if item is None or item.community_id != me.community_id:
+        raise NotFound("meeting_item", item_id)
+    if item.owner_member_id != me.id and not ADMINS & actor.roles:
+        raise Forbidden("meeting:owner")
+    took = await ladder.take(uow, TRACK, [item_id], expect={"state": "assigned"}, state="done", due_at=None)
+    if not took:
+        raise AlreadyDone("meeting_item")
+    await uow.session.refresh(item)
+    audit.record(uow, action="meeting.done", now=now, community_id=me.community_id, actor_user_id=actor.user.id,
+                 subject_type="meeting_item", subject_id=item_id)
+    return item
+
+
+async def close(uow: UnitOfWork, *, actor: Actor, meeting_id: int, now: datetime) -> View:
+    """The chair closes the meeting (items left undecided are noted as such); the minutes go to the committee."""
+    meeting = await get(uow, actor=actor, meeting_id=meeting_id)
+    _chair(actor, meeting)
+    closed = await uow.session.execute(
+        update(Meeting).where(col(Meeting.id) == meeting.id, col(Meeting.state) == "open")
+        .values(state="closed", open_slot=None, closed_at=now).execution_options(synchronize_session=False))
+    if not closed.rowcount:  # type: ignore[attr-defined]
+        raise AlreadyDone("meeting_closed")
+    await uow.session.execute(update(MeetingItem).where(col(MeetingItem.meeting_id) == meeting.id,
+                                                        col(MeetingItem.state) == "pending")
+                              .values(state="noted").execution_options(synchronize_session=False))
+    meeting = await _meeting(uow, meeting_id)
+    shown = await view(uow, meeting)
+    community = actor.home()
+    await requests.tell_committee(uow, community=community, notice=minutes_notice(shown, community.name), now=now,
+                                  key=f"meeting_minutes:{meeting.id}")
+    audit.record(uow, action="meeting.close", now=now, community_id=community.id, actor_user_id=actor.user.id,
+                 subject_type="meeting", subject_id=meeting.id, number=meeting.number)
+    return shown
+
+
+def minutes_notice(v: View, community: str) -> MeetingMinutes:
+    tz = v.timezone
+    items = [{"label": i.label, "source": i.source, "state": i.state, "org": i.organisation,
+              "owner": v.owners.get(i.owner_member_id or 0), "deadline": _day(i.deadline, tz), "note": i.note}
+             for i in v.items]
+    return MeetingMinutes(community=community, meeting=v.meeting.number,
+                          opened=local(v.meeting.opened_at, tz).isoformat(timespec="minutes"),
+                          closed=local(v.meeting.closed_at or v.meeting.opened_at, tz).isoformat(timespec="minutes"),
+                          chair=v.chair, present=v.present, items=items)
+
+
+async def past(uow: UnitOfWork, *, actor: Actor, limit: int = 10) -> list[Meeting]:
+    """The community's closed meetings, the latest first."""
+    me = member_of(actor)
+    return list((await uow.session.exec(select(Meeting).where(Meeting.community_id == me.community_id,
+                                                              Meeting.state == "closed")
+                                        .order_by(col(Meeting.number).desc()).limit(limit))).all())
+
+
+async def minutes(uow: UnitOfWork, *, actor: Actor, number: int) -> MeetingMinutes:
+    """The minutes of the community's closed meeting no. `number`."""
+    me = member_of(actor)
+    meeting = (await uow.session.exec(select(Meeting).where(Meeting.community_id == me.community_id,
+                                                            Meeting.number == number))).first()
+    if meeting is None or meeting.state != "closed":
+        raise NotFound("meeting", number)
+    return minutes_notice(await view(uow, meeting), actor.home().name)
