@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import col, select
 
-from flows import meeting, membership, request_work, requests
+from flows import meeting, meeting_agenda, membership, request_work, requests
 from flows.clock import FixedClock
 from flows.errors import AlreadyDone, Forbidden, Invalid
 from flows.membership import Actor
@@ -71,32 +71,32 @@ async def _report(db: Database, w: World, now: datetime, kind: str = "request") 
 
 
 def test_item1_the_weekly_time_is_read_in_the_community_zone() -> None:
-    schedule = meeting.parse_time("周三 15:00")
+    schedule = meeting_agenda.parse_time("周三 15:00")
     assert (schedule.weekday, schedule.hour, schedule.minute) == (2, 15, 0)
-    assert meeting.parse_time("星期三 15：00") == schedule and meeting.parse_time("wed 15:00") == schedule
+    assert meeting_agenda.parse_time("星期三 15：00") == schedule and meeting_agenda.parse_time("wed 15:00") == schedule
     for bad in ("周八 15:00", "周三 25:00", "15:00", "周三"):
         with pytest.raises(Invalid):
-            meeting.parse_time(bad)
+            meeting_agenda.parse_time(bad)
     monday = datetime(2027, 3, 22, 3, 0, tzinfo=UTC)  # Monday 11:00 in Tianjin, 04:00 in Berlin
-    assert meeting.next_meeting(schedule, "Asia/Shanghai", monday) == datetime(2027, 3, 24, 7, 0, tzinfo=UTC)
-    assert meeting.next_meeting(schedule, "Europe/Berlin", monday) == datetime(2027, 3, 24, 14, 0, tzinfo=UTC)
+    assert meeting_agenda.next_meeting(schedule, "Asia/Shanghai", monday) == datetime(2027, 3, 24, 7, 0, tzinfo=UTC)
+    assert meeting_agenda.next_meeting(schedule, "Europe/Berlin", monday) == datetime(2027, 3, 24, 14, 0, tzinfo=UTC)
     # Berlin changes to summer time on Sunday 28 March: the next Wednesday's 15:00 is 13:00 UTC
     after = datetime(2027, 3, 24, 15, 0, tzinfo=UTC)
-    assert meeting.next_meeting(schedule, "Europe/Berlin", after) == datetime(2027, 3, 31, 13, 0, tzinfo=UTC)
+    assert meeting_agenda.next_meeting(schedule, "Europe/Berlin", after) == datetime(2027, 3, 31, 13, 0, tzinfo=UTC)
 
 
 async def test_item1_admins_set_the_time_and_the_committee_is_reminded_once(db: Database, world: World,
                                                                              clock: FixedClock) -> None:
     now = clock.now()
     with pytest.raises(Forbidden) as refused:
-        await _do(db, meeting.set_time, actor=world.actors["committee"], text="周三 15:00", now=now)
+        await _do(db, meeting_agenda.set_time, actor=world.actors["committee"], text="周三 15:00", now=now)
     assert refused.value.permission == "meeting:admin"
-    _, at = await _do(db, meeting.set_time, actor=world.actors["admin"], text="周三 15:00", now=now)  # type: ignore[misc]
-    assert at.astimezone(meeting.ladder.zone("Asia/Shanghai")).strftime("%a %H:%M") == "Wed 15:00"
+    _, at = await _do(db, meeting_agenda.set_time, actor=world.actors["admin"], text="周三 15:00", now=now)  # type: ignore[misc]
+    assert at.astimezone(meeting_agenda.ladder.zone("Asia/Shanghai")).strftime("%a %H:%M") == "Wed 15:00"
     await _report(db, world, at - timedelta(hours=5))  # still within its day to be assessed
-    assert await _do(db, meeting.remind, now=at - meeting.LEAD - timedelta(minutes=1)) == 0
-    assert await _do(db, meeting.remind, now=at - meeting.LEAD + timedelta(minutes=1)) == 3  # 2 committee + admin
-    assert await _do(db, meeting.remind, now=at - timedelta(minutes=5)) == 0  # once per meeting
+    assert await _do(db, meeting_agenda.remind, now=at - meeting_agenda.LEAD - timedelta(minutes=1)) == 0
+    assert await _do(db, meeting_agenda.remind, now=at - meeting_agenda.LEAD + timedelta(minutes=1)) == 3  # 2 committee + admin
+    assert await _do(db, meeting_agenda.remind, now=at - timedelta(minutes=5)) == 0  # once per meeting
     sent = await _notices(db, "meeting_reminder")
     assert {m.recipient_user_id for m in sent} == {world.actors[k].user.id for k in ("committee", "property_head", "admin")}
     assert [i["source"] for i in sent[0].payload["params"]["items"]] == ["new_request"]
@@ -126,7 +126,7 @@ async def test_item1_the_agenda_holds_exactly_the_overdue_and_new_items(db: Data
         await uow.commit()
     async with db.uow() as uow:
         community = await membership.get_community(uow, world.community_id)
-        items = await meeting.agenda(uow, community, now)
+        items = await meeting_agenda.agenda(uow, community, now)
     by = {(i.source, i.ref_id) for i in items if i.source.endswith("request")}
     assert by == {("overdue_request", overdue_new.id), ("overdue_request", late.id), ("new_request", fresh.id)}
     assert [i.source for i in items][:3] == ["overdue_request", "overdue_request", "new_request"]
