@@ -13,6 +13,7 @@ from bot.handlers import (
     care_pairing,
     checkins,
     groups,
+    meeting,
     needs,
     opendays,
     polls,
@@ -30,7 +31,7 @@ from flows.errors import FlowError, NotRegistered
 __all__ = ["FALLBACKS", "build_notices", "build_router", "report_error"]
 
 FEATURES: tuple[ModuleType, ...] = (start, roles, groups, care, care_pairing, checkins, needs, ballot, voting, polls,
-                                    projects, board, acceptance, opendays, requests, request_work)
+                                    projects, board, acceptance, opendays, requests, request_work, meeting)
 
 
 def build_router() -> Router:
