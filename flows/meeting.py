@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import func, insert, update
 from sqlmodel import col, select
 
 from flows import audit, ladder, outbox, request_work, requests
@@ -224,11 +224,11 @@ async def open_meeting(uow: UnitOfWork, *, actor: Actor, tg_chat_id: int, in_gro
         raise AlreadyDone("meeting_closed")
     if not taken.rowcount:  # type: ignore[attr-defined]
         return meeting, False  # opened by someone else a moment ago
-    for position, item in enumerate(await agenda(uow, community, now), start=1):
-        uow.session.add(MeetingItem(community_id=me.community_id, meeting_id=meeting.id or 0, position=position,
-                                    source=item.source, ref_id=item.ref_id, label=item.label[:60],
-                                    organisation=item.org))
-    await uow.session.flush()
+    rows = [{"community_id": me.community_id, "meeting_id": meeting.id, "position": position, "source": item.source,
+             "ref_id": item.ref_id, "label": item.label[:60], "organisation": item.org, "state": "pending", "rung": 0}
+            for position, item in enumerate(await agenda(uow, community, now), start=1)]
+    for i in range(0, len(rows), ladder.BATCH):  # one statement per batch (a busy agenda has hundreds of items)
+        await uow.session.execute(insert(MeetingItem), rows[i:i + ladder.BATCH])
     audit.record(uow, action="meeting.open", now=now, community_id=me.community_id, actor_user_id=actor.user.id,
                  subject_type="meeting", subject_id=meeting.id, number=number)
     return meeting, True
