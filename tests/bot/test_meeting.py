@@ -55,6 +55,8 @@ async def test_item8_a_meeting_whose_agenda_holds_exactly_the_overdue_and_new_it
         await uow.commit()
 
     await linli.settle()  # the reporter is told of the assignment first
+    assert "/meeting — 每周多委联合办公会" in (await linli.say(COMMITTEE, "/help"))[-1]["text"]
+    assert "/meeting" not in (await linli.say(R1, "/help"))[-1]["text"]
     out = await linli.say(R1, "/meeting")
     assert "只有多委成员和管理员" in out[-1]["text"]
     out = await linli.say(COMMITTEE, "/meeting", chat_id=OFFICE)
