@@ -2,7 +2,8 @@
 weekly time; a committee member opens the meeting in the committee group and its agenda holds exactly the
 overdue and new requests (not the one assigned in time); attendance by button (a resident's press refused);
 the chair's decision on an item (another member's refused) assigns the request with the meeting's deadline; a
-note; the minutes posted to the committee group when the chair closes it, and kept (/meeting minutes)."""
+note; the minutes posted to the committee group when the chair closes it, and kept (/meeting minutes); forged
+and expired buttons refused."""
 
 from __future__ import annotations
 
@@ -105,5 +106,13 @@ async def test_item8_a_meeting_whose_agenda_holds_exactly_the_overdue_and_new_it
     assert toast and "该会议已结束" in toast
     out = await linli.say(ADMIN, "/meeting minutes")
     assert "往期会议" in out[-1]["text"] and buttons(out[-1]) == ["1"]
-    _, out = await linli.press(ADMIN, out[-1], "1")
+    listing = out[-1]
+    _, out = await linli.press(ADMIN, listing, "1")
     assert "请物业本周内修好" in out[-1]["text"]
+
+    # forged and expired buttons are refused in words, and change nothing
+    toast = await linli.tap_data(ADMIN, listing, "mt|w|1|1|property|3")
+    assert toast and "这个按钮无效" in toast
+    linli.clock.advance(hours=73)
+    toast, _ = await linli.press(ADMIN, listing, "1")
+    assert toast and "这个按钮已经过期了" in toast

@@ -12,7 +12,7 @@ from sqlmodel import col, select
 
 from flows import meeting, meeting_agenda, membership, request_work, requests
 from flows.clock import FixedClock
-from flows.errors import AlreadyDone, Forbidden, Invalid
+from flows.errors import AlreadyDone, Forbidden, Invalid, NotFound
 from flows.membership import Actor
 from flows.roles import Org, Role
 from storage.db import Database
@@ -219,3 +219,57 @@ async def test_item2_every_refusal_by_role_and_community(db: Database, world: Wo
         await _do(db, meeting.attend, actor=world.actors["resident"], meeting_id=m.id, now=now)
     async with db.uow() as uow:
         assert await meeting.current(uow, actor=world.other) is None
+
+
+async def test_item1_the_reminder_follows_the_community_zone(db: Database, world: World, clock: FixedClock) -> None:
+    """Berlin and Tianjin both meet on Wednesdays at 15:00 local: each is reminded two hours before its own 15:00."""
+    now = clock.now()
+    async with db.uow(write=True) as uow:
+        berlin, _ = await membership.create_community(uow, name="Berlin", now=now, buildings=["1"])
+        berlin.timezone = "Europe/Berlin"
+        await enrol(uow, community_id=berlin.id or 0, first_tg_id=795, now=now, people={"b_admin": (Role.ADMIN, None)})
+        await uow.commit()
+    await _do(db, meeting_agenda.set_time, actor=world.actors["admin"], text="周三 15:00", now=now)
+    _, berlin_at = await _do(db, meeting_agenda.set_time, actor=await actor_of(db, 795), text="wed 15:00",  # type: ignore[misc]
+                             now=now)
+    assert berlin_at == datetime(2027, 3, 3, 14, 0, tzinfo=UTC)  # 15:00 CET
+    tianjin_call = datetime(2027, 3, 3, 5, 0, tzinfo=UTC)  # 13:00 in Tianjin
+    assert await _do(db, meeting_agenda.remind, now=tianjin_call) == 3  # Tianjin's committee and admin only
+    assert await _do(db, meeting_agenda.remind, now=berlin_at - meeting_agenda.LEAD - timedelta(minutes=1)) == 0
+    assert await _do(db, meeting_agenda.remind, now=berlin_at - meeting_agenda.LEAD) == 1  # Berlin's admin
+
+
+async def test_item2_refusals_of_the_chair_s_steps(db: Database, world: World, clock: FixedClock) -> None:
+    now = clock.now()
+    with pytest.raises(NotFound) as missing:
+        await _do(db, meeting.note, actor=world.actors["admin"], position=1, text="x", now=now)
+    assert missing.value.what == "meeting_open"  # no meeting open
+    late = await _report(db, world, now - timedelta(days=9))
+    await _do(db, request_work.assign, actor=world.actors["committee"], request_id=late.id, org="property",
+              now=now - timedelta(days=9))
+    m, _ = await _do(db, meeting.open_meeting, actor=world.actors["committee"], tg_chat_id=701, in_group=False,  # type: ignore[misc]
+                     now=now)
+    async with db.uow() as uow:
+        (item,) = (await meeting.view(uow, m)).items
+    assert item.source == "overdue_request"
+    with pytest.raises(Invalid) as wrong:  # it is with the property company: the meeting keeps it there
+        await _do(db, meeting.decide, actor=world.actors["committee"], meeting_id=m.id, item_id=item.id, org="rc",
+                  days=7, now=now)
+    assert wrong.value.reason == "request_elsewhere"
+    for bad in (0, meeting.MAX_DAYS + 1):
+        with pytest.raises(Invalid):
+            await _do(db, meeting.decide, actor=world.actors["committee"], meeting_id=m.id, item_id=item.id,
+                      org="property", days=bad, now=now)
+    with pytest.raises(Invalid):
+        await _do(db, meeting.decide, actor=world.actors["committee"], meeting_id=m.id, item_id=item.id,
+                  org="property", days=7, now=now, note="长" * (meeting.NOTE_LIMIT + 1))
+    async with db.uow() as uow:
+        row = await uow.session.get(Request, late.id)
+        still = await uow.session.get(MeetingItem, item.id)
+    assert row is not None and row.due_at != now + timedelta(days=7)  # nothing half-written
+    assert still is not None and still.state == "pending"
+    await _do(db, meeting.decide, actor=world.actors["admin"], meeting_id=m.id, item_id=item.id, org="property",
+              days=7, now=now)  # an admin may act as the chair
+    async with db.uow() as uow:
+        row = await uow.session.get(Request, late.id)
+    assert row is not None and row.due_at == now + timedelta(days=7) and row.rung == 0
