@@ -4,6 +4,7 @@ assignments on the deadline ladder, the minutes, and every refusal by role and c
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -273,3 +274,16 @@ async def test_item2_refusals_of_the_chair_s_steps(db: Database, world: World, c
     async with db.uow() as uow:
         row = await uow.session.get(Request, late.id)
     assert row is not None and row.due_at == now + timedelta(days=7) and row.rung == 0
+
+
+async def test_item2_two_members_opening_at_once_make_one_meeting(db: Database, world: World,
+                                                                  clock: FixedClock) -> None:
+    now = clock.now()
+    await _report(db, world, now)
+    results = await asyncio.gather(*(
+        _do(db, meeting.open_meeting, actor=world.actors[k], tg_chat_id=COMMITTEE_GROUP, in_group=True, now=now)
+        for k in ("committee", "property_head", "admin")))
+    assert len({m.id for m, _ in results}) == 1 and sum(opened for _, opened in results) == 1  # type: ignore[misc]
+    async with db.uow() as uow:
+        items = (await uow.session.exec(select(MeetingItem))).all()
+    assert len(items) == 1  # its agenda frozen once
