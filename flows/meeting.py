@@ -225,7 +225,8 @@ async def open_meeting(uow: UnitOfWork, *, actor: Actor, tg_chat_id: int, in_gro
     if not taken.rowcount:  # type: ignore[attr-defined]
         return meeting, False  # opened by someone else a moment ago
     rows = [{"community_id": me.community_id, "meeting_id": meeting.id, "position": position, "source": item.source,
-             "ref_id": item.ref_id, "label": item.label[:60], "organisation": item.org, "state": "pending", "rung": 0}
+             "ref_id": item.ref_id, "label": item.label[:60], "detail": item.kind, "organisation": item.org,
+             "state": "pending", "rung": 0}
             for position, item in enumerate(await agenda(uow, community, now), start=1)]
     for i in range(0, len(rows), ladder.BATCH):  # one statement per batch (a busy agenda has hundreds of items)
         await uow.session.execute(insert(MeetingItem), rows[i:i + ladder.BATCH])
@@ -397,7 +398,7 @@ async def close(uow: UnitOfWork, *, actor: Actor, meeting_id: int, now: datetime
 
 def minutes_notice(v: View, community: str) -> MeetingMinutes:
     tz = v.timezone
-    items = [{"label": i.label, "source": i.source, "state": i.state, "org": i.organisation,
+    items = [{"label": i.label, "source": i.source, "kind": i.detail, "state": i.state, "org": i.organisation,
               "owner": v.owners.get(i.owner_member_id or 0), "deadline": _day(i.deadline, tz), "note": i.note}
              for i in v.items]
     return MeetingMinutes(community=community, meeting=v.meeting.number,

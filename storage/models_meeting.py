@@ -59,6 +59,7 @@ class MeetingItem(SQLModel, table=True):
     source: str = Field(max_length=24)  # new_request | overdue_request | project | incidents | rectification
     ref_id: int = 0  # the request's or project's id (0: the incidents, counted)
     label: str = Field(max_length=60)  # R-2027-0012, the project's number and title, the incidents' count
+    detail: str | None = Field(default=None, max_length=16)  # a request's kind (request | dispute | hazard)
     state: str = Field(default="pending", max_length=10)  # pending | assigned | done | noted
     organisation: str | None = Field(default=None, max_length=32)
     owner_member_id: int | None = Field(default=None, foreign_key="member.id")

@@ -63,8 +63,8 @@ async def test_item8_a_meeting_whose_agenda_holds_exactly_the_overdue_and_new_it
     out = await linli.say(COMMITTEE, "/meeting", chat_id=OFFICE)
     view = out[-1]
     agenda = view["text"].split("议程")[1]
-    assert f"\n1. ⏰ {overdue} 已超时\n" in agenda
-    assert f"\n2. 🆕 {fresh} 待研判\n" in agenda
+    assert f"\n1. ⏰ {overdue} (诉求) 已超时\n" in agenda
+    assert f"\n2. 🆕 {fresh} (诉求) 待研判\n" in agenda
     assert in_time not in agenda and "\n3. " not in agenda  # exactly the overdue and the new one
     assert {"✋ 签到", "1", "2", "🏁 结束会议"} <= set(buttons(view))
 

@@ -61,6 +61,7 @@ def upgrade() -> None:
     sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=24), nullable=False),
     sa.Column('ref_id', sa.Integer(), nullable=False),
     sa.Column('label', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
+    sa.Column('detail', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
     sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
     sa.Column('organisation', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
     sa.Column('owner_member_id', sa.Integer(), nullable=True),
