@@ -26,9 +26,9 @@ from flows.errors import AlreadyDone, Forbidden, Invalid, NotFound
 from flows.meeting_agenda import ADMINS, MEMBERS, agenda, remind
 from flows.membership import Actor
 from flows.notices import Notice
-from flows.roles import Purpose
+from flows.roles import Purpose, Role
 from storage.db import UnitOfWork, insert_ignoring
-from storage.models import Chat, Community, Member, User
+from storage.models import Chat, Community, Member, RoleGrant, User
 from storage.models_meeting import Meeting, MeetingAttendance, MeetingItem
 from storage.models_requests import Request
 
@@ -131,8 +131,8 @@ async def tick(uow: UnitOfWork, *, now: datetime) -> int:
         c = zones[row.community_id]
         assert c is not None
         meeting = await uow.session.get(Meeting, row.meeting_id)
-        owners = [row.owner_member_id] if row.owner_member_id else await ladder.members(
-            uow, (ladder.Audience.ADMINS,), community_id=row.community_id)
+        owners = [row.owner_member_id] if await _still_committee(uow, row.owner_member_id) else await ladder.members(
+            uow, (ladder.Audience.ADMINS,), community_id=row.community_id)  # none, or their role was taken away
         ids = await ladder.members(uow, rung.tell, community_id=row.community_id, custom={OWNER: owners})
         notice = MeetingItemOverdue(item_id=row.id or 0, meeting=meeting.number if meeting else 0, community=c.name,
                                     label=row.label, org=row.organisation, audience=str(rung.tell[0]),
@@ -143,6 +143,15 @@ async def tick(uow: UnitOfWork, *, now: datetime) -> int:
                                notice=notice)
 
     return await ladder.run(uow, TRACK, now=now, plan=plan, on_rung=step)
+
+
+async def _still_committee(uow: UnitOfWork, member_id: int | None) -> bool:
+    """Whether the owner still holds a committee role (when it was taken away, the admins are told instead)."""
+    if member_id is None:
+        return False
+    return (await uow.session.exec(select(RoleGrant.id).where(
+        RoleGrant.member_id == member_id, RoleGrant.role == Role.COMMITTEE.value,
+        col(RoleGrant.revoked_at).is_(None)))).first() is not None
 
 
 async def due(uow: UnitOfWork, *, now: datetime) -> int:

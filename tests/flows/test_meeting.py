@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import col, select
 
-from flows import meeting, meeting_agenda, membership, request_work, requests
+from flows import access, meeting, meeting_agenda, membership, request_work, requests
 from flows.clock import FixedClock
 from flows.errors import AlreadyDone, Forbidden, Invalid, NotFound
 from flows.membership import Actor
@@ -287,3 +287,24 @@ async def test_item2_two_members_opening_at_once_make_one_meeting(db: Database, 
     async with db.uow() as uow:
         items = (await uow.session.exec(select(MeetingItem))).all()
     assert len(items) == 1  # its agenda frozen once
+
+
+async def test_item2_an_owner_whose_role_was_taken_away_is_told_no_more(db: Database, world: World,
+                                                                        clock: FixedClock) -> None:
+    now = clock.now()
+    async with db.uow(write=True) as uow:
+        uow.session.add(Project(community_id=world.community_id, year=now.year, number=1, title="加装电梯",
+                                category="facility", created_at=now))
+        await uow.commit()
+    m, _ = await _do(db, meeting.open_meeting, actor=world.actors["admin"], tg_chat_id=704, in_group=False,  # type: ignore[misc]
+                     now=now)
+    async with db.uow() as uow:
+        (item,) = (await meeting.view(uow, m)).items
+    task = await _do(db, meeting.decide, actor=world.actors["admin"], meeting_id=m.id, item_id=item.id,
+                     org="property", days=3, now=now)
+    assert task.owner_member_id == world.members["property_head"]  # type: ignore[attr-defined]
+    await _do(db, access.revoke_role, actor=world.actors["admin"], member_id=world.members["property_head"],
+              role=Role.COMMITTEE, now=now)
+    await _do(db, meeting.tick, now=now + timedelta(days=3, minutes=1))
+    told = [(n.recipient_user_id, n.payload["params"]["audience"]) for n in await _notices(db, "meeting_item_overdue")]
+    assert told == [(world.actors["admin"].user.id, "owner")]  # the admins stand in for the owner
