@@ -145,8 +145,9 @@ class AgendaItem:
                 "ids": list(self.ids)}
 
 
-#: Sources of the property company's rectification tasks (F-10, not built yet): each returns its agenda items.
-RECTIFICATIONS: list[Callable[[UnitOfWork, Community, datetime], Awaitable[list[AgendaItem]]]] = []
+#: Sources of the property company's rectification tasks (F-10, not built yet): each returns its agenda items
+#: (source "rectification"). The seam: F-10 names its function here; a tuple of code, never state.
+RECTIFICATIONS: tuple[Callable[[UnitOfWork, Community, datetime], Awaitable[list[AgendaItem]]], ...] = ()
 
 
 async def agenda(uow: UnitOfWork, community: Community, now: datetime) -> list[AgendaItem]:

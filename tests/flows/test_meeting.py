@@ -308,3 +308,18 @@ async def test_item2_an_owner_whose_role_was_taken_away_is_told_no_more(db: Data
     await _do(db, meeting.tick, now=now + timedelta(days=3, minutes=1))
     told = [(n.recipient_user_id, n.payload["params"]["audience"]) for n in await _notices(db, "meeting_item_overdue")]
     assert told == [(world.actors["admin"].user.id, "owner")]  # the admins stand in for the owner
+
+
+async def test_item1_the_rectification_seam_puts_its_tasks_on_the_agenda(db: Database, world: World, clock: FixedClock,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """F-10's rectification tasks do not exist yet: a source named in RECTIFICATIONS lands on the agenda, last."""
+    async def tasks(uow: object, community: object, now: datetime) -> list[meeting_agenda.AgendaItem]:
+        return [meeting_agenda.AgendaItem("rectification", 7, "3号楼电梯维保")]
+
+    monkeypatch.setattr(meeting_agenda, "RECTIFICATIONS", (tasks,))
+    await _report(db, world, clock.now())
+    async with db.uow() as uow:
+        community = await membership.get_community(uow, world.community_id)
+        items = await meeting_agenda.agenda(uow, community, clock.now())
+    assert [(i.source, i.label) for i in items][-1] == ("rectification", "3号楼电梯维保")
+    assert [i.source for i in items] == ["new_request", "rectification"]
