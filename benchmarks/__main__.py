@@ -1,4 +1,4 @@
-"""`python -m benchmarks [updates|outbox|memory|checkins|ladder|requests|ballot|board|faults|web|all] [--quick] [--pg URL]`."""
+"""`python -m benchmarks [updates|outbox|memory|checkins|ladder|requests|meeting|ballot|board|faults|web|all] [--quick] [--pg URL]`."""
 
 from __future__ import annotations
 
@@ -10,13 +10,25 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from benchmarks import ballot, board, checkins, faults, ladder, memory, outbox, requests, updates, web
+from benchmarks import (
+    ballot,
+    board,
+    checkins,
+    faults,
+    ladder,
+    meeting,
+    memory,
+    outbox,
+    requests,
+    updates,
+    web,
+)
 from benchmarks.common import DATABASE_ENV, quiet_logging, say
 
 Suite = Callable[[Path, bool], Awaitable[None]]
 SUITES: dict[str, Suite] = {"updates": updates.run, "outbox": outbox.run, "memory": memory.run,
-                         "checkins": checkins.run, "ladder": ladder.run, "requests": requests.run, "ballot": ballot.run, "board": board.run,
-                         "faults": faults.run, "web": web.run}
+                         "checkins": checkins.run, "ladder": ladder.run, "requests": requests.run, "meeting": meeting.run,
+                         "ballot": ballot.run, "board": board.run, "faults": faults.run, "web": web.run}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -20,6 +20,7 @@ from flows import (
     board,
     checkins,
     conversation,
+    meeting,
     needs,
     opendays,
     outbox,
@@ -96,6 +97,7 @@ DUE: dict[str, Callable[[UnitOfWork, datetime], Awaitable[Any]]] = {
     "projects_tick": lambda uow, now: projects.due(uow, now=now),  # owners who did not report last month
     "opendays_tick": lambda uow, now: opendays.due(uow, now=now),  # open-day reminders and feedback prompts
     "requests_tick": lambda uow, now: request_work.due(uow, now=now),  # unanswered resolutions close as 默认满意
+    "meeting_tick": lambda uow, now: meeting.due(uow, now=now),  # the weekly meeting's reminder, its assignments
 }
 
 
@@ -170,6 +172,11 @@ async def requests_tick(db: Database, clock: Clock, on_outbox: Callable[[], None
     return int(await _run(db, clock, "requests", DUE["requests_tick"], on_outbox, _any))
 
 
+async def meeting_tick(db: Database, clock: Clock, on_outbox: Callable[[], None] | None = None) -> int:
+    """The weekly meeting: its reminder with the agenda (once per meeting), its assignments' deadline ladder."""
+    return int(await _run(db, clock, "meeting", DUE["meeting_tick"], on_outbox, _any))
+
+
 async def opendays_tick(db: Database, clock: Clock, on_outbox: Callable[[], None] | None = None) -> opendays.Due:
     """Open days: remind the experience officers the day before, ask for their feedback after (once each)."""
     result: opendays.Due = await _run(db, clock, "open days", DUE["opendays_tick"], on_outbox, _any)
@@ -187,6 +194,7 @@ TICKS: dict[str, tuple[Callable[..., Awaitable[Any]], float | None, float]] = {
     "projects_tick": (projects_tick, 600, 600),
     "opendays_tick": (opendays_tick, 600, 600),
     "requests_tick": (requests_tick, None, 60),  # the clocks climb within a minute of falling due
+    "meeting_tick": (meeting_tick, 300, 300),
 }
 
 # APScheduler stores jobs by reference to module-level functions: each resolves its

@@ -625,6 +625,12 @@ class RoleLease(SQLModel, table=True):
 # the deadline ladder's table lives in its own module (this one is long enough); importing it here registers it
 from storage.models_ladder import LadderAlert  # noqa: E402, F401
 
+# ---------------------------------------------------------------- the weekly meeting (F-8): its own module
+from storage.models_meeting import Meeting as Meeting  # noqa: E402
+from storage.models_meeting import MeetingAttendance as MeetingAttendance  # noqa: E402
+from storage.models_meeting import MeetingCall as MeetingCall  # noqa: E402
+from storage.models_meeting import MeetingItem as MeetingItem  # noqa: E402
+
 # ---------------------------------------------------------------- closed-loop requests (F-7): their own module
 from storage.models_requests import Request as Request  # noqa: E402
 from storage.models_requests import RequestEvent as RequestEvent  # noqa: E402
