@@ -12,7 +12,7 @@ from bot.core.i18n import LOCALES_DIR, tn
 COUNTED = re.compile(r"\{(?:n|count|total|votes|voters|ratings|days|sheets|seats|answered|limit)\}\s+"
                      r"(?:new\s+)?(?:[a-z]+s|people|message\(s\)|milestone\(s\)|residents' representatives)\b")
 #: limits that are constants of the code (never 1): "at most {limit} characters"
-CONSTANT = re.compile(r"at most \{limit\}|at least \{limit\}|from 1 to \{limit\}|\{limit\} per project", re.I)
+CONSTANT = re.compile(r"at most \{limit\}|at least \{limit\}|(?:from )?1 to \{limit\}|\{limit\} per project|That is \{limit\}", re.I)
 
 
 def _template() -> list[str]:
