@@ -5,8 +5,10 @@ of "I did not understand", the bot offers to turn the message into something the
 
 - ``NEED``: a need of the needs list (需求清单), while the community's collection is open and the member
   may still submit one;
-- (a request, 诉求, once the community takes requests: add its kind to `offers_for` — the one place
-  that decides which offers apply — and its button in bot/handlers/freetext.py).
+- ``REQUEST``: a request (诉求: a problem, a dispute, a safety hazard) carried through the closed loop —
+  always, since every community takes requests (flows/requests.py).
+
+`offers_for` is the one place that decides which offers apply; bot/handlers/freetext.py words them.
 
 Whatever applies, the bot also names who to contact: the grid worker of the member's building (or the
 community's grid workers when the building has none), reachable on Telegram through the bot's message.
@@ -26,6 +28,7 @@ from storage.db import UnitOfWork
 from storage.models import User
 
 NEED = "need"
+REQUEST = "request"
 #: The most grid workers named when the member's building has none of its own
 MAX_CONTACTS = 2
 
@@ -55,7 +58,7 @@ async def offers_for(uow: UnitOfWork, *, actor: Actor, now: datetime, per_member
             kinds.append(NEED)
         except LimitReached:
             pass  # all their needs of this collection are in: nothing to offer there
-    # requests (诉求): `if await requests.accepts(uow, community=community): kinds.append(REQUEST)`
+    kinds.append(REQUEST)  # every community takes requests (诉求)
     return Offers(kinds=tuple(kinds), contacts=await contacts_of(uow, community_id=member.community_id,
                                                                 building_id=member.building_id))
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.core.dispatch import Ctx, Router
 from bot.core.types import Keyboard
+from bot.handlers import requests as report_handlers
 from bot.handlers.common import grid
 from bot.handlers.needs import cat_name, cat_of, cat_ref, explain_needs
 from bot.render import h
@@ -39,7 +40,8 @@ async def free_text(ctx: Ctx) -> None:
     buttons: Keyboard = []
     if offers.NEED in found.kinds:
         buttons.append([ctx.button(ctx.t("📝 Submit it as a need"), "ft", "n", msg.message_id)])
-    # once requests exist: `if offers.REQUEST in found.kinds: buttons.append([… "提交诉求" …])`
+    if offers.REQUEST in found.kinds:
+        buttons.append([ctx.button(ctx.t("📮 Report it as a request (诉求)"), "ft", "r", msg.message_id)])
     contact = _contact_line(ctx, found.contacts)
     if not buttons:
         await ctx.clear_state()
@@ -50,10 +52,14 @@ async def free_text(ctx: Ctx) -> None:
         data.update(text="", voice=msg.voice_file_id[:255], voice_s=msg.voice_seconds or 1)
     await ctx.set_state(FLOW, "offer", data)
     buttons.append([ctx.button(ctx.t("✖ No, thanks"), "ft", "x", msg.message_id)])
-    lines = [ctx.t("<b>Shall I pass your message on?</b>"), _quoted(ctx, data),
-             ctx.t("The needs list of the community is collecting: your message can become a need, which the "
-                   "neighbours can support and the community may take up as a project."),
-             "", contact]
+    lines = [ctx.t("<b>Shall I pass your message on?</b>"), _quoted(ctx, data)]
+    if offers.REQUEST in found.kinds:
+        lines.append(ctx.t("A problem to fix, a dispute or a safety hazard: as a request (诉求) it goes to the "
+                           "committees, who assign it; you are told at every step and confirm the result."))
+    if offers.NEED in found.kinds:
+        lines.append(ctx.t("The needs list of the community is collecting: your message can become a need, which the "
+                           "neighbours can support and the community may take up as a project."))
+    lines += ["", contact]
     ctx.reply("\n".join(lines), buttons)
 
 
@@ -96,6 +102,12 @@ async def offer_press(ctx: Ctx) -> None:
     if action == "x":
         await ctx.clear_state()
         ctx.edit(ctx.t("All right, nothing was passed on."))
+    elif action == "r" and state.step == "offer":
+        ctx.origin = report_handlers.__name__  # a text too long for a request is worded as the report dialog does
+        voice = (str(data["voice"]), int(data.get("voice_s") or 1)) if data.get("voice") else None
+        await report_handlers.start_report(ctx, None if voice else data.get("text", ""), voice=voice)  # its state
+        ctx.edit(ctx.t("<b>Shall I pass your message on?</b>") + "\n" + _quoted(ctx, data) + "\n"
+                 + ctx.t("📮 As a request (诉求): a few questions follow."))
     elif action == "n" and state.step == "offer":
         if ctx.actor.community is None or await needs.current_period(ctx.uow, community=ctx.actor.community,
                                                                      now=ctx.now) is None:

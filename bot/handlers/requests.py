@@ -110,12 +110,17 @@ def _cancel(ctx: Ctx) -> Any:
     return ctx.button(ctx.t("✖ Cancel"), "rp", "x")
 
 
-async def start_report(ctx: Ctx, text: str | None = None, *, community_id: int | None = None) -> None:
+async def start_report(ctx: Ctx, text: str | None = None, *, community_id: int | None = None,
+                       voice: tuple[str, int] | None = None) -> None:
     """Begin the report dialog in the private chat (the seam for other features: free text offering "提交诉求"
-    calls this with the text, which then needs no typing again). Asks for the kind first."""
+    calls this with the text or the voice message, which then needs no typing again). Asks for the kind first."""
     data: dict[str, Any] = {"p": []}
     if text:
         data["t"] = requests.clean("text", text)
+    elif voice is not None:
+        if voice[1] > requests.VOICE_SECONDS:
+            raise Invalid("voice", "too_long")
+        data.update(t="", v=voice[0][:255], vs=voice[1] or 1)
     if community_id is not None:
         data["cid"] = community_id
     await requests.actor_for(ctx.uow, actor=ctx.actor, community_id=community_id)  # registered there

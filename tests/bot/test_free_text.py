@@ -99,8 +99,25 @@ async def test_item2_outside_collection_the_grid_worker_is_named(linli: Harness)
     await _community(linli)
     out = (await linli.say(RESIDENT, QUESTION))[-1]
     assert "没看懂" not in out["text"] and "张网格" in out["text"]
-    assert buttons(out) == []  # nothing to turn it into: no needs collection, no requests yet
+    assert buttons(out) == ["📮 作为诉求提交", "✖ 不用了"]  # no needs collection: a request only
     assert f"tg://user?id={GRID}" in str(out.get("entities"))  # their Telegram, through the bot's message
+
+
+async def test_item2_free_text_becomes_a_request_with_its_text(linli: Harness) -> None:
+    """Once requests exist (#13), the message can become a request: the report dialog starts with its text."""
+    await _community(linli)
+    offer = (await linli.say(RESIDENT, QUESTION))[-1]
+    assert "诉求" in offer["text"] and "需求清单" not in offer["text"]  # no collection open: no need offered
+    _, out = await linli.press(RESIDENT, offer, "📮 作为诉求提交")
+    assert any("诉求" in m["text"] and QUESTION in m["text"] for m in out)  # the offer says what became of it
+    kinds = next(m for m in out if "请问是哪一类" in m["text"])  # the dialog's first step, a new message
+    assert kinds["message_id"] != offer["message_id"] and buttons(kinds)[:3] == ["📮 诉求", "🤝 矛盾纠纷", "⚠️ 安全隐患"]
+    _, out = await linli.press(RESIDENT, kinds, "📮 诉求")
+    _, out = await linli.press(RESIDENT, out[-1], buttons(out[-1])[0])  # a category
+    assert "照片" in out[-1]["text"] and "跳过 ▶" in buttons(out[-1])  # the text is the message: not asked again
+    async with linli.db.uow() as uow:
+        state = (await uow.session.exec(select(ConversationState))).one()
+        assert state.flow != "free" and QUESTION in str(state.data)
 
 
 async def test_item2_without_a_grid_worker_the_office_is_named(linli: Harness) -> None:

@@ -33,17 +33,17 @@ async def test_item2_a_need_is_offered_only_while_collecting_and_within_the_allo
     await _community(db)
     resident = await actor_of(db, 703)
     async with db.uow() as uow:
-        assert (await offers.offers_for(uow, actor=resident, now=NOW)).kinds == ()
+        assert (await offers.offers_for(uow, actor=resident, now=NOW)).kinds == (offers.REQUEST,)
     async with db.uow(write=True) as uow:
         await needs.open_period(uow, actor=await actor_of(db, 700), now=NOW)
         await uow.commit()
     async with db.uow() as uow:
-        assert (await offers.offers_for(uow, actor=resident, now=NOW)).kinds == (offers.NEED,)
+        assert (await offers.offers_for(uow, actor=resident, now=NOW)).kinds == (offers.NEED, offers.REQUEST)
     async with db.uow(write=True) as uow:
         await needs.submit(uow, actor=resident, category="env", text="楼道灯坏了", now=NOW)
         await uow.commit()
     async with db.uow() as uow:  # one need per member: the allowance is used up, nothing more is offered
-        assert (await offers.offers_for(uow, actor=resident, now=NOW, per_member=1)).kinds == ()
+        assert (await offers.offers_for(uow, actor=resident, now=NOW, per_member=1)).kinds == (offers.REQUEST,)
 
 
 async def test_item2_the_contact_is_the_buildings_grid_worker_else_the_communitys(db: Database) -> None:
