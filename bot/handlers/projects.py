@@ -17,8 +17,9 @@ from bot.handlers.common import MAX_ARGS, grid, int_arg
 from bot.render import NoticeRenderer, h, role_name
 from flows import projects
 from flows.errors import AlreadyDone, FlowError, Forbidden, Invalid, NotFound
+from flows.project_colour import Colour, Verdict
 from flows.project_notices import ProjectLateOwners, ProjectOwner, ProjectReportRemind
-from flows.projects import Colour, ProjectView, Verdict
+from flows.projects import ProjectView
 from flows.roles import Perm
 
 router = Router()
