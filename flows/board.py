@@ -8,7 +8,7 @@ photos, and for a past moment the last report), never one query per project: a d
 Settings (Community.settings, defaults below): "board_post_day" (day of the month the board is posted
 to every linked group, from 09:00 local time, 1–28), "digest_weekday" (ISO weekday of the committee's weekly
 digest, 1 = Monday, from 09:00); a post missed on its day (the bot was down) goes out later that month
-(week), "project_stale_days" (see flows/projects.py, whose colour rule and batched facts this module uses)."""
+(week), "project_stale_days" (see flows/project_colour.py, whose colour rule and batched facts this module uses)."""
 
 from __future__ import annotations
 
@@ -22,12 +22,11 @@ from typing import Any
 from sqlalchemy import func, update
 from sqlmodel import col, select
 
-from flows import membership, outbox
-from flows import projects as projects_flow
+from flows import membership, outbox, project_colour
 from flows.clock import local
 from flows.errors import NotFound
 from flows.notices import Notice
-from flows.projects import Colour, Verdict
+from flows.project_colour import Colour, Verdict
 from storage.db import UnitOfWork
 from storage.models import (
     Chat,
@@ -115,10 +114,10 @@ class MonthlyBlockers(Notice, kind="board_blockers"):
 
 async def verdicts(uow: UnitOfWork, projects: Sequence[Project], *, now: datetime,
                    as_of: datetime | None = None) -> dict[int, Verdict]:
-    """Each project's colour now (or as it was at `as_of`) in a few queries (flows.projects.verdicts); projects
+    """Each project's colour now (or as it was at `as_of`) in a few queries (flows.project_colour.verdicts); projects
     made after `as_of` are left out. Their communities should be loaded in this unit of work already."""
     at = as_of or now
-    return await projects_flow.verdicts(uow, [p for p in projects if p.created_at <= at], at)
+    return await project_colour.verdicts(uow, [p for p in projects if p.created_at <= at], at)
 
 
 async def district_colours(uow: UnitOfWork, *, year: int, now: datetime,

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import or_
 from sqlmodel import col, select
 
-from flows import audit, ladder, outbox, projects, requests
+from flows import audit, ladder, outbox, project_colour, requests
 from flows.clock import local
 from flows.errors import Forbidden, Invalid
 from flows.membership import Actor
@@ -168,10 +168,10 @@ async def agenda(uow: UnitOfWork, community: Community, now: datetime) -> list[A
     rows = (await uow.session.exec(select(Project).where(
         Project.community_id == cid, Project.year == year, col(Project.completed_at).is_(None))
         .order_by(col(Project.number)))).all()
-    verdicts = await projects.verdicts(uow, rows, now) if rows else {}
+    verdicts = await project_colour.verdicts(uow, rows, now) if rows else {}
     for p in rows:
         v = verdicts.get(p.id or 0)
-        if (v is not None and v.colour == projects.Colour.RED) or p.last_report_at is None:
+        if (v is not None and v.colour == project_colour.Colour.RED) or p.last_report_at is None:
             items.append(AgendaItem("project", p.id or 0, f"{p.number} {p.title}",
                                     state=v.colour.value if v else None))
     incidents = (await uow.session.exec(select(Incident.id).where(

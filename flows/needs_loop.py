@@ -22,13 +22,12 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
 
-from flows import needs, outbox
-from flows import projects as projects_flow
+from flows import needs, outbox, project_colour
 from flows.clock import local
 from flows.membership import Actor
 from flows.notices import Notice
 from flows.paging import Page
-from flows.projects import Colour
+from flows.project_colour import Colour
 from storage.db import UnitOfWork
 from storage.models import (
     Ballot,
@@ -224,7 +223,7 @@ async def my_needs(uow: UnitOfWork, *, actor: Actor, now: datetime, page: int = 
     ids = [n.id for n in shown.items]
     made = {p.need_id: p for p in (await uow.session.exec(select(Project).where(
         col(Project.need_id).in_(ids)))).all()} if ids else {}
-    verdict = await projects_flow.verdicts(uow, list(made.values()), now) if made else {}
+    verdict = await project_colour.verdicts(uow, list(made.values()), now) if made else {}
     balloted = set((await uow.session.exec(
         select(BallotCandidate.need_id).join(Ballot, col(Ballot.id) == col(BallotCandidate.ballot_id))
         .where(col(BallotCandidate.need_id).in_(ids), col(Ballot.status) == "closed").distinct())).all()) if ids else set()

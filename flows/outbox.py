@@ -13,7 +13,7 @@ Retention (`purge`): rows that are done with (sent, failed, dead) are deleted on
 A row with a dedupe key is kept, stripped of its payload, because the key is what stops a notice from
 going out twice (the monthly board, reminders "once per week", incident alerts): the unique index
 keeps refusing a second row with that key, and the flows that look keys up first (board._taken,
-needs.remind, projects.due) still find it. What stays of its payload is the notice's name and
+needs.remind, project_reminders.due) still find it. What stays of its payload is the notice's name and
 language, never its parameters (who was alerted about an item is kept apart, in flows/ladder.py's alert rows,
 so retention never changes an escalation). A row a
 board or comparison post points at (ProjectPost.outbox_id) is kept the same way.

@@ -6,41 +6,50 @@ percent, a note and photos, ticks milestones off, adds before/after photos and m
 Owners who have not reported during the previous calendar month are reminded on the community's report
 day, and the admins are told who is late (`due`, called by the scheduler).
 
-The colour is computed, never typed in (an admin may override it with a reason):
-- 🟢 done (已完成): marked complete and at least one "after" photo;
-- 🔴 behind (滞后): a milestone not done after its due date, the deadline passed before completion, or no
-  progress report for more than `stale_after` (default 35 days; counted from the project's start when there
-  has been no report yet);
-- 🟡 in progress (推进中): everything else — also a project marked complete that still lacks its "after" photo.
+The colour is computed, never typed in (an admin may override it with a reason): see flows/project_colour.py;
+the monthly reminders are in flows/project_reminders.py. Both are re-exported here.
 
 Dates are the community's local dates: a milestone due on the 15th is overdue from 00:00 on the 16th there."""
 
 from __future__ import annotations
 
-import calendar
 import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from enum import StrEnum
+from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from flows import audit, membership, outbox
+from flows import audit, outbox
 from flows.clock import local
 from flows.errors import AlreadyDone, Forbidden, Invalid, NotFound
 from flows.membership import Actor
-from flows.project_notices import ProjectLateOwners, ProjectOwner, ProjectReportRemind
+from flows.project_colour import STALE_AFTER as STALE_AFTER  # re-exported: callers know them as projects.*
+from flows.project_colour import STALE_DAYS as STALE_DAYS
+from flows.project_colour import STALE_DAYS_SETTING as STALE_DAYS_SETTING
+from flows.project_colour import Colour as Colour
+from flows.project_colour import Facts as Facts
+from flows.project_colour import Verdict as Verdict
+from flows.project_colour import colour as colour
+from flows.project_colour import facts as facts
+from flows.project_colour import facts_many as facts_many
+from flows.project_colour import stale_after as stale_after
+from flows.project_colour import today as today
+from flows.project_colour import verdict as verdict
+from flows.project_colour import verdicts as verdicts
+from flows.project_notices import ProjectOwner
+from flows.project_reminders import REMIND_AT as REMIND_AT  # re-exported: callers know them as projects.*
+from flows.project_reminders import REPORT_DAY as REPORT_DAY
+from flows.project_reminders import REPORT_DAY_SETTING as REPORT_DAY_SETTING
+from flows.project_reminders import due as due
+from flows.project_reminders import report_day as report_day
 from flows.roles import Perm, Role
 from storage.db import UnitOfWork
 from storage.models import (
-    Community,
     Member,
-    OutboxMessage,
     Project,
     ProjectMilestone,
     ProjectPhoto,
@@ -49,11 +58,6 @@ from storage.models import (
     User,
 )
 
-STALE_AFTER = timedelta(days=35)
-#: Community.settings keys and their defaults.
-STALE_DAYS_SETTING, STALE_DAYS = "project_stale_days", 35
-REPORT_DAY_SETTING, REPORT_DAY = "project_report_day", 1
-REMIND_AT = time(9, 0)  # local time on the report day
 #: Funding source codes (translated in bot/); anything else is the admin's own short text.
 FUNDING = ("finance", "welfare", "partner", "property", "other")
 LIMITS = {"title": 40, "note": 500, "reason": 200, "funding": 30}
@@ -63,84 +67,7 @@ MAX_MILESTONES = 20
 PHOTO_KINDS = ("before", "after")
 
 
-class Colour(StrEnum):
-    GREEN = "green"
-    YELLOW = "yellow"
-    RED = "red"
-
-
-@dataclass(frozen=True)
-class Facts:
-    """What the rule looks at, for one project."""
-
-    started_at: datetime  # when the project was made (the vote's result)
-    deadline: date | None = None
-    milestones: Sequence[tuple[date, date | None]] = ()  # (due on, done on)
-    completed: bool = False
-    after_photos: int = 0
-    last_report_at: datetime | None = None
-    override: Colour | None = None
-
-
-@dataclass(frozen=True)
-class Verdict:
-    colour: Colour
-    #: why, as stable codes: "override", "done", "after_photo_missing", "milestone_overdue",
-    #: "deadline_passed", "no_report" — for the board's wording
-    reasons: tuple[str, ...]
-    overdue_milestones: int = 0
-    days_without_report: int = 0
-
-
-def colour(facts: Facts, *, now: datetime, timezone: str, stale_after: timedelta = STALE_AFTER) -> Verdict:
-    """The project's colour now (pure: no database, no clock)."""
-    if facts.override is not None:
-        return Verdict(facts.override, ("override",))
-    if facts.completed:
-        if facts.after_photos > 0:
-            return Verdict(Colour.GREEN, ("done",))
-        return Verdict(Colour.YELLOW, ("after_photo_missing",))
-    today = local(now, timezone).date()
-    reasons: list[str] = []
-    overdue = sum(1 for due, done in facts.milestones if done is None and due < today)
-    if overdue:
-        reasons.append("milestone_overdue")
-    if facts.deadline is not None and facts.deadline < today:
-        reasons.append("deadline_passed")
-    since = facts.last_report_at or facts.started_at
-    quiet = now - since
-    if quiet > stale_after:
-        reasons.append("no_report")
-    days = max(0, quiet.days)
-    if reasons:
-        return Verdict(Colour.RED, tuple(reasons), overdue_milestones=overdue, days_without_report=days)
-    return Verdict(Colour.YELLOW, (), days_without_report=days)
-
-
 # ---------------------------------------------------------------- settings and input
-
-
-def _setting_int(community: Community, key: str, default: int, low: int, high: int) -> int:
-    value = (community.settings or {}).get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        return default
-    return value
-
-
-def stale_after(community: Community) -> timedelta:
-    """How long a project may go without a report before it turns red ("project_stale_days", default 35)."""
-    return timedelta(days=_setting_int(community, STALE_DAYS_SETTING, STALE_DAYS, 1, 366))
-
-
-def report_day(community: Community, year: int, month: int) -> int:
-    """The day of the month owners are reminded ("project_report_day", default 1; the month's last day
-    when the setting is beyond it)."""
-    day = _setting_int(community, REPORT_DAY_SETTING, REPORT_DAY, 1, 31)
-    return min(day, calendar.monthrange(year, month)[1])
-
-
-def today(community: Community, now: datetime) -> date:
-    return local(now, community.timezone).date()
 
 
 def clean(field_name: str, text: str | None, *, allow_empty: bool = False) -> str:
@@ -205,85 +132,6 @@ def check_budget(yuan: int) -> int:
     if not 0 <= yuan <= MAX_BUDGET:
         raise Invalid("budget", "range", high=MAX_BUDGET)
     return yuan
-
-
-# ---------------------------------------------------------------- the colour of a stored project
-
-
-async def _community_of(uow: UnitOfWork, project: Project) -> Community:
-    community = await uow.session.get(Community, project.community_id)
-    if community is None:
-        raise NotFound("community", project.community_id)
-    return community
-
-
-async def facts(uow: UnitOfWork, project: Project, *, as_of: datetime) -> Facts:
-    """What the colour rule looks at, as things stood at `as_of`: only reports, ticks, photos, the
-    completion and the override up to then (milestones and the deadline as they are now)."""
-    return (await facts_many(uow, [project], as_of=as_of))[project.id or 0]
-
-
-async def facts_many(uow: UnitOfWork, rows: Sequence[Project], *, as_of: datetime) -> dict[int, Facts]:
-    """`facts` for many projects at once (a few queries in all), by project id."""
-    ids = [p.id for p in rows if p.id is not None]
-    if not ids:
-        return {}
-    days: dict[int, date] = {}
-    for p in rows:
-        if p.community_id not in days:
-            days[p.community_id] = today(await _community_of(uow, p), as_of)
-    marks: dict[int, list[tuple[date, date | None]]] = {i: [] for i in ids}
-    for pid, due_on, done_on in (await uow.session.exec(
-            select(ProjectMilestone.project_id, ProjectMilestone.due_on, ProjectMilestone.done_on)
-            .where(col(ProjectMilestone.project_id).in_(ids))
-            .order_by(col(ProjectMilestone.project_id), col(ProjectMilestone.position)))).all():
-        marks[pid].append((due_on, done_on))
-    after = dict((await uow.session.exec(
-        select(ProjectPhoto.project_id, func.count()).where(
-            col(ProjectPhoto.project_id).in_(ids), ProjectPhoto.kind == "after",
-            col(ProjectPhoto.created_at) <= as_of).group_by(col(ProjectPhoto.project_id)))).all())
-    older = [p.id for p in rows if p.id is not None and p.last_report_at is not None and p.last_report_at > as_of]
-    reported: dict[int, datetime] = {}
-    if older:
-        reported = dict((await uow.session.exec(
-            select(ProjectReport.project_id, func.max(ProjectReport.created_at)).where(
-                col(ProjectReport.project_id).in_(older), col(ProjectReport.created_at) <= as_of)
-            .group_by(col(ProjectReport.project_id)))).all())
-    out: dict[int, Facts] = {}
-    for p in rows:
-        if p.id is None:
-            continue
-        day = days[p.community_id]
-        last = p.last_report_at if p.last_report_at is not None and p.last_report_at <= as_of else reported.get(p.id)
-        override = None
-        if p.colour_override and (p.override_at is None or p.override_at <= as_of):
-            override = Colour(p.colour_override)
-        out[p.id] = Facts(
-            started_at=p.created_at, deadline=p.deadline,
-            milestones=[(due, done if done is not None and done <= day else None) for due, done in marks[p.id]],
-            completed=p.completed_at is not None and p.completed_at <= as_of, after_photos=int(after.get(p.id, 0)),
-            last_report_at=last, override=override)
-    return out
-
-
-async def verdict(uow: UnitOfWork, project: Project, now: datetime) -> Verdict:
-    """The project's colour at `now`, with the community's time zone and staleness setting."""
-    return (await verdicts(uow, [project], now))[project.id or 0]
-
-
-async def verdicts(uow: UnitOfWork, rows: Sequence[Project], now: datetime) -> dict[int, Verdict]:
-    """`verdict` for many projects at once, by project id."""
-    known = await facts_many(uow, rows, as_of=now)
-    out = {}
-    rules: dict[int, tuple[str, timedelta]] = {}  # per community, not per project (a district has a thousand)
-    for p in rows:
-        if p.id in known:
-            if p.community_id not in rules:
-                community = await _community_of(uow, p)
-                rules[p.community_id] = (community.timezone, stale_after(community))
-            tz, quiet = rules[p.community_id]
-            out[p.id] = colour(known[p.id], now=now, timezone=tz, stale_after=quiet)
-    return out
 
 
 # ---------------------------------------------------------------- reading
@@ -688,68 +536,3 @@ async def clear_override(uow: UnitOfWork, *, actor: Actor, project_id: int, now:
     project.override_by_member_id = project.override_at = None
     uow.session.add(project)
     return project
-
-
-# ---------------------------------------------------------------- monthly reminders
-
-
-def _month_start(year: int, month: int, tz: str) -> datetime:
-    return datetime(year, month, 1, tzinfo=ZoneInfo(tz))
-
-
-async def due(uow: UnitOfWork, *, now: datetime) -> int:
-    """On each community's report day (from 09:00 local; later that month if the day was missed), remind
-    every owner who has not reported since the start of the previous calendar month about those projects
-    (unfinished, started before this month), and tell the admins who is late. Once per month and person
-    (dedupe keys). Idempotent: the scheduler calls it often. Returns the count of notices queued."""
-    queued = 0
-    for community in (await uow.session.exec(select(Community))).all():
-        here = local(now, community.timezone)
-        day = report_day(community, here.year, here.month)
-        if here.day < day or (here.day == day and here.time() < REMIND_AT):
-            continue
-        this_month = _month_start(here.year, here.month, community.timezone)
-        prev_year, prev_month = (here.year, here.month - 1) if here.month > 1 else (here.year - 1, 12)
-        since = _month_start(prev_year, prev_month, community.timezone)
-        tag = f"{here.year}-{here.month:02d}"
-        reported = (select(ProjectReport.id).where(col(ProjectReport.project_id) == col(Project.id),
-                                                   col(ProjectReport.created_at) >= since).exists())
-        rows = (await uow.session.exec(
-            select(Project, Member, User).join(Member, col(Member.id) == col(Project.owner_member_id))
-            .join(User, col(User.id) == col(Member.user_id))
-            .where(Project.community_id == community.id, col(Project.completed_at).is_(None),
-                   col(Project.created_at) < this_month, ~reported)
-            .order_by(col(Member.id), col(Project.year), col(Project.number)))).all()
-        if not rows:
-            continue
-        late: dict[int, tuple[Member, User, list[Project]]] = {}
-        for project, member, user in rows:
-            late.setdefault(member.id or 0, (member, user, []))[2].append(project)
-        admins = await membership.holders_of(uow, community_id=community.id or 0, role=Role.ADMIN)
-        keys = [f"project_report_remind:{community.id}:{m}:{tag}" for m in late]
-        keys += [f"project_late_owners:{community.id}:{a.id}:{tag}" for a, _u in admins]
-        seen = set((await uow.session.exec(select(OutboxMessage.dedupe_key).where(
-            col(OutboxMessage.dedupe_key).in_(keys)))).all())
-        owners = []
-        for member_id, (member, user, projects) in late.items():
-            listed = [{"number": p.number, "title": p.title, "year": p.year} for p in projects]
-            owners.append({"name": member.display_name or user.first_name, "member": member_id,
-                           "projects": listed})
-            key = f"project_report_remind:{community.id}:{member_id}:{tag}"
-            if key in seen:
-                continue
-            outbox.notify(uow, tg_chat_id=user.tg_id, lang=user.language or community.locale, now=now,
-                          community_id=community.id, recipient_user_id=user.id, dedupe_key=key,
-                          notice=ProjectReportRemind(projects=listed, community=community.name,
-                                                     month=f"{prev_year}-{prev_month:02d}"))
-            queued += 1
-        for admin, user in admins:
-            key = f"project_late_owners:{community.id}:{admin.id}:{tag}"
-            if key in seen:
-                continue
-            outbox.notify(uow, tg_chat_id=user.tg_id, lang=user.language or community.locale, now=now,
-                          community_id=community.id, recipient_user_id=user.id, dedupe_key=key,
-                          notice=ProjectLateOwners(owners=owners, community=community.name,
-                                                   month=f"{prev_year}-{prev_month:02d}"))
-            queued += 1
-    return queued

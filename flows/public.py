@@ -21,10 +21,10 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from flows import board as board_flow
-from flows import projects as projects_flow
+from flows import project_colour
 from flows.clock import local
 from flows.errors import NotFound
-from flows.projects import Colour
+from flows.project_colour import Colour
 from flows.request_stats import SOLVED
 from flows.requests import code as request_label
 from storage.db import UnitOfWork
@@ -63,7 +63,7 @@ def _changed_at(community: Community, projects: Sequence[Project], now: datetime
     moments = list(stamps)
     today = local(now, community.timezone).replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
     moments.append(today)
-    quiet = projects_flow.stale_after(community)
+    quiet = project_colour.stale_after(community)
     for p in projects:
         flip = (p.last_report_at or p.created_at) + quiet
         if flip <= now:
@@ -81,7 +81,7 @@ def _year_bounds(community: Community, year: int) -> tuple[datetime, datetime]:
 
 @dataclass(frozen=True)
 class _Light:
-    """What the colour rule (flows.projects.facts_many, verdicts) reads of a project."""
+    """What the colour rule (flows.project_colour.facts_many, verdicts) reads of a project."""
 
     id: int
     community_id: int

@@ -24,7 +24,7 @@ from flows import (
     needs,
     opendays,
     outbox,
-    projects,
+    project_reminders,
     request_work,
     updates,
 )
@@ -94,7 +94,7 @@ DUE: dict[str, Callable[[UnitOfWork, datetime], Awaitable[Any]]] = {
     "checkins_weekly": lambda uow, now: checkins.weekly_thanks(uow, now=now),  # Monday's thank-you notes
     "needs_tick": lambda uow, now: needs.remind(uow, now=now),  # remind groups while needs are collected
     "board_tick": lambda uow, now: board.due(uow, now=now),  # the monthly board, the weekly/monthly digests
-    "projects_tick": lambda uow, now: projects.due(uow, now=now),  # owners who did not report last month
+    "projects_tick": lambda uow, now: project_reminders.due(uow, now=now),  # owners who did not report last month
     "opendays_tick": lambda uow, now: opendays.due(uow, now=now),  # open-day reminders and feedback prompts
     "requests_tick": lambda uow, now: request_work.due(uow, now=now),  # unanswered resolutions close as 默认满意
     "meeting_tick": lambda uow, now: meeting.due(uow, now=now),  # the weekly meeting's reminder, its assignments
