@@ -1,0 +1,73 @@
+"""/export end to end over real HTTP, on both runtimes (#14, F-11.3): an admin picks a list and a format and a
+document arrives; the ledger in a group is refused, and a resident is refused."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+
+import pytest
+from openpyxl import load_workbook
+from sqlmodel import select
+
+from flows import membership
+from storage.models import AuditEntry, KeyPerson, OutboxMessage
+from tests.bot.conftest import Harness, buttons
+
+ADMIN, GRID, RESIDENT = 301, 302, 303
+GROUP = -1002000000141
+
+
+async def _setup(linli: Harness) -> None:
+    await linli.register(ADMIN, "王书记", invite=await linli.create_community())
+    await linli.register(RESIDENT, "赵阿姨")
+    async with linli.db.uow() as uow:
+        community = (await membership.list_communities(uow))[0]
+        b3 = await membership.building_by_label(uow, community_id=community.id or 0, label="3")
+        assert b3 is not None
+        sealer = linli.app.core.sealer
+        uow.session.add(KeyPerson(community_id=b3.community_id, building_id=b3.id, room="2-401", alias="3-2-401 李奶奶",
+                                  name_enc=sealer.seal("李秀兰"), contact_enc=sealer.seal("13800000000"),
+                                  created_at=linli.clock.now(), updated_at=linli.clock.now()))
+        await uow.commit()
+
+
+async def test_item_export_needs_sends_a_document(linli: Harness) -> None:
+    await _setup(linli)
+    out = await linli.say(ADMIN, "/export")
+    assert "导出" in out[-1]["text"] and "民生需求" in buttons(out[-1]) and "关爱台账" in buttons(out[-1])
+    _, out = await linli.press(ADMIN, out[-1], "民生需求")
+    assert buttons(out[-1]) == ["CSV", "XLSX"]
+    _, out = await linli.press(ADMIN, out[-1], "CSV")
+    doc = next(m for m in out if m.get("document"))
+    assert doc["document"]["file_name"].endswith("-needs.csv")
+    rows = list(csv.reader(io.StringIO((await linli.tg.file_bytes(doc["document"]["file_id"])).decode("utf-8-sig"))))
+    assert rows[0][:3] == ["年份", "编号", "类别"]
+
+
+async def test_item_export_ledger_xlsx_opened_only_in_the_file(linli: Harness,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    await _setup(linli)
+    out = await linli.say(ADMIN, "/export ledger xlsx")
+    doc = next(m for m in out if m.get("document"))
+    ws = load_workbook(io.BytesIO(await linli.tg.file_bytes(doc["document"]["file_id"]))).active
+    assert ws is not None and ws["D1"].value == "姓名" and ws["D2"].value == "李秀兰" and ws.freeze_panes == "A2"
+    async with linli.db.uow() as uow:
+        outbox = (await uow.session.exec(select(OutboxMessage))).all()
+        reads = (await uow.session.exec(select(AuditEntry).where(AuditEntry.action == "person.read"))).all()
+    assert not any("李秀兰" in str(o.payload) for o in outbox)
+    assert [r.details.get("via") for r in reads] == ["export"]
+    assert "李秀兰" not in caplog.text and "13800000000" not in caplog.text
+
+
+async def test_item_export_ledger_in_a_group_or_by_a_resident_is_refused(linli: Harness) -> None:
+    await _setup(linli)
+    await linli.group(GROUP, "3号楼楼门群", [ADMIN, RESIDENT], admin=ADMIN)
+    out = await linli.say(ADMIN, "/export ledger xlsx", chat_id=GROUP)
+    assert "私聊" in out[-1]["text"] and not any(m.get("document") for m in out)
+    out = await linli.say(RESIDENT, "/export ledger csv")
+    assert "管理员" in out[-1]["text"] and not any(m.get("document") for m in out)
+    out = await linli.say(RESIDENT, "/export needs csv")
+    assert "管理员" in out[-1]["text"] and not any(m.get("document") for m in out)
