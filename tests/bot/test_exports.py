@@ -12,6 +12,7 @@ from openpyxl import load_workbook
 from sqlmodel import select
 
 from flows import membership
+from flows import outbox as outbox_flow
 from storage.models import AuditEntry, KeyPerson, OutboxMessage
 from tests.bot.conftest import Harness, buttons
 
@@ -71,3 +72,25 @@ async def test_item_export_ledger_in_a_group_or_by_a_resident_is_refused(linli: 
     assert "管理员" in out[-1]["text"] and not any(m.get("document") for m in out)
     out = await linli.say(RESIDENT, "/export needs csv")
     assert "管理员" in out[-1]["text"] and not any(m.get("document") for m in out)
+
+
+async def test_item_a_refused_document_is_never_kept_in_the_outbox(linli: Harness) -> None:
+    """Telegram refuses the file for now (5xx): the file is not deferred (it may hold the ledger's names);
+    only the words asking to try again go through the outbox, and they arrive."""
+    await _setup(linli)
+    await linli.tg.set_faults(share_5xx=1.0, seed=3, methods=["sendDocument"])
+    before = await linli.tg.cursor()
+    await linli.tg.send(ADMIN, "/export ledger csv")
+    await linli.standin.settle()
+    await linli.tg.set_faults(share_5xx=0.0)
+    async with linli.db.uow() as uow:
+        outbox = (await uow.session.exec(select(OutboxMessage))).all()
+    opened = [str(outbox_flow.opened(o.payload, linli.app.core.sealer)) for o in outbox]
+    assert not any("李秀兰" in p for p in opened)
+    assert len([p for p in opened if "'message'" in p and "/export" in p]) == 1  # the words only
+    linli.clock.advance(seconds=5)
+    linli.app.sender.wake()  # type: ignore[union-attr]
+    await linli.settle()
+    replies = await linli.tg.bot_messages(ADMIN, before)
+    assert not any(m.get("document") for m in replies)
+    assert any("/export" in (m.get("text") or "") for m in replies)
