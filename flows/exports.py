@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import or_
 from sqlmodel import col, select
 
 from flows import audit
@@ -106,6 +107,12 @@ async def _visible_buildings(uow: UnitOfWork, actor: Actor | None, kind: str,
     return ids
 
 
+def _within(column: Any, visible: list[int | None]) -> Any:
+    """The rows whose building is one of `visible` (None in it: also those without a building)."""
+    cond = col(column).in_([i for i in visible if i is not None])
+    return or_(cond, col(column).is_(None)) if None in visible else cond
+
+
 async def _batches(uow: UnitOfWork, stmt: Any, id_col: Any, size: int) -> Any:
     """The statement's rows by ascending id, `size` at a time."""
     last = 0
@@ -168,9 +175,9 @@ async def export(uow: UnitOfWork, *, kind: str, community: Community, actor: Act
                  r.text, _when(r.created_at, tz), _when(r.closed_at, tz)))
     elif kind == "ledger":
         stmt = select(KeyPerson).where(KeyPerson.community_id == cid)
+        if visible is not None:
+            stmt = stmt.where(_within(KeyPerson.building_id, visible))
         async for p in _batches(uow, stmt, col(KeyPerson.id), batch):
-            if visible is not None and p.building_id not in visible:
-                continue
             person_ids.append(p.id or 0)
             add((labels.get(p.building_id), p.room, p.alias, sealer.open(p.name_enc), sealer.open(p.contact_enc),
                  sealer.open(p.notes_enc), ",".join(p.groups), p.risk, ",".join(p.services),
@@ -181,9 +188,9 @@ async def export(uow: UnitOfWork, *, kind: str, community: Community, actor: Act
             .where(CheckinPrompt.community_id == cid)
         if year is not None:
             stmt = stmt.where(col(CheckinPrompt.local_date).startswith(f"{year:04d}-"))
+        if visible is not None:
+            stmt = stmt.where(_within(KeyPerson.building_id, visible))
         async for c, p in _batches(uow, stmt, col(CheckinPrompt.id), batch):
-            if visible is not None and p.building_id not in visible:
-                continue
             add((c.local_date, c.slot, labels.get(p.building_id), p.room, p.alias, c.status, c.answer,
                  _when(c.answered_at, tz)))
     if progress:

@@ -17,7 +17,7 @@ from flows.clock import FixedClock
 from flows.errors import Forbidden
 from flows.roles import Role
 from storage.db import Database
-from storage.models import AuditEntry, Community, OutboxMessage
+from storage.models import AuditEntry, CheckinPrompt, Community, OutboxMessage
 from tests.flows.people import actor_of
 from tests.flows.test_care import SEALER, World, _add
 from tests.flows.test_care import world as care_world
@@ -120,3 +120,18 @@ async def test_item_ledger_export_is_audited_and_leaves_no_name_in_outbox_or_log
         outbox = (await uow.session.exec(select(OutboxMessage))).all()
     assert not any("李秀兰" in str(o.payload) for o in outbox)
     assert "李秀兰" not in caplog.text and "13800000000" not in caplog.text
+
+
+async def test_item_grid_worker_gets_only_their_grids_checkins(db: Database, clock: FixedClock, world: World) -> None:
+    mine = await _add(db, clock, world.actors["grid"], world.b3)
+    theirs = await _add(db, clock, world.actors["other_grid"], world.b5, alias="5-1 王大爷")
+    async with db.uow() as uow:
+        for person in (mine, theirs):
+            uow.session.add(CheckinPrompt(community_id=world.community_id, person_id=person.id or 0,
+                                          local_date="2027-03-01", slot="morning", due_at=clock.now(),
+                                          created_at=clock.now()))
+        await uow.commit()
+    assert [r[4] for r in (await _export(db, clock, world, "grid", "checkins")).rows] == ["3-2-401 李奶奶"]
+    assert [r[4] for r in (await _export(db, clock, world, "admin", "checkins", year=2027)).rows] == [
+        "3-2-401 李奶奶", "5-1 王大爷"]
+    assert (await _export(db, clock, world, "admin", "checkins", year=2026)).rows == []
