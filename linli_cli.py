@@ -285,7 +285,7 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
                     return None
                 table = await exports.export(uow, kind=args.what, community=community, actor=None, sealer=sealer,
                                              now=SystemClock().now(), year=args.year, via="cli",
-                                             progress=lambda n: sys.stderr.write(f"\r{n} rows read"))
+                                             progress=lambda n: sys.stderr.write(f"\rrows read: {n}"))
                 await uow.commit()
             sys.stderr.write("\n")
             total = len(table.rows)
