@@ -107,6 +107,15 @@ async def _visible_buildings(uow: UnitOfWork, actor: Actor | None, kind: str,
     return ids
 
 
+async def allowed_kinds(uow: UnitOfWork, *, actor: Actor) -> tuple[str, ...]:
+    """The lists the actor may export in their community (Forbidden when none)."""
+    community = actor.home()
+    if is_admin(actor):
+        return KINDS
+    await _visible_buildings(uow, actor, "ledger", community)  # Forbidden unless a grid worker with a grid
+    return tuple(k for k in KINDS if k in PERSONAL)
+
+
 def _within(column: Any, visible: list[int | None]) -> Any:
     """The rows whose building is one of `visible` (None in it: also those without a building)."""
     cond = col(column).in_([i for i in visible if i is not None])

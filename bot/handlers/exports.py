@@ -44,8 +44,9 @@ def _private(ctx: Ctx) -> bool:
     return False
 
 
-def _pick_list(ctx: Ctx) -> None:
-    buttons = [ctx.button(ctx.t(LIST_NAMES[k]), "xp", k) for k in exports.KINDS]
+async def _pick_list(ctx: Ctx) -> None:
+    kinds = await exports.allowed_kinds(ctx.uow, actor=ctx.actor)
+    buttons = [ctx.button(ctx.t(LIST_NAMES[k]), "xp", k) for k in kinds]
     ctx.show(ctx.t("Which list do you want to export?"), grid(buttons, 2))
 
 
@@ -72,8 +73,7 @@ async def export_command(ctx: Ctx) -> None:
         return
     words = ctx.message.args.lower().split()
     if not words:
-        ctx.actor.registered()
-        _pick_list(ctx)
+        await _pick_list(ctx)
         return
     kind = words[0]
     fmt = words[1] if len(words) > 1 else ""
@@ -94,7 +94,7 @@ async def export_press(ctx: Ctx) -> None:
     kind = args[0] if args else ""
     if kind not in exports.KINDS:
         ctx.toast()
-        _pick_list(ctx)
+        await _pick_list(ctx)
         return
     year = (int_arg(args[2]) or None) if len(args) > 2 else None
     if len(args) < 2 or args[1] not in FORMATS:

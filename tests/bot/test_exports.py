@@ -70,6 +70,8 @@ async def test_item_export_ledger_in_a_group_or_by_a_resident_is_refused(linli: 
     assert "私聊" in out[-1]["text"] and not any(m.get("document") for m in out)
     out = await linli.say(RESIDENT, "/export ledger csv")
     assert "管理员" in out[-1]["text"] and not any(m.get("document") for m in out)
+    out = await linli.say(RESIDENT, "/export")  # no list to pick from
+    assert "管理员" in out[-1]["text"] and not buttons(out[-1])
     out = await linli.say(RESIDENT, "/export needs csv")
     assert "管理员" in out[-1]["text"] and not any(m.get("document") for m in out)
 

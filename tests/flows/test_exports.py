@@ -135,3 +135,12 @@ async def test_item_grid_worker_gets_only_their_grids_checkins(db: Database, clo
     assert [r[4] for r in (await _export(db, clock, world, "admin", "checkins", year=2027)).rows] == [
         "3-2-401 李奶奶", "5-1 王大爷"]
     assert (await _export(db, clock, world, "admin", "checkins", year=2026)).rows == []
+
+
+async def test_item_the_lists_offered_by_role(db: Database, world: World) -> None:
+    async with db.uow() as uow:
+        assert await exports.allowed_kinds(uow, actor=world.actors["admin"]) == exports.KINDS
+        assert await exports.allowed_kinds(uow, actor=world.actors["grid"]) == ("ledger", "checkins")
+        for who in ("resident", "volunteer"):
+            with pytest.raises(Forbidden):
+                await exports.allowed_kinds(uow, actor=world.actors[who])
