@@ -96,3 +96,20 @@ async def test_item_a_refused_document_is_never_kept_in_the_outbox(linli: Harnes
     replies = await linli.tg.bot_messages(ADMIN, before)
     assert not any(m.get("document") for m in replies)
     assert any("/export" in (m.get("text") or "") for m in replies)
+
+
+async def test_item_a_grid_worker_exports_their_grids_ledger_only(linli: Harness) -> None:
+    await _setup(linli)
+    invite = (await linli.say(ADMIN, "/invite grid_worker"))[-1]["text"].split("start=i_")[1].split()[0]
+    await linli.register(GRID, "张网格", invite=invite)
+    await linli.say(ADMIN, "/grid add 一网格 1-6")
+    await linli.say(ADMIN, f"/grid worker 一网格 {await linli.member_no(GRID)}")
+    out = await linli.say(GRID, "/export")
+    assert buttons(out[-1]) == ["关爱台账", "签到记录"]
+    _, out = await linli.press(GRID, out[-1], "关爱台账")
+    _, out = await linli.press(GRID, out[-1], "CSV")
+    doc = next(m for m in out if m.get("document"))
+    rows = list(csv.reader(io.StringIO((await linli.tg.file_bytes(doc["document"]["file_id"])).decode("utf-8-sig"))))
+    assert [r[3] for r in rows[1:]] == ["李秀兰"]
+    out = await linli.say(GRID, "/export needs csv")
+    assert "管理员" in out[-1]["text"] and not any(m.get("document") for m in out)
