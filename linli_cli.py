@@ -257,6 +257,61 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    """`linli export LIST --community SLUG --format csv|xlsx [--year Y] [-o FILE]`: as the operator (every list,
+    the care ledger opened into the file only), audited (via cli). Progress on stderr; the file to -o or stdout."""
+    from bot.exports import filename, render
+    from flows import exports, membership
+    from flows.clock import SystemClock
+    from flows.errors import NotFound
+    from storage.crypto import Sealer
+    from storage.db import Database
+    from storage.migrate import SchemaBehind, check_current
+
+    try:
+        check_current(settings.database_url)
+    except SchemaBehind as exc:
+        print(f"linli: {exc}", file=sys.stderr)
+        return 2
+    sealer = Sealer(settings.secret())
+
+    async def run() -> tuple[bytes, str] | None:
+        db = Database(settings.database_url)
+        try:
+            async with db.uow(write=True) as uow:
+                try:
+                    community = await membership.community_by_slug(uow, args.community)
+                except NotFound:
+                    return None
+                table = await exports.export(uow, kind=args.what, community=community, actor=None, sealer=sealer,
+                                             now=SystemClock().now(), year=args.year, via="cli",
+                                             progress=lambda n: sys.stderr.write(f"\rrows read: {n}"))
+                await uow.commit()
+            sys.stderr.write("\n")
+            total = len(table.rows)
+            data = render(table, args.format, community.locale,
+                          progress=(lambda n: _progress(n, total)) if total >= 500 else None)
+            return data, filename(table, args.format, args.year)
+        finally:
+            await db.dispose()
+
+    result = asyncio.run(run())
+    if result is None:
+        print(f"linli: no community with slug {args.community!r}", file=sys.stderr)
+        return 2
+    data, name = result
+    out = args.output or name
+    if out == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        from pathlib import Path
+
+        Path(out).write_bytes(data)
+        print(f"written to {out}", file=sys.stderr)
+    return 0
+
+
 def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
     """`linli keys rotate [--dry-run]`: a new secret, and the care ledger sealed again with it (bot/keys.py)."""
     from bot.keys import BallotOpen, rotate
@@ -316,6 +371,13 @@ def main(argv: list[str] | None = None) -> int:
     i.add_argument("file")
     i.add_argument("--community", required=True, help="the community's slug (`linli community list`)")
     p.set_defaults(fn=cmd_import)
+    p = sub.add_parser("export", help="export a community's list as CSV or XLSX (the care ledger opened in the file)")
+    p.add_argument("what", choices=["needs", "ballot", "projects", "requests", "ledger", "checkins"])
+    p.add_argument("--community", required=True, help="the community's slug (`linli community list`)")
+    p.add_argument("--format", choices=["csv", "xlsx"], default="csv")
+    p.add_argument("--year", type=int)
+    p.add_argument("-o", "--output", help="the file to write (default SLUG-LIST[-YEAR].FORMAT; - for stdout)")
+    p.set_defaults(fn=cmd_export)
     p = sub.add_parser("keys", help="the secret key")
     ksub = p.add_subparsers(dest="action", required=True)
     k = ksub.add_parser("rotate", help="a new secret; every sealed value of the care ledger sealed again with it "

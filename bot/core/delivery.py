@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 
 from bot.core.gateway import ApiError, Gateway
-from bot.core.types import Edit, EditButtons, Reply, Send, SendPoll, StopPoll, Toast
+from bot.core.types import Edit, EditButtons, Reply, Send, SendDocument, SendPoll, StopPoll, Toast
 from flows import membership, outbox
 from flows.clock import Clock
 from storage.crypto import Sealer
@@ -40,6 +40,8 @@ async def deliver(replies: list[Reply], gateway: Gateway, *, db: Database, clock
                 await _send_poll(reply, gateway, db=db, clock=clock, sealer=sealer, on_outbox=on_outbox)
             elif isinstance(reply, StopPoll):
                 await gateway.stop_poll(reply.chat_id, reply.message_id)
+            elif isinstance(reply, SendDocument):
+                await gateway.send_document(reply.chat_id, reply.filename, reply.data, reply.caption)
         except ApiError as err:
             await _failed(reply, err, db=db, clock=clock, sealer=sealer, on_outbox=on_outbox)
 
@@ -79,6 +81,13 @@ async def _failed(reply: Reply, err: ApiError, *, db: Database, clock: Clock, se
         return
     if isinstance(reply, StopPoll):
         log.info("poll not stopped: %s", err.description)  # closed or deleted already: our record stands
+        return
+    if isinstance(reply, SendDocument):  # never into the outbox: the file may hold the care ledger's data
+        log.warning("document not sent (%s)", err.kind)
+        if reply.failed is not None and err.kind != ApiError.FORBIDDEN:
+            # the words only (no data): deferred to the outbox like any reply Telegram refuses for now
+            await _failed(Send(reply.chat_id, reply.failed), err, db=db, clock=clock, sealer=sealer,
+                          on_outbox=on_outbox)
         return
     chat_id = reply.chat_id
     now = clock.now()

@@ -33,6 +33,7 @@ from bot.core.types import (
     ReactionEvent,
     Reply,
     Send,
+    SendDocument,
     SendPoll,
     StopPoll,
     Toast,
@@ -160,6 +161,11 @@ class Ctx:
         message_id=…, now=…)` stores Telegram's ids, `failed` is said if the poll cannot be sent."""
         self.replies.append(SendPoll(self.chat_id, question, tuple(options), record, OutMessage(text=failed),
                                      reply_to=self.message.message_id))
+
+    def send_document(self, filename: str, data: bytes, *, caption: str = "", failed: str = "") -> None:
+        """Send a file to this chat as a direct reply after the commit (never through the outbox)."""
+        self.replies.append(SendDocument(self.chat_id, filename, data, caption,
+                                         OutMessage(text=failed) if failed else None))
 
     def stop_poll(self, message_id: int) -> None:
         """Close a poll of this chat (after the commit)."""

@@ -54,6 +54,8 @@ class Gateway(Protocol):
 
     async def stop_poll(self, chat_id: int, message_id: int) -> None: ...
 
+    async def send_document(self, chat_id: int, filename: str, data: bytes, caption: str = "") -> int: ...
+
     async def set_commands(self, commands: list[BotCommand], scope: str, language: str | None, *,
                            chat_id: int | None = None) -> None:
         """Set the menu of a scope: "all_private_chats", "all_group_chats", "all_chat_administrators", or "chat"

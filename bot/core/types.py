@@ -6,7 +6,7 @@ knows aiogram or python-telegram-bot."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -191,5 +191,17 @@ class StopPoll:
     message_id: int
 
 
-Reply = Send | Edit | EditButtons | Toast | SendPoll | StopPoll
+@dataclass(frozen=True)
+class SendDocument:
+    """A file sent as a direct reply (an export). Never deferred to the outbox, which would keep the file's
+    contents: if Telegram refuses it, `failed` is said instead (and the person asks again)."""
+
+    chat_id: int
+    filename: str
+    data: bytes = field(repr=False)  # may hold opened fields of the care ledger: never in a log line
+    caption: str = ""
+    failed: OutMessage | None = None
+
+
+Reply = Send | Edit | EditButtons | Toast | SendPoll | StopPoll | SendDocument
 

@@ -29,6 +29,7 @@ from aiogram.types import (
     BotCommandScopeAllGroupChats,
     BotCommandScopeAllPrivateChats,
     BotCommandScopeChat,
+    BufferedInputFile,
     FSInputFile,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -180,6 +181,11 @@ class AiogramGateway:
 
     async def stop_poll(self, chat_id: int, message_id: int) -> None:
         await self._call(self.bot.stop_poll(chat_id, message_id))
+
+    async def send_document(self, chat_id: int, filename: str, data: bytes, caption: str = "") -> int:
+        sent = await self._call(self.bot.send_document(chat_id, BufferedInputFile(data, filename=filename),
+                                                       caption=caption or None, parse_mode="HTML"))
+        return int(sent.message_id)
 
     async def set_commands(self, commands: list[BotCommand], scope: str, language: str | None, *,
                            chat_id: int | None = None) -> None:

@@ -17,6 +17,7 @@ from telegram import (
     BotCommandScopeChat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     InputPollOption,
     LinkPreviewOptions,
     ReplyParameters,
@@ -170,6 +171,11 @@ class PtbGateway:
 
     async def stop_poll(self, chat_id: int, message_id: int) -> None:
         await self._call(self.bot.stop_poll(chat_id, message_id))
+
+    async def send_document(self, chat_id: int, filename: str, data: bytes, caption: str = "") -> int:
+        sent = await self._call(self.bot.send_document(chat_id, InputFile(data, filename=filename),
+                                                       caption=caption or None, parse_mode="HTML"))
+        return int(sent.message_id)
 
     async def set_commands(self, commands: list[BotCommand], scope: str, language: str | None, *,
                            chat_id: int | None = None) -> None:
