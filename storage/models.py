@@ -636,3 +636,5 @@ from storage.models_requests import Request as Request  # noqa: E402
 from storage.models_requests import RequestEvent as RequestEvent  # noqa: E402
 from storage.models_requests import RequestNumber as RequestNumber  # noqa: E402
 from storage.models_requests import RequestReporter as RequestReporter  # noqa: E402
+from storage.models_announce import Announcement as Announcement  # noqa: E402
+from storage.models_announce import AnnouncementPost as AnnouncementPost  # noqa: E402
