@@ -622,7 +622,8 @@ class RoleLease(SQLModel, table=True):
     expires_at: datetime = _ts()
 
 
-# the deadline ladder's table lives in its own module (this one is long enough); importing it here registers it
+# announcements (F-11.4) and the deadline ladder: their own modules (this one is long enough); importing registers them
+from storage.models_announce import Announcement, AnnouncementPost  # noqa: E402, F401
 from storage.models_ladder import LadderAlert  # noqa: E402, F401
 
 # ---------------------------------------------------------------- the weekly meeting (F-8): its own module
@@ -636,5 +637,3 @@ from storage.models_requests import Request as Request  # noqa: E402
 from storage.models_requests import RequestEvent as RequestEvent  # noqa: E402
 from storage.models_requests import RequestNumber as RequestNumber  # noqa: E402
 from storage.models_requests import RequestReporter as RequestReporter  # noqa: E402
-from storage.models_announce import Announcement as Announcement  # noqa: E402
-from storage.models_announce import AnnouncementPost as AnnouncementPost  # noqa: E402

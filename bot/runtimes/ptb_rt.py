@@ -156,6 +156,9 @@ class PtbGateway:
     async def pin(self, chat_id: int, message_id: int) -> None:
         await self._call(self.bot.pin_chat_message(chat_id, message_id, disable_notification=True))
 
+    async def delete(self, chat_id: int, message_id: int) -> None:
+        await self._call(self.bot.delete_message(chat_id, message_id))
+
     async def download(self, file_id: str) -> bytes:
         file = await self._call(self.bot.get_file(file_id))
         return bytes(await self._call(file.download_as_bytearray()))
