@@ -272,7 +272,7 @@ async def _list(ctx: Ctx) -> None:
 async def _manage(ctx: Ctx, action: str, number: int) -> None:
     a = await announce.get(ctx.uow, actor=ctx.actor, number=number)
     if action == "s":
-        ctx.show(ctx.t("Announcement no. {number}:", number=number) + "\n\n" + h(a.text),
+        ctx.reply(ctx.t("Announcement no. {number}:", number=number) + "\n\n" + h(a.text),
                  [[ctx.button(ctx.t("✏ Edit text"), P, "e", number), ctx.button(ctx.t("🗑 Delete"), P, "d", number)]])
     elif action == "e":
         await ctx.set_state(FLOW, "edit", {"number": number})
