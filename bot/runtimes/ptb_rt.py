@@ -142,6 +142,11 @@ class PtbGateway:
         return int(sent.message_id)
 
     async def edit(self, chat_id: int, message_id: int, message: OutMessage) -> None:
+        if message.photo:  # a photo's message: its caption is what changes
+            await self._call(self.bot.edit_message_caption(
+                chat_id=chat_id, message_id=message_id, caption=message.text, parse_mode="HTML",
+                reply_markup=_markup(message)))
+            return
         await self._call(self.bot.edit_message_text(
             text=message.text, chat_id=chat_id, message_id=message_id, parse_mode="HTML",
             reply_markup=_markup(message), link_preview_options=LinkPreviewOptions(is_disabled=True)))

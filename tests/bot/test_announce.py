@@ -5,6 +5,7 @@ resident, /announce in a group, a grid worker for another grid, a text too long,
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -44,7 +45,7 @@ async def _setup(linli: Harness) -> None:
 
 
 async def _posts(linli: Harness, chat: int, since: int) -> list[dict]:
-    return [m for m in await linli.tg.bot_messages(chat, since) if "社区公告" in m["text"]]
+    return [m for m in await linli.tg.bot_messages(chat, since) if "社区公告" in (m["text"] or m["caption"] or "")]
 
 
 async def test_item1_an_announcement_to_two_grids_then_edited_and_deleted(linli: Harness) -> None:
@@ -128,3 +129,38 @@ async def test_item1_an_announcement_to_two_grids_then_edited_and_deleted(linli:
     linli.clock.advance(hours=73)
     toast, _ = await linli.press(ADMIN, listing, "1")
     assert toast and "这个按钮已经过期了" in toast
+
+
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+
+
+async def test_item1_a_photo_with_a_caption_to_chosen_buildings_then_its_caption_edited(linli: Harness) -> None:
+    await _setup(linli)
+    before = await linli.tg.cursor()
+    menu = (await linli.say(ADMIN, "/announce"))[-1]
+    _, out = await linli.press(ADMIN, menu, "选择楼栋…")
+    _, out = await linli.press(ADMIN, out[-1], "4号楼")
+    _, out = await linli.press(ADMIN, out[-1], "下一步 ▶")
+    await linli.tg.send_photo(ADMIN, PNG, caption="长" * 1025)
+    await linli.settle()
+    assert "太长了：共 1025 字，最多 1024 字" in (await linli.last(ADMIN))["text"]
+    await linli.tg.send_photo(ADMIN, PNG, caption="消防演练现场照片")
+    await linli.settle()
+    _, out = await linli.press(ADMIN, await linli.last(ADMIN), "现在")
+    assert out[-2]["photo"] and out[-2]["caption"] == "📢 社区公告 · 北辰示范社区\n\n消防演练现场照片"
+    _, out = await linli.press(ADMIN, out[-1], "✅ 发送")
+    assert "发送到 1 个群" in out[-1]["text"]
+    await linli.settle()
+    posts = await _posts(linli, GROUPS["4"], before)
+    assert [(bool(m["photo"]), m["caption"]) for m in posts] == [(True, "📢 社区公告 · 北辰示范社区\n\n消防演练现场照片")]
+    for label in ("1", "2", "3"):
+        assert await _posts(linli, GROUPS[label], before) == []
+    listing = (await linli.say(ADMIN, "/announce list"))[-1]
+    _, out = await linli.press(ADMIN, listing, "1")
+    await linli.press(ADMIN, out[-1], "✏ 修改正文")
+    await linli.say(ADMIN, "消防演练照片（已更正）")
+    await linli.settle()
+    posts = await _posts(linli, GROUPS["4"], 0)
+    assert [(bool(m["photo"]), m["caption"], m["edited"]) for m in posts] == \
+        [(True, "📢 社区公告 · 北辰示范社区\n\n消防演练照片（已更正）", True)]  # its caption edited in place
