@@ -34,7 +34,7 @@ from flows.clock import local
 from flows.errors import AlreadyDone, Forbidden, Invalid, NotFound
 from flows.membership import Actor
 from flows.notices import Notice
-from flows.roles import Purpose, Role
+from flows.roles import Perm, Purpose, Role
 from storage.db import UnitOfWork
 from storage.models import Building, Chat, Community, Grid, OutboxMessage
 from storage.models_announce import Announcement, AnnouncementPost
@@ -85,7 +85,9 @@ async def scope(uow: UnitOfWork, *, actor: Actor) -> Scope:
     """The actor's right to announce: a community admin, or a grid worker (their own grids only)."""
     member = actor.registered()
     community = actor.home()
-    if Role.ADMIN.value in actor.roles:
+    if not actor.can(Perm.ANNOUNCE):
+        raise Forbidden("announce")
+    if actor.roles & {Role.ADMIN.value, Role.DISTRICT_ADMIN.value}:
         return Scope(community, member.id or 0, None)
     if Role.GRID_WORKER.value in actor.roles:
         grids = (await uow.session.exec(select(Grid.id).where(

@@ -18,6 +18,7 @@ from flows import announce
 from flows.announce import ALL, AT, BUILDINGS, GRID, NOW, TOMORROW, VOLUNTEERS, AnnouncementPosted, Draft
 from flows.clock import local
 from flows.errors import AlreadyDone, Expired, FlowError, Forbidden, Invalid, NotFound
+from flows.roles import Perm
 
 router = Router()
 P = "an"  # button prefix
@@ -94,7 +95,7 @@ def _usage(ctx: Ctx) -> str:
                  "today's bot messages per building group (admins)")
 
 
-@router.command("announce", where=PRIVATE, description=N_("Announce to the community's groups"))
+@router.command("announce", where=PRIVATE, description=N_("Announce to the community's groups"), perm=Perm.ANNOUNCE)
 async def announce_cmd(ctx: Ctx) -> None:
     arg = ctx.message.args.strip().lower()
     if arg == "list":
