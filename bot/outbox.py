@@ -385,6 +385,13 @@ class OutboxSender:
         if payload.get("op") == "pin":
             await self.gateway.pin(row.tg_chat_id, int(payload["message_id"]))
             return None
+        if payload.get("op") == "delete":  # a message the bot posted, taken back (a message already gone counts as done)
+            try:
+                await self.gateway.delete(row.tg_chat_id, int(payload["message_id"]))
+            except ApiError as err:
+                if "not found" not in err.description:
+                    raise
+            return None
         if payload.get("op") == "edit_or_send":
             return await edit_or_send(self.gateway, row.tg_chat_id, self.render(payload), payload.get("message_id"),
                                       pin=bool(payload.get("pin")), pin_edited=bool(payload.get("pin_edited")),

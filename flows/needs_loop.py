@@ -16,13 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
 
-from flows import needs, outbox, project_colour
+from flows import needs, outbox, project_colour, quiet
 from flows.clock import local
 from flows.membership import Actor
 from flows.notices import Notice
@@ -50,11 +49,7 @@ ELECTED, IN_PROGRESS, DONE, NOT_ELECTED = "elected", "in_progress", "done", "not
 
 def after_quiet_hours(now: datetime, tz: str) -> datetime:
     """`now`, or the end of the quiet hours when `now` falls in them (local time `tz`)."""
-    here = local(now, tz)
-    if QUIET_UNTIL <= here.time() < QUIET_FROM:
-        return now
-    day = here.date() if here.time() < QUIET_UNTIL else here.date() + timedelta(days=1)
-    return datetime.combine(day, QUIET_UNTIL, tzinfo=ZoneInfo(tz)).astimezone(UTC)
+    return quiet.after(now, tz, start=QUIET_FROM, until=QUIET_UNTIL)
 
 
 # ---------------------------------------------------------------- notices

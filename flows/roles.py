@@ -51,6 +51,7 @@ class Perm(StrEnum):
     REQUESTS_ASSESS = "requests_assess"  # joint assessment of requests: assign to an organisation, merge, reject
     REQUESTS_HANDLE = "requests_handle"  # accept, report progress on and resolve requests of one's organisation
     REQUESTS_SETUP = "requests_setup"  # the community's organisations for requests and its routing rules (admins)
+    ANNOUNCE = "announce"  # announce to the community's groups (grid workers: their own grid's building groups)
 
 
 class Purpose(StrEnum):
@@ -62,7 +63,8 @@ class Purpose(StrEnum):
     VOLUNTEERS = "volunteers"
 
 
-_STAFF = {Perm.MEMBERS, Perm.INVITE, Perm.PERSONS, Perm.PAIR, Perm.CHECKINS, Perm.CHECK, Perm.NEEDS_ENTER}
+_STAFF = {Perm.MEMBERS, Perm.INVITE, Perm.PERSONS, Perm.PAIR, Perm.CHECKINS, Perm.CHECK, Perm.NEEDS_ENTER,
+          Perm.ANNOUNCE}
 _ADMIN = set(Perm) - {Perm.VOTE}  # admins vote only when they are representatives too
 
 PERMISSIONS: dict[Role, frozenset[Perm]] = {

@@ -513,7 +513,8 @@ class RoleLease(SQLModel, table=True):
     expires_at: datetime = _ts()
 
 
-# the deadline ladder's table lives in its own module (this one is long enough); importing it here registers it
+# announcements (F-11.4) and the deadline ladder: their own modules (this one is long enough); importing registers them
+from storage.models_announce import Announcement, AnnouncementPost  # noqa: E402, F401
 from storage.models_ladder import LadderAlert  # noqa: E402, F401
 
 # ---------------------------------------------------------------- the weekly meeting (F-8): its own module

@@ -149,6 +149,11 @@ class AiogramGateway:
         return int(sent.message_id)
 
     async def edit(self, chat_id: int, message_id: int, message: OutMessage) -> None:
+        if message.photo:  # a photo's message: its caption is what changes
+            await self._call(self.bot.edit_message_caption(
+                chat_id=chat_id, message_id=message_id, caption=message.text, parse_mode="HTML",
+                reply_markup=_markup(message)))
+            return
         await self._call(self.bot.edit_message_text(
             text=message.text, chat_id=chat_id, message_id=message_id, parse_mode="HTML",
             reply_markup=_markup(message), link_preview_options=LinkPreviewOptions(is_disabled=True)))
@@ -162,6 +167,9 @@ class AiogramGateway:
 
     async def pin(self, chat_id: int, message_id: int) -> None:
         await self._call(self.bot.pin_chat_message(chat_id, message_id, disable_notification=True))
+
+    async def delete(self, chat_id: int, message_id: int) -> None:
+        await self._call(self.bot.delete_message(chat_id, message_id))
 
     async def download(self, file_id: str) -> bytes:
         file = await self._call(self.bot.get_file(file_id))
