@@ -188,34 +188,51 @@ async def _names(uow: UnitOfWork, member_ids: set[int]) -> dict[int, str]:
     return {mid: (display or first or "") for mid, display, first in rows}
 
 
-async def _rows(uow: UnitOfWork, community: Community, projects: Sequence[Project], now: datetime) -> list[Row]:
-    ids = [p.id or 0 for p in projects]
-    if not ids:
-        return []
-    verdict = await verdicts(uow, projects, now=now)
-    names = await _names(uow, {p.owner_member_id for p in projects if p.owner_member_id})
+@dataclass(frozen=True)
+class Signals:
+    """What the board (here and on the web, flows/public.py) shows beside each project's colour, by project id."""
+
+    upcoming: dict[int, tuple[str, date]]  # the next open milestone: title, due day
+    likes: dict[int, int]
+    ratings: dict[int, tuple[float | None, int, datetime | None]]  # average ⭐, raters, last rated
+
+
+async def signals(uow: UnitOfWork, ids: Sequence[int]) -> Signals:
+    """Three grouped queries for any number of projects."""
     upcoming: dict[int, tuple[str, date]] = {}
     for pid, title, due in (await uow.session.exec(
             select(ProjectMilestone.project_id, ProjectMilestone.title, ProjectMilestone.due_on)
             .where(col(ProjectMilestone.project_id).in_(ids), col(ProjectMilestone.done_on).is_(None))
             .order_by(col(ProjectMilestone.due_on), col(ProjectMilestone.position)))).all():
         upcoming.setdefault(pid, (title, due))
-    likes = dict((await uow.session.exec(select(ProjectLike.project_id, func.count())
-                                         .where(col(ProjectLike.project_id).in_(ids))
-                                         .group_by(col(ProjectLike.project_id)))).all())
-    ratings = {pid: (avg, n) for pid, avg, n in (await uow.session.exec(
-        select(ProjectRating.project_id, func.avg(ProjectRating.stars), func.count())
-        .where(col(ProjectRating.project_id).in_(ids)).group_by(col(ProjectRating.project_id)))).all()}
+    likes = {pid: int(n) for pid, n in (await uow.session.exec(
+        select(ProjectLike.project_id, func.count()).where(col(ProjectLike.project_id).in_(ids))
+        .group_by(col(ProjectLike.project_id)))).all()}
+    ratings = {pid: (float(avg) if avg is not None else None, int(n), at) for pid, avg, n, at in (
+        await uow.session.exec(
+            select(ProjectRating.project_id, func.avg(ProjectRating.stars), func.count(),
+                   func.max(ProjectRating.updated_at))
+            .where(col(ProjectRating.project_id).in_(ids)).group_by(col(ProjectRating.project_id)))).all()}
+    return Signals(upcoming=upcoming, likes=likes, ratings=ratings)
+
+
+async def _rows(uow: UnitOfWork, community: Community, projects: Sequence[Project], now: datetime) -> list[Row]:
+    ids = [p.id or 0 for p in projects]
+    if not ids:
+        return []
+    verdict = await verdicts(uow, projects, now=now)
+    names = await _names(uow, {p.owner_member_id for p in projects if p.owner_member_id})
+    seen = await signals(uow, ids)
     rows = []
     for p in projects:
         v = verdict.get(p.id or 0) or Verdict(Colour.YELLOW, ())
-        nxt = upcoming.get(p.id or 0)
-        avg, raters = ratings.get(p.id or 0, (None, 0))
+        nxt = seen.upcoming.get(p.id or 0)
+        avg, raters, _ = seen.ratings.get(p.id or 0, (None, 0, None))
         rows.append(Row(
             id=p.id or 0, number=p.number, title=p.title, colour=v.colour.value, reasons=v.reasons,
             percent=p.percent, owner=names.get(p.owner_member_id) if p.owner_member_id else None,
             next_title=nxt[0] if nxt else None, next_due=nxt[1].isoformat() if nxt else None,
-            completed=p.completed_at is not None, likes=int(likes.get(p.id, 0)),
+            completed=p.completed_at is not None, likes=seen.likes.get(p.id or 0, 0),
             rating=round(float(avg), 1) if avg is not None else None, raters=int(raters),
             override_reason=p.override_reason if "override" in v.reasons else None,
             overdue=v.overdue_milestones))

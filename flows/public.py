@@ -34,7 +34,6 @@ from storage.models import (
     Incident,
     Need,
     Project,
-    ProjectLike,
     ProjectMilestone,
     ProjectPhoto,
     ProjectRating,
@@ -291,30 +290,19 @@ async def _lines(uow: UnitOfWork, projects: Sequence[Project], now: datetime) ->
         return []
     verdicts = await board_flow.verdicts(uow, projects, now=now)
     roles = await _owner_roles(uow, {p.owner_member_id for p in projects if p.owner_member_id})
-    upcoming: dict[int, tuple[str, date]] = {}
-    for pid, title, due in (await uow.session.exec(
-            select(ProjectMilestone.project_id, ProjectMilestone.title, ProjectMilestone.due_on)
-            .where(col(ProjectMilestone.project_id).in_(ids), col(ProjectMilestone.done_on).is_(None))
-            .order_by(col(ProjectMilestone.due_on), col(ProjectMilestone.position)))).all():
-        upcoming.setdefault(pid, (title, due))
-    likes = dict((await uow.session.exec(select(ProjectLike.project_id, func.count())
-                                         .where(col(ProjectLike.project_id).in_(ids))
-                                         .group_by(col(ProjectLike.project_id)))).all())
-    ratings = {pid: (avg, n, at) for pid, avg, n, at in (await uow.session.exec(
-        select(ProjectRating.project_id, func.avg(ProjectRating.stars), func.count(), func.max(ProjectRating.updated_at))
-        .where(col(ProjectRating.project_id).in_(ids)).group_by(col(ProjectRating.project_id)))).all()}
+    seen = await board_flow.signals(uow, ids)
     out = []
     for p in projects:
         pid = p.id or 0
         v = verdicts.get(pid)
-        nxt = upcoming.get(pid)
-        avg, raters, rated_at = ratings.get(pid, (None, 0, None))
+        nxt = seen.upcoming.get(pid)
+        avg, raters, rated_at = seen.ratings.get(pid, (None, 0, None))
         role, org = roles.get(p.owner_member_id or 0, (None, None))
         out.append(ProjectLine(
             number=p.number, title=p.title, colour=v.colour.value if v else Colour.YELLOW.value,
             reasons=v.reasons if v else (), percent=p.percent, owner_role=role, owner_org=org,
             next_title=nxt[0] if nxt else None, next_due=nxt[1] if nxt else None,
-            completed=p.completed_at is not None, likes=int(likes.get(pid, 0)),
+            completed=p.completed_at is not None, likes=seen.likes.get(pid, 0),
             rating=round(float(avg), 1) if avg is not None else None, raters=int(raters), rated_at=rated_at))
     return out
 
