@@ -60,7 +60,7 @@ db-upgrade: $(STAMP)
 
 test: $(TSTAMP)
 	$(BIN)/python .ci/browser-deps
-	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 4
 
 bench: $(TSTAMP)
 	$(BIN)/python -m benchmarks
