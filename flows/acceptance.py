@@ -22,6 +22,7 @@ from flows.clock import local
 from flows.errors import AlreadyDone, Invalid, NotFound
 from flows.membership import Actor
 from flows.notices import Notice
+from flows.project_notices import Comparison
 from flows.roles import Role
 from storage.db import UnitOfWork
 from storage.models import (
@@ -58,20 +59,8 @@ class Summary:
 
 
 @dataclass(frozen=True)
-class ProjectComparison(Notice, kind="project_comparison"):
-    """The before/after post to a building group (the sender composes the picture from these fields, days
-    ISO and local)."""
-
-    project_id: int
-    number: int
-    year: int
-    title: str
-    community: str
-    completed_on: str | None
-    before: str | None
-    before_on: str | None
-    after: str | None
-    after_on: str | None
+class ProjectComparison(Comparison, Notice, kind="project_comparison"):
+    """The before/after post to a building group (its fields: flows.project_notices.Comparison)."""
 
 
 @dataclass(frozen=True)

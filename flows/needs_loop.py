@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import datetime, time
 from typing import Any
 
@@ -27,6 +28,7 @@ from flows.membership import Actor
 from flows.notices import Notice
 from flows.paging import Page
 from flows.project_colour import Colour
+from flows.project_notices import Comparison
 from storage.db import UnitOfWork
 from storage.models import (
     Ballot,
@@ -67,23 +69,12 @@ class NeedsElected(Notice, kind="need_elected"):
 
 
 @dataclass(frozen=True)
-class NeedDone(Notice, kind="need_done"):
-    """A need whose project is finished, with the before/after picture (the sender composes it from the
-    comparison's fields: project_id, number, title, community, completed_on, before/after and their days)."""
+class NeedDone(Comparison, Notice, kind="need_done"):
+    """A need whose project is finished, with the before/after picture (the comparison's fields)."""
 
     need_number: int
     author: bool
     channel: str
-    project_id: int
-    number: int
-    year: int
-    title: str
-    community: str
-    completed_on: str | None
-    before: str | None
-    before_on: str | None
-    after: str | None
-    after_on: str | None
 
 
 async def _needers(uow: UnitOfWork, need: Need) -> list[tuple[Member, User, bool]]:
@@ -164,8 +155,7 @@ async def tell_done(uow: UnitOfWork, *, community: Community, project: Project, 
     need = await uow.session.get(Need, project.need_id) if project.need_id else None
     if need is None:
         return 0
-    fields = {k: picture.get(k) for k in ("project_id", "number", "year", "title", "community", "completed_on",
-                                           "before", "before_on", "after", "after_on")}
+    fields = {f.name: picture.get(f.name) for f in dataclass_fields(Comparison)}
 
     def done(author: bool) -> Notice:
         return NeedDone(need_number=need.number, author=author, channel=need.channel, **fields)

@@ -9,6 +9,23 @@ from flows.notices import Notice
 
 
 @dataclass(frozen=True)
+class Comparison:
+    """The fields of a before/after picture (days ISO and local; photos as Telegram file ids): the sender composes
+    the picture from them (bot/outbox.py, op "compose"). Shared by the group post and the needers' notice."""
+
+    project_id: int
+    number: int
+    year: int
+    title: str
+    community: str
+    completed_on: str | None
+    before: str | None
+    before_on: str | None
+    after: str | None
+    after_on: str | None
+
+
+@dataclass(frozen=True)
 class ProjectOwner(Notice, kind="project_owner"):
     """You now own project {number} of {year}."""
 
