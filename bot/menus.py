@@ -23,7 +23,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (N_("Registration and roles"), ("start", "roles", "groups")),
     (N_("Care ledger"), ("care", "care_pairing")),
     (N_("Daily check-ins"), ("checkins",)),
-    (N_("Needs"), ("needs", "myneeds", "freetext")),
+    (N_("Needs"), ("needs", "needs_review", "myneeds", "freetext")),
     (N_("Voting"), ("ballot", "voting", "polls")),
     (N_("Projects"), ("projects", "board", "acceptance", "opendays")),
     (N_("Requests and the weekly meeting"), ("requests", "request_work", "meeting")),

@@ -25,7 +25,7 @@ from starlette.types import Scope
 from bot.core.i18n import tn, tr
 from bot.handlers.board import COLOUR_NAMES, EMOJI, REASONS
 from bot.handlers.checkins import OPEN, OUTCOME_NAMES
-from bot.handlers.needs import CATEGORY_NAMES
+from bot.handlers.needs_words import CATEGORY_NAMES
 from bot.handlers.project_notices import FUNDING_NAMES
 from bot.handlers.requests import CATEGORY_NAMES as REQUEST_CATEGORIES
 from bot.handlers.requests import KIND_ICONS as REQUEST_ICONS

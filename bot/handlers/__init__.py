@@ -20,6 +20,7 @@ from bot.handlers import (
     meeting,
     myneeds,
     needs,
+    needs_review,
     opendays,
     polls,
     projects,
@@ -35,8 +36,8 @@ from flows.errors import FlowError, NotRegistered
 
 __all__ = ["FALLBACKS", "build_notices", "build_router", "report_error"]
 
-FEATURES: tuple[ModuleType, ...] = (start, roles, groups, care, care_pairing, checkins, needs, myneeds, ballot, voting,
-                                    polls, projects, board, acceptance, opendays, requests, request_work, meeting, announce,
+FEATURES: tuple[ModuleType, ...] = (start, roles, groups, care, care_pairing, checkins, needs, needs_review, myneeds,
+                                    ballot, voting, polls, projects, board, acceptance, opendays, requests, request_work, meeting, announce,
                                     exports, freetext)
 #: What the dispatcher calls for the unexpected; a free message in private is offered a way on (freetext)
 FALLBACKS = {**common.FALLBACKS, "no_conversation": freetext.free_text}

@@ -14,7 +14,7 @@ from bot.core.dispatch import ANYWHERE, Ctx, Router
 from bot.core.i18n import N_, tn, tr
 from bot.core.types import Keyboard, OutMessage
 from bot.handlers.common import grid, int_arg
-from bot.handlers.needs import cat_name
+from bot.handlers.needs_words import cat_name
 from bot.pictures import board as picture
 from bot.render import NoticeRenderer, h
 from flows import board, membership

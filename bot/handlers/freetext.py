@@ -14,7 +14,7 @@ from bot.core.dispatch import Ctx, Router
 from bot.core.types import Keyboard
 from bot.handlers import requests as report_handlers
 from bot.handlers.common import grid
-from bot.handlers.needs import cat_name, cat_of, cat_ref, explain_needs
+from bot.handlers.needs_words import cat_name, cat_of, cat_ref, explain_needs
 from bot.render import h
 from flows import needs, offers
 from flows.errors import FlowError, Invalid

@@ -14,8 +14,8 @@ from bot.core.types import Button, Keyboard, OutMessage
 from bot.handlers.acceptance import LINK as RATE_LINK
 from bot.handlers.board import COLOUR_NAMES, EMOJI
 from bot.handlers.common import int_arg, pager
-from bot.handlers.needs import CHANNEL_NAMES, _line, explain_needs
-from bot.handlers.needs_notices import need_ref
+from bot.handlers.needs_notices import CHANNEL_NAMES, need_ref
+from bot.handlers.needs_words import explain_needs, need_line
 from bot.render import NoticeRenderer, h
 from flows import acceptance, needs_loop
 from flows.errors import FlowError, Invalid
@@ -53,9 +53,9 @@ def _stage(ctx: Ctx, m: MyNeed) -> str:
 def _my_line(ctx: Ctx, m: MyNeed) -> str:
     n = m.line
     if m.stage in (needs_loop.ELECTED, needs_loop.IN_PROGRESS, needs_loop.DONE, needs_loop.NOT_ELECTED):
-        out = _line(ctx, replace(n, status="open")) + "\n" + _stage(ctx, m)
+        out = need_line(ctx, replace(n, status="open")) + "\n" + _stage(ctx, m)
     else:
-        out = _line(ctx, n)
+        out = need_line(ctx, n)
     if m.supported:
         out += "\n" + ctx.t("👍 You support this need (+1).")
     elif n.channel != "chat":

@@ -39,6 +39,9 @@ async def start(ctx: Ctx) -> None:
     elif payload == "need" and ctx.actor.member is not None:
         from bot.handlers.needs import from_link  # the groups' "submit a need" link
         await from_link(ctx)
+    elif payload.startswith("needs_") and ctx.actor.member is not None:
+        from bot.handlers.needs import browse_link  # a group's needs list: its category buttons
+        await browse_link(ctx, payload)
     elif payload == "report" and ctx.actor.member is not None:
         from bot.handlers.requests import from_link as report_link  # the groups' "continue the report" link
         await report_link(ctx)

@@ -109,3 +109,38 @@ async def test_item4_the_result_says_an_admin_decided_the_tie(linli: Harness) ->
     result = (await linli.tg.bot_messages(ballot_test.GROUP, before))[-1]["text"]
     assert "老年餐桌 — 1 票 ✅ 当选" in result
     assert "末位票数相同，由管理员决定选入：老年餐桌。" in result
+
+
+async def test_needs_list_in_a_group_is_browsed_privately(linli: Harness) -> None:
+    """/needs in a group: its category buttons are deep links, so one person's browsing never rewrites the
+    group's shared message; a list posted before that (callback buttons) answers the presser privately, and a
+    "+1" pressed there counts without editing the group's message."""
+    from tests.bot import test_needs as needs_test
+
+    await needs_test._setup(linli)
+    await linli.say(needs_test.ADMIN, "/needs open")
+    await linli.say(needs_test.R2, "/need 楼道灯不亮", chat_id=needs_test.GROUP)
+    shown = await linli.last(needs_test.GROUP)
+    _, out = await linli.press(needs_test.R2, shown, "设施维护")
+    group = needs_test.GROUP
+    listed = (await linli.say(needs_test.R3, "/needs", chat_id=group))[-1]
+    links = [b.get("url") for row in listed["reply_markup"]["inline_keyboard"] for b in row]
+    assert links and all(u and u.startswith(f"https://t.me/{linli.app.core.bot_username}?start=needs_") for u in links)
+    before = await linli.tg.cursor()
+    page = (await linli.follow(needs_test.R3, listed, "设施维护 (1)"))[-1]
+    assert page["chat_id"] == needs_test.R3 and "楼道灯不亮" in page["text"] and "+1 我也需要 #1" in buttons(page)
+    # an old list with callback buttons, pressed in the group: the page goes to the presser
+    data = callbacks.pack(linli.app.core.secret, ["nb", "c", "facility", 1], now=linli.clock.now(),
+                          ttl=timedelta(days=1))
+    toast = await linli.tap_data(needs_test.R1, listed, data)
+    assert toast and "私聊" in toast
+    assert "楼道灯不亮" in (await linli.last(needs_test.R1))["text"]
+    need_id = callbacks.unpack(linli.app.core.secret, page["reply_markup"]["inline_keyboard"][0][0]["callback_data"],
+                               now=linli.clock.now())[1]
+    plus = callbacks.pack(linli.app.core.secret, ["n1", need_id, "facility", 1], now=linli.clock.now(),
+                          ttl=timedelta(days=1))
+    toast = await linli.tap_data(needs_test.R1, listed, plus)
+    assert toast and "1 位邻居" in toast
+    assert await linli.tg.bot_messages(group, before) == []  # nothing sent to the group, nothing edited
+    assert (await linli.last(group))["text"] == listed["text"]
+
