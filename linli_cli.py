@@ -164,7 +164,36 @@ def cmd_community(settings: Settings, args: argparse.Namespace) -> int:
             await db.dispose()
         return 0
 
-    return asyncio.run(create() if args.action == "create" else listing())
+    async def settings_of() -> int:
+        from flows import community_settings as cs
+        from flows.errors import NotFound
+
+        db = Database(settings.database_url)
+        try:
+            async with db.uow(write=True) as uow:
+                community = await membership.community_by_slug(uow, args.slug)
+                for pair in args.set or []:
+                    key, _, text = pair.partition("=")
+                    done = await cs.set_value(uow, actor=None, key=key.strip(), text=text or None,
+                                              now=SystemClock().now(), community_id=community.id)
+                    print(f"set {done.setting.key} = {done.value}" + ("" if done.own else " (default)"))
+                await uow.commit()
+                for v in cs.values(community):
+                    unit = {"minutes": " min", "hours": " h"}.get(v.setting.kind, "")
+                    print(f"{v.setting.key}\t{v.value}{unit}\t{'set' if v.own else 'default'}")
+        except NotFound as err:
+            print(f"linli: no such {err.what}: {err.key}", file=sys.stderr)
+            return 2
+        except Invalid as err:
+            print(f"linli: invalid value for {err.details.get('key', err.field)}: {err.reason} "
+                  f"{ {k: v for k, v in err.details.items() if k != 'key'} or ''}", file=sys.stderr)
+            return 2
+        finally:
+            await db.dispose()
+        return 0
+
+    runs = {"create": create, "list": listing, "settings": settings_of}
+    return asyncio.run(runs[args.action]())
 
 
 def _progress(done: int, total: int, width: int = 30) -> None:
@@ -364,6 +393,9 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--buildings", help="e.g. 1-12 or 1-6,8")
     c.add_argument("--bot-username", help="for the invite link (default: asked from Telegram with getMe)")
     csub.add_parser("list", help="list communities")
+    c = csub.add_parser("settings", help="show a community's settings, or change them: KEY=VALUE (KEY=default resets)")
+    c.add_argument("slug")
+    c.add_argument("set", nargs="*", metavar="KEY=VALUE")
     p.set_defaults(fn=cmd_community)
     p = sub.add_parser("import", help="import data from a file")
     isub = p.add_subparsers(dest="what", required=True)

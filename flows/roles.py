@@ -52,6 +52,7 @@ class Perm(StrEnum):
     REQUESTS_HANDLE = "requests_handle"  # accept, report progress on and resolve requests of one's organisation
     REQUESTS_SETUP = "requests_setup"  # the community's organisations for requests and its routing rules (admins)
     ANNOUNCE = "announce"  # announce to the community's groups (grid workers: their own grid's building groups)
+    SETTINGS = "settings"  # see and change the community's settings: check-in times, quiet hours, clocks (admins)
 
 
 class Purpose(StrEnum):

@@ -207,8 +207,5 @@ async def category_name(ctx: Ctx) -> None:
     await categories_screen(ctx, note=ctx.t("✅ Category “{name}” added and in use.", name=h(cat_name(ctx.lang, code))))
 
 
-#: The needs list's notices, worded in bot/handlers/needs_notices.py.
-
-
 #: The needs list's own wording of its errors (bot/handlers/__init__.py: report_error asks it first).
 EXPLAIN = explain_needs
