@@ -114,8 +114,8 @@ async def touch_actor(
     found = rows[0][0] if rows else None
     user = await _refresh(uow, found, tg_id=tg_id, first_name=first_name, last_name=last_name, username=username,
                           tg_language=tg_language, now=now)
-    if not rows or rows[0][1] is None or rows[0][2] is None:
-        return Actor(user=user, member=None, community=None, roles=frozenset())
+    if not rows or rows[0][1] is None or rows[0][2] is None or rows[0][1].left_at is not None:
+        return Actor(user=user, member=None, community=None, roles=frozenset())  # a member who left: no member
     _, member, home, _ = rows[0]
     return Actor(user=user, member=member, community=home,
                  roles=frozenset(role for _, _, _, role in rows if role is not None))
@@ -157,7 +157,7 @@ async def load_actor(uow: UnitOfWork, user: User, *, community: Community | None
             .where(Member.user_id == user.id, Member.community_id == user.active_community_id)
         )
     ).all()
-    if not rows:
+    if not rows or rows[0][0].left_at is not None:
         return Actor(user=user, member=None, community=None, roles=frozenset())
     member, home, _ = rows[0]
     return Actor(user=user, member=member, community=home,
@@ -172,7 +172,7 @@ async def _bound_actor(uow: UnitOfWork, user: User, community: Community) -> Act
             .where(Member.user_id == user.id, Member.community_id == community.id)
         )
     ).all() if user.id is not None else []
-    if not rows:
+    if not rows or rows[0][0].left_at is not None:
         return Actor(user=user, member=None, community=community, roles=frozenset(), outsider=True)
     return Actor(user=user, member=rows[0][0], community=community,
                  roles=frozenset(role for _, role in rows if role is not None))

@@ -293,7 +293,11 @@ async def register(
     member = (
         await uow.session.exec(select(Member).where(Member.community_id == community_id, Member.user_id == user.id))
     ).first()
-    new_member = member is None
+    if member is not None and member.left_at is not None:  # moved back, or removed and registering again
+        await _rejoin(uow, member=member, user=user, building_id=building_id, now=now)
+        new_member = True
+    else:
+        new_member = member is None
     if member is None:
         member = Member(
             community_id=community_id, user_id=user.id, building_id=building_id,
@@ -323,9 +327,26 @@ async def register(
     return Registered(member=member, community=community, granted=granted, organisation=org, new_member=new_member)
 
 
+async def _rejoin(uow: UnitOfWork, *, member: Member, user: User, building_id: int | None, now: datetime) -> None:
+    """A member who left registers again: the same row (what they wrote before stays theirs), a new consent,
+    the resident's role again; nothing of the roles they held before comes back."""
+    member.left_at = None
+    member.building_id = building_id
+    member.display_name = user.first_name
+    member.consent_at = now
+    member.joined_at = now
+    uow.session.add(member)
+    await uow.session.flush()
+    await _grant(uow, member=member, role=Role.RESIDENT, org=None, by=None, now=now)
+    audit.record(uow, action="member.rejoin", now=now, community_id=member.community_id, actor_user_id=user.id,
+                 subject_type="member", subject_id=member.id, building_id=building_id)
+
+
 async def membership(uow: UnitOfWork, *, user: User, community_id: int) -> Member | None:
+    """The user's membership of the community, None when they are not (or no longer) a member."""
     return (
-        await uow.session.exec(select(Member).where(Member.community_id == community_id, Member.user_id == user.id))
+        await uow.session.exec(select(Member).where(Member.community_id == community_id, Member.user_id == user.id,
+                                                    col(Member.left_at).is_(None)))
     ).first()
 
 
@@ -462,9 +483,10 @@ async def list_members(
 ) -> Page[MemberView]:
     me = actor.require(Perm.MEMBERS)
     query = select(Member, User).join(User, col(User.id) == col(Member.user_id)).where(
-        Member.community_id == me.community_id
+        Member.community_id == me.community_id, col(Member.left_at).is_(None)
     )
-    count_q = select(func.count()).select_from(Member).where(Member.community_id == me.community_id)
+    count_q = select(func.count()).select_from(Member).where(Member.community_id == me.community_id,
+                                                             col(Member.left_at).is_(None))
     if role is not None:
         has_role = select(RoleGrant.member_id).where(RoleGrant.role == role.value, col(RoleGrant.revoked_at).is_(None))
         query = query.where(col(Member.id).in_(has_role))
@@ -514,7 +536,8 @@ async def profile(uow: UnitOfWork, *, actor: Actor) -> Profile:
     others = (
         await uow.session.exec(
             select(Community).join(Member, col(Member.community_id) == col(Community.id))
-            .where(Member.user_id == actor.user.id, col(Community.id) != actor.community.id)
+            .where(Member.user_id == actor.user.id, col(Community.id) != actor.community.id,
+                   col(Member.left_at).is_(None))
         )
     ).all()
     return Profile(view=view, community=actor.community, other_communities=list(others))

@@ -40,7 +40,8 @@ async def registered(uow: UnitOfWork, *, user: User, now: datetime) -> OutboxMes
     await uow.session.flush()
     actor = await load_actor(uow, user)
     elsewhere = (await uow.session.exec(
-        select(Member.id).where(Member.user_id == user.id, Member.community_id != user.active_community_id)
+        select(Member.id).where(Member.user_id == user.id, Member.community_id != user.active_community_id,
+                                col(Member.left_at).is_(None))
         .limit(1))).first()
     if not permissions(actor.roles) and elsewhere is None:
         return None

@@ -80,6 +80,8 @@ class Member(SQLModel, table=True):
     consent_at: datetime = _ts()
     privacy_version: int = Field(default=1)
     joined_at: datetime = _ts()
+    # moved away or removed (flows/leaving.py): not a member any more, the row stays for what it authored
+    left_at: datetime | None = _ts(nullable=True)
 
 
 class RoleGrant(SQLModel, table=True):

@@ -21,13 +21,13 @@ from bot.handlers.needs_notices import CHANNEL_NAMES
 from bot.handlers.needs_review import categories_screen, review_page
 from bot.handlers.needs_words import cat_name, cat_of, cat_ref, explain_needs, need_line, voice_label
 from bot.render import h
-from flows import needs
+from flows import membership, needs
 from flows.errors import Invalid, NotRegistered
 from flows.roles import Perm
 
 router = Router()
 FLOW, GROUP_FLOW = "need", "need_group"
-LINK = "needs_"  # a group's category link: /start needs_<category>
+LINK = "needs_"  # a group's category link: /start needs_<community id>_<category>
 
 
 # ---------------------------------------------------------------- submitting: /need, /need_for
@@ -224,15 +224,28 @@ def _in_group(ctx: Ctx) -> bool:
     return ctx.event.chat is not None and not ctx.event.chat.is_private
 
 
+async def _as_member_of(ctx: Ctx, community_id: int | None) -> None:
+    """Browse as a member of `community_id` (a group's list followed into private carries its community: the
+    group's, never the presser's active one). Refused when they are not a member there."""
+    if community_id is None or (ctx.actor.community is not None and ctx.actor.community.id == community_id):
+        return
+    community = await membership.get_community(ctx.uow, community_id)
+    bound = await membership.load_actor(ctx.uow, ctx.actor.user, community=community)
+    if bound.member is None:
+        raise NotRegistered()
+    ctx.actor = bound
+
+
 async def _categories(ctx: Ctx) -> None:
     """The categories with their counts. In a group the buttons are deep links: each person browses in private
     and the group's message is never rewritten by someone's browsing."""
     counts = await needs.category_counts(ctx.uow, actor=ctx.actor, now=ctx.now)
+    cid = ctx.actor.community.id if ctx.actor.community is not None else 0
     if _in_group(ctx):
-        buttons = grid([ctx.url_button(f"{cat_name(ctx.lang, c)} ({n})", ctx.deep_link(f"{LINK}{cat_ref(ctx, c)}"))
-                        for c, n in counts], 2)
+        buttons = grid([ctx.url_button(f"{cat_name(ctx.lang, c)} ({n})",
+                                       ctx.deep_link(f"{LINK}{cid}_{cat_ref(ctx, c)}")) for c, n in counts], 2)
     else:
-        buttons = grid([ctx.button(f"{cat_name(ctx.lang, c)} ({n})", "nb", "c", cat_ref(ctx, c), 1)
+        buttons = grid([ctx.button(f"{cat_name(ctx.lang, c)} ({n})", "nb", "c", cat_ref(ctx, c), cid, 1)
                         for c, n in counts], 2)
     total = sum(n for _, n in counts)
     ctx.show(tn(ctx.lang, "<b>Needs list</b> · {n} need. Choose a category:",
@@ -240,22 +253,27 @@ async def _categories(ctx: Ctx) -> None:
 
 
 async def _category_page(ctx: Ctx, code: str, page: int) -> tuple[str, Keyboard]:
+    """A category's page; its buttons name the community browsed (it may not be the presser's active one)."""
+    cid = ctx.actor.community.id if ctx.actor.community is not None else 0
     shown = await needs.list_needs(ctx.uow, actor=ctx.actor, category=code, now=ctx.now, page=page)
     lines = [tn(ctx.lang, "<b>{category}</b> · {n} need", "<b>{category}</b> · {n} needs", shown.total,
                 category=h(cat_name(ctx.lang, code)))]
     lines += [need_line(ctx, n) for n in shown.items] or [ctx.t("No needs in this category yet.")]
     buttons: Keyboard = [[ctx.button(ctx.t("+1 我也需要 #{number}", number=n.number), "n1", n.id,
-                                     cat_ref(ctx, code), shown.page)] for n in shown.items]
-    nav = pager(ctx, shown.page, shown.pages, "nb", "c", cat_ref(ctx, code))
+                                     cat_ref(ctx, code), shown.page, cid)] for n in shown.items]
+    nav = pager(ctx, shown.page, shown.pages, "nb", "c", cat_ref(ctx, code), cid)
     if nav:
         buttons.append(nav)
-    buttons.append([ctx.button(ctx.t("◀ Categories"), "nb", "h")])
+    buttons.append([ctx.button(ctx.t("◀ Categories"), "nb", "h", cid)])
     return "\n\n".join(lines), buttons
 
 
 async def browse_link(ctx: Ctx, payload: str) -> None:
-    """A group's category link (/start needs_<category>): that category's page, in private."""
-    code = cat_of(ctx, payload[len(LINK):])
+    """A group's category link (/start needs_<community>_<category>): that community's category page, in
+    private."""
+    cid, _, ref = payload[len(LINK):].partition("_")
+    await _as_member_of(ctx, int_arg(cid))
+    code = cat_of(ctx, ref)
     if code is None:
         await _categories(ctx)
     else:
@@ -297,7 +315,10 @@ async def needs_command(ctx: Ctx) -> None:
 @router.callback("nb")
 async def browse_press(ctx: Ctx) -> None:
     action = ctx.args[0] if ctx.args else ""
-    code = cat_of(ctx, ctx.args[1]) if len(ctx.args) == 3 else None
+    # c, category, [community (the list's: a group's may not be the presser's active one),] page · h, [community]
+    if not _in_group(ctx) and (len(ctx.args) == 4 or (action == "h" and len(ctx.args) == 2)):
+        await _as_member_of(ctx, int_arg(ctx.args[2] if action == "c" else ctx.args[1]))
+    code = cat_of(ctx, ctx.args[1]) if len(ctx.args) >= 3 else None
     if _in_group(ctx):  # a list posted in a group before its buttons were links: answer the presser privately
         if ctx.actor.member is None:
             raise NotRegistered()
@@ -307,7 +328,7 @@ async def browse_press(ctx: Ctx) -> None:
         else:
             ctx.toast(ctx.t("Send /needs to me in a private chat to browse the needs."), alert=True)
     elif action == "c" and code is not None:
-        ctx.edit(*await _category_page(ctx, code, int_arg(ctx.args[2]) or 1))
+        ctx.edit(*await _category_page(ctx, code, int_arg(ctx.args[-1]) or 1))
     else:
         await _categories(ctx)
 
@@ -315,9 +336,11 @@ async def browse_press(ctx: Ctx) -> None:
 @router.callback("n1")
 async def plus_one(ctx: Ctx) -> None:
     need_id = int_arg(ctx.args[0]) if ctx.args else None
+    if len(ctx.args) == 4 and not _in_group(ctx):  # need, category, page, community
+        await _as_member_of(ctx, int_arg(ctx.args[3]))
     count = await needs.support(ctx.uow, actor=ctx.actor, need_id=need_id or 0, now=ctx.now)
     ctx.toast(tn(ctx.lang, "👍 Thank you! {n} neighbour needs this.", "👍 Thank you! {n} neighbours need this.", count))
-    code = cat_of(ctx, ctx.args[1]) if len(ctx.args) == 3 else None
+    code = cat_of(ctx, ctx.args[1]) if len(ctx.args) >= 3 else None
     if code is not None and not _in_group(ctx):  # the page shows the new count (and the order by support)
         ctx.edit(*await _category_page(ctx, code, int_arg(ctx.args[2]) or 1))
 

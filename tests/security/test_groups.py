@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 from sqlmodel import col, select
 
+from bot.core import callbacks
 from bot.standin.client import StandInClient
 from bot.standin.server import StandIn
 from flows import audit, membership, needs
@@ -79,15 +80,18 @@ async def test_item9_group_acts_for_its_own_community_not_the_pressers(linli: Ha
     text = (await linli.say(TWO_HATS, "/help", chat_id=GROUP_B))[-1]["text"]
     assert "/link" not in text and "/poll" not in text and "乙社区" in text and "甲社区" not in text
 
-    # /needs, its buttons and its pager: B's needs list
+    # /needs, its buttons and its pager: B's needs list — followed into private (their active community is A),
+    # every page and "+1" there stays B's
     out = await linli.say(TWO_HATS, "/needs", chat_id=GROUP_B)
     listing = out[-1]
     assert "共 6 条" in listing["text"], listing["text"]
-    _, out = await linli.press(TWO_HATS, listing, "设施维护 (6)")
+    out = await linli.follow(TWO_HATS, listing, "设施维护 (6)")
     page = out[-1]["text"]
     assert "乙需求" in page and "甲社区的需求" not in page and "▶" in buttons(out[-1])
     _, out = await linli.press(TWO_HATS, out[-1], "▶")
     assert "乙需求" in out[-1]["text"] and "甲社区的需求" not in out[-1]["text"] and "2/2" in buttons(out[-1])
+    _, out = await linli.press(TWO_HATS, out[-1], "◀ 类别")
+    assert "共 6 条" in out[-1]["text"], out[-1]["text"]  # B's categories, not A's (1 need)
 
     # /need in the group: recorded in B
     ask = (await linli.say(TWO_HATS, "/need 乙群里说的新需求", chat_id=GROUP_B))[-1]
@@ -115,7 +119,10 @@ async def test_item9_group_acts_for_its_own_community_not_the_pressers(linli: Ha
         out = await linli.say(STRANGER, command, chat_id=GROUP_B)
         assert "您不是该社区的成员" in out[-1]["text"] and "乙社区" in out[-1]["text"], (command, out[-1]["text"])
         assert not buttons(out[-1])
-    toast, _ = await linli.press(STRANGER, listing, "◀")  # the pager of the page TWO_HATS left at 2/2
+    # a list posted before its buttons were links, pressed by the stranger in B's group
+    old_button = callbacks.pack(linli.app.core.secret, ["nb", "c", "facility", 2], now=linli.clock.now(),
+                                ttl=timedelta(days=1))
+    toast = await linli.tap_data(STRANGER, listing, old_button)
     assert toast and "您不是该社区的成员" in toast
     text = (await linli.say(STRANGER, "/help", chat_id=GROUP_B))[-1]["text"]
     assert "您不是该社区的成员" in text and "/link" not in text and "丙社区" not in text
