@@ -31,7 +31,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "groups": ("类别", "人群"), "risk": ("风险", "风险等级"), "services": ("服务",),
     "contact": ("紧急联系人", "联系人"), "notes": ("备注",), "primary": ("结对志愿者",), "backup": ("备用志愿者",)}
 HEADER_ALIASES = {name: key for key, names in ALIASES.items() for name in names}
-REQUIRED = ("building", "alias")
+REQUIRED = ("building", "room", "alias", "name", "risk")
 
 
 def read_table(path: Path) -> list[tuple[int, dict[str, str]]]:
