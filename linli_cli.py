@@ -175,21 +175,6 @@ def _progress(done: int, total: int, width: int = 30) -> None:
     sys.stderr.flush()
 
 
-def importer_for(what: str, community: object, sealer: object, *, create_buildings: bool = False,
-                 actor_user_id: int | None = None, buildings: set[int] | None = None,
-                 member_id: int | None = None) -> object:
-    """The flows' importer of `what` (residents | key-persons | complaints) for a community."""
-    from flows.care.importing import KeyPersons
-    from flows.imports.complaints import Complaints
-    from flows.imports.residents import Residents
-
-    if what == "residents":
-        return Residents(community, sealer, create_buildings=create_buildings)  # type: ignore[arg-type]
-    if what == "complaints":
-        return Complaints(community, sealer, member_id=member_id)  # type: ignore[arg-type]
-    return KeyPersons(community, sealer, buildings=buildings, actor_user_id=actor_user_id)  # type: ignore[arg-type]
-
-
 def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     """`linli import residents|key-persons|complaints FILE --community SLUG [--dry-run] [--create-buildings]`:
     the shared reader, a progress bar on stderr, the report (line, column, why — never a value) on stdout; all or
@@ -201,7 +186,7 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     from flows import membership
     from flows.clock import SystemClock
     from flows.errors import NotFound
-    from flows.imports import reader, run
+    from flows.imports import reader, run, runs
     from storage.crypto import Sealer
     from storage.db import Database
     from storage.migrate import SchemaBehind, check_current
@@ -226,20 +211,19 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
                 except NotFound:
                     print(f"linli: no community with slug {args.community!r}", file=sys.stderr)
                     return 2
-            importer = importer_for(args.what, community, sealer,
-                                    create_buildings=getattr(args, "create_buildings", False))
+            importer = runs.importer(args.what, community, sealer,
+                                     create_buildings=getattr(args, "create_buildings", False))
             try:
-                sheet = reader.read(path.read_bytes(), path.name, importer.aliases,  # type: ignore[attr-defined]
-                                    importer.required)  # type: ignore[attr-defined]
+                sheet = reader.read(path.read_bytes(), path.name, importer.aliases, importer.required)
             except reader.FileRefused as err:
                 print(f"linli: cannot import {path}: "
-                      f"{words.refused('en', err, importer.aliases, words=False)}",  # type: ignore[attr-defined]
+                      f"{words.refused('en', err, importer.aliases, words=False)}",
                       file=sys.stderr)
                 return 2
             except OSError as exc:
                 print(f"linli: cannot read {path}: {type(exc).__name__}", file=sys.stderr)
                 return 2
-            report = await run.run(db, importer, sheet, dry_run=args.dry_run,  # type: ignore[arg-type]
+            report = await run.run(db, importer, sheet, dry_run=args.dry_run,
                                    now=SystemClock().now(), community_id=community.id or 0, via="cli",
                                    progress=_progress if sheet.rows else None)
         finally:
