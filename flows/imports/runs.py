@@ -30,6 +30,7 @@ from storage.models import Community
 from storage.models_roster import ImportRun
 
 KINDS = ("residents", "key-persons", "complaints")
+ALIASES = {"residents": Residents.aliases, "key-persons": KeyPersons.aliases, "complaints": Complaints.aliases}
 PREVIEW_VALID = timedelta(hours=2)  # a dry run older than this is not applied: the data may have moved on
 
 
