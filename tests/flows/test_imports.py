@@ -208,3 +208,16 @@ async def test_item_key_persons_through_the_shared_run_and_not_twice(db: Databas
                              "building,room,alias,name,risk\n3,1-9,3-9 刘阿姨,刘芳,红\n4,1-9,4-9 吴大爷,吴刚,红\n".encode(), "k.csv", dry_run=True)
     assert [(r.line, r.outcome, r.column, r.reason) for r in grid_worker.rows] == [
         (2, "rejected", "building", "forbidden"), (3, "created", "", "")]
+
+
+@pytest.mark.parametrize("kind,name", [("residents", "residents.csv"), ("key-persons", "key-persons.csv"),
+                                       ("complaints", "complaints-12345-gbk.csv")])
+async def test_item_the_readmes_samples_import_cleanly(db: Database, clock: FixedClock, community: Community,
+                                                       kind: str, name: str) -> None:
+    from pathlib import Path
+
+    from flows.imports.runs import importer
+
+    path = Path(__file__).resolve().parent.parent.parent / "docs" / "samples" / name
+    report = await _run(db, clock, importer(kind, community, SEALER), path.read_bytes(), name, dry_run=True)
+    assert report.rejected == [] and report.counts["created"] >= 1
