@@ -22,8 +22,11 @@ from storage.db import Database
 from storage.models import AuditEntry, Building, Community, KeyPerson
 from storage.models_complaints import HotlineComplaint
 from storage.models_roster import Household
+from tests.flows.test_care import World
+from tests.flows.test_care import world as care_world
 
 SEALER = Sealer(b"import-test-secret-0123456789abcdef")
+world = care_world  # the care tests' world (admin, grid workers of 一网格 1-4 and 二网格 5-6, a resident)
 
 
 @pytest.fixture
@@ -221,3 +224,52 @@ async def test_item_the_readmes_samples_import_cleanly(db: Database, clock: Fixe
     path = Path(__file__).resolve().parent.parent.parent / "docs" / "samples" / name
     report = await _run(db, clock, importer(kind, community, SEALER), path.read_bytes(), name, dry_run=True)
     assert report.rejected == [] and report.counts["created"] >= 1
+
+
+async def test_item_who_may_import_and_a_run_applied_once(db: Database, clock: FixedClock, world: World) -> None:
+    """Admins every kind; a grid worker key persons of their grid only; a resident nothing. ✅ pressed twice
+    imports once (compare-and-set on the run); a grid worker whose role is revoked cannot apply their dry run."""
+    from flows import access
+    from flows.errors import AlreadyDone, Forbidden
+    from flows.imports import runs
+    from flows.roles import Role
+    from tests.flows.test_care import _actor
+
+    now = clock.now()
+    async with db.uow() as uow:
+        assert await runs.allowed_kinds(uow, actor=world.actors["admin"]) == runs.KINDS
+        assert await runs.allowed_kinds(uow, actor=world.actors["grid"]) == ("key-persons",)
+        with pytest.raises(Forbidden):
+            await runs.allowed_kinds(uow, actor=world.actors["resident"])
+        with pytest.raises(Forbidden):
+            await runs.start(uow, actor=world.actors["grid"], kind="residents", file_id="f", file_name="a.csv",
+                             now=now)
+        run = await runs.start(uow, actor=world.actors["grid"], kind="key-persons", file_id="f",
+                               file_name="a.csv", now=now)
+        await uow.commit()
+    data = ("楼栋,房号,称呼,姓名,风险\n3,1-1,3-1-1 甲,甲,红\n5,1-1,5-1-1 乙,乙,红\n").encode()
+    done = await runs.preview(db, run_id=run.id or 0, data=data, sealer=SEALER, now=now, actor_user_id=None)
+    assert done.report is not None and done.report.counts["created"] == 1
+    assert [(r.line, r.reason) for r in done.report.rejected] == [(3, "forbidden")]  # building 5: another grid
+    async with db.uow(write=True) as uow:
+        await runs.claim(uow, actor=world.actors["grid"], run_id=run.id or 0, now=now)
+        await uow.commit()
+    async with db.uow(write=True) as uow:
+        with pytest.raises(AlreadyDone):
+            await runs.claim(uow, actor=world.actors["grid"], run_id=run.id or 0, now=now)
+    applied = await runs.apply(db, run_id=run.id or 0, data=data, sealer=SEALER, now=now, actor_user_id=None)
+    assert applied.report is not None and applied.report.counts["created"] == 1
+    assert await _count(db, KeyPerson) == 1
+    async with db.uow(write=True) as uow:
+        second = await runs.start(uow, actor=world.actors["grid"], kind="key-persons", file_id="g",
+                                  file_name="b.csv", now=now)
+        await uow.commit()
+    await runs.preview(db, run_id=second.id or 0, data=data, sealer=SEALER, now=now, actor_user_id=None)
+    async with db.uow(write=True) as uow:
+        await access.revoke_role(uow, actor=world.actors["admin"], member_id=world.members["grid"],
+                                 role=Role.GRID_WORKER, now=now)
+        await uow.commit()
+    grid = await _actor(db, 100 + list(world.actors).index("grid"))
+    async with db.uow(write=True) as uow:
+        with pytest.raises(Forbidden):
+            await runs.claim(uow, actor=grid, run_id=second.id or 0, now=now)
