@@ -115,14 +115,20 @@ async def run(db: Database, importer: Importer, sheet: Sheet, *, dry_run: bool, 
                 if progress:
                     progress(i, total)
     else:
-        for i, row in enumerate(sheet.rows, start=1):
-            async with db.uow(write=True) as uow:  # all or nothing per row
+        async with db.uow() as first:  # a first look: a row left unchanged or rejected needs no write transaction
+            for i, row in enumerate(sheet.rows, start=1):
                 try:
-                    report.rows.append(await one(uow, row))
+                    plan = await importer.check(first, row)
+                    if plan.outcome == UNCHANGED and plan.key not in seen:
+                        seen[plan.key] = row.line
+                        report.rows.append(RowResult(row.line, UNCHANGED, notes=plan.notes))
+                    else:
+                        async with db.uow(write=True) as uow:  # checked again there, all or nothing per row
+                            report.rows.append(await one(uow, row))
                 except (FlowError, SQLAlchemyError) as err:  # a database's message quotes values: the kind only
                     report.rows.append(rejection(row.line, err))
-            if progress:
-                progress(i, total)
+                if progress:
+                    progress(i, total)
     async with db.uow(write=True) as uow:
         audit.record(uow, action="import", now=now, community_id=community_id, actor_user_id=actor_user_id,
                      kind=importer.kind, dry_run=dry_run, via=via, **report.counts)
