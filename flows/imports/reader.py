@@ -89,11 +89,9 @@ def _csv_rows(data: bytes) -> list[tuple[int, list[Cell]]]:
     text = decode(data)
     if "\x00" in text:
         raise FileRefused("damaged")
-    try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    delimiter = max(",;\t", key=first.count) if first else ","  # a comma unless the header says otherwise
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter if first.count(delimiter) else ",")
     out: list[tuple[int, list[Cell]]] = []
     try:
         line = 1

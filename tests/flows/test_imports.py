@@ -273,3 +273,11 @@ async def test_item_who_may_import_and_a_run_applied_once(db: Database, clock: F
     async with db.uow(write=True) as uow:
         with pytest.raises(Forbidden):
             await runs.claim(uow, actor=grid, run_id=second.id or 0, now=now)
+
+
+def test_item_reader_semicolons_tabs_and_quoted_commas() -> None:
+    aliases = {"source_id": ("工单编号",), "summary": ("诉求内容",)}
+    for text in ("工单编号;诉求内容\nA1;楼道灯坏了, 已报修\n", "工单编号\t诉求内容\nA1\t楼道灯坏了, 已报修\n",
+                 '工单编号,诉求内容\nA1,"楼道灯坏了, 已报修"\n'):
+        rows = reader.read(text.encode(), "a.csv", aliases).rows
+        assert [(r.text("source_id"), r.text("summary")) for r in rows] == [("A1", "楼道灯坏了, 已报修")], text
