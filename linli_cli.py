@@ -204,33 +204,18 @@ def _progress(done: int, total: int, width: int = 30) -> None:
     sys.stderr.flush()
 
 
-def _why(err: Exception) -> str:
-    """A rejected row's column and reason, in plain words for the person running the import. Never the cell's
-    value: the file holds names, rooms and contacts of the people in the care ledger, and this report is
-    printed, pasted into chats and kept in terminal logs."""
-    from flows.errors import Invalid, NotFound
-
-    if isinstance(err, Invalid):
-        limit = err.details.get("limit")
-        reasons = {"empty": "missing", "too_long": f"too long (at most {limit} characters)",
-                   "unknown": "not one of the known values", "same": "primary and backup are the same member",
-                   "not_volunteer": "that member is not a volunteer of this community",
-                   "format": "not a member number"}
-        return f"column {err.field}: {reasons.get(err.reason, err.reason)}"
-    if isinstance(err, NotFound):
-        column = "primary or backup" if err.what == "member" else err.what  # a volunteer's member number
-        return f"column {column}: no such {err.what} in this community"
-    return f"{type(err).__name__}"
-
-
 def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
+    """`linli import residents|key-persons|complaints FILE --community SLUG [--dry-run] [--create-buildings]`:
+    the shared reader, a progress bar on stderr, the report (line, column, why — never a value) on stdout; all or
+    nothing per row; audited (via cli). Exit 0 when every row went through, 1 when some were rejected, 2 when the
+    file or the community is refused as a whole."""
     from pathlib import Path
 
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from flows import care, membership
+    from bot import imports as words
+    from flows import membership
     from flows.clock import SystemClock
-    from flows.errors import FlowError, NotFound
+    from flows.errors import NotFound
+    from flows.imports import reader, run, runs
     from storage.crypto import Sealer
     from storage.db import Database
     from storage.migrate import SchemaBehind, check_current
@@ -244,19 +229,10 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     except SchemaBehind as exc:
         print(f"linli: {exc}", file=sys.stderr)
         return 2
-    try:
-        rows = care.read_table(path)
-    except UnicodeDecodeError:
-        print(f"linli: cannot read {path}: not UTF-8 text (save it as \"CSV UTF-8\" or as XLSX)", file=sys.stderr)
-        return 2
-    except (ValueError, OSError) as exc:  # the reason only: a parser's message may quote a cell
-        print(f"linli: cannot read {path}: {type(exc).__name__}", file=sys.stderr)
-        return 2
     sealer = Sealer(settings.secret())
 
-    async def run() -> int:
+    async def go() -> int:
         db = Database(settings.database_url)
-        imported, rejected = 0, []
         try:
             async with db.uow() as uow:
                 try:
@@ -264,26 +240,34 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
                 except NotFound:
                     print(f"linli: no community with slug {args.community!r}", file=sys.stderr)
                     return 2
-            for i, (line, row) in enumerate(rows, start=1):
-                async with db.uow(write=True) as uow:  # all or nothing per row
-                    try:
-                        await care.import_row(uow, community=community, sealer=sealer, row=row,
-                                              now=SystemClock().now())
-                        await uow.commit()
-                        imported += 1
-                    except FlowError as err:
-                        rejected.append((line, _why(err)))
-                    except SQLAlchemyError as err:  # its message quotes the row's values: the kind only
-                        rejected.append((line, f"the database refused the row ({type(err).__name__})"))
-                _progress(i, len(rows))
+            importer = runs.importer(args.what, community, sealer,
+                                     create_buildings=getattr(args, "create_buildings", False))
+            try:
+                sheet = reader.read(path.read_bytes(), path.name, importer.aliases, importer.required)
+            except reader.FileRefused as err:
+                print(f"linli: cannot import {path}: "
+                      f"{words.refused('en', err, importer.aliases, words=False)}",
+                      file=sys.stderr)
+                return 2
+            except OSError as exc:
+                print(f"linli: cannot read {path}: {type(exc).__name__}", file=sys.stderr)
+                return 2
+            report = await run.run(db, importer, sheet, dry_run=args.dry_run,
+                                   now=SystemClock().now(), community_id=community.id or 0, via="cli",
+                                   progress=_progress if sheet.rows else None)
         finally:
             await db.dispose()
-        print(f"{imported} imported, {len(rejected)} rejected.")
-        for line, why in rejected:
-            print(f"  line {line}: {why}")
-        return 0 if not rejected else 1
+        c = report.counts
+        if args.dry_run:
+            print("Dry run: nothing was written.")
+        else:
+            print(f"{c['created'] + c['updated']} imported, {c['rejected']} rejected.")
+        print(words.counts("en", report))
+        for line in words.lines("en", report, limit=None, words=False):
+            print(f"  {line}")
+        return 0 if not report.rejected else 1
 
-    return asyncio.run(run())
+    return asyncio.run(go())
 
 
 def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
@@ -399,9 +383,17 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(fn=cmd_community)
     p = sub.add_parser("import", help="import data from a file")
     isub = p.add_subparsers(dest="what", required=True)
-    i = isub.add_parser("key-persons", help="key persons of the care ledger from a CSV (UTF-8) or XLSX file")
-    i.add_argument("file")
-    i.add_argument("--community", required=True, help="the community's slug (`linli community list`)")
+    for what, text in (("residents", "the household roster: building, room, household size, a resident's name "
+                                      "and phone"),
+                       ("key-persons", "key persons of the care ledger"),
+                       ("complaints", "12345 hotline work orders (the caller's name and phone are not read)")):
+        i = isub.add_parser(what, help=f"{text}, from a CSV (UTF-8 or GBK) or XLSX file")
+        i.add_argument("file")
+        i.add_argument("--community", required=True, help="the community's slug (`linli community list`)")
+        i.add_argument("--dry-run", action="store_true", help="say what would change, row by row; write nothing")
+        if what == "residents":
+            i.add_argument("--create-buildings", action="store_true",
+                           help="add the buildings the community lacks (else their rows are rejected)")
     p.set_defaults(fn=cmd_import)
     p = sub.add_parser("export", help="export a community's list as CSV or XLSX (the care ledger opened in the file)")
     p.add_argument("what", choices=["needs", "ballot", "projects", "requests", "ledger", "checkins"])

@@ -27,7 +27,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (N_("Voting"), ("ballot", "voting", "polls")),
     (N_("Projects"), ("projects", "board", "acceptance", "opendays")),
     (N_("Requests and the weekly meeting"), ("requests", "request_work", "meeting")),
-    (N_("Announcements and exports"), ("announce", "exports")),
+    (N_("Announcements, exports and imports"), ("announce", "exports", "imports")),
     (N_("Community settings"), ("settings",)),
 )
 OTHER = N_("More")

@@ -540,3 +540,4 @@ from storage.models_requests import Request as Request  # noqa: E402
 from storage.models_requests import RequestEvent as RequestEvent  # noqa: E402
 from storage.models_requests import RequestNumber as RequestNumber  # noqa: E402
 from storage.models_requests import RequestReporter as RequestReporter  # noqa: E402
+from storage.models_roster import Household, ImportRun  # noqa: E402, F401  (household roster and imports, F-11.3)

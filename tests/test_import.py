@@ -98,3 +98,42 @@ async def test_import_csv_with_bad_rows_then_xlsx(db: Database, db_url: str, clo
 def test_import_of_a_missing_file_says_so(tmp_path: Path) -> None:
     done = _run(f"sqlite+aiosqlite:///{tmp_path}/x.db", tmp_path / "nope.csv")
     assert done.returncode == 2
+
+
+def _run_args(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, LINLI_DATABASE_URL=db_url, LINLI_SECRET_KEY=SECRET)
+    env.pop("LINLI_BOT_TOKEN", None)
+    return subprocess.run([sys.executable, "-m", "linli_cli", "import", *args, "--community", "demo"],
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+
+
+async def test_item_cli_residents_dry_run_then_apply_and_a_refused_file(db: Database, db_url: str,
+                                                                       clock: FixedClock, tmp_path: Path) -> None:
+    from storage.models_roster import Household
+
+    await _community(db, clock)
+    roster = tmp_path / "住户.csv"
+    roster.write_bytes("楼栋,房号,人数,姓名,电话\n3号楼,2-401,3,李秀兰,13812345678\n3,1-102,,,\n9,1-1,1,,\n"
+                       .encode("gbk"))
+    dry = _run_args(db_url, "residents", str(roster), "--dry-run")
+    assert dry.returncode == 1, dry.stderr
+    assert "Dry run: nothing was written." in dry.stdout
+    assert "Would create 2, update 0, leave 0 unchanged; 1 rejected." in dry.stdout
+    assert "line 4: column building: no such building in this community" in dry.stdout
+    assert "3/3" in dry.stderr and "李秀兰" not in dry.stdout + dry.stderr
+    async with db.uow() as uow:
+        assert (await uow.session.exec(select(Household))).all() == []
+    done = _run_args(db_url, "residents", str(roster), "--create-buildings")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Created 3, updated 0, 0 unchanged; 0 rejected." in done.stdout
+    again = _run_args(db_url, "residents", str(roster))
+    assert "Created 0, updated 0, 3 unchanged; 0 rejected." in again.stdout and again.returncode == 0
+    complaints = tmp_path / "12345.csv"
+    complaints.write_text("工单编号,来电时间,地址\nG1,2026/3/5 14:02,3号楼\n", encoding="utf-8-sig")
+    refused = _run_args(db_url, "complaints", str(complaints))
+    assert refused.returncode == 2
+    assert 'no column "summary" (accepted names: 诉求内容, 问题描述, 来电内容, 反映内容, summary)' in refused.stderr
+    async with db.uow() as uow:
+        entries = (await uow.session.exec(select(AuditEntry).where(AuditEntry.action == "import"))).all()
+    assert [(e.details["kind"], e.details["dry_run"], e.details["via"]) for e in entries] == [
+        ("residents", True, "cli"), ("residents", False, "cli"), ("residents", False, "cli")]

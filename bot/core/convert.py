@@ -65,6 +65,8 @@ def _message(update_id: int, m: dict[str, Any], bot_username: str) -> MessageEve
         photo_file_id=photos[-1]["file_id"] if photos else None,
         photo_unique_id=photos[-1].get("file_unique_id") if photos else None,
         document_file_id=(m.get("document") or {}).get("file_id"),
+        document_name=str((m.get("document") or {}).get("file_name") or ""),
+        document_size=int((m.get("document") or {}).get("file_size") or 0),
         voice_file_id=(m.get("voice") or {}).get("file_id"),
         voice_seconds=int((m.get("voice") or {}).get("duration") or 0) or None,
         location=(float(loc["latitude"]), float(loc["longitude"])) if loc else None,

@@ -13,7 +13,17 @@ import logging
 from collections.abc import Callable
 
 from bot.core.gateway import ApiError, Gateway
-from bot.core.types import Edit, EditButtons, Reply, Send, SendDocument, SendPoll, StopPoll, Toast
+from bot.core.types import (
+    Edit,
+    EditButtons,
+    FetchDocument,
+    Reply,
+    Send,
+    SendDocument,
+    SendPoll,
+    StopPoll,
+    Toast,
+)
 from flows import membership, outbox
 from flows.clock import Clock
 from storage.crypto import Sealer
@@ -42,6 +52,8 @@ async def deliver(replies: list[Reply], gateway: Gateway, *, db: Database, clock
                 await gateway.stop_poll(reply.chat_id, reply.message_id)
             elif isinstance(reply, SendDocument):
                 await gateway.send_document(reply.chat_id, reply.filename, reply.data, reply.caption)
+            elif isinstance(reply, FetchDocument):
+                await _fetch(reply, gateway, db=db, clock=clock, sealer=sealer, on_outbox=on_outbox)
         except ApiError as err:
             await _failed(reply, err, db=db, clock=clock, sealer=sealer, on_outbox=on_outbox)
 
@@ -67,6 +79,25 @@ async def _send_poll(reply: SendPoll, gateway: Gateway, *, db: Database, clock: 
         log.exception("poll %s sent but not recorded; closing it again", sent.message_id)
         await deliver([StopPoll(reply.chat_id, sent.message_id), failed], gateway, db=db, clock=clock,
                       sealer=sealer, on_outbox=on_outbox)
+
+
+async def _fetch(reply: FetchDocument, gateway: Gateway, *, db: Database, clock: Clock, sealer: Sealer,
+                 on_outbox: Callable[[], None] | None) -> None:
+    """A document downloaded and handed to its continuation; its replies sent. Nothing of the file is logged."""
+    failed: list[Reply] = [Send(reply.chat_id, reply.failed)]
+    try:
+        data = await gateway.download(reply.file_id)
+    except ApiError as err:
+        log.warning("document not downloaded (%s)", err.kind)
+        await deliver(failed, gateway, db=db, clock=clock, sealer=sealer, on_outbox=on_outbox)
+        return
+    try:
+        after = await reply.then(data)
+    except Exception as exc:
+        # the kind only, no traceback: a database's or parser's message may quote the file's cells
+        log.error("a downloaded document's handling failed (%s)", type(exc).__name__)
+        after = failed
+    await deliver(after, gateway, db=db, clock=clock, sealer=sealer, on_outbox=on_outbox)
 
 
 async def _failed(reply: Reply, err: ApiError, *, db: Database, clock: Clock, sealer: Sealer,

@@ -26,6 +26,7 @@ from bot.core.types import (
     Edit,
     EditButtons,
     Event,
+    FetchDocument,
     Keyboard,
     MessageEvent,
     OutMessage,
@@ -166,6 +167,11 @@ class Ctx:
         """Send a file to this chat as a direct reply after the commit (never through the outbox)."""
         self.replies.append(SendDocument(self.chat_id, filename, data, caption,
                                          OutMessage(text=failed) if failed else None))
+
+    def fetch_document(self, file_id: str, then: Callable[[bytes], Awaitable[list[Reply]]], *, failed: str) -> None:
+        """After the commit: download a document sent to this chat and hand its bytes to `then` (which works in
+        transactions of its own and returns the replies to send); `failed` is said if that cannot be done."""
+        self.replies.append(FetchDocument(self.chat_id, file_id, then, OutMessage(text=failed)))
 
     def stop_poll(self, message_id: int) -> None:
         """Close a poll of this chat (after the commit)."""

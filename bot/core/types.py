@@ -52,6 +52,8 @@ class MessageEvent(Event):
     photo_file_id: str | None = None
     photo_unique_id: str | None = None  # the same photo has one file_unique_id however often it is sent
     document_file_id: str | None = None
+    document_name: str = ""  # the file's name as sent (its extension says CSV or XLSX)
+    document_size: int = 0  # bytes, as Telegram tells
     voice_file_id: str | None = None
     voice_seconds: int | None = None
     location: tuple[float, float] | None = None
@@ -203,5 +205,17 @@ class SendDocument:
     failed: OutMessage | None = None
 
 
-Reply = Send | Edit | EditButtons | Toast | SendPoll | StopPoll | SendDocument
+@dataclass(frozen=True)
+class FetchDocument:
+    """Download a document someone sent, after the commit, and hand its bytes to `then`, which works in
+    transactions of its own and returns the replies to send next (an import's dry run). If Telegram does not give
+    the file, or `then` fails, `failed` is said instead. Never kept or deferred: the file may hold personal data."""
+
+    chat_id: int
+    file_id: str
+    then: Callable[[bytes], Awaitable[list[Any]]] = field(repr=False)
+    failed: OutMessage = field(default_factory=lambda: OutMessage(text=""))
+
+
+Reply = Send | Edit | EditButtons | Toast | SendPoll | StopPoll | SendDocument | FetchDocument
 

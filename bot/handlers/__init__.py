@@ -17,6 +17,7 @@ from bot.handlers import (
     exports,
     freetext,
     groups,
+    imports,
     leaving,
     meeting,
     myneeds,
@@ -40,7 +41,7 @@ __all__ = ["FALLBACKS", "build_notices", "build_router", "report_error"]
 
 FEATURES: tuple[ModuleType, ...] = (start, roles, leaving, groups, care, care_pairing, checkins, needs, needs_review,
                                     myneeds, ballot, voting, polls, projects, board, acceptance, opendays, requests,
-                                    request_work, meeting, announce, exports, settings, freetext)
+                                    request_work, meeting, announce, exports, imports, settings, freetext)
 #: What the dispatcher calls for the unexpected; a free message in private is offered a way on (freetext)
 FALLBACKS = {**common.FALLBACKS, "no_conversation": freetext.free_text}
 

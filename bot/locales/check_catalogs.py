@@ -250,7 +250,7 @@ def apply(translations: dict[str, str], lang: str = "zh_CN") -> int:
 #: Where texts live, and the gettext keywords: ctx.t(msgid), tr(lang, msgid), N_(msgid), tn(lang, one, many, n);
 #: in the public board's templates (web/templates, Jinja2) t(msgid) and tp(one, many, n).
 SOURCES = ["bot/core", "bot/handlers", "bot/pictures", "bot/runtimes", "bot/render.py", "bot/menus.py", "bot/app.py",
-           "bot/sandbox.py", "bot/exports.py", "flows", "web"]
+           "bot/sandbox.py", "bot/exports.py", "bot/imports.py", "flows", "web"]
 KEYWORDS = ["-k", "t", "-k", "tr:2", "-k", "N_", "-k", "tn:2,3", "-k", "tp:1,2"]
 MAPPING = "[python: **.py]\n[jinja2: **.html]\n"  # web/templates/*.html
 

@@ -1,0 +1,114 @@
+"""/import end to end over real HTTP, on both runtimes (#14, F-11.3): an admin picks residents, sends a GBK CSV
+as a document, sees the dry run (nothing written), imports it; complaints cancelled; a group, a resident, a
+wrong file type, a too big file and a forged button are answered."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+
+import pytest
+from sqlmodel import select
+
+from storage.models import AuditEntry
+from storage.models_complaints import HotlineComplaint
+from storage.models_roster import Household, ImportRun
+from tests.bot.conftest import Harness, buttons
+
+ADMIN, RESIDENT = 311, 312
+GROUP = -1002000000151
+ROSTER = ("楼栋,房号,人数,户主姓名,联系电话\n3号楼,2-401,3,李秀兰,13812345678\n3,1-102,,,\n"
+          + "".join(f"{b},9-{i},1,,\n" for b in (9, 10) for i in range(6))  # 12 rows in unknown buildings
+          ).encode("gbk")
+
+
+async def _setup(linli: Harness) -> None:
+    await linli.register(ADMIN, "王书记", invite=await linli.create_community())
+    await linli.register(RESIDENT, "赵阿姨")
+
+
+async def _send(linli: Harness, data: bytes, name: str) -> list[dict]:
+    before = await linli.tg.cursor()
+    await linli.tg.send_document(ADMIN, data, file_name=name)
+    await linli.settle()
+    return await linli.tg.bot_messages(ADMIN, before)
+
+
+async def test_item_import_residents_dry_run_then_apply(linli: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    await _setup(linli)
+    out = await linli.say(ADMIN, "/import")
+    assert "导入" in out[-1]["text"] and buttons(out[-1])[:3] == ["住户名册", "重点人员（关爱台账）", "12345热线工单"]
+    _, out = await linli.press(ADMIN, out[-1], "住户名册")
+    assert "5 MB" in out[-1]["text"] and "楼栋" in out[-1]["text"]
+    out = await _send(linli, ROSTER, "住户.csv")
+    dry = out[-2] if out[-1].get("document") else out[-1]
+    assert "试运行" in dry["text"] and "将新建 2" in dry["text"] and "拒绝 12" in dry["text"]
+    assert "第 4 行：楼栋：本社区没有这栋楼" in dry["text"]
+    assert buttons(dry) == ["✅ 导入", "✖ 取消"]
+    doc = out[-1]["document"]
+    report = list(csv.reader(io.StringIO((await linli.tg.file_bytes(doc["file_id"])).decode("utf-8-sig"))))
+    assert report[0] == ["行", "结果", "原因"] and len(report) == 15
+    async with linli.db.uow() as uow:
+        assert (await uow.session.exec(select(Household))).all() == []
+    _, out = await linli.press(ADMIN, dry, "✅ 导入")
+    said = [m["text"] for m in out if m.get("text")]
+    assert "已导入" in said[-1] and "新建 2" in said[-1] and "第 4 行" in said[-1]
+    assert any(m.get("document") for m in out)  # the long report as a file again
+    data = dry["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    answer = await linli.tap_data(ADMIN, dry, data)  # the same button again (a second client): nothing more
+    assert answer is not None and "已完成或已取消" in answer
+    async with linli.db.uow() as uow:
+        homes = (await uow.session.exec(select(Household))).all()
+        audits = (await uow.session.exec(select(AuditEntry).where(AuditEntry.action == "import"))).all()
+        runs = (await uow.session.exec(select(ImportRun))).all()
+    assert len(homes) == 2 and "李秀兰" not in homes[0].name_sealed
+    assert [(a.details["dry_run"], a.details["via"], a.actor_user_id is not None) for a in audits] == [
+        (True, "bot", True), (False, "bot", True)]
+    assert [r.state for r in runs] == ["applied"]
+    assert "李秀兰" not in caplog.text and "13812345678" not in caplog.text
+
+
+async def test_item_import_complaints_cancelled_and_bad_input_answered(linli: Harness) -> None:
+    await _setup(linli)
+    out = await linli.say(ADMIN, "/import")
+    _, out = await linli.press(ADMIN, out[-1], "12345热线工单")
+    out = await _send(linli, b"%PDF-1.4", "工单.pdf")
+    assert "CSV" in out[-1]["text"] and "XLSX" in out[-1]["text"]
+    out = await linli.say(ADMIN, "这不是文件")
+    assert "文件" in out[-1]["text"]
+    out = await _send(linli, "工单编号,来电时间\nG1,2026/3/5 14:02\n".encode(), "12345.csv")
+    assert "诉求内容" in out[-1]["text"] and "未导入" in out[-1]["text"]  # the missing column named
+    out = await linli.say(ADMIN, "/import")
+    _, out = await linli.press(ADMIN, out[-1], "12345热线工单")
+    out = await _send(linli, "工单编号,来电时间,诉求内容,地址\nG1,2026/3/5 14:02,电梯坏了,3号楼\n".encode(),
+                      "12345.csv")
+    assert "将新建 1" in out[-1]["text"]
+    dry = out[-1]
+    _, after = await linli.press(ADMIN, dry, "✖ 取消")
+    assert "已取消" in after[-1]["text"]
+    data = dry["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    answer = await linli.tap_data(ADMIN, dry, data)  # ✅ of the cancelled dry run
+    assert answer is not None and "已完成或已取消" in answer
+    answer = await linli.tap_data(ADMIN, dry, "ima|1")  # forged
+    assert answer is not None and answer != ""
+    async with linli.db.uow() as uow:
+        assert (await uow.session.exec(select(HotlineComplaint))).all() == []
+
+
+async def test_item_import_refused_in_a_group_and_for_a_resident(linli: Harness) -> None:
+    await _setup(linli)
+    await linli.group(GROUP, "3号楼楼门群", [ADMIN, RESIDENT], admin=ADMIN)
+    out = await linli.say(ADMIN, "/import", chat_id=GROUP)
+    assert "私聊" in out[-1]["text"] and not buttons(out[-1])
+    out = await linli.say(RESIDENT, "/import")
+    assert "管理员" in out[-1]["text"] and not buttons(out[-1])
+
+
+async def test_item_import_too_big_a_file(linli: Harness) -> None:
+    await _setup(linli)
+    out = await linli.say(ADMIN, "/import")
+    _, out = await linli.press(ADMIN, out[-1], "住户名册")
+    out = await _send(linli, b"a," * (2_700_000), "big.csv")
+    assert "5 MB" in out[-1]["text"] and "太大" in out[-1]["text"]
