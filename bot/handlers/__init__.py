@@ -27,6 +27,7 @@ from bot.handlers import (
     requests,
     roles,
     start,
+    visits,
     voting,
 )
 from bot.handlers.common import explain, report
@@ -35,7 +36,7 @@ from flows.errors import FlowError, NotRegistered
 
 __all__ = ["FALLBACKS", "build_notices", "build_router", "report_error"]
 
-FEATURES: tuple[ModuleType, ...] = (start, roles, groups, care, care_pairing, checkins, needs, myneeds, ballot, voting,
+FEATURES: tuple[ModuleType, ...] = (start, roles, groups, care, care_pairing, checkins, visits, needs, myneeds, ballot, voting,
                                     polls, projects, board, acceptance, opendays, requests, request_work, meeting, announce,
                                     exports, freetext)
 #: What the dispatcher calls for the unexpected; a free message in private is offered a way on (freetext)

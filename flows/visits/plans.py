@@ -110,6 +110,12 @@ async def tick(uow: UnitOfWork, *, now: datetime) -> int:
 # ---------------------------------------------------------------- recording a visit
 
 
+async def version_of(uow: UnitOfWork, *, person_id: int) -> int:
+    """How many visits the person's plan counts (what a record button compares against)."""
+    row = (await uow.session.exec(select(VisitPlan.visits).where(VisitPlan.person_id == person_id))).first()
+    return int(row or 0)
+
+
 @dataclass(frozen=True)
 class Recorded:
     visit_id: int
@@ -221,4 +227,4 @@ async def due_this_week(uow: UnitOfWork, *, actor: Actor, now: datetime, page: i
 
 
 __all__ = ["LADDER", "OUTCOMES", "RISKS", "TRACK", "DueLine", "Recorded", "VisitRefused", "due_plans",
-           "due_this_week", "ensure_plans", "record", "tick", "week_end"]
+           "due_this_week", "ensure_plans", "person_for", "record", "version_of", "tick", "week_end"]
