@@ -88,7 +88,7 @@ def _n_asked(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
 
 def _n_group(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
     head = "🆘 " if p.get("urgent") else ""
-    text = head + tr(lang, "{b}号楼有一位老人需要{service}，{when}", b=h(p.get("building", "")),
+    text = head + tr(lang, "Building {b}: an elderly neighbour needs {service}, {when}", b=h(p.get("building", "")),
                      service=SHORT.get(p.get("service", ""), ""), when=_when(lang, p))
     return OutMessage(text=text, buttons=[[r.button(tr(lang, "🙋 I'll do it"), "sc", int(p["request_id"]))]])
 
@@ -347,7 +347,7 @@ async def _ask(ctx: Ctx, words: list[str]) -> None:
         req = await services.ask(ctx.uow, actor=ctx.actor, person_id=person_id, kind=kind, wanted_at=when, now=ctx.now)
     except Invalid as err:
         texts = {"past": ctx.t("That time has passed."),
-                 "too_far": ctx.t("At most {days} days ahead.", days=services.MAX_AHEAD.days)}
+                 "too_far": ctx.t("At most {limit} days ahead.", limit=services.MAX_AHEAD.days)}
         ctx.reply(texts.get(err.reason, usage))
         return
     text = ctx.t("✅ S-{n}: {service} asked. Those who offer it have been told.", n=req.number,
