@@ -34,6 +34,16 @@ class Stats:
     done: int = 0
     claim_minutes: int | None = None  # median time to claim
     complete_minutes: int | None = None  # median time from asking to done
+    changed_at: datetime | None = None  # the newest visit or service step counted (for Last-Modified)
+
+    @property
+    def visits(self) -> int:
+        return sum(g.visits for g in self.grids)
+
+    @property
+    def on_time_percent(self) -> int | None:
+        done = self.visits
+        return round(100 * sum(g.on_time for g in self.grids) / done) if done else None
 
 
 def _monday(now: datetime, tz: str) -> datetime:
@@ -44,14 +54,16 @@ def _monday(now: datetime, tz: str) -> datetime:
 async def _stats(uow: UnitOfWork, *, community_id: int, since: datetime, until: datetime, grid_ids: list[int] | None,
                  tz: str, per_grid: bool) -> Stats:
     where = [Visit.community_id == community_id, col(Visit.at) >= since, col(Visit.at) < until]
-    q = (select(Grid.name, Visit.on_time).select_from(Visit)
+    q = (select(Grid.name, Visit.on_time, Visit.at).select_from(Visit)
          .join(KeyPerson, col(KeyPerson.id) == col(Visit.person_id))
          .join(Building, col(Building.id) == col(KeyPerson.building_id), isouter=True)
          .join(Grid, col(Grid.id) == col(Building.grid_id), isouter=True).where(*where))
     if grid_ids is not None:
         q = q.where(col(Building.grid_id).in_(grid_ids))
     counts: dict[str, list[int]] = {}
-    for grid, on_time in (await uow.session.exec(q)).all():
+    stamps: list[datetime] = []
+    for grid, on_time, at in (await uow.session.exec(q)).all():
+        stamps.append(at)
         c = counts.setdefault((grid or "") if per_grid else "", [0, 0])
         c[0] += 1
         c[1] += int(bool(on_time))
@@ -65,6 +77,7 @@ async def _stats(uow: UnitOfWork, *, community_id: int, since: datetime, until: 
     claim, complete, done = [], [], 0
     for r in (await uow.session.exec(sq)).all():
         kinds[r.kind] = kinds.get(r.kind, 0) + 1
+        stamps += [t for t in (r.created_at, r.claimed_at, r.done_at) if t is not None]
         if r.claimed_at is not None:
             claim.append((r.claimed_at - r.created_at).total_seconds() / 60)
         if r.done_at is not None:
@@ -74,7 +87,8 @@ async def _stats(uow: UnitOfWork, *, community_id: int, since: datetime, until: 
     return Stats(first_day=since.astimezone(ladder.zone(tz)).date().isoformat(), last_day=last.date().isoformat(),
                  grids=[GridWeek(grid=g, visits=v[0], on_time=v[1]) for g, v in sorted(counts.items())],
                  services=kinds, done=done, claim_minutes=round(median(claim)) if claim else None,
-                 complete_minutes=round(median(complete)) if complete else None)
+                 complete_minutes=round(median(complete)) if complete else None,
+                 changed_at=max(stamps) if stamps else None)
 
 
 async def week(uow: UnitOfWork, *, actor: Actor, now: datetime) -> Stats:
