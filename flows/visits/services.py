@@ -25,7 +25,7 @@ from flows.visits.access import holds, label, person_for
 from flows.visits.notices import ServiceAlert, ServiceAsked, ServiceClaimed, ServiceDone, ServiceGroupPost
 from storage.crypto import Sealer
 from storage.db import UnitOfWork
-from storage.models import Chat, Community, KeyPerson, Member, RoleGrant, User
+from storage.models import Chat, Community, KeyPerson, Member, OutboxMessage, RoleGrant, User
 from storage.models_visits import ServiceOffer, ServiceRequest
 
 URGENT = "emergency"
@@ -340,11 +340,16 @@ async def tick(uow: UnitOfWork, *, now: datetime, only: int | None = None) -> in
         for r in (await ladder.people(uow, ids, locale=c.locale)).values():
             if r.member_id == row.requester_member_id and index > 0:
                 continue
-            await ladder.alert(uow, TRACK, item_id=row.id or 0, rung=index, community_id=c.id or 0, now=now,
-                               tg_chat_id=r.tg_id, recipient_user_id=r.user_id, member_id=r.member_id, lang=r.lang,
-                               notice=ServiceAlert(request_id=row.id or 0, number=row.number, service=row.kind,
-                                                   building=building, when=when, rung=index,
-                                                   urgent=row.kind == URGENT))
+            key = f"service:{row.id}:{index}:{r.tg_id}"
+            told = await ladder.alert(uow, TRACK, item_id=row.id or 0, rung=index, community_id=c.id or 0, now=now,
+                                      tg_chat_id=r.tg_id, recipient_user_id=r.user_id, member_id=r.member_id,
+                                      lang=r.lang, dedupe_key=key,
+                                      notice=ServiceAlert(request_id=row.id or 0, number=row.number,
+                                                          service=row.kind, building=building, when=when, rung=index,
+                                                          urgent=row.kind == URGENT))
+            if told and row.kind == URGENT:  # 助急 goes before whatever else is queued for the chat
+                await uow.session.execute(update(OutboxMessage).where(col(OutboxMessage.dedupe_key) == key)
+                                          .values(priority=outbox.REPLY))
 
     where = [col(ServiceRequest.id) == only] if only is not None else []
     return await ladder.run(uow, TRACK, now=now, plan=plan, on_rung=step, where=where)

@@ -10,6 +10,7 @@ from sqlmodel import select
 
 from flows import visits
 from storage.models import Chat, KeyPerson, User
+from storage.models_visits import ServiceOffer, ServiceRequest
 from tests.bot.conftest import Harness
 from tests.flows.checkin_world import SECRET_NAME, World, build
 
@@ -132,3 +133,24 @@ async def test_item17_urgent_help_from_request_to_completion_with_every_rung(lin
     assert await _new(linli, w.tg["district"], before) == []  # claimed: the ladder stopped
     out = await linli.say(w.tg["grid"], "/visits week")
     assert "助急 1" in out[-1]["text"] and "已完成：1" in out[-1]["text"]
+
+
+async def test_item17_bad_input_gets_a_clear_answer_and_changes_nothing(linli: Harness) -> None:
+    w = await _world(linli)
+    out = await linli.say(w.tg["primary"], "/services ask")
+    assert "用法" in out[-1]["text"]
+    out = await linli.say(w.tg["primary"], f"/services ask {w.persons[0]} 按摩 03-04 09:00")
+    assert "用法" in out[-1]["text"]
+    out = await linli.say(w.tg["primary"], f"/services ask {w.persons[0]} 助行 13-45 99:00")
+    assert "用法" in out[-1]["text"]
+    out = await linli.say(w.tg["primary"], f"/services ask {w.persons[0]} 助行 2020-01-01 09:00")
+    assert "已过" in out[-1]["text"]
+    out = await linli.say(w.tg["other"], f"/services ask {w.persons[0]} 助行 2099-01-01 09:00")
+    assert "只有该对象的志愿者" in out[-1]["text"]  # not their person (checked before the time)
+    out = await linli.say(w.tg["other"], "/services offer 按摩")
+    assert "助医、助洁、助行、助急" in out[-1]["text"]
+    out = await linli.say(w.tg["primary"], "/visits week")
+    assert "只有网格员和管理员" in out[-1]["text"]
+    async with linli.db.uow() as uow:
+        assert (await uow.session.exec(select(ServiceRequest))).all() == []
+        assert (await uow.session.exec(select(ServiceOffer))).all() == []

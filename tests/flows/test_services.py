@@ -157,6 +157,7 @@ async def test_item17_urgent_help_climbs_every_rung_in_minutes_then_completes(db
     await tick(db, night + timedelta(minutes=10))
     step = (await messages(db))[len(rows):]
     assert _to(w, step, "service_alert") == ["admin", "grid"] and {r.payload["params"]["rung"] for r in step} == {1}
+    assert {r.priority for r in step} == {0}  # every rung of 助急 skips the queue too
     seen = len(await messages(db))
     await tick(db, night + timedelta(minutes=30))
     step = (await messages(db))[seen:]

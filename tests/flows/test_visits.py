@@ -182,3 +182,30 @@ async def test_item17_visits_due_this_week_per_role_overdue_first(db: Database) 
         reads = (await uow.session.exec(select(AuditEntry).where(AuditEntry.action == "person.read",
                                                                   col(AuditEntry.details).is_not(None)))).all()
         assert any(e.details.get("via") == "visits" for e in reads)
+
+
+async def test_item17_a_new_pairing_moves_the_reminders_to_the_new_volunteer(db: Database) -> None:
+    w = await world(db)
+    async with db.uow(write=True) as uow:
+        person = await uow.session.get(KeyPerson, w.persons[0])
+        assert person is not None
+        person.primary_volunteer_id = w.members["other"]
+        uow.session.add(person)
+        await uow.commit()
+    await tick(db, T0)
+    assert _to(w, await messages(db), "visit_due") == ["other"]  # the old volunteer hears nothing more
+    with pytest.raises(Forbidden):
+        await record(db, w, "primary", T0)
+
+
+async def test_item17_visits_due_are_paged(db: Database) -> None:
+    w = await world(db, persons=3)
+    await tick(db, T0)
+    actor = await actor_of(db, w.tg["grid"])
+    seen: list[int] = []
+    for page in (1, 2, 3, 4):
+        async with db.uow() as uow:
+            p = await plans.due_this_week(uow, actor=actor, now=T0, page=page, size=2)
+        seen += [x.person_id for x in p.items]
+        assert p.pages == 2 and p.total == 3
+    assert sorted(seen[:3]) == sorted(w.persons)  # pages 1–2 hold all three; past the end stays on the last
