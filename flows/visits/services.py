@@ -125,6 +125,9 @@ async def ask(uow: UnitOfWork, *, actor: Actor, person_id: int, kind: str, wante
         raise Invalid("when", "too_far", days=MAX_AHEAD.days)
     c = await uow.session.get(Community, person.community_id)
     assert c is not None and c.id is not None
+    # numbered per community, race-free: the community's row is locked first (PostgreSQL; SQLite's writes are one
+    # at a time anyway), so a concurrent ask waits and then reads the number this one took
+    await uow.session.execute(select(Community.id).where(col(Community.id) == c.id).with_for_update())
     last = (await uow.session.exec(select(func.max(ServiceRequest.number))
                                    .where(ServiceRequest.community_id == c.id))).one()
     me = actor.registered()

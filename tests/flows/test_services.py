@@ -194,3 +194,11 @@ async def test_item17_public_figures_are_aggregates(db: Database) -> None:
         s = await stats.public(uow, community_id=w.community_id, tz="Asia/Shanghai", now=T0 + timedelta(days=1))
     assert [(g.grid, g.visits, g.on_time) for g in s.grids] == [("", 1, 1)]
     assert s.services["cleaning"] == 1 and s.claim_minutes == 20 and s.done == 0
+
+
+async def test_item17_concurrent_asks_get_numbers_one_after_the_other(db: Database) -> None:
+    w = await world(db)
+    ids = await asyncio.gather(*(ask(db, w, who, "cleaning", T0) for who in ("primary", "grid", "admin", "backup")))
+    async with db.uow() as uow:
+        rows = [await uow.session.get(ServiceRequest, i) for i in ids]
+    assert sorted(r.number for r in rows if r is not None) == [1, 2, 3, 4]

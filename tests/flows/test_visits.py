@@ -209,3 +209,12 @@ async def test_item17_visits_due_are_paged(db: Database) -> None:
         seen += [x.person_id for x in p.items]
         assert p.pages == 2 and p.total == 3
     assert sorted(seen[:3]) == sorted(w.persons)  # pages 1–2 hold all three; past the end stays on the last
+
+
+async def test_item17_a_voice_note_is_sealed(db: Database) -> None:
+    w = await world(db)
+    await record(db, w, "backup", T0, voice_file_id="AwACAgIAAxkBAAIB-voice", outcome="hospital")
+    async with db.uow() as uow:
+        v = (await uow.session.exec(select(Visit))).one()
+    assert v.outcome == "hospital" and v.member_id == w.members["backup"] and v.note_enc == ""
+    assert "voice" not in v.voice_enc and SEALER.open(v.voice_enc) == "AwACAgIAAxkBAAIB-voice"
