@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, insert, literal, update
+from sqlalchemy import exists, func, insert, literal, update
 from sqlmodel import col, select
 
 from flows import audit, ladder
@@ -213,7 +213,8 @@ async def due_this_week(uow: UnitOfWork, *, actor: Actor, now: datetime, page: i
             .join(KeyPerson, col(KeyPerson.id) == col(VisitPlan.person_id))
             .join(Building, col(Building.id) == col(KeyPerson.building_id), isouter=True)
             .join(Grid, col(Grid.id) == col(Building.grid_id), isouter=True).where(*where))
-    total = len((await uow.session.exec(base.with_only_columns(col(VisitPlan.id)))).all())
+    total = (await uow.session.exec(select(func.count()).select_from(
+        base.with_only_columns(col(VisitPlan.id)).subquery()))).one()
     page, pages, offset = clamp(page, total, size)
     rows = (await uow.session.exec(base.order_by(col(Grid.name), col(VisitPlan.due_at), col(VisitPlan.id))
                                    .offset(offset).limit(size))).all()
