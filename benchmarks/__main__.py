@@ -1,4 +1,4 @@
-"""`python -m benchmarks [updates|outbox|memory|checkins|ladder|requests|meeting|ballot|board|faults|web|exports|imports|all] [--quick] [--pg URL]`."""
+"""`python -m benchmarks [updates|outbox|memory|checkins|ladder|requests|meeting|ballot|board|faults|web|exports|imports|visits|all] [--quick] [--pg URL]`."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from benchmarks import (
     outbox,
     requests,
     updates,
+    visits,
     web,
 )
 from benchmarks.common import DATABASE_ENV, quiet_logging, say
@@ -31,7 +32,7 @@ Suite = Callable[[Path, bool], Awaitable[None]]
 SUITES: dict[str, Suite] = {"updates": updates.run, "outbox": outbox.run, "memory": memory.run,
                          "checkins": checkins.run, "ladder": ladder.run, "requests": requests.run, "meeting": meeting.run,
                          "ballot": ballot.run, "board": board.run, "faults": faults.run, "web": web.run,
-                         "exports": exports.run, "imports": imports.run}
+                         "exports": exports.run, "imports": imports.run, "visits": visits.run}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -25,6 +25,7 @@ from bot.config import Settings
 from bot.core.dispatch import PRIVATE, Ctx, Router
 from bot.core.i18n import N_, tn
 from bot.sandbox_requests import report_fresh, seed_requests
+from bot.sandbox_visits import open_service, seed_visits
 from bot.standin.client import StandInClient
 from bot.standin.server import StandIn
 from flows import care, membership, menus, needs
@@ -206,8 +207,12 @@ async def seed_database(db: Database, clock: Clock, sealer: Sealer | None = None
                 await care.import_row(uow, community=community, sealer=sealer, row=row, now=now, notify=False)
         await _seed_needs(uow, users=users, member_ids=member_ids, now=now)
         await seed_requests(uow, users=users, buildings=by_label, now=now)
+        if sealer is not None:  # one visit due (the tick tells the volunteer), two done
+            await seed_visits(uow, users=users, sealer=sealer, now=now)
         await _forget_notices(uow, community.id or 0)
         await report_fresh(uow, users=users, buildings=by_label, now=now)
+        if sealer is not None:  # one service open: its post in the volunteers' group, sent as the sandbox starts
+            await open_service(uow, users=users, now=now)
         for user in users.values():  # each demo person's own command menu (their roles were given by the system)
             await menus.refresh(uow, user=user, now=now)
         await uow.commit()

@@ -6,12 +6,14 @@ parse falls back to the default there (a typo must never stop a clock). This mod
 `set_value` parses and checks a typed value, writes it (or removes it: back to the default) and audits the
 change with the old and new value. Unknown keys are refused, so nothing can be written that nobody reads.
 
-Kinds: "hhmm" (a local time, 07:30), "minutes" and "hours" (a positive number, within the setting's range).
+Kinds: "hhmm" (a local time, 07:30), "minutes" and "hours" (a positive number, within the setting's range),
+"days" (whole days: visits to key persons by risk colour).
 The check-in times must stay in order (morning < midday < evening) and quiet hours must not be empty.
 
 When a change takes effect is the reading feature's business and is said with the setting (`applies`):
 check-in times from the next day not yet planned (a day's checks are planned the evening before), the ladder's
-minutes at once, quiet hours for posts not yet queued, request clocks for requests entering a stage later."""
+minutes at once, quiet hours for posts not yet queued, request clocks for requests entering a stage later, visit
+intervals from each person's next recorded visit."""
 
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from flows.membership import Actor
 from flows.quiet import GROUP_FROM, GROUP_UNTIL
 from flows.requests import CLOCKS
 from flows.roles import Perm
+from flows.visits.access import DEFAULT_DAYS as VISIT_DAYS
 from storage.db import UnitOfWork
 from storage.models import Community
 
@@ -37,12 +40,12 @@ from storage.models import Community
 class Setting:
     key: str  # the name people type (and the audit shows): "checkin.morning", "quiet_from", "clock.hazard.assess"
     path: tuple[str, ...]  # where it lives in Community.settings
-    section: str  # checkin | quiet | requests
-    kind: str  # hhmm | minutes | hours
+    section: str  # checkin | quiet | requests | visits
+    kind: str  # hhmm | minutes | hours | days (whole days)
     default: Any
     low: float = 0.0  # numbers: more than this
     high: float = 0.0  # numbers: at most this
-    applies: str = "now"  # now | next_plan | next_post | next_stage
+    applies: str = "now"  # now | next_plan | next_post | next_stage | next_visit
 
 
 def _checkin(name: str, kind: str, applies: str) -> Setting:
@@ -64,9 +67,11 @@ SETTINGS: tuple[Setting, ...] = (
     *(Setting(f"clock.{kind}.{stage}", ("request_clocks", kind, stage), "requests", "hours",
               CLOCKS[kind][stage].total_seconds() / 3600, 0, 24 * 90, "next_stage")
       for kind in ("hazard", "dispute", "request") for stage in ("assess", "resolve")),
+    *(Setting(f"visits.{colour}", ("visits", colour), "visits", "days", VISIT_DAYS[colour], 0, 365, "next_visit")
+      for colour in ("red", "yellow", "green")),
 )
 BY_KEY = {s.key: s for s in SETTINGS}
-SECTIONS = ("checkin", "quiet", "requests")
+SECTIONS = ("checkin", "quiet", "requests", "visits")
 RESET = ("default", "默认", "-")  # typed instead of a value: back to the default
 
 
@@ -89,6 +94,8 @@ def _read(settings: dict[str, Any], path: tuple[str, ...]) -> Any:
 def _valid(setting: Setting, value: Any) -> bool:
     if setting.kind == "hhmm":
         return isinstance(value, str) and hhmm(value) is not None
+    if setting.kind == "days" and not isinstance(value, int):
+        return False
     return isinstance(value, int | float) and not isinstance(value, bool) and setting.low < value <= setting.high
 
 
@@ -117,6 +124,8 @@ def parse(setting: Setting, text: str) -> Any:
         number = float(raw.replace(",", "."))
     except ValueError as exc:
         raise Invalid("setting", "bad_number", key=setting.key) from exc
+    if setting.kind == "days" and number != int(number):
+        raise Invalid("setting", "whole_days", key=setting.key)
     if not setting.low < number <= setting.high:
         raise Invalid("setting", "range", key=setting.key, low=_shown(setting.low), high=_shown(setting.high))
     return int(number) if number == int(number) else round(number, 2)

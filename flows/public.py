@@ -27,6 +27,8 @@ from flows.errors import NotFound
 from flows.project_colour import Colour
 from flows.request_stats import SOLVED
 from flows.requests import code as request_label
+from flows.visits import stats as visit_stats
+from flows.visits.stats import Stats as VisitStats
 from storage.db import UnitOfWork
 from storage.models import (
     CheckinPrompt,
@@ -255,6 +257,7 @@ class CommunityBoard:
     care: CareStats
     requests: RequestStats
     updated_at: datetime  # when what the page shows last changed (Last-Modified)
+    visits: VisitStats | None = None  # visits and services of the last 30 days, counted only (#17)
 
     def counts(self) -> Counts:
         got = Counter(p.colour for p in self.projects)
@@ -369,10 +372,11 @@ async def community_board(uow: UnitOfWork, *, slug: str, now: datetime) -> Commu
     latest += [x.rated_at for x in lines if x.rated_at is not None]
     care = await care_stats(uow, community, year)
     requests = await request_stats(uow, community, year, now=now)
-    latest += [t for t in (care.changed_at, requests.changed_at) if t is not None]
+    visits = await visit_stats.public(uow, community_id=community.id or 0, tz=community.timezone, now=now)
+    latest += [t for t in (care.changed_at, requests.changed_at, visits.changed_at) if t is not None]
     return CommunityBoard(slug=community.slug, name=community.name, year=year,
-                          projects=lines, care=care,
-                          requests=requests, updated_at=_changed_at(community, projects, now, latest))
+                          projects=lines, care=care, requests=requests, visits=visits,
+                          updated_at=_changed_at(community, projects, now, latest))
 
 
 # ---------------------------------------------------------------- a project's page

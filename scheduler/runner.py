@@ -27,6 +27,7 @@ from flows import (
     project_reminders,
     request_work,
     updates,
+    visits,
 )
 from flows.clock import Clock
 from storage.db import Database, UnitOfWork
@@ -97,7 +98,8 @@ DUE: dict[str, Callable[[UnitOfWork, datetime], Awaitable[Any]]] = {
     "projects_tick": lambda uow, now: project_reminders.due(uow, now=now),  # owners who did not report last month
     "opendays_tick": lambda uow, now: opendays.due(uow, now=now),  # open-day reminders and feedback prompts
     "requests_tick": lambda uow, now: request_work.due(uow, now=now),  # unanswered resolutions close as 默认满意
-    "meeting_tick": lambda uow, now: meeting.due(uow, now=now),  # the weekly meeting's reminder, its assignments
+    "meeting_tick": lambda uow, now: meeting.due(uow, now=now),
+    "visits_tick": lambda uow, now: visits.tick(uow, now=now),  # due visits, unclaimed services (助急 in minutes)  # the weekly meeting's reminder, its assignments
 }
 
 
@@ -183,6 +185,13 @@ async def opendays_tick(db: Database, clock: Clock, on_outbox: Callable[[], None
     return result
 
 
+async def visits_tick(db: Database, clock: Clock, on_outbox: Callable[[], None] | None = None) -> dict[str, int]:
+    """Visits and services: due and missed visits climb their ladder, unclaimed services theirs (助急 in minutes)."""
+    result: dict[str, int] = await _run(db, clock, "visits", DUE["visits_tick"], on_outbox,
+                                        lambda r: any(r.values()))
+    return result
+
+
 #: The jobs: (id, the tick, interval in seconds or None for the scheduler's tick, grace in seconds)
 TICKS: dict[str, tuple[Callable[..., Awaitable[Any]], float | None, float]] = {
     "checkins_tick": (checkins_tick, None, 60),
@@ -195,6 +204,7 @@ TICKS: dict[str, tuple[Callable[..., Awaitable[Any]], float | None, float]] = {
     "opendays_tick": (opendays_tick, 600, 600),
     "requests_tick": (requests_tick, None, 60),  # the clocks climb within a minute of falling due
     "meeting_tick": (meeting_tick, 300, 300),
+    "visits_tick": (visits_tick, None, 60),  # 助急 climbs within a minute of falling due
 }
 
 # APScheduler stores jobs by reference to module-level functions: each resolves its

@@ -541,3 +541,9 @@ from storage.models_requests import RequestEvent as RequestEvent  # noqa: E402
 from storage.models_requests import RequestNumber as RequestNumber  # noqa: E402
 from storage.models_requests import RequestReporter as RequestReporter  # noqa: E402
 from storage.models_roster import Household, ImportRun  # noqa: E402, F401  (household roster and imports, F-11.3)
+
+# ---------------------------------------------------------------- visits and services (F-5.3, F-5.4): their own module
+from storage.models_visits import ServiceOffer as ServiceOffer  # noqa: E402
+from storage.models_visits import ServiceRequest as ServiceRequest  # noqa: E402
+from storage.models_visits import Visit as Visit  # noqa: E402
+from storage.models_visits import VisitPlan as VisitPlan  # noqa: E402

@@ -31,6 +31,7 @@ from bot.handlers.requests import CATEGORY_NAMES as REQUEST_CATEGORIES
 from bot.handlers.requests import KIND_ICONS as REQUEST_ICONS
 from bot.handlers.requests import KIND_NAMES as REQUEST_KINDS
 from bot.handlers.requests import STATE_NAMES as REQUEST_STATES
+from bot.handlers.visits import SERVICE_NAMES
 from bot.render import ORG_NAMES, role_name
 from flows import public
 from flows.clock import Clock, local
@@ -105,6 +106,7 @@ def words(lang: str) -> dict[str, Any]:
         "request_category": lambda c: tr(lang, REQUEST_CATEGORIES.get(c, c)),
         "request_state": lambda s: tr(lang, REQUEST_STATES.get(s, s)),
         "org_name": lambda o: tr(lang, ORG_NAMES.get(o, o)),
+        "service_name": lambda k: tr(lang, SERVICE_NAMES.get(k, k)),
     }
 
 

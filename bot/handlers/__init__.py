@@ -31,6 +31,7 @@ from bot.handlers import (
     roles,
     settings,
     start,
+    visits,
     voting,
 )
 from bot.handlers.common import explain, report
@@ -39,9 +40,10 @@ from flows.errors import FlowError, NotRegistered
 
 __all__ = ["FALLBACKS", "build_notices", "build_router", "report_error"]
 
-FEATURES: tuple[ModuleType, ...] = (start, roles, leaving, groups, care, care_pairing, checkins, needs, needs_review,
-                                    myneeds, ballot, voting, polls, projects, board, acceptance, opendays, requests,
-                                    request_work, meeting, announce, exports, imports, settings, freetext)
+FEATURES: tuple[ModuleType, ...] = (start, roles, leaving, groups, care, care_pairing, checkins, visits, needs,
+                                    needs_review, myneeds, ballot, voting, polls, projects, board, acceptance,
+                                    opendays, requests, request_work, meeting, announce, exports, imports, settings,
+                                    freetext)
 #: What the dispatcher calls for the unexpected; a free message in private is offered a way on (freetext)
 FALLBACKS = {**common.FALLBACKS, "no_conversation": freetext.free_text}
 

@@ -1,5 +1,5 @@
 """/settings (admins, private): the community's settings — the daily check-ins' times and ladder, the quiet hours
-of group posts, the requests' time limits — seen with their defaults and changed one at a time.
+of group posts, the requests' time limits, how often key persons are visited — seen with their defaults and changed one at a time.
 
 `/settings` → a section → each setting with its value ("default" or "this community's") → ✏ → type the new
 value (checked: a time like 07:30, or a number within range) or ↺ back to the default, ✖ cancel. Every change
@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.core.dispatch import PRIVATE, Ctx, Router
-from bot.core.i18n import N_
+from bot.core.i18n import N_, tn
 from bot.handlers.common import grid, int_arg
 from bot.render import h
 from flows import community_settings as cs
@@ -21,7 +21,7 @@ router = Router()
 FLOW = "settings"
 
 SECTION_NAMES = {"checkin": N_("Daily check-ins"), "quiet": N_("Quiet hours of group posts"),
-                 "requests": N_("Time limits of requests")}
+                 "requests": N_("Time limits of requests"), "visits": N_("Visits to key persons")}
 LABELS = {
     "checkin.morning": N_("Morning check"),
     "checkin.midday": N_("Midday check (red risk, when chosen)"),
@@ -39,12 +39,16 @@ LABELS = {
     "clock.dispute.resolve": N_("Dispute: resolve within"),
     "clock.request.assess": N_("Request: assess within"),
     "clock.request.resolve": N_("Request: resolve within"),
+    "visits.red": N_("🔴 high risk: a visit every"),
+    "visits.yellow": N_("🟡 medium risk: a visit every"),
+    "visits.green": N_("🟢 low risk: a visit every"),
 }
 APPLIES = {
     "now": N_("It applies at once."),
     "next_plan": N_("It applies from the next day not yet planned (a day's checks are planned the evening before)."),
     "next_post": N_("It applies to group posts not yet queued."),
     "next_stage": N_("It applies to requests entering that stage from now on."),
+    "next_visit": N_("It applies from each person's next recorded visit."),
 }
 
 
@@ -57,6 +61,8 @@ def explain_settings(ctx: Ctx, err: FlowError) -> str | None:
         if err.reason == "range":
             return ctx.t("Please send a number more than {low} and at most {high}.", low=err.details.get("low"),
                          high=err.details.get("high"))
+        if err.reason == "whole_days":
+            return ctx.t("Please send a whole number of days, e.g. 14.")
         if err.reason == "order":
             return ctx.t("The check times must stay in order: morning before midday before evening. Please send "
                          "another time.")
@@ -76,6 +82,8 @@ def _value(ctx: Ctx, v: cs.Value) -> str:
         return str(v.value)
     if s.kind == "minutes":
         return ctx.t("{n} min", n=v.value)
+    if s.kind == "days":
+        return tn(ctx.lang, "{n} day", "{n} days", int(v.value))
     return ctx.t("{n} h", n=v.value)
 
 
@@ -111,6 +119,8 @@ def _ask(ctx: Ctx, v: cs.Value) -> None:
     elif s.kind == "minutes":
         how = ctx.t("Send the new number of minutes (more than {low}, at most {high}).", low=int(s.low),
                     high=int(s.high))
+    elif s.kind == "days":
+        how = ctx.t("Send the new number of days (1 to {high}).", high=int(s.high))
     else:
         how = ctx.t("Send the new number of hours (more than {low}, at most {high}).", low=int(s.low),
                     high=int(s.high))

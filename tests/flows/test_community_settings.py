@@ -143,3 +143,15 @@ async def test_the_command_line_shows_and_sets_settings(db: Database, db_url: st
         rows = (await uow.session.exec(select(AuditEntry).where(AuditEntry.action == "settings.set"))).all()
     assert [(r.details["key"], r.details["via"]) for r in rows] == [("checkin.remind_after", "cli"),
                                                                     ("clock.request.resolve", "cli")]
+
+
+async def test_visit_intervals_by_risk_colour(db: Database, clock: FixedClock, cid: int) -> None:
+    """The visits' days per risk colour (#17) are set here too: whole days only, read by flows.visits."""
+    from flows.visits.access import interval
+
+    await _set(db, clock, 700, "visits.red", "3")
+    with pytest.raises(Invalid) as caught:
+        await _set(db, clock, 700, "visits.green", "2.5")
+    assert caught.value.reason == "whole_days"
+    community = await _community(db, cid)
+    assert interval(community, "red") == timedelta(days=3) and interval(community, "green") == timedelta(days=30)
