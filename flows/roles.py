@@ -52,6 +52,10 @@ class Perm(StrEnum):
     REQUESTS_HANDLE = "requests_handle"  # accept, report progress on and resolve requests of one's organisation
     REQUESTS_SETUP = "requests_setup"  # the community's organisations for requests and its routing rules (admins)
     ANNOUNCE = "announce"  # announce to the community's groups (grid workers: their own grid's building groups)
+    TEAM = "team"  # see one's building enthusiast team (楼门热心人) and one's pairings as a Party-member household
+    TEAMS = "teams"  # put together the building teams: members, leader, Party households' pairings (grid workers: own grid)
+    WISHES = "wishes"  # post a micro-wish for a resident (网格员代为发布), see the monthly counts
+    MICRO = "micro"  # post micro projects / deeds / posts (微项目/微实事/微岗位) for the community to claim
 
 
 class Purpose(StrEnum):
@@ -71,8 +75,8 @@ PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.RESIDENT: frozenset(),
     Role.REPRESENTATIVE: frozenset({Perm.VOTE}),
     Role.VOLUNTEER: frozenset({Perm.CHECK}),
-    Role.ENTHUSIAST: frozenset(),
-    Role.COMMITTEE: frozenset({Perm.REQUESTS_ASSESS}),
+    Role.ENTHUSIAST: frozenset({Perm.TEAM}),
+    Role.COMMITTEE: frozenset({Perm.REQUESTS_ASSESS, Perm.MICRO}),
     Role.HANDLER: frozenset({Perm.REQUESTS_HANDLE}),
     Role.GRID_WORKER: frozenset(_STAFF),
     Role.ADMIN: frozenset(_ADMIN),

@@ -18,6 +18,7 @@ from bot.handlers import (
     freetext,
     groups,
     meeting,
+    microposts,
     myneeds,
     needs,
     opendays,
@@ -27,7 +28,9 @@ from bot.handlers import (
     requests,
     roles,
     start,
+    teams,
     voting,
+    wishes,
 )
 from bot.handlers.common import explain, report
 from bot.render import NoticeFn
@@ -37,7 +40,7 @@ __all__ = ["FALLBACKS", "build_notices", "build_router", "report_error"]
 
 FEATURES: tuple[ModuleType, ...] = (start, roles, groups, care, care_pairing, checkins, needs, myneeds, ballot, voting,
                                     polls, projects, board, acceptance, opendays, requests, request_work, meeting, announce,
-                                    exports, freetext)
+                                    exports, teams, wishes, microposts, freetext)
 #: What the dispatcher calls for the unexpected; a free message in private is offered a way on (freetext)
 FALLBACKS = {**common.FALLBACKS, "no_conversation": freetext.free_text}
 
