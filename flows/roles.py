@@ -68,7 +68,7 @@ class Purpose(StrEnum):
 
 
 _STAFF = {Perm.MEMBERS, Perm.INVITE, Perm.PERSONS, Perm.PAIR, Perm.CHECKINS, Perm.CHECK, Perm.NEEDS_ENTER,
-          Perm.ANNOUNCE}
+          Perm.ANNOUNCE, Perm.TEAM, Perm.TEAMS, Perm.WISHES}
 _ADMIN = set(Perm) - {Perm.VOTE}  # admins vote only when they are representatives too
 
 PERMISSIONS: dict[Role, frozenset[Perm]] = {

@@ -301,7 +301,8 @@ class Month:
 
 
 async def stats(uow: UnitOfWork, *, actor: Actor, year: int) -> list[Month]:
-    """A year's wishes per month (local months): posted, claimed, fulfilled, thanked (Perm.WISHES)."""
+    """A year's wishes per month (local months): posted, claimed, fulfilled, thanked (Perm.WISHES) — each wish
+    counted once per stage, in the month it (last) reached it (a reopened wish's first claim is not counted twice)."""
     me = actor.require(Perm.WISHES)
     community = actor.home()
     rows = (await uow.session.exec(select(Wish).where(Wish.community_id == me.community_id))).all()
