@@ -25,7 +25,7 @@ FLOW = "team"
 
 
 def explain_team(ctx: Ctx, err: FlowError) -> str | None:
-    if isinstance(err, Forbidden) and err.permission.startswith(("teams", "team")):
+    if isinstance(err, Forbidden) and err.permission == "teams:building":
         return ctx.t("That building is not yours: grid workers put together the teams of their own grid's buildings.")
     if isinstance(err, Invalid) and err.field == "member":
         if err.reason == "not_party":
