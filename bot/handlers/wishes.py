@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.core.dispatch import PRIVATE, Ctx, Router
-from bot.core.i18n import N_, tr
+from bot.core.i18n import N_, tn, tr
 from bot.core.types import Button, OutMessage
 from bot.handlers.common import MAX_ARGS, grid, int_arg, pager
 from bot.render import NoticeRenderer, h
@@ -175,7 +175,7 @@ async def dialog(ctx: Ctx) -> None:
         data.update(text=wishes.check_text(msg.text or ("📷" if photo else "")), photo=photo)
         await ctx.set_state(FLOW, "due", data)
         ctx.reply(ctx.t("By when should it come true?"),
-                  [[ctx.button(ctx.t("In {n} days", n=d), P, "d", d) for d in wishes.DUE_DAYS],
+                  [[ctx.button(tn(ctx.lang, "In {n} day", "In {n} days", d), P, "d", d) for d in wishes.DUE_DAYS],
                    [ctx.button(ctx.t("✖ Cancel"), P, "x")]])
     elif step == "fulfil":
         w = await wishes.fulfil(ctx.uow, actor=ctx.actor, number=int(data["number"]), note=msg.text, photo=photo,
@@ -287,7 +287,7 @@ async def pressed(ctx: Ctx) -> None:
         data["days"] = num
         await ctx.set_state(FLOW, "preview", data)
         post = _posted(None, ctx.lang, WishPosted(number=0, community="", text=data["text"], building="…",
-                                                  due=ctx.t("in {n} days", n=num), photo=data.get("photo")).params())
+                                                  due=tn(ctx.lang, "in {n} day", "in {n} days", num), photo=data.get("photo")).params())
         ctx.reply(post.text, photo=post.photo)
         ctx.reply(ctx.t("👆 The groups will see it like this, without a name."),
                   [[ctx.button(ctx.t("✅ Post"), P, "ok"), ctx.button(ctx.t("✖ Cancel"), P, "x")]])
