@@ -72,7 +72,8 @@ def _n_done(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
 NOTICES = {MicroPosted.kind: _n_posted, MicroDone.kind: _n_done}
 
 
-@router.command("micro", where=PRIVATE, description=N_("Micro projects, deeds and posts to take on"))
+@router.command("micro", where=PRIVATE, description=N_("Micro projects, deeds and posts to take on"),
+                member_only=True)
 async def micro_cmd(ctx: Ctx) -> None:
     ctx.actor.registered()
     await _list(ctx, 1)

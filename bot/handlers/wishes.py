@@ -141,7 +141,7 @@ NOTICES = {WishPosted.kind: _n_posted, WishClaimed.kind: _n_claimed, WishReminde
 # ---------------------------------------------------------------- /wish
 
 
-@router.command("wish", where=PRIVATE, description=N_("Post a micro-wish (微心愿)"))
+@router.command("wish", where=PRIVATE, description=N_("Post a micro-wish (微心愿)"), member_only=True)
 async def wish_cmd(ctx: Ctx) -> None:
     ctx.actor.registered()
     words = ctx.message.args[:MAX_ARGS].split()
@@ -227,7 +227,7 @@ async def _open(ctx: Ctx, page_no: int) -> None:
     ctx.show("\n".join(lines), buttons)
 
 
-@router.command("wishes", where=PRIVATE, description=N_("Open micro-wishes; mine; the counts"))
+@router.command("wishes", where=PRIVATE, description=N_("Open micro-wishes; mine; the counts"), member_only=True)
 async def wishes_cmd(ctx: Ctx) -> None:
     ctx.actor.registered()
     arg = ctx.message.args.strip().lower()
