@@ -27,9 +27,9 @@ from flows.errors import AlreadyDone, Forbidden, Invalid, NotFound
 from flows.membership import Actor
 from flows.notices import Notice
 from flows.paging import Page, clamp
-from flows.roles import Perm
+from flows.roles import Org, Perm, Role
 from storage.db import UnitOfWork
-from storage.models import Building, Community, Member, User
+from storage.models import Building, Community, Member, RoleGrant, User
 from storage.models_micro import Wish
 
 TEXT_MAX, NOTE_MAX = 200, 200
@@ -82,6 +82,14 @@ class WishAnswered(Notice, kind="wish_answered"):
     number: int
     text: str
     thanked: bool
+
+
+@dataclass(frozen=True)
+class WishReleased(Notice, kind="wish_released"):
+    """To the resident: the claimer may no longer claim (their role ended); the wish is open again."""
+
+    number: int
+    text: str
 
 
 class Taken(AlreadyDone):
@@ -249,6 +257,34 @@ async def answer(uow: UnitOfWork, *, actor: Actor, number: int, thanked: bool, n
                          notice=await _group_notice(uow, community, w, again=True), key=f"wish:{w.id}:{w.reopened}",
                          now=now)
     return w
+
+
+async def release(uow: UnitOfWork, *, community: Community, member_id: int, now: datetime) -> list[int]:
+    """When a claimer is no longer a volunteer nor a unit (a role revoked), the wishes they claimed and did not
+    fulfil are open again — shown anew, the resident told, no reminder to them. Returns the numbers."""
+    grants = (await uow.session.exec(select(RoleGrant.role, RoleGrant.organisation).where(
+        RoleGrant.member_id == member_id, col(RoleGrant.revoked_at).is_(None)))).all()
+    if any(role == Role.VOLUNTEER.value or org == Org.UNIT.value for role, org in grants):
+        return []
+    rows = (await uow.session.exec(select(Wish).where(Wish.community_id == community.id, Wish.state == CLAIMED,
+                                                      Wish.claimer_member_id == member_id))).all()
+    released: list[int] = []
+    for w in rows:
+        took = await uow.session.execute(
+            update(Wish).where(col(Wish.id) == w.id, col(Wish.state) == CLAIMED, col(Wish.claimer_member_id) == member_id)
+            .values(state=OPEN, claimer_member_id=None, claimer_kind=None, claimed_at=None, reminded_at=None,
+                    reopened=w.reopened + 1).execution_options(synchronize_session=False))
+        if not took.rowcount:  # type: ignore[attr-defined]
+            continue
+        await uow.session.refresh(w)
+        released.append(w.number)
+        audit.record(uow, action="wish.release", now=now, community_id=community.id, subject_type="wish",
+                     subject_id=w.id, member=member_id)
+        await _tell(uow, community, _asker(w), WishReleased(number=w.number, text=w.text), now)
+        await micro.show(uow, community=community, building_id=w.building_id,
+                         notice=await _group_notice(uow, community, w, again=True), key=f"wish:{w.id}:{w.reopened}",
+                         now=now)
+    return released
 
 
 async def open_wishes(uow: UnitOfWork, *, actor: Actor, page: int = 1, size: int = 8) -> Page[Wish]:

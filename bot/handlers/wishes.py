@@ -24,7 +24,15 @@ from flows.digest import GroupDigest
 from flows.errors import AlreadyDone, Expired, FlowError, Forbidden, Invalid, NotFound
 from flows.micro import MonthlyThanks
 from flows.roles import Perm
-from flows.wishes import Taken, WishAnswered, WishClaimed, WishFulfilled, WishPosted, WishReminder
+from flows.wishes import (
+    Taken,
+    WishAnswered,
+    WishClaimed,
+    WishFulfilled,
+    WishPosted,
+    WishReleased,
+    WishReminder,
+)
 from storage.models_micro import Wish
 
 router = Router()
@@ -115,6 +123,11 @@ def _n_answered(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
                               number=p["number"], text=h(p["text"][:40])))
 
 
+def _n_released(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
+    return OutMessage(text=tr(lang, "Your wish no. {number} ({text}) is open again: the one who claimed it can no longer "
+                                    "help. It is shown in the groups anew.", number=p["number"], text=h(p["text"][:40])))
+
+
 def _n_thanks(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
     text = tr(lang, "💐 <b>Thank you, neighbours!</b> In {month}: {wishes} wishes fulfilled, {posts} micro matters done.",
               month=h(p["month"]), wishes=p["wishes"], posts=p["posts"])
@@ -134,7 +147,7 @@ def _n_digest(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
 
 
 NOTICES = {WishPosted.kind: _n_posted, WishClaimed.kind: _n_claimed, WishReminder.kind: _n_reminder,
-           WishFulfilled.kind: _n_fulfilled, WishAnswered.kind: _n_answered, MonthlyThanks.kind: _n_thanks,
+           WishFulfilled.kind: _n_fulfilled, WishAnswered.kind: _n_answered, WishReleased.kind: _n_released, MonthlyThanks.kind: _n_thanks,
            GroupDigest.kind: _n_digest}
 
 

@@ -203,6 +203,21 @@ async def test_item2_the_reminder_goes_once_through_a_restart(db: Database, db_u
         await restarted.dispose()
 
 
+async def test_item2_a_claimer_whose_volunteer_role_ends_lets_the_wish_go(db: Database, world: World,
+                                                                         clock: FixedClock) -> None:
+    await _wish(db, world, clock, days=3)
+    await _do(db, wishes.claim, actor=world.actors["v5"], number=1, now=clock.now())
+    await _do(db, access.revoke_role, actor=world.actors["admin"], member_id=world.members["v5"], role=Role.VOLUNTEER,
+              now=clock.now())
+    async with db.uow() as uow:
+        w = (await uow.session.exec(select(Wish))).one()
+        community = await membership.get_community(uow, world.community_id)
+    assert (w.state, w.claimer_member_id, w.reopened) == ("open", None, 1)
+    assert len(await _notices(db, "wish_released")) == 1  # the resident is told
+    assert (await runner.micro_tick(db, FixedClock(wishes.remind_at(community, w) + timedelta(hours=1))))[
+        "reminders"] == 0  # nobody is reminded of a wish they no longer hold
+
+
 # ---------------------------------------------------------------- the groups' budget and the digest
 
 
