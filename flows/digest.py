@@ -106,38 +106,51 @@ def digest_time(community: Community, day: date) -> datetime:
 
 
 async def due(uow: UnitOfWork, *, now: datetime) -> int:
-    """Send the digests whose time has come (one message per group and day); returns how many were queued."""
+    """Send the digests whose time has come (one message per group and day); returns how many were queued.
+    The held items are taken in one compare-and-set (`posted_at IS NULL … RETURNING id`): of two processes at once,
+    each item goes with one of them, and the digest's dedupe key (per group and day) keeps a second message out."""
     pending = (await uow.session.exec(select(DigestItem).where(col(DigestItem.posted_at).is_(None))
                                       .order_by(col(DigestItem.id)))).all()
     groups: dict[tuple[int, int, str], list[DigestItem]] = {}
     for item in pending:
         groups.setdefault((item.community_id, item.tg_chat_id, item.local_date), []).append(item)
-    sent = 0
-    communities: dict[int, Community | None] = {}
+    communities = {c.id: c for c in (await uow.session.exec(select(Community).where(
+        col(Community.id).in_({cid for cid, _, _ in groups})))).all()}
+    keys = {_digest_key(chat, date.fromisoformat(day)) for _, chat, day in groups}
+    sent_keys = set((await uow.session.exec(select(OutboxMessage.dedupe_key).where(
+        col(OutboxMessage.dedupe_key).in_(keys)))).all()) if keys else set()
+    ready: dict[tuple[int, int, str], list[DigestItem]] = {}
     for (cid, chat, day_text), items in groups.items():
-        if cid not in communities:
-            communities[cid] = await uow.session.get(Community, cid)
-        community = communities[cid]
-        if community is None:
-            continue
+        community = communities.get(cid)
         day = date.fromisoformat(day_text)
-        if digest_time(community, day) > now or await _digest_sent(uow, chat, day):
+        if community is None or digest_time(community, day) > now:
             continue
-        taken: list[DigestItem] = []
-        for item in items[:MAX_ITEMS]:
-            result = await uow.session.execute(
-                update(DigestItem).where(col(DigestItem.id) == item.id, col(DigestItem.posted_at).is_(None))
-                .values(posted_at=now).execution_options(synchronize_session=False))
-            if result.rowcount:  # type: ignore[attr-defined]
-                taken.append(item)
-        for item in items[MAX_ITEMS:]:  # too many for one message: the next day's digest
+        if _digest_key(chat, day) in sent_keys:  # that day's digest is out: these wait for the next day's
+            now_items, later = [], items
+        else:
+            now_items, later = items[:MAX_ITEMS], items[MAX_ITEMS:]
+        for item in later:
             item.local_date = (day + timedelta(days=1)).isoformat()
             uow.session.add(item)
-        if not taken:
+        if now_items:
+            ready[(cid, chat, day_text)] = now_items
+    await uow.session.flush()
+    wanted = [i.id for items in ready.values() for i in items]
+    taken: set[int] = set()
+    if wanted:
+        taken = set((await uow.session.execute(
+            update(DigestItem).where(col(DigestItem.id).in_(wanted), col(DigestItem.posted_at).is_(None))
+            .values(posted_at=now).returning(col(DigestItem.id)).execution_options(synchronize_session=False)))
+            .scalars().all())
+    sent = 0
+    for (cid, chat, day_text), items in ready.items():
+        mine = [i for i in items if i.id in taken]
+        community = communities[cid]
+        if not mine:
             continue
         outbox.notify(uow, tg_chat_id=chat, lang=community.locale, now=now, community_id=cid,
-                      dedupe_key=_digest_key(chat, day),
-                      notice=GroupDigest(community=community.name, day=day_text, items=[i.notice for i in taken]))
+                      dedupe_key=_digest_key(chat, date.fromisoformat(day_text)),
+                      notice=GroupDigest(community=community.name, day=day_text, items=[i.notice for i in mine]))
         sent += 1
     await uow.session.flush()
     return sent

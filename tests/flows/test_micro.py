@@ -241,6 +241,11 @@ async def test_item_digest_keeps_a_building_group_within_its_budget(db: Database
     assert counts[BUILDING_GROUP] == announce.PER_DAY  # within the day's budget, digest included
     [sent] = [r for r in await _notices(db, "group_digest") if r.tg_chat_id == BUILDING_GROUP]
     assert [i["params"]["text"] for i in sent.payload["params"]["items"]] == ["心愿 2", "心愿 3"]
+    await _wish(db, world, FixedClock(evening + timedelta(minutes=10)), text="心愿 4")  # after the day's digest
+    async with db.uow() as uow:
+        late = (await uow.session.exec(select(DigestItem).where(DigestItem.tg_chat_id == BUILDING_GROUP,
+                                                                col(DigestItem.posted_at).is_(None)))).one()
+    assert late.local_date == (day + timedelta(days=1)).isoformat()  # tomorrow's digest
 
 
 async def test_item_digest_posts_wait_out_the_quiet_hours(db: Database, world: World) -> None:
