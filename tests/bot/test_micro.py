@@ -79,9 +79,12 @@ async def test_item1_a_team_put_together_by_buttons(linli: Harness) -> None:
 
 async def test_item2_a_wish_from_post_to_thanks(linli: Harness) -> None:
     await _setup(linli)
+    out = await linli.say(RESIDENT, "/wish", chat_id=BUILDING_GROUP)  # about oneself: in private only
+    assert out and "私聊" in out[-1]["text"]
     before = await linli.tg.cursor()
     out = await linli.say(RESIDENT, "/wish")
     assert "您的心愿是什么" in out[-1]["text"]
+    assert "太长了：共 201 字，最多 200 字" in (await linli.say(RESIDENT, "长" * 201))[-1]["text"]
     await linli.tg.send_photo(RESIDENT, PNG, caption="想请人帮忙换个楼道灯泡")
     await linli.settle()
     ask = await linli.last(RESIDENT)
