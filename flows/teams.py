@@ -112,10 +112,11 @@ async def buildings(uow: UnitOfWork, *, actor: Actor) -> list[Building]:
     return [b for b in rows if await is_grid_worker_of(uow, member=me, building_id=b.id)]
 
 
-async def _team(uow: UnitOfWork, b: Building, now: datetime, *, create: bool) -> Team | None:
+async def _team(uow: UnitOfWork, b: Building, now: datetime | None) -> Team | None:
+    """The building's team; created (at `now`) when missing and `now` is given."""
     team = (await uow.session.exec(select(Team).where(Team.community_id == b.community_id,
                                                       Team.building_id == b.id))).first()
-    if team is None and create:
+    if team is None and now is not None:
         team = Team(community_id=b.community_id, building_id=b.id or 0, created_at=now)
         uow.session.add(team)
         await uow.session.flush()
@@ -144,7 +145,7 @@ async def view(uow: UnitOfWork, *, actor: Actor, building_id: int) -> TeamView:
     b = await uow.session.get(Building, building_id)
     if b is None or b.community_id != me.community_id:
         raise NotFound("building", building_id)
-    team = await _team(uow, b, datetime.min, create=False)
+    team = await _team(uow, b, None)
     manages = actor.can(Perm.TEAMS) and (is_admin(actor) or await is_grid_worker_of(uow, member=me, building_id=b.id))
     if not manages and (team is None or await _membership(uow, team, me.id or 0) is None):
         raise Forbidden("teams:building")
@@ -182,7 +183,7 @@ async def add_member(uow: UnitOfWork, *, actor: Actor, building_id: int, member_
     b = await _manage(uow, actor=actor, building_id=building_id)
     community = actor.home()
     member, user = await _person_of(uow, b.community_id, member_id)
-    team = await _team(uow, b, now, create=True)
+    team = await _team(uow, b, now)
     assert team is not None
     tm = await _membership(uow, team, member_id)
     if tm is not None and tm.removed_at is None:
@@ -211,7 +212,7 @@ async def add_member(uow: UnitOfWork, *, actor: Actor, building_id: int, member_
 
 async def set_leader(uow: UnitOfWork, *, actor: Actor, building_id: int, member_id: int, now: datetime) -> TeamView:
     b = await _manage(uow, actor=actor, building_id=building_id)
-    team = await _team(uow, b, now, create=False)
+    team = await _team(uow, b, None)
     tm = await _membership(uow, team, member_id) if team is not None else None
     if team is None or tm is None or tm.removed_at is not None:
         raise Invalid("member", "not_in_team", member_id=member_id)
@@ -285,7 +286,7 @@ async def _leave(uow: UnitOfWork, *, community: Community, team: Team, tm: TeamM
 
 async def remove_member(uow: UnitOfWork, *, actor: Actor, building_id: int, member_id: int, now: datetime) -> TeamView:
     b = await _manage(uow, actor=actor, building_id=building_id)
-    team = await _team(uow, b, now, create=False)
+    team = await _team(uow, b, None)
     tm = await _membership(uow, team, member_id) if team is not None else None
     if team is None or tm is None or tm.removed_at is not None:
         raise Invalid("member", "not_in_team", member_id=member_id)
