@@ -84,6 +84,12 @@ async def consent_asked(uow: UnitOfWork, *, member_id: int) -> bool:
         is not None
 
 
+async def consent(uow: UnitOfWork, *, member_id: int) -> bool:
+    """Whether the member agreed to be named (False when never asked)."""
+    return bool((await uow.session.exec(select(MicroConsent.agreed).where(
+        MicroConsent.member_id == member_id))).first())
+
+
 async def set_consent(uow: UnitOfWork, *, actor: Actor, agreed: bool, now: datetime) -> bool:
     """Remember the answer (once; a second answer changes it). Returns what is kept."""
     me = actor.registered()

@@ -261,9 +261,14 @@ async def wishes_cmd(ctx: Ctx) -> None:
         total = [sum(getattr(m, f) for m in months) for f in ("posted", "claimed", "fulfilled", "thanked")]
         lines.append(ctx.t("Year: {a} / {b} / {c} / {d}", a=total[0], b=total[1], c=total[2], d=total[3]))
         ctx.reply("\n".join(lines))
+    elif arg == "thanks":
+        agreed = await micro.consent(ctx.uow, member_id=ctx.actor.registered().id or 0)
+        ctx.reply(ctx.t("Your name is in the monthly thank-you list.") if agreed else
+                  ctx.t("Your name is not in the monthly thank-you list."),
+                  [[ctx.button(ctx.t("✅ Yes, name me"), C, "y"), ctx.button(ctx.t("No, thank you"), C, "n")]])
     elif arg:
         ctx.reply(ctx.t("/wishes — the open wishes\n/wishes mine — mine and those I claimed\n/wishes stats — the "
-                        "counts per month"))
+                        "counts per month\n/wishes thanks — whether your name is in the monthly thank-you list"))
     else:
         await _open(ctx, 1)
 

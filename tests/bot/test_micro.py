@@ -110,6 +110,10 @@ async def test_item2_a_wish_from_post_to_thanks(linli: Harness) -> None:
     assert "已由一位志愿者刘志愿认领" in (await linli.last(RESIDENT))["text"]
     _, out = await linli.press(VOL1, consent, "✅ 可以，写上我的名字")
     assert "感谢名单中会写上您的名字" in out[-1]["text"]
+    mind = (await linli.say(VOL1, "/wishes thanks"))[-1]  # remembered, and changeable
+    assert "每月感谢名单中会写上您的名字" in mind["text"]
+    _, out = await linli.press(VOL1, mind, "不用了，谢谢")
+    assert "感谢名单中不会出现您的名字" in out[-1]["text"]
 
     _, out = await linli.press(VOL1, (await linli.say(VOL1, "/wishes mine"))[-1], "1")
     _, out = await linli.press(VOL1, out[-1], "✅ 已实现")
