@@ -1,4 +1,4 @@
-"""`python -m benchmarks [updates|outbox|memory|checkins|ladder|requests|meeting|ballot|board|faults|web|exports|imports|visits|all] [--quick] [--pg URL]`."""
+"""`python -m benchmarks [updates|outbox|memory|checkins|ladder|requests|meeting|ballot|board|faults|web|exports|imports|visits|micro|all] [--quick] [--pg URL]`."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from benchmarks import (
     ladder,
     meeting,
     memory,
+    micro,
     outbox,
     requests,
     updates,
@@ -32,7 +33,8 @@ Suite = Callable[[Path, bool], Awaitable[None]]
 SUITES: dict[str, Suite] = {"updates": updates.run, "outbox": outbox.run, "memory": memory.run,
                          "checkins": checkins.run, "ladder": ladder.run, "requests": requests.run, "meeting": meeting.run,
                          "ballot": ballot.run, "board": board.run, "faults": faults.run, "web": web.run,
-                         "exports": exports.run, "imports": imports.run, "visits": visits.run}
+                         "exports": exports.run, "imports": imports.run, "visits": visits.run,
+                         "micro": micro.run}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -17,7 +17,8 @@ from flows.exports import Cell, Table
 
 FORMATS = ("csv", "xlsx")
 LIST_NAMES = {"needs": N_("Needs"), "ballot": N_("Ballot"), "projects": N_("Projects"),
-              "requests": N_("Requests"), "ledger": N_("Care ledger"), "checkins": N_("Check-ins")}
+              "requests": N_("Requests"), "ledger": N_("Care ledger"), "checkins": N_("Check-ins"),
+              "wishes": N_("Micro-wishes"), "posts": N_("Micro projects, deeds and posts")}
 COLUMNS = {
     "year": N_("Year"), "number": N_("No."), "category": N_("Category"), "status": N_("Status"),
     "channel": N_("Channel"), "text": N_("Text"), "author": N_("Author (member no.)"),
@@ -31,6 +32,9 @@ COLUMNS = {
     "services": N_("Services"), "primary": N_("Primary volunteer (member no.)"),
     "backup": N_("Backup volunteer (member no.)"), "active": N_("Active"), "closed_reason": N_("Reason closed"),
     "date": N_("Date"), "slot": N_("Slot"), "answer": N_("Answer"), "answered_at": N_("Answered"),
+    "claimer": N_("Claimed by (member no.)"), "claimer_kind": N_("Claimed as"), "due": N_("Due"),
+    "claimed_at": N_("Claimed"), "fulfilled_at": N_("Fulfilled"), "thanked_at": N_("Thanked"),
+    "reopened": N_("Reopened"), "done_at": N_("Done"), "note": N_("Note"),
 }
 MAX_WIDTH = 60
 

@@ -29,6 +29,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (N_("Requests and the weekly meeting"), ("requests", "request_work", "meeting")),
     (N_("Announcements, exports and imports"), ("announce", "exports", "imports")),
     (N_("Community settings"), ("settings",)),
+    (N_("Full-grid micro-governance"), ("teams", "wishes", "microposts")),
 )
 OTHER = N_("More")
 MAX_MENU = 100  # Telegram's limit per menu

@@ -24,6 +24,7 @@ from bot.app import LinliApp, wait_for_signal
 from bot.config import Settings
 from bot.core.dispatch import PRIVATE, Ctx, Router
 from bot.core.i18n import N_, tn
+from bot.sandbox_micro import seed_micro
 from bot.sandbox_requests import report_fresh, seed_requests
 from bot.sandbox_visits import open_service, seed_visits
 from bot.standin.client import StandInClient
@@ -209,6 +210,8 @@ async def seed_database(db: Database, clock: Clock, sealer: Sealer | None = None
         await seed_requests(uow, users=users, buildings=by_label, now=now)
         if sealer is not None:  # one visit due (the tick tells the volunteer), two done
             await seed_visits(uow, users=users, sealer=sealer, now=now)
+        await seed_micro(uow, users=users, member_ids=member_ids, buildings=by_label, community_id=community.id or 0,
+                         now=now)
         await _forget_notices(uow, community.id or 0)
         await report_fresh(uow, users=users, buildings=by_label, now=now)
         if sealer is not None:  # one service open: its post in the volunteers' group, sent as the sandbox starts

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, update
 from sqlmodel import col, select
 
-from flows import audit, care, checkins, membership, menus, outbox
+from flows import audit, care, checkins, membership, menus, outbox, teams, wishes
 from flows.errors import Forbidden, Invalid, NotFound
 from flows.membership import Actor, MemberView
 from flows.paging import Page, clamp
@@ -63,6 +63,8 @@ class Withdrawn:
     checks_passed_on: int = 0
     grids: list[int] = field(default_factory=list)  # grids they no longer work
     invites: list[int] = field(default_factory=list)  # their open invites withdrawn
+    teams: int = 0  # building enthusiast teams they left
+    wishes: list[int] = field(default_factory=list)  # micro-wishes they had claimed, open again
 
 
 async def withdraw(uow: UnitOfWork, *, community: Community, member: Member, actor_user_id: int | None,
@@ -80,6 +82,10 @@ async def withdraw(uow: UnitOfWork, *, community: Community, member: Member, act
         out.checks_passed_on = await checkins.release_volunteer(uow, community=community, member_id=member.id,
                                                                 now=now)
         out.persons = await _unpair(uow, community=community, member=member, actor_user_id=actor_user_id, now=now)
+    if Role.ENTHUSIAST.value not in roles:  # their building teams, and the Party households' pairings
+        out.teams = await teams.leave_all(uow, community=community, member=member, actor_user_id=actor_user_id,
+                                          now=now)
+    out.wishes = await wishes.release(uow, community=community, member_id=member.id, now=now)  # no longer a claimer
     out.invites = await _withdraw_invites(uow, community_id=community.id, member_id=member.id, roles=roles,
                                           actor_user_id=actor_user_id, now=now)
     return out

@@ -39,9 +39,10 @@ from storage.models import (
     Need,
     Project,
 )
+from storage.models_micro import MicroPost, Wish
 from storage.models_requests import Request
 
-KINDS = ("needs", "ballot", "projects", "requests", "ledger", "checkins")
+KINDS = ("needs", "ballot", "projects", "requests", "ledger", "checkins", "wishes", "posts")
 PERSONAL = frozenset({"ledger", "checkins"})  # lists about key persons: admins, and grid workers for their grid
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 BATCH = 500
@@ -58,6 +59,10 @@ HEADERS: dict[str, tuple[str, ...]] = {
     "ledger": ("building", "room", "alias", "name", "contact", "notes", "groups", "risk", "services", "primary",
                "backup", "active", "closed_reason"),
     "checkins": ("date", "slot", "building", "room", "alias", "status", "answer", "answered_at"),
+    # micro-wishes and micro posts (F-9.2, F-9.4): no resident's name, the claimer by member number
+    "wishes": ("number", "building", "text", "state", "claimer", "claimer_kind", "due", "created_at", "claimed_at",
+               "fulfilled_at", "thanked_at", "reopened"),
+    "posts": ("number", "kind", "title", "state", "claimer", "created_at", "claimed_at", "done_at", "note"),
 }
 
 
@@ -192,6 +197,19 @@ async def export(uow: UnitOfWork, *, kind: str, community: Community, actor: Act
                  sealer.open(p.notes_enc), ",".join(p.groups), p.risk, ",".join(p.services),
                  p.primary_volunteer_id, p.backup_volunteer_id, p.active,
                  p.closed_reason))
+    elif kind == "wishes":
+        stmt = select(Wish).where(Wish.community_id == cid)
+        async for w in _batches(uow, stmt, col(Wish.id), batch):
+            if year is None or local(w.created_at, tz).year == year:
+                add((w.number, labels.get(w.building_id), w.text, w.state, w.claimer_member_id, w.claimer_kind,
+                     _when(w.due_at, tz), _when(w.created_at, tz), _when(w.claimed_at, tz),
+                     _when(w.fulfilled_at, tz), _when(w.thanked_at, tz), w.reopened))
+    elif kind == "posts":
+        stmt = select(MicroPost).where(MicroPost.community_id == cid)
+        async for m in _batches(uow, stmt, col(MicroPost.id), batch):
+            if year is None or local(m.created_at, tz).year == year:
+                add((m.number, m.kind, m.title, m.state, m.claimer_member_id, _when(m.created_at, tz),
+                     _when(m.claimed_at, tz), _when(m.done_at, tz), m.done_note))
     else:  # checkins
         stmt = select(CheckinPrompt, KeyPerson).join(KeyPerson, col(KeyPerson.id) == col(CheckinPrompt.person_id)) \
             .where(CheckinPrompt.community_id == cid)

@@ -53,6 +53,10 @@ class Perm(StrEnum):
     REQUESTS_SETUP = "requests_setup"  # the community's organisations for requests and its routing rules (admins)
     ANNOUNCE = "announce"  # announce to the community's groups (grid workers: their own grid's building groups)
     SETTINGS = "settings"  # see and change the community's settings: check-in times, quiet hours, clocks (admins)
+    TEAM = "team"  # see one's building enthusiast team (楼门热心人) and one's pairings as a Party-member household
+    TEAMS = "teams"  # put together the building teams: members, leader, Party households' pairings (grid workers: own grid)
+    WISHES = "wishes"  # post a micro-wish for a resident (网格员代为发布), see the monthly counts
+    MICRO = "micro"  # post micro projects / deeds / posts (微项目/微实事/微岗位) for the community to claim
 
 
 class Purpose(StrEnum):
@@ -65,15 +69,15 @@ class Purpose(StrEnum):
 
 
 _STAFF = {Perm.MEMBERS, Perm.INVITE, Perm.PERSONS, Perm.PAIR, Perm.CHECKINS, Perm.CHECK, Perm.NEEDS_ENTER,
-          Perm.ANNOUNCE}
+          Perm.ANNOUNCE, Perm.TEAM, Perm.TEAMS, Perm.WISHES}
 _ADMIN = set(Perm) - {Perm.VOTE}  # admins vote only when they are representatives too
 
 PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.RESIDENT: frozenset(),
     Role.REPRESENTATIVE: frozenset({Perm.VOTE}),
     Role.VOLUNTEER: frozenset({Perm.CHECK}),
-    Role.ENTHUSIAST: frozenset(),
-    Role.COMMITTEE: frozenset({Perm.REQUESTS_ASSESS}),
+    Role.ENTHUSIAST: frozenset({Perm.TEAM}),
+    Role.COMMITTEE: frozenset({Perm.REQUESTS_ASSESS, Perm.MICRO}),
     Role.HANDLER: frozenset({Perm.REQUESTS_HANDLE}),
     Role.GRID_WORKER: frozenset(_STAFF),
     Role.ADMIN: frozenset(_ADMIN),

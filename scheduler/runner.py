@@ -20,7 +20,9 @@ from flows import (
     board,
     checkins,
     conversation,
+    digest,
     meeting,
+    micro,
     needs,
     opendays,
     outbox,
@@ -28,6 +30,7 @@ from flows import (
     request_work,
     updates,
     visits,
+    wishes,
 )
 from flows.clock import Clock
 from storage.db import Database, UnitOfWork
@@ -88,6 +91,14 @@ def _any(result: object) -> bool:
     return any(v for k, v in vars(result).items() if isinstance(v, int) and k != "pictures")
 
 
+async def micro_due(uow: UnitOfWork, *, now: datetime) -> dict[str, int]:
+    """Micro-governance: remind the claimers of wishes due tomorrow, post last month's thank-you list, then send
+    the groups' daily digests (each idempotent: compare-and-set and dedupe keys, re-read from the database)."""
+    reminders = await wishes.due(uow, now=now)
+    thanks = await micro.thanks_due(uow, now=now)
+    return {"reminders": reminders, "thanks": thanks, "digests": await digest.due(uow, now=now)}
+
+
 #: What falls due, by job: each a flow function over (unit of work, now), idempotent (found from the database,
 #: every message with a dedupe key), so running one twice or late is harmless.
 DUE: dict[str, Callable[[UnitOfWork, datetime], Awaitable[Any]]] = {
@@ -98,8 +109,9 @@ DUE: dict[str, Callable[[UnitOfWork, datetime], Awaitable[Any]]] = {
     "projects_tick": lambda uow, now: project_reminders.due(uow, now=now),  # owners who did not report last month
     "opendays_tick": lambda uow, now: opendays.due(uow, now=now),  # open-day reminders and feedback prompts
     "requests_tick": lambda uow, now: request_work.due(uow, now=now),  # unanswered resolutions close as 默认满意
-    "meeting_tick": lambda uow, now: meeting.due(uow, now=now),
-    "visits_tick": lambda uow, now: visits.tick(uow, now=now),  # due visits, unclaimed services (助急 in minutes)  # the weekly meeting's reminder, its assignments
+    "meeting_tick": lambda uow, now: meeting.due(uow, now=now),  # the weekly meeting's reminder, its assignments
+    "visits_tick": lambda uow, now: visits.tick(uow, now=now),  # due visits, unclaimed services (助急 in minutes)
+    "micro_tick": lambda uow, now: micro_due(uow, now=now),  # wish reminders, the thank-you list, the groups' digests
 }
 
 
@@ -179,6 +191,12 @@ async def meeting_tick(db: Database, clock: Clock, on_outbox: Callable[[], None]
     return int(await _run(db, clock, "meeting", DUE["meeting_tick"], on_outbox, _any))
 
 
+async def micro_tick(db: Database, clock: Clock, on_outbox: Callable[[], None] | None = None) -> dict[str, int]:
+    """Micro-governance (F-9): wish reminders, the monthly thank-you list, the groups' daily digests."""
+    result: dict[str, int] = await _run(db, clock, "micro", DUE["micro_tick"], on_outbox, _any)
+    return result
+
+
 async def opendays_tick(db: Database, clock: Clock, on_outbox: Callable[[], None] | None = None) -> opendays.Due:
     """Open days: remind the experience officers the day before, ask for their feedback after (once each)."""
     result: opendays.Due = await _run(db, clock, "open days", DUE["opendays_tick"], on_outbox, _any)
@@ -205,6 +223,7 @@ TICKS: dict[str, tuple[Callable[..., Awaitable[Any]], float | None, float]] = {
     "requests_tick": (requests_tick, None, 60),  # the clocks climb within a minute of falling due
     "meeting_tick": (meeting_tick, 300, 300),
     "visits_tick": (visits_tick, None, 60),  # 助急 climbs within a minute of falling due
+    "micro_tick": (micro_tick, 300, 300),
 }
 
 # APScheduler stores jobs by reference to module-level functions: each resolves its

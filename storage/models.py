@@ -526,6 +526,15 @@ from storage.models_meeting import MeetingAttendance as MeetingAttendance  # noq
 from storage.models_meeting import MeetingCall as MeetingCall  # noqa: E402
 from storage.models_meeting import MeetingItem as MeetingItem  # noqa: E402
 
+# ---------------------------------------------------------------- micro-governance (F-9.1, F-9.2, F-9.4)
+from storage.models_micro import DigestItem as DigestItem  # noqa: E402
+from storage.models_micro import MicroConsent as MicroConsent  # noqa: E402
+from storage.models_micro import MicroPost as MicroPost  # noqa: E402
+from storage.models_micro import Team as Team  # noqa: E402
+from storage.models_micro import TeamMember as TeamMember  # noqa: E402
+from storage.models_micro import TeamPairing as TeamPairing  # noqa: E402
+from storage.models_micro import Wish as Wish  # noqa: E402
+
 # ---------------------------------------------------------------- the year's projects (F-3, F-4): their own module
 from storage.models_projects import Project as Project  # noqa: E402
 from storage.models_projects import ProjectLike as ProjectLike  # noqa: E402

@@ -62,3 +62,34 @@ async def test_item_cli_exports_the_ledger_as_xlsx_and_needs_as_csv(db: Database
 
     unknown = _run(db_url, "needs", "--community", "nowhere", "--format", "csv")
     assert unknown.returncode == 2 and b"no community" in unknown.stderr
+
+
+async def test_item16_cli_exports_the_wishes_and_the_micro_posts(db: Database, db_url: str, clock: FixedClock) -> None:
+    """`linli export wishes|posts` (#16): the lists in the exports' format, no resident's name, the claimer by number."""
+    from flows import microposts, wishes
+    from flows.roles import Org, Role
+    from tests.flows.people import actor_of, enrol
+
+    async with db.uow(write=True) as uow:
+        community, _ = await membership.create_community(uow, name="北辰示范社区", slug="demo", now=clock.now(),
+                                                         buildings=["3"])
+        people = await enrol(uow, community_id=community.id or 0, first_tg_id=880, now=clock.now(),
+                             people={"赵阿姨": None, "刘志愿": Role.VOLUNTEER, "委员": (Role.COMMITTEE, Org.UNIT)})
+        await uow.commit()
+    resident, volunteer, committee = [await actor_of(db, 880 + i) for i in range(3)]
+    async with db.uow(write=True) as uow:
+        await wishes.post(uow, actor=resident, text="=想要一副老花镜", photo=None, days=7, now=clock.now())
+        await wishes.claim(uow, actor=volunteer, number=1, now=clock.now())
+        await microposts.post(uow, actor=committee, kind="deed", title="楼道堆物清理", text="", now=clock.now())
+        await uow.commit()
+    done = _run(db_url, "wishes", "--community", "demo", "--format", "csv", "-o", "-")
+    assert done.returncode == 0, done.stderr.decode()
+    rows = list(csv.reader(io.StringIO(done.stdout.decode("utf-8-sig"))))
+    assert rows[0][:6] == ["编号", "楼栋", "内容", "状态", "认领人（成员编号）", "认领身份"]
+    assert rows[1][:6] == ["1", "", "'=想要一副老花镜", "claimed", str(people["刘志愿"]), "volunteer"]
+    assert "赵阿姨" not in done.stdout.decode("utf-8-sig")
+    posts = _run(db_url, "posts", "--community", "demo", "--format", "xlsx", "-o", "-")
+    assert posts.returncode == 0, posts.stderr.decode()
+    ws = load_workbook(io.BytesIO(posts.stdout)).active
+    assert ws is not None
+    assert [c.value for c in ws[2]][:4] == [1, "deed", "楼道堆物清理", "open"]

@@ -20,6 +20,7 @@ from bot.handlers import (
     imports,
     leaving,
     meeting,
+    microposts,
     myneeds,
     needs,
     needs_review,
@@ -31,8 +32,10 @@ from bot.handlers import (
     roles,
     settings,
     start,
+    teams,
     visits,
     voting,
+    wishes,
 )
 from bot.handlers.common import explain, report
 from bot.render import NoticeFn
@@ -42,8 +45,8 @@ __all__ = ["FALLBACKS", "build_notices", "build_router", "report_error"]
 
 FEATURES: tuple[ModuleType, ...] = (start, roles, leaving, groups, care, care_pairing, checkins, visits, needs,
                                     needs_review, myneeds, ballot, voting, polls, projects, board, acceptance,
-                                    opendays, requests, request_work, meeting, announce, exports, imports, settings,
-                                    freetext)
+                                    opendays, requests, request_work, meeting, announce, exports, imports, teams,
+                                    wishes, microposts, settings, freetext)
 #: What the dispatcher calls for the unexpected; a free message in private is offered a way on (freetext)
 FALLBACKS = {**common.FALLBACKS, "no_conversation": freetext.free_text}
 

@@ -51,6 +51,12 @@ async def start(ctx: Ctx) -> None:
     elif payload.startswith("project_") and ctx.actor.member is not None:
         from bot.handlers.board import from_link as project_link  # the group board's buttons
         await project_link(ctx, payload)
+    elif payload.startswith("wish") and ctx.actor.member is not None:
+        from bot.handlers.wishes import from_link as wish_link  # the groups' micro-wish and digest links
+        await wish_link(ctx, payload)
+    elif payload.startswith("micro_") and ctx.actor.member is not None:
+        from bot.handlers.microposts import from_link as micro_link  # the groups' micro post links
+        await micro_link(ctx, payload)
     elif payload == "vote" and ctx.actor.member is not None:
         from bot.handlers.voting import show_sheet  # the groups' "vote in private" link
         await show_sheet(ctx)
