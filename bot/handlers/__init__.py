@@ -23,6 +23,8 @@ from bot.handlers import (
     opendays,
     polls,
     projects,
+    property,
+    property_reply,
     request_work,
     requests,
     roles,
@@ -37,7 +39,7 @@ __all__ = ["FALLBACKS", "build_notices", "build_router", "report_error"]
 
 FEATURES: tuple[ModuleType, ...] = (start, roles, groups, care, care_pairing, checkins, needs, myneeds, ballot, voting,
                                     polls, projects, board, acceptance, opendays, requests, request_work, meeting, announce,
-                                    exports, freetext)
+                                    exports, property, property_reply, freetext)
 #: What the dispatcher calls for the unexpected; a free message in private is offered a way on (freetext)
 FALLBACKS = {**common.FALLBACKS, "no_conversation": freetext.free_text}
 

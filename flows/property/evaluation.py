@@ -9,14 +9,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import col, select
 
-from flows import audit
+from flows import audit, outbox
 from flows.actors import Actor
 from flows.errors import AlreadyDone, Forbidden, Invalid, NotFound
 from flows.property import projects as pp
 from flows.property.indicators import GRADES, Indicators, Item
+from flows.property.notices import PropertyScored
 from flows.roles import Perm
 from storage.db import UnitOfWork
 from storage.models import Community
@@ -156,6 +157,12 @@ async def submit(uow: UnitOfWork, *, actor: Actor, ind: Indicators, evaluation_i
     audit.record(uow, action="property.evaluation_submit", now=now, community_id=me.community_id,
                  actor_user_id=actor.user.id, subject_type="property_evaluation", subject_id=evaluation_id,
                  points=total)
+    notice = PropertyScored(estate=current.project.estate, month=evaluation.month, evaluation_id=evaluation_id,
+                            points=total, deductions=len(deductions(ind, current)))
+    for member, user in await pp.staff_of(uow, project_id=current.project.id or 0):
+        outbox.notify(uow, tg_chat_id=user.tg_id, lang=user.language or actor.home().locale, now=now,
+                      community_id=me.community_id, recipient_user_id=user.id, notice=notice,
+                      dedupe_key=f"pp-scored:{evaluation_id}:{member.id}")
     return total
 
 
@@ -195,3 +202,25 @@ async def reply(uow: UnitOfWork, *, actor: Actor, ind: Indicators, evaluation_id
 
 
 
+
+
+async def progress(uow: UnitOfWork, *, community_id: int, month: str) -> dict[int, tuple[str, int]]:
+    """This month's evaluations of a community's projects: project id → (state, items scored)."""
+    rows = (await uow.session.exec(
+        select(PropertyEvaluation.project_id, PropertyEvaluation.state, func.count(col(PropertyItemScore.id)))
+        .join(PropertyItemScore, col(PropertyItemScore.evaluation_id) == col(PropertyEvaluation.id), isouter=True)
+        .where(PropertyEvaluation.community_id == community_id, PropertyEvaluation.month == month)
+        .group_by(col(PropertyEvaluation.project_id), col(PropertyEvaluation.state)))).all()
+    return {pid: (state, count) for pid, state, count in rows}
+
+
+async def latest_for_staff(uow: UnitOfWork, *, actor: Actor) -> list[tuple[PropertyProject, PropertyEvaluation]]:
+    """The company's projects with their latest submitted (not yet published, or published) evaluation."""
+    out = []
+    for project in await pp.staff_projects(uow, actor=actor):
+        evaluation = (await uow.session.exec(select(PropertyEvaluation).where(
+            PropertyEvaluation.project_id == project.id, col(PropertyEvaluation.state) != "open")
+            .order_by(col(PropertyEvaluation.month).desc()))).first()
+        if evaluation is not None:
+            out.append((project, evaluation))
+    return out

@@ -16,7 +16,7 @@ from flows.errors import AlreadyDone, Invalid, NotFound
 from flows.membership import _grant, person
 from flows.roles import Perm, Role, RoleGranted
 from storage.db import UnitOfWork
-from storage.models import Building, RoleGrant
+from storage.models import Building, Member, RoleGrant, User
 from storage.models_complaints import HotlineComplaint
 from storage.models_property import PropertyBuilding, PropertyProject, PropertyStaff
 
@@ -149,6 +149,16 @@ async def staff_projects(uow: UnitOfWork, *, actor: Actor) -> list[PropertyProje
         .where(PropertyStaff.member_id == me.id, col(PropertyStaff.member_id).in_(holds),
                PropertyProject.community_id == me.community_id)
         .order_by(col(PropertyProject.number)))).all())
+
+
+async def staff_of(uow: UnitOfWork, *, project_id: int) -> list[tuple[Member, User]]:
+    """The company's members of a project who hold the role now, with their users (to tell them something)."""
+    return list((await uow.session.exec(
+        select(Member, User).join(User, col(User.id) == col(Member.user_id))
+        .join(PropertyStaff, col(PropertyStaff.member_id) == col(Member.id))
+        .join(RoleGrant, col(RoleGrant.member_id) == col(Member.id))
+        .where(PropertyStaff.project_id == project_id, RoleGrant.role == Role.PROPERTY_STAFF.value,
+               col(RoleGrant.revoked_at).is_(None)).order_by(col(Member.id)))).all())
 
 
 async def match_complaints(uow: UnitOfWork, *, community_id: int) -> int:
