@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.core.dispatch import PRIVATE, Ctx, Router
-from bot.core.i18n import N_
+from bot.core.i18n import N_, tn
 from bot.core.types import Button
 from bot.handlers.common import grid, int_arg
 from bot.render import h
@@ -51,8 +51,10 @@ def explain_property(ctx: Ctx, err: FlowError) -> str | None:
         if err.field in ("company", "estate", "alias", "households", "line"):
             return _add_usage(ctx)
         if err.field == "items":
-            return ctx.t("{count} items are not scored yet (the first: {first}). Please score every item first.",
-                         count=err.details.get("count"), first=err.details.get("first"))
+            count = int(err.details.get("count") or 0)  # type: ignore[call-overload]
+            return tn(ctx.lang, "{n} item is not scored yet ({first}). Please score every item first.",
+                      "{n} items are not scored yet (the first: {first}). Please score every item first.", count,
+                      first=err.details.get("first"))
         if err.field == "count":
             return ctx.t("Please send a whole number of places from 0 to {limit}.", limit=err.details.get("limit"))
         if err.field == "note":

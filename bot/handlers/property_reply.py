@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.core.dispatch import PRIVATE, Ctx, Router
-from bot.core.i18n import N_, tr
+from bot.core.i18n import N_, tn
 from bot.core.types import Button, OutMessage
 from bot.render import NoticeRenderer, h
 from flows.errors import AlreadyDone, Expired, FlowError, Forbidden, Invalid, NotFound
@@ -38,10 +38,12 @@ EXPLAIN = explain_reply
 
 
 def _n_scored(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
-    return OutMessage(text=tr(lang, "🏢 The committee scored {estate} for {month}: {points:g} points, {n} deductions. "
-                                    "You may reply to each deduction before the ranking is published: /property_reply",
-                              estate=h(p.get("estate", "")), month=p.get("month", ""), points=p.get("points", 0),
-                              n=p.get("deductions", 0)))
+    return OutMessage(text=tn(lang, "🏢 The committee scored {estate} for {month}: {points:g} points, {n} deduction. "
+                                    "You may reply to it before the ranking is published: /property_reply",
+                              "🏢 The committee scored {estate} for {month}: {points:g} points, {n} deductions. "
+                              "You may reply to each deduction before the ranking is published: /property_reply",
+                              int(p.get("deductions", 0)), estate=h(p.get("estate", "")), month=p.get("month", ""),
+                              points=p.get("points", 0)))
 
 
 NOTICES = {PropertyScored.kind: _n_scored}
