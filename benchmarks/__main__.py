@@ -1,4 +1,4 @@
-"""`python -m benchmarks [updates|outbox|memory|checkins|ladder|requests|meeting|ballot|board|faults|web|exports|all] [--quick] [--pg URL]`."""
+"""`python -m benchmarks [updates|outbox|memory|checkins|ladder|requests|meeting|ballot|board|faults|web|exports|property|all] [--quick] [--pg URL]`."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from benchmarks import (
     meeting,
     memory,
     outbox,
+    property,
     requests,
     updates,
     web,
@@ -30,7 +31,7 @@ Suite = Callable[[Path, bool], Awaitable[None]]
 SUITES: dict[str, Suite] = {"updates": updates.run, "outbox": outbox.run, "memory": memory.run,
                          "checkins": checkins.run, "ladder": ladder.run, "requests": requests.run, "meeting": meeting.run,
                          "ballot": ballot.run, "board": board.run, "faults": faults.run, "web": web.run,
-                         "exports": exports.run}
+                         "exports": exports.run, "property": property.run}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
