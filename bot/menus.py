@@ -28,7 +28,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (N_("Projects"), ("projects", "board", "acceptance", "opendays")),
     (N_("Requests and the weekly meeting"), ("requests", "request_work", "meeting")),
     (N_("Announcements and exports"), ("announce", "exports")),
-    (N_("Property evaluation"), ("property", "property_reply")),
+    (N_("Property evaluation"), ("property", "property_reply", "property_survey")),
 )
 OTHER = N_("More")
 MAX_MENU = 100  # Telegram's limit per menu

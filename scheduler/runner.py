@@ -15,6 +15,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.handlers import board as board_notices
+from bot.handlers import property_notices
 from flows import (
     ballot,
     board,
@@ -29,6 +30,7 @@ from flows import (
     updates,
 )
 from flows.clock import Clock
+from flows.property import publish as property_publish
 from storage.db import Database, UnitOfWork
 from storage.migrate import sync_url
 
@@ -98,6 +100,7 @@ DUE: dict[str, Callable[[UnitOfWork, datetime], Awaitable[Any]]] = {
     "opendays_tick": lambda uow, now: opendays.due(uow, now=now),  # open-day reminders and feedback prompts
     "requests_tick": lambda uow, now: request_work.due(uow, now=now),  # unanswered resolutions close as 默认满意
     "meeting_tick": lambda uow, now: meeting.due(uow, now=now),  # the weekly meeting's reminder, its assignments
+    "property_tick": lambda uow, now: property_publish.due(uow, now=now),  # surveys; the monthly ranking, once
 }
 
 
@@ -183,6 +186,18 @@ async def opendays_tick(db: Database, clock: Clock, on_outbox: Callable[[], None
     return result
 
 
+async def property_tick(db: Database, clock: Clock, on_outbox: Callable[[], None] | None = None
+                        ) -> property_publish.Tick:
+    """The property evaluation: survey invitations from the survey day; the month's ranking computed and published
+    once (text and picture to the groups, drawn here ahead in a thread)."""
+    result: property_publish.Tick = await _run(db, clock, "property", DUE["property_tick"], None, _any)
+    for lang, params in result.pictures:
+        await asyncio.to_thread(property_notices.picture_file, lang, params)
+    if (result.invited or result.posts) and on_outbox is not None:
+        on_outbox()
+    return result
+
+
 #: The jobs: (id, the tick, interval in seconds or None for the scheduler's tick, grace in seconds)
 TICKS: dict[str, tuple[Callable[..., Awaitable[Any]], float | None, float]] = {
     "checkins_tick": (checkins_tick, None, 60),
@@ -195,6 +210,7 @@ TICKS: dict[str, tuple[Callable[..., Awaitable[Any]], float | None, float]] = {
     "opendays_tick": (opendays_tick, 600, 600),
     "requests_tick": (requests_tick, None, 60),  # the clocks climb within a minute of falling due
     "meeting_tick": (meeting_tick, 300, 300),
+    "property_tick": (property_tick, 600, 600),
 }
 
 # APScheduler stores jobs by reference to module-level functions: each resolves its

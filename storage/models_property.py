@@ -86,6 +86,8 @@ class PropertyItemScore(SQLModel, table=True):
     photo: str | None = Field(default=None, max_length=255)  # a photo's file_id
     scored_by: int | None = Field(default=None, foreign_key="member.id")
     scored_at: datetime = _ts()
+    fix_due_at: datetime | None = _ts(nullable=True)  # a deduction's rectification deadline, set on publication
+    fixed_at: datetime | None = _ts(nullable=True)  # the company reported it fixed
     reply: str | None = Field(default=None, max_length=500)  # the company's answer to a deduction
     replied_by: int | None = Field(default=None, foreign_key="member.id")
     replied_at: datetime | None = _ts(nullable=True)
@@ -99,6 +101,7 @@ class PropertySurvey(SQLModel, table=True):
     month: str = Field(max_length=7)
     member_id: int = Field(foreign_key="member.id")  # the household: a member (Member has no room)
     answers: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    step: int = 0  # answers given so far (the compare-and-set key: a press counts once)
     sent_at: datetime = _ts()
     answered_at: datetime | None = _ts(nullable=True)  # set when all five are in
 

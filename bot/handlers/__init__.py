@@ -25,6 +25,7 @@ from bot.handlers import (
     projects,
     property,
     property_reply,
+    property_survey,
     request_work,
     requests,
     roles,
@@ -39,7 +40,8 @@ __all__ = ["FALLBACKS", "build_notices", "build_router", "report_error"]
 
 FEATURES: tuple[ModuleType, ...] = (start, roles, groups, care, care_pairing, checkins, needs, myneeds, ballot, voting,
                                     polls, projects, board, acceptance, opendays, requests, request_work, meeting, announce,
-                                    exports, property, property_reply, freetext)
+                                    exports, property, property_reply, property_survey,
+                                    freetext)
 #: What the dispatcher calls for the unexpected; a free message in private is offered a way on (freetext)
 FALLBACKS = {**common.FALLBACKS, "no_conversation": freetext.free_text}
 

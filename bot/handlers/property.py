@@ -13,6 +13,7 @@ from typing import Any
 from bot.core.dispatch import PRIVATE, Ctx, Router
 from bot.core.i18n import N_, tn
 from bot.core.types import Button
+from bot.handlers import property_notices
 from bot.handlers.common import grid, int_arg
 from bot.render import h
 from flows.errors import AlreadyDone, Expired, FlowError, Forbidden, Invalid, NotFound
@@ -63,6 +64,7 @@ def explain_property(ctx: Ctx, err: FlowError) -> str | None:
 
 
 EXPLAIN = explain_property
+NOTICES = property_notices.NOTICES  # the monthly ranking's group posts
 
 
 def _add_usage(ctx: Ctx) -> str:

@@ -10,8 +10,10 @@ from bot.core.dispatch import PRIVATE, Ctx, Router
 from bot.core.i18n import N_, tn
 from bot.core.types import Button, OutMessage
 from bot.render import NoticeRenderer, h
+from flows.clock import local
 from flows.errors import AlreadyDone, Expired, FlowError, Forbidden, Invalid, NotFound
 from flows.property import evaluation as ev
+from flows.property import rectify
 from flows.property.notices import PropertyScored
 from flows.roles import Perm
 
@@ -23,6 +25,8 @@ FLOW = "property_reply"
 def explain_reply(ctx: Ctx, err: FlowError) -> str | None:
     if isinstance(err, Forbidden):
         return ctx.t("Only the members of the project's property company may reply to its scores.")
+    if isinstance(err, AlreadyDone) and err.what == "task":
+        return ctx.t("That task was reported fixed already.")
     if isinstance(err, AlreadyDone) and err.what == "evaluation":
         return ctx.t("The ranking with these scores is published already; replies are closed.")
     if isinstance(err, NotFound) and err.what == "deduction":
@@ -59,6 +63,26 @@ async def reply_cmd(ctx: Ctx) -> None:
         return
     for _project, evaluation in rows:
         await _sheet(ctx, evaluation.id or 0)
+    await _tasks(ctx)
+
+
+async def _tasks(ctx: Ctx) -> None:
+    """The open rectification tasks (deductions of published months) with their deadlines, ✅ to report one fixed."""
+    open_tasks = await rectify.tasks(ctx.uow, actor=ctx.actor)
+    if not open_tasks:
+        return
+    ind = ev.indicators_for(ctx.actor.home())
+    tz = ctx.actor.home().timezone
+    lines = [ctx.t("🛠 <b>Rectification tasks</b>")]
+    buttons = []
+    for project, score in open_tasks[:20]:
+        item = ind.item(score.code)
+        due = local(score.fix_due_at, tz).strftime("%Y-%m-%d") if score.fix_due_at else "—"
+        overdue = " ⏰" if score.fix_due_at and score.fix_due_at <= ctx.now else ""
+        lines.append(ctx.t("{estate} · {code} {item}: by {due}", estate=h(project.estate), code=score.code,
+                           item=h(item.name(ctx.lang)) if item else "", due=due) + overdue)
+        buttons.append([ctx.button(ctx.t("✅ Fixed: {code}", code=score.code), P, "f", score.id or 0)])
+    ctx.reply("\n".join(lines), buttons)
 
 
 async def _sheet(ctx: Ctx, evaluation_id: int) -> None:
@@ -98,6 +122,11 @@ async def pressed(ctx: Ctx) -> None:
             raise AlreadyDone("evaluation")
         await ctx.set_state(FLOW, "reply", {"e": e, "code": code})
         ctx.reply(ctx.t("Send your reply to the deduction at item {code} (at most 500 characters).", code=code))
+    elif action == "f":
+        row = await rectify.mark_fixed(ctx.uow, actor=ctx.actor, score_id=int(ctx.args[1]), now=ctx.now)
+        ctx.toast(ctx.t("✅ Reported fixed: {code}", code=row.code))
+        ctx.edit_buttons([])
+        await _tasks(ctx)
     elif action == "p":
         sheet = await ev.sheet(ctx.uow, actor=ctx.actor, evaluation_id=int(ctx.args[1]))
         row = sheet.scores.get(str(ctx.args[2]))

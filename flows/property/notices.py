@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from flows.notices import Notice
 
@@ -16,3 +17,35 @@ class PropertyScored(Notice, kind="property_scored"):
     evaluation_id: int
     points: float
     deductions: int
+
+
+@dataclass(frozen=True)
+class SurveyInvite(Notice, kind="property_survey"):
+    """To a household: this month's satisfaction survey of their property project, its first question."""
+
+    survey_id: int
+    estate: str
+    month: str
+
+
+@dataclass(frozen=True)
+class RankingPosted(Notice, kind="property_ranking"):
+    """The month's ranking in a group: the community's own projects (`rows`, with the company's replies beside
+    their deductions), the district's count and its top and bottom (`top`, `bottom`)."""
+
+    community: str
+    month: str
+    ranked: int
+    unranked: int
+    rows: list[dict[str, Any]]
+    top: list[dict[str, Any]]
+    bottom: list[dict[str, Any]]
+    shares: dict[str, Any]  # the formula's shares (the community's indicators file)
+
+
+@dataclass(frozen=True)
+class RankingPicture(Notice, kind="property_ranking_pic"):
+    community: str
+    month: str
+    rows: list[dict[str, Any]]
+    shares: dict[str, Any]
