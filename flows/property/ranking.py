@@ -144,3 +144,12 @@ async def board(uow: UnitOfWork, *, month: str, community_id: int | None = None,
                           flagged=(p.id or 0) in flagged))
     lines.sort(key=lambda ln: (ln.rank is None, ln.rank or 0, ln.community_id, ln.number))
     return lines
+
+
+async def latest_published(uow: UnitOfWork) -> tuple[str | None, list[Line]]:
+    """The latest published month and its ranking (for the public web board), or (None, [])."""
+    month = (await uow.session.exec(select(PropertyResult.month).where(
+        col(PropertyResult.published_at).is_not(None)).order_by(col(PropertyResult.month).desc()).limit(1))).first()
+    if month is None:
+        return None, []
+    return month, await board(uow, month=month)
