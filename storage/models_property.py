@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -74,7 +74,8 @@ class PropertyEvaluation(SQLModel, table=True):
 
 
 class PropertyItemScore(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("evaluation_id", "code", name="uq_propertyitemscore_evaluation_code"),)
+    __table_args__ = (UniqueConstraint("evaluation_id", "code", name="uq_propertyitemscore_evaluation_code"),
+                      Index("ix_propertyitemscore_fix_due", "fix_state", "fix_next_at"))
     id: int | None = Field(default=None, primary_key=True)
     community_id: int = Field(foreign_key="community.id", index=True)
     evaluation_id: int = Field(foreign_key="propertyevaluation.id", index=True)
@@ -88,6 +89,9 @@ class PropertyItemScore(SQLModel, table=True):
     scored_at: datetime = _ts()
     fix_due_at: datetime | None = _ts(nullable=True)  # a deduction's rectification deadline, set on publication
     fixed_at: datetime | None = _ts(nullable=True)  # the company reported it fixed
+    fix_state: str | None = Field(default=None, max_length=8)  # rectification: open | fixed (on the ladder)
+    fix_rung: int = 0  # the deadline ladder's rungs reached (flows/ladder.py)
+    fix_next_at: datetime | None = _ts(nullable=True)  # when the next rung falls due
     reply: str | None = Field(default=None, max_length=500)  # the company's answer to a deduction
     replied_by: int | None = Field(default=None, foreign_key="member.id")
     replied_at: datetime | None = _ts(nullable=True)

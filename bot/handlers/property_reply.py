@@ -7,14 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 from bot.core.dispatch import PRIVATE, Ctx, Router
-from bot.core.i18n import N_, tn
+from bot.core.i18n import N_, tn, tr
 from bot.core.types import Button, OutMessage
 from bot.render import NoticeRenderer, h
 from flows.clock import local
 from flows.errors import AlreadyDone, Expired, FlowError, Forbidden, Invalid, NotFound
 from flows.property import evaluation as ev
 from flows.property import rectify
-from flows.property.notices import PropertyScored
+from flows.property.notices import PropertyScored, RectificationOverdue
 from flows.roles import Perm
 
 router = Router()
@@ -50,7 +50,17 @@ def _n_scored(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
                               points=p.get("points", 0)))
 
 
-NOTICES = {PropertyScored.kind: _n_scored}
+def _n_overdue(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
+    words = {"estate": h(p.get("estate", "")), "code": p.get("code", ""), "item": h(p.get("item", "")),
+             "due": p.get("due", "")}
+    if int(p.get("rung", 0)) == 0:
+        return OutMessage(text=tr(lang, "⏰ Rectification due: {estate} · {code} {item} was due {due}. When it is "
+                                        "fixed, report it with /property_reply.", **words))
+    return OutMessage(text=tr(lang, "⏰ The property company has not reported {estate} · {code} {item} fixed "
+                                    "(due {due}).", **words))
+
+
+NOTICES = {PropertyScored.kind: _n_scored, RectificationOverdue.kind: _n_overdue}
 
 
 @router.command("property_reply", where=PRIVATE, description=N_("Your property project's scores: reply to deductions"),

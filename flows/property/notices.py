@@ -49,3 +49,15 @@ class RankingPicture(Notice, kind="property_ranking_pic"):
     month: str
     rows: list[dict[str, Any]]
     shares: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RectificationOverdue(Notice, kind="property_fix_overdue"):
+    """A rectification task past its deadline, climbing the ladder: rung 0 tells the company, 1 the community's
+    admins, 2 the district's."""
+
+    estate: str
+    code: str
+    item: str
+    due: str  # local date
+    rung: int

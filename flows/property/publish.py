@@ -5,13 +5,13 @@ dedupe key), the evaluations closed for replies, and every deduction given its r
 
 Settings (a community's `settings`): `property_publish_day` (default 5: the ranking of a month is published from
 the 5th of the next, 09:00 local — the days between submission and then are the company's right of reply),
-`property_fix_days` (default 30: a deduction's rectification deadline after publication). The district's month
+`property_fix_days` (default 30: a deduction's rectification deadline after publication, flows/property/rectify.py). The district's month
 is read in the first community's zone (one district, one zone)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
@@ -19,7 +19,7 @@ from sqlmodel import col, select
 
 from flows import outbox, quiet
 from flows.clock import local
-from flows.property import ranking, survey
+from flows.property import ranking, rectify, survey
 from flows.property.evaluation import indicators_for
 from flows.property.notices import RankingPicture, RankingPosted
 from storage.db import UnitOfWork
@@ -28,7 +28,6 @@ from storage.models_property import PropertyEvaluation, PropertyItemScore, Prope
 
 PUBLISH_DAY = 5
 PUBLISH_HOUR = 9
-FIX_DAYS = 30
 PURPOSES = ("community", "building", "committee")
 LIVE = ("member", "administrator")
 
@@ -48,6 +47,7 @@ def _int(community: Community, key: str, default: int) -> int:
 
 async def due(uow: UnitOfWork, *, now: datetime) -> Tick:
     invited = await survey.due(uow, now=now)
+    await rectify.tick(uow, now=now)
     communities = list((await uow.session.exec(select(Community).order_by(col(Community.id)))).all())
     if not communities:
         return Tick(invited=invited)
@@ -86,7 +86,6 @@ async def _publish(uow: UnitOfWork, communities: list[Community], month: str,
     posts = 0
     pictures: list[tuple[str, dict[str, Any]]] = []
     for community in communities:
-        fix_due = now + timedelta(days=_int(community, "property_fix_days", FIX_DAYS))
         ind = indicators_for(community)
         rows = []
         for ln in (x for x in lines if x.community_id == community.id):
@@ -99,7 +98,7 @@ async def _publish(uow: UnitOfWork, communities: list[Community], month: str,
                 for s in scores:
                     item = ind.item(s.code)
                     if item is not None and s.points < item.weight - 1e-9:
-                        s.fix_due_at = fix_due
+                        rectify.start(s, community, now)
                         uow.session.add(s)
                         if s.reply:
                             row["replies"].append({"code": s.code, "points": s.points, "weight": item.weight,

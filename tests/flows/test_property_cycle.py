@@ -212,3 +212,43 @@ async def test_item7_overdue_tasks_and_talks_on_the_meeting_agenda(db: Database,
         assert community is not None
         items = [i for i in await meeting_agenda.agenda(uow, community, late) if i.source == "rectification"]
         assert [(i.label, i.state) for i in items] == [("锦绣苑（海河物业）约谈", "talk")]
+
+
+async def _alerts(db: Database) -> list[tuple[int, int]]:
+    """(chat, rung) of every rectification alert queued so far."""
+    async with db.uow() as uow:
+        rows = (await uow.session.exec(select(OutboxMessage).where(
+            OutboxMessage.dedupe_key.startswith("rectification:")))).all()  # type: ignore[union-attr]
+        return sorted((r.tg_chat_id, r.payload["params"]["rung"]) for r in rows)
+
+
+async def test_item7_rectification_climbs_the_deadline_ladder_until_fixed(db: Database, world: World) -> None:
+    await _scored_and_answered(db, world)
+    async with db.uow() as uow:
+        await publish.due(uow, now=PUBLISH_AT)
+        await uow.commit()
+    async with db.uow() as uow:  # a day before the deadline: nobody
+        await publish.due(uow, now=PUBLISH_AT + timedelta(days=29))
+        await uow.commit()
+    assert await _alerts(db) == []
+    deadline = PUBLISH_AT + timedelta(days=30)
+    for _ in range(2):  # twice at the deadline: the company (staff, tg 702) told once
+        async with db.uow() as uow:
+            await publish.due(uow, now=deadline)
+            await uow.commit()
+    assert await _alerts(db) == [(702, 0)]
+    async with db.uow() as uow:  # 3 days later: the community's admins (tg 700)
+        await publish.due(uow, now=deadline + timedelta(days=3))
+        await uow.commit()
+    assert await _alerts(db) == [(700, 1), (702, 0)]
+    staff = await actor_of(db, 702)
+    async with db.uow() as uow:  # fixed: the ladder stops before the district's rung
+        task = (await rectify.tasks(uow, actor=staff))[0][1]
+        await rectify.mark_fixed(uow, actor=staff, score_id=task.id or 0, now=deadline + timedelta(days=4))
+        await uow.commit()
+    async with db.uow() as uow:
+        await publish.due(uow, now=deadline + timedelta(days=20))
+        await uow.commit()
+        row = await uow.session.get(PropertyItemScore, task.id)
+        assert row is not None and (row.fix_state, row.fix_next_at) == ("fixed", None)
+    assert await _alerts(db) == [(700, 1), (702, 0)]

@@ -112,6 +112,9 @@ def upgrade() -> None:
     _ts('scored_at'),
     _ts('fix_due_at', True),
     _ts('fixed_at', True),
+    _s('fix_state', 8, True),
+    sa.Column('fix_rung', sa.Integer(), nullable=False),
+    _ts('fix_next_at', True),
     _s('reply', 500, True),
     sa.Column('replied_by', sa.Integer(), nullable=True),
     _ts('replied_at', True),
@@ -123,6 +126,8 @@ def upgrade() -> None:
     sa.UniqueConstraint('evaluation_id', 'code', name='uq_propertyitemscore_evaluation_code')
     )
     _index('propertyitemscore', 'community_id', 'evaluation_id')
+    with op.batch_alter_table('propertyitemscore', schema=None) as batch_op:
+        batch_op.create_index('ix_propertyitemscore_fix_due', ['fix_state', 'fix_next_at'], unique=False)
 
     op.create_table('propertysurvey',
     sa.Column('id', sa.Integer(), nullable=False),
