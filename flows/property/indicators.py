@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -208,7 +209,9 @@ def validate(data: Any) -> Indicators:
     return Indicators(total=total, categories=tuple(categories), **settings)
 
 
+@lru_cache(maxsize=64)
 def loads_indicators(text: str) -> Indicators:
+    """An indicator system from a file's text (cached by the text: the ranking reads every community's)."""
     try:
         data = loads(text)
     except YamlError as err:
@@ -220,12 +223,7 @@ def load(path: Path | str) -> Indicators:
     return loads_indicators(Path(path).read_text(encoding="utf-8"))
 
 
-_district: Indicators | None = None
-
-
+@lru_cache(maxsize=1)
 def district() -> Indicators:
     """The district default (the shipped file), read once."""
-    global _district
-    if _district is None:
-        _district = load(DISTRICT_FILE)
-    return _district
+    return load(DISTRICT_FILE)

@@ -7,7 +7,7 @@ import re
 import unicodedata
 from datetime import datetime
 
-from sqlalchemy import func, update
+from sqlalchemy import delete, func, update
 from sqlmodel import col, select
 
 from flows import audit, menus, outbox
@@ -125,6 +125,9 @@ async def grant_staff(uow: UnitOfWork, *, actor: Actor, number: int, member_id: 
     added = await _grant(uow, member=member, role=Role.PROPERTY_STAFF, org=None, by=me.id, now=now)
     if tied is not None and not added:
         raise AlreadyDone("property_staff")
+    if added:  # a fresh grant (never held, or revoked since): ties of an earlier grant do not come back with it
+        await uow.session.exec(delete(PropertyStaff).where(col(PropertyStaff.member_id) == member_id))
+        tied = None
     if tied is None:
         uow.session.add(PropertyStaff(community_id=me.community_id, project_id=project.id or 0, member_id=member_id,
                                       granted_by=me.id, granted_at=now))

@@ -218,6 +218,13 @@ async def test_item2_projects_numbered_buildings_and_staff(db: Database, clock: 
     async with db.uow() as uow:
         with pytest.raises(Forbidden):
             await pp.staff_projects(uow, actor=await actor_of(db, 502))
+    async with db.uow() as uow:  # made the company's member of project 2 later: project 1 does not come back
+        await pp.add_project(uow, actor=admin, company="津门物业", estate="和园", households=120, now=clock.now())
+        await pp.grant_staff(uow, actor=admin, number=2, member_id=staff.member.id or 0,  # type: ignore[union-attr]
+                             now=clock.now())
+        await uow.commit()
+    async with db.uow() as uow:
+        assert [p.number for p in await pp.staff_projects(uow, actor=await actor_of(db, 502))] == [2]
 
 
 async def test_item4_complaints_matched_by_estate_name_and_alias(db: Database, clock: FixedClock,
@@ -265,6 +272,14 @@ async def test_item3_scoring_resumable_and_submitted_once(db: Database, clock: F
         with pytest.raises(Invalid):  # a deduction item takes a count, not a grade
             await ev.score_item(uow, actor=committee, ind=IND, evaluation_id=sheet.evaluation.id or 0,
                                 code="2.1", grade="full", now=clock.now())
+        for bad in ({"code": "2.1", "count": ev.MAX_COUNT + 1}, {"code": "2.1", "count": -1},
+                    {"code": "1.2", "grade": "half"}, {"code": "1.2", "grade": "full", "note": "长" * 501}):
+            with pytest.raises(Invalid):
+                await ev.score_item(uow, actor=committee, ind=IND, evaluation_id=sheet.evaluation.id or 0,
+                                    now=clock.now(), **bad)  # type: ignore[arg-type]
+        with pytest.raises(NotFound):
+            await ev.score_item(uow, actor=committee, ind=IND, evaluation_id=sheet.evaluation.id or 0, code="9.9",
+                                grade="full", now=clock.now())
         await uow.commit()
     async with db.uow() as uow:  # resumed: the next unscored item is 1.2
         again = await ev.open_sheet(uow, actor=committee, number=number, now=clock.now())
