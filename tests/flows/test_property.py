@@ -201,6 +201,12 @@ async def test_item2_projects_numbered_buildings_and_staff(db: Database, clock: 
             await pp.add_project(uow, actor=admin, company="x" * 101, estate="y", households=1, now=clock.now())
     staff = await actor_of(db, 502)
     assert "property_staff" in staff.roles
+    async with db.uow() as uow:  # never without a project: not by /grant nor by an invite
+        with pytest.raises(Invalid):
+            await membership.grant_role(uow, actor=admin, member_id=world.members["resident"],
+                                        role=Role.PROPERTY_STAFF, org=None, now=clock.now())
+        with pytest.raises(Invalid):
+            await membership.create_invite(uow, actor=admin, role=Role.PROPERTY_STAFF, org=None, now=clock.now())
     async with db.uow() as uow:
         assert [p.number for p in await pp.staff_projects(uow, actor=staff)] == [1]
         assert [b.label for b in await pp.buildings_of(uow, project_id=(await pp.get_project(
