@@ -134,6 +134,10 @@ async def _item(ctx: Ctx, ind: Indicators, evaluation_id: int, code: str) -> Non
     if row is not None:
         lines.append(ctx.t("Scored: {points:g}", points=row.points)
                      + (f" · {h(row.note)}" if row.note else "") + (" · 📷" if row.photo else ""))
+    pending = _pending(ctx, evaluation_id, code)
+    if pending:
+        lines.append(ctx.t("📎 Evidence waiting for the score: {note}", note=h(pending["note"]))
+                     + (" · 📷" if pending["photo"] else ""))
     e = evaluation_id
     if item.rule.kind == "per":
         buttons = grid([ctx.button(str(n), P, "c", e, code, n) for n in COUNTS]
@@ -199,23 +203,21 @@ async def dialog(ctx: Ctx) -> None:
         if not note and photo is None:
             ctx.reply(ctx.t("Please send a note or a photo (with a caption if you like)."))
             return
-        sheet = await ev.sheet(ctx.uow, actor=ctx.actor, evaluation_id=int(data["e"]))
-        row = sheet.scores.get(data["code"])
-        item = ind.item(data["code"])
-        assert item is not None
-        grade = row.grade if row is not None and row.grade else "full"
-        count = row.count if row is not None and row.count is not None else 0
-        await ev.score_item(ctx.uow, actor=ctx.actor, ind=ind, evaluation_id=int(data["e"]), code=data["code"],
-                            grade=grade, count=count, note=note, photo=photo, now=ctx.now)
-        await ctx.clear_state()
-        ctx.reply(ctx.t("📎 Evidence kept."))
+        kept = await ev.add_evidence(ctx.uow, actor=ctx.actor, ind=ind, evaluation_id=int(data["e"]),
+                                     code=data["code"], note=note, photo=photo, now=ctx.now)
+        if kept is None:  # not scored yet: the evidence waits for the score (a button below)
+            await ctx.set_state(FLOW, "pending", {**data, "note": note, "photo": photo})
+            ctx.reply(ctx.t("📎 Evidence kept: it is saved with the score you give now."))
+        else:
+            await ctx.clear_state()
+            ctx.reply(ctx.t("📎 Evidence kept."))
         await _item(ctx, ind, int(data["e"]), data["code"])
     elif step == "count":
         count = int_arg(msg.text)
         if count is None:
             raise Invalid("count", "out_of_range", limit=ev.MAX_COUNT)
         await ev.score_item(ctx.uow, actor=ctx.actor, ind=ind, evaluation_id=int(data["e"]), code=data["code"],
-                            count=count, now=ctx.now)
+                            count=count, now=ctx.now, **_pending(ctx, int(data["e"]), data["code"]))
         await ctx.clear_state()
         await _next(ctx, ind, int(data["e"]), data["code"])
     elif step == "add":
@@ -252,6 +254,14 @@ async def dialog(ctx: Ctx) -> None:
         ctx.reply(ctx.t("Please tap one of the buttons above, or send /cancel to stop."))
 
 
+def _pending(ctx: Ctx, evaluation_id: int, code: str) -> dict[str, Any]:
+    """Evidence sent for this item before its score (kept in the conversation), as score_item's note/photo."""
+    data = ctx.state.data if ctx.state is not None and ctx.state.flow == FLOW else {}
+    if data.get("e") != evaluation_id or data.get("code") != code or ("note" not in data and "photo" not in data):
+        return {}
+    return {"note": data.get("note") or "", "photo": data.get("photo")}
+
+
 # ---------------------------------------------------------------- buttons
 
 
@@ -277,18 +287,22 @@ async def pressed(ctx: Ctx) -> None:
         await _item(ctx, ind, int(ctx.args[1]), str(ctx.args[2]))
     elif action in ("g", "c"):
         e, code = int(ctx.args[1]), str(ctx.args[2])
+        evidence = _pending(ctx, e, code)
         if action == "g":
             await ev.score_item(ctx.uow, actor=ctx.actor, ind=ind, evaluation_id=e, code=code,
-                                grade=str(ctx.args[3]), now=ctx.now)
+                                grade=str(ctx.args[3]), now=ctx.now, **evidence)
         else:
             await ev.score_item(ctx.uow, actor=ctx.actor, ind=ind, evaluation_id=e, code=code,
-                                count=int(ctx.args[3]), now=ctx.now)
+                                count=int(ctx.args[3]), now=ctx.now, **evidence)
+        if evidence:
+            await ctx.clear_state()
         await _next(ctx, ind, e, code)
     elif action in ("e", "cm"):
         e, code = int(ctx.args[1]), str(ctx.args[2])
         await ev.sheet(ctx.uow, actor=ctx.actor, evaluation_id=e)
         ctx.actor.require(Perm.PROPERTY_SCORE)
-        await ctx.set_state(FLOW, "evidence" if action == "e" else "count", {"e": e, "code": code})
+        kept = _pending(ctx, e, code)  # evidence waiting for this item's score rides along to the typed count
+        await ctx.set_state(FLOW, "evidence" if action == "e" else "count", {"e": e, "code": code, **kept})
         ctx.reply(ctx.t("Send a note, or a photo (with a caption if you like), as evidence for item {code}.",
                         code=code) if action == "e"
                   else ctx.t("How many places for item {code}? Send a number.", code=code))

@@ -109,8 +109,8 @@ async def score_item(uow: UnitOfWork, *, actor: Actor, ind: Indicators, evaluati
     if item is None:
         raise NotFound("item", code)
     points = _points(item, grade, count)
-    if note is not None and len(note) > MAX_NOTE:
-        raise Invalid("note", "too_long", limit=MAX_NOTE)
+    if note is not None:
+        note = check_note(note)
     row = (await uow.session.exec(select(PropertyItemScore).where(
         PropertyItemScore.evaluation_id == evaluation_id, PropertyItemScore.code == code))).first()
     if row is None:
@@ -118,13 +118,33 @@ async def score_item(uow: UnitOfWork, *, actor: Actor, ind: Indicators, evaluati
     row.grade, row.count, row.points = (grade if item.rule.kind == "grade" else None,
                                         count if item.rule.kind == "per" else None, points)
     if note is not None:
-        row.note = note.strip()
+        row.note = note
     if photo is not None:
         row.photo = photo
     row.scored_by, row.scored_at = me.id, now
     uow.session.add(row)
     await uow.session.flush()
     return row
+
+
+def check_note(note: str) -> str:
+    """A note of evidence as kept (trimmed), or Invalid when too long."""
+    if len(note) > MAX_NOTE:
+        raise Invalid("note", "too_long", limit=MAX_NOTE)
+    return note.strip()
+
+
+async def add_evidence(uow: UnitOfWork, *, actor: Actor, ind: Indicators, evaluation_id: int, code: str,
+                       note: str, photo: str | None, now: datetime) -> PropertyItemScore | None:
+    """Evidence for an item already scored (its points kept); None when the item is not scored yet (the caller
+    keeps the evidence until the score is given)."""
+    current = await sheet(uow, actor=actor, evaluation_id=evaluation_id)
+    row = current.scores.get(code)
+    if row is None:
+        check_note(note)
+        return None
+    return await score_item(uow, actor=actor, ind=ind, evaluation_id=evaluation_id, code=code, grade=row.grade,
+                            count=row.count, note=note or None, photo=photo, now=now)
 
 
 def _points(item: Item, grade: str | None, count: int | None) -> float:

@@ -11,6 +11,7 @@ from flows.roles import Org, Role
 from storage.models import Community, Member
 from storage.models_property import PropertyEvaluation, PropertyItemScore, PropertyStaff
 from tests.bot.conftest import Harness, buttons
+from tests.bot.test_acceptance import png
 
 ADMIN, COMMITTEE, STAFF, RESIDENT = 401, 402, 403, 404
 
@@ -97,7 +98,9 @@ async def test_item3_item7_scoring_one_project_end_to_end_and_the_right_of_reply
     assert buttons(screen)[:7] == ["0", "1", "2", "3", "4", "5", "更多…"] and "跳过 ▶" in buttons(screen)
     _, out = await linli.press(COMMITTEE, screen, "📎 说明或照片")
     out = await linli.say(COMMITTEE, "公示栏缺两处")
-    assert "佐证已保存" in out[0]["text"] and "公示栏缺两处" in out[-1]["text"]
+    # not scored yet: the evidence waits for the score (nothing counted as scored)
+    assert "佐证已收到" in out[0]["text"] and "待随评分保存的佐证：公示栏缺两处" in out[-1]["text"]
+    assert "0/3" in out[-1]["text"]
     _, out = await linli.press(COMMITTEE, out[-1], "2")  # 4 − 2 × 0.5 = 3
     screen = await linli.last(COMMITTEE)
     assert "1/3" in screen["text"] and "1.2 制度健全" in screen["text"]
@@ -105,22 +108,32 @@ async def test_item3_item7_scoring_one_project_end_to_end_and_the_right_of_reply
     _, out = await linli.press(COMMITTEE, screen, "跳过 ▶")  # skip 1.2, score 2.1 first
     screen = await linli.last(COMMITTEE)
     assert "2.1 垃圾日产日清" in screen["text"]
-    _, out = await linli.press(COMMITTEE, screen, "✅ 全部做到（4）")
+    _, out = await linli.press(COMMITTEE, screen, "📎 说明或照片")  # a photo as evidence, its caption the note
+    await linli.tg.send_photo(COMMITTEE, png((120, 90, 60)), caption="垃圾桶满溢")
+    await linli.settle()
+    screen = await linli.last(COMMITTEE)
+    assert "2.1 垃圾日产日清" in screen["text"] and "垃圾桶满溢 · 📷" in screen["text"]
+    _, out = await linli.press(COMMITTEE, screen, "◐ 部分做到（2）")
     screen = await linli.last(COMMITTEE)  # resumable: back to the unscored 1.2
     assert "2/3" in screen["text"] and "1.2 制度健全" in screen["text"]
     _, out = await linli.press(COMMITTEE, screen, "◐ 部分做到（1）")
     overview = await linli.last(COMMITTEE)
-    assert "已评 3/3 项，目前 8 分" in overview["text"] and "1.1 一箱三栏公示: 3/4" in overview["text"]
+    # 1.1: 4 − 2 × 0.5 = 3; 1.2 partly: 1; 2.1 partly: 2 → 6 of 10
+    assert "已评 3/3 项，目前 6 分" in overview["text"] and "1.1 一箱三栏公示: 3/4" in overview["text"]
     _, out = await linli.press(COMMITTEE, overview, "✅ 提交")
-    assert "已提交：8 / 10 分" in (await linli.last(COMMITTEE))["text"]
+    assert "已提交：6 / 10 分" in (await linli.last(COMMITTEE))["text"]
     async with linli.db.uow() as uow:
         evaluation = (await uow.session.exec(select(PropertyEvaluation))).one()
-        assert (evaluation.state, evaluation.items_points) == ("submitted", 8.0)
+        assert (evaluation.state, evaluation.items_points) == ("submitted", 6.0)
     told = await linli.last(STAFF)
-    assert "锦绣苑" in told["text"] and "8 分，2 个扣分项" in told["text"]
+    assert "锦绣苑" in told["text"] and "6 分，3 个扣分项" in told["text"]
     # the company's member sees the deductions with the evidence and replies to one
     out = await linli.say(STAFF, "/property_reply")
-    assert "8 / 10 分" in out[-1]["text"] and "佐证：公示栏缺两处" in out[-1]["text"]
+    assert "6 / 10 分" in out[-1]["text"] and "佐证：公示栏缺两处" in out[-1]["text"]
+    sheet = out[-1]
+    _, out = await linli.press(STAFF, sheet, "📷 第 2.1 项")
+    assert out[-1]["photo"] is not None and "第 2.1 项的佐证" in out[-1]["caption"]
+    out = [sheet]
     _, out = await linli.press(STAFF, out[-1], "💬 说明第 1.1 项")
     out = await linli.say(STAFF, "公示栏已于3日补齐")
     assert "您的说明已保存" in out[0]["text"] and "您的说明：公示栏已于3日补齐" in out[-1]["text"]

@@ -287,6 +287,16 @@ async def test_item3_scoring_resumable_and_submitted_once(db: Database, clock: F
             await ev.score_item(uow, actor=committee, ind=IND, evaluation_id=sheet.evaluation.id or 0, code="9.9",
                                 grade="full", now=clock.now())
         await uow.commit()
+    async with db.uow() as uow:  # evidence after the score keeps the points; before it, nothing is written
+        row = await ev.add_evidence(uow, actor=committee, ind=IND, evaluation_id=sheet.evaluation.id or 0,
+                                    code="1.1", note="党员未亮牌", photo="photo-1", now=clock.now())
+        assert row is not None and (row.points, row.note, row.photo) == (1.0, "党员未亮牌", "photo-1")
+        assert await ev.add_evidence(uow, actor=committee, ind=IND, evaluation_id=sheet.evaluation.id or 0,
+                                     code="1.3", note="x", photo=None, now=clock.now()) is None
+        with pytest.raises(Invalid):
+            await ev.add_evidence(uow, actor=committee, ind=IND, evaluation_id=sheet.evaluation.id or 0,
+                                  code="1.3", note="长" * 501, photo=None, now=clock.now())
+        await uow.commit()
     async with db.uow() as uow:  # resumed: the next unscored item is 1.2
         again = await ev.open_sheet(uow, actor=committee, number=number, now=clock.now())
         assert again.evaluation.id == sheet.evaluation.id and again.next_code(IND) == "1.2"
