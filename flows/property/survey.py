@@ -4,7 +4,7 @@ in a private chat, once per household and month.
 A household is a registered member living in a building the project serves (`Member` keeps a building, not a
 room, so each member counts as one household). From the community's survey day (settings
 `property_survey_day`, default 15) the scheduler (`due`) invites them through the outbox — after the private
-quiet hours (21:00–08:00) — all of them, or a random sample of `property_survey_sample` (never fewer than the
+quiet hours (21:00–08:00) — all of them but the project's own company members, or a random sample of `property_survey_sample` (never fewer than the
 indicators' minimum of answers) when that setting is given. The invitation and each answer are rows of
 `PropertySurvey` (unique per project, month and member): a second run invites nobody twice; each press is a
 compare-and-set on `step`, so a double press counts once. A member who moved out of the served buildings, or
@@ -24,10 +24,11 @@ from flows.actors import Actor
 from flows.clock import local
 from flows.errors import AlreadyDone, Expired, Forbidden, NotFound
 from flows.needs_loop import after_quiet_hours
+from flows.property import projects as pp
 from flows.property import scoring
 from flows.property.evaluation import indicators_for, month_of
 from flows.property.notices import SurveyInvite
-from storage.db import UnitOfWork
+from storage.db import UnitOfWork, insert_ignoring
 from storage.models import Community, Member, User
 from storage.models_property import PropertyBuilding, PropertyProject, PropertySurvey
 
@@ -67,22 +68,31 @@ async def _invite(uow: UnitOfWork, community: Community, project: PropertyProjec
         .join(PropertyBuilding, col(PropertyBuilding.building_id) == col(Member.building_id))
         .where(PropertyBuilding.project_id == project.id, col(User.unreachable_at).is_(None))
         .order_by(col(Member.id)))).all()
-    chosen = [(m, u) for m, u in residents if m.id not in asked]
+    staff = {m.id for m, _ in await pp.staff_of(uow, project_id=project.id or 0)}  # the company rates not itself
+    chosen = [(m, u) for m, u in residents if m.id not in asked and m.id not in staff]
     if sample:
         size = max(sample, scoring.required_answers(indicators_for(community), project.households))
         if len(chosen) > size:
             chosen = random.Random(f"{project.id}:{month}").sample(chosen, size)
+    invited = 0
     for member, user in chosen:
-        row = PropertySurvey(community_id=community.id or 0, project_id=project.id or 0, month=month,
-                             member_id=member.id or 0, sent_at=now)
-        uow.session.add(row)
-        await uow.session.flush()
+        # insert-or-ignore: a second scheduler at the same moment invites nobody twice
+        taken = await uow.session.execute(insert_ignoring(uow, PropertySurvey, ["project_id", "month", "member_id"])
+                                          .values(community_id=community.id or 0, project_id=project.id or 0,
+                                                  month=month, member_id=member.id or 0, answers=[], step=0,
+                                                  sent_at=now))
+        if not taken.rowcount:  # type: ignore[attr-defined]
+            continue
+        survey_id = (await uow.session.exec(select(PropertySurvey.id).where(
+            PropertySurvey.project_id == project.id, PropertySurvey.month == month,
+            PropertySurvey.member_id == member.id))).one()
         message = outbox.notify(uow, tg_chat_id=user.tg_id, lang=user.language or community.locale, now=now,
                                 community_id=community.id, recipient_user_id=user.id,
-                                notice=SurveyInvite(survey_id=row.id or 0, estate=project.estate, month=month),
+                                notice=SurveyInvite(survey_id=survey_id or 0, estate=project.estate, month=month),
                                 dedupe_key=f"pp-survey:{project.id}:{month}:{member.id}")
         message.not_before = after_quiet_hours(now, community.timezone)
-    return len(chosen)
+        invited += 1
+    return invited
 
 
 @dataclass(frozen=True)
