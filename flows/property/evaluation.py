@@ -19,7 +19,7 @@ from flows.property import projects as pp
 from flows.property.indicators import GRADES, Indicators, Item
 from flows.property.notices import PropertyScored
 from flows.roles import Perm
-from storage.db import UnitOfWork
+from storage.db import UnitOfWork, insert_ignoring
 from storage.models import Community
 from storage.models_property import PropertyEvaluation, PropertyItemScore, PropertyProject
 
@@ -71,13 +71,12 @@ async def open_sheet(uow: UnitOfWork, *, actor: Actor, number: int, now: datetim
     community = actor.home()
     project = await pp.get_project(uow, community_id=me.community_id, number=number)
     month = month_of(now, community.timezone)
+    # insert-or-ignore: two scorers opening it at once share one evaluation
+    await uow.session.execute(insert_ignoring(uow, PropertyEvaluation, ["project_id", "month"]).values(
+        community_id=me.community_id, project_id=project.id or 0, month=month, state="open", started_by=me.id,
+        started_at=now))
     evaluation = (await uow.session.exec(select(PropertyEvaluation).where(
-        PropertyEvaluation.project_id == project.id, PropertyEvaluation.month == month))).first()
-    if evaluation is None:
-        evaluation = PropertyEvaluation(community_id=me.community_id, project_id=project.id or 0, month=month,
-                                        started_by=me.id, started_at=now)
-        uow.session.add(evaluation)
-        await uow.session.flush()
+        PropertyEvaluation.project_id == project.id, PropertyEvaluation.month == month))).one()
     return await _sheet(uow, evaluation)
 
 
@@ -111,19 +110,27 @@ async def score_item(uow: UnitOfWork, *, actor: Actor, ind: Indicators, evaluati
     points = _points(item, grade, count)
     if note is not None:
         note = check_note(note)
-    row = (await uow.session.exec(select(PropertyItemScore).where(
-        PropertyItemScore.evaluation_id == evaluation_id, PropertyItemScore.code == code))).first()
-    if row is None:
-        row = PropertyItemScore(community_id=me.community_id, evaluation_id=evaluation_id, code=code)
-    row.grade, row.count, row.points = (grade if item.rule.kind == "grade" else None,
-                                        count if item.rule.kind == "per" else None, points)
+    await uow.session.execute(insert_ignoring(uow, PropertyItemScore, ["evaluation_id", "code"]).values(
+        community_id=me.community_id, evaluation_id=evaluation_id, code=code, points=points, note="", fix_rung=0,
+        scored_by=me.id, scored_at=now))
+    values: dict[str, object] = {"grade": grade if item.rule.kind == "grade" else None,
+                                 "count": count if item.rule.kind == "per" else None, "points": points,
+                                 "scored_by": me.id, "scored_at": now}
     if note is not None:
-        row.note = note
+        values["note"] = note
     if photo is not None:
-        row.photo = photo
-    row.scored_by, row.scored_at = me.id, now
-    uow.session.add(row)
-    await uow.session.flush()
+        values["photo"] = photo
+    # written only while the evaluation is open: a score racing the submission changes nothing after it
+    still_open = select(PropertyEvaluation.id).where(PropertyEvaluation.id == evaluation_id,
+                                                     PropertyEvaluation.state == "open")
+    result = await uow.session.exec(update(PropertyItemScore).where(
+        col(PropertyItemScore.evaluation_id) == evaluation_id, col(PropertyItemScore.code) == code,
+        col(PropertyItemScore.evaluation_id).in_(still_open)).values(**values))
+    if result.rowcount != 1:
+        raise AlreadyDone("evaluation")
+    row = (await uow.session.exec(select(PropertyItemScore).where(
+        PropertyItemScore.evaluation_id == evaluation_id, PropertyItemScore.code == code)
+        .execution_options(populate_existing=True))).one()
     return row
 
 
