@@ -193,7 +193,7 @@ async def property_tick(db: Database, clock: Clock, on_outbox: Callable[[], None
     result: property_publish.Tick = await _run(db, clock, "property", DUE["property_tick"], None, _any)
     for lang, params in result.pictures:
         await asyncio.to_thread(property_notices.picture_file, lang, params)
-    if (result.invited or result.posts) and on_outbox is not None:
+    if (result.invited or result.posts or result.alerts) and on_outbox is not None:
         on_outbox()
     return result
 

@@ -35,6 +35,7 @@ LIVE = ("member", "administrator")
 @dataclass(frozen=True)
 class Tick:
     invited: int = 0
+    alerts: int = 0  # rungs of the rectification ladder climbed
     published: str = ""  # the month published by this run, if any
     posts: int = 0
     pictures: tuple[tuple[str, dict[str, Any]], ...] = ()  # (lang, params) to draw ahead
@@ -47,28 +48,34 @@ def _int(community: Community, key: str, default: int) -> int:
 
 async def due(uow: UnitOfWork, *, now: datetime) -> Tick:
     invited = await survey.due(uow, now=now)
-    await rectify.tick(uow, now=now)
+    alerts = await rectify.tick(uow, now=now)
+    quiet_tick = Tick(invited=invited, alerts=alerts)
     communities = list((await uow.session.exec(select(Community).order_by(col(Community.id)))).all())
     if not communities:
-        return Tick(invited=invited)
+        return quiet_tick
     first = communities[0]
     here = local(now, first.timezone)
     month = ranking.shift(here.strftime("%Y-%m"), -1)
     if here.day < _int(first, "property_publish_day", PUBLISH_DAY) or \
             (here.day == _int(first, "property_publish_day", PUBLISH_DAY) and here.hour < PUBLISH_HOUR):
-        return Tick(invited=invited)
+        return quiet_tick
     done = (await uow.session.exec(select(PropertyResult.id).where(
         PropertyResult.month == month, col(PropertyResult.published_at).is_not(None)).limit(1))).first()
     if done is not None:
-        return Tick(invited=invited)
+        return quiet_tick
     if not await ranking.compute(uow, month=month, now=now):
-        return Tick(invited=invited)
+        return quiet_tick
+    evaluated = (await uow.session.exec(select(PropertyResult.id).where(
+        PropertyResult.month == month,
+        col(PropertyResult.items_part).is_not(None) | (col(PropertyResult.answers) > 0)).limit(1))).first()
+    if evaluated is None:
+        return quiet_tick  # nothing scored nor answered that month (e.g. before the first cycle): no post
     taken = await uow.session.exec(update(PropertyResult).where(
         col(PropertyResult.month) == month, col(PropertyResult.published_at).is_(None)).values(published_at=now))
     if not taken.rowcount:
-        return Tick(invited=invited)  # another process published it
+        return quiet_tick  # another process published it
     posts, pictures = await _publish(uow, communities, month, now)
-    return Tick(invited=invited, published=month, posts=posts, pictures=tuple(pictures))
+    return Tick(invited=invited, alerts=alerts, published=month, posts=posts, pictures=tuple(pictures))
 
 
 async def _publish(uow: UnitOfWork, communities: list[Community], month: str,

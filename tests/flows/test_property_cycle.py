@@ -150,6 +150,9 @@ async def test_item6_item7_published_once_with_replies_and_deadlines(db: Databas
         await ev.reply(uow, actor=staff, ind=IND, evaluation_id=evaluation_id, code="2.1", text="已补齐",
                        now=PUBLISH_AT - timedelta(days=2))
         await uow.commit()
+    async with db.uow() as uow:  # February: nothing scored nor answered → nothing published
+        assert (await publish.due(uow, now=datetime(2027, 3, 5, 2, 0, tzinfo=UTC))).published == ""
+        await uow.commit()
     async with db.uow() as uow:  # the 5th before 09:00: not yet
         assert (await publish.due(uow, now=PUBLISH_AT - timedelta(hours=2))).published == ""
     async with db.uow() as uow:
@@ -159,7 +162,7 @@ async def test_item6_item7_published_once_with_replies_and_deadlines(db: Databas
     async with db.uow() as uow:
         again = await publish.due(uow, now=PUBLISH_AT + timedelta(minutes=10))
         assert again.published == "" and again.posts == 0  # once
-        result = (await uow.session.exec(select(PropertyResult))).one()
+        result = (await uow.session.exec(select(PropertyResult).where(PropertyResult.month == "2027-03"))).one()
         # items 100 − 2 = 98 → 70 × 0.98 = 68.6; satisfaction mean (5+5+4+4+4)/5 = 4.4 → 20 × 3.4 / 4 = 17.0;
         # no complaints → 10; total 95.6, rank 1 (1 answer of 1 required)
         assert (result.total, result.rank, result.published_at is not None) == (95.6, 1, True)
