@@ -348,6 +348,27 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_property(settings: Settings, args: argparse.Namespace) -> int:
+    """`linli property indicators check FILE`: load an indicator file as the bot would; every fault, by item."""
+    from flows.property.indicators import IndicatorError, load
+
+    try:
+        ind = load(args.file)
+    except OSError as exc:
+        print(f"linli: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 1
+    except IndicatorError as exc:
+        print(f"{args.file}: {len(exc.problems)} problem(s):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    shares = ", ".join(f"{k} {v:g}" for k, v in ind.shares.items())
+    print(f"{args.file}: OK — {len(ind.categories)} categories, {len(ind.items)} items, weights {ind.total:g}; "
+          f"score: {shares}; complaints 0 at {ind.complaints_zero_at:g} per 1,000 households; "
+          f"survey minimum {ind.survey_min_answers} answers or {ind.survey_min_share:.0%} of households")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="linli", description="Linli (邻里) community governance bot")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -408,6 +429,13 @@ def main(argv: list[str] | None = None) -> int:
                                        "(stop the bot first; refused while a ballot is open)")
     k.add_argument("--dry-run", action="store_true", help="count what would be re-sealed, change nothing")
     p.set_defaults(fn=cmd_keys)
+    p = sub.add_parser("property", help="the property evaluation (物业考核)")
+    psub = p.add_subparsers(dest="what", required=True)
+    pi = psub.add_parser("indicators", help="indicator files")
+    pisub = pi.add_subparsers(dest="action", required=True)
+    pc = pisub.add_parser("check", help="check an indicator file (YAML): weights, categories, every item's rule")
+    pc.add_argument("file")
+    p.set_defaults(fn=cmd_property)
     args = parser.parse_args(argv)
     settings = Settings()
     _logging(settings)

@@ -1,4 +1,4 @@
-"""`python -m benchmarks [updates|outbox|memory|checkins|ladder|requests|meeting|ballot|board|faults|web|exports|imports|visits|micro|all] [--quick] [--pg URL]`."""
+"""`python -m benchmarks [updates|outbox|memory|checkins|ladder|requests|meeting|ballot|board|faults|web|exports|imports|visits|micro|property|all] [--quick] [--pg URL]`."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from benchmarks import (
     memory,
     micro,
     outbox,
+    property,
     requests,
     updates,
     visits,
@@ -34,7 +35,7 @@ SUITES: dict[str, Suite] = {"updates": updates.run, "outbox": outbox.run, "memor
                          "checkins": checkins.run, "ladder": ladder.run, "requests": requests.run, "meeting": meeting.run,
                          "ballot": ballot.run, "board": board.run, "faults": faults.run, "web": web.run,
                          "exports": exports.run, "imports": imports.run, "visits": visits.run,
-                         "micro": micro.run}
+                         "micro": micro.run, "property": property.run}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -30,6 +30,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (N_("Announcements, exports and imports"), ("announce", "exports", "imports")),
     (N_("Community settings"), ("settings",)),
     (N_("Full-grid micro-governance"), ("teams", "wishes", "microposts")),
+    (N_("Property evaluation"), ("property", "property_reply", "property_survey")),
 )
 OTHER = N_("More")
 MAX_MENU = 100  # Telegram's limit per menu

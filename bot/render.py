@@ -22,6 +22,7 @@ ROLE_NAMES = {
     "grid_worker": N_("grid worker"),
     "committee": N_("committee member"),
     "handler": N_("request handler"),
+    "property_staff": N_("property company staff"),
     "admin": N_("community admin"),
     "district_admin": N_("district admin"),
 }

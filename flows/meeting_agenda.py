@@ -28,6 +28,7 @@ from flows.clock import local
 from flows.errors import Forbidden, Invalid
 from flows.membership import Actor
 from flows.notices import Notice
+from flows.property import rectify as property_rectify
 from flows.roles import Role
 from storage.db import UnitOfWork, insert_ignoring
 from storage.models import Community, Incident, Member, Project, RoleGrant, User
@@ -145,9 +146,11 @@ class AgendaItem:
                 "ids": list(self.ids)}
 
 
-#: Sources of the property company's rectification tasks (F-10, not built yet): each returns its agenda items
-#: (source "rectification"). The seam: F-10 names its function here; a tuple of code, never state.
-RECTIFICATIONS: tuple[Callable[[UnitOfWork, Community, datetime], Awaitable[list[AgendaItem]]], ...] = ()
+#: Sources of the property company's rectification tasks (F-10): each returns its agenda items (source
+#: "rectification"). The seam: F-10 names its function here; a tuple of code, never state.
+RECTIFICATIONS: tuple[Callable[[UnitOfWork, Community, datetime], Awaitable[list[AgendaItem]]], ...] = (
+    property_rectify.agenda_items,  # overdue rectification tasks, projects flagged for a talk (约谈)
+)
 
 
 async def agenda(uow: UnitOfWork, community: Community, now: datetime) -> list[AgendaItem]:

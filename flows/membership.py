@@ -213,6 +213,8 @@ async def create_invite(
 
 
 def _check_org(role: Role, org: Org | None) -> Org | None:
+    if role is Role.PROPERTY_STAFF:  # tied to a property project: given by /property (flows/property/projects.py)
+        raise Invalid("role", "property_staff")
     if role in NEEDS_ORG and org is None:
         raise Invalid("organisation", "required")
     if role not in NEEDS_ORG and org is not None:

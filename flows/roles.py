@@ -17,6 +17,7 @@ class Role(StrEnum):
     GRID_WORKER = "grid_worker"
     COMMITTEE = "committee"
     HANDLER = "handler"  # 承办人: works the requests assigned to their organisation (F-7)
+    PROPERTY_STAFF = "property_staff"  # 物业项目人员: a property company's member, tied to a project (F-10)
     ADMIN = "admin"
     DISTRICT_ADMIN = "district_admin"
 
@@ -51,6 +52,9 @@ class Perm(StrEnum):
     REQUESTS_ASSESS = "requests_assess"  # joint assessment of requests: assign to an organisation, merge, reject
     REQUESTS_HANDLE = "requests_handle"  # accept, report progress on and resolve requests of one's organisation
     REQUESTS_SETUP = "requests_setup"  # the community's organisations for requests and its routing rules (admins)
+    PROPERTY_SETUP = "property_setup"  # property projects, the buildings they serve, the companies' members (F-10)
+    PROPERTY_SCORE = "property_score"  # score a property project's monthly indicators (Party organisation, committee)
+    PROPERTY_REPLY = "property_reply"  # see one's own project's scores and reply to deductions (the company)
     ANNOUNCE = "announce"  # announce to the community's groups (grid workers: their own grid's building groups)
     SETTINGS = "settings"  # see and change the community's settings: check-in times, quiet hours, clocks (admins)
     TEAM = "team"  # see one's building enthusiast team (楼门热心人) and one's pairings as a Party-member household
@@ -70,14 +74,15 @@ class Purpose(StrEnum):
 
 _STAFF = {Perm.MEMBERS, Perm.INVITE, Perm.PERSONS, Perm.PAIR, Perm.CHECKINS, Perm.CHECK, Perm.NEEDS_ENTER,
           Perm.ANNOUNCE, Perm.TEAM, Perm.TEAMS, Perm.WISHES}
-_ADMIN = set(Perm) - {Perm.VOTE}  # admins vote only when they are representatives too
+_ADMIN = set(Perm) - {Perm.VOTE, Perm.PROPERTY_REPLY}  # admins vote only when they are representatives too
 
 PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.RESIDENT: frozenset(),
     Role.REPRESENTATIVE: frozenset({Perm.VOTE}),
     Role.VOLUNTEER: frozenset({Perm.CHECK}),
     Role.ENTHUSIAST: frozenset({Perm.TEAM}),
-    Role.COMMITTEE: frozenset({Perm.REQUESTS_ASSESS, Perm.MICRO}),
+    Role.COMMITTEE: frozenset({Perm.REQUESTS_ASSESS, Perm.MICRO, Perm.PROPERTY_SCORE}),
+    Role.PROPERTY_STAFF: frozenset({Perm.PROPERTY_REPLY}),
     Role.HANDLER: frozenset({Perm.REQUESTS_HANDLE}),
     Role.GRID_WORKER: frozenset(_STAFF),
     Role.ADMIN: frozenset(_ADMIN),
@@ -100,7 +105,7 @@ ROLE_ALIASES: dict[str, Role] = {
     "居民": Role.RESIDENT, "居民代表": Role.REPRESENTATIVE, "代表": Role.REPRESENTATIVE, "rep": Role.REPRESENTATIVE,
     "志愿者": Role.VOLUNTEER, "党员": Role.VOLUNTEER, "楼门热心人": Role.ENTHUSIAST, "热心人": Role.ENTHUSIAST,
     "网格员": Role.GRID_WORKER, "grid": Role.GRID_WORKER, "委员": Role.COMMITTEE, "多委成员": Role.COMMITTEE,
-    "承办人": Role.HANDLER, "处置人": Role.HANDLER,
+    "承办人": Role.HANDLER, "处置人": Role.HANDLER, "物业人员": Role.PROPERTY_STAFF, "物业项目人员": Role.PROPERTY_STAFF,
     "管理员": Role.ADMIN, "社区党组织": Role.ADMIN, "区级管理员": Role.DISTRICT_ADMIN,
 }
 ORG_ALIASES: dict[str, Org] = {

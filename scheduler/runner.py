@@ -15,6 +15,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.handlers import board as board_notices
+from bot.handlers import property_notices
 from flows import (
     ballot,
     board,
@@ -33,6 +34,7 @@ from flows import (
     wishes,
 )
 from flows.clock import Clock
+from flows.property import publish as property_publish
 from storage.db import Database, UnitOfWork
 from storage.migrate import sync_url
 
@@ -112,6 +114,7 @@ DUE: dict[str, Callable[[UnitOfWork, datetime], Awaitable[Any]]] = {
     "meeting_tick": lambda uow, now: meeting.due(uow, now=now),  # the weekly meeting's reminder, its assignments
     "visits_tick": lambda uow, now: visits.tick(uow, now=now),  # due visits, unclaimed services (助急 in minutes)
     "micro_tick": lambda uow, now: micro_due(uow, now=now),  # wish reminders, the thank-you list, the groups' digests
+    "property_tick": lambda uow, now: property_publish.due(uow, now=now),  # surveys; the monthly ranking, once
 }
 
 
@@ -210,6 +213,18 @@ async def visits_tick(db: Database, clock: Clock, on_outbox: Callable[[], None] 
     return result
 
 
+async def property_tick(db: Database, clock: Clock, on_outbox: Callable[[], None] | None = None
+                        ) -> property_publish.Tick:
+    """The property evaluation: survey invitations from the survey day; the month's ranking computed and published
+    once (text and picture to the groups, drawn here ahead in a thread)."""
+    result: property_publish.Tick = await _run(db, clock, "property", DUE["property_tick"], None, _any)
+    for lang, params in result.pictures:
+        await asyncio.to_thread(property_notices.picture_file, lang, params)
+    if (result.invited or result.posts or result.alerts) and on_outbox is not None:
+        on_outbox()
+    return result
+
+
 #: The jobs: (id, the tick, interval in seconds or None for the scheduler's tick, grace in seconds)
 TICKS: dict[str, tuple[Callable[..., Awaitable[Any]], float | None, float]] = {
     "checkins_tick": (checkins_tick, None, 60),
@@ -224,6 +239,7 @@ TICKS: dict[str, tuple[Callable[..., Awaitable[Any]], float | None, float]] = {
     "meeting_tick": (meeting_tick, 300, 300),
     "visits_tick": (visits_tick, None, 60),  # 助急 climbs within a minute of falling due
     "micro_tick": (micro_tick, 300, 300),
+    "property_tick": (property_tick, 600, 600),
 }
 
 # APScheduler stores jobs by reference to module-level functions: each resolves its

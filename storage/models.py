@@ -544,6 +544,15 @@ from storage.models_projects import ProjectPost as ProjectPost  # noqa: E402
 from storage.models_projects import ProjectRating as ProjectRating  # noqa: E402
 from storage.models_projects import ProjectReport as ProjectReport  # noqa: E402
 
+# ---------------------------------------------------------------- property evaluation (F-10): its own module
+from storage.models_property import PropertyBuilding as PropertyBuilding  # noqa: E402
+from storage.models_property import PropertyEvaluation as PropertyEvaluation  # noqa: E402
+from storage.models_property import PropertyItemScore as PropertyItemScore  # noqa: E402
+from storage.models_property import PropertyProject as PropertyProject  # noqa: E402
+from storage.models_property import PropertyResult as PropertyResult  # noqa: E402
+from storage.models_property import PropertyStaff as PropertyStaff  # noqa: E402
+from storage.models_property import PropertySurvey as PropertySurvey  # noqa: E402
+
 # ---------------------------------------------------------------- closed-loop requests (F-7): their own module
 from storage.models_requests import Request as Request  # noqa: E402
 from storage.models_requests import RequestEvent as RequestEvent  # noqa: E402

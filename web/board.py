@@ -36,6 +36,9 @@ from bot.render import ORG_NAMES, role_name
 from flows import public
 from flows.clock import Clock, local
 from flows.errors import NotFound
+from flows.membership import list_communities as public_communities
+from flows.property import ranking as property_ranking_flow
+from flows.property.indicators import district as district_indicators
 from storage.db import Database
 from web import charts
 from web.lang import COOKIE, COOKIE_MAX_AGE, choose
@@ -228,9 +231,23 @@ def board_router(board: PublicBoard) -> APIRouter:
             now = board.clock.now()
             lines = await communities(now)
             total = public.district_total(lines)
+            async with board.db.uow() as uow:
+                month, ranked = await property_ranking_flow.latest_published(uow)
             return build(lang, request.url.path, "district.html", lines=lines, total=total,
+                         property_month=month, property_top=[x for x in ranked if x.rank][:3],
+                         property_bottom=[x for x in ranked if x.rank][-3:],
                          charts={x.slug: charts.bars(x.counts) for x in lines}, total_chart=charts.share(total),
                          year=max((x.year for x in lines), default=local(now, "Asia/Shanghai").year))
+        return await serve(request, produce)
+
+    @router.get("/property")
+    async def property_ranking(request: Request) -> Response:
+        async def produce(lang: str) -> Rendered:
+            async with board.db.uow() as uow:
+                month, lines = await property_ranking_flow.latest_published(uow)
+                names = {c.id: c.name for c in await public_communities(uow)}
+            return build(lang, request.url.path, "property.html", month=month, lines=lines, names=names,
+                         shares=district_indicators().shares)
         return await serve(request, produce)
 
     async def _community(request: Request, slug: str, template: str) -> Response:

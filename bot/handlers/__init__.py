@@ -27,6 +27,9 @@ from bot.handlers import (
     opendays,
     polls,
     projects,
+    property,
+    property_reply,
+    property_survey,
     request_work,
     requests,
     roles,
@@ -46,7 +49,7 @@ __all__ = ["FALLBACKS", "build_notices", "build_router", "report_error"]
 FEATURES: tuple[ModuleType, ...] = (start, roles, leaving, groups, care, care_pairing, checkins, visits, needs,
                                     needs_review, myneeds, ballot, voting, polls, projects, board, acceptance,
                                     opendays, requests, request_work, meeting, announce, exports, imports, teams,
-                                    wishes, microposts, settings, freetext)
+                                    wishes, microposts, property, property_reply, property_survey, settings, freetext)
 #: What the dispatcher calls for the unexpected; a free message in private is offered a way on (freetext)
 FALLBACKS = {**common.FALLBACKS, "no_conversation": freetext.free_text}
 

@@ -67,6 +67,8 @@ def _invalid(ctx: Ctx, err: Invalid) -> str:
         ("organisation", "not_allowed"): ctx.t("Only committee members have an organisation."),
         ("chat", "not_group"): ctx.t("This works in groups only."),
         ("role", "self_admin"): ctx.t("You cannot remove your own admin role; ask another admin."),
+        ("role", "property_staff"): ctx.t("A property company's member is tied to a property project: use "
+                                          "/property → 👤 Company member."),
         ("language", "unknown"): ctx.t("Unknown language. Choose 中文 or English."),
     }
     return texts.get(key, ctx.t("That input is not valid ({field}). Please check it and try again.",

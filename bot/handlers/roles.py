@@ -20,7 +20,7 @@ def _invitable(ctx: Ctx) -> list[Role]:
             out |= INVITABLE_BY.get(Role(r), frozenset())
         except ValueError:
             continue
-    return [r for r in Role if r in out]
+    return [r for r in Role if r in out and r is not Role.PROPERTY_STAFF]  # tied to a project: /property
 
 
 @router.command("invite", where=PRIVATE, description=N_("One-time invite link for a role"), perm=Perm.INVITE)
