@@ -523,6 +523,17 @@ from storage.models_meeting import Meeting as Meeting  # noqa: E402
 from storage.models_meeting import MeetingAttendance as MeetingAttendance  # noqa: E402
 from storage.models_meeting import MeetingCall as MeetingCall  # noqa: E402
 from storage.models_meeting import MeetingItem as MeetingItem  # noqa: E402
+from storage.models_micro import (  # noqa: E402, F401  (micro spaces, tool lending, employment: F-9.3, F-9.5)
+    IncomeRecord,
+    Job,
+    JobApplication,
+    Loan,
+    ServiceRecord,
+    Space,
+    Tool,
+    Training,
+    TrainingSignup,
+)
 
 # ---------------------------------------------------------------- the year's projects (F-3, F-4): their own module
 from storage.models_projects import Project as Project  # noqa: E402
