@@ -17,7 +17,9 @@ from flows.exports import Cell, Table
 
 FORMATS = ("csv", "xlsx")
 LIST_NAMES = {"needs": N_("Needs"), "ballot": N_("Ballot"), "projects": N_("Projects"),
-              "requests": N_("Requests"), "ledger": N_("Care ledger"), "checkins": N_("Check-ins")}
+              "requests": N_("Requests"), "ledger": N_("Care ledger"), "checkins": N_("Check-ins"),
+              "spaces": N_("Micro spaces"), "loans": N_("Tool loans"), "jobs": N_("Job openings"),
+              "trainings": N_("Trainings")}
 COLUMNS = {
     "year": N_("Year"), "number": N_("No."), "category": N_("Category"), "status": N_("Status"),
     "channel": N_("Channel"), "text": N_("Text"), "author": N_("Author (member no.)"),
@@ -31,6 +33,12 @@ COLUMNS = {
     "services": N_("Services"), "primary": N_("Primary volunteer (member no.)"),
     "backup": N_("Backup volunteer (member no.)"), "active": N_("Active"), "closed_reason": N_("Reason closed"),
     "date": N_("Date"), "slot": N_("Slot"), "answer": N_("Answer"), "answered_at": N_("Answered"),
+    "place": N_("Place"), "hours": N_("Opening hours"), "keeper": N_("Keeper (member no.)"), "tools": N_("Tools"),
+    "space": N_("Space"), "tool": N_("Tool"), "borrower": N_("Borrower (member no.)"), "due_on": N_("Due"),
+    "handed_at": N_("Handed over"), "returned_at": N_("Returned"), "overdue_reminders": N_("Overdue reminders"),
+    "employer": N_("Employer"), "pay": N_("Pay"), "closes_on": N_("Closing date"),
+    "applications": N_("Applications"), "starts_at": N_("Starts"), "capacity": N_("Seats"),
+    "signed_up": N_("Signed up"), "attended": N_("Attended"),
 }
 MAX_WIDTH = 60
 

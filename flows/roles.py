@@ -52,6 +52,8 @@ class Perm(StrEnum):
     REQUESTS_HANDLE = "requests_handle"  # accept, report progress on and resolve requests of one's organisation
     REQUESTS_SETUP = "requests_setup"  # the community's organisations for requests and its routing rules (admins)
     ANNOUNCE = "announce"  # announce to the community's groups (grid workers: their own grid's building groups)
+    SPACES = "spaces"  # register and edit micro spaces, name their keepers (a keeper manages their own space)
+    JOBS = "jobs"  # post job openings and trainings, mark attendance, enter income records (the office)
 
 
 class Purpose(StrEnum):
@@ -64,7 +66,7 @@ class Purpose(StrEnum):
 
 
 _STAFF = {Perm.MEMBERS, Perm.INVITE, Perm.PERSONS, Perm.PAIR, Perm.CHECKINS, Perm.CHECK, Perm.NEEDS_ENTER,
-          Perm.ANNOUNCE}
+          Perm.ANNOUNCE, Perm.SPACES, Perm.JOBS}
 _ADMIN = set(Perm) - {Perm.VOTE}  # admins vote only when they are representatives too
 
 PERMISSIONS: dict[Role, frozenset[Perm]] = {

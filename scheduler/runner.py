@@ -20,6 +20,8 @@ from flows import (
     board,
     checkins,
     conversation,
+    jobs,
+    loans,
     meeting,
     needs,
     opendays,
@@ -87,6 +89,14 @@ def _any(result: object) -> bool:
     return any(v for k, v in vars(result).items() if isinstance(v, int) and k != "pictures")
 
 
+async def micro_due(uow: UnitOfWork, now: datetime) -> dict[str, int]:
+    """Micro spaces and employment (#16): the loans' reminders (due soon, overdue, the keeper told) and the
+    trainings' reminders the day before."""
+    done = await loans.due(uow, now=now)
+    return {"due_soon": done.due_soon, "overdue": done.overdue, "keepers": done.keepers,
+            "trainings": await jobs.due(uow, now=now)}
+
+
 #: What falls due, by job: each a flow function over (unit of work, now), idempotent (found from the database,
 #: every message with a dedupe key), so running one twice or late is harmless.
 DUE: dict[str, Callable[[UnitOfWork, datetime], Awaitable[Any]]] = {
@@ -98,6 +108,7 @@ DUE: dict[str, Callable[[UnitOfWork, datetime], Awaitable[Any]]] = {
     "opendays_tick": lambda uow, now: opendays.due(uow, now=now),  # open-day reminders and feedback prompts
     "requests_tick": lambda uow, now: request_work.due(uow, now=now),  # unanswered resolutions close as 默认满意
     "meeting_tick": lambda uow, now: meeting.due(uow, now=now),  # the weekly meeting's reminder, its assignments
+    "micro_tick": lambda uow, now: micro_due(uow, now),  # tool loans' reminders, trainings' reminders (#16)
 }
 
 
@@ -183,6 +194,12 @@ async def opendays_tick(db: Database, clock: Clock, on_outbox: Callable[[], None
     return result
 
 
+async def micro_tick(db: Database, clock: Clock, on_outbox: Callable[[], None] | None = None) -> dict[str, int]:
+    """Tool loans and trainings: their reminders (each once, found from the database: a restart loses none)."""
+    result: dict[str, int] = await _run(db, clock, "micro spaces and jobs", DUE["micro_tick"], on_outbox, _any)
+    return result
+
+
 #: The jobs: (id, the tick, interval in seconds or None for the scheduler's tick, grace in seconds)
 TICKS: dict[str, tuple[Callable[..., Awaitable[Any]], float | None, float]] = {
     "checkins_tick": (checkins_tick, None, 60),
@@ -195,6 +212,7 @@ TICKS: dict[str, tuple[Callable[..., Awaitable[Any]], float | None, float]] = {
     "opendays_tick": (opendays_tick, 600, 600),
     "requests_tick": (requests_tick, None, 60),  # the clocks climb within a minute of falling due
     "meeting_tick": (meeting_tick, 300, 300),
+    "micro_tick": (micro_tick, 600, 600),
 }
 
 # APScheduler stores jobs by reference to module-level functions: each resolves its
