@@ -28,6 +28,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (N_("Projects"), ("projects", "board", "acceptance", "opendays")),
     (N_("Requests and the weekly meeting"), ("requests", "request_work", "meeting")),
     (N_("Announcements and exports"), ("announce", "exports")),
+    (N_("Micro spaces and jobs"), ("spaces", "loans", "jobs")),
 )
 OTHER = N_("More")
 MAX_MENU = 100  # Telegram's limit per menu

@@ -17,6 +17,8 @@ from bot.handlers import (
     exports,
     freetext,
     groups,
+    jobs,
+    loans,
     meeting,
     myneeds,
     needs,
@@ -26,6 +28,7 @@ from bot.handlers import (
     request_work,
     requests,
     roles,
+    spaces,
     start,
     voting,
 )
@@ -37,7 +40,7 @@ __all__ = ["FALLBACKS", "build_notices", "build_router", "report_error"]
 
 FEATURES: tuple[ModuleType, ...] = (start, roles, groups, care, care_pairing, checkins, needs, myneeds, ballot, voting,
                                     polls, projects, board, acceptance, opendays, requests, request_work, meeting, announce,
-                                    exports, freetext)
+                                    exports, spaces, loans, jobs, freetext)
 #: What the dispatcher calls for the unexpected; a free message in private is offered a way on (freetext)
 FALLBACKS = {**common.FALLBACKS, "no_conversation": freetext.free_text}
 

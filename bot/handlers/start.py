@@ -48,6 +48,9 @@ async def start(ctx: Ctx) -> None:
     elif payload.startswith("project_") and ctx.actor.member is not None:
         from bot.handlers.board import from_link as project_link  # the group board's buttons
         await project_link(ctx, payload)
+    elif payload.startswith(("job_", "training_")) and ctx.actor.member is not None:
+        from bot.handlers.jobs import from_link as jobs_link  # a job or training post's link (#16)
+        await jobs_link(ctx, payload)
     elif payload == "vote" and ctx.actor.member is not None:
         from bot.handlers.voting import show_sheet  # the groups' "vote in private" link
         await show_sheet(ctx)
