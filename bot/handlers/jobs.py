@@ -41,7 +41,9 @@ def explain_jobs(ctx: Ctx, err: FlowError) -> str | None:
             "job": ctx.t("This opening is closed already."),
         }.get(err.what)
     if isinstance(err, LimitReached) and err.what == "seats":
-        return ctx.t("Sorry, all {limit} seats are taken. Watch the groups for the next training.", limit=err.limit)
+        return tn(ctx.lang, "Sorry, the only seat is taken. Watch the groups for the next training.",
+                  "Sorry, all {limit} seats are taken. Watch the groups for the next training.", err.limit,
+                  limit=err.limit)
     if isinstance(err, Expired):
         return ctx.t("This form has expired. Send /jobs to start again.")
     if isinstance(err, Invalid):
@@ -107,8 +109,9 @@ async def _list(ctx: Ctx) -> None:
     lines = [ctx.t("💼 <b>Jobs and trainings</b> (就业增收)")]
     lines += [ctx.t("💼 {n}. {title} · {employer} · {pay} (until {closes})", n=j.number, title=h(j.title),
                     employer=h(j.employer), pay=h(j.pay), closes=j.closes_on.isoformat()) for j in openings[:10]]
-    lines += [ctx.t("🎓 {n}. {title} · {when} · {left} seats left", n=t.number, title=h(t.title), when=_at(ctx, t.starts_at),
-                    left=t.capacity - t.seats_taken) for t in trainings[:10]]
+    lines += [tn(ctx.lang, "🎓 {number}. {title} · {when} · {n} seat left", "🎓 {number}. {title} · {when} · {n} seats left",
+                 t.capacity - t.seats_taken, number=t.number, title=h(t.title), when=_at(ctx, t.starts_at))
+              for t in trainings[:10]]
     if not openings and not trainings:
         lines.append(ctx.t("No opening and no training right now."))
     buttons: Keyboard = grid([ctx.button(f"💼 {j.number}. {j.title}", P, "j", j.number) for j in openings[:10]]
@@ -144,7 +147,7 @@ async def show_training(ctx: Ctx, number: int) -> None:
     signed = await jobs.is_signed_up(ctx.uow, actor=ctx.actor, training=t)
     lines = [f"🎓 <b>{h(t.title)}</b> (#{t.number})", ctx.t("📍 Place: {v}", v=h(t.place)),
              ctx.t("🕘 {v}", v=_at(ctx, t.starts_at)),
-             ctx.t("🪑 {taken} of {capacity} seats taken · free of charge", taken=t.seats_taken, capacity=t.capacity)]
+             ctx.t("🪑 Seats taken: {taken} of {capacity} · free of charge", taken=t.seats_taken, capacity=t.capacity)]
     if signed:
         lines.append(ctx.t("✅ You are signed up."))
     buttons: Keyboard = []
@@ -364,10 +367,11 @@ async def pressed(ctx: Ctx) -> None:
         await _applications(ctx, nums[0])
     elif action == "cl":
         job = await jobs.close_job(ctx.uow, actor=ctx.actor, number=nums[0])
-        ctx.show(ctx.t("⏹ Opening no. {n} is closed.", n=job.number))
+        ctx.show(ctx.t("⏹ Opening no. {number} is closed.", number=job.number))
     elif action == "su":
         t = await jobs.sign_up(ctx.uow, actor=ctx.actor, number=nums[0], now=ctx.now)
-        ctx.toast(ctx.t("✅ Signed up: {left} seats left.", left=t.capacity - t.seats_taken))
+        ctx.toast(tn(ctx.lang, "✅ Signed up: {n} seat left.", "✅ Signed up: {n} seats left.",
+                     t.capacity - t.seats_taken))
         await show_training(ctx, nums[0])
     elif action == "wd":
         await jobs.withdraw(ctx.uow, actor=ctx.actor, number=nums[0], now=ctx.now)
@@ -409,7 +413,7 @@ def _job_post(lang: str, p: dict[str, Any], r: NoticeRenderer | None) -> OutMess
 def _training_post(lang: str, p: dict[str, Any], r: NoticeRenderer | None) -> OutMessage:
     text = "\n".join([tr(lang, "🎓 <b>Free training</b> · {community}", community=h(p["community"])),
                       f"<b>{h(p['title'])}</b>", tr(lang, "📍 Place: {v}", v=h(p["place"])),
-                      tr(lang, "🕘 {v}", v=p["starts"]), tr(lang, "🪑 {n} seats", n=p["capacity"])])
+                      tr(lang, "🕘 {v}", v=p["starts"]), tn(lang, "🪑 {n} seat", "🪑 {n} seats", int(p["capacity"]))])
     buttons = [[Button(text=tr(lang, "🙋 Sign up"), url=r.deep_link(f"{TRAINING_LINK}{p['number']}"))]] if r else None
     return OutMessage(text=text, buttons=buttons)
 

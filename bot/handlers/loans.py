@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.core.dispatch import Ctx, Router
-from bot.core.i18n import tr
+from bot.core.i18n import tn, tr
 from bot.core.types import OutMessage
 from bot.handlers.spaces import explain_spaces
 from bot.render import NoticeRenderer, h
@@ -77,9 +77,11 @@ def _overdue(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
 
 
 def _overdue_keeper(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
-    text = tr(lang, "🔧 The {tool} (loan no. {loan}) was due back on {due}; {name} (member no. {member}) had {n} "
-                    "reminders and I will not send more. Perhaps a word in person helps.", tool=h(p["tool"]),
-              loan=p["loan"], due=p["due_on"], name=h(p["borrower"]), member=p["member_no"], n=p["reminders"])
+    text = tn(lang, "🔧 The {tool} (loan no. {loan}) was due back on {due}; {name} (member no. {member}) had {n} "
+                    "reminder and I will not send more. Perhaps a word in person helps.",
+              "🔧 The {tool} (loan no. {loan}) was due back on {due}; {name} (member no. {member}) had {n} "
+              "reminders and I will not send more. Perhaps a word in person helps.", int(p["reminders"]),
+              tool=h(p["tool"]), loan=p["loan"], due=p["due_on"], name=h(p["borrower"]), member=p["member_no"])
     return OutMessage(text=text, buttons=[[r.button(tr(lang, "↩ Returned"), P, "r", p["loan"])]])
 
 
