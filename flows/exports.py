@@ -59,7 +59,7 @@ HEADERS: dict[str, tuple[str, ...]] = {
     "ledger": ("building", "room", "alias", "name", "contact", "notes", "groups", "risk", "services", "primary",
                "backup", "active", "closed_reason"),
     "checkins": ("date", "slot", "building", "room", "alias", "status", "answer", "answered_at"),
-    "spaces": ("number", "name", "place", "hours", "services", "keeper", "tools", "active", "created_at"),
+    "spaces": ("number", "space", "place", "hours", "offered", "keeper", "tools", "active", "created_at"),
     "loans": ("number", "space", "tool", "borrower", "state", "due_on", "created_at", "handed_at", "returned_at",
               "overdue_reminders"),
     "jobs": ("year", "number", "title", "employer", "pay", "place", "closes_on", "state", "applications",
