@@ -24,6 +24,7 @@ from bot.app import LinliApp, wait_for_signal
 from bot.config import Settings
 from bot.core.dispatch import PRIVATE, Ctx, Router
 from bot.core.i18n import N_, tn
+from bot.sandbox_micro import seed_micro
 from bot.sandbox_requests import report_fresh, seed_requests
 from bot.standin.client import StandInClient
 from bot.standin.server import StandIn
@@ -206,6 +207,7 @@ async def seed_database(db: Database, clock: Clock, sealer: Sealer | None = None
                 await care.import_row(uow, community=community, sealer=sealer, row=row, now=now, notify=False)
         await _seed_needs(uow, users=users, member_ids=member_ids, now=now)
         await seed_requests(uow, users=users, buildings=by_label, now=now)
+        await seed_micro(uow, users=users, member_ids=member_ids, now=now)
         await _forget_notices(uow, community.id or 0)
         await report_fresh(uow, users=users, buildings=by_label, now=now)
         for user in users.values():  # each demo person's own command menu (their roles were given by the system)
