@@ -462,6 +462,17 @@ async def totals(uow: UnitOfWork, *, community_id: int | None, year: int) -> Tot
                   income_fen=int((await uow.session.exec(income)).one()))
 
 
+async def changed_at(uow: UnitOfWork, *, community_id: int, now: datetime) -> datetime | None:
+    """When the totals last changed, as far as the rows tell (an opening posted, an income entered, a training
+    begun; the public board's Last-Modified — an attendance mark carries no time and may show a little later)."""
+    stamps = [(await uow.session.exec(select(func.max(model_at)).where(where, model_at <= now))).one()
+              for model_at, where in ((col(Job.created_at), Job.community_id == community_id),
+                                      (col(IncomeRecord.created_at), IncomeRecord.community_id == community_id),
+                                      (col(Training.starts_at), Training.community_id == community_id))]
+    found = [s for s in stamps if s is not None]
+    return max(found) if found else None
+
+
 # ---------------------------------------------------------------- the scheduler
 
 
