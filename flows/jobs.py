@@ -30,7 +30,7 @@ from flows import outbox
 from flows.actors import Actor
 from flows.clock import local
 from flows.errors import AlreadyDone, Forbidden, Invalid, LimitReached, NotFound
-from flows.micro_posts import in_private_quiet, post_to_groups
+from flows.micro_posts import in_private_quiet, post_to_groups, private_time
 from flows.notices import Notice
 from flows.roles import Perm
 from flows.spaces import clean
@@ -255,10 +255,11 @@ async def apply(uow: UnitOfWork, *, actor: Actor, number: int, message: str, now
         raise AlreadyDone("application") from None
     poster = await _user_of(uow, job.poster_member_id)
     if poster is not None:
-        outbox.notify(uow, tg_chat_id=poster.tg_id, lang=poster.language or community.locale, now=now,
-                      community_id=community.id, recipient_user_id=poster.id, dedupe_key=f"job_apply:{application.id}",
-                      notice=JobApplied(job=job.number, title=job.title, application=application.id or 0,
-                                        applicant=me.display_name, member_no=me.id or 0, message=text))
+        row = outbox.notify(uow, tg_chat_id=poster.tg_id, lang=poster.language or community.locale, now=now,
+                            community_id=community.id, recipient_user_id=poster.id, dedupe_key=f"job_apply:{application.id}",
+                            notice=JobApplied(job=job.number, title=job.title, application=application.id or 0,
+                                              applicant=me.display_name, member_no=me.id or 0, message=text))
+        row.not_before = private_time(community, now)  # not in the night (21:00–08:00)
     return application
 
 
@@ -276,9 +277,10 @@ async def answer(uow: UnitOfWork, *, actor: Actor, application_id: int, message:
     text = _clean("message", message, MESSAGE_MAX)
     user = await _user_of(uow, application.member_id)
     if user is not None:
-        outbox.notify(uow, tg_chat_id=user.tg_id, lang=user.language or community.locale, now=now,
-                      community_id=community.id, recipient_user_id=user.id,
-                      notice=JobAnswered(job=job.number, title=job.title, message=text))
+        row = outbox.notify(uow, tg_chat_id=user.tg_id, lang=user.language or community.locale, now=now,
+                            community_id=community.id, recipient_user_id=user.id,
+                            notice=JobAnswered(job=job.number, title=job.title, message=text))
+        row.not_before = private_time(community, now)  # not in the night (21:00–08:00)
     return job
 
 

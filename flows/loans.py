@@ -24,7 +24,7 @@ from flows import outbox
 from flows.actors import Actor
 from flows.clock import local
 from flows.errors import AlreadyDone, Forbidden, Invalid, NotFound
-from flows.micro_posts import in_private_quiet
+from flows.micro_posts import in_private_quiet, private_time
 from flows.notices import Notice
 from flows.spaces import may_manage
 from storage.db import UnitOfWork
@@ -144,6 +144,10 @@ async def request(uow: UnitOfWork, *, actor: Actor, tool_number: int, days: int,
     keeper = await _person(uow, space.keeper_member_id)
     if keeper is None:
         raise Invalid("space", "no_keeper")
+    mine = (await uow.session.exec(select(Loan.id).where(
+        Loan.tool_id == tool.id, Loan.borrower_member_id == me.id, col(Loan.state).in_(("requested", "out"))))).first()
+    if mine is not None:
+        raise AlreadyDone("loan:mine")  # a second press of one's own request
     if not await _cas(uow, Tool, tool.id, "in", state="requested"):
         raise AlreadyDone("tool")
     last = (await uow.session.exec(select(func.max(Loan.number)).where(Loan.community_id == community.id))).one()
@@ -152,10 +156,11 @@ async def request(uow: UnitOfWork, *, actor: Actor, tool_number: int, days: int,
     uow.session.add(loan)
     await uow.session.flush()
     k_member, k_user = keeper
-    outbox.notify(uow, tg_chat_id=k_user.tg_id, lang=k_user.language or community.locale, now=now,
-                  community_id=community.id, recipient_user_id=k_user.id, dedupe_key=f"loan_req:{loan.id}",
-                  notice=LoanRequested(loan=loan.number, tool=tool.name, space=space.name,
-                                       borrower=me.display_name, due_on=due_on.isoformat()))
+    row = outbox.notify(uow, tg_chat_id=k_user.tg_id, lang=k_user.language or community.locale, now=now,
+                        community_id=community.id, recipient_user_id=k_user.id, dedupe_key=f"loan_req:{loan.id}",
+                        notice=LoanRequested(loan=loan.number, tool=tool.name, space=space.name,
+                                             borrower=me.display_name, due_on=due_on.isoformat()))
+    row.not_before = private_time(community, now)  # not in the night (21:00–08:00)
     return loan
 
 
@@ -165,10 +170,11 @@ async def _tell_borrower(uow: UnitOfWork, community: Community, loan: Loan, tool
     if person is None:
         return
     _, user = person
-    outbox.notify(uow, tg_chat_id=user.tg_id, lang=user.language or community.locale, now=now,
-                  community_id=community.id, recipient_user_id=user.id, dedupe_key=f"loan_{loan.state}:{loan.id}",
-                  notice=LoanAnswered(loan=loan.number, tool=tool.name, space=space.name, place=space.place,
-                                      state=loan.state, due_on=loan.due_on.isoformat()))
+    row = outbox.notify(uow, tg_chat_id=user.tg_id, lang=user.language or community.locale, now=now,
+                        community_id=community.id, recipient_user_id=user.id, dedupe_key=f"loan_{loan.state}:{loan.id}",
+                        notice=LoanAnswered(loan=loan.number, tool=tool.name, space=space.name, place=space.place,
+                                            state=loan.state, due_on=loan.due_on.isoformat()))
+    row.not_before = private_time(community, now)  # not in the night (21:00–08:00)
 
 
 async def _keeper_step(uow: UnitOfWork, *, actor: Actor, number: int, now: datetime, old: str, new: str,

@@ -44,6 +44,8 @@ def explain_spaces(ctx: Ctx, err: FlowError) -> str | None:
     if isinstance(err, AlreadyDone) and err.what == "tool":
         return ctx.t("Sorry, someone else has just asked for this tool: it is not free now. Try again after it is "
                      "returned.")
+    if isinstance(err, AlreadyDone) and err.what == "loan:mine":
+        return ctx.t("You have asked for this tool already (or have it): see 🔧 My loans in /spaces.")
     if isinstance(err, AlreadyDone) and err.what == "loan":
         return ctx.t("This was already done (perhaps from another button). Send /spaces to see the loans.")
     if isinstance(err, Expired):

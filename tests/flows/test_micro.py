@@ -150,6 +150,9 @@ async def test_item_a_drill_lent_once_and_returned(db: Database, clock: FixedClo
     _, drill = await _space_with_drill(db, w, now)
     loan = await _do(db, loans.request, actor=w.actors["r1"], tool_number=drill, days=7, now=now)
     assert loan.due_on == date(2027, 3, 8)
+    with pytest.raises(AlreadyDone) as mine:  # the borrower's second press
+        await _do(db, loans.request, actor=w.actors["r1"], tool_number=drill, days=7, now=now)
+    assert mine.value.what == "loan:mine"
     with pytest.raises(AlreadyDone):  # asked for already: cannot be lent twice
         await _do(db, loans.request, actor=w.actors["r2"], tool_number=drill, days=3, now=now)
     with pytest.raises(Forbidden):  # only the keeper (or the office) hands over
@@ -375,3 +378,13 @@ def test_item_amounts_months_and_phones() -> None:
         jobs.parse_month("2027-13")
     assert jobs.mask_phones("联系 +86 138-0000-1234 或 022-12345678") == "联系 *** 或 ***"
     assert jobs.mask_phones("每件 8 元，2027 年") == "每件 8 元，2027 年"
+
+
+async def test_item_a_request_at_night_reaches_the_keeper_in_the_morning(db: Database, clock: FixedClock,
+                                                                          world: World) -> None:
+    w = world
+    _, drill = await _space_with_drill(db, w, clock.now())
+    night = datetime(2027, 3, 1, 15, 0, tzinfo=UTC)  # 23:00 local
+    await _do(db, loans.request, actor=w.actors["r1"], tool_number=drill, days=3, now=night)
+    asked = await _outbox(db, "loan_req")
+    assert [r.not_before for r in asked] == [datetime(2027, 3, 2, 0, 0, tzinfo=UTC)]  # 08:00 local
