@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlmodel import col, select
 
 from flows import jobs, loans, membership, spaces
@@ -388,3 +390,33 @@ async def test_item_a_request_at_night_reaches_the_keeper_in_the_morning(db: Dat
     await _do(db, loans.request, actor=w.actors["r1"], tool_number=drill, days=3, now=night)
     asked = await _outbox(db, "loan_req")
     assert [r.not_before for r in asked] == [datetime(2027, 3, 2, 0, 0, tzinfo=UTC)]  # 08:00 local
+
+
+# ---------------------------------------------------------------- free text never breaks a parser
+
+_HHMM = st.tuples(st.integers(0, 23), st.sampled_from([0, 15, 30, 45])).map(lambda t: f"{t[0]:02d}:{t[1]:02d}")
+
+
+@given(st.text(max_size=80))
+def test_item_parsers_answer_any_text_with_invalid_or_a_value(text: str) -> None:
+    for parse in (spaces.parse_hours, spaces.parse_services, jobs.parse_yuan, jobs.parse_month):
+        try:
+            parse(text)
+        except Invalid:
+            pass
+    masked = jobs.mask_phones(text)
+    assert not any(sum(ch.isdigit() for ch in run) >= 7 for run in jobs._PHONE.findall(masked))
+
+
+@given(st.dictionaries(st.integers(1, 7), st.lists(st.tuples(_HHMM, _HHMM), min_size=1, max_size=3), max_size=7))
+def test_item_hours_print_back_as_they_parse(raw: dict[int, list[tuple[str, str]]]) -> None:
+    groups = []
+    for day, slots in sorted(raw.items()):
+        slots = sorted({(a, b) for a, b in slots if a < b})
+        if not slots or any(x[1] > y[0] for x, y in zip(slots, slots[1:], strict=False)):
+            continue
+        groups.append(f"{day} " + " ".join(f"{a}-{b}" for a, b in slots))
+    if not groups:
+        return
+    hours = spaces.parse_hours("; ".join(groups))
+    assert spaces.parse_hours(spaces.hours_text(hours)) == hours
