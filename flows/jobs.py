@@ -56,6 +56,7 @@ def _clean(field: str, text: str, limit: int) -> str:
 
 @dataclass(frozen=True)
 class JobPosted(Notice, kind="job_posted"):
+    community_id: int  # the link answers in this community (a person may belong to several)
     number: int
     community: str
     title: str
@@ -67,6 +68,7 @@ class JobPosted(Notice, kind="job_posted"):
 
 @dataclass(frozen=True)
 class TrainingPosted(Notice, kind="training_posted"):
+    community_id: int
     number: int
     community: str
     title: str
@@ -190,8 +192,8 @@ async def post_job(uow: UnitOfWork, *, actor: Actor, draft: JobDraft, now: datet
     uow.session.add(job)
     await uow.session.flush()
     groups = await post_to_groups(uow, community=community, key=f"job:{job.id}", now=now, notice=JobPosted(
-        number=job.number, community=community.name, title=job.title, employer=job.employer, pay=job.pay,
-        place=job.place, closes_on=job.closes_on.isoformat()))
+        community_id=community.id or 0, number=job.number, community=community.name, title=job.title,
+        employer=job.employer, pay=job.pay, place=job.place, closes_on=job.closes_on.isoformat()))
     return job, groups
 
 
@@ -321,10 +323,10 @@ async def post_training(uow: UnitOfWork, *, actor: Actor, draft: TrainingDraft, 
     uow.session.add(training)
     await uow.session.flush()
     groups = await post_to_groups(uow, community=community, key=f"training:{training.id}", now=now,
-                                  notice=TrainingPosted(number=training.number, community=community.name,
-                                                        title=training.title, place=training.place,
-                                                        starts=_local(training.starts_at, community.timezone),
-                                                        capacity=training.capacity))
+                                  notice=TrainingPosted(community_id=community.id or 0, number=training.number,
+                                                        community=community.name, title=training.title,
+                                                        place=training.place, capacity=training.capacity,
+                                                        starts=_local(training.starts_at, community.timezone)))
     return training, groups
 
 

@@ -14,11 +14,12 @@ from bot.core.i18n import N_, tn, tr
 from bot.core.types import Button, Keyboard, OutMessage
 from bot.handlers.common import grid, int_arg
 from bot.render import NoticeRenderer, h
-from flows import jobs
+from flows import jobs, membership
 from flows.clock import local
 from flows.errors import AlreadyDone, Expired, FlowError, Forbidden, Invalid, LimitReached, NotFound
 from flows.jobs import JobAnswered, JobApplied, JobPosted, TrainingPosted, TrainingRemind
 from flows.roles import Perm
+from storage.models import Community
 
 router = Router()
 P = "jb"
@@ -161,11 +162,24 @@ async def show_training(ctx: Ctx, number: int) -> None:
 
 
 async def from_link(ctx: Ctx, payload: str) -> None:
-    """A group post's link: /start job_N or /start training_N."""
-    number = int_arg(payload.split("_", 1)[1])
-    if number is None:
+    """A group post's link: /start job_C_N or /start training_C_N (C the community, N its number there). Someone
+    working in another of their communities is offered the switch first."""
+    parts = [int_arg(x) for x in payload.split("_")[1:]]
+    if len(parts) != 2 or parts[0] is None or parts[1] is None:
         await _list(ctx)
-    elif payload.startswith(JOB_LINK):
+        return
+    community_id, number = parts
+    if community_id != ctx.actor.home().id:
+        community = await ctx.uow.session.get(Community, community_id)
+        mine = community is not None and await membership.membership(
+            ctx.uow, user=ctx.actor.user, community_id=community_id) is not None
+        if community is None or not mine:
+            raise NotFound("job", number)
+        ctx.reply(ctx.t("This post is from {community}; you are working in {other} now.", community=h(community.name),
+                        other=h(ctx.actor.home().name)),
+                  [[ctx.button(ctx.t("Switch to {community}", community=community.name), "sw", community_id)]])
+        return
+    if payload.startswith(JOB_LINK):
         await show_job(ctx, number)
     else:
         await show_training(ctx, number)
@@ -306,11 +320,11 @@ async def dialog(ctx: Ctx) -> None:
 
 def _preview(ctx: Ctx, d: dict[str, Any]) -> str:
     if "title" in d:
-        post = _job_post(ctx.lang, {"number": "…", "community": ctx.actor.home().name, "title": d["title"],
+        post = _job_post(ctx.lang, {"number": "…", "community_id": 0, "community": ctx.actor.home().name, "title": d["title"],
                                     "employer": d["employer"], "pay": d["pay"], "place": d["place"],
                                     "closes_on": d["closes"]}, None)
     else:
-        post = _training_post(ctx.lang, {"number": "…", "community": ctx.actor.home().name, "title": d["t_title"],
+        post = _training_post(ctx.lang, {"number": "…", "community_id": 0, "community": ctx.actor.home().name, "title": d["t_title"],
                                          "place": d["t_place"], "starts": _at(ctx, datetime.fromisoformat(
                                              d["t_start"])), "capacity": d["t_capacity"]}, None)
     return post.text + "\n\n" + ctx.t("👆 This goes once to every building group (never in the quiet hours). Post it?")
@@ -406,7 +420,7 @@ def _job_post(lang: str, p: dict[str, Any], r: NoticeRenderer | None) -> OutMess
                       tr(lang, "📅 Applications until {v}", v=p["closes_on"]),
                       tr(lang, "Apply in a private chat with me: your message goes to the employer, no phone number "
                                "needed.")])
-    buttons = [[Button(text=tr(lang, "💼 See and apply"), url=r.deep_link(f"{JOB_LINK}{p['number']}"))]] if r else None
+    buttons = [[Button(text=tr(lang, "💼 See and apply"), url=r.deep_link(f"{JOB_LINK}{p['community_id']}_{p['number']}"))]] if r else None
     return OutMessage(text=text, buttons=buttons)
 
 
@@ -414,7 +428,8 @@ def _training_post(lang: str, p: dict[str, Any], r: NoticeRenderer | None) -> Ou
     text = "\n".join([tr(lang, "🎓 <b>Free training</b> · {community}", community=h(p["community"])),
                       f"<b>{h(p['title'])}</b>", tr(lang, "📍 Place: {v}", v=h(p["place"])),
                       tr(lang, "🕘 {v}", v=p["starts"]), tn(lang, "🪑 {n} seat", "🪑 {n} seats", int(p["capacity"]))])
-    buttons = [[Button(text=tr(lang, "🙋 Sign up"), url=r.deep_link(f"{TRAINING_LINK}{p['number']}"))]] if r else None
+    buttons = [[Button(text=tr(lang, "🙋 Sign up"), url=r.deep_link(f"{TRAINING_LINK}{p['community_id']}_{p['number']}"))]] \
+        if r else None
     return OutMessage(text=text, buttons=buttons)
 
 

@@ -115,8 +115,7 @@ async def test_item5_a_training_sign_up_reminder_and_attendance(linli: Harness) 
     assert "家政服务培训" in (await linli.last(R1))["text"] and "提醒" in (await linli.last(R1))["text"]
 
     _to(linli, 1, time(16))  # the training has begun
-    out = await linli.say(ADMIN, "/jobs")
-    out = await linli.say(ADMIN, "/start training_1")
+    out = await linli.follow(ADMIN, post, "🙋 报名")
     _, out = await linli.press(ADMIN, out[-1], "📋 报名与签到")
     assert "赵阿姨 —" in out[-1]["text"]
     _, out = await linli.press(ADMIN, out[-1], "✅ 赵阿姨")
@@ -134,3 +133,26 @@ async def test_item5_a_training_sign_up_reminder_and_attendance(linli: Harness) 
     out = await linli.say(ADMIN, "/jobs stats")
     assert "北辰示范社区：发布岗位 0 个 · 免费培训 1 人 · 增收 ¥1,200.50" in out[-1]["text"]
     assert "全区：" in out[-1]["text"]
+
+
+async def test_item5_a_post_link_answers_in_its_own_community(linli: Harness) -> None:
+    """Someone working in another of their communities is offered the switch, then sees the opening."""
+    await _setup(linli)
+    out = await linli.say(WORKER, "/jobs")
+    _, out = await linli.press(WORKER, out[-1], "➕ 发布岗位")
+    for answer in ("手工编织", "北辰编织合作社", "计件", "党群服务中心",
+                   (local(linli.clock.now(), "Asia/Shanghai").date() + timedelta(days=5)).isoformat()):
+        out = await linli.say(WORKER, answer)
+    _, out = await linli.press(WORKER, out[-1], "✅ 发布")
+    post = await linli.last(GROUPS["1"])
+    other = await linli.create_community(name="宜兴埠社区", buildings="1-2")
+    out = await linli.say(R1, f"/start i_{other}")  # 赵阿姨 joins a second community and works there now
+    if "号楼" in str(out[-1].get("reply_markup")):
+        _, out = await linli.press(R1, out[-1], "1号楼")
+    if "同意" in str(out[-1].get("reply_markup")):
+        await linli.press(R1, out[-1], "同意")
+    out = await linli.follow(R1, post, "💼 查看并报名")
+    assert "这条消息来自北辰示范社区" in out[-1]["text"] and "宜兴埠社区" in out[-1]["text"]
+    await linli.press(R1, out[-1], "切换到北辰示范社区")
+    out = await linli.follow(R1, post, "💼 查看并报名")
+    assert "北辰编织合作社" in out[-1]["text"] and "✉ 通过邻里报名" in buttons(out[-1])
