@@ -149,6 +149,12 @@ async def show_space(ctx: Ctx, number: int) -> None:
     if tools:
         lines.append(ctx.t("🔧 Tools:"))
         lines += [f"  {t.name} — {states.get(t.state, t.state)}" for t in tools]
+    if manage:
+        month = spaces.month_of(local(ctx.now, _tz(ctx)).date())
+        counts = [f"{h(service)} {n}" for number_, _, service, n in
+                  await spaces.month_counts(ctx.uow, community_id=space.community_id, month=month)
+                  if number_ == space.number]
+        lines.append(ctx.t("✍ Services this month: {counts}", counts=" · ".join(counts) or "—"))
     buttons: Keyboard = grid([ctx.button(ctx.t("🔧 Borrow {tool}", tool=t.name), P, "b", t.number)
                               for t in tools if t.state == "in"], 2)
     if manage:

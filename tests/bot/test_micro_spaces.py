@@ -113,3 +113,5 @@ async def test_item3_a_space_with_a_drill_lent_reminded_and_returned(linli: Harn
     _, out = await linli.press(KEEPER, out[-1], "缝补")
     _, out = await linli.press(KEEPER, out[-1], "×3")
     assert "今天缝补 ×3。本月累计：3" in out[-1]["text"]
+    _, out = await linli.press(KEEPER, out[-1], "◀ 返回")
+    assert "本月服务：缝补 3" in out[-1]["text"]
