@@ -420,3 +420,18 @@ def test_item_hours_print_back_as_they_parse(raw: dict[int, list[tuple[str, str]
         return
     hours = spaces.parse_hours("; ".join(groups))
     assert spaces.parse_hours(spaces.hours_text(hours)) == hours
+
+
+async def test_item_a_keeper_replaced_no_longer_hands_over(db: Database, clock: FixedClock, world: World) -> None:
+    """Access taken away stops what it fed: the old keeper's buttons are refused, the new keeper's work."""
+    w, now = world, clock.now()
+    number, drill = await _space_with_drill(db, w, now)
+    loan = await _do(db, loans.request, actor=w.actors["r1"], tool_number=drill, days=3, now=now)
+    await _do(db, spaces.update, actor=w.actors["grid"], number=number, field="keeper", text=str(w.members["r2"]),
+              now=now)
+    with pytest.raises(Forbidden):
+        await _do(db, loans.hand_over, actor=w.actors["keeper"], number=loan.number, now=now)
+    with pytest.raises(Forbidden):
+        await _do(db, spaces.record_service, actor=w.actors["keeper"], number=number, service="缝补", count=1, now=now)
+    done = await _do(db, loans.hand_over, actor=w.actors["r2"], number=loan.number, now=now)
+    assert done.state == "out"
