@@ -435,3 +435,16 @@ async def test_item_a_keeper_replaced_no_longer_hands_over(db: Database, clock: 
         await _do(db, spaces.record_service, actor=w.actors["keeper"], number=number, service="缝补", count=1, now=now)
     done = await _do(db, loans.hand_over, actor=w.actors["r2"], number=loan.number, now=now)
     assert done.state == "out"
+
+
+async def test_item_spaces_are_listed_a_page_at_a_time(db: Database, clock: FixedClock, world: World) -> None:
+    w, now = world, clock.now()
+    for i in range(3):
+        await _do(db, spaces.register, actor=w.actors["admin"], now=now, draft=spaces.Draft(
+            name=f"空间{i}", place="门岗", hours=spaces.parse_hours("7 09:00-10:00" if i else "每天 08:00-20:00"),
+            services=("缝补",), keeper_member_id=w.members["keeper"]))
+    async with db.uow() as uow:
+        first = await spaces.listing(uow, actor=w.actors["r1"], now=now, page=1, size=2)
+        last = await spaces.listing(uow, actor=w.actors["r1"], now=now, page=9, size=2)
+    assert (first.page, first.pages, [ln.space.name for ln in first.items]) == (1, 2, ["空间0", "空间1"])
+    assert (last.page, [ln.space.name for ln in last.items]) == (2, ["空间2"])  # past the end: the last page
