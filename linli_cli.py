@@ -417,7 +417,8 @@ def main(argv: list[str] | None = None) -> int:
                            help="add the buildings the community lacks (else their rows are rejected)")
     p.set_defaults(fn=cmd_import)
     p = sub.add_parser("export", help="export a community's list as CSV or XLSX (the care ledger opened in the file)")
-    p.add_argument("what", choices=["needs", "ballot", "projects", "requests", "ledger", "checkins", "wishes", "posts"])
+    p.add_argument("what", choices=["needs", "ballot", "projects", "requests", "ledger", "checkins", "wishes", "posts",
+                                     "spaces", "loans", "jobs", "trainings"])
     p.add_argument("--community", required=True, help="the community's slug (`linli community list`)")
     p.add_argument("--format", choices=["csv", "xlsx"], default="csv")
     p.add_argument("--year", type=int)

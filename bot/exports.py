@@ -18,7 +18,9 @@ from flows.exports import Cell, Table
 FORMATS = ("csv", "xlsx")
 LIST_NAMES = {"needs": N_("Needs"), "ballot": N_("Ballot"), "projects": N_("Projects"),
               "requests": N_("Requests"), "ledger": N_("Care ledger"), "checkins": N_("Check-ins"),
-              "wishes": N_("Micro-wishes"), "posts": N_("Micro projects, deeds and posts")}
+              "wishes": N_("Micro-wishes"), "posts": N_("Micro projects, deeds and posts"),
+              "spaces": N_("Micro spaces"), "loans": N_("Tool loans"), "jobs": N_("Job openings"),
+              "trainings": N_("Trainings")}
 COLUMNS = {
     "year": N_("Year"), "number": N_("No."), "category": N_("Category"), "status": N_("Status"),
     "channel": N_("Channel"), "text": N_("Text"), "author": N_("Author (member no.)"),
@@ -35,6 +37,13 @@ COLUMNS = {
     "claimer": N_("Claimed by (member no.)"), "claimer_kind": N_("Claimed as"), "due": N_("Due"),
     "claimed_at": N_("Claimed"), "fulfilled_at": N_("Fulfilled"), "thanked_at": N_("Thanked"),
     "reopened": N_("Reopened"), "done_at": N_("Done"), "note": N_("Note"),
+    "place": N_("Place"), "hours": N_("Opening hours"), "offered": N_("Services offered"),
+    "keeper": N_("Keeper (member no.)"), "tools": N_("Tools"),
+    "space": N_("Space"), "tool": N_("Tool"), "borrower": N_("Borrower (member no.)"), "due_on": N_("Due"),
+    "handed_at": N_("Handed over"), "returned_at": N_("Returned"), "overdue_reminders": N_("Overdue reminders"),
+    "employer": N_("Employer"), "pay": N_("Pay"), "closes_on": N_("Closing date"),
+    "applications": N_("Applications"), "starts_at": N_("Starts"), "capacity": N_("Seats"),
+    "signed_up": N_("Signed up"), "attended": N_("Attended"),
 }
 MAX_WIDTH = 60
 

@@ -31,6 +31,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (N_("Community settings"), ("settings",)),
     (N_("Full-grid micro-governance"), ("teams", "wishes", "microposts")),
     (N_("Property evaluation"), ("property", "property_reply", "property_survey")),
+    (N_("Micro spaces and jobs"), ("spaces", "loans", "jobs")),
 )
 OTHER = N_("More")
 MAX_MENU = 100  # Telegram's limit per menu

@@ -26,6 +26,7 @@ from bot.core.dispatch import PRIVATE, Ctx, Router
 from bot.core.i18n import N_, tn
 from bot.sandbox_micro import seed_micro
 from bot.sandbox_requests import report_fresh, seed_requests
+from bot.sandbox_spaces import seed_micro as seed_spaces
 from bot.sandbox_visits import open_service, seed_visits
 from bot.standin.client import StandInClient
 from bot.standin.server import StandIn
@@ -212,6 +213,7 @@ async def seed_database(db: Database, clock: Clock, sealer: Sealer | None = None
             await seed_visits(uow, users=users, sealer=sealer, now=now)
         await seed_micro(uow, users=users, member_ids=member_ids, buildings=by_label, community_id=community.id or 0,
                          now=now)
+        await seed_spaces(uow, users=users, member_ids=member_ids, now=now)
         await _forget_notices(uow, community.id or 0)
         await report_fresh(uow, users=users, buildings=by_label, now=now)
         if sealer is not None:  # one service open: its post in the volunteers' group, sent as the sandbox starts

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import func, or_
 from sqlmodel import col, select
 
 from flows import audit
@@ -41,8 +41,10 @@ from storage.models import (
 )
 from storage.models_micro import MicroPost, Wish
 from storage.models_requests import Request
+from storage.models_spaces import Job, Loan, Space, Tool, Training
 
-KINDS = ("needs", "ballot", "projects", "requests", "ledger", "checkins", "wishes", "posts")
+KINDS = ("needs", "ballot", "projects", "requests", "ledger", "checkins", "wishes", "posts", "spaces", "loans", "jobs",
+         "trainings")
 PERSONAL = frozenset({"ledger", "checkins"})  # lists about key persons: admins, and grid workers for their grid
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 BATCH = 500
@@ -63,6 +65,12 @@ HEADERS: dict[str, tuple[str, ...]] = {
     "wishes": ("number", "building", "text", "state", "claimer", "claimer_kind", "due", "created_at", "claimed_at",
                "fulfilled_at", "thanked_at", "reopened"),
     "posts": ("number", "kind", "title", "state", "claimer", "created_at", "claimed_at", "done_at", "note"),
+    "spaces": ("number", "space", "place", "hours", "offered", "keeper", "tools", "active", "created_at"),
+    "loans": ("number", "space", "tool", "borrower", "state", "due_on", "created_at", "handed_at", "returned_at",
+              "overdue_reminders"),
+    "jobs": ("year", "number", "title", "employer", "pay", "place", "closes_on", "state", "applications",
+             "created_at"),
+    "trainings": ("year", "number", "title", "place", "starts_at", "capacity", "signed_up", "attended"),
 }
 
 
@@ -139,6 +147,49 @@ async def _batches(uow: UnitOfWork, stmt: Any, id_col: Any, size: int) -> Any:
         last = (row[0] if isinstance(row, Sequence) else row).id
 
 
+MICRO = ("spaces", "loans", "jobs", "trainings")
+
+
+async def _micro(uow: UnitOfWork, kind: str, cid: int, tz: str, year: int | None, batch: int,
+                 add: Callable[[Sequence[Any]], None]) -> None:
+    """Micro spaces and employment (#16): spaces, loans, jobs, trainings (admins' lists)."""
+    from flows.spaces import hours_text
+    from storage.models_spaces import JobApplication, TrainingSignup
+
+    def counts(column: Any, where: Any) -> Any:
+        return select(column, func.count()).where(where).group_by(column)
+
+    if kind == "spaces":
+        tools = dict((await uow.session.exec(counts(Tool.space_id, Tool.community_id == cid))).all())
+        async for sp in _batches(uow, select(Space).where(Space.community_id == cid), col(Space.id), batch):
+            add((sp.number, sp.name, sp.place, hours_text(sp.hours), "、".join(sp.services), sp.keeper_member_id,
+                 tools.get(sp.id, 0), sp.active, _when(sp.created_at, tz)))
+    elif kind == "loans":
+        stmt: Any = select(Loan, Tool.name, Space.name).join(Tool, col(Tool.id) == col(Loan.tool_id)) \
+            .join(Space, col(Space.id) == col(Loan.space_id)).where(Loan.community_id == cid)
+        if year is not None:
+            stmt = stmt.where(col(Loan.due_on) >= date(year, 1, 1), col(Loan.due_on) <= date(year, 12, 31))
+        async for loan, tool, space in _batches(uow, stmt, col(Loan.id), batch):
+            add((loan.number, space, tool, loan.borrower_member_id, loan.state, loan.due_on.isoformat(),
+                 _when(loan.requested_at, tz), _when(loan.handed_at, tz), _when(loan.returned_at, tz),
+                 loan.overdue_sent))
+    elif kind == "jobs":
+        applied = dict((await uow.session.exec(counts(JobApplication.job_id, JobApplication.community_id == cid))).all())
+        async for j in _batches(uow, select(Job).where(Job.community_id == cid), col(Job.id), batch):
+            if year is None or local(j.created_at, tz).year == year:
+                add((local(j.created_at, tz).year, j.number, j.title, j.employer, j.pay, j.place,
+                     j.closes_on.isoformat(), j.state, applied.get(j.id, 0), _when(j.created_at, tz)))
+    else:
+        signed = dict((await uow.session.exec(counts(TrainingSignup.training_id,
+                                                     TrainingSignup.community_id == cid))).all())
+        came = dict((await uow.session.exec(counts(TrainingSignup.training_id, (TrainingSignup.community_id == cid)
+                                                   & col(TrainingSignup.attended).is_(True)))).all())
+        async for t in _batches(uow, select(Training).where(Training.community_id == cid), col(Training.id), batch):
+            if year is None or local(t.starts_at, tz).year == year:
+                add((local(t.starts_at, tz).year, t.number, t.title, t.place, _when(t.starts_at, tz), t.capacity,
+                     signed.get(t.id, 0), came.get(t.id, 0)))
+
+
 async def export(uow: UnitOfWork, *, kind: str, community: Community, actor: Actor | None, sealer: Sealer,
                  now: datetime, year: int | None = None, via: str = "bot", batch: int = BATCH,
                  progress: Callable[[int], None] | None = None) -> Table:
@@ -210,6 +261,8 @@ async def export(uow: UnitOfWork, *, kind: str, community: Community, actor: Act
             if year is None or local(m.created_at, tz).year == year:
                 add((m.number, m.kind, m.title, m.state, m.claimer_member_id, _when(m.created_at, tz),
                      _when(m.claimed_at, tz), _when(m.done_at, tz), m.done_note))
+    elif kind in MICRO:
+        await _micro(uow, kind, cid, tz, year, batch, add)
     else:  # checkins
         stmt = select(CheckinPrompt, KeyPerson).join(KeyPerson, col(KeyPerson.id) == col(CheckinPrompt.person_id)) \
             .where(CheckinPrompt.community_id == cid)

@@ -21,6 +21,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from flows import board as board_flow
+from flows import jobs as jobs_flow
 from flows import project_colour
 from flows.clock import local
 from flows.errors import NotFound
@@ -258,6 +259,7 @@ class CommunityBoard:
     requests: RequestStats
     updated_at: datetime  # when what the page shows last changed (Last-Modified)
     visits: VisitStats | None = None  # visits and services of the last 30 days, counted only (#17)
+    jobs: jobs_flow.Totals = jobs_flow.Totals(0, 0, 0)  # the year's openings, people trained, income (#16)
 
     def counts(self) -> Counts:
         got = Counter(p.colour for p in self.projects)
@@ -374,8 +376,10 @@ async def community_board(uow: UnitOfWork, *, slug: str, now: datetime) -> Commu
     requests = await request_stats(uow, community, year, now=now)
     visits = await visit_stats.public(uow, community_id=community.id or 0, tz=community.timezone, now=now)
     latest += [t for t in (care.changed_at, requests.changed_at, visits.changed_at) if t is not None]
+    employment = await jobs_flow.totals(uow, community_id=community.id, year=year)
+    latest += [t for t in (await jobs_flow.changed_at(uow, community_id=community.id or 0, now=now),) if t is not None]
     return CommunityBoard(slug=community.slug, name=community.name, year=year,
-                          projects=lines, care=care, requests=requests, visits=visits,
+                          projects=lines, care=care, requests=requests, visits=visits, jobs=employment,
                           updated_at=_changed_at(community, projects, now, latest))
 
 

@@ -61,6 +61,8 @@ class Perm(StrEnum):
     TEAMS = "teams"  # put together the building teams: members, leader, Party households' pairings (grid workers: own grid)
     WISHES = "wishes"  # post a micro-wish for a resident (网格员代为发布), see the monthly counts
     MICRO = "micro"  # post micro projects / deeds / posts (微项目/微实事/微岗位) for the community to claim
+    SPACES = "spaces"  # register and edit micro spaces, name their keepers (a keeper manages their own space)
+    JOBS = "jobs"  # post job openings and trainings, mark attendance, enter income records (the office)
 
 
 class Purpose(StrEnum):
@@ -73,7 +75,7 @@ class Purpose(StrEnum):
 
 
 _STAFF = {Perm.MEMBERS, Perm.INVITE, Perm.PERSONS, Perm.PAIR, Perm.CHECKINS, Perm.CHECK, Perm.NEEDS_ENTER,
-          Perm.ANNOUNCE, Perm.TEAM, Perm.TEAMS, Perm.WISHES}
+          Perm.ANNOUNCE, Perm.TEAM, Perm.TEAMS, Perm.WISHES, Perm.SPACES, Perm.JOBS}
 _ADMIN = set(Perm) - {Perm.VOTE, Perm.PROPERTY_REPLY}  # admins vote only when they are representatives too
 
 PERMISSIONS: dict[Role, frozenset[Perm]] = {

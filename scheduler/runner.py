@@ -22,6 +22,8 @@ from flows import (
     checkins,
     conversation,
     digest,
+    jobs,
+    loans,
     meeting,
     micro,
     needs,
@@ -101,6 +103,14 @@ async def micro_due(uow: UnitOfWork, *, now: datetime) -> dict[str, int]:
     return {"reminders": reminders, "thanks": thanks, "digests": await digest.due(uow, now=now)}
 
 
+async def spaces_due(uow: UnitOfWork, now: datetime) -> dict[str, int]:
+    """Micro spaces and employment (#16): the loans' reminders (due soon, overdue, the keeper told) and the
+    trainings' reminders the day before."""
+    done = await loans.due(uow, now=now)
+    return {"due_soon": done.due_soon, "overdue": done.overdue, "keepers": done.keepers,
+            "trainings": await jobs.due(uow, now=now)}
+
+
 #: What falls due, by job: each a flow function over (unit of work, now), idempotent (found from the database,
 #: every message with a dedupe key), so running one twice or late is harmless.
 DUE: dict[str, Callable[[UnitOfWork, datetime], Awaitable[Any]]] = {
@@ -115,6 +125,7 @@ DUE: dict[str, Callable[[UnitOfWork, datetime], Awaitable[Any]]] = {
     "visits_tick": lambda uow, now: visits.tick(uow, now=now),  # due visits, unclaimed services (助急 in minutes)
     "micro_tick": lambda uow, now: micro_due(uow, now=now),  # wish reminders, the thank-you list, the groups' digests
     "property_tick": lambda uow, now: property_publish.due(uow, now=now),  # surveys; the monthly ranking, once
+    "spaces_tick": lambda uow, now: spaces_due(uow, now),  # tool loans' reminders, trainings' reminders (#16)
 }
 
 
@@ -225,6 +236,12 @@ async def property_tick(db: Database, clock: Clock, on_outbox: Callable[[], None
     return result
 
 
+async def spaces_tick(db: Database, clock: Clock, on_outbox: Callable[[], None] | None = None) -> dict[str, int]:
+    """Tool loans and trainings: their reminders (each once, found from the database: a restart loses none)."""
+    result: dict[str, int] = await _run(db, clock, "micro spaces and jobs", DUE["spaces_tick"], on_outbox, _any)
+    return result
+
+
 #: The jobs: (id, the tick, interval in seconds or None for the scheduler's tick, grace in seconds)
 TICKS: dict[str, tuple[Callable[..., Awaitable[Any]], float | None, float]] = {
     "checkins_tick": (checkins_tick, None, 60),
@@ -240,6 +257,7 @@ TICKS: dict[str, tuple[Callable[..., Awaitable[Any]], float | None, float]] = {
     "visits_tick": (visits_tick, None, 60),  # 助急 climbs within a minute of falling due
     "micro_tick": (micro_tick, 300, 300),
     "property_tick": (property_tick, 600, 600),
+    "spaces_tick": (spaces_tick, 600, 600),
 }
 
 # APScheduler stores jobs by reference to module-level functions: each resolves its

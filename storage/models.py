@@ -559,6 +559,17 @@ from storage.models_requests import RequestEvent as RequestEvent  # noqa: E402
 from storage.models_requests import RequestNumber as RequestNumber  # noqa: E402
 from storage.models_requests import RequestReporter as RequestReporter  # noqa: E402
 from storage.models_roster import Household, ImportRun  # noqa: E402, F401  (household roster and imports, F-11.3)
+from storage.models_spaces import (  # noqa: E402, F401  (micro spaces, tool lending, employment: F-9.3, F-9.5)
+    IncomeRecord,
+    Job,
+    JobApplication,
+    Loan,
+    ServiceRecord,
+    Space,
+    Tool,
+    Training,
+    TrainingSignup,
+)
 
 # ---------------------------------------------------------------- visits and services (F-5.3, F-5.4): their own module
 from storage.models_visits import ServiceOffer as ServiceOffer  # noqa: E402

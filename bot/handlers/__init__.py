@@ -18,7 +18,9 @@ from bot.handlers import (
     freetext,
     groups,
     imports,
+    jobs,
     leaving,
+    loans,
     meeting,
     microposts,
     myneeds,
@@ -34,6 +36,7 @@ from bot.handlers import (
     requests,
     roles,
     settings,
+    spaces,
     start,
     teams,
     visits,
@@ -49,7 +52,8 @@ __all__ = ["FALLBACKS", "build_notices", "build_router", "report_error"]
 FEATURES: tuple[ModuleType, ...] = (start, roles, leaving, groups, care, care_pairing, checkins, visits, needs,
                                     needs_review, myneeds, ballot, voting, polls, projects, board, acceptance,
                                     opendays, requests, request_work, meeting, announce, exports, imports, teams,
-                                    wishes, microposts, property, property_reply, property_survey, settings, freetext)
+                                    wishes, microposts, spaces, loans, jobs, property, property_reply, property_survey,
+                                    settings, freetext)
 #: What the dispatcher calls for the unexpected; a free message in private is offered a way on (freetext)
 FALLBACKS = {**common.FALLBACKS, "no_conversation": freetext.free_text}
 

@@ -57,6 +57,9 @@ async def start(ctx: Ctx) -> None:
     elif payload.startswith("micro_") and ctx.actor.member is not None:
         from bot.handlers.microposts import from_link as micro_link  # the groups' micro post links
         await micro_link(ctx, payload)
+    elif payload.startswith(("job_", "training_")) and ctx.actor.member is not None:
+        from bot.handlers.jobs import from_link as jobs_link  # a job or training post's link (#16)
+        await jobs_link(ctx, payload)
     elif payload == "vote" and ctx.actor.member is not None:
         from bot.handlers.voting import show_sheet  # the groups' "vote in private" link
         await show_sheet(ctx)

@@ -292,3 +292,35 @@ async def test_item4_rendered_pages_are_kept_for_the_cache_time(db: Database, tm
         fresh = await client.get(url)
         assert "新的标题" in fresh.text and fresh.headers["etag"] != first.headers["etag"]
         assert "新名字社区" in (await client.get("/district")).text
+
+
+async def test_item_jobs_and_income_on_the_board_as_aggregates_only(site: Site) -> None:
+    """#16: the year's openings, people trained and income raised, counted only (no employer's applicants, no
+    person's income), and the page changes (Last-Modified) when an income is entered."""
+    from flows import jobs as jobs_flow
+    from storage.models_spaces import IncomeRecord, Job
+
+    url = f"/c/{site.demo.slug}?lang=en"
+    before = await site.client.get(url)
+
+    def facts(html: str) -> list[str]:
+        return re.findall(r"<dd>([^<]*)</dd>", html.split('id="jobs"', 1)[1].split("</section>", 1)[0])
+
+    assert "Jobs and income" in before.text
+    openings, trained, income = facts(before.text)  # the demo's (one opening, nobody trained yet)
+    assert income == "¥0"
+    async with site.db.uow() as uow:
+        cid = site.demo.community_id
+        poster = (await uow.session.exec(select(Need.author_member_id))).first()
+        assert poster is not None
+        uow.session.add(Job(community_id=cid, number=99, poster_member_id=poster, title="手工编织", employer="合作社",
+                            pay="计件", place="中心", closes_on=NOW.date() + timedelta(days=9),
+                            created_at=NOW - timedelta(hours=1)))
+        uow.session.add(IncomeRecord(community_id=cid, member_id=poster, amount_fen=1_250_000, month="2027-06",
+                                     recorded_by=poster, created_at=NOW - timedelta(minutes=5)))
+        await uow.commit()
+        assert (await jobs_flow.totals(uow, community_id=cid, year=2027)).openings == int(openings) + 1
+    after = await site.client.get(url, headers={"If-None-Match": before.headers["etag"]})
+    assert after.status_code == 200
+    assert facts(after.text) == [str(int(openings) + 1), trained, "¥12,500"]
+    assert "合作社" not in after.text and "手工编织" not in after.text
