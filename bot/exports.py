@@ -39,7 +39,7 @@ COLUMNS = {
     "reopened": N_("Reopened"), "done_at": N_("Done"), "note": N_("Note"),
     "place": N_("Place"), "hours": N_("Opening hours"), "offered": N_("Services offered"),
     "keeper": N_("Keeper (member no.)"), "tools": N_("Tools"),
-    "space": N_("Space"), "tool": N_("Tool"), "borrower": N_("Borrower (member no.)"), "due_on": N_("Due"),
+    "space": N_("Space"), "tool": N_("Tool"), "borrower": N_("Borrower (member no.)"), "due_on": N_("Return by"),
     "handed_at": N_("Handed over"), "returned_at": N_("Returned"), "overdue_reminders": N_("Overdue reminders"),
     "employer": N_("Employer"), "pay": N_("Pay"), "closes_on": N_("Closing date"),
     "applications": N_("Applications"), "starts_at": N_("Starts"), "capacity": N_("Seats"),
