@@ -1,9 +1,8 @@
-"""Group posts of micro spaces and employment (#16): the one place they go out, so that routing them through a
-shared daily digest later is a change of this function only.
+"""Group posts of micro spaces and employment (#16): the one place they go out, through the groups' budget.
 
-A post goes to every live building group of the community, at most once per (thing, group) — the dedupe key
-names the opening or training, never an application or a sign-up — and never in the quiet hours
-(flows/quiet.py: a post due then waits until they end). Private notices of these features wait out the private
+A post goes to every live building group of the community, at most once per (thing, group) — the key names the
+opening or training, never an application or a sign-up — through flows/digest.py: on its own while the group's
+day leaves room (≤ 3 bot messages a day), else bundled into the evening's digest, and never in the quiet hours. Private notices of these features wait out the private
 quiet hours (21:00–08:00 local) with `private_time`."""
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from datetime import datetime, time
 
 from sqlmodel import col, select
 
-from flows import outbox, quiet
+from flows import digest, quiet
 from flows.notices import Notice
 from flows.roles import Purpose
 from storage.db import UnitOfWork
@@ -34,15 +33,14 @@ def in_private_quiet(community: Community, at: datetime) -> bool:
 
 
 async def post_to_groups(uow: UnitOfWork, *, community: Community, notice: Notice, key: str, now: datetime) -> int:
-    """Queue `notice` once to each live building group of the community (dedupe `micro:{key}:{chat}`), within
-    the quiet hours; returns the groups it goes to."""
+    """Post `notice` once to each live building group of the community through the groups' budget
+    (flows/digest.py: on its own while the group's day leaves room, else in the evening's digest; never in the
+    quiet hours; idempotent by `micro:{key}:{chat}`); returns the groups it goes to."""
     chats = (await uow.session.exec(select(Chat.tg_chat_id).where(
         Chat.community_id == community.id, col(Chat.type).in_(GROUP_TYPES), col(Chat.bot_status).in_(LIVE),
         Chat.purpose == Purpose.BUILDING.value).order_by(col(Chat.id)))).all()
-    due = quiet.group_post_time(community, now)
     for tg_chat_id in chats:
-        row = outbox.notify(uow, tg_chat_id=tg_chat_id, lang=community.locale, now=now, community_id=community.id,
-                            notice=notice, dedupe_key=f"micro:{key}:{tg_chat_id}")
-        row.not_before = due
+        await digest.post(uow, community=community, tg_chat_id=tg_chat_id, notice=notice,
+                          key=f"micro:{key}:{tg_chat_id}", now=now)
     await uow.session.flush()
     return len(chats)

@@ -280,7 +280,7 @@ async def test_item_one_post_per_opening_never_per_application(db: Database, clo
     with pytest.raises(AlreadyDone):
         await _do(db, jobs.apply, actor=w.actors["r1"], number=job.number, message="再来", now=now)
     await _do(db, jobs.apply, actor=w.actors["r2"], number=job.number, message="想试试", now=now)
-    posts = await _outbox(db, "micro:")
+    posts = await _outbox(db, "dg:micro:")  # through the groups' budget (flows/digest.py)
     assert sorted(r.tg_chat_id for r in posts) == [-3002, -3001]
     applied = await _outbox(db, "job_apply")
     assert [r.payload["params"]["message"] for r in applied] == ["我会织毛衣，电话***", "想试试"]
@@ -291,10 +291,30 @@ async def test_item_one_post_per_opening_never_per_application(db: Database, clo
         await _do(db, jobs.apply, actor=w.actors["keeper"], number=job.number, message="晚了", now=now)
 
 
+async def test_item_a_job_post_in_a_busy_group_waits_for_the_evening_digest(db: Database, clock: FixedClock,
+                                                                              world: World) -> None:
+    """Jobs and trainings post through the groups' budget (flows/digest.py): a group that already had two bot
+    messages today gets the opening in the evening's digest, the quiet group at once."""
+    from storage.models_micro import DigestItem
+
+    now = clock.now()
+    async with db.uow() as uow:
+        for _ in range(2):
+            uow.session.add(OutboxMessage(community_id=world.community_id, tg_chat_id=-3001, status="sent",
+                                          payload={"notice": "announcement"}, not_before=now, sent_at=now,
+                                          created_at=now))
+        await uow.commit()
+    await _do(db, jobs.post_job, actor=world.actors["admin"], draft=_job(), now=now)
+    assert [r.tg_chat_id for r in await _outbox(db, "dg:micro:")] == [-3002]
+    async with db.uow() as uow:
+        held = (await uow.session.exec(select(DigestItem))).all()
+    assert [(h.tg_chat_id, h.notice["kind"]) for h in held] == [(-3001, "job_posted")]
+
+
 async def test_item_a_group_post_waits_out_the_quiet_hours(db: Database, clock: FixedClock, world: World) -> None:
     late = datetime(2027, 3, 1, 14, 0, tzinfo=UTC)  # 22:00 local
     await _do(db, jobs.post_job, actor=world.actors["admin"], draft=_job(), now=late)
-    assert {r.not_before for r in await _outbox(db, "micro:")} == {datetime(2027, 3, 1, 23, 30, tzinfo=UTC)}
+    assert {r.not_before for r in await _outbox(db, "dg:micro:")} == {datetime(2027, 3, 1, 23, 30, tzinfo=UTC)}
 
 
 async def _training(db: Database, w: World, now: datetime, capacity: int = 5) -> Training:
