@@ -14,10 +14,10 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func
+from sqlalchemy import case, func, literal, null
 from sqlmodel import col, select
 
 from flows import board as board_flow
@@ -34,6 +34,7 @@ from storage.models import (
     Incident,
     Need,
     Project,
+    ProjectLike,
     ProjectMilestone,
     ProjectPhoto,
     ProjectRating,
@@ -55,7 +56,7 @@ def year_of(community: Community, now: datetime) -> int:
     return board_flow.board_year(community, now)
 
 
-def _changed_at(community: Community, projects: Sequence[Project], now: datetime, stamps: list[datetime]) -> datetime:
+def _changed_at(community: Community, projects: Sequence[Any], now: datetime, stamps: list[datetime]) -> datetime:
     """When what a page shows last changed: the newest of its data's stamps, and the moments a colour may have
     turned without any data changing — the start of the local day (milestones and deadlines pass at midnight)
     and each project's "no report" moment, when it is past."""
@@ -76,26 +77,6 @@ def _year_bounds(community: Community, year: int) -> tuple[datetime, datetime]:
 
 
 # ---------------------------------------------------------------- the district's communities
-
-
-@dataclass(frozen=True)
-class _Light:
-    """What the colour rule (flows.project_colour.facts_many, verdicts) reads of a project."""
-
-    id: int
-    community_id: int
-    year: int
-    percent: int
-    created_at: datetime
-    last_report_at: datetime | None
-    deadline: date | None
-    completed_at: datetime | None
-    colour_override: str | None
-    override_at: datetime | None
-
-
-_LIGHT = (Project.id, Project.community_id, Project.year, Project.percent, Project.created_at, Project.last_report_at,
-          Project.deadline, Project.completed_at, Project.colour_override, Project.override_at)
 
 
 @dataclass(frozen=True)
@@ -128,22 +109,31 @@ class CommunityLine:
 
 
 async def communities(uow: UnitOfWork, *, now: datetime) -> list[CommunityLine]:
-    """Every community of the deployment (the district) with its year's counts, by name: seven queries."""
+    """Every community of the deployment (the district) with its year's counts, by name: five queries (one more per
+    further time zone or staleness setting in use). The projects are counted by colour in the database
+    (flows.project_colour.colour_sql), never loaded one by one."""
     rows = (await uow.session.exec(select(Community).order_by(col(Community.name), col(Community.id)))).all()
     if not rows:
         return []
     years = {c.id: year_of(c, now) for c in rows}
     wanted = set(years.values())
-    # the columns the colour rule reads, without building a thousand ORM objects (the costly part here)
-    projects = [_Light(*r) for r in (await uow.session.exec(select(*_LIGHT).where(col(Project.year).in_(wanted)))).all()
-                if years.get(r[1]) == r[2]]
-    verdicts = await board_flow.verdicts(uow, cast(list[Project], projects), now=now)
+    alike: dict[tuple[date, datetime], list[int]] = {}  # communities whose colours follow the same day and limit
+    for c in rows:
+        alike.setdefault((project_colour.today(c, now), now - project_colour.stale_after(c)), []).append(c.id or 0)
     colours: dict[int, Counter[str]] = {}
-    percents: dict[int, list[int]] = {}
-    for p in projects:
-        v = verdicts.get(p.id or 0)
-        colours.setdefault(p.community_id, Counter())[v.colour.value if v else Colour.YELLOW.value] += 1
-        percents.setdefault(p.community_id, []).append(p.percent)
+    percents: dict[int, tuple[int, int]] = {}  # the sum of the year's projects' percents, and their number
+    for (day, stale_before), ids in alike.items():
+        shown = func.coalesce(project_colour.colour_sql(now=now, today=day, stale_before=stale_before),
+                              literal(Colour.YELLOW.value))  # one made after now: yellow, as on its board
+        each = select(col(Project.community_id).label("cid"), shown.label("colour"),
+                      col(Project.percent).label("percent")).where(
+            Project.year == day.year, col(Project.community_id).in_(ids)).subquery()
+        for cid, colour, n, total in (await uow.session.exec(
+                select(each.c.cid, each.c.colour, func.count(), func.sum(each.c.percent))
+                .group_by(each.c.cid, each.c.colour))).all():
+            colours.setdefault(cid, Counter())[colour] += int(n)
+            got, count = percents.get(cid, (0, 0))
+            percents[cid] = (got + int(total or 0), count + int(n))
     needs = {(cid, year): int(n) for cid, year, n in (await uow.session.exec(
         select(Need.community_id, Need.year, func.count()).where(col(Need.year).in_(wanted))
         .group_by(col(Need.community_id), col(Need.year)))).all()}
@@ -160,13 +150,13 @@ async def communities(uow: UnitOfWork, *, now: datetime) -> list[CommunityLine]:
         cid, year = c.id or 0, years[c.id]
         got = colours.get(cid, Counter())
         avg, raters = ratings.get((cid, year), (None, 0))
-        pcts = percents.get(cid, [])
+        total, count = percents.get(cid, (0, 0))
         out.append(CommunityLine(
             slug=c.slug, name=c.name, year=year,
             counts=Counts(green=got["green"], yellow=got["yellow"], red=got["red"], needs=needs.get((cid, year), 0),
                           rating=round(float(avg), 1) if avg is not None else None, raters=raters,
                           requests_solved=solved.get((cid, year), 0)),
-            percent=round(sum(pcts) / len(pcts)) if pcts else 0))
+            percent=round(total / count) if count else 0))
     return out
 
 
@@ -284,26 +274,62 @@ async def _owner_roles(uow: UnitOfWork, member_ids: set[int]) -> dict[int, tuple
     return out
 
 
-async def _lines(uow: UnitOfWork, projects: Sequence[Project], now: datetime) -> list[ProjectLine]:
-    ids = [p.id or 0 for p in projects]
-    if not ids:
-        return []
-    verdicts = await board_flow.verdicts(uow, projects, now=now)
-    roles = await _owner_roles(uow, {p.owner_member_id for p in projects if p.owner_member_id})
-    seen = await board_flow.signals(uow, ids)
+def _read(now: datetime) -> tuple[Any, ...]:
+    """A board line's columns: the project's, and beside them what it is counted with (its "after" photos and the
+    newest report up to now, for the colour; 👍 and ⭐) — one query for any number of projects."""
+    pid = col(Project.id)
+    ratings = select(ProjectRating).where(col(ProjectRating.project_id) == pid)
+    return (
+        pid, col(Project.number), col(Project.title), col(Project.percent), col(Project.created_at),
+        col(Project.last_report_at), col(Project.deadline), col(Project.completed_at), col(Project.colour_override),
+        col(Project.override_at), col(Project.owner_member_id),
+        select(func.count()).where(col(ProjectPhoto.project_id) == pid, ProjectPhoto.kind == "after",
+                                   col(ProjectPhoto.created_at) <= now).scalar_subquery().label("after_photos"),
+        case((col(Project.last_report_at) > now, select(func.max(ProjectReport.created_at)).where(
+            col(ProjectReport.project_id) == pid, col(ProjectReport.created_at) <= now).scalar_subquery()),
+             else_=null()).label("reported"),
+        select(func.count()).where(col(ProjectLike.project_id) == pid).scalar_subquery().label("likes"),
+        ratings.with_only_columns(func.avg(ProjectRating.stars)).scalar_subquery().label("stars"),
+        ratings.with_only_columns(func.count()).scalar_subquery().label("raters"),
+        ratings.with_only_columns(func.max(ProjectRating.updated_at)).scalar_subquery().label("rated_at"),
+    )
+
+
+async def _milestones(uow: UnitOfWork, ids: Sequence[int]) -> dict[int, list[tuple[str, date, date | None]]]:
+    """The projects' milestones (title, due on, done on) in their order (due day, position): one query."""
+    out: dict[int, list[tuple[str, date, date | None]]] = {i: [] for i in ids}
+    if ids:
+        for pid, title, due, done in (await uow.session.exec(
+                select(ProjectMilestone.project_id, ProjectMilestone.title, ProjectMilestone.due_on,
+                       ProjectMilestone.done_on).where(col(ProjectMilestone.project_id).in_(ids))
+                .order_by(col(ProjectMilestone.due_on), col(ProjectMilestone.position)))).all():
+            out[pid].append((title, due, done))
+    return out
+
+
+async def _lines(uow: UnitOfWork, community: Community, rows: Sequence[Any], now: datetime,
+                 steps: dict[int, list[tuple[str, date, date | None]]]) -> list[ProjectLine]:
+    """The board's lines of projects read with `_read`, their milestones `steps`: the colour by the rule
+    (flows.project_colour; a project made after now is yellow), the owner by role (one query)."""
+    roles = await _owner_roles(uow, {p.owner_member_id for p in rows if p.owner_member_id})
+    day, tz, quiet = project_colour.today(community, now), community.timezone, project_colour.stale_after(community)
     out = []
-    for p in projects:
-        pid = p.id or 0
-        v = verdicts.get(pid)
-        nxt = seen.upcoming.get(pid)
-        avg, raters, rated_at = seen.ratings.get(pid, (None, 0, None))
+    for p in rows:
+        mine = steps.get(p.id, [])
+        v = None
+        if p.created_at <= now:
+            v = project_colour.colour(project_colour.facts_of(
+                p, day=day, as_of=now, milestones=[(due, done) for _, due, done in mine],
+                after_photos=int(p.after_photos), reported=p.reported), now=now, timezone=tz, stale_after=quiet)
+        nxt = next(((title, due) for title, due, done in mine if done is None), None)
         role, org = roles.get(p.owner_member_id or 0, (None, None))
         out.append(ProjectLine(
             number=p.number, title=p.title, colour=v.colour.value if v else Colour.YELLOW.value,
             reasons=v.reasons if v else (), percent=p.percent, owner_role=role, owner_org=org,
             next_title=nxt[0] if nxt else None, next_due=nxt[1] if nxt else None,
-            completed=p.completed_at is not None, likes=seen.likes.get(pid, 0),
-            rating=round(float(avg), 1) if avg is not None else None, raters=int(raters), rated_at=rated_at))
+            completed=p.completed_at is not None, likes=int(p.likes),
+            rating=round(float(p.stars), 1) if p.stars is not None else None, raters=int(p.raters),
+            rated_at=p.rated_at))
     return out
 
 
@@ -330,8 +356,10 @@ async def care_stats(uow: UnitOfWork, community: Community, year: int) -> CareSt
                      changed_at=max(stamps) if stamps else None)
 
 
-async def request_stats(uow: UnitOfWork, community: Community, year: int, *, now: datetime) -> RequestStats:
-    """The year's requests of a community, counted, and the latest solved ones without personal data (two queries)."""
+async def request_stats(uow: UnitOfWork, community: Community, year: int, *, now: datetime,
+                        latest: bool = True) -> RequestStats:
+    """The year's requests of a community, counted, and the latest solved ones without personal data (two queries;
+    one without the latest, `latest=False`)."""
     where = [Request.community_id == community.id, Request.year == year]
     counts = (await uow.session.exec(
         select(Request.state, Request.kind, func.count(), func.max(Request.updated_at)).where(*where)
@@ -340,11 +368,11 @@ async def request_stats(uow: UnitOfWork, community: Community, year: int, *, now
     for state, kind, n, _ in counts:
         if state in SOLVED:
             solved[kind] = solved.get(kind, 0) + int(n)
-    latest = (await uow.session.exec(
+    closed = (await uow.session.exec(
         select(Request.year, Request.number, Request.kind, Request.category, Request.organisation, Request.state,
                Request.created_at, Request.closed_at)
         .where(*where, col(Request.state).in_(SOLVED))
-        .order_by(col(Request.closed_at).desc(), col(Request.number).desc()).limit(MAX_CLOSED))).all()
+        .order_by(col(Request.closed_at).desc(), col(Request.number).desc()).limit(MAX_CLOSED))).all() if latest else []
     tz = community.timezone
     stamps = [at for *_, at in counts if at is not None and at <= now]
     return RequestStats(
@@ -353,22 +381,23 @@ async def request_stats(uow: UnitOfWork, community: Community, year: int, *, now
         solved=solved, by_default=sum(int(n) for state, _, n, _ in counts if state == "closed_default"),
         closed=[ClosedRequest(request_label(y, number), kind, category, org, state, local(created, tz).date(),
                               local(closed, tz).date() if closed else None)
-                for y, number, kind, category, org, state, created, closed in latest],
+                for y, number, kind, category, org, state, created, closed in closed],
         changed_at=max(stamps) if stamps else None)
 
 
-async def community_board(uow: UnitOfWork, *, slug: str, now: datetime) -> CommunityBoard:
-    """A community's board of the year: its projects, care statistics and request statistics."""
+async def community_board(uow: UnitOfWork, *, slug: str, now: datetime, closed: bool = True) -> CommunityBoard:
+    """A community's board of the year: its projects, care statistics and request statistics (eight queries, seven
+    without the latest solved requests, `closed=False`: the printed board does not list them)."""
     community = await community_by_slug(uow, slug)
     year = year_of(community, now)
-    projects = (await uow.session.exec(select(Project).where(
+    projects = (await uow.session.exec(select(*_read(now)).where(
         Project.community_id == community.id, Project.year == year).order_by(col(Project.number)))).all()
+    lines = await _lines(uow, community, projects, now, await _milestones(uow, [p.id for p in projects]))
     latest = [p.created_at for p in projects] + [p.last_report_at for p in projects if p.last_report_at]
     latest += [p.completed_at for p in projects if p.completed_at] + [p.override_at for p in projects if p.override_at]
-    lines = await _lines(uow, projects, now)
     latest += [x.rated_at for x in lines if x.rated_at is not None]
     care = await care_stats(uow, community, year)
-    requests = await request_stats(uow, community, year, now=now)
+    requests = await request_stats(uow, community, year, now=now, latest=closed)
     latest += [t for t in (care.changed_at, requests.changed_at) if t is not None]
     return CommunityBoard(slug=community.slug, name=community.name, year=year,
                           projects=lines, care=care,
@@ -413,18 +442,17 @@ class ProjectPage:
 
 
 async def project_page(uow: UnitOfWork, *, slug: str, number: int, now: datetime) -> ProjectPage:
-    """A project of this year on a community's board, by its number (NotFound otherwise)."""
+    """A project of this year on a community's board, by its number (NotFound otherwise): six queries."""
     community = await community_by_slug(uow, slug)
     year = year_of(community, now)
-    project = (await uow.session.exec(select(Project).where(
-        Project.community_id == community.id, Project.year == year, Project.number == number))).first()
+    project = (await uow.session.exec(
+        select(*_read(now), col(Project.category), col(Project.budget_yuan), col(Project.funding)).where(
+            Project.community_id == community.id, Project.year == year, Project.number == number))).first()
     if project is None:
         raise NotFound("project", number)
-    pid = project.id or 0
-    line = (await _lines(uow, [project], now))[0]
-    steps = [Step(m.title, m.due_on, m.done_on) for m in (await uow.session.exec(
-        select(ProjectMilestone).where(ProjectMilestone.project_id == pid)
-        .order_by(col(ProjectMilestone.due_on), col(ProjectMilestone.position)))).all()]
+    pid = project.id
+    steps = await _milestones(uow, [pid])
+    line = (await _lines(uow, community, [project], now, steps))[0]
     photos = (await uow.session.exec(select(ProjectPhoto.kind, ProjectPhoto.report_id, ProjectPhoto.file_unique_id)
                                      .where(ProjectPhoto.project_id == pid)
                                      .order_by(col(ProjectPhoto.created_at), col(ProjectPhoto.id)))).all()
@@ -432,7 +460,8 @@ async def project_page(uow: UnitOfWork, *, slug: str, number: int, now: datetime
     for kind, report_id, unique in photos:
         if kind == "progress" and report_id is not None:
             by_report.setdefault(report_id, []).append(unique)
-    reports = (await uow.session.exec(select(ProjectReport).where(ProjectReport.project_id == pid)
+    reports = (await uow.session.exec(select(ProjectReport.id, ProjectReport.percent, ProjectReport.note,
+                                             ProjectReport.created_at).where(ProjectReport.project_id == pid)
                                       .order_by(col(ProjectReport.created_at).desc(), col(ProjectReport.id).desc())
                                       .limit(MAX_REPORTS))).all()
     stamps = [project.created_at] + [t for t in (project.last_report_at, project.completed_at, project.override_at,
@@ -440,8 +469,9 @@ async def project_page(uow: UnitOfWork, *, slug: str, number: int, now: datetime
     return ProjectPage(
         community=community.name, slug=community.slug, year=year, line=line, category=project.category,
         deadline=project.deadline, budget_yuan=project.budget_yuan, funding=project.funding,
-        started_at=project.created_at, completed_at=project.completed_at, milestones=steps,
-        notes=[Note(r.created_at, r.percent, r.note, by_report.get(r.id or 0, [])[:MAX_PHOTOS]) for r in reports],
+        started_at=project.created_at, completed_at=project.completed_at,
+        milestones=[Step(title, due, done) for title, due, done in steps[pid]],
+        notes=[Note(at, percent, note, by_report.get(rid, [])[:MAX_PHOTOS]) for rid, percent, note, at in reports],
         before=[u for k, _, u in photos if k == "before"][:MAX_PHOTOS],
         after=[u for k, _, u in photos if k == "after"][:MAX_PHOTOS],
         updated_at=_changed_at(community, [project], now, stamps))

@@ -231,11 +231,11 @@ def board_router(board: PublicBoard) -> APIRouter:
                          year=max((x.year for x in lines), default=local(now, "Asia/Shanghai").year))
         return await serve(request, produce)
 
-    async def _community(request: Request, slug: str, template: str) -> Response:
+    async def _community(request: Request, slug: str, template: str, printing: bool = False) -> Response:
         async def produce(lang: str) -> Rendered:
             async with board.db.uow() as uow:
                 try:
-                    b = await public.community_board(uow, slug=slug, now=board.clock.now())
+                    b = await public.community_board(uow, slug=slug, now=board.clock.now(), closed=not printing)
                 except NotFound:
                     return missing_page(lang, request.url.path)
             return build(lang, request.url.path, template, b=b, counts=b.counts(), last_modified=b.updated_at)
@@ -247,7 +247,7 @@ def board_router(board: PublicBoard) -> APIRouter:
 
     @router.get("/c/{slug}/print")
     async def printable(request: Request, slug: str) -> Response:
-        return await _community(request, slug, "print.html")
+        return await _community(request, slug, "print.html", printing=True)
 
     @router.get("/c/{slug}/p/{number}")
     async def project(request: Request, slug: str, number: str) -> Response:
