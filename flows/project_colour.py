@@ -17,9 +17,22 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from functools import cache
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, literal, null, or_, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    type_coerce,
+)
 from sqlmodel import col, select
 
 from flows.clock import local
@@ -180,11 +193,14 @@ def facts_of(p: Stored, *, day: date, as_of: datetime, milestones: Iterable[tupl
         last_report_at=last, override=override)
 
 
-def colour_sql(*, now: datetime, today: date, stale_before: datetime) -> ColumnElement[Any]:
-    """`colour` (with `facts_of`) as one SQL expression over a row of `project`: its Colour value now, or NULL for a
-    project made after `now` (left out, as `verdicts` leaves it). For counting many projects by colour in the
-    database without loading them (the district's overview); `today` is the community's local date, `stale_before`
-    `now` less its `stale_after`. tests/flows/test_colour_sql.py holds it to the Python rule."""
+@cache
+def colour_sql() -> ColumnElement[Any]:
+    """`colour` (with `facts_of`) as one SQL expression over a row of `project`: its Colour value, or NULL for a
+    project made after the moment (left out, as `verdicts` leaves it). For counting many projects by colour in the
+    database without loading them (the district's overview). Built once: its bound parameters ("now", "today",
+    "stale_before") are given by `colour_params`. tests/flows/test_colour_sql.py holds it to the Python rule."""
+    now = bindparam("now", type_=UTCDateTime)
+    today = bindparam("today", type_=Date)
     overdue = exists().where(
         col(ProjectMilestone.project_id) == col(Project.id), col(ProjectMilestone.due_on) < today,
         or_(col(ProjectMilestone.done_on).is_(None), col(ProjectMilestone.done_on) > today))
@@ -203,9 +219,15 @@ def colour_sql(*, now: datetime, today: date, stale_before: datetime) -> ColumnE
          case((after, literal(Colour.GREEN.value)), else_=literal(Colour.YELLOW.value))),
         (overdue, literal(Colour.RED.value)),
         (and_(col(Project.deadline).is_not(None), col(Project.deadline) < today), literal(Colour.RED.value)),
-        (type_coerce(func.coalesce(last, col(Project.created_at)), UTCDateTime) < stale_before,
-         literal(Colour.RED.value)),
+        (type_coerce(func.coalesce(last, col(Project.created_at)), UTCDateTime)
+         < bindparam("stale_before", type_=UTCDateTime), literal(Colour.RED.value)),
         else_=literal(Colour.YELLOW.value))
+
+
+def colour_params(community: Community, now: datetime) -> dict[str, Any]:
+    """`colour_sql`'s parameters for a community's projects at `now`: the moment, the community's local date and
+    the moment before which a last report (or the start) is too old."""
+    return {"now": now, "today": today(community, now), "stale_before": now - stale_after(community)}
 
 
 async def verdict(uow: UnitOfWork, project: Project, now: datetime) -> Verdict:

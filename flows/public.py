@@ -10,14 +10,16 @@ The year shown is each community's current local year."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from functools import cache
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, literal, null
+from sqlalchemy import Select, bindparam, case, func, literal, null
 from sqlmodel import col, select
 
 from flows import board as board_flow
@@ -42,6 +44,7 @@ from storage.models import (
     RoleGrant,
 )
 from storage.models_requests import Request
+from storage.types import UTCDateTime
 
 #: The role a project owner is shown by: the first of these they hold (a member without one is a resident)
 ROLE_ORDER = ("admin", "grid_worker", "committee", "district_admin", "enthusiast", "volunteer", "representative")
@@ -108,47 +111,63 @@ class CommunityLine:
     percent: int  # the average progress of the year's projects
 
 
+_NEEDS = select(Need.community_id, Need.year, func.count()).where(
+    col(Need.year).in_(bindparam("years", expanding=True))).group_by(col(Need.community_id), col(Need.year))
+_RATINGS = select(Project.community_id, Project.year, func.avg(ProjectRating.stars), func.count()).join(
+    Project, col(Project.id) == col(ProjectRating.project_id)).where(
+    col(Project.year).in_(bindparam("years", expanding=True))).group_by(col(Project.community_id), col(Project.year))
+_SOLVED_BY = select(Request.community_id, Request.year, func.count()).where(
+    col(Request.year).in_(bindparam("years", expanding=True)), col(Request.state).in_(SOLVED)).group_by(
+    col(Request.community_id), col(Request.year))
+
+
+@cache
+def _colour_counts() -> Select[Any]:
+    """Projects of a year counted by colour and community, with the sum of their percents (built once; parameters:
+    flows.project_colour.colour_params, "year" and the communities' "ids"). One made after now is yellow, as on its
+    board."""
+    shown = func.coalesce(project_colour.colour_sql(), literal(Colour.YELLOW.value))
+    each = select(col(Project.community_id).label("cid"), shown.label("colour"),
+                  col(Project.percent).label("percent")).where(
+        Project.year == bindparam("year"), col(Project.community_id).in_(bindparam("ids", expanding=True))).cte("each")
+    if sqlite3.sqlite_version_info >= (3, 35):  # else SQLite works the colour out twice (for grouping and output)
+        each = each.prefix_with("MATERIALIZED", dialect="sqlite")
+    return (select(each.c.cid, each.c.colour, func.count(), func.sum(each.c.percent))
+            .group_by(each.c.cid, each.c.colour))
+
+
 async def communities(uow: UnitOfWork, *, now: datetime) -> list[CommunityLine]:
     """Every community of the deployment (the district) with its year's counts, by name: five queries (one more per
     further time zone or staleness setting in use). The projects are counted by colour in the database
     (flows.project_colour.colour_sql), never loaded one by one."""
-    rows = (await uow.session.exec(select(Community).order_by(col(Community.name), col(Community.id)))).all()
+    rows = (await uow.session.exec(select(Community.id, Community.slug, Community.name, Community.timezone,
+                                          Community.settings).order_by(col(Community.name), col(Community.id)))).all()
     if not rows:
         return []
-    years = {c.id: year_of(c, now) for c in rows}
-    wanted = set(years.values())
+    years: dict[int, int] = {}
     alike: dict[tuple[date, datetime], list[int]] = {}  # communities whose colours follow the same day and limit
-    for c in rows:
-        alike.setdefault((project_colour.today(c, now), now - project_colour.stale_after(c)), []).append(c.id or 0)
+    for c in rows:  # (what the colour rule reads of a community: its time zone and settings)
+        day = project_colour.today(cast(Community, c), now)
+        years[c.id] = day.year
+        alike.setdefault((day, now - project_colour.stale_after(cast(Community, c))), []).append(c.id)
+    wanted = set(years.values())
     colours: dict[int, Counter[str]] = {}
     percents: dict[int, tuple[int, int]] = {}  # the sum of the year's projects' percents, and their number
     for (day, stale_before), ids in alike.items():
-        shown = func.coalesce(project_colour.colour_sql(now=now, today=day, stale_before=stale_before),
-                              literal(Colour.YELLOW.value))  # one made after now: yellow, as on its board
-        each = select(col(Project.community_id).label("cid"), shown.label("colour"),
-                      col(Project.percent).label("percent")).where(
-            Project.year == day.year, col(Project.community_id).in_(ids)).subquery()
-        for cid, colour, n, total in (await uow.session.exec(
-                select(each.c.cid, each.c.colour, func.count(), func.sum(each.c.percent))
-                .group_by(each.c.cid, each.c.colour))).all():
+        for cid, colour, n, total in (await uow.session.exec(_colour_counts(), params={
+                "now": now, "today": day, "stale_before": stale_before, "year": day.year, "ids": ids})).all():
             colours.setdefault(cid, Counter())[colour] += int(n)
             got, count = percents.get(cid, (0, 0))
             percents[cid] = (got + int(total or 0), count + int(n))
-    needs = {(cid, year): int(n) for cid, year, n in (await uow.session.exec(
-        select(Need.community_id, Need.year, func.count()).where(col(Need.year).in_(wanted))
-        .group_by(col(Need.community_id), col(Need.year)))).all()}
-    ratings = {(cid, year): (avg, int(n)) for cid, year, avg, n in (await uow.session.exec(
-        select(Project.community_id, Project.year, func.avg(ProjectRating.stars), func.count())
-        .join(Project, col(Project.id) == col(ProjectRating.project_id)).where(col(Project.year).in_(wanted))
-        .group_by(col(Project.community_id), col(Project.year)))).all()}
-    solved = {(cid, year): int(n) for cid, year, n in (await uow.session.exec(
-        select(Request.community_id, Request.year, func.count())
-        .where(col(Request.year).in_(wanted), col(Request.state).in_(SOLVED))
-        .group_by(col(Request.community_id), col(Request.year)))).all()}
+    of_years = {"years": sorted(wanted)}
+    needs = {(cid, year): int(n) for cid, year, n in (await uow.session.exec(_NEEDS, params=of_years)).all()}
+    ratings = {(cid, year): (avg, int(n)) for cid, year, avg, n in (
+        await uow.session.exec(_RATINGS, params=of_years)).all()}
+    solved = {(cid, year): int(n) for cid, year, n in (await uow.session.exec(_SOLVED_BY, params=of_years)).all()}
     out = []
     for c in rows:
         cid, year = c.id or 0, years[c.id]
-        got = colours.get(cid, Counter())
+        got = colours.get(cid) or Counter()
         avg, raters = ratings.get((cid, year), (None, 0))
         total, count = percents.get(cid, (0, 0))
         out.append(CommunityLine(
@@ -251,20 +270,25 @@ class CommunityBoard:
         return Counts(green=got["green"], yellow=got["yellow"], red=got["red"])
 
 
+_BY_SLUG = select(Community).where(Community.slug == bindparam("slug"))
+
+
 async def community_by_slug(uow: UnitOfWork, slug: str) -> Community:
-    found = (await uow.session.exec(select(Community).where(Community.slug == slug))).first()
+    found = (await uow.session.exec(_BY_SLUG, params={"slug": slug})).first()
     if found is None:
         raise NotFound("community", slug)
     return found
+
+
+_ROLES = select(RoleGrant.member_id, RoleGrant.role, RoleGrant.organisation).where(
+    col(RoleGrant.member_id).in_(bindparam("ids", expanding=True)), col(RoleGrant.revoked_at).is_(None))
 
 
 async def _owner_roles(uow: UnitOfWork, member_ids: set[int]) -> dict[int, tuple[str, str | None]]:
     if not member_ids:
         return {}
     held: dict[int, dict[str, str | None]] = {}
-    for mid, role, org in (await uow.session.exec(
-            select(RoleGrant.member_id, RoleGrant.role, RoleGrant.organisation)
-            .where(col(RoleGrant.member_id).in_(list(member_ids)), col(RoleGrant.revoked_at).is_(None)))).all():
+    for mid, role, org in (await uow.session.exec(_ROLES, params={"ids": list(member_ids)})).all():
         held.setdefault(mid, {})[role] = org
     out: dict[int, tuple[str, str | None]] = {}
     for mid in member_ids:
@@ -274,12 +298,14 @@ async def _owner_roles(uow: UnitOfWork, member_ids: set[int]) -> dict[int, tuple
     return out
 
 
-def _read(now: datetime) -> tuple[Any, ...]:
-    """A board line's columns: the project's, and beside them what it is counted with (its "after" photos and the
-    newest report up to now, for the colour; 👍 and ⭐) — one query for any number of projects."""
-    pid = col(Project.id)
+@cache
+def _read(page: bool = False) -> Select[Any]:
+    """The board's lines of a community's year ("community_id", "year"; by number): the projects' columns, and beside
+    them what they are counted with — their "after" photos and the newest report up to "now" (for the colour),
+    👍 and ⭐ — in one query built once. `page`: one project ("number") with what its page shows besides."""
+    pid, now = col(Project.id), bindparam("now", type_=UTCDateTime)
     ratings = select(ProjectRating).where(col(ProjectRating.project_id) == pid)
-    return (
+    query = select(
         pid, col(Project.number), col(Project.title), col(Project.percent), col(Project.created_at),
         col(Project.last_report_at), col(Project.deadline), col(Project.completed_at), col(Project.colour_override),
         col(Project.override_at), col(Project.owner_member_id),
@@ -292,17 +318,24 @@ def _read(now: datetime) -> tuple[Any, ...]:
         ratings.with_only_columns(func.avg(ProjectRating.stars)).scalar_subquery().label("stars"),
         ratings.with_only_columns(func.count()).scalar_subquery().label("raters"),
         ratings.with_only_columns(func.max(ProjectRating.updated_at)).scalar_subquery().label("rated_at"),
-    )
+    ).where(Project.community_id == bindparam("community_id"), Project.year == bindparam("year"))
+    if page:
+        return query.add_columns(col(Project.category), col(Project.budget_yuan), col(Project.funding)).where(
+            Project.number == bindparam("number"))
+    return query.order_by(col(Project.number))
+
+
+_MILESTONES = select(ProjectMilestone.project_id, ProjectMilestone.title, ProjectMilestone.due_on,
+                     ProjectMilestone.done_on).where(
+    col(ProjectMilestone.project_id).in_(bindparam("ids", expanding=True))).order_by(
+    col(ProjectMilestone.due_on), col(ProjectMilestone.position))
 
 
 async def _milestones(uow: UnitOfWork, ids: Sequence[int]) -> dict[int, list[tuple[str, date, date | None]]]:
     """The projects' milestones (title, due on, done on) in their order (due day, position): one query."""
     out: dict[int, list[tuple[str, date, date | None]]] = {i: [] for i in ids}
     if ids:
-        for pid, title, due, done in (await uow.session.exec(
-                select(ProjectMilestone.project_id, ProjectMilestone.title, ProjectMilestone.due_on,
-                       ProjectMilestone.done_on).where(col(ProjectMilestone.project_id).in_(ids))
-                .order_by(col(ProjectMilestone.due_on), col(ProjectMilestone.position)))).all():
+        for pid, title, due, done in (await uow.session.exec(_MILESTONES, params={"ids": list(ids)})).all():
             out[pid].append((title, due, done))
     return out
 
@@ -333,22 +366,25 @@ async def _lines(uow: UnitOfWork, community: Community, rows: Sequence[Any], now
     return out
 
 
+_CHECKS = select(CheckinPrompt.status, CheckinPrompt.stage, func.count(), func.max(CheckinPrompt.answered_at),
+                 func.max(CheckinPrompt.due_at)).where(
+    CheckinPrompt.community_id == bindparam("community_id"), col(CheckinPrompt.status).in_(("answered", "missed")),
+    col(CheckinPrompt.local_date) >= bindparam("first"), col(CheckinPrompt.local_date) <= bindparam("last")).group_by(
+    col(CheckinPrompt.status), col(CheckinPrompt.stage))
+_INCIDENTS = select(Incident.outcome, func.count(), func.max(Incident.opened_at), func.max(Incident.closed_at)).where(
+    Incident.community_id == bindparam("community_id"), col(Incident.opened_at) >= bindparam("start", type_=UTCDateTime),
+    col(Incident.opened_at) < bindparam("end", type_=UTCDateTime)).group_by(col(Incident.outcome))
+
+
 async def care_stats(uow: UnitOfWork, community: Community, year: int) -> CareStats:
     """The year's check-ins and incidents of a community, counted (two queries)."""
     cid = community.id or 0
-    checks = (await uow.session.exec(
-        select(CheckinPrompt.status, CheckinPrompt.stage, func.count(), func.max(CheckinPrompt.answered_at),
-               func.max(CheckinPrompt.due_at))
-        .where(CheckinPrompt.community_id == cid, col(CheckinPrompt.status).in_(("answered", "missed")),
-               col(CheckinPrompt.local_date) >= f"{year}-01-01", col(CheckinPrompt.local_date) <= f"{year}-12-31")
-        .group_by(col(CheckinPrompt.status), col(CheckinPrompt.stage)))).all()
+    checks = (await uow.session.exec(_CHECKS, params={"community_id": cid, "first": f"{year}-01-01",
+                                                      "last": f"{year}-12-31"})).all()
     done = sum(int(n) for status, _, n, _, _ in checks if status == "answered")
     on_time = sum(int(n) for status, stage, n, _, _ in checks if status == "answered" and stage == 0)
     start, end = _year_bounds(community, year)
-    incidents = (await uow.session.exec(
-        select(Incident.outcome, func.count(), func.max(Incident.opened_at), func.max(Incident.closed_at))
-        .where(Incident.community_id == cid, col(Incident.opened_at) >= start, col(Incident.opened_at) < end)
-        .group_by(col(Incident.outcome)))).all()
+    incidents = (await uow.session.exec(_INCIDENTS, params={"community_id": cid, "start": start, "end": end})).all()
     stamps = [t for row in checks for t in row[3:] if t is not None]
     stamps += [t for row in incidents for t in row[2:] if t is not None]
     return CareStats(checks_done=done, checks_due=sum(int(row[2]) for row in checks), on_time=on_time,
@@ -356,23 +392,26 @@ async def care_stats(uow: UnitOfWork, community: Community, year: int) -> CareSt
                      changed_at=max(stamps) if stamps else None)
 
 
+_REQUESTS = select(Request.state, Request.kind, func.count(), func.max(Request.updated_at)).where(
+    Request.community_id == bindparam("community_id"), Request.year == bindparam("year")).group_by(
+    col(Request.state), col(Request.kind))
+_SOLVED = select(Request.year, Request.number, Request.kind, Request.category, Request.organisation, Request.state,
+                 Request.created_at, Request.closed_at).where(
+    Request.community_id == bindparam("community_id"), Request.year == bindparam("year"),
+    col(Request.state).in_(SOLVED)).order_by(col(Request.closed_at).desc(), col(Request.number).desc()).limit(MAX_CLOSED)
+
+
 async def request_stats(uow: UnitOfWork, community: Community, year: int, *, now: datetime,
                         latest: bool = True) -> RequestStats:
     """The year's requests of a community, counted, and the latest solved ones without personal data (two queries;
     one without the latest, `latest=False`)."""
-    where = [Request.community_id == community.id, Request.year == year]
-    counts = (await uow.session.exec(
-        select(Request.state, Request.kind, func.count(), func.max(Request.updated_at)).where(*where)
-        .group_by(col(Request.state), col(Request.kind)))).all()
+    where = {"community_id": community.id, "year": year}
+    counts = (await uow.session.exec(_REQUESTS, params=where)).all()
     solved: dict[str, int] = {}
     for state, kind, n, _ in counts:
         if state in SOLVED:
             solved[kind] = solved.get(kind, 0) + int(n)
-    closed = (await uow.session.exec(
-        select(Request.year, Request.number, Request.kind, Request.category, Request.organisation, Request.state,
-               Request.created_at, Request.closed_at)
-        .where(*where, col(Request.state).in_(SOLVED))
-        .order_by(col(Request.closed_at).desc(), col(Request.number).desc()).limit(MAX_CLOSED))).all() if latest else []
+    closed = (await uow.session.exec(_SOLVED, params=where)).all() if latest else []
     tz = community.timezone
     stamps = [at for *_, at in counts if at is not None and at <= now]
     return RequestStats(
@@ -390,8 +429,8 @@ async def community_board(uow: UnitOfWork, *, slug: str, now: datetime, closed: 
     without the latest solved requests, `closed=False`: the printed board does not list them)."""
     community = await community_by_slug(uow, slug)
     year = year_of(community, now)
-    projects = (await uow.session.exec(select(*_read(now)).where(
-        Project.community_id == community.id, Project.year == year).order_by(col(Project.number)))).all()
+    projects = (await uow.session.exec(_read(), params={"now": now, "community_id": community.id,
+                                                       "year": year})).all()
     lines = await _lines(uow, community, projects, now, await _milestones(uow, [p.id for p in projects]))
     latest = [p.created_at for p in projects] + [p.last_report_at for p in projects if p.last_report_at]
     latest += [p.completed_at for p in projects if p.completed_at] + [p.override_at for p in projects if p.override_at]
@@ -441,29 +480,30 @@ class ProjectPage:
     updated_at: datetime
 
 
+_PHOTOS = select(ProjectPhoto.kind, ProjectPhoto.report_id, ProjectPhoto.file_unique_id).where(
+    ProjectPhoto.project_id == bindparam("project_id")).order_by(col(ProjectPhoto.created_at), col(ProjectPhoto.id))
+_REPORTS = select(ProjectReport.id, ProjectReport.percent, ProjectReport.note, ProjectReport.created_at).where(
+    ProjectReport.project_id == bindparam("project_id")).order_by(
+    col(ProjectReport.created_at).desc(), col(ProjectReport.id).desc()).limit(MAX_REPORTS)
+
+
 async def project_page(uow: UnitOfWork, *, slug: str, number: int, now: datetime) -> ProjectPage:
     """A project of this year on a community's board, by its number (NotFound otherwise): six queries."""
     community = await community_by_slug(uow, slug)
     year = year_of(community, now)
-    project = (await uow.session.exec(
-        select(*_read(now), col(Project.category), col(Project.budget_yuan), col(Project.funding)).where(
-            Project.community_id == community.id, Project.year == year, Project.number == number))).first()
+    project = (await uow.session.exec(_read(page=True), params={
+        "now": now, "community_id": community.id, "year": year, "number": number})).first()
     if project is None:
         raise NotFound("project", number)
     pid = project.id
     steps = await _milestones(uow, [pid])
     line = (await _lines(uow, community, [project], now, steps))[0]
-    photos = (await uow.session.exec(select(ProjectPhoto.kind, ProjectPhoto.report_id, ProjectPhoto.file_unique_id)
-                                     .where(ProjectPhoto.project_id == pid)
-                                     .order_by(col(ProjectPhoto.created_at), col(ProjectPhoto.id)))).all()
+    photos = (await uow.session.exec(_PHOTOS, params={"project_id": pid})).all()
     by_report: dict[int, list[str]] = {}
     for kind, report_id, unique in photos:
         if kind == "progress" and report_id is not None:
             by_report.setdefault(report_id, []).append(unique)
-    reports = (await uow.session.exec(select(ProjectReport.id, ProjectReport.percent, ProjectReport.note,
-                                             ProjectReport.created_at).where(ProjectReport.project_id == pid)
-                                      .order_by(col(ProjectReport.created_at).desc(), col(ProjectReport.id).desc())
-                                      .limit(MAX_REPORTS))).all()
+    reports = (await uow.session.exec(_REPORTS, params={"project_id": pid})).all()
     stamps = [project.created_at] + [t for t in (project.last_report_at, project.completed_at, project.override_at,
                                                  line.rated_at) if t is not None]
     return ProjectPage(

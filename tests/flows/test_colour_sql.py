@@ -89,10 +89,8 @@ async def test_colour_counted_in_sql_agrees_with_the_rule(db: Database) -> None:
                 mine = (await uow.session.exec(select(Project).where(Project.community_id == community.id))).all()
                 verdicts = await project_colour.verdicts(uow, [p for p in mine if p.created_at <= at], at)
                 expected = {p.id: verdicts[p.id].colour.value if p.id in verdicts else None for p in mine}
-                rule = project_colour.colour_sql(now=at, today=project_colour.today(community, at),
-                                                 stale_before=at - project_colour.stale_after(community))
-                got = dict((await uow.session.exec(select(Project.id, rule).where(
-                    Project.community_id == community.id))).all())
+                got = dict((await uow.session.exec(select(Project.id, project_colour.colour_sql()).where(
+                    Project.community_id == community.id), params=project_colour.colour_params(community, at))).all())
                 wrong = {pid: (got[pid], want) for pid, want in expected.items() if got.get(pid) != want}
                 assert wrong == {}, (community.timezone, at, wrong)
                 seen.update(expected.values())
