@@ -93,9 +93,12 @@ def words(lang: str) -> dict[str, Any]:
     def role(code: str | None, org: str | None = None) -> str:
         return role_name(lang, code, org) if code else tr(lang, "not assigned yet")
 
+    def colour_name(c: str) -> str:
+        return tr(lang, COLOUR_NAMES.get(c, c))
+
     return {
         "t": t, "tp": tp, "role": role, "lang": lang, "html_lang": "zh-CN" if lang == "zh_CN" else "en",
-        "emoji": EMOJI, "colour_name": lambda c: tr(lang, COLOUR_NAMES.get(c, c)),
+        "emoji": EMOJI, "colour_name": colour_name, "bar": lambda b: charts.svg(b, colour_name),
         "reason_name": lambda r: tr(lang, REASONS.get(r, r)),
         "category_name": lambda c: tr(lang, CATEGORY_NAMES.get(c, c)),
         "funding_name": lambda f: tr(lang, FUNDING_NAMES[f]) if f in FUNDING_NAMES else f,
