@@ -411,7 +411,7 @@ async def request_stats(uow: UnitOfWork, community: Community, year: int, *, now
     for state, kind, n, _ in counts:
         if state in SOLVED:
             solved[kind] = solved.get(kind, 0) + int(n)
-    closed = (await uow.session.exec(_SOLVED, params=where)).all() if latest else []
+    solved_rows = (await uow.session.exec(_SOLVED, params=where)).all() if latest else []
     tz = community.timezone
     stamps = [at for *_, at in counts if at is not None and at <= now]
     return RequestStats(
@@ -420,7 +420,7 @@ async def request_stats(uow: UnitOfWork, community: Community, year: int, *, now
         solved=solved, by_default=sum(int(n) for state, _, n, _ in counts if state == "closed_default"),
         closed=[ClosedRequest(request_label(y, number), kind, category, org, state, local(created, tz).date(),
                               local(closed, tz).date() if closed else None)
-                for y, number, kind, category, org, state, created, closed in closed],
+                for y, number, kind, category, org, state, created, closed in solved_rows],
         changed_at=max(stamps) if stamps else None)
 
 
