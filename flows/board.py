@@ -190,7 +190,8 @@ async def _names(uow: UnitOfWork, member_ids: set[int]) -> dict[int, str]:
 
 @dataclass(frozen=True)
 class Signals:
-    """What the board (here and on the web, flows/public.py) shows beside each project's colour, by project id."""
+    """What the board shows beside each project's colour, by project id (the web's board reads the same within its
+    one query of a community's projects, flows.public._read)."""
 
     upcoming: dict[int, tuple[str, date]]  # the next open milestone: title, due day
     likes: dict[int, int]

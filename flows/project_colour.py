@@ -13,18 +13,33 @@ flows/projects.py re-exports these names."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from functools import cache
+from typing import Any, Protocol
 
-from sqlalchemy import func
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    type_coerce,
+)
 from sqlmodel import col, select
 
 from flows.clock import local
 from flows.errors import NotFound
 from storage.db import UnitOfWork
 from storage.models import Community, Project, ProjectMilestone, ProjectPhoto, ProjectReport
+from storage.types import UTCDateTime
 
 STALE_AFTER = timedelta(days=35)
 #: Community.settings key and its default.
@@ -146,21 +161,73 @@ async def facts_many(uow: UnitOfWork, rows: Sequence[Project], *, as_of: datetim
             select(ProjectReport.project_id, func.max(ProjectReport.created_at)).where(
                 col(ProjectReport.project_id).in_(older), col(ProjectReport.created_at) <= as_of)
             .group_by(col(ProjectReport.project_id)))).all())
-    out: dict[int, Facts] = {}
-    for p in rows:
-        if p.id is None:
-            continue
-        day = days[p.community_id]
-        last = p.last_report_at if p.last_report_at is not None and p.last_report_at <= as_of else reported.get(p.id)
-        override = None
-        if p.colour_override and (p.override_at is None or p.override_at <= as_of):
-            override = Colour(p.colour_override)
-        out[p.id] = Facts(
-            started_at=p.created_at, deadline=p.deadline,
-            milestones=[(due, done if done is not None and done <= day else None) for due, done in marks[p.id]],
-            completed=p.completed_at is not None and p.completed_at <= as_of, after_photos=int(after.get(p.id, 0)),
-            last_report_at=last, override=override)
-    return out
+    return {p.id: facts_of(p, day=days[p.community_id], as_of=as_of, milestones=marks[p.id],
+                           after_photos=int(after.get(p.id, 0)), reported=reported.get(p.id))
+            for p in rows if p.id is not None}
+
+
+class Stored(Protocol):
+    """What the rule reads of a stored project (a Project, or a row of just these columns)."""
+
+    created_at: datetime
+    deadline: date | None
+    completed_at: datetime | None
+    last_report_at: datetime | None
+    colour_override: str | None
+    override_at: datetime | None
+
+
+def facts_of(p: Stored, *, day: date, as_of: datetime, milestones: Iterable[tuple[date, date | None]],
+             after_photos: int, reported: datetime | None) -> Facts:
+    """A stored project's `Facts` as things stood at `as_of` (pure), from what was read of it: its milestones
+    (due on, done on), its "after" photos taken by then, the newest report by then when `last_report_at` is later
+    (`reported`), and `day`, the community's local date at `as_of`."""
+    last = None if p.last_report_at is None else p.last_report_at if p.last_report_at <= as_of else reported
+    override = None
+    if p.colour_override and (p.override_at is None or p.override_at <= as_of):
+        override = Colour(p.colour_override)
+    return Facts(
+        started_at=p.created_at, deadline=p.deadline,
+        milestones=[(due, done if done is not None and done <= day else None) for due, done in milestones],
+        completed=p.completed_at is not None and p.completed_at <= as_of, after_photos=after_photos,
+        last_report_at=last, override=override)
+
+
+@cache
+def colour_sql() -> ColumnElement[Any]:
+    """`colour` (with `facts_of`) as one SQL expression over a row of `project`: its Colour value, or NULL for a
+    project made after the moment (left out, as `verdicts` leaves it). For counting many projects by colour in the
+    database without loading them (the district's overview). Built once: its bound parameters ("now", "today",
+    "stale_before") are given by `colour_params`. tests/flows/test_colour_sql.py holds it to the Python rule."""
+    now = bindparam("now", type_=UTCDateTime)
+    today = bindparam("today", type_=Date)
+    overdue = exists().where(
+        col(ProjectMilestone.project_id) == col(Project.id), col(ProjectMilestone.due_on) < today,
+        or_(col(ProjectMilestone.done_on).is_(None), col(ProjectMilestone.done_on) > today))
+    after = exists().where(col(ProjectPhoto.project_id) == col(Project.id), ProjectPhoto.kind == "after",
+                           col(ProjectPhoto.created_at) <= now)
+    reported = (select(func.max(ProjectReport.created_at))
+                .where(col(ProjectReport.project_id) == col(Project.id), col(ProjectReport.created_at) <= now)
+                .scalar_subquery())
+    last = case((col(Project.last_report_at).is_(None), null()), (col(Project.last_report_at) <= now,
+                                                                   col(Project.last_report_at)), else_=reported)
+    return case(
+        (col(Project.created_at) > now, null()),
+        (and_(col(Project.colour_override).is_not(None), col(Project.colour_override) != "",
+              or_(col(Project.override_at).is_(None), col(Project.override_at) <= now)), col(Project.colour_override)),
+        (and_(col(Project.completed_at).is_not(None), col(Project.completed_at) <= now),
+         case((after, literal(Colour.GREEN.value)), else_=literal(Colour.YELLOW.value))),
+        (overdue, literal(Colour.RED.value)),
+        (and_(col(Project.deadline).is_not(None), col(Project.deadline) < today), literal(Colour.RED.value)),
+        (type_coerce(func.coalesce(last, col(Project.created_at)), UTCDateTime)
+         < bindparam("stale_before", type_=UTCDateTime), literal(Colour.RED.value)),
+        else_=literal(Colour.YELLOW.value))
+
+
+def colour_params(community: Community, now: datetime) -> dict[str, Any]:
+    """`colour_sql`'s parameters for a community's projects at `now`: the moment, the community's local date and
+    the moment before which a last report (or the start) is too old."""
+    return {"now": now, "today": today(community, now), "stale_before": now - stale_after(community)}
 
 
 async def verdict(uow: UnitOfWork, project: Project, now: datetime) -> Verdict:

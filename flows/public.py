@@ -10,14 +10,16 @@ The year shown is each community's current local year."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import cast
+from functools import cache
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func
+from sqlalchemy import Select, bindparam, case, func, literal, null
 from sqlmodel import col, select
 
 from flows import board as board_flow
@@ -37,6 +39,7 @@ from storage.models import (
     Incident,
     Need,
     Project,
+    ProjectLike,
     ProjectMilestone,
     ProjectPhoto,
     ProjectRating,
@@ -44,6 +47,7 @@ from storage.models import (
     RoleGrant,
 )
 from storage.models_requests import Request
+from storage.types import UTCDateTime
 
 #: The role a project owner is shown by: the first of these they hold (a member without one is a resident)
 ROLE_ORDER = ("admin", "grid_worker", "committee", "district_admin", "enthusiast", "volunteer", "representative")
@@ -58,7 +62,7 @@ def year_of(community: Community, now: datetime) -> int:
     return board_flow.board_year(community, now)
 
 
-def _changed_at(community: Community, projects: Sequence[Project], now: datetime, stamps: list[datetime]) -> datetime:
+def _changed_at(community: Community, projects: Sequence[Any], now: datetime, stamps: list[datetime]) -> datetime:
     """When what a page shows last changed: the newest of its data's stamps, and the moments a colour may have
     turned without any data changing — the start of the local day (milestones and deadlines pass at midnight)
     and each project's "no report" moment, when it is past."""
@@ -79,26 +83,6 @@ def _year_bounds(community: Community, year: int) -> tuple[datetime, datetime]:
 
 
 # ---------------------------------------------------------------- the district's communities
-
-
-@dataclass(frozen=True)
-class _Light:
-    """What the colour rule (flows.project_colour.facts_many, verdicts) reads of a project."""
-
-    id: int
-    community_id: int
-    year: int
-    percent: int
-    created_at: datetime
-    last_report_at: datetime | None
-    deadline: date | None
-    completed_at: datetime | None
-    colour_override: str | None
-    override_at: datetime | None
-
-
-_LIGHT = (Project.id, Project.community_id, Project.year, Project.percent, Project.created_at, Project.last_report_at,
-          Project.deadline, Project.completed_at, Project.colour_override, Project.override_at)
 
 
 @dataclass(frozen=True)
@@ -130,46 +114,71 @@ class CommunityLine:
     percent: int  # the average progress of the year's projects
 
 
+_NEEDS = select(Need.community_id, Need.year, func.count()).where(
+    col(Need.year).in_(bindparam("years", expanding=True))).group_by(col(Need.community_id), col(Need.year))
+_RATINGS = select(Project.community_id, Project.year, func.avg(ProjectRating.stars), func.count()).join(
+    Project, col(Project.id) == col(ProjectRating.project_id)).where(
+    col(Project.year).in_(bindparam("years", expanding=True))).group_by(col(Project.community_id), col(Project.year))
+_SOLVED_BY = select(Request.community_id, Request.year, func.count()).where(
+    col(Request.year).in_(bindparam("years", expanding=True)), col(Request.state).in_(SOLVED)).group_by(
+    col(Request.community_id), col(Request.year))
+
+
+@cache
+def _colour_counts() -> Select[Any]:
+    """Projects of a year counted by colour and community, with the sum of their percents (built once; parameters:
+    flows.project_colour.colour_params, "year" and the communities' "ids"). One made after now is yellow, as on its
+    board."""
+    shown = func.coalesce(project_colour.colour_sql(), literal(Colour.YELLOW.value))
+    each = select(col(Project.community_id).label("cid"), shown.label("colour"),
+                  col(Project.percent).label("percent")).where(
+        Project.year == bindparam("year"), col(Project.community_id).in_(bindparam("ids", expanding=True))).cte("each")
+    if sqlite3.sqlite_version_info >= (3, 35):  # else SQLite works the colour out twice (for grouping and output)
+        each = each.prefix_with("MATERIALIZED", dialect="sqlite")
+    return (select(each.c.cid, each.c.colour, func.count(), func.sum(each.c.percent))
+            .group_by(each.c.cid, each.c.colour))
+
+
 async def communities(uow: UnitOfWork, *, now: datetime) -> list[CommunityLine]:
-    """Every community of the deployment (the district) with its year's counts, by name: seven queries."""
-    rows = (await uow.session.exec(select(Community).order_by(col(Community.name), col(Community.id)))).all()
+    """Every community of the deployment (the district) with its year's counts, by name: five queries (one more per
+    further time zone or staleness setting in use). The projects are counted by colour in the database
+    (flows.project_colour.colour_sql), never loaded one by one."""
+    rows = (await uow.session.exec(select(Community.id, Community.slug, Community.name, Community.timezone,
+                                          Community.settings).order_by(col(Community.name), col(Community.id)))).all()
     if not rows:
         return []
-    years = {c.id: year_of(c, now) for c in rows}
+    years: dict[int, int] = {}
+    alike: dict[tuple[date, datetime], list[int]] = {}  # communities whose colours follow the same day and limit
+    for c in rows:  # (what the colour rule reads of a community: its time zone and settings)
+        day = project_colour.today(cast(Community, c), now)
+        years[c.id] = day.year
+        alike.setdefault((day, now - project_colour.stale_after(cast(Community, c))), []).append(c.id)
     wanted = set(years.values())
-    # the columns the colour rule reads, without building a thousand ORM objects (the costly part here)
-    projects = [_Light(*r) for r in (await uow.session.exec(select(*_LIGHT).where(col(Project.year).in_(wanted)))).all()
-                if years.get(r[1]) == r[2]]
-    verdicts = await board_flow.verdicts(uow, cast(list[Project], projects), now=now)
     colours: dict[int, Counter[str]] = {}
-    percents: dict[int, list[int]] = {}
-    for p in projects:
-        v = verdicts.get(p.id or 0)
-        colours.setdefault(p.community_id, Counter())[v.colour.value if v else Colour.YELLOW.value] += 1
-        percents.setdefault(p.community_id, []).append(p.percent)
-    needs = {(cid, year): int(n) for cid, year, n in (await uow.session.exec(
-        select(Need.community_id, Need.year, func.count()).where(col(Need.year).in_(wanted))
-        .group_by(col(Need.community_id), col(Need.year)))).all()}
-    ratings = {(cid, year): (avg, int(n)) for cid, year, avg, n in (await uow.session.exec(
-        select(Project.community_id, Project.year, func.avg(ProjectRating.stars), func.count())
-        .join(Project, col(Project.id) == col(ProjectRating.project_id)).where(col(Project.year).in_(wanted))
-        .group_by(col(Project.community_id), col(Project.year)))).all()}
-    solved = {(cid, year): int(n) for cid, year, n in (await uow.session.exec(
-        select(Request.community_id, Request.year, func.count())
-        .where(col(Request.year).in_(wanted), col(Request.state).in_(SOLVED))
-        .group_by(col(Request.community_id), col(Request.year)))).all()}
+    percents: dict[int, tuple[int, int]] = {}  # the sum of the year's projects' percents, and their number
+    for (day, stale_before), ids in alike.items():
+        for cid, colour, n, total in (await uow.session.exec(_colour_counts(), params={
+                "now": now, "today": day, "stale_before": stale_before, "year": day.year, "ids": ids})).all():
+            colours.setdefault(cid, Counter())[colour] += int(n)
+            got, count = percents.get(cid, (0, 0))
+            percents[cid] = (got + int(total or 0), count + int(n))
+    of_years = {"years": sorted(wanted)}
+    needs = {(cid, year): int(n) for cid, year, n in (await uow.session.exec(_NEEDS, params=of_years)).all()}
+    ratings = {(cid, year): (avg, int(n)) for cid, year, avg, n in (
+        await uow.session.exec(_RATINGS, params=of_years)).all()}
+    solved = {(cid, year): int(n) for cid, year, n in (await uow.session.exec(_SOLVED_BY, params=of_years)).all()}
     out = []
     for c in rows:
         cid, year = c.id or 0, years[c.id]
-        got = colours.get(cid, Counter())
+        got = colours.get(cid) or Counter()
         avg, raters = ratings.get((cid, year), (None, 0))
-        pcts = percents.get(cid, [])
+        total, count = percents.get(cid, (0, 0))
         out.append(CommunityLine(
             slug=c.slug, name=c.name, year=year,
             counts=Counts(green=got["green"], yellow=got["yellow"], red=got["red"], needs=needs.get((cid, year), 0),
                           rating=round(float(avg), 1) if avg is not None else None, raters=raters,
                           requests_solved=solved.get((cid, year), 0)),
-            percent=round(sum(pcts) / len(pcts)) if pcts else 0))
+            percent=round(total / count) if count else 0))
     return out
 
 
@@ -266,20 +275,25 @@ class CommunityBoard:
         return Counts(green=got["green"], yellow=got["yellow"], red=got["red"])
 
 
+_BY_SLUG = select(Community).where(Community.slug == bindparam("slug"))
+
+
 async def community_by_slug(uow: UnitOfWork, slug: str) -> Community:
-    found = (await uow.session.exec(select(Community).where(Community.slug == slug))).first()
+    found = (await uow.session.exec(_BY_SLUG, params={"slug": slug})).first()
     if found is None:
         raise NotFound("community", slug)
     return found
+
+
+_ROLES = select(RoleGrant.member_id, RoleGrant.role, RoleGrant.organisation).where(
+    col(RoleGrant.member_id).in_(bindparam("ids", expanding=True)), col(RoleGrant.revoked_at).is_(None))
 
 
 async def _owner_roles(uow: UnitOfWork, member_ids: set[int]) -> dict[int, tuple[str, str | None]]:
     if not member_ids:
         return {}
     held: dict[int, dict[str, str | None]] = {}
-    for mid, role, org in (await uow.session.exec(
-            select(RoleGrant.member_id, RoleGrant.role, RoleGrant.organisation)
-            .where(col(RoleGrant.member_id).in_(list(member_ids)), col(RoleGrant.revoked_at).is_(None)))).all():
+    for mid, role, org in (await uow.session.exec(_ROLES, params={"ids": list(member_ids)})).all():
         held.setdefault(mid, {})[role] = org
     out: dict[int, tuple[str, str | None]] = {}
     for mid in member_ids:
@@ -289,45 +303,93 @@ async def _owner_roles(uow: UnitOfWork, member_ids: set[int]) -> dict[int, tuple
     return out
 
 
-async def _lines(uow: UnitOfWork, projects: Sequence[Project], now: datetime) -> list[ProjectLine]:
-    ids = [p.id or 0 for p in projects]
-    if not ids:
-        return []
-    verdicts = await board_flow.verdicts(uow, projects, now=now)
-    roles = await _owner_roles(uow, {p.owner_member_id for p in projects if p.owner_member_id})
-    seen = await board_flow.signals(uow, ids)
+@cache
+def _read(page: bool = False) -> Select[Any]:
+    """The board's lines of a community's year ("community_id", "year"; by number): the projects' columns, and beside
+    them what they are counted with — their "after" photos and the newest report up to "now" (for the colour),
+    👍 and ⭐ — in one query built once. `page`: one project ("number") with what its page shows besides."""
+    pid, now = col(Project.id), bindparam("now", type_=UTCDateTime)
+    ratings = select(ProjectRating).where(col(ProjectRating.project_id) == pid)
+    query = select(
+        pid, col(Project.number), col(Project.title), col(Project.percent), col(Project.created_at),
+        col(Project.last_report_at), col(Project.deadline), col(Project.completed_at), col(Project.colour_override),
+        col(Project.override_at), col(Project.owner_member_id),
+        select(func.count()).where(col(ProjectPhoto.project_id) == pid, ProjectPhoto.kind == "after",
+                                   col(ProjectPhoto.created_at) <= now).scalar_subquery().label("after_photos"),
+        case((col(Project.last_report_at) > now, select(func.max(ProjectReport.created_at)).where(
+            col(ProjectReport.project_id) == pid, col(ProjectReport.created_at) <= now).scalar_subquery()),
+             else_=null()).label("reported"),
+        select(func.count()).where(col(ProjectLike.project_id) == pid).scalar_subquery().label("likes"),
+        ratings.with_only_columns(func.avg(ProjectRating.stars)).scalar_subquery().label("stars"),
+        ratings.with_only_columns(func.count()).scalar_subquery().label("raters"),
+        ratings.with_only_columns(func.max(ProjectRating.updated_at)).scalar_subquery().label("rated_at"),
+    ).where(Project.community_id == bindparam("community_id"), Project.year == bindparam("year"))
+    if page:
+        return query.add_columns(col(Project.category), col(Project.budget_yuan), col(Project.funding)).where(
+            Project.number == bindparam("number"))
+    return query.order_by(col(Project.number))
+
+
+_MILESTONES = select(ProjectMilestone.project_id, ProjectMilestone.title, ProjectMilestone.due_on,
+                     ProjectMilestone.done_on).where(
+    col(ProjectMilestone.project_id).in_(bindparam("ids", expanding=True))).order_by(
+    col(ProjectMilestone.due_on), col(ProjectMilestone.position))
+
+
+async def _milestones(uow: UnitOfWork, ids: Sequence[int]) -> dict[int, list[tuple[str, date, date | None]]]:
+    """The projects' milestones (title, due on, done on) in their order (due day, position): one query."""
+    out: dict[int, list[tuple[str, date, date | None]]] = {i: [] for i in ids}
+    if ids:
+        for pid, title, due, done in (await uow.session.exec(_MILESTONES, params={"ids": list(ids)})).all():
+            out[pid].append((title, due, done))
+    return out
+
+
+async def _lines(uow: UnitOfWork, community: Community, rows: Sequence[Any], now: datetime,
+                 steps: dict[int, list[tuple[str, date, date | None]]]) -> list[ProjectLine]:
+    """The board's lines of projects read with `_read`, their milestones `steps`: the colour by the rule
+    (flows.project_colour; a project made after now is yellow), the owner by role (one query)."""
+    roles = await _owner_roles(uow, {p.owner_member_id for p in rows if p.owner_member_id})
+    day, tz, quiet = project_colour.today(community, now), community.timezone, project_colour.stale_after(community)
     out = []
-    for p in projects:
-        pid = p.id or 0
-        v = verdicts.get(pid)
-        nxt = seen.upcoming.get(pid)
-        avg, raters, rated_at = seen.ratings.get(pid, (None, 0, None))
+    for p in rows:
+        mine = steps.get(p.id, [])
+        v = None
+        if p.created_at <= now:
+            v = project_colour.colour(project_colour.facts_of(
+                p, day=day, as_of=now, milestones=[(due, done) for _, due, done in mine],
+                after_photos=int(p.after_photos), reported=p.reported), now=now, timezone=tz, stale_after=quiet)
+        nxt = next(((title, due) for title, due, done in mine if done is None), None)
         role, org = roles.get(p.owner_member_id or 0, (None, None))
         out.append(ProjectLine(
             number=p.number, title=p.title, colour=v.colour.value if v else Colour.YELLOW.value,
             reasons=v.reasons if v else (), percent=p.percent, owner_role=role, owner_org=org,
             next_title=nxt[0] if nxt else None, next_due=nxt[1] if nxt else None,
-            completed=p.completed_at is not None, likes=seen.likes.get(pid, 0),
-            rating=round(float(avg), 1) if avg is not None else None, raters=int(raters), rated_at=rated_at))
+            completed=p.completed_at is not None, likes=int(p.likes),
+            rating=round(float(p.stars), 1) if p.stars is not None else None, raters=int(p.raters),
+            rated_at=p.rated_at))
     return out
+
+
+_CHECKS = select(CheckinPrompt.status, CheckinPrompt.stage, func.count(), func.max(CheckinPrompt.answered_at),
+                 func.max(CheckinPrompt.due_at)).where(
+    CheckinPrompt.community_id == bindparam("community_id"), col(CheckinPrompt.status).in_(("answered", "missed")),
+    col(CheckinPrompt.local_date) >= bindparam("first"), col(CheckinPrompt.local_date) <= bindparam("last")).group_by(
+    col(CheckinPrompt.status), col(CheckinPrompt.stage))
+_INCIDENTS = select(Incident.outcome, func.count(), func.max(Incident.opened_at), func.max(Incident.closed_at)).where(
+    Incident.community_id == bindparam("community_id"), col(Incident.opened_at) >= bindparam("start", type_=UTCDateTime),
+    col(Incident.opened_at) < bindparam("end", type_=UTCDateTime)).group_by(col(Incident.outcome))
 
 
 async def care_stats(uow: UnitOfWork, community: Community, year: int) -> CareStats:
     """The year's check-ins and incidents of a community, counted (two queries)."""
     cid = community.id or 0
-    checks = (await uow.session.exec(
-        select(CheckinPrompt.status, CheckinPrompt.stage, func.count(), func.max(CheckinPrompt.answered_at),
-               func.max(CheckinPrompt.due_at))
-        .where(CheckinPrompt.community_id == cid, col(CheckinPrompt.status).in_(("answered", "missed")),
-               col(CheckinPrompt.local_date) >= f"{year}-01-01", col(CheckinPrompt.local_date) <= f"{year}-12-31")
-        .group_by(col(CheckinPrompt.status), col(CheckinPrompt.stage)))).all()
+    checks = (await uow.session.exec(_CHECKS, params={"community_id": cid, "first": f"{year}-01-01",
+                                                      "last": f"{year}-12-31"})).all()
     done = sum(int(n) for status, _, n, _, _ in checks if status == "answered")
     on_time = sum(int(n) for status, stage, n, _, _ in checks if status == "answered" and stage == 0)
     start, end = _year_bounds(community, year)
-    incidents = (await uow.session.exec(
-        select(Incident.outcome, func.count(), func.max(Incident.opened_at), func.max(Incident.closed_at))
-        .where(Incident.community_id == cid, col(Incident.opened_at) >= start, col(Incident.opened_at) < end)
-        .group_by(col(Incident.outcome)))).all()
+    incidents = (await uow.session.exec(_INCIDENTS, params={"community_id": cid, "start": start, "end": end})).all()
     stamps = [t for row in checks for t in row[3:] if t is not None]
     stamps += [t for row in incidents for t in row[2:] if t is not None]
     return CareStats(checks_done=done, checks_due=sum(int(row[2]) for row in checks), on_time=on_time,
@@ -335,21 +397,26 @@ async def care_stats(uow: UnitOfWork, community: Community, year: int) -> CareSt
                      changed_at=max(stamps) if stamps else None)
 
 
-async def request_stats(uow: UnitOfWork, community: Community, year: int, *, now: datetime) -> RequestStats:
-    """The year's requests of a community, counted, and the latest solved ones without personal data (two queries)."""
-    where = [Request.community_id == community.id, Request.year == year]
-    counts = (await uow.session.exec(
-        select(Request.state, Request.kind, func.count(), func.max(Request.updated_at)).where(*where)
-        .group_by(col(Request.state), col(Request.kind)))).all()
+_REQUESTS = select(Request.state, Request.kind, func.count(), func.max(Request.updated_at)).where(
+    Request.community_id == bindparam("community_id"), Request.year == bindparam("year")).group_by(
+    col(Request.state), col(Request.kind))
+_SOLVED = select(Request.year, Request.number, Request.kind, Request.category, Request.organisation, Request.state,
+                 Request.created_at, Request.closed_at).where(
+    Request.community_id == bindparam("community_id"), Request.year == bindparam("year"),
+    col(Request.state).in_(SOLVED)).order_by(col(Request.closed_at).desc(), col(Request.number).desc()).limit(MAX_CLOSED)
+
+
+async def request_stats(uow: UnitOfWork, community: Community, year: int, *, now: datetime,
+                        latest: bool = True) -> RequestStats:
+    """The year's requests of a community, counted, and the latest solved ones without personal data (two queries;
+    one without the latest, `latest=False`)."""
+    where = {"community_id": community.id, "year": year}
+    counts = (await uow.session.exec(_REQUESTS, params=where)).all()
     solved: dict[str, int] = {}
     for state, kind, n, _ in counts:
         if state in SOLVED:
             solved[kind] = solved.get(kind, 0) + int(n)
-    latest = (await uow.session.exec(
-        select(Request.year, Request.number, Request.kind, Request.category, Request.organisation, Request.state,
-               Request.created_at, Request.closed_at)
-        .where(*where, col(Request.state).in_(SOLVED))
-        .order_by(col(Request.closed_at).desc(), col(Request.number).desc()).limit(MAX_CLOSED))).all()
+    solved_rows = (await uow.session.exec(_SOLVED, params=where)).all() if latest else []
     tz = community.timezone
     stamps = [at for *_, at in counts if at is not None and at <= now]
     return RequestStats(
@@ -358,22 +425,23 @@ async def request_stats(uow: UnitOfWork, community: Community, year: int, *, now
         solved=solved, by_default=sum(int(n) for state, _, n, _ in counts if state == "closed_default"),
         closed=[ClosedRequest(request_label(y, number), kind, category, org, state, local(created, tz).date(),
                               local(closed, tz).date() if closed else None)
-                for y, number, kind, category, org, state, created, closed in latest],
+                for y, number, kind, category, org, state, created, closed in solved_rows],
         changed_at=max(stamps) if stamps else None)
 
 
-async def community_board(uow: UnitOfWork, *, slug: str, now: datetime) -> CommunityBoard:
-    """A community's board of the year: its projects, care statistics and request statistics."""
+async def community_board(uow: UnitOfWork, *, slug: str, now: datetime, closed: bool = True) -> CommunityBoard:
+    """A community's board of the year: its projects, care statistics and request statistics (eight queries, seven
+    without the latest solved requests, `closed=False`: the printed board does not list them)."""
     community = await community_by_slug(uow, slug)
     year = year_of(community, now)
-    projects = (await uow.session.exec(select(Project).where(
-        Project.community_id == community.id, Project.year == year).order_by(col(Project.number)))).all()
+    projects = (await uow.session.exec(_read(), params={"now": now, "community_id": community.id,
+                                                       "year": year})).all()
+    lines = await _lines(uow, community, projects, now, await _milestones(uow, [p.id for p in projects]))
     latest = [p.created_at for p in projects] + [p.last_report_at for p in projects if p.last_report_at]
     latest += [p.completed_at for p in projects if p.completed_at] + [p.override_at for p in projects if p.override_at]
-    lines = await _lines(uow, projects, now)
     latest += [x.rated_at for x in lines if x.rated_at is not None]
     care = await care_stats(uow, community, year)
-    requests = await request_stats(uow, community, year, now=now)
+    requests = await request_stats(uow, community, year, now=now, latest=closed)
     visits = await visit_stats.public(uow, community_id=community.id or 0, tz=community.timezone, now=now)
     latest += [t for t in (care.changed_at, requests.changed_at, visits.changed_at) if t is not None]
     employment = await jobs_flow.totals(uow, community_id=community.id, year=year)
@@ -420,36 +488,38 @@ class ProjectPage:
     updated_at: datetime
 
 
+_PHOTOS = select(ProjectPhoto.kind, ProjectPhoto.report_id, ProjectPhoto.file_unique_id).where(
+    ProjectPhoto.project_id == bindparam("project_id")).order_by(col(ProjectPhoto.created_at), col(ProjectPhoto.id))
+_REPORTS = select(ProjectReport.id, ProjectReport.percent, ProjectReport.note, ProjectReport.created_at).where(
+    ProjectReport.project_id == bindparam("project_id")).order_by(
+    col(ProjectReport.created_at).desc(), col(ProjectReport.id).desc()).limit(MAX_REPORTS)
+
+
 async def project_page(uow: UnitOfWork, *, slug: str, number: int, now: datetime) -> ProjectPage:
-    """A project of this year on a community's board, by its number (NotFound otherwise)."""
+    """A project of this year on a community's board, by its number (NotFound otherwise): six queries."""
     community = await community_by_slug(uow, slug)
     year = year_of(community, now)
-    project = (await uow.session.exec(select(Project).where(
-        Project.community_id == community.id, Project.year == year, Project.number == number))).first()
+    project = (await uow.session.exec(_read(page=True), params={
+        "now": now, "community_id": community.id, "year": year, "number": number})).first()
     if project is None:
         raise NotFound("project", number)
-    pid = project.id or 0
-    line = (await _lines(uow, [project], now))[0]
-    steps = [Step(m.title, m.due_on, m.done_on) for m in (await uow.session.exec(
-        select(ProjectMilestone).where(ProjectMilestone.project_id == pid)
-        .order_by(col(ProjectMilestone.due_on), col(ProjectMilestone.position)))).all()]
-    photos = (await uow.session.exec(select(ProjectPhoto.kind, ProjectPhoto.report_id, ProjectPhoto.file_unique_id)
-                                     .where(ProjectPhoto.project_id == pid)
-                                     .order_by(col(ProjectPhoto.created_at), col(ProjectPhoto.id)))).all()
+    pid = project.id
+    steps = await _milestones(uow, [pid])
+    line = (await _lines(uow, community, [project], now, steps))[0]
+    photos = (await uow.session.exec(_PHOTOS, params={"project_id": pid})).all()
     by_report: dict[int, list[str]] = {}
     for kind, report_id, unique in photos:
         if kind == "progress" and report_id is not None:
             by_report.setdefault(report_id, []).append(unique)
-    reports = (await uow.session.exec(select(ProjectReport).where(ProjectReport.project_id == pid)
-                                      .order_by(col(ProjectReport.created_at).desc(), col(ProjectReport.id).desc())
-                                      .limit(MAX_REPORTS))).all()
+    reports = (await uow.session.exec(_REPORTS, params={"project_id": pid})).all()
     stamps = [project.created_at] + [t for t in (project.last_report_at, project.completed_at, project.override_at,
                                                  line.rated_at) if t is not None]
     return ProjectPage(
         community=community.name, slug=community.slug, year=year, line=line, category=project.category,
         deadline=project.deadline, budget_yuan=project.budget_yuan, funding=project.funding,
-        started_at=project.created_at, completed_at=project.completed_at, milestones=steps,
-        notes=[Note(r.created_at, r.percent, r.note, by_report.get(r.id or 0, [])[:MAX_PHOTOS]) for r in reports],
+        started_at=project.created_at, completed_at=project.completed_at,
+        milestones=[Step(title, due, done) for title, due, done in steps[pid]],
+        notes=[Note(at, percent, note, by_report.get(rid, [])[:MAX_PHOTOS]) for rid, percent, note, at in reports],
         before=[u for k, _, u in photos if k == "before"][:MAX_PHOTOS],
         after=[u for k, _, u in photos if k == "after"][:MAX_PHOTOS],
         updated_at=_changed_at(community, [project], now, stamps))

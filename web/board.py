@@ -97,9 +97,12 @@ def words(lang: str) -> dict[str, Any]:
     def role(code: str | None, org: str | None = None) -> str:
         return role_name(lang, code, org) if code else tr(lang, "not assigned yet")
 
+    def colour_name(c: str) -> str:
+        return tr(lang, COLOUR_NAMES.get(c, c))
+
     return {
         "t": t, "tp": tp, "role": role, "lang": lang, "html_lang": "zh-CN" if lang == "zh_CN" else "en",
-        "emoji": EMOJI, "colour_name": lambda c: tr(lang, COLOUR_NAMES.get(c, c)),
+        "emoji": EMOJI, "colour_name": colour_name, "bar": lambda b: charts.svg(b, colour_name),
         "reason_name": lambda r: tr(lang, REASONS.get(r, r)),
         "category_name": lambda c: tr(lang, CATEGORY_NAMES.get(c, c)),
         "funding_name": lambda f: tr(lang, FUNDING_NAMES[f]) if f in FUNDING_NAMES else f,
@@ -250,11 +253,11 @@ def board_router(board: PublicBoard) -> APIRouter:
                          shares=district_indicators().shares)
         return await serve(request, produce)
 
-    async def _community(request: Request, slug: str, template: str) -> Response:
+    async def _community(request: Request, slug: str, template: str, printing: bool = False) -> Response:
         async def produce(lang: str) -> Rendered:
             async with board.db.uow() as uow:
                 try:
-                    b = await public.community_board(uow, slug=slug, now=board.clock.now())
+                    b = await public.community_board(uow, slug=slug, now=board.clock.now(), closed=not printing)
                 except NotFound:
                     return missing_page(lang, request.url.path)
             return build(lang, request.url.path, template, b=b, counts=b.counts(), last_modified=b.updated_at)
@@ -266,7 +269,7 @@ def board_router(board: PublicBoard) -> APIRouter:
 
     @router.get("/c/{slug}/print")
     async def printable(request: Request, slug: str) -> Response:
-        return await _community(request, slug, "print.html")
+        return await _community(request, slug, "print.html", printing=True)
 
     @router.get("/c/{slug}/p/{number}")
     async def project(request: Request, slug: str, number: str) -> Response:
