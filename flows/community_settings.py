@@ -27,7 +27,10 @@ from flows import audit
 from flows.checkins.settings import DEFAULTS as CHECKIN_DEFAULTS
 from flows.checkins.settings import hhmm
 from flows.errors import Invalid, NotFound
+from flows.loans import OVERDUE_REMINDERS
 from flows.membership import Actor
+from flows.property.rectify import FIX_DAYS
+from flows.property.survey import SURVEY_DAY
 from flows.quiet import GROUP_FROM, GROUP_UNTIL
 from flows.requests import CLOCKS
 from flows.roles import Perm
@@ -40,12 +43,12 @@ from storage.models import Community
 class Setting:
     key: str  # the name people type (and the audit shows): "checkin.morning", "quiet_from", "clock.hazard.assess"
     path: tuple[str, ...]  # where it lives in Community.settings
-    section: str  # checkin | quiet | requests | visits
-    kind: str  # hhmm | minutes | hours | days (whole days)
+    section: str  # checkin | quiet | requests | visits | property | spaces
+    kind: str  # hhmm | minutes | hours | days (whole days) | count (a whole number, 0 allowed when low < 0)
     default: Any
     low: float = 0.0  # numbers: more than this
     high: float = 0.0  # numbers: at most this
-    applies: str = "now"  # now | next_plan | next_post | next_stage | next_visit
+    applies: str = "now"  # now | next_plan | next_post | next_stage | next_visit | next_month
 
 
 def _checkin(name: str, kind: str, applies: str) -> Setting:
@@ -69,9 +72,14 @@ SETTINGS: tuple[Setting, ...] = (
       for kind in ("hazard", "dispute", "request") for stage in ("assess", "resolve")),
     *(Setting(f"visits.{colour}", ("visits", colour), "visits", "days", VISIT_DAYS[colour], 0, 365, "next_visit")
       for colour in ("red", "yellow", "green")),
+    Setting("property_survey_day", ("property_survey_day",), "property", "count", SURVEY_DAY, 0, 28, "next_month"),
+    Setting("property_survey_sample", ("property_survey_sample",), "property", "count", 0, -1, 100_000,
+            "next_month"),
+    Setting("property_fix_days", ("property_fix_days",), "property", "days", FIX_DAYS, 0, 365, "next_month"),
+    Setting("overdue_reminders", ("overdue_reminders",), "spaces", "count", OVERDUE_REMINDERS, -1, 10),
 )
 BY_KEY = {s.key: s for s in SETTINGS}
-SECTIONS = ("checkin", "quiet", "requests", "visits")
+SECTIONS = ("checkin", "quiet", "requests", "visits", "property", "spaces")
 RESET = ("default", "默认", "-")  # typed instead of a value: back to the default
 
 
@@ -94,7 +102,7 @@ def _read(settings: dict[str, Any], path: tuple[str, ...]) -> Any:
 def _valid(setting: Setting, value: Any) -> bool:
     if setting.kind == "hhmm":
         return isinstance(value, str) and hhmm(value) is not None
-    if setting.kind == "days" and not isinstance(value, int):
+    if setting.kind in ("days", "count") and (not isinstance(value, int) or isinstance(value, bool)):
         return False
     return isinstance(value, int | float) and not isinstance(value, bool) and setting.low < value <= setting.high
 
@@ -124,8 +132,8 @@ def parse(setting: Setting, text: str) -> Any:
         number = float(raw.replace(",", "."))
     except ValueError as exc:
         raise Invalid("setting", "bad_number", key=setting.key) from exc
-    if setting.kind == "days" and number != int(number):
-        raise Invalid("setting", "whole_days", key=setting.key)
+    if setting.kind in ("days", "count") and number != int(number):
+        raise Invalid("setting", "whole_days" if setting.kind == "days" else "whole", key=setting.key)
     if not setting.low < number <= setting.high:
         raise Invalid("setting", "range", key=setting.key, low=_shown(setting.low), high=_shown(setting.high))
     return int(number) if number == int(number) else round(number, 2)

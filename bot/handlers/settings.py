@@ -1,5 +1,6 @@
 """/settings (admins, private): the community's settings — the daily check-ins' times and ladder, the quiet hours
-of group posts, the requests' time limits, how often key persons are visited — seen with their defaults and changed one at a time.
+of group posts, the requests' time limits, how often key persons are visited, the property evaluation's survey
+and deadlines, the micro spaces' overdue reminders — seen with their defaults and changed one at a time.
 
 `/settings` → a section → each setting with its value ("default" or "this community's") → ✏ → type the new
 value (checked: a time like 07:30, or a number within range) or ↺ back to the default, ✖ cancel. Every change
@@ -21,7 +22,8 @@ router = Router()
 FLOW = "settings"
 
 SECTION_NAMES = {"checkin": N_("Daily check-ins"), "quiet": N_("Quiet hours of group posts"),
-                 "requests": N_("Time limits of requests"), "visits": N_("Visits to key persons")}
+                 "requests": N_("Time limits of requests"), "visits": N_("Visits to key persons"),
+                 "property": N_("Property evaluation"), "spaces": N_("Micro spaces and jobs")}
 LABELS = {
     "checkin.morning": N_("Morning check"),
     "checkin.midday": N_("Midday check (red risk, when chosen)"),
@@ -42,6 +44,10 @@ LABELS = {
     "visits.red": N_("🔴 high risk: a visit every"),
     "visits.yellow": N_("🟡 medium risk: a visit every"),
     "visits.green": N_("🟢 low risk: a visit every"),
+    "property_survey_day": N_("Residents' survey sent from day of the month"),
+    "property_survey_sample": N_("Survey sample per project (0: every household)"),
+    "property_fix_days": N_("Days to fix a deduction"),
+    "overdue_reminders": N_("Polite reminders of an overdue tool before the keeper is told"),
 }
 APPLIES = {
     "now": N_("It applies at once."),
@@ -49,6 +55,7 @@ APPLIES = {
     "next_post": N_("It applies to group posts not yet queued."),
     "next_stage": N_("It applies to requests entering that stage from now on."),
     "next_visit": N_("It applies from each person's next recorded visit."),
+    "next_month": N_("It applies from the next monthly evaluation."),
 }
 
 
@@ -61,6 +68,8 @@ def explain_settings(ctx: Ctx, err: FlowError) -> str | None:
         if err.reason == "range":
             return ctx.t("Please send a number more than {low} and at most {high}.", low=err.details.get("low"),
                          high=err.details.get("high"))
+        if err.reason == "whole":
+            return ctx.t("Please send a whole number, e.g. 3.")
         if err.reason == "whole_days":
             return ctx.t("Please send a whole number of days, e.g. 14.")
         if err.reason == "order":
@@ -84,6 +93,8 @@ def _value(ctx: Ctx, v: cs.Value) -> str:
         return ctx.t("{n} min", n=v.value)
     if s.kind == "days":
         return tn(ctx.lang, "{n} day", "{n} days", int(v.value))
+    if s.kind == "count":
+        return str(v.value)
     return ctx.t("{n} h", n=v.value)
 
 
@@ -121,6 +132,8 @@ def _ask(ctx: Ctx, v: cs.Value) -> None:
                     high=int(s.high))
     elif s.kind == "days":
         how = ctx.t("Send the new number of days (1 to {high}).", high=int(s.high))
+    elif s.kind == "count":
+        how = ctx.t("Send a whole number from {low} to {high}.", low=int(s.low) + 1, high=int(s.high))
     else:
         how = ctx.t("Send the new number of hours (more than {low}, at most {high}).", low=int(s.low),
                     high=int(s.high))

@@ -25,7 +25,7 @@ async def test_admin_changes_a_check_in_setting_and_resets_it(linli: Harness) ->
     await linli.register(ADMIN, "王书记", invite=await linli.create_community())
     await linli.register(RESIDENT, "赵阿姨")
     out = await linli.say(ADMIN, "/settings")
-    assert "设置" in out[-1]["text"] and buttons(out[-1]) == ["每日巡查", "群消息免打扰时段", "诉求办理时限", "重点人员走访"]
+    assert "设置" in out[-1]["text"] and buttons(out[-1]) == ["每日巡查", "群消息免打扰时段", "诉求办理时限", "重点人员走访", "物业考核", "微效空间与就业增收"]
     _, out = await linli.press(ADMIN, out[-1], "每日巡查")
     assert "• 发出后再次提醒：15 分钟（默认）" in out[-1]["text"]
     _, out = await linli.press(ADMIN, out[-1], "✏ 发出后再次提醒")

@@ -155,3 +155,22 @@ async def test_visit_intervals_by_risk_colour(db: Database, clock: FixedClock, c
     assert caught.value.reason == "whole_days"
     community = await _community(db, cid)
     assert interval(community, "red") == timedelta(days=3) and interval(community, "green") == timedelta(days=30)
+
+
+async def test_property_and_spaces_settings(db: Database, clock: FixedClock, cid: int) -> None:
+    """The property evaluation's survey day, sample and fixing days (#15) and the loans' overdue reminders (#16)
+    are set here too and read by their features; 0 is a valid sample (every household) and reminder count."""
+    from flows.loans import overdue_limit
+    from flows.property.rectify import fix_days
+
+    await _set(db, clock, 700, "property_fix_days", "14")
+    await _set(db, clock, 700, "property_survey_sample", "0")
+    await _set(db, clock, 700, "overdue_reminders", "0")
+    for key, text, reason in (("property_survey_day", "29", "range"), ("overdue_reminders", "1.5", "whole"),
+                              ("overdue_reminders", "11", "range")):
+        with pytest.raises(Invalid) as caught:
+            await _set(db, clock, 700, key, text)
+        assert caught.value.reason == reason
+    community = await _community(db, cid)
+    assert fix_days(community) == 14 and overdue_limit(community) == 0
+    assert community.settings["property_survey_sample"] == 0
