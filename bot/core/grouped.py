@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import event
 
 from bot.core.kept import SentMarks, to_kept
-from bot.core.types import Event, Reply
+from bot.core.types import CallbackEvent, Event, MessageEvent, Reply
 from flows import updates
 from flows.throttle import Verdict
 from storage import outage
@@ -84,6 +84,44 @@ class reading:  # noqa: N801 — used as `with reading() as attempt:`
         _ATTEMPT.reset(self._token)
 
 
+def route_key(event: Event) -> str:
+    """What an update asks for, told before it is handled: its command, its button's prefix (in the clear before the
+    signature), or its kind."""
+    if isinstance(event, MessageEvent):
+        return f"/{event.command}" if event.command is not None else "text"
+    if isinstance(event, CallbackEvent):
+        return "button " + event.data.split("~", 1)[0].split(":", 1)[0]
+    return type(event).__name__
+
+
+class Hints:
+    """Which kinds of update lately wanted to write (`route_key`), so that they skip the reading attempt (wasted on
+    them: a read and the handler's work up to its first write). A moving share per kind: at `SKIP` or more they go the
+    usual way at once, except every `PROBE`th, which tries again (what a button does may change: a language chosen
+    again writes nothing). Only the time it costs depends on it, never what happens."""
+
+    SKIP = 0.5
+    PROBE = 8
+    WEIGHT = 0.3  # of the latest outcome
+
+    def __init__(self) -> None:
+        self._wrote: dict[str, float] = {}
+        self._skipped: dict[str, int] = {}
+
+    def worth_trying(self, key: str) -> bool:
+        if self._wrote.get(key, 0.0) < self.SKIP:
+            return True
+        self._skipped[key] = skipped = self._skipped.get(key, 0) + 1
+        return skipped % self.PROBE == 0
+
+    def learn(self, key: str, wrote: bool) -> None:
+        share = self._wrote.get(key, 0.0)
+        self._wrote[key] = share * (1 - self.WEIGHT) + (self.WEIGHT if wrote else 0.0)
+        if len(self._wrote) > 10_000:  # kinds are few (commands, prefixes); a bound all the same
+            self._wrote.clear()
+            self._skipped.clear()
+
+
 @dataclass
 class _Mark:
     update_id: int
@@ -104,6 +142,7 @@ class MarkGroups:
         self._writing: asyncio.Task[None] | None = None
         self.groups = 0  # transactions written (tests and benchmarks read these)
         self.written = 0
+        self.hints = Hints()
 
     async def record(self, update_id: int, received_at: datetime, replies: str | None) -> bool:
         """Mark the update as processed (its sealed replies kept with the mark) and commit; False when it was marked
@@ -157,7 +196,11 @@ async def handle_reading(core: Core, event: Event, verdict: Verdict) -> list[Rep
     from bot.core.dispatch import Ctx  # the dispatcher imports this module
 
     assert core.groups is not None
+    key = route_key(event)
+    if not core.groups.hints.worth_trying(key):
+        return None
     now = core.clock.now()
+    wrote = True
     with reading() as attempt:
         async with core.db.uow() as uow:
             try:
@@ -168,13 +211,17 @@ async def handle_reading(core: Core, event: Event, verdict: Verdict) -> list[Rep
                 else:
                     await core._route(ctx)
                 session = uow.session
-                if session.new or session.deleted or any(session.is_modified(o) for o in session.dirty):
-                    return None  # changed in memory, not flushed yet
+                wrote = bool(session.new or session.deleted or any(session.is_modified(o) for o in session.dirty))
+            except NeedsWrite:
+                pass
             except Exception as exc:
                 if outage.unreachable(exc):
                     raise
-                return None  # NeedsWrite; or a FlowError or a bug, which the usual way explains with its mark
-    if attempt.refused:  # a write refused and swallowed somewhere: the attempt is void
+                if not attempt.refused:
+                    return None  # a FlowError or a bug, which the usual way explains with its mark
+    wrote = wrote or bool(attempt.refused)  # a write refused and swallowed somewhere: the attempt is void
+    core.groups.hints.learn(key, wrote)
+    if wrote:
         return None
     kept = to_kept(ctx.replies)
     sealed = core.sealer.seal(json.dumps(kept, ensure_ascii=False)) if kept else None

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy import text as sql
 
+from bot.core import grouped
 from bot.core.convert import event_from_update
 from bot.core.dispatch import ANYWHERE, CommandSpec, Ctx
 from bot.core.types import Event, Send
@@ -46,6 +47,7 @@ async def test_grouped_many_updates_one_group_each_handled_once(linli: Harness) 
     assert core.groups is not None
     for uid in USERS:  # known to the bot: their /help then writes nothing
         await core.handle(_message(900 + uid, uid, "/help"))
+    core.groups.hints = grouped.Hints()  # their first /help wrote (a new user): /help would skip the attempt a while
     groups, written = core.groups.groups, core.groups.written
     replies = await asyncio.gather(*(core.handle(_message(1000 + uid, uid, "/help")) for uid in USERS))
     assert all(r and isinstance(r[0], Send) for r in replies)
@@ -133,3 +135,46 @@ async def test_sqlite_commit_on_the_event_loop_checkpoints_on_the_thread(tmp_pat
         assert (await uow.session.exec(sql("PRAGMA wal_autocheckpoint"))).one()[0] == 0  # type: ignore[call-overload]
         assert (await uow.session.exec(sql("SELECT count(*) FROM t"))).one()[0] == 5  # type: ignore[call-overload]
     await db.dispose()
+
+
+def test_grouped_hints_skip_kinds_that_write_and_probe_them_again() -> None:
+    """A kind of update that lately wrote skips the reading attempt (wasted on it), all but every PROBEth; one that
+    writes nothing any more is tried again after a few probes that read only."""
+    hints = grouped.Hints()
+    assert hints.worth_trying("button lg")
+    for _ in range(3):
+        hints.learn("button lg", wrote=True)
+    tried = [hints.worth_trying("button lg") for _ in range(16)]
+    assert tried.count(True) == 2 and tried[grouped.Hints.PROBE - 1]  # the 8th and the 16th
+    assert hints.worth_trying("/help")  # other kinds are not affected
+    for _ in range(3):
+        hints.learn("button lg", wrote=False)
+    assert hints.worth_trying("button lg")
+    assert grouped.route_key(_message(1, 201, "/help")) == "/help"
+
+
+async def test_grouped_a_writing_button_skips_the_attempt_after_a_few_presses(linli: Harness) -> None:  # noqa: F811
+    _sqlite_only(linli)
+    await registered(linli)
+    refused: list[str] = []
+    real = grouped._refuse_writes
+
+    def counted(*args: Any) -> None:
+        try:
+            real(*args)
+        except grouped.NeedsWrite as exc:
+            refused.append(str(exc))
+            raise
+
+    from sqlalchemy import event
+    engine = linli.db.engine.sync_engine
+    event.remove(engine, "before_cursor_execute", grouped._refuse_writes)
+    event.listen(engine, "before_cursor_execute", counted)
+    try:
+        for button in ("English", "中文", "English", "中文", "English"):  # each changes the language: a write
+            menu = (await linli.say(101, "/lang"))[-1]
+            await linli.press(101, menu, button)
+    finally:
+        event.remove(engine, "before_cursor_execute", counted)
+        event.listen(engine, "before_cursor_execute", grouped._refuse_writes)
+    assert len(refused) == 2, refused  # tried twice, then the usual way at once
