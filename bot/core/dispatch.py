@@ -293,10 +293,7 @@ class Core:
         self.marks = SentMarks()  # … and went out, until that is written
         self._flushing: asyncio.Task[None] | None = None
         # SQLite: updates that change nothing skip the write lock, their marks written in groups (bot/core/grouped.py)
-        self.groups: grouped.MarkGroups | None = None
-        if db.write_lock is not None:
-            grouped.guard(db)
-            self.groups = grouped.MarkGroups(db, self.marks, self._flush_soon)
+        self.groups = grouped.MarkGroups(db, self.marks, self._flush_soon) if db.write_lock is not None else None
 
     # ------------------------------------------------------------------ entry point
 
@@ -326,10 +323,9 @@ class Core:
             delay = min(delay * 2, cap)
 
     async def _handle_once(self, event: Event, verdict: Verdict) -> list[Reply]:
-        if self.groups is not None:
-            replies = await grouped.handle_reading(self, event, verdict)
-            if replies is not None:
-                return replies
+        replies = None if self.groups is None else await grouped.handle_reading(self, event, verdict)
+        if replies is not None:
+            return replies
         now = self.clock.now()
         async with self.db.uow(write=True, opens_with_write=True) as uow:  # the update's mark first
             if not await updates.take(uow, update_id=event.update_id, now=now):

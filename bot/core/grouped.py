@@ -135,6 +135,7 @@ class MarkGroups:
     being written waits for the next, which takes everybody waiting once it holds the write lock."""
 
     def __init__(self, db: Database, marks: SentMarks, on_marks_back: Callable[[], None]) -> None:
+        guard(db)
         self.db = db
         self.marks = marks  # sent marks, carried by the group's transaction as by an update's own
         self.on_marks_back = on_marks_back
