@@ -37,13 +37,28 @@ async def take(uow: UnitOfWork, *, update_id: int, now: datetime) -> bool:
 _TAKE: dict[str, Any] = {}
 
 
+async def take_many(uow: UnitOfWork, marks: Sequence[tuple[int, datetime, str | None]]) -> set[int]:
+    """Mark several updates as handled, each with its kept replies (sealed, or None), in one statement; the ids
+    whose mark went in (the others were handled before). `take` for a group (bot/core/grouped.py)."""
+    taken: set[int] = set()
+    connection = await uow.session.connection()
+    for start in range(0, len(marks), _GROUP_ROWS):
+        statement = insert_ignoring(uow, ProcessedUpdate, ["update_id"]).values(
+            [{"update_id": i, "received_at": at, "replies": r} for i, at, r in marks[start:start + _GROUP_ROWS]]
+        ).returning(col(ProcessedUpdate.update_id))
+        taken.update(int(row[0]) for row in await connection.execute(statement))
+    return taken
+
+
+_GROUP_ROWS = 300  # rows per INSERT (three parameters each: far below SQLite's limit)
+
+
 async def purge(uow: UnitOfWork, *, now: datetime, keep: timedelta = timedelta(days=7)) -> int:
     """Forget update ids older than `keep` (Telegram never redelivers after a day)."""
     result = await uow.session.exec(
         delete(ProcessedUpdate).where(ProcessedUpdate.received_at < now - keep)  # type: ignore[arg-type]
     )
     return int(result.rowcount or 0)
-
 
 
 async def keep_replies(uow: UnitOfWork, *, update_id: int, sealed: str | None, sent: Sequence[int] = ()) -> None:

@@ -5,16 +5,22 @@ execute, fetch the rows, close it), and each answer waits for the event loop to 
 update held SQLite's write lock most of the time for those waits alone. Here a statement is run in one go — at once,
 on the event loop, when the database is in WAL mode (readers never wait there, and a writer waits only for another
 writer: then, and only then, the statement goes to the thread, which waits up to `BUSY_TIMEOUT_MS` for the lock as
-before). COMMIT and ROLLBACK still go to the thread: a commit may checkpoint the log into the database file (an
-fsync), which must not hold the event loop up."""
+before). COMMIT runs at once too (#11: it was the one trip left per update, and under load each trip cost the write
+lock an event-loop round or two): in WAL mode with synchronous=NORMAL it appends to the log and syncs nothing. What
+could hold the event loop up is a checkpoint (copying the log into the database file, with an fsync), which SQLite
+runs inside a COMMIT once the log is long: here none runs there (wal_autocheckpoint=0), and every `CHECKPOINT_EVERY`
+commits one runs on aiosqlite's thread instead. ROLLBACK still goes to the thread (no trip when there is nothing to
+roll back)."""
 
 from __future__ import annotations
 
 import collections
+import itertools
 import sqlite3
 from typing import Any
 
 import aiosqlite
+from sqlalchemy.connectors.asyncio import await_
 from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_cursor,
@@ -23,6 +29,9 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 
 #: how long a statement waits for another writer's lock (another process: `linli` commands, a second bot)
 BUSY_TIMEOUT_MS = 10_000
+#: commits (this process, any connection) between two checkpoints of the write-ahead log, on aiosqlite's thread
+CHECKPOINT_EVERY = 500
+_COMMITS = itertools.count(1)
 
 
 def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -33,6 +42,8 @@ def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     # statements run on the event loop must not wait there for a lock: they fail at once and go to the thread
     cur.execute(f"PRAGMA busy_timeout={0 if wal else BUSY_TIMEOUT_MS}")
+    if wal:  # a COMMIT runs on the event loop: no checkpoint (an fsync) inside it; `commit` starts them on the thread
+        cur.execute("PRAGMA wal_autocheckpoint=0")
     cur.close()
     if isinstance(dbapi_connection, _OneTripConnection):
         dbapi_connection.direct = wal
@@ -62,6 +73,11 @@ def _run_waiting(connection: aiosqlite.Connection, operation: str, parameters: A
         return _run(connection, operation, parameters, many)
     finally:
         connection._conn.execute("PRAGMA busy_timeout=0")
+
+
+def _checkpoint(connection: sqlite3.Connection) -> None:
+    """Copy the write-ahead log into the database as far as no reader needs it (PASSIVE: waits for nobody)."""
+    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
 
 def _busy(exc: sqlite3.OperationalError) -> bool:
@@ -129,6 +145,22 @@ class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
     def __init__(self, dbapi: Any, connection: Any) -> None:
         super().__init__(dbapi, connection)
         self.direct = False  # statements run on the event loop (set by sqlite_pragmas once in WAL mode)
+
+    def commit(self) -> None:
+        """At once on the event loop in WAL mode (no checkpoint runs there: see `sqlite_pragmas`); every
+        `CHECKPOINT_EVERY` commits a checkpoint on aiosqlite's thread. Otherwise on the thread."""
+        connection = self._connection._connection
+        if self.direct and connection is not None:
+            try:
+                connection.commit()
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc):
+                    raise
+            else:
+                if next(_COMMITS) % CHECKPOINT_EVERY == 0:
+                    await_(self._connection._execute(_checkpoint, connection))
+                return
+        super().commit()
 
     def rollback(self) -> None:
         connection = self._connection._connection

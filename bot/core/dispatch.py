@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from bot.core import callbacks
+from bot.core import callbacks, grouped
 from bot.core.i18n import tr as translate
 from bot.core.kept import SentMarks, from_kept, to_kept
 from bot.core.types import (
@@ -298,6 +298,8 @@ class Core:
         self._unsent: set[int] = set()  # updates whose kept replies are being sent (see `sent`)
         self.marks = SentMarks()  # … and went out, until that is written
         self._flushing: asyncio.Task[None] | None = None
+        # SQLite: updates that change nothing skip the write lock, their marks written in groups (bot/core/grouped.py)
+        self.groups = grouped.MarkGroups(db, self.marks, self._flush_soon) if db.write_lock is not None else None
 
     # ------------------------------------------------------------------ entry point
 
@@ -327,6 +329,9 @@ class Core:
             delay = min(delay * 2, cap)
 
     async def _handle_once(self, event: Event, verdict: Verdict) -> list[Reply]:
+        replies = None if self.groups is None else await grouped.handle_reading(self, event, verdict)
+        if replies is not None:
+            return replies
         now = self.clock.now()
         async with self.db.uow(write=True, opens_with_write=True) as uow:  # the update's mark first
             if not await updates.take(uow, update_id=event.update_id, now=now):

@@ -83,7 +83,7 @@ async def test_kill9_window_a_mark_whose_carrier_failed_is_written_all_the_same(
 
     core.outage_sleep = sleep  # type: ignore[method-assign]
     assert await core.handle(_help(60, 301))
-    real = updates.keep_replies
+    real, real_group = updates.keep_replies, updates.mark_sent
     failures = [OperationalError("UPDATE", None, sqlite3.OperationalError("database is locked"))]
 
     async def flaky(uow: Any, **kw: Any) -> None:
@@ -91,12 +91,20 @@ async def test_kill9_window_a_mark_whose_carrier_failed_is_written_all_the_same(
             raise failures.pop()
         await real(uow, **kw)
 
+    async def flaky_group(uow: Any, **kw: Any) -> None:  # the marks' group of an update that changed nothing
+        if failures and asyncio.current_task().get_name() == "update-marks":  # type: ignore[union-attr]
+            raise failures.pop()
+        await real_group(uow, **kw)
+
     monkeypatch.setattr(updates, "keep_replies", flaky)
+    monkeypatch.setattr(updates, "mark_sent", flaky_group)
     hold = app.db.write_lock
     assert hold is not None
     await hold.acquire()  # so that update 61 is the first writer after the mark (it carries it)
-    marking = asyncio.create_task(core.sent(60))
     handling = asyncio.create_task(core.handle(_help(61, 302)))
+    while not hold._waiters:  # 61 (or its marks' group) queued for the lock first
+        await asyncio.sleep(0.001)
+    marking = asyncio.create_task(core.sent(60))
     await asyncio.sleep(0.05)
     hold.release()
     assert await handling and await marking is None

@@ -23,8 +23,17 @@ from storage.models import AuditEntry
 from tests.bot.conftest import Harness, linli, runtime, standin, tg  # noqa: F401  (fixtures)
 from tests.delivery.test_polling import FakeTelegram, _update
 
-# the update's mark, the user with their actor (one query), its replies kept until sent, COMMIT
+# SQLite, an update that changes nothing (bot/core/grouped.py): the user with their actor (one query, no lock), then
+# its mark with its kept replies (one INSERT … RETURNING) and the COMMIT, both shared with every update that came
+# meanwhile (a group: alone here). Before: the mark, the actor, the kept replies and the COMMIT under the write lock.
+READING_UPDATE = 3
+# the usual way (PostgreSQL; SQLite when the handler writes): the mark, the actor, the kept replies, COMMIT
 PLAIN_UPDATE = 4
+
+
+def plain(linli: Harness) -> int:  # noqa: F811
+    """Statements of an update that changes nothing, on this database."""
+    return PLAIN_UPDATE if linli.db.write_lock is None else READING_UPDATE
 
 
 class Seen(list[str]):
@@ -33,6 +42,7 @@ class Seen(list[str]):
     def __init__(self) -> None:
         super().__init__()
         self.on: list[int] = []
+        self.task: list[str] = []  # the asyncio task each ran in
 
 
 @contextmanager
@@ -41,13 +51,19 @@ def statements(harness: Harness) -> Iterator[Seen]:
     seen = Seen()
     engine = harness.db.engine.sync_engine
 
+    def task() -> str:
+        current = asyncio.current_task()
+        return current.get_name() if current is not None else ""
+
     def on_execute(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         seen.append(" ".join(statement.split()))
         seen.on.append(id(conn.connection.dbapi_connection))
+        seen.task.append(task())
 
     def on_commit(conn: Any) -> None:
         seen.append("COMMIT")
         seen.on.append(id(conn.connection.dbapi_connection))
+        seen.task.append(task())
 
     event.listen(engine, "before_cursor_execute", on_execute)
     event.listen(engine, "commit", on_commit)
@@ -75,44 +91,82 @@ def handled(seen: Seen) -> list[str]:
     return out
 
 
+def updates_own(seen: Seen) -> list[str]:
+    """Every statement run for the updates handled in the block: in their own tasks (the poller's "update-<id>"),
+    reads included, and in the group writing their marks ("update-marks"); BEGIN left out (PostgreSQL's is not a
+    statement). Not counted: the later drop of their kept replies once sent ("sent-marks"), the outbox sender."""
+    return [s for s, task in zip(seen, seen.task, strict=True)
+            if task.startswith("update-") and not s.startswith("BEGIN")]
+
+
+async def settled(linli: Harness) -> None:  # noqa: F811
+    """Until the sent marks of earlier updates are written (else the next update's transaction carries them)."""
+    core = linli.app.core
+    for _ in range(500):
+        if not core.marks and core._flushing is None:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("sent marks not written")
+
+
 async def registered(linli: Harness) -> None:  # noqa: F811
     invite = await linli.create_community()
     await linli.register(101, "王芳", invite=invite)
 
 
-async def test_perf_help_and_start_cost_four_statements(linli: Harness) -> None:  # noqa: F811
+async def test_perf_help_and_start_statements_per_update(linli: Harness) -> None:  # noqa: F811
+    """A deterministic count (not a time): fails when the statements per /start or /help grow back."""
     await registered(linli)
     for text in ("/start", "/help"):
+        await settled(linli)
         with statements(linli) as seen:
             out = await linli.say(101, text)
         assert out, text
-        mine = handled(seen)
-        assert len(mine) == PLAIN_UPDATE, (text, mine)
+        mine = updates_own(seen)
+        assert len(mine) == plain(linli), (text, mine)
         assert not any(s.lower().startswith("update user") for s in mine)  # nothing new about them: not written
-        if linli.db.write_lock is not None:  # SQLite: the mark's INSERT opens the transaction, no BEGIN before it
+        mark = [s for s in mine if s.lower().startswith("insert into processedupdate")]
+        assert len(mark) == 1, mine
+        if linli.db.write_lock is not None:  # SQLite: the mark with its kept replies in one statement, no BEGIN
+            assert "replies" in mark[0].lower() and "returning" in mark[0].lower(), mark
             before = [seen[i - 1] for i, s in enumerate(seen) if s.lower().startswith("insert into processedupdate")]
             assert before and not any(s.startswith("BEGIN") for s in before), seen
+        else:
+            assert len(handled(seen)) == PLAIN_UPDATE
 
 
 async def test_perf_sqlite_help_round_trips_to_the_database_thread(linli: Harness,  # noqa: F811
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    """SQLite: each round trip to aiosqlite's thread waits for the event loop, all inside the write lock. A /help is
-    the mark's INSERT (which opens the transaction: no BEGIN IMMEDIATE before it), the user-and-actor SELECT and the
-    kept replies, run at once, and the COMMIT, the one trip; no second, empty rollback when the connection goes back
-    to the pool."""
+    """SQLite: each round trip to aiosqlite's thread waits for the event loop. A /help is the user-and-actor SELECT
+    (no lock, at once), then its group's mark INSERT with the kept replies (which opens the transaction: no BEGIN
+    IMMEDIATE before it) and the COMMIT, at once too; no rollback, neither of the reading unit of work nor when a
+    connection goes back to the pool. The write lock is taken once, by the group."""
     await registered(linli)
     if linli.db.write_lock is None:
         pytest.skip("SQLite only")
+    await settled(linli)
     me = asyncio.current_task()
     trips: list[str] = []
     real = aiosqlite.core.Connection._execute
 
     async def counted(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        if asyncio.current_task() is me:
+        current = asyncio.current_task()
+        if current is me or (current is not None and current.get_name() == "update-marks"):
             trips.append(getattr(fn, "__qualname__", repr(fn)))
         return await real(self, fn, *args, **kwargs)
 
     monkeypatch.setattr(aiosqlite.core.Connection, "_execute", counted)
+    lock = linli.db.write_lock
+    assert lock is not None
+    taken: list[str] = []
+    real_acquire = lock.acquire
+
+    async def acquire() -> bool:
+        current = asyncio.current_task()
+        taken.append(current.get_name() if current is not None and current is not me else "the update")
+        return await real_acquire()
+
+    monkeypatch.setattr(lock, "acquire", acquire)
     update = {"update_id": 10**9, "message": {
         "message_id": 10**6, "date": 0, "text": "/help", "chat": {"id": 101, "type": "private", "first_name": "王芳"},
         "from": {"id": 101, "is_bot": False, "first_name": "王芳", "language_code": "zh-hans"},
@@ -121,15 +175,16 @@ async def test_perf_sqlite_help_round_trips_to_the_database_thread(linli: Harnes
     assert event is not None
     replies = await linli.app.core.handle(event)
     assert replies
-    # the statements run at once on the event loop (storage/sqlite.py), only the COMMIT goes to the thread: it was
-    # 19 round trips, then 11 (three or four per statement: open a cursor, execute, fetch, close)
-    assert trips == ["Connection.commit"], trips
-    assert "Connection.rollback" not in trips
+    # the statements and the COMMIT run at once on the event loop (storage/sqlite.py): it was 19 round trips, then 11
+    # (three or four per statement: open a cursor, execute, fetch, close), then 1 (the COMMIT)
+    assert trips == [], trips
+    assert taken == ["update-marks"], taken  # the update itself never queued for the write lock
 
 
 async def test_perf_press_cost_and_unchanged_language_not_written(linli: Harness) -> None:  # noqa: F811
     await registered(linli)
     menu = (await linli.say(101, "/lang"))[-1]
+    await settled(linli)
     with statements(linli) as seen:
         toast, out = await linli.press(101, menu, "English")
     assert out and "English" in out[-1]["text"]
@@ -138,10 +193,16 @@ async def test_perf_press_cost_and_unchanged_language_not_written(linli: Harness
     # (their roles, their waiting menus superseded, the menu queued: issue #12 item 5); no conversation state read
     assert len(first) == PLAIN_UPDATE + 2 + 3, first
     assert not any("conversationstate" in s.lower() for s in first)
+    # SQLite: before that, the reading attempt's one SELECT (its first write refused before it ran)
+    attempt = 0 if linli.db.write_lock is None else 1
+    assert len(updates_own(seen)) == len(first) + attempt, updates_own(seen)
     menu = (await linli.say(101, "/lang"))[-1]
+    await settled(linli)
     with statements(linli) as seen:
         await linli.press(101, menu, "English")
-    assert len(handled(seen)) == PLAIN_UPDATE, handled(seen)  # English already: nothing to write or audit
+    mine = updates_own(seen)
+    assert len(mine) == plain(linli), mine  # English already: nothing to write or audit
+    assert not any(s.lower().startswith(("update user", "insert into audit")) for s in mine)
     async with linli.db.uow() as uow:
         entries = (await uow.session.exec(select(AuditEntry).where(AuditEntry.action == "user.language"))).all()
     assert len(entries) == 1
