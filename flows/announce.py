@@ -34,6 +34,7 @@ from flows.clock import local
 from flows.errors import AlreadyDone, Forbidden, Invalid, NotFound
 from flows.membership import Actor
 from flows.notices import Notice
+from flows.numbering import next_number
 from flows.roles import Perm, Purpose, Role
 from storage.db import UnitOfWork
 from storage.models import Building, Chat, Community, Grid, OutboxMessage
@@ -203,9 +204,9 @@ async def publish(uow: UnitOfWork, *, actor: Actor, draft: Draft, send_at: datet
     if not chats:
         raise Invalid("audience", "no_groups")
     community = s.community
-    last = (await uow.session.exec(select(func.max(Announcement.number)).where(
-        Announcement.community_id == community.id))).one()
-    a = Announcement(community_id=community.id or 0, number=(last or 0) + 1, author_member_id=s.member_id,
+    number = await next_number(uow, community_id=community.id or 0, number=Announcement.number,
+                               community_column=Announcement.community_id)
+    a = Announcement(community_id=community.id or 0, number=number, author_member_id=s.member_id,
                      audience=draft.audience, targets=sorted(set(draft.targets)), text=text, photo=draft.photo,
                      urgent=draft.urgent, send_at=send_at, created_at=now)
     uow.session.add(a)

@@ -32,6 +32,7 @@ from flows.clock import local
 from flows.errors import AlreadyDone, Forbidden, Invalid, LimitReached, NotFound
 from flows.micro_posts import in_private_quiet, post_to_groups, private_time
 from flows.notices import Notice
+from flows.numbering import next_number
 from flows.roles import Perm
 from flows.spaces import clean
 from storage.db import UnitOfWork
@@ -161,8 +162,7 @@ def _office(actor: Actor) -> Member:
 
 
 async def _next(uow: UnitOfWork, model: type[Job] | type[Training], community_id: int) -> int:
-    last = (await uow.session.exec(select(func.max(model.number)).where(model.community_id == community_id))).one()
-    return (last or 0) + 1
+    return await next_number(uow, community_id=community_id, number=model.number, community_column=model.community_id)
 
 
 def _local(at: datetime, tz: str) -> str:

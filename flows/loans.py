@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, update
+from sqlalchemy import update
 from sqlmodel import col, select
 
 from flows import outbox
@@ -26,6 +26,7 @@ from flows.clock import local
 from flows.errors import AlreadyDone, Forbidden, Invalid, NotFound
 from flows.micro_posts import in_private_quiet, private_time
 from flows.notices import Notice
+from flows.numbering import next_number
 from flows.spaces import may_manage
 from storage.db import UnitOfWork
 from storage.models import Community, Member, User
@@ -150,8 +151,9 @@ async def request(uow: UnitOfWork, *, actor: Actor, tool_number: int, days: int,
         raise AlreadyDone("loan:mine")  # a second press of one's own request
     if not await _cas(uow, Tool, tool.id, "in", state="requested"):
         raise AlreadyDone("tool")
-    last = (await uow.session.exec(select(func.max(Loan.number)).where(Loan.community_id == community.id))).one()
-    loan = Loan(community_id=community.id or 0, number=(last or 0) + 1, space_id=space.id or 0, tool_id=tool.id or 0,
+    number = await next_number(uow, community_id=community.id or 0, number=Loan.number,
+                               community_column=Loan.community_id)
+    loan = Loan(community_id=community.id or 0, number=number, space_id=space.id or 0, tool_id=tool.id or 0,
                 borrower_member_id=me.id or 0, due_on=due_on, requested_at=now)
     uow.session.add(loan)
     await uow.session.flush()

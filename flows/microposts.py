@@ -18,6 +18,7 @@ from flows import audit, micro
 from flows.errors import AlreadyDone, Forbidden, Invalid, NotFound
 from flows.membership import Actor
 from flows.notices import Notice
+from flows.numbering import next_number
 from flows.paging import Page, clamp
 from flows.roles import Perm
 from flows.wishes import _tell, check_text
@@ -55,9 +56,9 @@ async def post(uow: UnitOfWork, *, actor: Actor, kind: str, title: str, text: st
     title = check_text(title, limit=TITLE_MAX, field="title")
     text = check_text(text, limit=TEXT_MAX) if text.strip() else ""
     community = actor.home()
-    last = (await uow.session.exec(select(func.max(MicroPost.number)).where(
-        MicroPost.community_id == community.id))).one()
-    p = MicroPost(community_id=community.id or 0, number=(last or 0) + 1, kind=kind, title=title, text=text,
+    number = await next_number(uow, community_id=community.id or 0, number=MicroPost.number,
+                               community_column=MicroPost.community_id)
+    p = MicroPost(community_id=community.id or 0, number=number, kind=kind, title=title, text=text,
                   created_by=me.id or 0, created_at=now)
     uow.session.add(p)
     await uow.session.flush()

@@ -21,6 +21,7 @@ from flows import audit, paging
 from flows.actors import Actor
 from flows.clock import local
 from flows.errors import Forbidden, Invalid, NotFound
+from flows.numbering import next_number
 from flows.roles import Perm
 from storage.db import UnitOfWork
 from storage.models import Member
@@ -200,8 +201,9 @@ async def register(uow: UnitOfWork, *, actor: Actor, draft: Draft, now: datetime
         raise Forbidden("spaces")
     me = actor.registered()
     keeper = await keeper_of(uow, actor=actor, member_no=draft.keeper_member_id)
-    last = (await uow.session.exec(select(func.max(Space.number)).where(Space.community_id == me.community_id))).one()
-    space = Space(community_id=me.community_id, number=(last or 0) + 1, name=clean("name", draft.name, NAME_MAX),
+    number = await next_number(uow, community_id=me.community_id, number=Space.number,
+                               community_column=Space.community_id)
+    space = Space(community_id=me.community_id, number=number, name=clean("name", draft.name, NAME_MAX),
                   place=clean("place", draft.place, PLACE_MAX), hours=draft.hours, services=list(draft.services),
                   keeper_member_id=keeper.id, created_at=now)
     uow.session.add(space)
@@ -276,8 +278,9 @@ async def tools(uow: UnitOfWork, *, space: Space) -> list[Tool]:
 
 async def add_tool(uow: UnitOfWork, *, actor: Actor, number: int, name: str, now: datetime) -> Tool:
     space = await managed(uow, actor=actor, number=number)
-    last = (await uow.session.exec(select(func.max(Tool.number)).where(Tool.community_id == space.community_id))).one()
-    tool = Tool(community_id=space.community_id, space_id=space.id or 0, number=(last or 0) + 1,
+    tool_no = await next_number(uow, community_id=space.community_id, number=Tool.number,
+                                community_column=Tool.community_id)
+    tool = Tool(community_id=space.community_id, space_id=space.id or 0, number=tool_no,
                 name=clean("tool", name, TOOL_MAX), created_at=now)
     uow.session.add(tool)
     await uow.session.flush()

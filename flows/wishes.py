@@ -26,6 +26,7 @@ from flows.clock import local
 from flows.errors import AlreadyDone, Forbidden, Invalid, NotFound
 from flows.membership import Actor
 from flows.notices import Notice
+from flows.numbering import next_number
 from flows.paging import Page, clamp
 from flows.roles import Org, Perm, Role
 from storage.db import UnitOfWork
@@ -149,8 +150,9 @@ async def post(uow: UnitOfWork, *, actor: Actor, text: str, photo: str | None, d
         if row is None or row[0].community_id != me.community_id:
             raise NotFound("member", for_member_id)
         building_id = row[0].building_id
-    last = (await uow.session.exec(select(func.max(Wish.number)).where(Wish.community_id == community.id))).one()
-    w = Wish(community_id=community.id or 0, number=(last or 0) + 1, building_id=building_id,
+    number = await next_number(uow, community_id=community.id or 0, number=Wish.number,
+                               community_column=Wish.community_id)
+    w = Wish(community_id=community.id or 0, number=number, building_id=building_id,
              for_member_id=for_member_id if for_member_id is not None else me.id, posted_by_member_id=me.id or 0,
              text=text, photo=photo, due_at=due_at(community, now=now, days=days), created_at=now)
     uow.session.add(w)

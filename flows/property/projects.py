@@ -7,13 +7,14 @@ import re
 import unicodedata
 from datetime import datetime
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import delete, update
 from sqlmodel import col, select
 
 from flows import audit, menus, outbox
 from flows.actors import Actor
 from flows.errors import AlreadyDone, Invalid, NotFound
 from flows.membership import _grant, person
+from flows.numbering import next_number
 from flows.roles import Perm, Role, RoleGranted
 from storage.db import UnitOfWork
 from storage.models import Building, Member, RoleGrant, User
@@ -48,9 +49,9 @@ async def add_project(uow: UnitOfWork, *, actor: Actor, company: str, estate: st
     names = [_clean(a, "alias") for a in (aliases or []) if a.strip()]
     if len(names) > MAX_ALIASES:
         raise Invalid("alias", "too_many", limit=MAX_ALIASES)
-    last = (await uow.session.exec(select(func.max(PropertyProject.number))
-                                   .where(PropertyProject.community_id == me.community_id))).one()
-    project = PropertyProject(community_id=me.community_id, number=(last or 0) + 1, company=company, estate=estate,
+    number = await next_number(uow, community_id=me.community_id, number=PropertyProject.number,
+                               community_column=PropertyProject.community_id)
+    project = PropertyProject(community_id=me.community_id, number=number, company=company, estate=estate,
                               aliases=names, households=households, created_by=me.id, created_at=now)
     uow.session.add(project)
     await uow.session.flush()

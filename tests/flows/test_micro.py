@@ -90,6 +90,16 @@ async def _wish(db: Database, w: World, clock: FixedClock, text: str = "想请�
                      now=clock.now())
 
 
+# ---------------------------------------------------------------- numbers
+
+
+async def test_item2_wishes_posted_at_once_get_distinct_numbers(db: Database, world: World, clock: FixedClock) -> None:
+    """Ten wishes posted at the same moment (each in its own transaction): numbers 1 … 10, none refused — the
+    community's row lock orders them (flows/numbering.py); without it PostgreSQL gives two the same max + 1."""
+    posted = await asyncio.gather(*(_wish(db, world, clock, text=f"心愿{i}") for i in range(10)))
+    assert sorted(w.number for w in posted) == list(range(1, 11))
+
+
 # ---------------------------------------------------------------- the atomic claim
 
 
