@@ -8,13 +8,15 @@ volunteer role (else the grid worker), so removing a pairing or a role stops the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, func, insert, literal, update
+from sqlalchemy import exists, func, update
 from sqlmodel import col, select
 
 from flows import audit, ladder
 from flows.care.ledger import RISKS, clean, parse_risk
+from flows.clock import local
 from flows.errors import FlowError, Invalid
 from flows.membership import Actor
 from flows.paging import Page, clamp
@@ -22,7 +24,7 @@ from flows.roles import Role
 from flows.visits.access import ON_TIME, holds, interval, label, person_for, scope
 from flows.visits.notices import VisitDue
 from storage.crypto import Sealer
-from storage.db import UnitOfWork
+from storage.db import UnitOfWork, insert_ignoring
 from storage.models import Building, Community, Grid, KeyPerson
 from storage.models_visits import Visit, VisitPlan
 
@@ -49,20 +51,52 @@ class VisitRefused(FlowError):
 # ---------------------------------------------------------------- the plans
 
 
+#: A person new on the ledger is due a first visit at once. The persons already on it when visits start (older than
+#: `NEW_FOR`) are spread over at most a week, each at this local time, so a district's first day does not tell every
+#: volunteer at once, nor at night.
+NEW_FOR = timedelta(days=1)
+FIRST_VISIT_AT = time(9, 0)
+FIRST_SPREAD_DAYS = 7
+
+
+def first_due(community: Community, person_id: int, risk: str, created_at: datetime | None, now: datetime) -> datetime:
+    """A person's first visit: now for a person new on the ledger; for one who was on it before, 09:00 local on one
+    of the next days (the id spreads them over the shorter of a week and their colour's interval), never before now."""
+    if created_at is None or created_at >= now - NEW_FOR:
+        return now
+    here = local(now, community.timezone)
+    days = max(1, min(FIRST_SPREAD_DAYS, interval(community, risk).days))
+    day = here.date() + timedelta(days=person_id % days)
+    at = datetime.combine(day, FIRST_VISIT_AT, tzinfo=ZoneInfo(community.timezone))
+    if at <= here:
+        at += timedelta(days=1)
+    return at.astimezone(UTC)
+
+
 async def ensure_plans(uow: UnitOfWork, *, now: datetime) -> int:
-    """Give every active person without a plan one (first visit due now) and reopen the plans of persons back on
-    the ledger; two statements, whatever the number of persons."""
+    """Give every active person without a plan one (its first visit at `first_due`) and reopen the plans of persons
+    back on the ledger (due at once). One statement when nobody is new, whatever the number of persons."""
     has_plan = exists().where(VisitPlan.person_id == KeyPerson.id)
-    new = select(KeyPerson.community_id, KeyPerson.id, literal("open"), literal(now, VisitPlan.__table__.c.due_at.type),
-                 literal(0), literal(now, VisitPlan.__table__.c.next_at.type), literal(0)
-                 ).where(col(KeyPerson.active).is_(True), ~has_plan)
-    added = await uow.session.execute(insert(VisitPlan).from_select(
-        ["community_id", "person_id", "status", "due_at", "rung", "next_at", "visits"], new))
+    new = (await uow.session.execute(select(KeyPerson.community_id, KeyPerson.id, KeyPerson.risk,
+                                            KeyPerson.created_at).where(col(KeyPerson.active).is_(True),
+                                                                        ~has_plan))).all()
+    added = 0
+    if new:
+        communities = {c.id: c for c in (await uow.session.exec(select(Community).where(
+            col(Community.id).in_({row[0] for row in new})))).all()}
+        rows = []
+        for community_id, person_id, risk, created_at in new:
+            due = first_due(communities[community_id], person_id, risk, created_at, now)
+            rows.append({"community_id": community_id, "person_id": person_id, "status": "open", "due_at": due,
+                         "rung": 0, "next_at": due, "visits": 0})
+        for i in range(0, len(rows), 1000):  # a plan another process made meanwhile stays as it is (unique per person)
+            done = await uow.session.execute(insert_ignoring(uow, VisitPlan, ["person_id"]).values(rows[i:i + 1000]))
+            added += int(done.rowcount or 0)  # type: ignore[attr-defined]
     back = await uow.session.execute(
         update(VisitPlan).where(VisitPlan.status == "stopped", col(VisitPlan.person_id).in_(
             select(KeyPerson.id).where(col(KeyPerson.active).is_(True))))
         .values(status="open", due_at=now, rung=0, next_at=now).execution_options(synchronize_session=False))
-    return int(added.rowcount or 0) + int(back.rowcount or 0)  # type: ignore[attr-defined]
+    return added + int(back.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def due_plans(uow: UnitOfWork, *, now: datetime, limit: int = ladder.BATCH) -> list[VisitPlan]:

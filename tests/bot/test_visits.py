@@ -36,6 +36,9 @@ async def _world(linli: Harness) -> World:
         for u in (await uow.session.exec(select(User))).all():
             u.active_community_id = w.community_id
             uow.session.add(u)
+        for p in (await uow.session.exec(select(KeyPerson))).all():  # new on the ledger: a first visit due at once
+            p.created_at = linli.clock.now()
+            uow.session.add(p)
         await uow.commit()
     return w
 

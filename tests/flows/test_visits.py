@@ -28,6 +28,9 @@ async def world(db: Database, **kw: object) -> World:
         for u in (await uow.session.exec(select(User))).all():
             u.active_community_id = w.community_id
             uow.session.add(u)
+        for p in (await uow.session.exec(select(KeyPerson))).all():  # new on the ledger: a first visit due at once
+            p.created_at = T0
+            uow.session.add(p)
         await uow.commit()
     return w
 
@@ -218,3 +221,20 @@ async def test_item17_a_voice_note_is_sealed(db: Database) -> None:
         v = (await uow.session.exec(select(Visit))).one()
     assert v.outcome == "hospital" and v.member_id == w.members["backup"] and v.note_enc == ""
     assert "voice" not in v.voice_enc and SEALER.open(v.voice_enc) == "AwACAgIAAxkBAAIB-voice"
+
+
+async def test_item17_first_visits_of_a_ledger_already_kept_are_spread_at_nine(db: Database) -> None:
+    """When visits start on a ledger kept before (persons older than a day), the first visits are spread over the
+    next days at 09:00 local, not all due at once (a red person within its week): nobody is told at night."""
+    from zoneinfo import ZoneInfo
+
+    await build(db, people=PEOPLE, persons=12)
+    night = datetime(2027, 3, 1, 15, 30, tzinfo=UTC)  # 23:30 in Shanghai
+    assert (await tick(db, night))["visits"] == 0  # nothing due now
+    async with db.uow() as uow:
+        plans_ = (await uow.session.exec(select(VisitPlan))).all()
+    assert len(plans_) == 12
+    local_due = [p.due_at.astimezone(ZoneInfo("Asia/Shanghai")) for p in plans_]
+    assert {(d.hour, d.minute) for d in local_due} == {(9, 0)}
+    assert len({d.date() for d in local_due}) > 1 and all(night < p.due_at <= night + timedelta(days=8)
+                                                          for p in plans_)
