@@ -35,8 +35,7 @@ QUESTIONS = (
 
 def explain_survey(ctx: Ctx, err: FlowError) -> str | None:
     if isinstance(err, AlreadyDone) and err.what == "survey_household":
-        return ctx.t("您家本月已有家人填写过 — someone of your household has already answered this month's survey. "
-                     "Thank you all the same!")
+        return ctx.t("Someone of your household has already answered this month's survey. Thank you all the same!")
     if isinstance(err, AlreadyDone):
         return ctx.t("That question is answered already. Thank you!")
     if isinstance(err, Invalid) and err.field == "room":
@@ -44,7 +43,7 @@ def explain_survey(ctx: Ctx, err: FlowError) -> str | None:
             return ctx.t("That room is too long (at most {limit} characters). Please send it like 2-401.",
                          limit=MAX_ROOM)
         if err.reason == "no_building":
-            return ctx.t("Your building is not known: please set it with /me first.")
+            return ctx.t("Your building is not known: please set it with /start first.")
         if err.reason == "needed":
             return ctx.t("Please tell us your room first: /survey")
         return ctx.t("Please send your room like 2-401 (building unit and room number).")
@@ -106,10 +105,15 @@ async def _ask_room(ctx: Ctx, sid: int, page: int = 0, *, edit: bool = True) -> 
 
 
 async def _resume(ctx: Ctx, sid: int, room: str, *, edit: bool) -> None:
-    state = await survey.current(ctx.uow, actor=ctx.actor, survey_id=sid, now=ctx.now)
+    show = ctx.edit if edit else ctx.reply
+    try:
+        state = await survey.current(ctx.uow, actor=ctx.actor, survey_id=sid, now=ctx.now)
+    except AlreadyDone as err:  # a family member has answered: the room is kept, the survey closes kindly
+        show(explain_survey(ctx, err) or "")
+        return
     text = ctx.t("✅ Room {room} noted.", room=h(room)) + "\n\n" + _question(
         ctx.lang, state.estate, state.survey.month, state.survey.step)
-    (ctx.edit if edit else ctx.reply)(text, _buttons(ctx, sid, state.survey.step))
+    show(text, _buttons(ctx, sid, state.survey.step))
 
 
 @router.callback(R, stateless=True)
