@@ -49,6 +49,8 @@ def explain_survey(ctx: Ctx, err: FlowError) -> str | None:
         return ctx.t("Please send your room like 2-401 (building unit and room number).")
     if isinstance(err, Expired):
         return ctx.t("This survey's month is over. You will be asked again next month.")
+    if isinstance(err, NotFound) and err.what == "room":
+        return ctx.t("That room is not in your building's list. Please choose again, or type it: /survey")
     if isinstance(err, Forbidden | NotFound):
         return ctx.t("This survey is not (or no longer) yours: it is for the households of the buildings the "
                      "property project serves.")

@@ -77,6 +77,17 @@ async def claim(uow: UnitOfWork, *, community_id: int, project_id: int, month: s
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+async def answered_members(uow: UnitOfWork, *, project_id: int, month: str) -> set[int]:
+    """Members whose known room belongs to a household that has answered this month (not invited again)."""
+    rows = (await uow.session.exec(select(MemberRoom.member_id).join(
+        PropertySurveyHousehold, (col(PropertySurveyHousehold.building_id) == col(MemberRoom.building_id))
+        & (col(PropertySurveyHousehold.room) == col(MemberRoom.room)))
+        .join(Member, col(Member.id) == col(MemberRoom.member_id))
+        .where(PropertySurveyHousehold.project_id == project_id, PropertySurveyHousehold.month == month,
+               col(Member.building_id) == col(MemberRoom.building_id)))).all()
+    return set(rows)
+
+
 async def households(uow: UnitOfWork, projects: list[PropertyProject]) -> dict[int, int]:
     """Households per project: the roster's households of the project's buildings when the roster has any, else
     the project's declared number."""

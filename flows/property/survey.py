@@ -72,7 +72,8 @@ async def _invite(uow: UnitOfWork, community: Community, project: PropertyProjec
         .where(PropertyBuilding.project_id == project.id, col(User.unreachable_at).is_(None))
         .order_by(col(Member.id)))).all()
     staff = {m.id for m, _ in await pp.staff_of(uow, project_id=project.id or 0)}  # the company rates not itself
-    chosen = [(m, u) for m, u in residents if m.id not in asked and m.id not in staff]
+    done = await hh.answered_members(uow, project_id=project.id or 0, month=month)  # their household answered
+    chosen = [(m, u) for m, u in residents if m.id not in asked and m.id not in staff and m.id not in done]
     if sample:
         counted = (await hh.households(uow, [project]))[project.id or 0]
         size = max(sample, scoring.required_answers(indicators_for(community), counted))

@@ -153,3 +153,31 @@ async def test_item15_minimum_sample_counts_the_roster_else_the_declared_househo
         await ranking.compute(uow, month="2027-03", now=march)
         row = (await uow.session.exec(select(PropertyResult))).one()
         assert row.required == scoring.required_answers(IND, 40) == 4 and not row.sufficient
+
+
+async def test_item15_a_member_joining_after_the_household_answered_is_not_invited(db: Database,
+                                                                                   world: World) -> None:
+    r1, r4, sid1, sid4 = await _family(db, world)
+    async with db.uow() as uow:
+        await hh.set_room(uow, actor=r1, text="101", now=SURVEY_AT)
+        await uow.commit()
+    await _answer(db, r1, sid1, [5, 5, 5, 5, 5])
+    async with db.uow() as uow:
+        r5 = (await enrol(uow, community_id=world.community_id, people={"r5": None}, first_tg_id=721,
+                          now=SURVEY_AT))["r5"]
+        r6 = (await enrol(uow, community_id=world.community_id, people={"r6": None}, first_tg_id=722,
+                          now=SURVEY_AT))["r6"]
+        b1 = (await uow.session.exec(select(Building).where(Building.label == "1"))).one()
+        for mid in (r5, r6):
+            member = await uow.session.get(Member, mid)
+            assert member is not None
+            member.building_id = b1.id
+            uow.session.add(member)
+        await uow.commit()
+    async with db.uow() as uow:
+        await hh.set_room(uow, actor=await actor_of(db, 721), text="101", now=SURVEY_AT)  # r5: the same household
+        await uow.commit()
+    async with db.uow() as uow:
+        assert await survey.due(uow, now=SURVEY_AT) == 1  # only r6 (room unknown); r5's household has answered
+        invited = set((await uow.session.exec(select(PropertySurvey.member_id))).all())
+        assert r6 in invited and r5 not in invited
