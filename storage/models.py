@@ -518,6 +518,10 @@ class RoleLease(SQLModel, table=True):
 # announcements (F-11.4) and the deadline ladder: their own modules (this one is long enough); importing registers them
 from storage.models_announce import Announcement, AnnouncementPost  # noqa: E402, F401
 from storage.models_complaints import HotlineComplaint  # noqa: E402, F401  (12345 hotline, F-11.3/F-10)
+
+# ---------------------------------------------------------------- households in the property survey (#15)
+from storage.models_household import MemberRoom as MemberRoom  # noqa: E402
+from storage.models_household import PropertySurveyHousehold as PropertySurveyHousehold  # noqa: E402
 from storage.models_ladder import LadderAlert  # noqa: E402, F401
 
 # ---------------------------------------------------------------- the weekly meeting (F-8): its own module

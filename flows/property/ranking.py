@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func
 from sqlmodel import col, select
 
+from flows.property import household as hh
 from flows.property import projects as pp
 from flows.property import scoring
 from flows.property.evaluation import indicators_for
@@ -67,6 +68,7 @@ async def compute(uow: UnitOfWork, *, month: str, now: datetime) -> int:
             select(HotlineComplaint.property_project_id, func.count()).where(
                 col(HotlineComplaint.property_project_id).in_(ids), col(HotlineComplaint.received_at) >= start,
                 col(HotlineComplaint.received_at) < end).group_by(col(HotlineComplaint.property_project_id)))).all()))
+    counted = await hh.households(uow, projects)
     existing = {r.project_id: r for r in (await uow.session.exec(
         select(PropertyResult).where(PropertyResult.month == month))).all()}
     results: list[PropertyResult] = []
@@ -78,7 +80,7 @@ async def compute(uow: UnitOfWork, *, month: str, now: datetime) -> int:
         count, total = survey.get(p.id or 0, (0, 0.0))
         s = scoring.score(indicators_for(communities[p.community_id]), items_points=items.get(p.id or 0),
                           satisfaction_mean=total / count if count else None, answers=count,
-                          households=p.households, complaints=complaints.get(p.id or 0, 0))
+                          households=counted[p.id or 0], complaints=complaints.get(p.id or 0, 0))
         row = row or PropertyResult(community_id=p.community_id, project_id=p.id or 0, month=month)
         row.items_part, row.satisfaction_part, row.complaints_part = s.items_part, s.satisfaction_part, \
             s.complaints_part

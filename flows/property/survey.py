@@ -1,8 +1,10 @@
 """The residents' monthly satisfaction survey of their property project (F-10.2): 5 questions, 1–5 by buttons,
 in a private chat, once per household and month.
 
-A household is a registered member living in a building the project serves (`Member` keeps a building, not a
-room, so each member counts as one household). From the community's survey day (settings
+A household is a (building, room) of a building the project serves (`flows/property/household.py`): a member
+gives their room once (buttons from the roster, or typed) before their first answer; the last answer claims the
+household for the month, so a second member of the household is told it is done and nothing of theirs is written,
+and the other members' open surveys close. From the community's survey day (settings
 `property_survey_day`, default 15) the scheduler (`due`) invites them through the outbox — after the private
 quiet hours (21:00–08:00) — all of them but the project's own company members, or a random sample of `property_survey_sample` (never fewer than the
 indicators' minimum of answers) when that setting is given. The invitation and each answer are rows of
@@ -22,8 +24,9 @@ from sqlmodel import col, select
 from flows import outbox
 from flows.actors import Actor
 from flows.clock import local
-from flows.errors import AlreadyDone, Expired, Forbidden, NotFound
+from flows.errors import AlreadyDone, Expired, Forbidden, Invalid, NotFound
 from flows.needs_loop import after_quiet_hours
+from flows.property import household as hh
 from flows.property import projects as pp
 from flows.property import scoring
 from flows.property.evaluation import indicators_for, month_of
@@ -69,9 +72,11 @@ async def _invite(uow: UnitOfWork, community: Community, project: PropertyProjec
         .where(PropertyBuilding.project_id == project.id, col(User.unreachable_at).is_(None))
         .order_by(col(Member.id)))).all()
     staff = {m.id for m, _ in await pp.staff_of(uow, project_id=project.id or 0)}  # the company rates not itself
-    chosen = [(m, u) for m, u in residents if m.id not in asked and m.id not in staff]
+    done = await hh.answered_members(uow, project_id=project.id or 0, month=month)  # their household answered
+    chosen = [(m, u) for m, u in residents if m.id not in asked and m.id not in staff and m.id not in done]
     if sample:
-        size = max(sample, scoring.required_answers(indicators_for(community), project.households))
+        counted = (await hh.households(uow, [project]))[project.id or 0]
+        size = max(sample, scoring.required_answers(indicators_for(community), counted))
         if len(chosen) > size:
             chosen = random.Random(f"{project.id}:{month}").sample(chosen, size)
     invited = 0
@@ -100,6 +105,7 @@ class Answered:
     survey: PropertySurvey
     estate: str
     done: bool  # all five in
+    room: str | None = None  # the member's room (None: to be asked before the first answer)
 
 
 async def _mine(uow: UnitOfWork, actor: Actor, survey_id: int) -> tuple[PropertySurvey, PropertyProject]:
@@ -121,7 +127,13 @@ async def current(uow: UnitOfWork, *, actor: Actor, survey_id: int, now: datetim
     community = actor.home()
     if survey.month != month_of(now, community.timezone):
         raise Expired("survey")
-    return Answered(survey=survey, estate=project.estate, done=survey.answered_at is not None)
+    member = actor.registered()
+    room = await hh.room_of_member(uow, member)
+    if room is not None and survey.answered_at is None and await hh.answered_by(
+            uow, project_id=project.id or 0, month=survey.month, building_id=member.building_id or 0,
+            room=room) is not None:
+        raise AlreadyDone("survey_household")  # a family member answered for the household this month
+    return Answered(survey=survey, estate=project.estate, done=survey.answered_at is not None, room=room)
 
 
 async def answer(uow: UnitOfWork, *, actor: Actor, survey_id: int, question: int, value: int,
@@ -131,23 +143,34 @@ async def answer(uow: UnitOfWork, *, actor: Actor, survey_id: int, question: int
     if not 1 <= value <= 5 or not 0 <= question < QUESTIONS:
         raise NotFound("answer", value)
     survey = state.survey
+    if state.room is None:
+        raise Invalid("room", "needed")  # the household is asked first
     if survey.step != question:
         raise AlreadyDone("survey_answer")
     answers = [*survey.answers, value]
     last = question == QUESTIONS - 1
+    if last and not await hh.claim(uow, community_id=survey.community_id, project_id=survey.project_id,
+                                   month=survey.month, building_id=actor.registered().building_id or 0,
+                                   room=state.room, survey_id=survey_id, now=now):
+        raise AlreadyDone("survey_household")  # another member of the household was first: nothing written
     result = await uow.session.exec(update(PropertySurvey).where(
         col(PropertySurvey.id) == survey_id, col(PropertySurvey.step) == question)
         .values(answers=answers, step=question + 1, answered_at=now if last else None))
     if result.rowcount != 1:
-        raise AlreadyDone("survey_answer")
+        raise AlreadyDone("survey_answer")  # the unit of work rolls back, the household's claim with it
     await uow.session.refresh(survey)
-    return Answered(survey=survey, estate=state.estate, done=last)
+    return Answered(survey=survey, estate=state.estate, done=last, room=state.room)
 
 
 async def waiting(uow: UnitOfWork, *, actor: Actor, now: datetime) -> Answered | None:
     """The actor's unfinished survey of this month, if any (their invitation's buttons may have expired)."""
     member = actor.registered()
-    row = (await uow.session.exec(select(PropertySurvey).where(
+    rows = (await uow.session.exec(select(PropertySurvey).where(
         PropertySurvey.member_id == member.id, PropertySurvey.month == month_of(now, actor.home().timezone),
-        col(PropertySurvey.answered_at).is_(None)).order_by(col(PropertySurvey.id)))).first()
-    return None if row is None else await current(uow, actor=actor, survey_id=row.id or 0, now=now)
+        col(PropertySurvey.answered_at).is_(None)).order_by(col(PropertySurvey.id)))).all()
+    room = await hh.room_of_member(uow, member)
+    for row in rows:
+        if room is None or await hh.answered_by(uow, project_id=row.project_id, month=row.month,
+                                                building_id=member.building_id or 0, room=room) is None:
+            return await current(uow, actor=actor, survey_id=row.id or 0, now=now)
+    return None  # none, or closed: the household has answered

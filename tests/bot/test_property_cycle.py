@@ -45,7 +45,15 @@ async def test_item5_the_survey_in_private_by_buttons(linli: Harness) -> None:
     assert "物业服务满意度测评" in invite["text"] and "第 1 题，共 5 题" in invite["text"]
     assert buttons(invite) == ["1", "2", "3", "4", "5"]
     assert "满意度测评" not in (await linli.last(ELSEWHERE))["text"]  # building 5 is not served
-    for n, value in enumerate(["5", "4", "4", "3"], 2):
+    await linli.press(RESIDENT, invite, "5")  # the household first (#15): no roster, so the room is typed
+    assert "您住哪一户" in (await linli.last(RESIDENT))["text"]
+    out = await linli.say(RESIDENT, "3-101")
+    assert "3-101" in out[-1]["text"] and "第 1 题，共 5 题" in out[-1]["text"]
+    invite = out[-1]
+    await linli.press(RESIDENT, invite, "5")
+    invite = await linli.last(RESIDENT)
+    assert "第 2 题，共 5 题" in invite["text"]
+    for n, value in enumerate(["4", "4", "3"], 3):
         await linli.press(RESIDENT, invite, value)
         invite = await linli.last(RESIDENT)
         assert f"第 {n} 题，共 5 题" in invite["text"]
