@@ -122,6 +122,7 @@ class Invite(SQLModel, table=True):
     used_at: datetime | None = _ts(nullable=True)
     used_by: int | None = Field(default=None, foreign_key="member.id")
     revoked_at: datetime | None = _ts(nullable=True)  # withdrawn (❌ in /invites, or its issuer lost the role)
+    person_id: int | None = Field(default=None, foreign_key="keyperson.id")  # role "family": the one key person
 
 
 class Chat(SQLModel, table=True):
@@ -576,3 +577,4 @@ from storage.models_visits import ServiceOffer as ServiceOffer  # noqa: E402
 from storage.models_visits import ServiceRequest as ServiceRequest  # noqa: E402
 from storage.models_visits import Visit as Visit  # noqa: E402
 from storage.models_visits import VisitPlan as VisitPlan  # noqa: E402
+from storage.models_family import FamilyLink as FamilyLink  # noqa: E402
