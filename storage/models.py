@@ -519,6 +519,7 @@ class RoleLease(SQLModel, table=True):
 # announcements (F-11.4) and the deadline ladder: their own modules (this one is long enough); importing registers them
 from storage.models_announce import Announcement, AnnouncementPost  # noqa: E402, F401
 from storage.models_complaints import HotlineComplaint  # noqa: E402, F401  (12345 hotline, F-11.3/F-10)
+from storage.models_family import FamilyLink as FamilyLink  # noqa: E402
 from storage.models_ladder import LadderAlert  # noqa: E402, F401
 
 # ---------------------------------------------------------------- the weekly meeting (F-8): its own module
@@ -577,4 +578,3 @@ from storage.models_visits import ServiceOffer as ServiceOffer  # noqa: E402
 from storage.models_visits import ServiceRequest as ServiceRequest  # noqa: E402
 from storage.models_visits import Visit as Visit  # noqa: E402
 from storage.models_visits import VisitPlan as VisitPlan  # noqa: E402
-from storage.models_family import FamilyLink as FamilyLink  # noqa: E402

@@ -21,6 +21,7 @@ from flows.care.ledger import SERVICES, clean, is_admin
 from flows.errors import FlowError, Forbidden, Invalid, NotFound
 from flows.membership import Actor
 from flows.roles import Org, Purpose, Role
+from flows.visits import family
 from flows.visits.access import holds, label, person_for
 from flows.visits.notices import (
     ServiceAlert,
@@ -136,7 +137,14 @@ async def ask(uow: UnitOfWork, *, actor: Actor, person_id: int, kind: str, wante
               now: datetime) -> ServiceRequest:
     """Ask for a service for a person the actor looks after, numbered per community (S-12)."""
     kind = _kind(kind)
-    person, _ = await person_for(uow, actor=actor, person_id=person_id)
+    try:
+        person, _ = await person_for(uow, actor=actor, person_id=person_id)
+    except Forbidden:  # a family member linked to this person (and to no other) asks too
+        if not await family.linked(uow, member_id=actor.registered().id, person_id=person_id):
+            raise
+        found = await uow.session.get(KeyPerson, person_id)
+        assert found is not None
+        person = found
     if wanted_at.tzinfo is None:
         raise Invalid("when", "format")
     if wanted_at < now - timedelta(minutes=5) and kind != URGENT:
@@ -291,6 +299,8 @@ async def confirm(uow: UnitOfWork, *, actor: Actor, request_id: int, now: dateti
     assert person is not None
     if me.id not in (req.requester_member_id, person.primary_volunteer_id):
         raise ServiceRefused("not_yours")
+    if me.id != person.primary_volunteer_id and await family.cut_off(uow, member_id=me.id, person_id=person.id or 0):
+        raise ServiceRefused("not_yours")  # a family member whose link was removed: their buttons stop
     took = await uow.session.execute(
         update(ServiceRequest).where(col(ServiceRequest.id) == request_id, ServiceRequest.state == DONE)
         .values(state=CONFIRMED, confirmed_at=now, confirmed_by=me.id).execution_options(synchronize_session=False))
@@ -324,7 +334,9 @@ async def _tell(uow: UnitOfWork, req: ServiceRequest, member_ids: list[int | Non
     row = (await uow.session.exec(select(Member, User).join(User, col(User.id) == col(Member.user_id))
                                   .where(Member.id == name_of))).first()
     name = (row[0].display_name or row[1].first_name) if row else ""
-    for r in (await ladder.people(uow, [m for m in member_ids if m != name_of], locale=c.locale)).values():
+    ids = [m for m in member_ids if m != name_of
+           and not await family.cut_off(uow, member_id=m, person_id=req.person_id)]  # a removed family link
+    for r in (await ladder.people(uow, ids, locale=c.locale)).values():
         outbox.notify(uow, tg_chat_id=r.tg_id, recipient_user_id=r.user_id, community_id=c.id, lang=r.lang, now=now,
                       dedupe_key=f"service:{req.id}:{stage}:{r.tg_id}", notice=notice(name))  # type: ignore[operator]
 
