@@ -335,6 +335,10 @@ async def services_cmd(ctx: Ctx) -> None:
     if words and words[0].lower() in ("ask", "申请"):
         await _ask(ctx, words[1:])
         return
+    if words and words[0].lower() in ("family", "家属"):
+        from bot.handlers.visits_family import family_links  # the family's own module imports this one
+        await family_links(ctx, words[1:])
+        return
     await _list(ctx)
 
 
