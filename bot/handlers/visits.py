@@ -115,8 +115,8 @@ def _n_done(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
 
 
 def _n_not_done(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
-    text = tr(lang, "⏰ S-{n} was claimed but is still not done: {service} in building {b}, {when}. Please check "
-              "with the one who claimed it.", n=p.get("number", 0), service=_service(lang, p.get("service", "")),
+    text = tr(lang, "⏰ S-{n}: claimed, but still not done — {service} in building {b}, {when}. Please "
+              "check with the one who claimed it.", n=p.get("number", 0), service=_service(lang, p.get("service", "")),
               b=h(p.get("building", "")), when=p.get("when", ""))
     return OutMessage(text=("🆘 " + text) if p.get("urgent") else text)
 

@@ -39,9 +39,9 @@ async def test_item17_family_invite_ask_and_done(linli: Harness) -> None:
     out = await linli.say(KIN, "/family")
     assert "3-2-401 李奶奶" in out[-1]["text"] and "401" in out[-1]["text"] and SECRET_NAME not in out[-1]["text"]
     _, pressed = await linli.press(KIN, out[-1], "助洁")
-    assert "MM-DD" in pressed[-1]["text"]
+    assert "03-04 09:00" in pressed[-1]["text"]
     out = await linli.say(KIN, "13-45 09:00")
-    assert "MM-DD" in out[-1]["text"]  # a clear answer to a bad date
+    assert "03-04 09:00" in out[-1]["text"]  # a clear answer to a bad date
     when = (linli.clock.now() + timedelta(days=2)).astimezone(visits.plans.ladder.zone("Asia/Shanghai"))
     out = await linli.say(KIN, f"{when:%m-%d} 09:00")
     assert "S-1" in out[-1]["text"]
