@@ -27,7 +27,7 @@ def _service(ctx: Ctx, kind: str) -> str:
 @router.command("family", where=PRIVATE, perm=Perm.FAMILY,
                 description=N_("Your relative on the care ledger: ask for 助医/助洁/助行/助急"))
 async def family_cmd(ctx: Ctx) -> None:
-    rows = await family.relatives(ctx.uow, actor=ctx.actor)
+    rows = await family.relatives(ctx.uow, actor=ctx.actor, now=ctx.now)
     if not rows:
         ctx.reply(ctx.t("You are not linked to anyone on the care ledger (any more)."))
         return

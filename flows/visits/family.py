@@ -93,13 +93,17 @@ class Relative:
     room: str
 
 
-async def relatives(uow: UnitOfWork, *, actor: Actor) -> list[Relative]:
-    """The key persons the actor is linked to as family (alias and room only; the read is audited)."""
+async def relatives(uow: UnitOfWork, *, actor: Actor, now: datetime | None = None) -> list[Relative]:
+    """The key persons the actor is linked to as family (alias and room only); with `now` the read is audited."""
     me = actor.registered()
     rows = (await uow.session.exec(
         select(KeyPerson).join(FamilyLink, col(FamilyLink.person_id) == col(KeyPerson.id))
         .where(FamilyLink.member_id == me.id, col(FamilyLink.revoked_at).is_(None), col(KeyPerson.active).is_(True))
         .order_by(col(KeyPerson.id)))).all()
+    if now is not None:
+        for p in rows:
+            audit.record(uow, action="person.read", now=now, community_id=p.community_id, actor_user_id=actor.user.id,
+                         subject_type="person", subject_id=p.id, via="family")
     return [Relative(person_id=p.id or 0, alias=p.alias, room=p.room) for p in rows]
 
 

@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import select
 
 from flows import membership
-from flows.errors import AlreadyDone, Forbidden, NotFound
+from flows.errors import AlreadyDone, Expired, Forbidden, NotFound
 from flows.roles import Perm
 from flows.visits import family, services
 from flows.visits.services import ServiceRefused
@@ -64,7 +64,8 @@ async def test_item17_a_family_invite_links_to_one_person_who_asks_and_confirms(
     me = await actor_of(db, NEWCOMER)
     assert me.can(Perm.FAMILY) and not me.can(Perm.SERVICES)
     async with db.uow() as uow:
-        rel = await family.relatives(uow, actor=me)
+        rel = await family.relatives(uow, actor=me, now=T0)
+        await uow.commit()
     assert [(r.person_id, r.alias, r.room) for r in rel] == [(w.persons[0], "3-2-401 李奶奶", "401")]
     with pytest.raises(Forbidden):  # the other person on the ledger is not theirs
         await _ask(db, NEWCOMER, w.persons[1])
@@ -83,7 +84,7 @@ async def test_item17_a_family_invite_links_to_one_person_who_asks_and_confirms(
     assert view.state == "confirmed"
     async with db.uow() as uow:
         actions = {e.action for e in (await uow.session.exec(select(AuditEntry))).all()}
-    assert {"invite.create", "family.link", "service.ask", "service.confirm"} <= actions
+    assert {"invite.create", "family.link", "service.ask", "service.confirm", "person.read"} <= actions
 
 
 async def test_item17_only_the_grid_worker_or_an_admin_invites_family(db: Database) -> None:
@@ -125,3 +126,23 @@ async def test_item17_removing_a_family_link_stops_notices_and_buttons(db: Datab
         assert await family.relatives(uow, actor=me) == []
         assert any(e.action == "family.remove" for e in (await uow.session.exec(select(AuditEntry))).all())
     assert _to(w, await messages(db), "service_done") == ["primary"]  # the volunteer still confirms
+
+
+async def test_item17_a_family_invite_expires_and_dies_with_its_issuers_role(db: Database) -> None:
+    w = await world(db)
+    code = await _invite(db, w)
+    async with db.uow() as uow:
+        with pytest.raises(Expired):
+            await membership.peek_invite(uow, code=code, now=T0 + membership.INVITE_TTL)
+    async with db.uow(write=True) as uow:
+        from storage.models import RoleGrant
+        for g in (await uow.session.exec(select(RoleGrant).where(RoleGrant.member_id == w.members["grid"],
+                                                                 RoleGrant.role == "grid_worker"))).all():
+            g.revoked_at = T0
+            uow.session.add(g)
+        await uow.commit()
+    with pytest.raises(NotFound):  # withdrawn: its issuer is no grid worker any more
+        await _redeem(db, w, code)
+    async with db.uow() as uow:
+        from storage.models_family import FamilyLink
+        assert (await uow.session.exec(select(FamilyLink))).all() == []  # nothing half-written
