@@ -21,7 +21,7 @@ from flows.roles import Perm
 #: (heading, handler modules), in the order /help shows them.
 SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (N_("Registration and roles"), ("start", "roles", "leaving", "groups")),
-    (N_("Care ledger"), ("care", "care_pairing", "visits")),
+    (N_("Care ledger"), ("care", "care_pairing", "visits", "visits_family")),
     (N_("Daily check-ins"), ("checkins",)),
     (N_("Needs"), ("needs", "needs_review", "myneeds", "freetext")),
     (N_("Voting"), ("ballot", "voting", "polls")),

@@ -25,6 +25,7 @@ ROLE_NAMES = {
     "property_staff": N_("property company staff"),
     "admin": N_("community admin"),
     "district_admin": N_("district admin"),
+    "family": N_("family member of a key person"),  # not a role: a family invite (flows/visits/family.py)
 }
 
 ORG_NAMES = {

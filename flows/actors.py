@@ -6,16 +6,17 @@ their own community (issue #10, item 9)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam
+from sqlalchemy import and_, bindparam, exists
 from sqlmodel import col, select
 
 from flows.errors import Forbidden, NotRegistered
-from flows.roles import Perm, permissions
+from flows.roles import FAMILY_TOKEN, Perm, org_token, permissions
 from storage.db import UnitOfWork
-from storage.models import Chat, Community, Member, RoleGrant, User
+from storage.models import Chat, Community, FamilyLink, Member, RoleGrant, User
 
 # ---------------------------------------------------------------- who is acting
 
@@ -87,8 +88,11 @@ async def touch_user(
 
 
 #: touch_actor's query, built once: building it took more CPU than running it (about 1 ms an update)
+#: whether the member is linked to a key person as family (an active FamilyLink): adds FAMILY_TOKEN to the roles
+_FAMILY = exists().where(col(FamilyLink.member_id) == col(Member.id), col(FamilyLink.revoked_at).is_(None))
+
 _ACTOR_BY_TG_ID = (
-    select(User, Member, Community, RoleGrant.role)
+    select(User, Member, Community, RoleGrant.role, RoleGrant.organisation, _FAMILY.label("family"))
     .outerjoin(Member, and_(col(Member.user_id) == col(User.id),
                             col(Member.community_id) == col(User.active_community_id)))
     .outerjoin(Community, col(Community.id) == col(Member.community_id))
@@ -116,9 +120,8 @@ async def touch_actor(
                           tg_language=tg_language, now=now)
     if not rows or rows[0][1] is None or rows[0][2] is None or rows[0][1].left_at is not None:
         return Actor(user=user, member=None, community=None, roles=frozenset())  # a member who left: no member
-    _, member, home, _ = rows[0]
-    return Actor(user=user, member=member, community=home,
-                 roles=frozenset(role for _, _, _, role in rows if role is not None))
+    _, member, home, _, _, family = rows[0]
+    return Actor(user=user, member=member, community=home, roles=_roles(((r[3], r[4]) for r in rows), family))
 
 
 async def _refresh(uow: UnitOfWork, user: User | None, *, tg_id: int, first_name: str, last_name: str | None,
@@ -151,7 +154,7 @@ async def load_actor(uow: UnitOfWork, user: User, *, community: Community | None
     # one query: the member, its community and its active roles (a row per role, or one with None)
     rows = (
         await uow.session.exec(
-            select(Member, Community, RoleGrant.role)
+            select(Member, Community, RoleGrant.role, RoleGrant.organisation, _FAMILY.label("family"))
             .join(Community, col(Community.id) == col(Member.community_id))
             .outerjoin(RoleGrant, and_(col(RoleGrant.member_id) == col(Member.id), col(RoleGrant.revoked_at).is_(None)))
             .where(Member.user_id == user.id, Member.community_id == user.active_community_id)
@@ -159,15 +162,14 @@ async def load_actor(uow: UnitOfWork, user: User, *, community: Community | None
     ).all()
     if not rows or rows[0][0].left_at is not None:
         return Actor(user=user, member=None, community=None, roles=frozenset())
-    member, home, _ = rows[0]
-    return Actor(user=user, member=member, community=home,
-                 roles=frozenset(role for _, _, role in rows if role is not None))
+    member, home, _, _, family = rows[0]
+    return Actor(user=user, member=member, community=home, roles=_roles(((r[2], r[3]) for r in rows), family))
 
 
 async def _bound_actor(uow: UnitOfWork, user: User, community: Community) -> Actor:
     rows = (
         await uow.session.exec(
-            select(Member, RoleGrant.role)
+            select(Member, RoleGrant.role, RoleGrant.organisation, _FAMILY.label("family"))
             .outerjoin(RoleGrant, and_(col(RoleGrant.member_id) == col(Member.id), col(RoleGrant.revoked_at).is_(None)))
             .where(Member.user_id == user.id, Member.community_id == community.id)
         )
@@ -175,7 +177,21 @@ async def _bound_actor(uow: UnitOfWork, user: User, community: Community) -> Act
     if not rows or rows[0][0].left_at is not None:
         return Actor(user=user, member=None, community=community, roles=frozenset(), outsider=True)
     return Actor(user=user, member=rows[0][0], community=community,
-                 roles=frozenset(role for _, role in rows if role is not None))
+                 roles=_roles(((r[1], r[2]) for r in rows), rows[0][3]))
+
+
+def _roles(grants: Iterable[tuple[str | None, str | None]], family: object) -> frozenset[str]:
+    """The active roles, the pseudo-role an organisation adds (a resident unit's members: `org:unit`), and
+    FAMILY_TOKEN for a key person's linked family member."""
+    out: set[str] = {FAMILY_TOKEN} if family else set()
+    for role, organisation in grants:
+        if role is None:
+            continue
+        out.add(role)
+        token = org_token(organisation)
+        if token is not None:
+            out.add(token)
+    return frozenset(out)
 
 
 async def group_community(uow: UnitOfWork, *, tg_chat_id: int) -> Community | None:

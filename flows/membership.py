@@ -34,9 +34,12 @@ from flows.errors import AlreadyDone, Expired, Forbidden, Invalid, NotFound, Not
 from flows.paging import Page, clamp
 from flows.roles import NEEDS_ORG, InviteUsed, Org, Perm, Role, RoleGranted, may_invite
 from storage.db import UnitOfWork
-from storage.models import Building, Community, Invite, Member, RoleGrant, User
+from storage.models import Building, Community, FamilyLink, Invite, KeyPerson, Member, RoleGrant, User
 
 INVITE_TTL = timedelta(days=7)
+#: the invite "role" of a key person's family member (not a role: the invite links them to one person)
+FAMILY = "family"
+FAMILY_INVITERS = frozenset({Role.GRID_WORKER.value, Role.ADMIN.value, Role.DISTRICT_ADMIN.value})
 ADMIN_INVITE_TTL = timedelta(days=30)
 LANGUAGES = ("zh_CN", "en")
 MAX_NAME = 60
@@ -243,6 +246,8 @@ async def _issuer_may_invite(uow: UnitOfWork, invite: Invite) -> bool:
     roles = (await uow.session.exec(select(RoleGrant.role).where(
         RoleGrant.member_id == invite.created_by, RoleGrant.community_id == invite.community_id,
         col(RoleGrant.revoked_at).is_(None)))).all()
+    if invite.role == FAMILY:  # a key person's family member: grid workers and admins invite them
+        return bool(set(roles) & FAMILY_INVITERS)
     try:
         return may_invite(roles, Role(invite.role))
     except ValueError:
@@ -274,6 +279,7 @@ class Registered:
     granted: Role | None
     organisation: str | None
     new_member: bool
+    family: str = ""  # a family invite: the alias of the key person they are now linked to
 
 
 async def register(
@@ -318,8 +324,15 @@ async def register(
     uow.session.add(user)
     granted: Role | None = None
     org: str | None = None
+    family = ""
     if invite_code:
         invite = await _consume_invite(uow, code=invite_code, member=member, now=now)
+        if invite.role == FAMILY:
+            family = await _link_family(uow, invite=invite, member=member, user=user, now=now)
+            await _tell_inviter(uow, invite=invite, member=member, community=community, now=now)
+            await menus.registered(uow, user=user, now=now)
+            return Registered(member=member, community=community, granted=None, organisation=None,
+                              new_member=new_member, family=family)
         granted, org = Role(invite.role), invite.organisation
         await _grant(uow, member=member, role=granted, org=Org(org) if org else None, by=invite.created_by, now=now)
         audit.record(uow, action="invite.redeem", now=now, community_id=community_id, actor_user_id=user.id,
@@ -327,6 +340,26 @@ async def register(
         await _tell_inviter(uow, invite=invite, member=member, community=community, now=now)
     await menus.registered(uow, user=user, now=now)
     return Registered(member=member, community=community, granted=granted, organisation=org, new_member=new_member)
+
+
+async def _link_family(uow: UnitOfWork, *, invite: Invite, member: Member, user: User, now: datetime) -> str:
+    """A family invite redeemed: the member is linked to that one key person (a removed link opens again)."""
+    person = await uow.session.get(KeyPerson, invite.person_id) if invite.person_id else None
+    if person is None or not person.active or person.community_id != member.community_id:
+        raise NotFound("invite", None)
+    link = (await uow.session.exec(select(FamilyLink).where(FamilyLink.person_id == person.id,
+                                                            FamilyLink.member_id == member.id))).first()
+    if link is None:
+        uow.session.add(FamilyLink(community_id=member.community_id, person_id=person.id or 0, member_id=member.id or 0,
+                                   created_by=invite.created_by, created_at=now))
+    else:
+        await uow.session.execute(update(FamilyLink).where(col(FamilyLink.id) == link.id)
+                                  .values(revoked_at=None, created_at=now, created_by=invite.created_by)
+                                  .execution_options(synchronize_session=False))
+    await uow.session.flush()
+    audit.record(uow, action="family.link", now=now, community_id=member.community_id, actor_user_id=user.id,
+                 subject_type="person", subject_id=person.id, invite=invite.id, member=member.id)
+    return person.alias
 
 
 async def _rejoin(uow: UnitOfWork, *, member: Member, user: User, building_id: int | None, now: datetime) -> None:

@@ -62,6 +62,8 @@ class Perm(StrEnum):
     WISHES = "wishes"  # post a micro-wish for a resident (网格员代为发布), see the monthly counts
     MICRO = "micro"  # post micro projects / deeds / posts (微项目/微实事/微岗位) for the community to claim
     SPACES = "spaces"  # register and edit micro spaces, name their keepers (a keeper manages their own space)
+    FAMILY = "family"  # a key person's family member (by invite): see their relative, ask for services for them
+    SERVICES = "services"  # services for key persons: offer, claim, ask (volunteers, staff, resident units' members)
     JOBS = "jobs"  # post job openings and trainings, mark attendance, enter income records (the office)
 
 
@@ -75,13 +77,14 @@ class Purpose(StrEnum):
 
 
 _STAFF = {Perm.MEMBERS, Perm.INVITE, Perm.PERSONS, Perm.PAIR, Perm.CHECKINS, Perm.CHECK, Perm.NEEDS_ENTER,
-          Perm.ANNOUNCE, Perm.TEAM, Perm.TEAMS, Perm.WISHES, Perm.SPACES, Perm.JOBS}
-_ADMIN = set(Perm) - {Perm.VOTE, Perm.PROPERTY_REPLY}  # admins vote only when they are representatives too
+          Perm.ANNOUNCE, Perm.TEAM, Perm.TEAMS, Perm.WISHES, Perm.SPACES, Perm.JOBS,
+          Perm.SERVICES}
+_ADMIN = set(Perm) - {Perm.VOTE, Perm.PROPERTY_REPLY, Perm.FAMILY}  # admins vote only when they are representatives too
 
 PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.RESIDENT: frozenset(),
     Role.REPRESENTATIVE: frozenset({Perm.VOTE}),
-    Role.VOLUNTEER: frozenset({Perm.CHECK}),
+    Role.VOLUNTEER: frozenset({Perm.CHECK, Perm.SERVICES}),
     Role.ENTHUSIAST: frozenset({Perm.TEAM}),
     Role.COMMITTEE: frozenset({Perm.REQUESTS_ASSESS, Perm.MICRO, Perm.PROPERTY_SCORE}),
     Role.PROPERTY_STAFF: frozenset({Perm.PROPERTY_REPLY}),
@@ -147,9 +150,26 @@ def parse_purpose(text: str) -> Purpose | None:
         return PURPOSE_ALIASES.get(value)
 
 
+#: Not a role but what a grant's organisation adds: the actor's roles hold `org_token(Org.UNIT)` when one of their
+#: grants is for a resident unit (驻区单位), whose members offer services to key persons.
+#: FAMILY_TOKEN is there for a member linked to a key person as family (storage/models_family.py).
+FAMILY_TOKEN = "family:person"
+ORG_PERMISSIONS: dict[str, frozenset[Perm]] = {f"org:{Org.UNIT.value}": frozenset({Perm.SERVICES}),
+                                               FAMILY_TOKEN: frozenset({Perm.FAMILY})}
+
+
+def org_token(organisation: str | None) -> str | None:
+    """The pseudo-role an organisation adds to the actor's roles (None: nothing)."""
+    token = f"org:{organisation}"
+    return token if token in ORG_PERMISSIONS else None
+
+
 def permissions(roles: Iterable[str]) -> frozenset[Perm]:
     out: set[Perm] = set()
     for r in roles:
+        if r in ORG_PERMISSIONS:
+            out |= ORG_PERMISSIONS[r]
+            continue
         try:
             out |= PERMISSIONS[Role(r)]
         except ValueError:

@@ -122,6 +122,7 @@ class Invite(SQLModel, table=True):
     used_at: datetime | None = _ts(nullable=True)
     used_by: int | None = Field(default=None, foreign_key="member.id")
     revoked_at: datetime | None = _ts(nullable=True)  # withdrawn (❌ in /invites, or its issuer lost the role)
+    person_id: int | None = Field(default=None, foreign_key="keyperson.id")  # role "family": the one key person
 
 
 class Chat(SQLModel, table=True):
@@ -518,6 +519,7 @@ class RoleLease(SQLModel, table=True):
 # announcements (F-11.4) and the deadline ladder: their own modules (this one is long enough); importing registers them
 from storage.models_announce import Announcement, AnnouncementPost  # noqa: E402, F401
 from storage.models_complaints import HotlineComplaint  # noqa: E402, F401  (12345 hotline, F-11.3/F-10)
+from storage.models_family import FamilyLink as FamilyLink  # noqa: E402
 
 # ---------------------------------------------------------------- households in the property survey (#15)
 from storage.models_household import MemberRoom as MemberRoom  # noqa: E402

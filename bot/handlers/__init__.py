@@ -40,6 +40,7 @@ from bot.handlers import (
     start,
     teams,
     visits,
+    visits_family,
     voting,
     wishes,
 )
@@ -49,8 +50,8 @@ from flows.errors import FlowError, NotRegistered
 
 __all__ = ["FALLBACKS", "build_notices", "build_router", "report_error"]
 
-FEATURES: tuple[ModuleType, ...] = (start, roles, leaving, groups, care, care_pairing, checkins, visits, needs,
-                                    needs_review, myneeds, ballot, voting, polls, projects, board, acceptance,
+FEATURES: tuple[ModuleType, ...] = (start, roles, leaving, groups, care, care_pairing, checkins, visits, visits_family,
+                                    needs, needs_review, myneeds, ballot, voting, polls, projects, board, acceptance,
                                     opendays, requests, request_work, meeting, announce, exports, imports, teams,
                                     wishes, microposts, spaces, loans, jobs, property, property_reply, property_survey,
                                     settings, freetext)

@@ -157,6 +157,9 @@ def _registered_text(ctx: Ctx, done: Registered) -> str:
         lines.append(ctx.t("🎉 Welcome to {community}! You are registered.", community=h(done.community.name)))
     if done.granted is not None:
         lines.append(ctx.t("Your role: {role}.", role=roles_list(lang, [done.granted.value], done.organisation)))
+    if done.family:
+        lines.append(ctx.t("You are linked as family to {alias}. /family asks for a service for them.",
+                           alias=h(done.family)))
     lines.append(ctx.t("Send /help to see what you can do; /me shows what we keep about you."))
     return "\n".join(lines)
 

@@ -114,6 +114,13 @@ def _n_done(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
                       buttons=[[r.button(tr(lang, "👍 Confirm"), "sf", int(p["request_id"]))]])
 
 
+def _n_not_done(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
+    text = tr(lang, "⏰ S-{n}: claimed, but still not done — {service} in building {b}, {when}. Please "
+              "check with the one who claimed it.", n=p.get("number", 0), service=_service(lang, p.get("service", "")),
+              b=h(p.get("building", "")), when=p.get("when", ""))
+    return OutMessage(text=("🆘 " + text) if p.get("urgent") else text)
+
+
 NOTICES = {
     vn.VisitDue.kind: _n_visit_due,
     vn.ServiceAsked.kind: _n_asked,
@@ -121,6 +128,7 @@ NOTICES = {
     vn.ServiceAlert.kind: _n_alert,
     vn.ServiceClaimed.kind: _n_claimed,
     vn.ServiceDone.kind: _n_done,
+    vn.ServiceNotDone.kind: _n_not_done,
 }
 
 
@@ -311,7 +319,7 @@ def _parse_when(text: str, now: datetime, tz: str) -> datetime | None:
         return None
 
 
-@router.command("services", where=PRIVATE, perm=Perm.CHECK,
+@router.command("services", where=PRIVATE, perm=Perm.SERVICES,
                 description=N_("Services for key persons: 助医/助洁/助行/助急 — ask, offer, claim"))
 async def services_cmd(ctx: Ctx) -> None:
     words = ctx.message.args[:MAX_ARGS].split()
@@ -326,6 +334,10 @@ async def services_cmd(ctx: Ctx) -> None:
         return
     if words and words[0].lower() in ("ask", "申请"):
         await _ask(ctx, words[1:])
+        return
+    if words and words[0].lower() in ("family", "家属"):
+        from bot.handlers.visits_family import family_links  # the family's own module imports this one
+        await family_links(ctx, words[1:])
         return
     await _list(ctx)
 

@@ -78,3 +78,16 @@ class ServiceDone(Notice, kind="service_done"):
     number: int
     service: str
     name: str
+
+
+@dataclass(frozen=True)
+class ServiceNotDone(Notice, kind="service_not_done"):
+    """To the grid worker, admins, district: a claimed service is still not done (助急: 60 min, 2 h after the
+    claim; the others: a day after the wanted time)."""
+
+    number: int
+    service: str
+    building: str
+    when: str
+    rung: int
+    urgent: bool

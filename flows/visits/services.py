@@ -21,8 +21,16 @@ from flows.care.ledger import SERVICES, clean, is_admin
 from flows.errors import FlowError, Forbidden, Invalid, NotFound
 from flows.membership import Actor
 from flows.roles import Org, Purpose, Role
+from flows.visits import family
 from flows.visits.access import holds, label, person_for
-from flows.visits.notices import ServiceAlert, ServiceAsked, ServiceClaimed, ServiceDone, ServiceGroupPost
+from flows.visits.notices import (
+    ServiceAlert,
+    ServiceAsked,
+    ServiceClaimed,
+    ServiceDone,
+    ServiceGroupPost,
+    ServiceNotDone,
+)
 from storage.crypto import Sealer
 from storage.db import UnitOfWork
 from storage.models import Chat, Community, KeyPerson, Member, OutboxMessage, RoleGrant, User
@@ -39,6 +47,15 @@ URGENT_LADDER = ladder.Ladder((
     ladder.Rung(timedelta(0), (ladder.Audience.GRID_WORKER,)),  # at once
     ladder.Rung(timedelta(minutes=10), (ladder.Audience.GRID_WORKER, ladder.Audience.ADMINS)),
     ladder.Rung(timedelta(minutes=20), (ladder.Audience.DISTRICT,)),  # 30 min after the request
+))
+#: a claimed service not done climbs its own ladder (stopped by ✅ done, or a cancel): 助急 from the claim — 60 min:
+#: the grid worker and the admins, 2 h: the district; the others a day after the wanted time: the grid worker once
+CLAIMED_TRACK = ladder.Track(ServiceRequest, kind="service", state="state", open=(CLAIMED,), rung="rung",
+                             next_at="next_at")
+CLAIMED_LADDER = ladder.Ladder((ladder.Rung(timedelta(days=1), (ladder.Audience.GRID_WORKER,)),))
+CLAIMED_URGENT_LADDER = ladder.Ladder((
+    ladder.Rung(timedelta(minutes=60), (ladder.Audience.GRID_WORKER, ladder.Audience.ADMINS)),
+    ladder.Rung(timedelta(minutes=60), (ladder.Audience.DISTRICT,)),  # 2 h after the claim
 ))
 MAX_AHEAD = timedelta(days=60)
 #: who may offer services: volunteers, grid workers, admins, and members of a resident unit (驻区单位)
@@ -57,6 +74,10 @@ class ServiceRefused(FlowError):
 
 def ladder_of(kind: str) -> ladder.Ladder:
     return URGENT_LADDER if kind == URGENT else LADDER
+
+
+def claimed_ladder_of(kind: str) -> ladder.Ladder:
+    return CLAIMED_URGENT_LADDER if kind == URGENT else CLAIMED_LADDER
 
 
 def _kind(kind: str) -> str:
@@ -116,7 +137,14 @@ async def ask(uow: UnitOfWork, *, actor: Actor, person_id: int, kind: str, wante
               now: datetime) -> ServiceRequest:
     """Ask for a service for a person the actor looks after, numbered per community (S-12)."""
     kind = _kind(kind)
-    person, _ = await person_for(uow, actor=actor, person_id=person_id)
+    try:
+        person, _ = await person_for(uow, actor=actor, person_id=person_id)
+    except Forbidden:  # a family member linked to this person (and to no other) asks too
+        if not await family.linked(uow, member_id=actor.registered().id, person_id=person_id):
+            raise
+        found = await uow.session.get(KeyPerson, person_id)
+        assert found is not None
+        person = found
     if wanted_at.tzinfo is None:
         raise Invalid("when", "format")
     if wanted_at < now - timedelta(minutes=5) and kind != URGENT:
@@ -215,9 +243,14 @@ async def claim(uow: UnitOfWork, *, actor: Actor, request_id: int, now: datetime
             await person_for(uow, actor=actor, person_id=req.person_id)
         except (Forbidden, NotFound):
             raise Forbidden("services:claim") from None
+    c = await uow.session.get(Community, req.community_id)
+    tz = c.timezone if c is not None else ladder.DEFAULT_ZONE
+    # the completion clock starts: 助急 from the claim, the others from the wanted time
+    start = now if req.kind == URGENT else req.wanted_at
     took = await uow.session.execute(
         update(ServiceRequest).where(col(ServiceRequest.id) == request_id, ServiceRequest.state == OPEN)
-        .values(state=CLAIMED, claimer_member_id=me.id, claimed_at=now, next_at=None)
+        .values(state=CLAIMED, claimer_member_id=me.id, claimed_at=now, rung=0,
+                next_at=claimed_ladder_of(req.kind).first_due(start, tz))
         .execution_options(synchronize_session=False))
     if not took.rowcount:  # type: ignore[attr-defined]
         raise ServiceRefused("taken")
@@ -245,7 +278,7 @@ async def done(uow: UnitOfWork, *, actor: Actor, sealer: Sealer, request_id: int
     took = await uow.session.execute(
         update(ServiceRequest).where(col(ServiceRequest.id) == request_id, ServiceRequest.state == CLAIMED,
                                      ServiceRequest.claimer_member_id == me.id)
-        .values(state=DONE, done_at=now, done_note_enc=sealer.seal(note)).execution_options(synchronize_session=False))
+        .values(state=DONE, done_at=now, done_note_enc=sealer.seal(note), next_at=None).execution_options(synchronize_session=False))
     if not took.rowcount:  # type: ignore[attr-defined]
         raise ServiceRefused("state")
     audit.record(uow, action="service.done", now=now, community_id=req.community_id, actor_user_id=actor.user.id,
@@ -266,6 +299,8 @@ async def confirm(uow: UnitOfWork, *, actor: Actor, request_id: int, now: dateti
     assert person is not None
     if me.id not in (req.requester_member_id, person.primary_volunteer_id):
         raise ServiceRefused("not_yours")
+    if me.id != person.primary_volunteer_id and await family.cut_off(uow, member_id=me.id, person_id=person.id or 0):
+        raise ServiceRefused("not_yours")  # a family member whose link was removed: their buttons stop
     took = await uow.session.execute(
         update(ServiceRequest).where(col(ServiceRequest.id) == request_id, ServiceRequest.state == DONE)
         .values(state=CONFIRMED, confirmed_at=now, confirmed_by=me.id).execution_options(synchronize_session=False))
@@ -299,7 +334,9 @@ async def _tell(uow: UnitOfWork, req: ServiceRequest, member_ids: list[int | Non
     row = (await uow.session.exec(select(Member, User).join(User, col(User.id) == col(Member.user_id))
                                   .where(Member.id == name_of))).first()
     name = (row[0].display_name or row[1].first_name) if row else ""
-    for r in (await ladder.people(uow, [m for m in member_ids if m != name_of], locale=c.locale)).values():
+    ids = [m for m in member_ids if m != name_of
+           and not await family.cut_off(uow, member_id=m, person_id=req.person_id)]  # a removed family link
+    for r in (await ladder.people(uow, ids, locale=c.locale)).values():
         outbox.notify(uow, tg_chat_id=r.tg_id, recipient_user_id=r.user_id, community_id=c.id, lang=r.lang, now=now,
                       dedupe_key=f"service:{req.id}:{stage}:{r.tg_id}", notice=notice(name))  # type: ignore[operator]
 
@@ -355,9 +392,40 @@ async def tick(uow: UnitOfWork, *, now: datetime, only: int | None = None) -> in
                                           .values(priority=outbox.REPLY))
 
     where = [col(ServiceRequest.id) == only] if only is not None else []
-    return await ladder.run(uow, TRACK, now=now, plan=plan, on_rung=step, where=where)
+    climbed = await ladder.run(uow, TRACK, now=now, plan=plan, on_rung=step, where=where)
+    return climbed + await _tick_claimed(uow, communities, now=now, where=where)
 
 
-__all__ = ["CANCELLED", "CLAIMED", "CONFIRMED", "DONE", "LADDER", "OPEN", "TRACK", "URGENT", "URGENT_LADDER",
+async def _tick_claimed(uow: UnitOfWork, communities: dict[int | None, Community], *, now: datetime,
+                        where: list[object]) -> int:
+    """Claimed services not done climb the completion ladder (stage "claimed"): told once per rung and chat."""
+
+    def plan(row: ServiceRequest) -> tuple[ladder.Ladder, str]:
+        c = communities.get(row.community_id)
+        return claimed_ladder_of(row.kind), c.timezone if c is not None else ladder.DEFAULT_ZONE
+
+    async def step(row: ServiceRequest, index: int, rung: ladder.Rung) -> None:
+        c = communities[row.community_id]
+        person = await uow.session.get(KeyPerson, row.person_id)
+        building_id = person.building_id if person is not None else None
+        ids = await ladder.members(uow, rung.tell, community_id=c.id or 0, building_id=building_id)
+        when, _ = _when(row.wanted_at, c.timezone)
+        building = await label(uow, building_id)
+        urgent = row.kind == URGENT
+        for r in (await ladder.people(uow, ids, locale=c.locale)).values():
+            key = f"service:{row.id}:claimed:{index}:{r.tg_id}"
+            told = await ladder.alert(uow, CLAIMED_TRACK, item_id=row.id or 0, rung=index, community_id=c.id or 0,
+                                      now=now, tg_chat_id=r.tg_id, recipient_user_id=r.user_id,
+                                      member_id=r.member_id, lang=r.lang, stage="claimed", dedupe_key=key,
+                                      notice=ServiceNotDone(number=row.number, service=row.kind, building=building,
+                                                            when=when, rung=index, urgent=urgent))
+            if told and urgent:
+                await uow.session.execute(update(OutboxMessage).where(col(OutboxMessage.dedupe_key) == key)
+                                          .values(priority=outbox.REPLY))
+
+    return await ladder.run(uow, CLAIMED_TRACK, now=now, plan=plan, on_rung=step, where=where)
+
+
+__all__ = ["CANCELLED", "CLAIMED", "CLAIMED_LADDER", "CLAIMED_TRACK", "CLAIMED_URGENT_LADDER", "CONFIRMED", "DONE", "LADDER", "OPEN", "TRACK", "URGENT", "URGENT_LADDER",
            "ServiceRefused", "ServiceView", "ask", "cancel", "claim", "confirm", "done", "mine", "offerers", "offers",
            "set_offers", "tick"]

@@ -38,7 +38,8 @@ async def test_item5_a_grant_queues_the_menu_and_a_newer_one_supersedes_the_unse
     assert "grant" in admins.payload["perms"] and admins.payload["member"] is True
     await _grant(db, clock, admin, resident.member.id, Role.VOLUNTEER)
     [first] = await _menus(db, ZHAO)
-    assert (first.status, first.payload["perms"], first.payload["lang"]) == ("pending", ["check"], "zh_CN")
+    assert (first.status, first.payload["perms"], first.payload["lang"]) == ("pending", ["check", "services"],
+                                                                                 "zh_CN")  # #17: services too
     assert first.recipient_user_id == resident.user.id and first.community_id == community.id
     await _grant(db, clock, admin, resident.member.id, Role.GRID_WORKER)
     [second] = await _menus(db, ZHAO)  # the unsent one is gone: one waiting menu per person
@@ -56,7 +57,7 @@ async def test_item5_a_grant_queues_the_menu_and_a_newer_one_supersedes_the_unse
                                  now=clock.now())
         await uow.commit()
     taken, last = await _menus(db, ZHAO)
-    assert taken.id == second.id and last.payload["perms"] == ["check"]
+    assert taken.id == second.id and last.payload["perms"] == ["check", "services"]
 
 
 async def test_item5_revoking_the_last_staff_role_returns_the_resident_menu(db: Database, clock: FixedClock) -> None:
