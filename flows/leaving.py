@@ -2,7 +2,8 @@
 
 What the membership fed stops in the same transaction (the rule of issue #10): every role is revoked, and
 `access.withdraw` passes their check-ins on, unpairs them from key persons (a backup left alone becomes the
-primary), clears the grids they worked and withdraws their open invites; their notices not yet sent for this
+primary), clears the grids they worked and withdraws their open invites; a family member's link to their relative
+ends (#17); their notices not yet sent for this
 community are dropped, their half-finished dialog is cleared and their command menu is queued anew. The row
 stays (`Member.left_at`): what they wrote — needs, requests, votes — keeps its author for the record, but their
 name and building are cleared. Someone who left is not a member any more (`flows.actors` reads `left_at`) and
@@ -25,7 +26,7 @@ from flows.membership import Actor
 from flows.notices import Notice
 from flows.roles import Perm, Role
 from storage.db import UnitOfWork
-from storage.models import Community, Member, OutboxMessage, RoleGrant, User
+from storage.models import Community, FamilyLink, Member, OutboxMessage, RoleGrant, User
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,9 @@ async def end(uow: UnitOfWork, *, actor: Actor, member_id: int | None, now: date
     community = await uow.session.get(Community, member.community_id)
     assert community is not None
     withdrawn = await access.withdraw(uow, community=community, member=member, actor_user_id=actor.user.id, now=now)
+    # a family member of a key person (#17) is no longer linked to their relative: no more notices, buttons refused
+    await uow.session.exec(update(FamilyLink).where(col(FamilyLink.member_id) == member.id,
+                                                    col(FamilyLink.revoked_at).is_(None)).values(revoked_at=now))
     dropped = await uow.session.exec(update(OutboxMessage).where(
         col(OutboxMessage.recipient_user_id) == user.id, col(OutboxMessage.community_id) == community.id,
         col(OutboxMessage.status) == "pending").values(status="failed", last_error="the member left the community"))

@@ -141,3 +141,21 @@ async def test_registering_again_takes_the_row_back_as_a_resident(db: Database, 
     again = await actor_of(db, TG["vol"])
     assert again.member is not None and again.roles == frozenset({Role.RESIDENT.value})
     assert again.member.left_at is None and again.member.consent_at == later and again.member.display_name == "vol"
+
+
+async def test_a_family_member_who_leaves_is_no_longer_linked(db: Database, clock: FixedClock,
+                                                              world: dict[str, int]) -> None:
+    """A relative linked to a key person by a family invite (#17) who leaves: the link ends with the membership."""
+    from storage.models import FamilyLink
+
+    async with db.uow() as uow:
+        person = (await uow.session.exec(select(KeyPerson))).one()
+        uow.session.add(FamilyLink(community_id=world["community"], person_id=person.id or 0,
+                                   member_id=world["resident"], created_at=clock.now()))
+        await uow.commit()
+    async with db.uow() as uow:
+        await leaving.end(uow, actor=await actor_of(db, TG["resident"]), member_id=None, now=clock.now())
+        await uow.commit()
+    async with db.uow() as uow:
+        link = (await uow.session.exec(select(FamilyLink))).one()
+    assert link.revoked_at == clock.now()
