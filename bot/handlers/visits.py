@@ -29,6 +29,8 @@ router = Router()
 SERVICE_NAMES = {"medical": N_("助医 escort to a doctor"), "cleaning": N_("助洁 cleaning"),
                  "mobility": N_("助行 mobility help"), "emergency": N_("助急 urgent help")}
 SHORT = {"medical": "助医", "cleaning": "助洁", "mobility": "助行", "emergency": "助急"}
+STATE_NAMES = {"open": N_("waiting for someone"), "claimed": N_("claimed"), "done": N_("done, to confirm"),
+               "confirmed": N_("confirmed"), "cancelled": N_("cancelled")}
 OUTCOME_NAMES = {"home": N_("🏠 At home"), "away": N_("🚪 Not at home"), "hospital": N_("🏥 In hospital")}
 RISK_DOTS = {"red": "🔴", "yellow": "🟡", "green": "🟢"}
 WEEKDAYS = (N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"), N_("Saturday"),
@@ -379,7 +381,8 @@ async def _list(ctx: Ctx) -> None:
         lines.append(ctx.t("No open services for you. Ask one: /services ask PERSON SERVICE MM-DD HH:MM"))
     for v in rows:
         where = _where(ctx.lang, v.__dict__) if v.alias else ctx.t("building {b}", b=h(v.building))
-        lines.append(f"• S-{v.number} {SHORT[v.kind]} {where} — {local(v.wanted_at, v.tz):%m-%d %H:%M} ({v.state})")
+        state = ctx.t(STATE_NAMES[v.state]) if v.state in STATE_NAMES else v.state
+        lines.append(f"• S-{v.number} {SHORT[v.kind]} {where} — {local(v.wanted_at, v.tz):%m-%d %H:%M} ({state})")
         if v.state == services.OPEN and not v.alias:
             buttons.append([ctx.button(ctx.t("🙋 Claim S-{n}", n=v.number), "sc", v.id)])
         elif v.state == services.CLAIMED and v.alias:

@@ -48,6 +48,7 @@ async def test_item17_family_invite_ask_and_done(linli: Harness) -> None:
     await linli.settle()
     before = await linli.tg.cursor()
     out = await linli.say(w.tg["other"], "/services")
+    assert "（等待认领）" in out[-1]["text"] or "(等待认领)" in out[-1]["text"]  # the state in words, not "open"
     _, pressed = await linli.press(w.tg["other"], out[-1], "🙋")
     _, pressed = await linli.press(w.tg["other"], pressed[-1], "✅")
     await linli.say(w.tg["other"], "打扫干净了")
