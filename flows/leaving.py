@@ -6,7 +6,7 @@ primary), clears the grids they worked and withdraws their open invites; a famil
 ends (#17); their notices not yet sent for this
 community are dropped, their half-finished dialog is cleared and their command menu is queued anew. The row
 stays (`Member.left_at`): what they wrote — needs, requests, votes — keeps its author for the record, but their
-name and building are cleared. Someone who left is not a member any more (`flows.actors` reads `left_at`) and
+name, building and survey room are cleared. Someone who left is not a member any more (`flows.actors` reads `left_at`) and
 may register again later (flows.membership.register takes the row back, with a new consent).
 
 Ending is compare-and-set on `left_at IS NULL`: two presses, or an admin removing someone who is leaving at the
@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlmodel import col, select
 
 from flows import access, audit, conversation, menus, outbox
@@ -26,7 +26,7 @@ from flows.membership import Actor
 from flows.notices import Notice
 from flows.roles import Perm, Role
 from storage.db import UnitOfWork
-from storage.models import Community, FamilyLink, Member, OutboxMessage, RoleGrant, User
+from storage.models import Community, FamilyLink, Member, MemberRoom, OutboxMessage, RoleGrant, User
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,8 @@ async def end(uow: UnitOfWork, *, actor: Actor, member_id: int | None, now: date
     # a family member of a key person (#17) is no longer linked to their relative: no more notices, buttons refused
     await uow.session.exec(update(FamilyLink).where(col(FamilyLink.member_id) == member.id,
                                                     col(FamilyLink.revoked_at).is_(None)).values(revoked_at=now))
+    # the room they gave for the property survey goes with their building (a survey already counted stays)
+    await uow.session.exec(delete(MemberRoom).where(col(MemberRoom.member_id) == member.id))
     dropped = await uow.session.exec(update(OutboxMessage).where(
         col(OutboxMessage.recipient_user_id) == user.id, col(OutboxMessage.community_id) == community.id,
         col(OutboxMessage.status) == "pending").values(status="failed", last_error="the member left the community"))

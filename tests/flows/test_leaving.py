@@ -159,3 +159,20 @@ async def test_a_family_member_who_leaves_is_no_longer_linked(db: Database, cloc
     async with db.uow() as uow:
         link = (await uow.session.exec(select(FamilyLink))).one()
     assert link.revoked_at == clock.now()
+
+
+async def test_the_room_given_for_the_survey_goes_with_the_membership(db: Database, clock: FixedClock,
+                                                                      world: dict[str, int]) -> None:
+    from storage.models import MemberRoom
+
+    async with db.uow() as uow:
+        b1 = await membership.building_by_label(uow, community_id=world["community"], label="1")
+        assert b1 is not None
+        uow.session.add(MemberRoom(community_id=world["community"], member_id=world["resident"],
+                                   building_id=b1.id or 0, room="101", set_at=clock.now()))
+        await uow.commit()
+    async with db.uow() as uow:
+        await leaving.end(uow, actor=await actor_of(db, TG["resident"]), member_id=None, now=clock.now())
+        await uow.commit()
+    async with db.uow() as uow:
+        assert (await uow.session.exec(select(MemberRoom))).all() == []
