@@ -50,6 +50,7 @@ from benchmarks.common import (
 from benchmarks.echo import EchoBot
 from benchmarks.load import LoadResult, People, ReplyWatcher, run_load
 from benchmarks.seed import add_standin_users, seed_members
+from bot import heap
 from bot.app import LinliApp
 from bot.standin.client import StandInClient
 from bot.standin.limits import RateLimits
@@ -326,6 +327,7 @@ async def linli_toggles(url: str, users: list[int], scale: ToggleScale) -> tuple
     try:
         app = LinliApp(linli_settings(url, standin.url), run_scheduler=False)
         await app.start()
+        heap.settle()  # as `linli run` does (bot/heap.py)
         try:
             sheets: dict[int, int] = {}
 

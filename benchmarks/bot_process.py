@@ -11,6 +11,7 @@ import asyncio
 import sys
 
 from benchmarks.common import linli_settings, quiet_logging
+from bot import heap
 from bot.app import LinliApp
 
 READY = "READY"
@@ -19,6 +20,7 @@ READY = "READY"
 async def serve(database_url: str, api_url: str) -> None:
     app = LinliApp(linli_settings(database_url, api_url), run_scheduler=False)
     await app.start()
+    heap.settle()  # as `linli run` does (bot/heap.py)
     try:
         print(READY, flush=True)
         await asyncio.to_thread(sys.stdin.read)  # returns when the parent closes our stdin

@@ -29,6 +29,7 @@ from benchmarks.common import (
 from benchmarks.echo import BUTTON, EchoBot
 from benchmarks.load import Action, LoadResult, People, ReplyWatcher, run_load
 from benchmarks.seed import add_standin_users, seed_members
+from bot import heap
 from bot.app import LinliApp
 from bot.standin.client import StandInClient
 from bot.standin.limits import RateLimits
@@ -123,6 +124,7 @@ async def bench_bot(name: str, token: str, username: str, make_bot: Callable[[st
         watcher.start()
         bot = make_bot(standin.url)
         await bot.start()
+        heap.settle()  # as `linli run` does after its start (bot/heap.py); for the bare bot too
         try:
             return await measure(name, People(client, watcher, account), users, scale, standin)
         finally:

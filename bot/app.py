@@ -11,6 +11,7 @@ import signal
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from bot import heap
 from bot.config import Settings
 from bot.core.dispatch import Core, Router
 from bot.election import Elector, Role
@@ -192,6 +193,7 @@ class LinliApp:
     async def serve_forever(self) -> None:
         """Run until Ctrl-C or SIGTERM, then stop cleanly (in-flight updates and sends finish)."""
         await self.start()
+        heap.settle()  # what start-up made lives as long as the process: no collection walks it again
         try:
             await wait_for_signal()
         finally:

@@ -20,6 +20,7 @@ from sqlalchemy import text as sql
 from sqlalchemy.engine import make_url
 from sqlmodel import col, select
 
+from bot import heap
 from bot.app import LinliApp, wait_for_signal
 from bot.config import Settings
 from bot.core.dispatch import PRIVATE, Ctx, Router
@@ -461,6 +462,7 @@ class Sandbox:
 
     async def serve_forever(self) -> None:
         await self.start()
+        heap.settle()  # as `linli run` does (bot/heap.py)
         print(f"\n  Linli sandbox is running: open {self.url}/ in your browser.\n"
               f"  Pick who you are (王书记 is the admin, 小周 is a newcomer) and a chat. Ctrl-C stops.\n"
               + (f"  The public board: {self.board_url}/\n" if self.board_url else ""), flush=True)

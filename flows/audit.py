@@ -8,15 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func
+from sqlalchemy import func, inspect
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 
 from flows.paging import Page, clamp
 from storage.db import UnitOfWork
 from storage.models import AuditEntry, Member, User
+
+if TYPE_CHECKING:
+    from flows.actors import Actor
 
 
 def record(
@@ -28,9 +31,12 @@ def record(
     actor_user_id: int | None = None,
     subject_type: str | None = None,
     subject_id: int | None = None,
+    actor: Actor | None = None,
     **details: Any,
 ) -> AuditEntry:
-    """Add an audit entry to the current transaction (committed with the change it describes)."""
+    """Add an audit entry to the current transaction (committed with the change it describes). `actor`: the acting
+    person as this transaction read them, when at hand: their name and member number are then taken from it
+    rather than by the INSERT's subqueries (the same values, cheaper to write)."""
     entry = AuditEntry(
         community_id=community_id,
         actor_user_id=actor_user_id,
@@ -41,11 +47,34 @@ def record(
         at=now,
     )
     if actor_user_id is not None:
-        entry.actor_name = _name_then(actor_user_id)  # type: ignore[assignment]
-        if community_id is not None:
-            entry.actor_member_id = _member_then(actor_user_id, community_id)  # type: ignore[assignment]
+        known = _known(actor, actor_user_id, community_id)
+        if known is not None:
+            entry.actor_name, entry.actor_member_id = known
+        else:
+            entry.actor_name = _name_then(actor_user_id)  # type: ignore[assignment]
+            if community_id is not None:
+                entry.actor_member_id = _member_then(actor_user_id, community_id)  # type: ignore[assignment]
     uow.session.add(entry)
     return entry
+
+
+def _known(actor: Actor | None, user_id: int, community_id: int | None) -> tuple[str, int | None] | None:
+    """What `_name_then` and `_member_then` would find, from the actor at hand; None when it cannot tell (another
+    person, another community, no membership there now, or their name not loaded)."""
+    if actor is None or actor.user.id != user_id:
+        return None
+    loaded = inspect(actor.user).dict
+    if "first_name" not in loaded or "last_name" not in loaded:
+        return None
+    member_id = None
+    if community_id is not None:
+        member = actor.member
+        if member is None or member.community_id != community_id or member.id is None:
+            return None  # a membership that ended is still theirs: the subquery finds it
+        member_id = member.id
+    first, last = loaded["first_name"], loaded["last_name"]
+    full = first if last is None else f"{first} {last}"
+    return full[:128], member_id
 
 
 def _name_then(user_id: int) -> ColumnElement[str]:

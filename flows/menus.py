@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete
 from sqlmodel import col, select
 
-from flows.actors import load_actor
+from flows.actors import Actor, load_actor
 from flows.outbox import NOTICE
 from flows.roles import permissions
 from storage.db import UnitOfWork
@@ -48,19 +48,26 @@ async def registered(uow: UnitOfWork, *, user: User, now: datetime) -> OutboxMes
     return await refresh(uow, user=user, now=now)
 
 
-async def refresh(uow: UnitOfWork, *, user: User, now: datetime) -> OutboxMessage:
-    """Queue `user`'s private-chat menu as it stands in this transaction (after the change that calls it)."""
-    writes_user = uow.session.is_modified(user)  # a new language or community: its UPDATE takes the row lock
-    await uow.session.flush()  # the grants, revocations and language this transaction changed
-    if not writes_user and uow.session.get_bind().dialect.name != "sqlite":  # SQLite: one writer at a time anyway
-        await uow.session.exec(select(User.id).where(User.id == user.id).with_for_update())
-    actor = await load_actor(uow, user)
-    # the person's menus the sender has not taken yet: superseded by this one
-    await uow.session.execute(
-        delete(OutboxMessage)
-        .where(col(OutboxMessage.tg_chat_id) == user.tg_id, col(OutboxMessage.status) == "pending",
-               OutboxMessage.__table__.c.payload["op"].as_string() == OP)  # type: ignore[attr-defined]
-        .execution_options(synchronize_session=False))
+async def refresh(uow: UnitOfWork, *, user: User, now: datetime, actor: Actor | None = None) -> OutboxMessage:
+    """Queue `user`'s private-chat menu as it stands in this transaction (after the change that calls it).
+
+    `actor`: the person as this transaction read them, passed by a change that touched neither their roles nor their
+    community (a new language). On SQLite that is their menu as it stands — the transaction took the write lock
+    before it read them, so nobody changed their roles since — and it is used without reading them again; on
+    PostgreSQL their roles are read again after the row lock, as for any change."""
+    sqlite = uow.session.get_bind().dialect.name == "sqlite"
+    if not (sqlite and _as_they_stand(actor, user)):
+        writes_user = uow.session.is_modified(user)  # a new language or community: its UPDATE takes the row lock
+        await uow.session.flush()  # the grants, revocations and language this transaction changed
+        if not writes_user and not sqlite:  # SQLite: one writer at a time anyway
+            await uow.session.exec(select(User.id).where(User.id == user.id).with_for_update())
+        actor = await load_actor(uow, user)
+    assert actor is not None
+    # the person's menus the sender has not taken yet: superseded by this one (a plain statement, past the ORM's
+    # bookkeeping; a menu row this transaction queued before goes to the database first, to be superseded too)
+    if any(isinstance(o, OutboxMessage) for o in uow.session.new):
+        await uow.session.flush()
+    await (await uow.session.connection()).execute(_SUPERSEDE, {"tg_id": user.tg_id})
     row = OutboxMessage(
         community_id=actor.community.id if actor.community is not None else None,
         tg_chat_id=user.tg_id,
@@ -74,3 +81,16 @@ async def refresh(uow: UnitOfWork, *, user: User, now: datetime) -> OutboxMessag
     )
     uow.session.add(row)
     return row
+
+
+def _as_they_stand(actor: Actor | None, user: User) -> bool:
+    """Whether `actor` is `user` acting for their active community (not a group's, where they may be an outsider)."""
+    if actor is None or actor.user is not user or actor.outsider:
+        return False
+    return (actor.community.id if actor.community is not None else None) == user.active_community_id
+
+
+#: built once (building it cost more than running it): a person's menus not yet taken by the sender
+_OUTBOX = OutboxMessage.__table__.c  # type: ignore[attr-defined]
+_SUPERSEDE = delete(OutboxMessage.__table__).where(  # type: ignore[arg-type]
+    _OUTBOX.tg_chat_id == bindparam("tg_id"), _OUTBOX.status == "pending", _OUTBOX.payload["op"].as_string() == OP)

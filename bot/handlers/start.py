@@ -269,7 +269,8 @@ async def lang(ctx: Ctx) -> None:
     choice = ctx.message.args.strip().lower()
     if choice:
         code = {"zh": "zh_CN", "zh_cn": "zh_CN", "中文": "zh_CN", "cn": "zh_CN", "en": "en", "english": "en"}.get(choice)
-        await membership.set_language(ctx.uow, user=ctx.actor.user, lang=code or choice, now=ctx.now)
+        await membership.set_language(ctx.uow, user=ctx.actor.user, lang=code or choice, now=ctx.now,
+                                      actor=ctx.actor)
         ctx.actor.user.language = code
         ctx.reply(ctx.t("Language set: English."))
         return
@@ -279,7 +280,7 @@ async def lang(ctx: Ctx) -> None:
 @router.callback("lg", stateless=True)
 async def lang_press(ctx: Ctx) -> None:
     code = ctx.args[0] if ctx.args else ""
-    await membership.set_language(ctx.uow, user=ctx.actor.user, lang=code, now=ctx.now)
+    await membership.set_language(ctx.uow, user=ctx.actor.user, lang=code, now=ctx.now, actor=ctx.actor)
     ctx.actor.user.language = code
     ctx.edit(ctx.t("Language set: English."))
 

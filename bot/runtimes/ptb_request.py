@@ -60,6 +60,7 @@ class AiohttpRequest(BaseRequest):
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=_given(connect_timeout, self._connect_timeout),
                                         sock_read=_given(read_timeout, self._read_timeout))
         data: Any = None
+        headers: dict[str, str] | None = None
         if request_data is not None:
             files = request_data.multipart_data
             if files:
@@ -69,12 +70,15 @@ class AiohttpRequest(BaseRequest):
                 for name, (filename, content, mimetype) in files.items():
                     form.add_field(name, content, filename=filename, content_type=mimetype)
                 data = form
-            else:
-                data = request_data.json_parameters
+            else:  # one JSON body (the Bot API takes either): cheaper to build and to read than a URL-encoded form
+                data, headers = request_data.json_payload, _JSON
         try:
-            async with session.request(method, url, data=data, timeout=timeout) as response:
+            async with session.request(method, url, data=data, headers=headers, timeout=timeout) as response:
                 return response.status, await response.read()
         except TimeoutError as err:  # aiohttp's ServerTimeoutError is one
             raise TimedOut from err
         except aiohttp.ClientError as err:
             raise NetworkError(f"aiohttp.{err.__class__.__name__}: {err}") from err
+
+
+_JSON = {"Content-Type": "application/json"}

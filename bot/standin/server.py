@@ -52,6 +52,8 @@ class Stats:
     #: calls that took effect but whose answer the client did not get in time: reset, or held past its timeout
     accepted_then_failed: int = 0
     faults_by_kind: Counter[str] = field(default_factory=Counter)
+    #: calls by method and the body's Content-Type ("sendMessage application/json"; "-" without a body)
+    bodies: Counter[str] = field(default_factory=Counter)
     in_flight: int = 0  # Bot API calls being handled (getUpdates excluded)
     last_call: float = 0.0  # monotonic time of the last arrival/completion (getUpdates excluded)
 
@@ -181,6 +183,7 @@ class StandIn:
         if method is None:
             return _json_response({"ok": False, "error_code": 404, "description": "Not Found"}, 404)
         self.stats.calls_by_method[method] += 1
+        self.stats.bodies[f"{method} {request.content_type if request.can_read_body else '-'}"] += 1
         tracked = method != "getUpdates"
         if tracked:
             self.stats.in_flight += 1
