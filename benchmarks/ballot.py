@@ -30,7 +30,7 @@ from sqlalchemy import create_engine, delete, func, insert, text, update
 from sqlalchemy.engine import make_url
 from sqlmodel import col, select
 
-from benchmarks import updates
+from benchmarks import updates_load as updates
 from benchmarks.common import (
     ECHO_TOKEN,
     ECHO_USERNAME,

@@ -12,14 +12,11 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import create_engine, text
-
-from bot.config import Settings
-from bot.standin.server import StandIn
-from storage.db import is_sqlite
-from storage.migrate import sync_url, upgrade
+if TYPE_CHECKING:  # the bare bot's process (benchmarks/bare_process.py) imports this module without Linli's own
+    from bot.config import Settings
+    from bot.standin.server import StandIn
 
 DATABASE_ENV = "LINLI_BENCH_DATABASE_URL"
 SECRET_KEY = "bench-secret-key-0123456789abcdef"
@@ -142,10 +139,14 @@ class Databases:
 
     @property
     def backend(self) -> str:
+        from storage.db import is_sqlite
+
         url = self.override or "sqlite://"
         return "SQLite" if is_sqlite(url) else url.split(":", 1)[0]
 
     def fresh(self, name: str) -> str:
+        from storage.migrate import upgrade
+
         if self.override:
             url = self.override
             _empty(url)
@@ -156,6 +157,11 @@ class Databases:
 
 
 def _empty(url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    from storage.db import is_sqlite
+    from storage.migrate import sync_url
+
     engine = create_engine(sync_url(url))
     try:
         with engine.begin() as conn:
@@ -171,6 +177,8 @@ def _empty(url: str) -> None:
 
 
 def linli_settings(database_url: str, api_url: str, runtime: str = "aiogram", **extra: Any) -> Settings:
+    from bot.config import Settings
+
     return Settings(  # type: ignore[call-arg]
         _env_file=None, bot_token=LINLI_TOKEN, bot_api_url=api_url, database_url=database_url,
         secret_key=SECRET_KEY, runtime=runtime, **extra,

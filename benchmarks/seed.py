@@ -4,15 +4,10 @@ leaves them) and the same people as Telegram users in the stand-in."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from sqlalchemy import insert
-
-from bot.standin.server import StandIn
-from flows import membership
-from flows.clock import SystemClock
-from flows.roles import Role
-from storage.db import Database
-from storage.models import Member, RoleGrant, User
+if TYPE_CHECKING:  # the bare bot's process (benchmarks/bare_process.py) uses the people without Linli's modules
+    from bot.standin.server import StandIn
 
 FIRST_TG_ID = 500_000_001
 TG_LANGUAGE = "zh-hans"
@@ -29,6 +24,14 @@ def tg_ids(count: int) -> list[int]:
 
 async def seed_members(database_url: str, count: int) -> list[int]:
     """A community with `count` registered residents spread over six buildings; their Telegram ids."""
+    from sqlalchemy import insert
+
+    from flows import membership
+    from flows.clock import SystemClock
+    from flows.roles import Role
+    from storage.db import Database
+    from storage.models import Member, RoleGrant, User
+
     db = Database(database_url)
     now = SystemClock().now()
     ids = tg_ids(count)

@@ -3,15 +3,22 @@
 Both bots get the same people and the same load: registered members write `/start` (Linli's
 "welcome back" path) and `/help`, then each presses "English" on a `/lang` menu. Stand-in rate
 limits are off: this measures the bots, not Telegram's limits.
+
+The bare aiogram bot is measured twice. In this process, after Linli's runs, with the heap set aside from the
+garbage collector as `linli run` does (bot/heap.py): the same conditions, so the ratio is Linli's own work per
+update. And in a process of its own (benchmarks/bare_process.py), as people run a bare bot: aiogram without
+Linli's modules, the collector as Python sets it. (Until #11's last session the bare bot ran here with Linli's
+~360,000 start-up objects in every full collection: its figures carried Linli's heap, ~2.7× on a press.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import asyncio
+import json
+import sys
 from pathlib import Path
-from typing import Protocol
 
+from benchmarks.bare_process import NAME as OWN_PROCESS
 from benchmarks.common import (
     ECHO_TOKEN,
     ECHO_USERNAME,
@@ -19,120 +26,19 @@ from benchmarks.common import (
     LINLI_USERNAME,
     Databases,
     Table,
-    calm,
     linli_settings,
     ms,
     rate,
     ratio,
     say,
 )
-from benchmarks.echo import BUTTON, EchoBot
-from benchmarks.load import Action, LoadResult, People, ReplyWatcher, run_load
-from benchmarks.seed import add_standin_users, seed_members
-from bot import heap
+from benchmarks.echo import EchoBot
+from benchmarks.load import LoadResult
+from benchmarks.seed import seed_members
+from benchmarks.updates_load import FULL, QUICK, WORKLOADS, BotUnderTest, Figures, Scale, bench_bot
 from bot.app import LinliApp
-from bot.standin.client import StandInClient
-from bot.standin.limits import RateLimits
-from bot.standin.server import StandIn
 
-MESSAGES = [("/start (welcome back)", "/start"), ("/help", "/help")]
-MENU = "/lang"
-PRESS = f"button press ({MENU} → {BUTTON})"
-ALONE = "/help, one person at a time"
-WORKLOADS = [ALONE] + [label for label, _ in MESSAGES] + [PRESS]
-
-
-@dataclass(frozen=True)
-class Scale:
-    users: int
-    rounds: int  # actions per person and workload
-    concurrency: int
-    warmup: int  # people who write once before anything is measured
-    alone: int  # people who write one after the other (latency without contention)
-
-
-FULL = Scale(users=300, rounds=2, concurrency=50, warmup=50, alone=100)
-QUICK = Scale(users=60, rounds=1, concurrency=20, warmup=20, alone=20)
-
-Figures = dict[str, LoadResult]
-
-
-def write_action(people: People, text: str) -> Action:
-    async def act(tg_id: int, _round: int) -> float:
-        latency, _ = await people.write(tg_id, text)
-        return latency
-
-    return act
-
-
-async def open_menus(people: People, users: Sequence[int], scale: Scale, name: str) -> dict[int, list[int]]:
-    """Every person asks for `rounds` menus (not measured); message ids by person."""
-    menus: dict[int, list[int]] = {tg_id: [] for tg_id in users}
-
-    async def ask(tg_id: int, _round: int) -> float:
-        latency, message_id = await people.write(tg_id, MENU)
-        menus[tg_id].append(message_id)
-        return latency
-
-    await run_load(f"{name}: opening {MENU} menus", users, ask, concurrency=scale.concurrency, rounds=scale.rounds)
-    return menus
-
-
-def press_action(people: People, menus: dict[int, list[int]]) -> Action:
-    async def act(tg_id: int, round_no: int) -> float:
-        return await people.press(tg_id, menus[tg_id][round_no], BUTTON)
-
-    return act
-
-
-async def measure(name: str, people: People, users: Sequence[int], scale: Scale, standin: StandIn) -> Figures:
-    await run_load(f"{name}: warm-up", users[:scale.warmup], write_action(people, "/help"),
-                   concurrency=scale.concurrency)
-    figures: Figures = {}
-    await calm(standin)
-    figures[ALONE] = await run_load(f"{name} {ALONE}", users[:scale.alone], write_action(people, "/help"),
-                                    concurrency=1)
-    for label, text in MESSAGES:
-        await calm(standin)
-        figures[label] = await run_load(f"{name} {label}", users, write_action(people, text),
-                                        concurrency=scale.concurrency, rounds=scale.rounds)
-    await calm(standin)
-    menus = await open_menus(people, users, scale, name)
-    await calm(standin)
-    figures[PRESS] = await run_load(f"{name} {PRESS}", users, press_action(people, menus),
-                                    concurrency=scale.concurrency, rounds=scale.rounds)
-    await calm(standin)
-    return figures
-
-
-class BotUnderTest(Protocol):
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-
-async def bench_bot(name: str, token: str, username: str, make_bot: Callable[[str], BotUnderTest],
-                    users: Sequence[int], scale: Scale) -> Figures:
-    """A fresh stand-in (limits off) with the people and one bot, the load, and everything stopped."""
-    standin = StandIn(limits=RateLimits(enabled=False))
-    await standin.start()
-    client = StandInClient(standin.url)
-    watcher = ReplyWatcher(standin.world)
-    try:
-        account = standin.create_bot(token, username, name)
-        add_standin_users(standin, users)
-        watcher.start()
-        bot = make_bot(standin.url)
-        await bot.start()
-        heap.settle()  # as `linli run` does after its start (bot/heap.py); for the bare bot too
-        try:
-            return await measure(name, People(client, watcher, account), users, scale, standin)
-        finally:
-            await bot.stop()
-    finally:
-        await watcher.stop()
-        await client.close()
-        await standin.stop()
+BARE = "bare aiogram"
 
 
 async def run(root: Path, quick: bool) -> None:
@@ -154,8 +60,20 @@ async def run(root: Path, quick: bool) -> None:
     def bare(api_url: str) -> BotUnderTest:
         return EchoBot(ECHO_TOKEN, api_url)
 
-    results["bare aiogram"] = await bench_bot("bare aiogram", ECHO_TOKEN, ECHO_USERNAME, bare, users, scale)
+    results[BARE] = await bench_bot(BARE, ECHO_TOKEN, ECHO_USERNAME, bare, users, scale)
+    results[OWN_PROCESS] = await bare_own_process(scale)
     report(results, scale, databases.backend)
+
+
+async def bare_own_process(scale: Scale) -> Figures:
+    say(f"    … {OWN_PROCESS}: measuring in a child process")
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "benchmarks.bare_process", str(scale.users), str(scale.rounds), str(scale.concurrency),
+        str(scale.warmup), str(scale.alone), stdout=asyncio.subprocess.PIPE)
+    out, _ = await child.communicate()
+    if child.returncode != 0:
+        raise RuntimeError(f"benchmarks.bare_process ended with {child.returncode}")
+    return {label: LoadResult(**fields) for label, fields in json.loads(out.decode().strip().splitlines()[-1]).items()}
 
 
 def report(results: dict[str, Figures], scale: Scale, backend: str) -> None:
@@ -170,24 +88,28 @@ def report(results: dict[str, Figures], scale: Scale, backend: str) -> None:
             figures.add(label, bot, r.done, len(r.errors), rate(r.per_second), ms(r.cpu_per_update), ms(r.p50),
                         ms(r.p99), ms(max(r.latencies, default=0.0)))
     figures.notes.append("a press is timed until the bot's answerCallbackQuery (Linli answers it before it edits the menu)")
-    figures.notes.append("CPU/update: CPU time of this process (the bot, the stand-in and the people, every thread) per "
-                         "update: it depends less than updates/s on what else the machine runs (not nothing: under heavy "
-                         "load it grew by up to about 2×)")
+    figures.notes.append("CPU/update: CPU time of the bot's process (the bot, the stand-in and the people, every thread) "
+                         "per update: it depends less than updates/s on what else the machine runs (not nothing: under "
+                         "heavy load it grew by up to about 2×)")
+    figures.notes.append(f"{BARE}: in this process, its heap set aside as Linli's; {OWN_PROCESS}: as people run one "
+                         "(see the module's docstring)")
     for label in WORKLOADS:
         for bot, figs in results.items():
             if figs[label].errors:
                 figures.notes.append(f"{bot} {label}: first error: {figs[label].errors[0]}")
     figures.print()
-    base = results["bare aiogram"]
-    ratios = Table("updates — each Linli runtime / bare aiogram",
-                   ["workload", "runtime", "updates/s", "CPU/update", "p50 latency", "p99 latency"])
+    base, own = results[BARE], results[OWN_PROCESS]
+    ratios = Table(f"updates — each Linli runtime / {BARE} (same process) and / {OWN_PROCESS}",
+                   ["workload", "runtime", "updates/s", "CPU/update", "p50 latency", "p99 latency",
+                    "updates/s, own"])
     for label in WORKLOADS:
         for bot, figs in results.items():
-            if bot == "bare aiogram":
+            if bot in (BARE, OWN_PROCESS):
                 continue
             mine = figs[label]
             ratios.add(label, bot, ratio(mine.per_second, base[label].per_second),
                        ratio(mine.cpu_per_update, base[label].cpu_per_update), ratio(mine.p50, base[label].p50),
-                       ratio(mine.p99, base[label].p99))
-    ratios.notes.append("throughput below 1× and CPU or latency above 1× is the cost of Linli's work per update")
+                       ratio(mine.p99, base[label].p99), ratio(mine.per_second, own[label].per_second))
+    ratios.notes.append("throughput below 1× and CPU or latency above 1× is the cost of Linli's work per update; "
+                        f"the last column is Linli's updates/s over those of {OWN_PROCESS}")
     ratios.print()
