@@ -22,7 +22,8 @@ class LinliProcess:
         self.log = log
         env = {k: v for k, v in os.environ.items() if not k.startswith("LINLI_")}
         env.update(LINLI_DATABASE_URL=database_url, LINLI_BOT_TOKEN=LINLI_TOKEN, LINLI_BOT_API_URL=api_url,
-                   LINLI_SECRET_KEY=SECRET_KEY, LINLI_LOG_LEVEL="INFO")
+                   LINLI_SECRET_KEY=SECRET_KEY, LINLI_LOG_LEVEL="INFO",
+                   LINLI_WEB_BOARD="false")  # several at once: the board's port would be taken by the first
         env.update({f"LINLI_{k.upper()}": str(v) for k, v in settings.items()})
         self.env = env
         self.proc: asyncio.subprocess.Process | None = None

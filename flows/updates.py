@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, case, literal, null
+from sqlalchemy import bindparam, case, null
 from sqlmodel import col, delete, select, update
 
 from storage.db import UnitOfWork, insert_ignoring
@@ -68,16 +68,18 @@ async def keep_replies(uow: UnitOfWork, *, update_id: int, sealed: str | None, s
         if sent:
             await mark_sent(uow, update_ids=sent)
         return
+    connection = await uow.session.connection()  # plain statements, built once (building cost more than running)
     if not sent:
-        await (await uow.session.connection()).execute(_KEEP, {"id": update_id, "replies": sealed})
+        await connection.execute(_KEEP, {"id": update_id, "replies": sealed})
         return
-    await uow.session.execute(
-        update(ProcessedUpdate).where(col(ProcessedUpdate.update_id).in_([update_id, *sent]))
-        .values(replies=case((col(ProcessedUpdate.update_id) == update_id, literal(sealed)), else_=null())))
+    await connection.execute(_KEEP_AND_DROP, {"id": update_id, "replies": sealed, "ids": [update_id, *sent]})
 
 
 _KEEP = (update(ProcessedUpdate).where(col(ProcessedUpdate.update_id) == bindparam("id"))
          .values(replies=bindparam("replies")))
+_KEEP_AND_DROP = (
+    update(ProcessedUpdate).where(col(ProcessedUpdate.update_id).in_(bindparam("ids", expanding=True)))
+    .values(replies=case((col(ProcessedUpdate.update_id) == bindparam("id"), bindparam("replies")), else_=null())))
 
 
 async def kept_replies(uow: UnitOfWork, *, update_id: int) -> str | None:
@@ -88,5 +90,8 @@ async def kept_replies(uow: UnitOfWork, *, update_id: int) -> str | None:
 
 async def mark_sent(uow: UnitOfWork, *, update_ids: Sequence[int]) -> None:
     """These updates' replies went out: their kept copies are dropped."""
-    await uow.session.execute(update(ProcessedUpdate).where(col(ProcessedUpdate.update_id).in_(update_ids))
-                              .values(replies=None))
+    await (await uow.session.connection()).execute(_DROP, {"ids": list(update_ids)})
+
+
+_DROP = (update(ProcessedUpdate).where(col(ProcessedUpdate.update_id).in_(bindparam("ids", expanding=True)))
+         .values(replies=None))

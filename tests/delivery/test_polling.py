@@ -355,7 +355,8 @@ def _env(db_url: str, standin: StandIn, runtime: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LINLI_")}
     env.update(LINLI_DATABASE_URL=db_url, LINLI_BOT_TOKEN=TOKEN, LINLI_BOT_API_URL=standin.url,
                LINLI_SECRET_KEY="test-secret-key-0123456789abcdef", LINLI_RUNTIME=runtime, LINLI_THROTTLE="false",
-               LINLI_RUN_SCHEDULER="false", LINLI_OUTBOX_PER_CHAT="50")
+               LINLI_RUN_SCHEDULER="false", LINLI_OUTBOX_PER_CHAT="50",
+               LINLI_WEB_BOARD="false")  # tests run side by side: the board's default port is taken by the first
     return env
 
 
