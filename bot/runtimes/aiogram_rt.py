@@ -18,7 +18,17 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.methods import GetUpdates, TelegramMethod
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    DeleteMessage,
+    EditMessageCaption,
+    EditMessageReplyMarkup,
+    EditMessageText,
+    GetUpdates,
+    PinChatMessage,
+    SetMyCommands,
+    TelegramMethod,
+)
 from aiogram.methods.base import Response
 from aiogram.types import (
     BotCommand as AgBotCommand,
@@ -120,10 +130,19 @@ class Session(AiohttpSession):
             raise TelegramNetworkError(method=method, message="Request timeout error") from e
         except aiohttp.ClientError as e:
             raise TelegramNetworkError(method=method, message=f"{type(e).__name__}: {e}") from e
+        if resp.status == 200 and type(method) in _UNREAD:  # nobody reads the answer: not made into models
+            answer = self.json_loads(content)
+            if isinstance(answer, dict) and answer.get("ok") is True:
+                return answer.get("result")
         return self.check_response(bot=bot, method=method, status_code=resp.status, content=content).result
 
 
 _JSON = {"Content-Type": "application/json"}
+#: calls whose answer the gateway never reads (an edit's message, a toast's True): aiogram's pydantic models of it
+#: cost more than the call's JSON; a failure still goes through `check_response` and its errors
+_UNREAD: frozenset[type[TelegramMethod[Any]]] = frozenset({
+    AnswerCallbackQuery, EditMessageText, EditMessageCaption, EditMessageReplyMarkup, SetMyCommands, DeleteMessage,
+    PinChatMessage})
 
 
 def _maybe_sent(exc: BaseException) -> bool:
