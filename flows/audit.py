@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, inspect
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import event, func, insert, inspect
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ClauseElement, ColumnElement
 from sqlmodel import col, select
 
 from flows.paging import Page, clamp
@@ -33,29 +34,66 @@ def record(
     subject_id: int | None = None,
     actor: Actor | None = None,
     **details: Any,
-) -> AuditEntry:
+) -> None:
     """Add an audit entry to the current transaction (committed with the change it describes). `actor`: the acting
     person as this transaction read them, when at hand: their name and member number are then taken from it
-    rather than by the INSERT's subqueries (the same values, cheaper to write)."""
-    entry = AuditEntry(
-        community_id=community_id,
-        actor_user_id=actor_user_id,
-        action=action,
-        subject_type=subject_type,
-        subject_id=subject_id,
-        details=details,
-        at=now,
-    )
+    rather than by the INSERT's subqueries (the same values, cheaper to write).
+
+    The entry waits in the session (`pending`) and goes in with the COMMIT, after everything else the transaction
+    changed (what its subqueries read: a member registered in the same transaction), in one plain INSERT with the
+    transaction's other entries — the ORM's bookkeeping of a row cost more than the rest of a language press."""
+    row: dict[str, Any] = {
+        "community_id": community_id, "actor_user_id": actor_user_id, "actor_member_id": None, "actor_name": None,
+        "action": action, "subject_type": subject_type, "subject_id": subject_id, "details": details, "at": now,
+    }
     if actor_user_id is not None:
         known = _known(actor, actor_user_id, community_id)
         if known is not None:
-            entry.actor_name, entry.actor_member_id = known
+            row["actor_name"], row["actor_member_id"] = known
         else:
-            entry.actor_name = _name_then(actor_user_id)  # type: ignore[assignment]
+            row["actor_name"] = _name_then(actor_user_id)
             if community_id is not None:
-                entry.actor_member_id = _member_then(actor_user_id, community_id)  # type: ignore[assignment]
-    uow.session.add(entry)
-    return entry
+                row["actor_member_id"] = _member_then(actor_user_id, community_id)
+    uow.session.info.setdefault(_PENDING, []).append(row)
+
+
+def pending(uow: UnitOfWork) -> bool:
+    """Whether this transaction recorded entries not written yet (a unit of work that only reads must not drop
+    them: an audited read is a write)."""
+    return bool(uow.session.info.get(_PENDING))
+
+
+_PENDING = "linli.audit.pending"  # the session's `info` key
+_TABLE = AuditEntry.__table__  # type: ignore[attr-defined]
+_INSERT = insert(_TABLE)
+
+
+@event.listens_for(Session, "before_commit")
+def _write_pending(session: Session) -> None:
+    """The transaction's entries, in the order recorded: runs of plain values in one statement each, an entry whose
+    name or number a subquery takes in a statement of its own."""
+    rows = session.info.pop(_PENDING, None)
+    if not rows:
+        return
+    session.flush()
+    connection = session.connection()
+    plain: list[dict[str, Any]] = []
+    for row in rows:
+        if isinstance(row["actor_name"], ClauseElement) or isinstance(row["actor_member_id"], ClauseElement):
+            if plain:
+                connection.execute(_INSERT, plain)
+                plain = []
+            connection.execute(insert(_TABLE).values(**row))
+        else:
+            plain.append(row)
+    if plain:
+        connection.execute(_INSERT, plain)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_pending(session: Session, _previous: Any) -> None:
+    """Rolled back (or closed without a commit): the entries go with the rest of the transaction."""
+    session.info.pop(_PENDING, None)
 
 
 def _known(actor: Actor | None, user_id: int, community_id: int | None) -> tuple[str, int | None] | None:

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete
+from sqlalchemy import bindparam, delete, insert
 from sqlmodel import col, select
 
 from flows.actors import Actor, load_actor
-from flows.outbox import NOTICE
+from flows.outbox import NOTICE, QUEUED
 from flows.roles import permissions
 from storage.db import UnitOfWork
 from storage.models import Member, OutboxMessage, User
@@ -33,7 +33,7 @@ from storage.models import Member, OutboxMessage, User
 OP = "menu"
 
 
-async def registered(uow: UnitOfWork, *, user: User, now: datetime) -> OutboxMessage | None:
+async def registered(uow: UnitOfWork, *, user: User, now: datetime) -> None:
     """After a registration: a person who may do nothing beyond a resident and is a member nowhere else has
     never had a menu of their own and needs none (the general private menu is the resident's); anyone else gets
     theirs (a role from the invite, or an own menu from another community to replace)."""
@@ -44,11 +44,11 @@ async def registered(uow: UnitOfWork, *, user: User, now: datetime) -> OutboxMes
                                 col(Member.left_at).is_(None))
         .limit(1))).first()
     if not permissions(actor.roles) and elsewhere is None:
-        return None
-    return await refresh(uow, user=user, now=now)
+        return
+    await refresh(uow, user=user, now=now)
 
 
-async def refresh(uow: UnitOfWork, *, user: User, now: datetime, actor: Actor | None = None) -> OutboxMessage:
+async def refresh(uow: UnitOfWork, *, user: User, now: datetime, actor: Actor | None = None) -> None:
     """Queue `user`'s private-chat menu as it stands in this transaction (after the change that calls it).
 
     `actor`: the person as this transaction read them, passed by a change that touched neither their roles nor their
@@ -63,24 +63,19 @@ async def refresh(uow: UnitOfWork, *, user: User, now: datetime, actor: Actor | 
             await uow.session.exec(select(User.id).where(User.id == user.id).with_for_update())
         actor = await load_actor(uow, user)
     assert actor is not None
-    # the person's menus the sender has not taken yet: superseded by this one (a plain statement, past the ORM's
-    # bookkeeping; a menu row this transaction queued before goes to the database first, to be superseded too)
-    if any(isinstance(o, OutboxMessage) for o in uow.session.new):
-        await uow.session.flush()
-    await (await uow.session.connection()).execute(_SUPERSEDE, {"tg_id": user.tg_id})
-    row = OutboxMessage(
-        community_id=actor.community.id if actor.community is not None else None,
-        tg_chat_id=user.tg_id,
-        recipient_user_id=user.id,
-        payload={"op": OP, "notice": OP, "lang": actor.lang, "perms": sorted(p.value for p in permissions(actor.roles)),
-                 "member": actor.member is not None},
-        status="pending",
-        not_before=now,
-        created_at=now,
-        priority=NOTICE,
-    )
-    uow.session.add(row)
-    return row
+    # the person's menus the sender has not taken yet: superseded by this one; both plain statements, past the ORM's
+    # bookkeeping of a row (which cost more than the statements)
+    connection = await uow.session.connection()
+    await connection.execute(_SUPERSEDE, {"tg_id": user.tg_id})
+    await connection.execute(_QUEUE, {
+        "community_id": actor.community.id if actor.community is not None else None,
+        "tg_chat_id": user.tg_id,
+        "recipient_user_id": user.id,
+        "payload": {"op": OP, "notice": OP, "lang": actor.lang, "member": actor.member is not None,
+                    "perms": sorted(p.value for p in permissions(actor.roles))},
+        "status": "pending", "attempts": 0, "priority": NOTICE, "not_before": now, "created_at": now,
+    })
+    uow.session.info[QUEUED] = True  # the sender is woken after the commit (flows/outbox.queued)
 
 
 def _as_they_stand(actor: Actor | None, user: User) -> bool:
@@ -94,3 +89,4 @@ def _as_they_stand(actor: Actor | None, user: User) -> bool:
 _OUTBOX = OutboxMessage.__table__.c  # type: ignore[attr-defined]
 _SUPERSEDE = delete(OutboxMessage.__table__).where(  # type: ignore[arg-type]
     _OUTBOX.tg_chat_id == bindparam("tg_id"), _OUTBOX.status == "pending", _OUTBOX.payload["op"].as_string() == OP)
+_QUEUE = insert(OutboxMessage.__table__)  # type: ignore[arg-type]

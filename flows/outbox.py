@@ -48,6 +48,15 @@ FINAL = ("sent", "failed", "dead")
 SEALED = "sealed"
 
 
+#: the session's `info` key set by a row queued with a plain statement (flows/menus.py): no ORM object shows it
+QUEUED = "linli.outbox.queued"
+
+
+def queued(uow: UnitOfWork) -> bool:
+    """Whether this transaction queued a row for the sender (to wake it after the commit)."""
+    return bool(uow.session.info.get(QUEUED)) or any(isinstance(o, OutboxMessage) for o in uow.session.new)
+
+
 def notify(
     uow: UnitOfWork,
     *,

@@ -39,7 +39,7 @@ from bot.core.types import (
     StopPoll,
     Toast,
 )
-from flows import conversation, membership, updates
+from flows import conversation, membership, outbox, updates
 from flows.clock import Clock
 from flows.conversation import State
 from flows.errors import FlowError
@@ -49,7 +49,7 @@ from flows.throttle import Throttle, Verdict
 from storage import outage
 from storage.crypto import Sealer, derive_key
 from storage.db import Database, UnitOfWork
-from storage.models import OutboxMessage, User
+from storage.models import User
 
 log = logging.getLogger("linli.dispatch")
 
@@ -343,7 +343,7 @@ class Core:
                     self._slow_down(ctx)
                 else:
                     await self._route(ctx)
-                queued = any(isinstance(o, OutboxMessage) for o in uow.session.new)
+                queued = outbox.queued(uow)
                 kept = to_kept(ctx.replies)
                 # until sent: a crash after the commit must not cost the answer; the same statement drops the
                 # copies of earlier updates whose replies went out since (see SentMarks)

@@ -29,7 +29,7 @@ from sqlalchemy import event
 
 from bot.core.kept import SentMarks, to_kept
 from bot.core.types import CallbackEvent, Event, MessageEvent, Reply
-from flows import updates
+from flows import audit, updates
 from flows.throttle import Verdict
 from storage import outage
 from storage.db import Database
@@ -212,7 +212,8 @@ async def handle_reading(core: Core, event: Event, verdict: Verdict) -> list[Rep
                 else:
                     await core._route(ctx)
                 session = uow.session
-                wrote = bool(session.new or session.deleted or any(session.is_modified(o) for o in session.dirty))
+                wrote = bool(session.new or session.deleted or any(session.is_modified(o) for o in session.dirty)
+                             or audit.pending(uow))  # an audited read is a write
             except NeedsWrite:
                 pass
             except Exception as exc:

@@ -85,6 +85,28 @@ async def test_grouped_a_refused_write_swallowed_by_a_handler_voids_the_attempt(
     assert len(entries) == 1
 
 
+async def test_grouped_an_audited_read_is_written(linli: Harness) -> None:  # noqa: F811
+    """An entry waits in the session until the COMMIT (flows/audit.py): a handler that only reads and audits it (a
+    key person's record shown) must not be answered from the reading attempt, which commits nothing of its own."""
+    _sqlite_only(linli)
+    await registered(linli)
+    core = linli.app.core
+    runs: list[str] = []
+
+    async def shown(ctx: Ctx) -> None:
+        runs.append("run")
+        audit.record(ctx.uow, action="test.read", now=ctx.now, actor_user_id=ctx.actor.user.id, actor=ctx.actor)
+        ctx.reply("shown")
+
+    core.router.commands["shown"] = CommandSpec("shown", shown, ANYWHERE, "shown", menu=False)
+    out = await linli.say(101, "/shown")
+    assert [m["text"] for m in out] == ["shown"]
+    assert len(runs) == 2  # the reading attempt, then the usual way
+    async with linli.db.uow() as uow:
+        names = (await uow.session.exec(select(AuditEntry.actor_name).where(AuditEntry.action == "test.read"))).all()
+    assert [n for (n,) in names] == ["王芳"]  # the actor's name, as an entry keeps it
+
+
 async def test_grouped_a_refused_write_keeps_the_connection(linli: Harness) -> None:  # noqa: F811
     """A write refused in a reading attempt is an ordinary exception: SQLAlchemy keeps the connection (one passing
     a BaseException through is thrown away, and the next unit of work opens a new one on aiosqlite's thread)."""

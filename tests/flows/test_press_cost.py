@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from sqlalchemy import event
 from sqlmodel import col, select
 
-from flows import membership
+from flows import audit, membership
 from flows.actors import load_actor, touch_actor
 from flows.clock import FixedClock
 from flows.roles import permissions
@@ -131,3 +131,27 @@ async def test_item_cost_two_changes_in_one_transaction_leave_one_waiting_menu(d
         rows = (await uow.session.exec(select(OutboxMessage).where(col(OutboxMessage.tg_chat_id) == ADMIN,
                                                                    col(OutboxMessage.status) == "pending"))).all()
     assert [r.payload["lang"] for r in rows if r.payload.get("op") == "menu"] == ["zh_CN"]
+
+
+async def test_item_cost_audit_entries_go_in_at_the_commit_in_the_order_recorded(db: Database,
+                                                                                  clock: FixedClock) -> None:
+    """Entries wait in the session and go in with the COMMIT (flows/audit.py): in the order recorded, whether their
+    name comes from the person at hand or from a subquery, and not at all when the transaction rolls back."""
+    community, invite = await _community(db, clock)
+    await _person(db, clock, ADMIN, "王书记", community.id, invite=invite.code)
+    async with db.uow(write=True) as uow:
+        actor = await touch_actor(uow, tg_id=ADMIN, first_name="王书记", last_name=None, username=None,
+                                  tg_language="zh-hans", now=clock.now())
+        for n, at_hand in enumerate((True, False, True, True, False)):
+            audit.record(uow, action=f"test.{n}", now=clock.now(), community_id=community.id,
+                         actor_user_id=actor.user.id, actor=actor if at_hand else None, n=n)
+        assert audit.pending(uow)
+        await uow.commit()
+        assert not audit.pending(uow)
+    async with db.uow(write=True) as uow:  # rolled back: nothing of it
+        audit.record(uow, action="test.gone", now=clock.now(), community_id=community.id)
+    async with db.uow() as uow:
+        rows = (await uow.session.exec(select(AuditEntry).where(col(AuditEntry.action).like("test.%"))
+                                       .order_by(col(AuditEntry.id)))).all()
+    assert [(r.action, r.details, r.actor_name, r.actor_member_id) for r in rows] == [
+        (f"test.{n}", {"n": n}, "王书记", actor.member.id if actor.member else -1) for n in range(5)]
