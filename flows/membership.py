@@ -317,9 +317,13 @@ async def register(
         audit.record(uow, action="member.register", now=now, community_id=community_id,
                      actor_user_id=user.id, subject_type="member", subject_id=member.id,
                      building_id=building_id)
-    elif building_id is not None and member.building_id != building_id:
+    elif building_id is not None and member.building_id != building_id:  # moved within the community
         member.building_id = building_id
         uow.session.add(member)
+        await uow.session.flush()
+        from flows import teams  # teams reads memberships through this module
+
+        await teams.leave_other_buildings(uow, community=community, member=member, user=user, now=now)
     user.active_community_id = community_id
     uow.session.add(user)
     granted: Role | None = None

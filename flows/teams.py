@@ -7,7 +7,8 @@ removal takes it back). A Party-member household (`party`) may be paired with ke
 may pair them, Perm.PAIR, for buildings they manage): it sees the person's alias and room only — never the name,
 contact or notes — and every read of its list is audited (person.read, via team).
 
-Removing a member stops what it fed in the same transaction: their pairings end (each told), they stop leading,
+Removing a member — or the member moving to another building (`leave_other_buildings`, from registration) — stops
+what it fed in the same transaction: their pairings end (each told), they stop leading,
 the team notices still queued for them are dropped, the enthusiast role the team gave goes and their menu is
 refreshed. Every change is compare-and-set on the rows (`removed_at IS NULL`, `ended_at IS NULL`)."""
 
@@ -307,6 +308,20 @@ async def leave_all(uow: UnitOfWork, *, community: Community, member: Member, ac
     for tm, team in rows:
         tm.granted_role = False  # the role is gone already
         await _leave(uow, community=community, team=team, tm=tm, user=row[1], actor_user_id=actor_user_id, now=now)
+    return len(rows)
+
+
+async def leave_other_buildings(uow: UnitOfWork, *, community: Community, member: Member, user: User,
+                                now: datetime) -> int:
+    """The member moved to another building (registering again with it): they leave the teams of the buildings
+    they left, and what those fed stops as on a removal (pairings, leading, queued notices, the enthusiast role the
+    team gave, their menu). Returns how many."""
+    rows = (await uow.session.exec(
+        select(TeamMember, Team).join(Team, col(Team.id) == col(TeamMember.team_id))
+        .where(TeamMember.member_id == member.id, col(TeamMember.removed_at).is_(None),
+               col(Team.building_id) != member.building_id))).all()
+    for tm, team in rows:
+        await _leave(uow, community=community, team=team, tm=tm, user=user, actor_user_id=user.id, now=now)
     return len(rows)
 
 

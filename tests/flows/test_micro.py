@@ -326,6 +326,44 @@ async def test_item1_revoking_the_enthusiast_role_takes_them_out_of_the_team(db:
         assert all(p.ended_at is not None for p in (await uow.session.exec(select(TeamPairing))).all())
 
 
+async def test_item1_moving_to_another_building_takes_them_out_of_its_team(db: Database, world: World,
+                                                                          clock: FixedClock) -> None:
+    """Access taken away stops what it fed: a Party-member household of building 1's team who moves to building 2
+    (registering again with it) leaves the team — the pairing ends, the enthusiast role the team gave goes — while
+    registering again in the same building changes nothing."""
+    b1, b2, neighbour = world.buildings["1"], world.buildings["2"], world.members["neighbour"]
+    await _do(db, teams.add_member, actor=world.actors["admin"], building_id=b1, member_id=neighbour, party=True,
+              now=clock.now())
+    await _do(db, teams.set_leader, actor=world.actors["admin"], building_id=b1, member_id=neighbour, now=clock.now())
+    await _do(db, teams.pair, actor=world.actors["admin"], person_id=world.person_id, member_id=neighbour,
+              now=clock.now())
+    user = world.actors["neighbour"].user
+
+    async def register_in(building_id: int) -> None:
+        async with db.uow(write=True) as uow:
+            row = await uow.session.get(type(user), user.id)
+            assert row is not None
+            await membership.register(uow, user=row, community_id=world.community_id, building_id=building_id,
+                                      now=clock.now())
+            await uow.commit()
+
+    await register_in(b1)  # the same building again: still in the team
+    v = await _do(db, teams.view, actor=world.actors["admin"], building_id=b1)
+    assert v.leader == "neighbour" and [m.name for m in v.members] == ["neighbour"]  # type: ignore[attr-defined]
+    await register_in(b2)
+    v = await _do(db, teams.view, actor=world.actors["admin"], building_id=b1)
+    assert v.leader is None and v.members == ()  # type: ignore[attr-defined]
+    async with db.uow() as uow:
+        pairs = (await uow.session.exec(select(TeamPairing))).all()
+        role = (await uow.session.exec(select(RoleGrant).where(RoleGrant.member_id == neighbour,
+                                                               RoleGrant.role == "enthusiast"))).one()
+    assert [p.ended_at is not None for p in pairs] == [True] and role.revoked_at is not None
+    assert len(await _notices(db, "team_unpaired")) == 1 and len(await _notices(db, "team_left")) == 1
+    moved = await actor_of(db, user.tg_id)
+    with pytest.raises(Forbidden):  # the household's list of key persons is closed to them now
+        await _do(db, teams.my_pairs, actor=moved, now=clock.now())
+
+
 # ---------------------------------------------------------------- micro posts and the thank-you list
 
 
