@@ -48,10 +48,13 @@ def column(lang: str, key: str, *, words: bool = True) -> str:
     return tr(lang, COLUMNS[key]) if words and key in COLUMNS else key
 
 
+NOT_IN_FORM = N_("not in the right form")  # (nested in tr(…) it was never extracted for translation)
+
+
 def why(lang: str, r: RowResult, *, words: bool = True) -> str:
     """'column alias: missing' — a rejected row's column and rule, without its value."""
     if r.reason == "format":
-        reason = tr(lang, FORMAT.get(r.column, N_("not in the right form")))
+        reason = tr(lang, FORMAT.get(r.column, NOT_IN_FORM))
     elif r.reason in REASONS:
         reason = tr(lang, REASONS[r.reason], **r.details)
     else:

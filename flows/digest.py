@@ -31,7 +31,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlmodel import col, select
 
 from flows import announce, outbox, quiet
@@ -74,6 +74,19 @@ def _digest_key(chat: int, day: date) -> str:
 async def _digest_sent(uow: UnitOfWork, chat: int, day: date) -> bool:
     return (await uow.session.exec(select(OutboxMessage.id).where(
         OutboxMessage.dedupe_key == _digest_key(chat, day)))).first() is not None
+
+
+async def withdraw(uow: UnitOfWork, *, key_prefix: str) -> int:
+    """Take back the posts whose key starts with `key_prefix` that have not gone out yet (queued, or held for a
+    digest): what they announced is off. Returns how many."""
+    like = _dedupe(key_prefix).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    queued = await uow.session.execute(delete(OutboxMessage).where(
+        col(OutboxMessage.dedupe_key).like(like, escape="\\"), col(OutboxMessage.status) == "pending")
+        .execution_options(synchronize_session=False))
+    held = await uow.session.execute(delete(DigestItem).where(
+        col(DigestItem.key).like(like, escape="\\"), col(DigestItem.posted_at).is_(None))
+        .execution_options(synchronize_session=False))
+    return int(queued.rowcount or 0) + int(held.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def post(uow: UnitOfWork, *, community: Community, tg_chat_id: int, notice: Notice, key: str,

@@ -22,21 +22,21 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import distinct, func, update
+from sqlalchemy import delete, distinct, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from flows import outbox
+from flows import audit, outbox
 from flows.actors import Actor
 from flows.clock import local
 from flows.errors import AlreadyDone, Forbidden, Invalid, LimitReached, NotFound
-from flows.micro_posts import in_private_quiet, post_to_groups, private_time
+from flows.micro_posts import in_private_quiet, post_to_groups, private_time, withdraw_from_groups
 from flows.notices import Notice
 from flows.numbering import next_number
 from flows.roles import Perm
 from flows.spaces import clean
 from storage.db import UnitOfWork
-from storage.models import Community, Member, User
+from storage.models import Community, Member, OutboxMessage, User
 from storage.models_spaces import IncomeRecord, Job, JobApplication, Training, TrainingSignup
 
 TITLE_MAX, FIELD_MAX, PLACE_MAX, MESSAGE_MAX = 40, 40, 60, 300
@@ -97,6 +97,15 @@ class JobAnswered(Notice, kind="job_answered"):
     job: int
     title: str
     message: str
+
+
+@dataclass(frozen=True)
+class TrainingCancelled(Notice, kind="training_cancelled"):
+    """To each person signed up: the training is off."""
+
+    number: int
+    title: str
+    starts: str
 
 
 @dataclass(frozen=True)
@@ -394,6 +403,46 @@ async def withdraw(uow: UnitOfWork, *, actor: Actor, number: int, now: datetime)
     await uow.session.flush()
     await uow.session.refresh(training)
     return training
+
+
+async def cancel_training(uow: UnitOfWork, *, actor: Actor, number: int, now: datetime) -> tuple[Training, int]:
+    """Call a training off before it starts (compare-and-set on `state`: twice, or after the start, is refused). What
+    it fed stops: sign-ups close, each person signed up is told once, their reminders not yet sent are dropped and
+    the group posts not yet out are taken back. Returns the training and how many were told."""
+    _office(actor)
+    community = actor.home()
+    training = await get_training(uow, actor=actor, number=number)
+    if training.state != "open":
+        raise AlreadyDone("training")
+    if training.starts_at <= now:
+        raise Invalid("training", "started")
+    took = await uow.session.execute(update(Training).where(
+        col(Training.id) == training.id, col(Training.state) == "open", col(Training.starts_at) > now)
+        .values(state="cancelled").execution_options(synchronize_session=False))
+    if not took.rowcount:  # type: ignore[attr-defined]
+        raise AlreadyDone("training")
+    people = (await uow.session.exec(
+        select(TrainingSignup, User).join(Member, col(Member.id) == col(TrainingSignup.member_id))
+        .join(User, col(User.id) == col(Member.user_id)).where(TrainingSignup.training_id == training.id)
+        .order_by(col(TrainingSignup.id)))).all()
+    reminders = [f"training_remind:{signup.id}" for signup, _ in people]
+    if reminders:
+        await uow.session.execute(delete(OutboxMessage).where(
+            col(OutboxMessage.dedupe_key).in_(reminders), col(OutboxMessage.status) == "pending")
+            .execution_options(synchronize_session=False))
+    notice = TrainingCancelled(number=training.number, title=training.title,
+                               starts=_local(training.starts_at, community.timezone))
+    for signup, user in people:
+        outbox.notify(uow, tg_chat_id=user.tg_id, lang=user.language or community.locale, now=now,
+                      community_id=community.id, recipient_user_id=user.id,
+                      dedupe_key=f"training_cancelled:{signup.id}", notice=notice)
+    withdrawn = await withdraw_from_groups(uow, key=f"training:{training.id}")
+    audit.record(uow, action="training.cancel", now=now, community_id=community.id, actor_user_id=actor.user.id,
+                 subject_type="training", subject_id=training.id, told=len(people), posts_withdrawn=withdrawn,
+                 actor=actor)
+    await uow.session.flush()
+    await uow.session.refresh(training)
+    return training, len(people)
 
 
 async def signups(uow: UnitOfWork, *, actor: Actor, number: int) -> tuple[Training, list[tuple[TrainingSignup, str]]]:

@@ -44,3 +44,8 @@ async def post_to_groups(uow: UnitOfWork, *, community: Community, notice: Notic
                           key=f"micro:{key}:{tg_chat_id}", now=now)
     await uow.session.flush()
     return len(chats)
+
+
+async def withdraw_from_groups(uow: UnitOfWork, *, key: str) -> int:
+    """Take back what `post_to_groups(key=…)` queued or held and has not gone out yet (the thing is cancelled)."""
+    return await digest.withdraw(uow, key_prefix=f"micro:{key}:")

@@ -17,7 +17,7 @@ from bot.render import NoticeRenderer, h
 from flows import jobs, membership
 from flows.clock import local
 from flows.errors import AlreadyDone, Expired, FlowError, Forbidden, Invalid, LimitReached, NotFound
-from flows.jobs import JobAnswered, JobApplied, JobPosted, TrainingPosted, TrainingRemind
+from flows.jobs import JobAnswered, JobApplied, JobPosted, TrainingCancelled, TrainingPosted, TrainingRemind
 from flows.roles import Perm
 from storage.models import Community
 
@@ -40,6 +40,7 @@ def explain_jobs(ctx: Ctx, err: FlowError) -> str | None:
             "application": ctx.t("You have applied to this opening already; the poster has your message."),
             "signup": ctx.t("You are signed up already. See you there!"),
             "job": ctx.t("This opening is closed already."),
+            "training": ctx.t("This training is called off already."),
         }.get(err.what)
     if isinstance(err, LimitReached) and err.what == "seats":
         return tn(ctx.lang, "Sorry, the only seat is taken. Watch the groups for the next training.",
@@ -69,6 +70,7 @@ def explain_jobs(ctx: Ctx, err: FlowError) -> str | None:
             ("job", "closed"): ctx.t("This opening is closed: applications are over."),
             ("training", "closed"): ctx.t("This training has begun or was cancelled: sign-ups are over."),
             ("training", "not_yet"): ctx.t("Attendance is marked once the training has begun."),
+            ("training", "started"): ctx.t("This training has begun: it can no longer be called off."),
         }.get((err.field, err.reason))
     return None
 
@@ -149,14 +151,20 @@ async def show_training(ctx: Ctx, number: int) -> None:
     lines = [f"🎓 <b>{h(t.title)}</b> (#{t.number})", ctx.t("📍 Place: {v}", v=h(t.place)),
              ctx.t("🕘 {v}", v=_at(ctx, t.starts_at)),
              ctx.t("🪑 Seats taken: {taken} of {capacity} · free of charge", taken=t.seats_taken, capacity=t.capacity)]
-    if signed:
+    if t.state == "cancelled":
+        lines.append(ctx.t("✖ Called off."))
+    elif signed:
         lines.append(ctx.t("✅ You are signed up."))
     buttons: Keyboard = []
-    if t.starts_at > ctx.now and t.state == "open":
+    upcoming = t.starts_at > ctx.now and t.state == "open"
+    if upcoming:
         buttons.append([ctx.button(ctx.t("Withdraw"), P, "wd", number) if signed
                         else ctx.button(ctx.t("🙋 Sign up"), P, "su", number)])
     if _office(ctx):
-        buttons.append([ctx.button(ctx.t("📋 Sign-ups and attendance"), P, "at", number)])
+        row = [ctx.button(ctx.t("📋 Sign-ups and attendance"), P, "at", number)]
+        if upcoming:
+            row.append(ctx.button(ctx.t("✖ Call off"), P, "tc", number))
+        buttons.append(row)
     buttons.append([ctx.button(ctx.t("◀ Jobs"), P, "l")])
     ctx.show("\n".join(lines), buttons)
 
@@ -209,6 +217,18 @@ async def _attendance(ctx: Ctx, number: int) -> None:
         buttons = [ctx.button(f"{marks[not s.attended]} {name}", P, "mk", number, s.id or 0, int(not s.attended))
                    for s, name in rows[:30]]
     ctx.show("\n".join(lines), [*grid(buttons, 2), [ctx.button(ctx.t("◀ Back"), P, "t", number)]])
+
+
+async def _confirm_call_off(ctx: Ctx, number: int) -> None:
+    if not _office(ctx):
+        raise Forbidden("jobs")
+    training, rows = await jobs.signups(ctx.uow, actor=ctx.actor, number=number)
+    if training.state != "open" or training.starts_at <= ctx.now:
+        raise Invalid("training", "closed")
+    text = tn(ctx.lang, "Call off “{title}” at {when}? The {n} person signed up will be told.",
+              "Call off “{title}” at {when}? The {n} people signed up will be told.", len(rows),
+              title=h(training.title), when=_at(ctx, training.starts_at))
+    ctx.show(text, [[ctx.button(ctx.t("✖ Call it off"), P, "tcy", number), ctx.button(ctx.t("◀ Back"), P, "t", number)]])
 
 
 async def _stats(ctx: Ctx) -> None:
@@ -392,6 +412,13 @@ async def pressed(ctx: Ctx) -> None:
         await show_training(ctx, nums[0])
     elif action == "at":
         await _attendance(ctx, nums[0])
+    elif action == "tc":
+        await _confirm_call_off(ctx, nums[0])
+    elif action == "tcy":
+        off, told = await jobs.cancel_training(ctx.uow, actor=ctx.actor, number=nums[0], now=ctx.now)
+        ctx.show(tn(ctx.lang, "✖ Training no. {number} is called off; the {n} person signed up is told.",
+                    "✖ Training no. {number} is called off; the {n} people signed up are told.", told,
+                    number=off.number), [[ctx.button(ctx.t("◀ Jobs"), P, "l")]])
     elif action == "mk":
         await jobs.mark(ctx.uow, actor=ctx.actor, number=nums[0], signup_id=nums[1], attended=bool(nums[2]),
                         now=ctx.now)
@@ -450,6 +477,12 @@ def _remind(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
                               title=h(p["title"]), when=p["starts"], place=h(p["place"])))
 
 
+def _called_off(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
+    return OutMessage(text=tr(lang, "✖ The free training “{title}” at {when} is called off. Sorry: watch the groups "
+                                    "for the next one.", title=h(p["title"]), when=p["starts"]))
+
+
 NOTICES = {JobPosted.kind: lambda r, lang, p: _job_post(lang, p, r),
            TrainingPosted.kind: lambda r, lang, p: _training_post(lang, p, r),
-           JobApplied.kind: _applied, JobAnswered.kind: _answered, TrainingRemind.kind: _remind}
+           JobApplied.kind: _applied, JobAnswered.kind: _answered, TrainingRemind.kind: _remind,
+           TrainingCancelled.kind: _called_off}

@@ -166,10 +166,11 @@ async def _due(ctx: Ctx, page: int) -> None:
     lines = [ctx.t("<b>Visits due this week</b> ({n}), overdue first:", n=p.total)]
     buttons: Keyboard = []
     grid = None
+    no_grid = ctx.t("No grid")  # (inside an f-string it was never extracted for translation)
     for x in p.items:
         if x.grid != grid:
             grid = x.grid
-            lines.append(f"<b>{h(grid) or ctx.t('No grid')}</b>")
+            lines.append(f"<b>{h(grid) or no_grid}</b>")
         mark = "❗" if x.overdue else "•"
         lines.append(f"{mark} {RISK_DOTS.get(x.risk, '')} {_where(ctx.lang, x.__dict__)} — "
                      f"{local(x.due_at, tz):%m-%d}")
@@ -194,7 +195,8 @@ async def _week(ctx: Ctx) -> None:
     out = [ctx.t("<b>Visits and services {first} – {last}</b>", first=s.first_day, last=s.last_day)]
     if s.grids:
         out.append(ctx.t("Visits per grid (done / on time):"))
-        out.extend(f"• {h(g.grid) or ctx.t('No grid')}: {g.visits} / {g.on_time}" for g in s.grids)
+        no_grid = ctx.t("No grid")
+        out.extend(f"• {h(g.grid) or no_grid}: {g.visits} / {g.on_time}" for g in s.grids)
     else:
         out.append(ctx.t("No visits recorded yet this week."))
     out.append(ctx.t("Services asked: {list}", list=", ".join(f"{SHORT[k]} {n}" for k, n in s.services.items())))

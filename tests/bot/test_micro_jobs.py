@@ -135,6 +135,47 @@ async def test_item5_a_training_sign_up_reminder_and_attendance(linli: Harness) 
     assert "全区：" in out[-1]["text"]
 
 
+async def test_item5_a_training_called_off(linli: Harness) -> None:
+    """The office calls a training off by buttons (asked to confirm, saying how many are told); the person signed
+    up is told in private and gets no reminder; the post's link then shows it called off, without a sign-up."""
+    await _setup(linli)
+    start = local(linli.clock.now(), "Asia/Shanghai").replace(hour=14, minute=30) + timedelta(days=3)
+    out = await linli.say(ADMIN, "/jobs")
+    _, out = await linli.press(ADMIN, out[-1], "➕ 发布培训")
+    await linli.say(ADMIN, "手机使用培训")
+    await linli.say(ADMIN, "党群服务中心")
+    await linli.say(ADMIN, start.strftime("%Y-%m-%d %H:%M"))
+    out = await linli.say(ADMIN, "10")
+    _, out = await linli.press(ADMIN, out[-1], "✅ 发布")
+    post = await linli.last(GROUPS["3"])
+    out = await linli.follow(R1, post, "🙋 报名")
+    await linli.press(R1, out[-1], "🙋 报名")
+
+    out = await linli.follow(R2, post, "🙋 报名")
+    assert "✖ 取消培训" not in buttons(out[-1])  # a resident cannot call it off
+    out = await linli.follow(ADMIN, post, "🙋 报名")
+    _, out = await linli.press(ADMIN, out[-1], "✖ 取消培训")
+    assert "报名的 1 人会收到通知" in out[-1]["text"]
+    _, out = await linli.press(ADMIN, out[-1], "◀ 返回")  # changed their mind: nothing happened
+    assert "取消培训" in " ".join(buttons(out[-1]))
+    _, out = await linli.press(ADMIN, out[-1], "✖ 取消培训")
+    confirm = out[-1]
+    _, out = await linli.press(ADMIN, confirm, "✖ 确认取消")
+    assert "第 1 号培训已取消，已通知报名的 1 人" in out[-1]["text"]
+    await linli.settle()
+    told = await linli.last(R1)
+    assert "手机使用培训" in told["text"] and "取消" in told["text"]
+    out = await linli.follow(ADMIN, post, "🙋 报名")  # the office sees it called off, with nothing to press again
+    assert "已取消" in out[-1]["text"] and "✖ 取消培训" not in buttons(out[-1])
+
+    _to(linli, 2, time(15))  # the day before: no reminder for a training called off
+    await spaces_tick(linli.db, linli.clock)
+    await linli.settle()
+    assert (await linli.last(R1))["text"] == told["text"]
+    out = await linli.follow(R2, post, "🙋 报名")
+    assert "已取消" in out[-1]["text"] and "🙋 报名" not in buttons(out[-1])
+
+
 async def test_item5_a_post_link_answers_in_its_own_community(linli: Harness) -> None:
     """Someone working in another of their communities is offered the switch, then sees the opening."""
     await _setup(linli)

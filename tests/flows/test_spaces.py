@@ -350,6 +350,49 @@ async def test_item_twenty_sign_ups_at_once_for_five_seats(db: Database, clock: 
         assert len((await uow.session.exec(select(TrainingSignup))).all()) == 5
 
 
+async def test_item_a_training_called_off_tells_the_signed_up_and_stops_what_it_fed(db: Database, clock: FixedClock,
+                                                                                       world: World) -> None:
+    """Calling a training off: the office only, before it starts, once; each person signed up is told, their
+    reminders not sent yet are dropped, the group posts not out yet are taken back, sign-ups close."""
+    from storage.models_micro import DigestItem
+
+    w, now = world, clock.now()
+    async with db.uow() as uow:  # building group -3001 had its day's posts: the training waits for its digest there
+        for _ in range(2):
+            uow.session.add(OutboxMessage(community_id=w.community_id, tg_chat_id=-3001, status="sent",
+                                          payload={"notice": "announcement"}, not_before=now, sent_at=now,
+                                          created_at=now))
+        await uow.commit()
+    training = await _training(db, w, now)
+    other = await _training(db, w, now)  # another training: nothing of it is touched
+    for key in ("r1", "r2"):
+        await _do(db, jobs.sign_up, actor=w.actors[key], number=training.number, now=now)
+    await _do(db, jobs.sign_up, actor=w.actors["r1"], number=other.number, now=now)
+    eve = training.starts_at - timedelta(hours=20)
+    assert await _do(db, jobs.due, now=eve) == 3  # the reminders queued (not sent yet)
+    with pytest.raises(Forbidden):
+        await _do(db, jobs.cancel_training, actor=w.actors["r1"], number=training.number, now=eve)
+    off, told = await _do(db, jobs.cancel_training, actor=w.actors["admin"], number=training.number,  # type: ignore[misc]
+                          now=eve)
+    assert (off.state, told) == ("cancelled", 2)
+    with pytest.raises(AlreadyDone):
+        await _do(db, jobs.cancel_training, actor=w.actors["admin"], number=training.number, now=eve)
+    with pytest.raises(Invalid):
+        await _do(db, jobs.sign_up, actor=w.actors["keeper"], number=training.number, now=eve)
+    cancelled = await _outbox(db, "training_cancelled:")
+    assert len(cancelled) == 2 and {r.payload["notice"] for r in cancelled} == {"training_cancelled"}
+    reminders = await _outbox(db, "training_remind:")
+    assert [r.payload["params"]["number"] for r in reminders] == [other.number]  # this training's two are gone
+    posts = await _outbox(db, "dg:micro:")
+    assert {r.dedupe_key.split(":")[3] for r in posts if r.dedupe_key} == {str(other.id)}  # its post to -3002 too
+    async with db.uow() as uow:
+        held = (await uow.session.exec(select(DigestItem))).all()
+    assert [h.key.split(":")[3] for h in held] == [str(other.id)]  # and its post held for -3001's digest
+    started = other.starts_at + timedelta(minutes=1)
+    with pytest.raises(Invalid):  # once begun it cannot be called off
+        await _do(db, jobs.cancel_training, actor=w.actors["admin"], number=other.number, now=started)
+
+
 async def test_item_training_reminder_attendance_and_totals(db: Database, clock: FixedClock, world: World) -> None:
     w, now = world, clock.now()
     training = await _training(db, w, now)
