@@ -37,6 +37,16 @@ async def _setup(linli: Harness) -> None:
         await linli.say(ADMIN, f"/link building {label}", chat_id=chat)
 
 
+async def _training_form(linli: Harness, title: str) -> list[dict[str, object]]:
+    """The admin fills in a training three days ahead at 14:30, up to the question of seats (what it answered)."""
+    start = local(linli.clock.now(), "Asia/Shanghai").replace(hour=14, minute=30) + timedelta(days=3)
+    out = await linli.say(ADMIN, "/jobs")
+    _, out = await linli.press(ADMIN, out[-1], "➕ 发布培训")
+    await linli.say(ADMIN, title)
+    await linli.say(ADMIN, "党群服务中心")
+    return await linli.say(ADMIN, start.strftime("%Y-%m-%d %H:%M"))
+
+
 async def test_item5_a_job_application_through_the_bot(linli: Harness) -> None:
     await _setup(linli)
     out = await linli.say(R1, "/jobs")
@@ -87,12 +97,7 @@ async def test_item5_a_job_application_through_the_bot(linli: Harness) -> None:
 
 async def test_item5_a_training_sign_up_reminder_and_attendance(linli: Harness) -> None:
     await _setup(linli)
-    start = local(linli.clock.now(), "Asia/Shanghai").replace(hour=14, minute=30) + timedelta(days=3)
-    out = await linli.say(ADMIN, "/jobs")
-    _, out = await linli.press(ADMIN, out[-1], "➕ 发布培训")
-    await linli.say(ADMIN, "家政服务培训")
-    await linli.say(ADMIN, "党群服务中心")
-    await linli.say(ADMIN, start.strftime("%Y-%m-%d %H:%M"))
+    out = await _training_form(linli, "家政服务培训")
     out = await linli.say(ADMIN, "零")
     assert "整数" in out[-1]["text"]
     out = await linli.say(ADMIN, "1")
@@ -139,12 +144,7 @@ async def test_item5_a_training_called_off(linli: Harness) -> None:
     """The office calls a training off by buttons (asked to confirm, saying how many are told); the person signed
     up is told in private and gets no reminder; the post's link then shows it called off, without a sign-up."""
     await _setup(linli)
-    start = local(linli.clock.now(), "Asia/Shanghai").replace(hour=14, minute=30) + timedelta(days=3)
-    out = await linli.say(ADMIN, "/jobs")
-    _, out = await linli.press(ADMIN, out[-1], "➕ 发布培训")
-    await linli.say(ADMIN, "手机使用培训")
-    await linli.say(ADMIN, "党群服务中心")
-    await linli.say(ADMIN, start.strftime("%Y-%m-%d %H:%M"))
+    await _training_form(linli, "手机使用培训")
     out = await linli.say(ADMIN, "10")
     _, out = await linli.press(ADMIN, out[-1], "✅ 发布")
     post = await linli.last(GROUPS["3"])
