@@ -139,7 +139,9 @@ class LinliApp:
             return
         every = self.settings.role_check_seconds
         locks = role_locks(self.db, holder_name(f"{id(self):x}"[-6:]), lease=self._role_lease(),
-                           check_timeout=min(5.0, max(1.0, every)))
+                           # the database's answer is awaited at least 3 s: a busy machine took over 1 s to open the
+                           # lock's connection, and the process then held nothing after its start
+                           check_timeout=min(5.0, max(3.0, every)))
         self.elector = Elector(locks, roles, every=every)
         await self.elector.step()  # a lone process holds its roles before it answers anybody
         self._tasks.append(asyncio.create_task(self.elector.run(self._stop), name="roles"))
