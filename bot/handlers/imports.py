@@ -1,6 +1,8 @@
 """/import (F-11.3): residents (the household roster), key persons (care ledger) or 12345 hotline complaints from
 a CSV or XLSX file sent as a document, in a private chat. The file goes through a dry run first — counts, the
 first rejected rows with their line and why, the whole report as a file when long — then ✅ import or ✖ cancel.
+A roster naming buildings the community does not have yet offers 🏢: the same file checked again, those buildings
+to be added by the import.
 
 Admins import every kind; a grid worker key persons into their own grid's buildings (flows/imports/runs.py
 decides). The file is downloaded after the update's commit (FetchDocument) and never kept: ✅ downloads it again
@@ -26,7 +28,7 @@ router = Router()
 FLOW = "import"
 HINTS = {
     "residents": N_("Columns: 楼栋 (building), 房号 (room); optional 人数 (household size), 姓名 (a resident's name), "
-                    "电话 (phone). Unknown buildings are rejected."),
+                    "电话 (phone). A building the community does not have yet: the dry run offers to add it."),
     "key-persons": N_("Columns: 楼栋, 房号, 称呼 (alias), 姓名, 风险 (红/黄/绿); optional 类别, 服务, 紧急联系人, 备注, "
                       "结对志愿者, 备用志愿者 (member numbers)."),
     "complaints": N_("Columns: 工单编号, 来电时间 (or 受理时间), 诉求内容 (or 问题描述); optional 诉求类别, 小区名称, "
@@ -138,10 +140,14 @@ def _preview(core: Core, run_id: int, lang: str, chat_id: int,
         report = done.report
         title = tr(lang, "<b>Dry run: {kind}</b> (nothing written yet)",
                    kind=tr(lang, words.KIND_NAMES[done.run.kind]))
-        buttons = [[_button(core, now, tr(lang, "✅ Import"), "ima", run_id),
+        adds = int(runs.creates_buildings(done.run))  # ✅ imports what this dry run showed, not an earlier one's
+        buttons = [[_button(core, now, tr(lang, "✅ Import"), "ima", run_id, adds),
                     _button(core, now, tr(lang, "✖ Cancel"), "imx", run_id)]]
         if not report.counts["created"] and not report.counts["updated"]:
             buttons = [[_button(core, now, tr(lang, "✖ Close"), "imx", run_id)]]
+        if runs.may_create_buildings(done.run, report):
+            buttons.insert(0, [_button(core, now, tr(lang, "🏢 Add the missing buildings, check again"), "imb",
+                                       run_id)])
         return [Send(chat_id, OutMessage(_report(lang, report, title), buttons)),
                 *_document(chat_id, lang, report, f"import-{done.run.kind}-dry-run.csv")]
 
@@ -169,9 +175,27 @@ async def apply_press(ctx: Ctx) -> None:
     if not run_id:
         ctx.toast()
         return
-    run = await runs.claim(ctx.uow, actor=ctx.actor, run_id=run_id, now=ctx.now)
+    adds = len(ctx.args) > 1 and ctx.args[1] == "1"
+    run = await runs.claim(ctx.uow, actor=ctx.actor, run_id=run_id, now=ctx.now, buildings=adds)
     ctx.edit(ctx.t("Importing {kind}…", kind=ctx.t(words.KIND_NAMES[run.kind])))
     ctx.fetch_document(run.file_id, _apply(ctx.core, run_id, ctx.actor.lang, ctx.chat_id, ctx.actor.user.id),
+                       failed=ctx.t("I could not get the file from Telegram again; nothing was imported. Please "
+                                    "send /import again."))
+    ctx.toast()
+
+
+@router.callback("imb")
+async def buildings_press(ctx: Ctx) -> None:
+    """A roster's dry run rejected rows naming buildings the community lacks: the same file checked again, those
+    buildings to be added by the import (a second dry run; ✅ under it imports)."""
+    run_id = int_arg(ctx.args[0]) if ctx.args else None
+    if not run_id:
+        ctx.toast()
+        return
+    run = await runs.with_buildings(ctx.uow, actor=ctx.actor, run_id=run_id, now=ctx.now)
+    ctx.edit(ctx.t("Checking the file again, adding the buildings it names that the community does not have yet… "
+                   "(a dry run: nothing is written yet)"))
+    ctx.fetch_document(run.file_id, _preview(ctx.core, run_id, ctx.actor.lang, ctx.chat_id, ctx.actor.user.id),
                        failed=ctx.t("I could not get the file from Telegram again; nothing was imported. Please "
                                     "send /import again."))
     ctx.toast()

@@ -106,8 +106,24 @@ async def _read(db: Database, run_id: int) -> tuple[ImportRun, Community]:
 
 def _importer_of(row: ImportRun, community: Community, sealer: Sealer, actor_user_id: int | None) -> run.Importer:
     scope = row.counts.get("scope")
-    return importer(row.kind, community, sealer, buildings=set(scope) if scope is not None else None,
-                    actor_user_id=actor_user_id, member_id=row.member_id)
+    return importer(row.kind, community, sealer, create_buildings=creates_buildings(row),
+                    buildings=set(scope) if scope is not None else None, actor_user_id=actor_user_id,
+                    member_id=row.member_id)
+
+
+def creates_buildings(row: ImportRun) -> bool:
+    """Whether the run adds the buildings its rows name and the community lacks (chosen after a first dry run)."""
+    return bool(row.counts.get(CREATE_BUILDINGS))
+
+
+def may_create_buildings(row: ImportRun, report: run.Report) -> bool:
+    """Whether a dry run can be done again adding the missing buildings: a roster with rows rejected for naming a
+    building the community does not have, the buildings not chosen yet."""
+    return (row.kind == "residents" and not creates_buildings(row)
+            and any(r.reason == "unknown_building" for r in report.rejected))
+
+
+CREATE_BUILDINGS = "create_buildings"  # the run's choice, kept in `counts` beside the scope
 
 
 async def preview(db: Database, *, run_id: int, data: bytes, sealer: Sealer, now: datetime,
@@ -133,8 +149,29 @@ async def preview(db: Database, *, run_id: int, data: bytes, sealer: Sealer, now
     return Outcome(row, report=report)
 
 
-async def claim(uow: UnitOfWork, *, actor: Actor, run_id: int, now: datetime) -> ImportRun:
-    """✅ pressed: previewed → applying, once, by the one who started it and may still import that."""
+async def claim(uow: UnitOfWork, *, actor: Actor, run_id: int, now: datetime, buildings: bool = False) -> ImportRun:
+    """✅ pressed: previewed → applying, once, by the one who started it and may still import that. `buildings`:
+    whether the dry run under that ✅ added the missing buildings — the ✅ of an earlier dry run is spent."""
+    row = await _previewed(uow, actor, run_id, now)
+    if creates_buildings(row) != buildings or not await _move(uow, run_id, "previewed", "applying"):
+        raise AlreadyDone("import")
+    return row
+
+
+async def with_buildings(uow: UnitOfWork, *, actor: Actor, run_id: int, now: datetime) -> ImportRun:
+    """🏢 pressed under a roster's dry run: previewed → fetching again, the run now adding the buildings its rows
+    name and the community lacks; the caller downloads the file and previews it again (nothing written yet)."""
+    row = await _previewed(uow, actor, run_id, now)
+    if row.kind != "residents":
+        raise NotFound("import", run_id)
+    chosen = dict(row.counts, **{CREATE_BUILDINGS: True})
+    if creates_buildings(row) or not await _move(uow, run_id, "previewed", "fetching", counts=chosen):
+        raise AlreadyDone("import")
+    return row
+
+
+async def _previewed(uow: UnitOfWork, actor: Actor, run_id: int, now: datetime) -> ImportRun:
+    """The actor's own previewed run, still theirs to import and not too old (an old one is cancelled)."""
     row = await uow.session.get(ImportRun, run_id)
     me = actor.registered()
     if row is None or row.member_id != me.id or row.community_id != me.community_id:
@@ -145,8 +182,6 @@ async def claim(uow: UnitOfWork, *, actor: Actor, run_id: int, now: datetime) ->
     if now - row.created_at > PREVIEW_VALID:
         await _move(uow, run_id, "previewed", "cancelled", finished_at=now)
         raise Expired("import")
-    if not await _move(uow, run_id, "previewed", "applying"):
-        raise AlreadyDone("import")
     return row
 
 

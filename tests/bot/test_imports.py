@@ -11,12 +11,13 @@ import logging
 import pytest
 from sqlmodel import select
 
-from storage.models import AuditEntry
+from storage.models import AuditEntry, Building
 from storage.models_complaints import HotlineComplaint
 from storage.models_roster import Household, ImportRun
 from tests.bot.conftest import Harness, buttons
 
 ADMIN, RESIDENT = 311, 312
+BUILDINGS = "🏢 新建缺少的楼栋，再检查一遍"
 GROUP = -1002000000151
 ROSTER = ("楼栋,房号,人数,户主姓名,联系电话\n3号楼,2-401,3,李秀兰,13812345678\n3,1-102,,,\n"
           + "".join(f"{b},9-{i},1,,\n" for b in (9, 10) for i in range(6))  # 12 rows in unknown buildings
@@ -46,7 +47,7 @@ async def test_item_import_residents_dry_run_then_apply(linli: Harness, caplog: 
     dry = out[-2] if out[-1].get("document") else out[-1]
     assert "试运行" in dry["text"] and "将新建 2" in dry["text"] and "拒绝 12" in dry["text"]
     assert "第 4 行：楼栋：本社区没有这栋楼" in dry["text"]
-    assert buttons(dry) == ["✅ 导入", "✖ 取消"]
+    assert buttons(dry) == [BUILDINGS, "✅ 导入", "✖ 取消"]  # 9 and 10 are no buildings of the community
     doc = out[-1]["document"]
     report = list(csv.reader(io.StringIO((await linli.tg.file_bytes(doc["file_id"])).decode("utf-8-sig"))))
     assert report[0] == ["行", "结果", "原因"] and len(report) == 15
@@ -56,7 +57,7 @@ async def test_item_import_residents_dry_run_then_apply(linli: Harness, caplog: 
     said = [m["text"] for m in out if m.get("text")]
     assert "已导入" in said[-1] and "新建 2" in said[-1] and "第 4 行" in said[-1]
     assert any(m.get("document") for m in out)  # the long report as a file again
-    data = dry["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    data = dry["reply_markup"]["inline_keyboard"][1][0]["callback_data"]
     answer = await linli.tap_data(ADMIN, dry, data)  # the same button again (a second client): nothing more
     assert answer is not None and "已完成或已取消" in answer
     async with linli.db.uow() as uow:
@@ -68,6 +69,44 @@ async def test_item_import_residents_dry_run_then_apply(linli: Harness, caplog: 
         (True, "bot", True), (False, "bot", True)]
     assert [r.state for r in runs] == ["applied"]
     assert "李秀兰" not in caplog.text and "13812345678" not in caplog.text
+
+
+async def test_item_import_residents_adds_the_missing_buildings_when_asked(linli: Harness) -> None:
+    """A new community's roster names buildings it does not have yet: the dry run rejects those rows and offers 🏢;
+    pressed, the same file is checked again with the buildings to be added (still nothing written), and ✅ adds them
+    with their households. The first dry run's buttons are spent."""
+    await _setup(linli)
+    async with linli.db.uow() as uow:
+        known = sorted(b.label for b in (await uow.session.exec(select(Building))).all())
+    roster = "楼栋,房号,人数\n21号楼,1-101,2\n21号楼,1-102,\n22号楼,3-301,4\n3号楼,1-101,\n".encode()
+    out = await linli.say(ADMIN, "/import")
+    _, out = await linli.press(ADMIN, out[-1], "住户名册")
+    assert "试运行后可选择新建" in out[-1]["text"]  # the hint says so
+    dry = (await _send(linli, roster, "住户.csv"))[-1]
+    assert "将新建 1" in dry["text"] and "拒绝 3" in dry["text"] and "第 2 行：楼栋：本社区没有这栋楼" in dry["text"]
+    assert buttons(dry) == [BUILDINGS, "✅ 导入", "✖ 取消"]
+    answer, out = await linli.press(ADMIN, dry, BUILDINGS)
+    assert "重新检查" in out[0]["text"] and not buttons(out[0])  # the first dry run's message, its buttons gone
+    again = out[-1]
+    assert "将新建 4" in again["text"] and "拒绝 0" in again["text"] and "第 2, 3, 4 行将新建楼栋" in again["text"]
+    assert buttons(again) == ["✅ 导入", "✖ 取消"]  # the buildings are chosen: no 🏢 again
+    async with linli.db.uow() as uow:
+        assert sorted(b.label for b in (await uow.session.exec(select(Building))).all()) == known
+        assert (await uow.session.exec(select(Household))).all() == []
+    for data in (dry["reply_markup"]["inline_keyboard"][0][0]["callback_data"],  # 🏢 and ✅ of the first dry run
+                 dry["reply_markup"]["inline_keyboard"][1][0]["callback_data"]):
+        answer = await linli.tap_data(ADMIN, dry, data)
+        assert answer is not None and "已完成或已取消" in answer
+    answer = await linli.tap_data(ADMIN, dry, "imb|1")  # forged
+    assert answer is not None and answer != ""
+    _, out = await linli.press(ADMIN, again, "✅ 导入")
+    assert "已导入" in out[-1]["text"] and "新建 4" in out[-1]["text"]
+    async with linli.db.uow() as uow:
+        labels = sorted(b.label for b in (await uow.session.exec(select(Building))).all())
+        homes = (await uow.session.exec(select(Household))).all()
+        runs = (await uow.session.exec(select(ImportRun))).all()
+    assert sorted(set(labels) - set(known)) == ["21", "22"] and len(homes) == 4  # labels as the bot keeps them
+    assert [(r.state, r.counts.get("create_buildings")) for r in runs] == [("applied", True)]
 
 
 async def test_item_import_complaints_cancelled_and_bad_input_answered(linli: Harness) -> None:

@@ -275,6 +275,57 @@ async def test_item_who_may_import_and_a_run_applied_once(db: Database, clock: F
             await runs.claim(uow, actor=grid, run_id=second.id or 0, now=now)
 
 
+async def test_item_a_roster_run_adds_the_missing_buildings_only_when_chosen(db: Database, clock: FixedClock,
+                                                                            world: World) -> None:
+    """After a roster's dry run rejects rows naming unknown buildings, its owner may check the file again adding
+    them (the run goes back to fetching, its choice kept); nobody else, only once, never for another kind; the ✅ of
+    the first dry run is spent, the second's imports with the new buildings."""
+    from flows.errors import AlreadyDone, NotFound
+    from flows.imports import runs
+
+    now, admin = clock.now(), world.actors["admin"]
+    data = "楼栋,房号\n31号楼,1-101\n1,1-102\n".encode()
+
+    async def started(kind: str) -> int:
+        async with db.uow(write=True) as uow:
+            row = await runs.start(uow, actor=admin, kind=kind, file_id="f", file_name="a.csv", now=now)
+            await uow.commit()
+        return row.id or 0
+
+    run_id = await started("residents")
+    first = await runs.preview(db, run_id=run_id, data=data, sealer=SEALER, now=now, actor_user_id=None)
+    assert first.report is not None and runs.may_create_buildings(first.run, first.report)
+    async with db.uow(write=True) as uow:
+        with pytest.raises(NotFound):  # somebody else's run
+            await runs.with_buildings(uow, actor=world.actors["grid"], run_id=run_id, now=now)
+        row = await runs.with_buildings(uow, actor=admin, run_id=run_id, now=now)
+        await uow.commit()
+    async with db.uow(write=True) as uow:
+        with pytest.raises(AlreadyDone):  # fetching again: nothing to press until the second dry run is there
+            await runs.with_buildings(uow, actor=admin, run_id=run_id, now=now)
+    second = await runs.preview(db, run_id=row.id or 0, data=data, sealer=SEALER, now=now, actor_user_id=None)
+    assert second.report is not None and second.report.counts == {"created": 2, "updated": 0, "unchanged": 0,
+                                                                  "rejected": 0}
+    assert runs.creates_buildings(second.run) and not runs.may_create_buildings(second.run, second.report)
+    async with db.uow(write=True) as uow:
+        with pytest.raises(AlreadyDone):  # chosen already
+            await runs.with_buildings(uow, actor=admin, run_id=run_id, now=now)
+        with pytest.raises(AlreadyDone):  # the first dry run's ✅
+            await runs.claim(uow, actor=admin, run_id=run_id, now=now)
+        await runs.claim(uow, actor=admin, run_id=run_id, now=now, buildings=True)
+        await uow.commit()
+    applied = await runs.apply(db, run_id=run_id, data=data, sealer=SEALER, now=now, actor_user_id=None)
+    assert applied.report is not None and applied.report.counts["created"] == 2
+    async with db.uow() as uow:
+        assert "31" in {b.label for b in (await uow.session.exec(select(Building))).all()}
+    other = await started("key-persons")
+    persons = "楼栋,房号,称呼,姓名,风险\n3,1-1,3-1-1 甲,甲,红\n".encode()
+    assert (await runs.preview(db, run_id=other, data=persons, sealer=SEALER, now=now, actor_user_id=None)).report
+    async with db.uow(write=True) as uow:
+        with pytest.raises(NotFound):  # only a roster adds buildings
+            await runs.with_buildings(uow, actor=admin, run_id=other, now=now)
+
+
 def test_item_reader_semicolons_tabs_and_quoted_commas() -> None:
     aliases = {"source_id": ("工单编号",), "summary": ("诉求内容",)}
     for text in ("工单编号;诉求内容\nA1;楼道灯坏了, 已报修\n", "工单编号\t诉求内容\nA1\t楼道灯坏了, 已报修\n",
