@@ -1,5 +1,6 @@
-"""Family members of key persons (#17): /family for them (their relative's alias and room, and a service to ask
-for), `/services family PERSON` for the grid worker or an admin (a one-time invite link, the linked family with ✖).
+"""Family members of key persons (#17): /family for them (their relative's alias and room, a service to ask for, ✖
+to end their own link, confirmed), `/services family PERSON` for the grid worker or an admin (a one-time invite
+link, the linked family with ✖).
 
 Flows decide (flows/visits/family.py, services.py); this words. Never a name or contact: alias and room only."""
 
@@ -36,7 +37,45 @@ async def family_cmd(ctx: Ctx) -> None:
     for r in rows:
         lines.append(ctx.t("• {alias} (room {room})", alias=h(r.alias), room=h(r.room)))
         buttons.append([ctx.button(SHORT[k], "fa", r.person_id, k) for k in SERVICES])
+        buttons.append([ctx.button(ctx.t("✖ Unlink me from {alias}", alias=r.alias), "fq", r.person_id)])
     ctx.show("\n".join(lines), buttons)
+
+
+@router.callback("fq")
+async def leave_ask(ctx: Ctx) -> None:
+    """✖ under /family: asks first — only a new invite from the grid worker links them again."""
+    pid = int_arg(ctx.args[0]) if ctx.args else None
+    mine = [r for r in await family.relatives(ctx.uow, actor=ctx.actor, now=ctx.now) if r.person_id == pid]
+    if not mine:
+        ctx.toast(ctx.t("You are not linked to this person (any more)."), alert=True)
+        return
+    ctx.edit(ctx.t("Unlink yourself from {alias}? You will get no more notices about them and cannot ask for "
+                   "services for them; requests you made stay. Only a new invite from the grid worker links you "
+                   "again.", alias=h(mine[0].alias)),
+             [[ctx.button(ctx.t("✖ Yes, unlink me"), "fl", mine[0].person_id),
+               ctx.button(ctx.t("Keep the link"), "fk", mine[0].person_id)]])
+    ctx.toast()
+
+
+@router.callback("fl")
+async def leave_press(ctx: Ctx) -> None:
+    pid = int_arg(ctx.args[0]) if ctx.args else None
+    if pid is None:
+        ctx.toast(ctx.t("This button is not valid."), alert=True)
+        return
+    try:
+        await family.leave(ctx.uow, actor=ctx.actor, person_id=pid, now=ctx.now)
+    except NotFound:
+        ctx.toast(ctx.t("You are not linked to this person (any more)."), alert=True)
+        return
+    ctx.edit(ctx.t("✖ Unlinked. You get no more notices about this person; the grid worker can invite you again."))
+    ctx.toast()
+
+
+@router.callback("fk")
+async def leave_kept(ctx: Ctx) -> None:
+    ctx.edit(ctx.t("The link stays. Send /family to ask for a service."))
+    ctx.toast()
 
 
 @router.callback("fa")

@@ -4,8 +4,9 @@ The grid worker of the person's building or an admin makes the invite (`Invite.r
 `person_id`; it shows in /invites like any other, withdrawn there, expires in 7 days, works once); redeeming
 it (flows/membership.register) registers them when needed and links them (`FamilyLink`). A family member sees only
 their relative's alias and room (never the sealed name or contact), asks for 助医/助洁/助行/助急 for them and
-confirms the service like any requester. The grid worker or an admin removes a link: what it fed stops — no more
-notices about that person, their buttons refused (their open requests stay). Everything is audited."""
+confirms the service like any requester. The grid worker or an admin removes a link, or the family member ends
+their own (`leave`): what it fed stops — no more notices about that person, their buttons refused (their open
+requests stay). Everything is audited."""
 
 from __future__ import annotations
 
@@ -84,6 +85,22 @@ async def remove(uow: UnitOfWork, *, actor: Actor, link_id: int, now: datetime) 
     if row is not None:
         await menus.refresh(uow, user=row, now=now)
     return link
+
+
+async def leave(uow: UnitOfWork, *, actor: Actor, person_id: int, now: datetime) -> None:
+    """The family member ends their own link to the person (✖ under /family, confirmed): what it fed stops as when
+    the grid worker removes it, and only a new invite links them again. Compare-and-set: NotFound when no link of
+    theirs to the person is active (ended before, or a second press)."""
+    me = actor.registered()
+    took = await uow.session.execute(
+        update(FamilyLink).where(col(FamilyLink.member_id) == me.id, col(FamilyLink.person_id) == person_id,
+                                 col(FamilyLink.revoked_at).is_(None))
+        .values(revoked_at=now).execution_options(synchronize_session=False))
+    if not took.rowcount:  # type: ignore[attr-defined]
+        raise NotFound("family_link", person_id)
+    audit.record(uow, action="family.leave", now=now, community_id=me.community_id, actor_user_id=actor.user.id,
+                 subject_type="person", subject_id=person_id, member=me.id)
+    await menus.refresh(uow, user=actor.user, now=now)  # /family goes with their last link
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from flows import visits
 from storage.models import User
-from tests.bot.conftest import Harness
+from tests.bot.conftest import Harness, buttons
 from tests.flows.checkin_world import SECRET_NAME, build
 
 TG = 9600
@@ -69,3 +69,41 @@ async def test_item17_family_invite_ask_and_done(linli: Harness) -> None:
         from storage.models_visits import ServiceRequest
         req = (await uow.session.exec(select(ServiceRequest))).one()
     assert req.state == "confirmed"
+
+
+async def test_item17_a_family_member_unlinks_themselves(linli: Harness) -> None:
+    """/family → ✖ → asked first (keep leaves it as it was) → ✖ yes: unlinked; /family and its buttons are gone."""
+    w = await build(linli.db, tg_base=TG, group=False, people=PEOPLE)
+    async with linli.db.uow(write=True) as uow:
+        for u in (await uow.session.exec(select(User))).all():
+            u.active_community_id = w.community_id
+            uow.session.add(u)
+        await uow.commit()
+    for name, tg_id in w.tg.items():
+        await linli.user(tg_id, name)
+    out = await linli.say(w.tg["grid"], f"/services family {w.persons[0]}")
+    code = re.search(r"start=i_([\w-]+)", out[-1]["text"])
+    assert code is not None
+    await linli.register(KIN, "女儿", invite=code.group(1))
+    listing = (await linli.say(KIN, "/family"))[-1]
+    unlink = "✖ 解除我与3-2-401 李奶奶的关联"
+    assert unlink in buttons(listing)
+    _, out = await linli.press(KIN, listing, unlink)
+    assert "确定解除与3-2-401 李奶奶的关联吗" in out[-1]["text"] and SECRET_NAME not in out[-1]["text"]
+    assert buttons(out[-1]) == ["✖ 确定解除", "保留关联"]
+    _, kept = await linli.press(KIN, out[-1], "保留关联")
+    assert "关联保留" in kept[-1]["text"]
+    listing = (await linli.say(KIN, "/family"))[-1]  # still linked
+    assert "3-2-401 李奶奶" in listing["text"]
+    _, out = await linli.press(KIN, listing, unlink)
+    confirm = out[-1]
+    _, out = await linli.press(KIN, confirm, "✖ 确定解除")
+    assert "已解除关联" in out[-1]["text"]
+    answer = await linli.tap_data(KIN, confirm, confirm["reply_markup"]["inline_keyboard"][0][0]["callback_data"])
+    assert answer is not None and "不再关联" in answer  # pressed again: nothing more
+    out = await linli.say(KIN, "/family")
+    assert "3-2-401 李奶奶" not in out[-1]["text"] and not buttons(out[-1])
+    answer = await linli.tap_data(KIN, listing, listing["reply_markup"]["inline_keyboard"][0][0]["callback_data"])
+    assert answer is not None and "不再关联" in answer  # the old list's service button is refused
+    out = await linli.say(w.tg["grid"], f"/services family {w.persons[0]}")
+    assert "女儿" not in out[-1]["text"]

@@ -128,6 +128,48 @@ async def test_item17_removing_a_family_link_stops_notices_and_buttons(db: Datab
     assert _to(w, await messages(db), "service_done") == ["primary"]  # the volunteer still confirms
 
 
+async def test_item17_a_family_member_ends_their_own_link(db: Database) -> None:
+    """✖ under /family: the family member unlinks themselves — what the link fed stops as when the grid worker
+    removes it (notices, asking, /family in their menu), audited; twice acts once; another family member's link to
+    the same person stays."""
+    from storage.models import OutboxMessage
+
+    w = await world(db)
+    await _redeem(db, w, await _invite(db, w))
+    await _redeem(db, w, await _invite(db, w), tg_id=NEWCOMER + 1)
+    await offer(db, w, "other", "cleaning")
+    rid = await _ask(db, NEWCOMER, w.persons[0])
+    me = await actor_of(db, NEWCOMER)
+
+    async def menu() -> list[list[str]]:
+        async with db.uow() as uow:
+            rows = (await uow.session.exec(select(OutboxMessage).where(OutboxMessage.tg_chat_id == NEWCOMER))).all()
+        return [m.payload["perms"] for m in rows if m.payload.get("op") == "menu"]
+
+    assert [Perm.FAMILY.value in perms for perms in await menu()] == [True]
+    async with db.uow(write=True) as uow:
+        await family.leave(uow, actor=me, person_id=w.persons[0], now=T0 + timedelta(minutes=30))
+        await uow.commit()
+    async with db.uow(write=True) as uow:
+        with pytest.raises(NotFound):  # twice acts once
+            await family.leave(uow, actor=me, person_id=w.persons[0], now=T0 + timedelta(minutes=31))
+    me = await actor_of(db, NEWCOMER)
+    assert not me.can(Perm.FAMILY)
+    with pytest.raises(Forbidden):
+        await _ask(db, NEWCOMER, w.persons[0])
+    seen = len(await messages(db))
+    await act(db, w, "other", "claim", rid, T0 + timedelta(hours=1))
+    assert [r for r in (await messages(db))[seen:] if r.tg_chat_id == NEWCOMER] == []  # no more notices
+    sister = await actor_of(db, NEWCOMER + 1)
+    grid = await actor_of(db, w.tg["grid"])
+    async with db.uow() as uow:
+        assert [r.person_id for r in await family.relatives(uow, actor=sister)] == [w.persons[0]]
+        _, links = await family.links(uow, actor=grid, person_id=w.persons[0])
+        left = [e for e in (await uow.session.exec(select(AuditEntry))).all() if e.action == "family.leave"]
+    assert len(links) == 1 and [(e.subject_id, e.actor_user_id) for e in left] == [(w.persons[0], me.user.id)]
+    assert [Perm.FAMILY.value in perms for perms in await menu()] == [False]  # their menu loses /family
+
+
 async def test_item17_a_family_invite_expires_and_dies_with_its_issuers_role(db: Database) -> None:
     w = await world(db)
     code = await _invite(db, w)
