@@ -9,6 +9,7 @@ said instead), and a poll that could not be recorded is closed again at once."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 
@@ -17,6 +18,7 @@ from bot.core.types import (
     Edit,
     EditButtons,
     FetchDocument,
+    OutMessage,
     Reply,
     Send,
     SendDocument,
@@ -91,13 +93,21 @@ async def _fetch(reply: FetchDocument, gateway: Gateway, *, db: Database, clock:
         log.warning("document not downloaded (%s)", err.kind)
         await deliver(failed, gateway, db=db, clock=clock, sealer=sealer, on_outbox=on_outbox)
         return
+    shown = ProgressMessage(gateway, reply.chat_id, reply.progress) if reply.progress is not None else None
     try:
-        after = await reply.then(data)
+        after = await reply.then(data, shown.update if shown is not None else _unshown)
     except Exception as exc:
         # the kind only, no traceback: a database's or parser's message may quote the file's cells
         log.error("a downloaded document's handling failed (%s)", type(exc).__name__)
         after = failed
+    finally:
+        if shown is not None:
+            await shown.close()
     await deliver(after, gateway, db=db, clock=clock, sealer=sealer, on_outbox=on_outbox)
+
+
+def _unshown(_done: int, _total: int) -> None:
+    return None
 
 
 async def _failed(reply: Reply, err: ApiError, *, db: Database, clock: Clock, sealer: Sealer,
@@ -144,3 +154,60 @@ async def _failed(reply: Reply, err: ApiError, *, db: Database, clock: Clock, se
             await uow.commit()
     else:
         log.warning("reply refused by Telegram: %s", err.description)
+
+
+class ProgressMessage:
+    """How far a long piece of work is, in a message of its own: nothing for the first `AFTER` seconds (most work
+    is done by then), then a message counting up, edited at most every `EVERY` seconds and a last time at the end.
+    A message Telegram refuses is given up on: the work goes on, its result comes as usual."""
+
+    AFTER = 2.0
+    EVERY = 2.0
+
+    def __init__(self, gateway: Gateway, chat_id: int, words: Callable[[int, int], OutMessage]) -> None:
+        self.gateway, self.chat_id, self.words = gateway, chat_id, words
+        self.at: tuple[int, int] | None = None  # the latest (done, in all)
+        self.message_id: int | None = None
+        self._shown: tuple[int, int] | None = None
+        self._ended = asyncio.Event()
+        self._task = asyncio.create_task(self._follow(), name="progress")
+
+    def update(self, done: int, total: int) -> None:
+        self.at = (done, total)
+
+    async def _follow(self) -> None:
+        if await self._ends_within(self.AFTER):
+            return
+        while True:
+            await self._show()
+            if await self._ends_within(self.EVERY):
+                return
+
+    async def _ends_within(self, seconds: float) -> bool:
+        try:
+            await asyncio.wait_for(self._ended.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _show(self) -> None:
+        at = self.at
+        if at is None or at == self._shown:
+            return
+        self._shown = at
+        message = self.words(*at)
+        if self.message_id is None:
+            self.message_id = await self.gateway.send(self.chat_id, message)
+        else:
+            await self.gateway.edit(self.chat_id, self.message_id, message)
+
+    async def close(self) -> None:
+        """The work ended: the message, if one was shown, says how far it got (never cut off in a call, so no
+        message is left behind unknown)."""
+        self._ended.set()
+        try:
+            await self._task
+            if self.message_id is not None:
+                await self._show()
+        except ApiError as err:
+            log.info("progress not shown: %s", err.kind)

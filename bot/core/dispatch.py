@@ -31,6 +31,7 @@ from bot.core.types import (
     MessageEvent,
     OutMessage,
     PollAnswerEvent,
+    Progress,
     ReactionEvent,
     Reply,
     Send,
@@ -168,10 +169,11 @@ class Ctx:
         self.replies.append(SendDocument(self.chat_id, filename, data, caption,
                                          OutMessage(text=failed) if failed else None))
 
-    def fetch_document(self, file_id: str, then: Callable[[bytes], Awaitable[list[Reply]]], *, failed: str) -> None:
-        """After the commit: download a document sent to this chat and hand its bytes to `then` (which works in
-        transactions of its own and returns the replies to send); `failed` is said if that cannot be done."""
-        self.replies.append(FetchDocument(self.chat_id, file_id, then, OutMessage(text=failed)))
+    def fetch_document(self, file_id: str, then: Callable[[bytes, Progress], Awaitable[list[Reply]]], *, failed: str,
+                       progress: Callable[[int, int], OutMessage] | None = None) -> None:
+        """After the commit: download a document sent to this chat and hand its bytes to `then` (see FetchDocument:
+        `failed` is said if that cannot be done, `progress` words how far it is when that takes a while)."""
+        self.replies.append(FetchDocument(self.chat_id, file_id, then, OutMessage(text=failed), progress))
 
     def stop_poll(self, message_id: int) -> None:
         """Close a poll of this chat (after the commit)."""

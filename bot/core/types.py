@@ -205,16 +205,24 @@ class SendDocument:
     failed: OutMessage | None = None
 
 
+#: how far a long piece of work is: (done, in all) — an import's rows
+Progress = Callable[[int, int], None]
+
+
 @dataclass(frozen=True)
 class FetchDocument:
     """Download a document someone sent, after the commit, and hand its bytes to `then`, which works in
     transactions of its own and returns the replies to send next (an import's dry run). If Telegram does not give
-    the file, or `then` fails, `failed` is said instead. Never kept or deferred: the file may hold personal data."""
+    the file, or `then` fails, `failed` is said instead. Never kept or deferred: the file may hold personal data.
+
+    `then` gets a `Progress` to call as it goes; with `progress` (the words for done of in all) a work that takes
+    longer than a moment shows a message counting up (bot/core/delivery.py: ProgressMessage)."""
 
     chat_id: int
     file_id: str
-    then: Callable[[bytes], Awaitable[list[Any]]] = field(repr=False)
+    then: Callable[[bytes, Progress], Awaitable[list[Any]]] = field(repr=False)
     failed: OutMessage = field(default_factory=lambda: OutMessage(text=""))
+    progress: Callable[[int, int], OutMessage] | None = field(default=None, repr=False)
 
 
 Reply = Send | Edit | EditButtons | Toast | SendPoll | StopPoll | SendDocument | FetchDocument

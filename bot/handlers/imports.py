@@ -17,7 +17,7 @@ from bot import imports as words
 from bot.core import callbacks
 from bot.core.dispatch import ANYWHERE, Core, Ctx, Router
 from bot.core.i18n import N_, tr
-from bot.core.types import Button, OutMessage, Reply, Send, SendDocument
+from bot.core.types import Button, OutMessage, Progress, Reply, Send, SendDocument
 from bot.handlers.common import int_arg
 from flows.errors import AlreadyDone, Expired, FlowError, Forbidden, NotFound
 from flows.imports import reader, runs
@@ -105,7 +105,17 @@ async def on_file(ctx: Ctx) -> None:
     ctx.reply(ctx.t("Reading the file… (a dry run: nothing is written yet)"))
     ctx.fetch_document(ev.document_file_id, _preview(ctx.core, run.id or 0, ctx.actor.lang, ctx.chat_id,
                                                      ctx.actor.user.id),
-                       failed=ctx.t("I could not get the file from Telegram. Please send /import again."))
+                       failed=ctx.t("I could not get the file from Telegram. Please send /import again."),
+                       progress=_checking(ctx.actor.lang))
+
+
+def _checking(lang: str) -> Callable[[int, int], OutMessage]:
+    return lambda done, total: OutMessage(tr(lang, "⏳ Checking the file: row {done} of {total}…", done=done,
+                                             total=total))
+
+
+def _importing(lang: str) -> Callable[[int, int], OutMessage]:
+    return lambda done, total: OutMessage(tr(lang, "⏳ Importing: row {done} of {total}…", done=done, total=total))
 
 
 def _button(core: Core, now: datetime, text: str, *fields: str | int) -> Button:
@@ -128,11 +138,11 @@ def _document(chat_id: int, lang: str, report: Report, name: str) -> list[Reply]
 
 
 def _preview(core: Core, run_id: int, lang: str, chat_id: int,
-             user_id: int | None) -> Callable[[bytes], Awaitable[list[Reply]]]:
-    async def then(data: bytes) -> list[Reply]:
+             user_id: int | None) -> Callable[[bytes, Progress], Awaitable[list[Reply]]]:
+    async def then(data: bytes, progress: Progress) -> list[Reply]:
         now = core.clock.now()
         done = await runs.preview(core.db, run_id=run_id, data=data, sealer=core.sealer, now=now,
-                                  actor_user_id=user_id)
+                                  actor_user_id=user_id, progress=progress)
         if done.refused is not None:
             aliases = runs.ALIASES[done.run.kind]
             return [Send(chat_id, OutMessage(words.refused(lang, done.refused, aliases)))]
@@ -155,10 +165,10 @@ def _preview(core: Core, run_id: int, lang: str, chat_id: int,
 
 
 def _apply(core: Core, run_id: int, lang: str, chat_id: int,
-           user_id: int | None) -> Callable[[bytes], Awaitable[list[Reply]]]:
-    async def then(data: bytes) -> list[Reply]:
+           user_id: int | None) -> Callable[[bytes, Progress], Awaitable[list[Reply]]]:
+    async def then(data: bytes, progress: Progress) -> list[Reply]:
         done = await runs.apply(core.db, run_id=run_id, data=data, sealer=core.sealer, now=core.clock.now(),
-                                actor_user_id=user_id)
+                                actor_user_id=user_id, progress=progress)
         if done.changed or done.report is None:
             return [Send(chat_id, OutMessage(tr(lang, "The file is not the one of the dry run. Nothing was "
                                                       "imported; send /import again.")))]
@@ -180,7 +190,8 @@ async def apply_press(ctx: Ctx) -> None:
     ctx.edit(ctx.t("Importing {kind}…", kind=ctx.t(words.KIND_NAMES[run.kind])))
     ctx.fetch_document(run.file_id, _apply(ctx.core, run_id, ctx.actor.lang, ctx.chat_id, ctx.actor.user.id),
                        failed=ctx.t("I could not get the file from Telegram again; nothing was imported. Please "
-                                    "send /import again."))
+                                    "send /import again."),
+                       progress=_importing(ctx.actor.lang))
     ctx.toast()
 
 
@@ -197,7 +208,8 @@ async def buildings_press(ctx: Ctx) -> None:
                    "(a dry run: nothing is written yet)"))
     ctx.fetch_document(run.file_id, _preview(ctx.core, run_id, ctx.actor.lang, ctx.chat_id, ctx.actor.user.id),
                        failed=ctx.t("I could not get the file from Telegram again; nothing was imported. Please "
-                                    "send /import again."))
+                                    "send /import again."),
+                       progress=_checking(ctx.actor.lang))
     ctx.toast()
 
 

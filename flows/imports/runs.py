@@ -9,6 +9,7 @@ buildings of their grid; nobody else. The command line is the operator (linli_cl
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -127,7 +128,7 @@ CREATE_BUILDINGS = "create_buildings"  # the run's choice, kept in `counts` besi
 
 
 async def preview(db: Database, *, run_id: int, data: bytes, sealer: Sealer, now: datetime,
-                  actor_user_id: int | None) -> Outcome:
+                  actor_user_id: int | None, progress: Callable[[int, int], None] | None = None) -> Outcome:
     """The dry run of a downloaded file; the run becomes `previewed` (or `cancelled` when the file is refused)."""
     row, community = await _read(db, run_id)
     imp = _importer_of(row, community, sealer, actor_user_id)
@@ -141,7 +142,7 @@ async def preview(db: Database, *, run_id: int, data: bytes, sealer: Sealer, now
             await uow.commit()
         return Outcome(row, refused=err)
     report = await run.run(db, imp, sheet, dry_run=True, now=now, community_id=community.id or 0,
-                           actor_user_id=actor_user_id, via="bot")
+                           actor_user_id=actor_user_id, via="bot", progress=progress)
     async with db.uow(write=True) as uow:
         counts = dict(row.counts, **report.counts)
         await _move(uow, run_id, "fetching", "previewed", digest=hashlib.sha256(data).hexdigest(), counts=counts)
@@ -195,7 +196,7 @@ async def cancel(uow: UnitOfWork, *, actor: Actor, run_id: int, now: datetime) -
 
 
 async def apply(db: Database, *, run_id: int, data: bytes, sealer: Sealer, now: datetime,
-                actor_user_id: int | None) -> Outcome:
+                actor_user_id: int | None, progress: Callable[[int, int], None] | None = None) -> Outcome:
     """The import of a claimed run's file, if it is the file previewed; the run becomes `applied`."""
     row, community = await _read(db, run_id)
     if hashlib.sha256(data).hexdigest() != row.digest:
@@ -206,7 +207,7 @@ async def apply(db: Database, *, run_id: int, data: bytes, sealer: Sealer, now: 
     imp = _importer_of(row, community, sealer, actor_user_id)
     sheet = reader.read(data, row.file_name, imp.aliases, imp.required)
     report = await run.run(db, imp, sheet, dry_run=False, now=now, community_id=community.id or 0,
-                           actor_user_id=actor_user_id, via="bot")
+                           actor_user_id=actor_user_id, via="bot", progress=progress)
     async with db.uow(write=True) as uow:
         await _move(uow, run_id, "applying", "applied", finished_at=now, counts=dict(row.counts, **report.counts))
         await uow.commit()

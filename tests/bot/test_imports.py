@@ -109,6 +109,31 @@ async def test_item_import_residents_adds_the_missing_buildings_when_asked(linli
     assert [(r.state, r.counts.get("create_buildings")) for r in runs] == [("applied", True)]
 
 
+async def test_item_import_a_long_file_shows_how_far_it_is(linli: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dry run or an import that takes longer than a moment shows a message counting the rows up, edited as it
+    goes and a last time at the end (here "a moment" is 0 s, an edit every 50 ms); a short one shows none."""
+    from bot.core.delivery import ProgressMessage
+
+    await _setup(linli)
+    out = await linli.say(ADMIN, "/import")
+    _, out = await linli.press(ADMIN, out[-1], "住户名册")
+    monkeypatch.setattr(ProgressMessage, "AFTER", 0.0)
+    monkeypatch.setattr(ProgressMessage, "EVERY", 0.05)
+    roster = ("楼栋,房号\n" + "".join(f"3号楼,1-{i}\n" for i in range(1, 41))).encode()
+    out = await _send(linli, roster, "住户.csv")
+    counting = [m for m in out if m["text"].startswith("⏳ 正在检查文件")]
+    assert len(counting) == 1 and counting[0]["text"] == "⏳ 正在检查文件：第 40 / 40 行……"  # edited to the end
+    assert "将新建 40" in out[-1]["text"] and out.index(counting[0]) < len(out) - 1  # the report after it
+    _, out = await linli.press(ADMIN, out[-1], "✅ 导入")
+    counting = [m for m in out if m["text"].startswith("⏳ 正在导入")]
+    assert [m["text"] for m in counting] == ["⏳ 正在导入：第 40 / 40 行……"] and "已导入" in out[-1]["text"]
+    monkeypatch.setattr(ProgressMessage, "AFTER", 30.0)
+    out = await linli.say(ADMIN, "/import")
+    _, out = await linli.press(ADMIN, out[-1], "住户名册")
+    out = await _send(linli, roster, "住户.csv")
+    assert not [m for m in out if m["text"].startswith("⏳")] and "40 条不变" in out[-1]["text"]
+
+
 async def test_item_import_complaints_cancelled_and_bad_input_answered(linli: Harness) -> None:
     await _setup(linli)
     out = await linli.say(ADMIN, "/import")
