@@ -15,12 +15,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
+from sqlalchemy import update as sql_update
 from sqlmodel import col, select
 
 from flows import audit, paging
 from flows.actors import Actor
 from flows.clock import local
-from flows.errors import Forbidden, Invalid, NotFound
+from flows.errors import AlreadyDone, Forbidden, Invalid, NotFound
 from flows.numbering import next_number
 from flows.roles import Perm
 from storage.db import UnitOfWork
@@ -284,6 +285,28 @@ async def add_tool(uow: UnitOfWork, *, actor: Actor, number: int, name: str, now
                 name=clean("tool", name, TOOL_MAX), created_at=now)
     uow.session.add(tool)
     await uow.session.flush()
+    return tool
+
+
+async def retire_tool(uow: UnitOfWork, *, actor: Actor, tool_number: int, now: datetime) -> Tool:
+    """A tool broken, lost or given away leaves its space's list and can no longer be asked for; its loans stay in
+    the history. Only a free one: a tool on loan or asked for is retired once it is back (AlreadyDone "tool:busy").
+    Those who manage the space do it (its keeper, admins, grid workers); compare-and-set — twice acts once."""
+    me = actor.registered()
+    tool = (await uow.session.exec(select(Tool).where(Tool.community_id == me.community_id,
+                                                      Tool.number == tool_number))).first()
+    if tool is None or tool.state == "retired":
+        raise NotFound("tool", tool_number)
+    space = await uow.session.get(Space, tool.space_id)
+    if space is None or not may_manage(actor, space):
+        raise Forbidden("space:manage")
+    took = await uow.session.execute(
+        sql_update(Tool).where(col(Tool.id) == tool.id, col(Tool.state) == "in").values(state="retired")
+        .execution_options(synchronize_session=False))
+    if not took.rowcount:  # type: ignore[attr-defined]
+        raise AlreadyDone("tool:busy")
+    audit.record(uow, action="tool.retire", now=now, community_id=me.community_id, actor_user_id=actor.user.id,
+                 subject_type="tool", subject_id=tool.id, space=space.number, tool=tool.number)
     return tool
 
 

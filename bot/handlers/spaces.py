@@ -1,7 +1,7 @@
 """/spaces (微效空间, #16, F-9.3), in a private chat, by buttons: the community's micro spaces, the open ones first
 (until when; the others with their next opening), paged; a space's hours, services, keeper and tools; borrowing a
-tool (a period → the keeper is asked → ✅ handed over → ↩ returned); a keeper's service records ("缝补 ×3"); the
-office (admins, grid workers) registers spaces and changes them. The loans' notices are bot/handlers/loans.py."""
+tool (a period → the keeper is asked → ✅ handed over → ↩ returned); a keeper's service records ("缝补 ×3") and tools
+(➕ added, 🗑 retired); the office (admins, grid workers) registers spaces and changes them. The loans' notices are bot/handlers/loans.py."""
 
 from __future__ import annotations
 
@@ -41,6 +41,8 @@ def explain_spaces(ctx: Ctx, err: FlowError) -> str | None:
         }.get(err.permission)
     if isinstance(err, NotFound) and err.what in ("space", "tool", "loan"):
         return ctx.t("That no longer exists. Send /spaces to see the spaces as they are now.")
+    if isinstance(err, AlreadyDone) and err.what == "tool:busy":
+        return ctx.t("This tool is on loan or asked for: retire it once it is back.")
     if isinstance(err, AlreadyDone) and err.what == "tool":
         return ctx.t("Sorry, someone else has just asked for this tool: it is not free now. Try again after it is "
                      "returned.")
@@ -162,6 +164,8 @@ async def show_space(ctx: Ctx, number: int) -> None:
                         ctx.button(ctx.t("📋 Loans"), P, "ls", number)])
         buttons.append([ctx.button(ctx.t("➕ Add a tool"), P, "at", number),
                         ctx.button(ctx.t("✏ Change"), P, "ch", number)])
+        if tools:
+            buttons.append([ctx.button(ctx.t("🗑 Retire a tool"), P, "rt", number)])
     buttons.append([ctx.button(ctx.t("◀ All spaces"), P, "p", 1)])
     ctx.show("\n".join(lines), buttons)
 
@@ -218,6 +222,34 @@ async def _space_loans(ctx: Ctx, number: int) -> None:
     if not rows:
         lines.append(ctx.t("No tool is out or asked for."))
     ctx.show("\n".join(lines), [*grid(buttons, 2), [ctx.button(ctx.t("◀ Back"), P, "s", number)]])
+
+
+# ---------------------------------------------------------------- retiring a tool
+
+
+async def _retire_pick(ctx: Ctx, number: int) -> None:
+    space = await spaces.managed(ctx.uow, actor=ctx.actor, number=number)
+    tools = await spaces.tools(ctx.uow, space=space)
+    ctx.show(ctx.t("Which tool leaves the list (broken, lost or given away)? Its loans stay in the history; one on "
+                   "loan can be retired once it is back."),
+             [*grid([ctx.button(t.name, P, "rq", number, t.number) for t in tools], 2),
+              [ctx.button(ctx.t("◀ Back"), P, "s", number)]])
+
+
+async def _retire_ask(ctx: Ctx, number: int, tool_number: int) -> None:
+    space = await spaces.managed(ctx.uow, actor=ctx.actor, number=number)
+    tool = next((t for t in await spaces.tools(ctx.uow, space=space) if t.number == tool_number), None)
+    if tool is None:
+        raise NotFound("tool", tool_number)
+    ctx.show(ctx.t("Retire {tool} at {space}? Nobody can ask for it any more.", tool=h(tool.name),
+                   space=h(space.name)),
+             [[ctx.button(ctx.t("🗑 Yes, retire it"), P, "ry", number, tool_number),
+               ctx.button(ctx.t("✖ Keep it"), P, "s", number)]])
+
+
+async def _retired(ctx: Ctx, number: int, tool_number: int) -> None:
+    tool = await spaces.retire_tool(ctx.uow, actor=ctx.actor, tool_number=tool_number, now=ctx.now)
+    ctx.show(ctx.t("🗑 {tool} is off the list.", tool=h(tool.name)), [[ctx.button(ctx.t("◀ Back"), P, "s", number)]])
 
 
 # ---------------------------------------------------------------- service records
@@ -367,6 +399,12 @@ async def pressed(ctx: Ctx) -> None:
         await spaces.managed(ctx.uow, actor=ctx.actor, number=nums[0])
         await ctx.set_state(FLOW, "tool", {"space": nums[0]})
         ctx.show(ctx.t("Send the tool's name (at most 40 characters), e.g. 电钻."), [_cancel_row(ctx)])
+    elif action == "rt":
+        await _retire_pick(ctx, nums[0])
+    elif action == "rq":
+        await _retire_ask(ctx, nums[0], nums[1])
+    elif action == "ry":
+        await _retired(ctx, nums[0], nums[1])
     elif action == "ch":
         await _change(ctx, nums[0])
     elif action == "cf":

@@ -115,3 +115,20 @@ async def test_item3_a_space_with_a_drill_lent_reminded_and_returned(linli: Harn
     assert "今天缝补 ×3。本月累计：3" in out[-1]["text"]
     _, out = await linli.press(KEEPER, out[-1], "◀ 返回")
     assert "本月服务：缝补 3" in out[-1]["text"]
+
+    # the drill breaks: the keeper retires it (asked first); residents no longer see it
+    _, out = await linli.press(KEEPER, out[-1], "🗑 下架工具")
+    _, out = await linli.press(KEEPER, out[-1], "电钻")
+    assert "确定将3号楼门岗微空间的电钻下架吗" in out[-1]["text"]
+    _, out = await linli.press(KEEPER, out[-1], "✖ 保留")
+    assert "电钻 — 可借" in out[-1]["text"]
+    _, out = await linli.press(KEEPER, out[-1], "🗑 下架工具")
+    _, out = await linli.press(KEEPER, out[-1], "电钻")
+    confirm = out[-1]
+    _, out = await linli.press(KEEPER, confirm, "🗑 确定下架")
+    assert "电钻已下架" in out[-1]["text"]
+    toast = await linli.tap_data(KEEPER, confirm, confirm["reply_markup"]["inline_keyboard"][0][0]["callback_data"])
+    assert toast and "已不存在" in toast  # pressed again: nothing more
+    out = await linli.say(R2, "/spaces")
+    _, out = await linli.press(R2, out[-1], "1. 3号楼门岗微空间")
+    assert "电钻" not in out[-1]["text"] and "🔧 借电钻" not in buttons(out[-1]) and "🗑 下架工具" not in buttons(out[-1])

@@ -171,6 +171,35 @@ async def test_item_a_drill_lent_once_and_returned(db: Database, clock: FixedClo
     assert kinds == ["loan_requested", "loan_answered", "loan_answered", "loan_requested"]
 
 
+async def test_item_a_tool_retired_leaves_the_list_once_it_is_back(db: Database, clock: FixedClock,
+                                                                   world: World) -> None:
+    """A keeper retires a tool: not while on loan or asked for, not by a resident; once retired it is off the list,
+    cannot be asked for, retiring it again finds nothing; its loans stay; audited."""
+    from flows.errors import NotFound
+    from storage.models import AuditEntry
+
+    w, now = world, clock.now()
+    number, drill = await _space_with_drill(db, w, now)
+    loan = await _do(db, loans.request, actor=w.actors["r1"], tool_number=drill, days=3, now=now)
+    with pytest.raises(AlreadyDone) as busy:  # asked for
+        await _do(db, spaces.retire_tool, actor=w.actors["keeper"], tool_number=drill, now=now)
+    assert busy.value.what == "tool:busy"
+    await _do(db, loans.refuse, actor=w.actors["keeper"], number=loan.number, now=now)
+    with pytest.raises(Forbidden):  # a resident
+        await _do(db, spaces.retire_tool, actor=w.actors["r2"], tool_number=drill, now=now)
+    await _do(db, spaces.retire_tool, actor=w.actors["keeper"], tool_number=drill, now=now)
+    with pytest.raises(NotFound):  # twice acts once
+        await _do(db, spaces.retire_tool, actor=w.actors["keeper"], tool_number=drill, now=now)
+    with pytest.raises(NotFound):  # nobody can ask for it
+        await _do(db, loans.request, actor=w.actors["r2"], tool_number=drill, days=3, now=now)
+    async with db.uow() as uow:
+        space = await spaces.get(uow, actor=w.actors["r2"], number=number)
+        assert await spaces.tools(uow, space=space) == []
+        assert len((await uow.session.exec(select(Loan))).all()) == 1  # the history stays
+        retired = [e for e in (await uow.session.exec(select(AuditEntry))).all() if e.action == "tool.retire"]
+    assert [e.details["tool"] for e in retired] == [drill]
+
+
 async def test_item_twenty_borrowers_at_once_one_gets_the_drill(db: Database, clock: FixedClock,
                                                                world: World) -> None:
     w, now = world, clock.now()
