@@ -76,10 +76,15 @@ async def _digest_sent(uow: UnitOfWork, chat: int, day: date) -> bool:
         OutboxMessage.dedupe_key == _digest_key(chat, day)))).first() is not None
 
 
+def _like(key_prefix: str) -> str:
+    """A LIKE pattern (escaped with a backslash) for the keys starting with `key_prefix`."""
+    return _dedupe(key_prefix).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 async def withdraw(uow: UnitOfWork, *, key_prefix: str) -> int:
     """Take back the posts whose key starts with `key_prefix` that have not gone out yet (queued, or held for a
     digest): what they announced is off. Returns how many."""
-    like = _dedupe(key_prefix).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    like = _like(key_prefix)
     queued = await uow.session.execute(delete(OutboxMessage).where(
         col(OutboxMessage.dedupe_key).like(like, escape="\\"), col(OutboxMessage.status) == "pending")
         .execution_options(synchronize_session=False))
@@ -87,6 +92,24 @@ async def withdraw(uow: UnitOfWork, *, key_prefix: str) -> int:
         col(DigestItem.key).like(like, escape="\\"), col(DigestItem.posted_at).is_(None))
         .execution_options(synchronize_session=False))
     return int(queued.rowcount or 0) + int(held.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def revise(uow: UnitOfWork, *, key_prefix: str, notice: Notice) -> int:
+    """Put `notice` in place of the posts whose key starts with `key_prefix` that have not gone out yet (queued, or
+    held for a digest): what they announce changed. Returns how many."""
+    like = _like(key_prefix)
+    queued = (await uow.session.exec(select(OutboxMessage).where(
+        col(OutboxMessage.dedupe_key).like(like, escape="\\"), col(OutboxMessage.status) == "pending"))).all()
+    held = (await uow.session.exec(select(DigestItem).where(
+        col(DigestItem.key).like(like, escape="\\"), col(DigestItem.posted_at).is_(None)))).all()
+    for row in queued:
+        row.payload = {**row.payload, "notice": notice.kind, "params": notice.params()}  # a new dict: seen as changed
+        uow.session.add(row)
+    for item in held:
+        item.notice = {"kind": notice.kind, "params": notice.params()}
+        uow.session.add(item)
+    await uow.session.flush()
+    return len(queued) + len(held)
 
 
 async def post(uow: UnitOfWork, *, community: Community, tg_chat_id: int, notice: Notice, key: str,

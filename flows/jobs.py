@@ -163,7 +163,8 @@ def parse_month(text: str) -> str:
     return f"{int(m.group(1)):04d}-{int(m.group(2)):02d}"
 
 
-def _office(actor: Actor) -> Member:
+def office(actor: Actor) -> Member:
+    """The acting member, who must be of the office (the jobs permission: admins, committee)."""
     me = actor.registered()
     if not actor.can(Perm.JOBS):
         raise Forbidden("jobs")
@@ -174,7 +175,8 @@ async def _next(uow: UnitOfWork, model: type[Job] | type[Training], community_id
     return await next_number(uow, community_id=community_id, number=model.number, community_column=model.community_id)
 
 
-def _local(at: datetime, tz: str) -> str:
+def local_text(at: datetime, tz: str) -> str:
+    """A time as the community reads it, e.g. 2027-03-05 14:30."""
     return local(at, tz).strftime("%Y-%m-%d %H:%M")
 
 
@@ -192,7 +194,7 @@ class JobDraft:
 
 async def post_job(uow: UnitOfWork, *, actor: Actor, draft: JobDraft, now: datetime) -> tuple[Job, int]:
     """Post an opening; returns it and the number of building groups it is posted to (once)."""
-    me = _office(actor)
+    me = office(actor)
     community = actor.home()
     job = Job(community_id=community.id or 0, number=await _next(uow, Job, community.id or 0),
               poster_member_id=me.id or 0, title=_clean("title", draft.title, TITLE_MAX),
@@ -228,7 +230,7 @@ async def open_jobs(uow: UnitOfWork, *, actor: Actor, now: datetime) -> list[Job
 
 
 async def close_job(uow: UnitOfWork, *, actor: Actor, number: int) -> Job:
-    me = _office(actor)
+    me = office(actor)
     job = await get_job(uow, actor=actor, number=number)
     if job.poster_member_id != me.id and not actor.can(Perm.GRANT):
         raise Forbidden("jobs:others")
@@ -297,7 +299,7 @@ async def answer(uow: UnitOfWork, *, actor: Actor, application_id: int, message:
 
 async def applications(uow: UnitOfWork, *, actor: Actor, number: int) -> list[tuple[JobApplication, str]]:
     """An opening's applications with the applicants' names (its poster and admins only)."""
-    me = _office(actor)
+    me = office(actor)
     job = await get_job(uow, actor=actor, number=number)
     if job.poster_member_id != me.id and not actor.can(Perm.GRANT):
         raise Forbidden("jobs:others")
@@ -319,7 +321,7 @@ class TrainingDraft:
 
 
 async def post_training(uow: UnitOfWork, *, actor: Actor, draft: TrainingDraft, now: datetime) -> tuple[Training, int]:
-    me = _office(actor)
+    me = office(actor)
     community = actor.home()
     if not 1 <= draft.capacity <= CAPACITY_MAX:
         raise Invalid("capacity", "range", limit=CAPACITY_MAX)
@@ -335,7 +337,7 @@ async def post_training(uow: UnitOfWork, *, actor: Actor, draft: TrainingDraft, 
                                   notice=TrainingPosted(community_id=community.id or 0, number=training.number,
                                                         community=community.name, title=training.title,
                                                         place=training.place, capacity=training.capacity,
-                                                        starts=_local(training.starts_at, community.timezone)))
+                                                        starts=local_text(training.starts_at, community.timezone)))
     return training, groups
 
 
@@ -409,7 +411,7 @@ async def cancel_training(uow: UnitOfWork, *, actor: Actor, number: int, now: da
     """Call a training off before it starts (compare-and-set on `state`: twice, or after the start, is refused). What
     it fed stops: sign-ups close, each person signed up is told once, their reminders not yet sent are dropped and
     the group posts not yet out are taken back. Returns the training and how many were told."""
-    _office(actor)
+    office(actor)
     community = actor.home()
     training = await get_training(uow, actor=actor, number=number)
     if training.state != "open":
@@ -425,13 +427,13 @@ async def cancel_training(uow: UnitOfWork, *, actor: Actor, number: int, now: da
         select(TrainingSignup, User).join(Member, col(Member.id) == col(TrainingSignup.member_id))
         .join(User, col(User.id) == col(Member.user_id)).where(TrainingSignup.training_id == training.id)
         .order_by(col(TrainingSignup.id)))).all()
-    reminders = [f"training_remind:{signup.id}" for signup, _ in people]
+    reminders = [key for signup, _ in people for key in remind_keys(signup.id, training.starts_at)]
     if reminders:
         await uow.session.execute(delete(OutboxMessage).where(
             col(OutboxMessage.dedupe_key).in_(reminders), col(OutboxMessage.status) == "pending")
             .execution_options(synchronize_session=False))
     notice = TrainingCancelled(number=training.number, title=training.title,
-                               starts=_local(training.starts_at, community.timezone))
+                               starts=local_text(training.starts_at, community.timezone))
     for signup, user in people:
         outbox.notify(uow, tg_chat_id=user.tg_id, lang=user.language or community.locale, now=now,
                       community_id=community.id, recipient_user_id=user.id,
@@ -446,7 +448,7 @@ async def cancel_training(uow: UnitOfWork, *, actor: Actor, number: int, now: da
 
 
 async def signups(uow: UnitOfWork, *, actor: Actor, number: int) -> tuple[Training, list[tuple[TrainingSignup, str]]]:
-    _office(actor)
+    office(actor)
     training = await get_training(uow, actor=actor, number=number)
     rows = (await uow.session.exec(select(TrainingSignup, Member.display_name)
                                    .join(Member, col(Member.id) == col(TrainingSignup.member_id))
@@ -457,7 +459,7 @@ async def signups(uow: UnitOfWork, *, actor: Actor, number: int) -> tuple[Traini
 
 async def mark(uow: UnitOfWork, *, actor: Actor, number: int, signup_id: int, attended: bool, now: datetime) -> None:
     """The office marks a sign-up present or absent (after the training has started)."""
-    _office(actor)
+    office(actor)
     training = await get_training(uow, actor=actor, number=number)
     if training.starts_at > now:
         raise Invalid("training", "not_yet")
@@ -474,7 +476,7 @@ async def mark(uow: UnitOfWork, *, actor: Actor, number: int, signup_id: int, at
 
 async def record_income(uow: UnitOfWork, *, actor: Actor, amount: str, month: str, member_no: int | None,
                         now: datetime) -> IncomeRecord:
-    me = _office(actor)
+    me = office(actor)
     fen = parse_yuan(amount)
     ym = parse_month(month)
     if member_no is not None:
@@ -529,6 +531,13 @@ async def changed_at(uow: UnitOfWork, *, community_id: int, now: datetime) -> da
 # ---------------------------------------------------------------- the scheduler
 
 
+def remind_keys(signup_id: int | None, starts_at: datetime) -> list[str]:
+    """The outbox keys of a sign-up's reminder for a training starting at `starts_at`: the one used now (a moved
+    training is reminded again for its new start) and the one of the reminders queued before that."""
+    return [f"training_remind:{signup_id}:{int(starts_at.timestamp())}", f"training_remind:{signup_id}"]
+
+
+
 async def due(uow: UnitOfWork, *, now: datetime) -> int:
     """Remind the signed-up the day before a training (once each; never in the private quiet hours)."""
     rows = (await uow.session.exec(
@@ -549,9 +558,10 @@ async def due(uow: UnitOfWork, *, now: datetime) -> int:
         if not claim.rowcount:  # type: ignore[attr-defined]
             continue
         outbox.notify(uow, tg_chat_id=user.tg_id, lang=user.language or community.locale, now=now,
-                      community_id=community.id, recipient_user_id=user.id, dedupe_key=f"training_remind:{signup.id}",
+                      community_id=community.id, recipient_user_id=user.id,
+                      dedupe_key=remind_keys(signup.id, training.starts_at)[0],
                       notice=TrainingRemind(number=training.number, title=training.title, place=training.place,
-                                            starts=_local(training.starts_at, community.timezone)))
+                                            starts=local_text(training.starts_at, community.timezone)))
         sent += 1
     await uow.session.flush()
     return sent

@@ -49,3 +49,9 @@ async def post_to_groups(uow: UnitOfWork, *, community: Community, notice: Notic
 async def withdraw_from_groups(uow: UnitOfWork, *, key: str) -> int:
     """Take back what `post_to_groups(key=…)` queued or held and has not gone out yet (the thing is cancelled)."""
     return await digest.withdraw(uow, key_prefix=f"micro:{key}:")
+
+
+async def revise_in_groups(uow: UnitOfWork, *, key: str, notice: Notice) -> int:
+    """Put `notice` in place of what `post_to_groups(key=…)` queued or held and has not gone out yet (the thing
+    changed); what went out already stays as it was."""
+    return await digest.revise(uow, key_prefix=f"micro:{key}:", notice=notice)

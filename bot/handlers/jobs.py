@@ -14,11 +14,12 @@ from bot.core.i18n import N_, tn, tr
 from bot.core.types import Button, Keyboard, OutMessage
 from bot.handlers.common import grid, int_arg
 from bot.render import NoticeRenderer, h
-from flows import jobs, membership
+from flows import jobs, membership, training_changes
 from flows.clock import local
 from flows.errors import AlreadyDone, Expired, FlowError, Forbidden, Invalid, LimitReached, NotFound
 from flows.jobs import JobAnswered, JobApplied, JobPosted, TrainingCancelled, TrainingPosted, TrainingRemind
 from flows.roles import Perm
+from flows.training_changes import TrainingChanged
 from storage.models import Community
 
 router = Router()
@@ -41,6 +42,8 @@ def explain_jobs(ctx: Ctx, err: FlowError) -> str | None:
             "signup": ctx.t("You are signed up already. See you there!"),
             "job": ctx.t("This opening is closed already."),
             "training": ctx.t("This training is called off already."),
+            "training:changed": ctx.t("Someone changed or called off this training just now. Send /jobs to see it "
+                                      "as it is now."),
         }.get(err.what)
     if isinstance(err, LimitReached) and err.what == "seats":
         return tn(ctx.lang, "Sorry, the only seat is taken. Watch the groups for the next training.",
@@ -71,6 +74,8 @@ def explain_jobs(ctx: Ctx, err: FlowError) -> str | None:
             ("training", "closed"): ctx.t("This training has begun or was cancelled: sign-ups are over."),
             ("training", "not_yet"): ctx.t("Attendance is marked once the training has begun."),
             ("training", "started"): ctx.t("This training has begun: it can no longer be called off."),
+            ("training", "begun"): ctx.t("This training has begun: it can no longer be changed."),
+            ("training", "same"): ctx.t("That is what the training has already: nothing to change."),
         }.get((err.field, err.reason))
     return None
 
@@ -165,6 +170,9 @@ async def show_training(ctx: Ctx, number: int) -> None:
         if upcoming:
             row.append(ctx.button(ctx.t("✖ Call off"), P, "tc", number))
         buttons.append(row)
+        if upcoming:
+            buttons.append([ctx.button(ctx.t("✏ Change the place"), P, "ce", number, 0),
+                            ctx.button(ctx.t("✏ Change the time"), P, "ce", number, 1)])
     buttons.append([ctx.button(ctx.t("◀ Jobs"), P, "l")])
     ctx.show("\n".join(lines), buttons)
 
@@ -231,6 +239,42 @@ async def _confirm_call_off(ctx: Ctx, number: int) -> None:
     ctx.show(text, [[ctx.button(ctx.t("✖ Call it off"), P, "tcy", number), ctx.button(ctx.t("◀ Back"), P, "t", number)]])
 
 
+async def _ask_change(ctx: Ctx, number: int, time: bool) -> None:
+    training, _ = await jobs.signups(ctx.uow, actor=ctx.actor, number=number)
+    if training.state != "open" or training.starts_at <= ctx.now:
+        raise Invalid("training", "closed")
+    step = "c_start" if time else "c_place"
+    await ctx.set_state(FLOW, step, {"training": number})
+    ctx.show(ctx.t(ASK[CHANGE_STEPS[step]]), [_cancel(ctx)])
+
+
+async def _confirm_change(ctx: Ctx, number: int, step: str, value: Any) -> None:
+    training, rows = await jobs.signups(ctx.uow, actor=ctx.actor, number=number)
+    new = h(value) if step == "c_place" else _at(ctx, datetime.fromisoformat(value))
+    text = tn(ctx.lang, "“{title}”: change {what} to {new}? The {n} person signed up will be told.",
+              "“{title}”: change {what} to {new}? The {n} people signed up will be told.", len(rows),
+              title=h(training.title), new=new,
+              what=ctx.t("the place") if step == "c_place" else ctx.t("the time"))
+    ctx.reply(text, [[ctx.button(ctx.t("✅ Change"), P, "cy", number), ctx.button(ctx.t("✖ Cancel"), P, "x")]])
+
+
+async def _change(ctx: Ctx, number: int) -> None:
+    state = ctx.state
+    if state is None or state.flow != FLOW or state.step != "change" or int(state.data["training"]) != number:
+        raise Expired("jobs")
+    value = str(state.data["value"])
+    if state.data.get("field") == "c_start":
+        training, told = await training_changes.change(ctx.uow, actor=ctx.actor, number=number, now=ctx.now,
+                                                       starts_at=datetime.fromisoformat(value))
+    else:
+        training, told = await training_changes.change(ctx.uow, actor=ctx.actor, number=number, now=ctx.now,
+                                                       place=value)
+    await ctx.clear_state()
+    ctx.show(tn(ctx.lang, "✏ Training no. {number} is changed; the {n} person signed up is told.",
+                "✏ Training no. {number} is changed; the {n} people signed up are told.", told,
+                number=training.number), [[ctx.button(ctx.t("◀ Back"), P, "t", number)]])
+
+
 async def _stats(ctx: Ctx) -> None:
     year = local(ctx.now, _tz(ctx)).year
     community = ctx.actor.home()
@@ -267,6 +311,7 @@ ASK = {
 }
 JOB_STEPS = ("title", "employer", "pay", "place", "closes")
 TRAINING_STEPS = ("t_title", "t_place", "t_start", "t_capacity")
+CHANGE_STEPS = {"c_place": "t_place", "c_start": "t_start"}  # changing a posted training: asked as when posting
 
 
 def _cancel(ctx: Ctx) -> list[Button]:
@@ -321,6 +366,10 @@ async def dialog(ctx: Ctx) -> None:
                                 now=ctx.now)
         await ctx.clear_state()
         ctx.reply(ctx.t("✅ Your answer about “{title}” is sent.", title=h(job.title)))
+    elif step in CHANGE_STEPS:
+        value = _check(ctx, "t_place" if step == "c_place" else "t_start", text)
+        await ctx.set_state(FLOW, "change", {**data, "field": step, "value": value})
+        await _confirm_change(ctx, int(data["training"]), step, value)
     elif step in JOB_STEPS or step in TRAINING_STEPS or step in ("amount", "month", "member"):
         data[step] = _check(ctx, step, text)
         if step == "member":
@@ -419,6 +468,10 @@ async def pressed(ctx: Ctx) -> None:
         ctx.show(tn(ctx.lang, "✖ Training no. {number} is called off; the {n} person signed up is told.",
                     "✖ Training no. {number} is called off; the {n} people signed up are told.", told,
                     number=off.number), [[ctx.button(ctx.t("◀ Jobs"), P, "l")]])
+    elif action == "ce":
+        await _ask_change(ctx, nums[0], bool(nums[1]))
+    elif action == "cy":
+        await _change(ctx, nums[0])
     elif action == "mk":
         await jobs.mark(ctx.uow, actor=ctx.actor, number=nums[0], signup_id=nums[1], attended=bool(nums[2]),
                         now=ctx.now)
@@ -477,6 +530,11 @@ def _remind(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
                               title=h(p["title"]), when=p["starts"], place=h(p["place"])))
 
 
+def _changed(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
+    return OutMessage(text=tr(lang, "✏ The free training “{title}” you signed up for has changed: it is now at {when}, "
+                                    "{place}.", title=h(p["title"]), when=p["starts"], place=h(p["place"])))
+
+
 def _called_off(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
     return OutMessage(text=tr(lang, "✖ The free training “{title}” at {when} is called off. Sorry: watch the groups "
                                     "for the next one.", title=h(p["title"]), when=p["starts"]))
@@ -485,4 +543,4 @@ def _called_off(r: NoticeRenderer, lang: str, p: dict[str, Any]) -> OutMessage:
 NOTICES = {JobPosted.kind: lambda r, lang, p: _job_post(lang, p, r),
            TrainingPosted.kind: lambda r, lang, p: _training_post(lang, p, r),
            JobApplied.kind: _applied, JobAnswered.kind: _answered, TrainingRemind.kind: _remind,
-           TrainingCancelled.kind: _called_off}
+           TrainingCancelled.kind: _called_off, TrainingChanged.kind: _changed}

@@ -176,6 +176,54 @@ async def test_item5_a_training_called_off(linli: Harness) -> None:
     assert "已取消" in out[-1]["text"] and "🙋 报名" not in buttons(out[-1])
 
 
+async def test_item5_a_training_moved(linli: Harness) -> None:
+    """The office changes a training's place, then its time, by buttons and typed answers (a bad time answered,
+    asked to confirm, saying how many are told); the person signed up is told each time and reminded the day before
+    the new time, not the old one; a resident has no such buttons."""
+    await _setup(linli)
+    await _training_form(linli, "手机使用培训")
+    out = await linli.say(ADMIN, "10")
+    _, out = await linli.press(ADMIN, out[-1], "✅ 发布")
+    post = await linli.last(GROUPS["3"])
+    out = await linli.follow(R1, post, "🙋 报名")
+    await linli.press(R1, out[-1], "🙋 报名")
+    out = await linli.follow(R2, post, "🙋 报名")
+    assert "✏ 修改地点" not in buttons(out[-1]) and "✏ 修改时间" not in buttons(out[-1])
+
+    out = await linli.follow(ADMIN, post, "🙋 报名")
+    _, out = await linli.press(ADMIN, out[-1], "✏ 修改地点")
+    out = await linli.say(ADMIN, "社区图书室")
+    assert "把地点改为 社区图书室" in out[-1]["text"] and "报名的 1 人" in out[-1]["text"]
+    _, out = await linli.press(ADMIN, out[-1], "✅ 修改")
+    assert "第 1 号培训已修改，已通知报名的 1 人" in out[-1]["text"]
+    await linli.settle()
+    told = await linli.last(R1)
+    assert "手机使用培训" in told["text"] and "社区图书室" in told["text"]
+
+    new_start = local(linli.clock.now(), "Asia/Shanghai").replace(hour=9, minute=0) + timedelta(days=5)
+    out = await linli.follow(ADMIN, post, "🙋 报名")
+    assert "📍 地点：社区图书室" in out[-1]["text"]
+    _, out = await linli.press(ADMIN, out[-1], "✏ 修改时间")
+    out = await linli.say(ADMIN, "后天下午")
+    assert "YYYY-MM-DD HH:MM" in out[-1]["text"]  # a clear answer, and the question stays
+    out = await linli.say(ADMIN, new_start.strftime("%Y-%m-%d %H:%M"))
+    _, out = await linli.press(ADMIN, out[-1], "✅ 修改")
+    assert "已修改" in out[-1]["text"]
+    await linli.settle()
+    told = await linli.last(R1)
+    assert new_start.strftime("%Y-%m-%d %H:%M") in told["text"] and "社区图书室" in told["text"]
+
+    _to(linli, 2, time(15))  # the day before the old time: no reminder
+    await spaces_tick(linli.db, linli.clock)
+    await linli.settle()
+    assert (await linli.last(R1))["text"] == told["text"]
+    _to(linli, 2, time(15))  # the day before the new time
+    await spaces_tick(linli.db, linli.clock)
+    await linli.settle()
+    reminded = await linli.last(R1)
+    assert "提醒" in reminded["text"] and new_start.strftime("%Y-%m-%d %H:%M") in reminded["text"]
+
+
 async def test_item5_a_post_link_answers_in_its_own_community(linli: Harness) -> None:
     """Someone working in another of their communities is offered the switch, then sees the opening."""
     await _setup(linli)

@@ -21,7 +21,7 @@ from flows.errors import AlreadyDone, Forbidden, Invalid, LimitReached
 from flows.membership import Actor
 from flows.roles import Role
 from storage.db import Database
-from storage.models import Chat, OutboxMessage
+from storage.models import AuditEntry, Chat, OutboxMessage
 from storage.models_spaces import Loan, Tool, Training, TrainingSignup
 from tests.flows.people import actor_of, enrol
 
@@ -67,6 +67,11 @@ async def _space_with_drill(db: Database, w: World, now: datetime) -> tuple[int,
     space = await _do(db, spaces.register, actor=w.actors["admin"], draft=draft, now=now)
     tool = await _do(db, spaces.add_tool, actor=w.actors["keeper"], number=space.number, name="电钻", now=now)
     return space.number, tool.number
+
+
+async def _audit(db: Database) -> list[AuditEntry]:
+    async with db.uow() as uow:
+        return list((await uow.session.exec(select(AuditEntry).order_by(col(AuditEntry.id)))).all())
 
 
 async def _outbox(db: Database, prefix: str) -> list[OutboxMessage]:
@@ -420,6 +425,72 @@ async def test_item_a_training_called_off_tells_the_signed_up_and_stops_what_it_
     started = other.starts_at + timedelta(minutes=1)
     with pytest.raises(Invalid):  # once begun it cannot be called off
         await _do(db, jobs.cancel_training, actor=w.actors["admin"], number=other.number, now=started)
+
+
+async def test_item_a_training_changed_tells_the_signed_up_and_what_it_fed_follows(db: Database, clock: FixedClock,
+                                                                                     world: World) -> None:
+    """Changing a training's place or start (flows/training_changes.py): the office only, before it starts; those
+    signed up are told each time; a reminder not sent yet is dropped and, for a new start, everyone is reminded again
+    the day before it (also who had their reminder already); the group post not out yet shows the new place."""
+    from flows import training_changes
+    from storage.models_micro import DigestItem
+
+    w, now = world, clock.now()
+    async with db.uow() as uow:  # building group -3001 had its day's posts: the training waits for its digest there
+        for _ in range(2):
+            uow.session.add(OutboxMessage(community_id=w.community_id, tg_chat_id=-3001, status="sent",
+                                          payload={"notice": "announcement"}, not_before=now, sent_at=now,
+                                          created_at=now))
+        await uow.commit()
+    training = await _training(db, w, now)
+    for key in ("r1", "r2"):
+        await _do(db, jobs.sign_up, actor=w.actors[key], number=training.number, now=now)
+    eve = training.starts_at - timedelta(hours=20)
+    assert await _do(db, jobs.due, now=eve) == 2  # the reminders queued
+    async with db.uow(write=True) as uow:  # r1's went out, r2's still waits
+        first = (await uow.session.exec(select(OutboxMessage).where(
+            col(OutboxMessage.dedupe_key).startswith("training_remind:")).order_by(col(OutboxMessage.id)))).first()
+        assert first is not None
+        first.status = "sent"
+        uow.session.add(first)
+        await uow.commit()
+
+    async def change(**kw: object) -> tuple[Training, int]:
+        return await _do(db, training_changes.change, number=training.number, now=eve, **kw)  # type: ignore[no-any-return]
+
+    with pytest.raises(Forbidden):
+        await change(actor=w.actors["r1"], place="社区会议室")
+    with pytest.raises(Invalid) as same:
+        await change(actor=w.actors["admin"], place="党群服务中心")
+    assert same.value.reason == "same"
+    with pytest.raises(Invalid) as past:
+        await change(actor=w.actors["admin"], starts_at=eve - timedelta(hours=1))
+    assert past.value.reason == "past"
+    moved, told = await change(actor=w.actors["admin"], place="社区会议室 13800138000")
+    assert (moved.place, told) == ("社区会议室 ***", 2)  # a phone number in it is masked, as when posting
+    later = training.starts_at + timedelta(days=2)
+    moved, told = await change(actor=w.actors["admin"], starts_at=later)
+    assert (moved.starts_at, moved.place, told) == (later, "社区会议室 ***", 2)
+    changed = await _outbox(db, "training_changed:")
+    assert len(changed) == 4 and changed[-1].payload["params"]["starts"] == "2027-03-06 09:30"
+    reminders = await _outbox(db, "training_remind:")
+    assert [r.status for r in reminders] == ["sent"]  # r2's, with the old place and time, is gone
+    async with db.uow() as uow:
+        held = (await uow.session.exec(select(DigestItem))).all()
+        posts = (await uow.session.exec(select(OutboxMessage).where(
+            col(OutboxMessage.dedupe_key).startswith("dg:micro:training:")))).all()
+    assert [h.notice["params"]["place"] for h in held] == ["社区会议室 ***"]  # the group post not out yet
+    assert {p.payload["params"]["starts"] for p in posts} == {"2027-03-06 09:30"}
+    assert await _do(db, jobs.due, now=eve + timedelta(hours=1)) == 0  # not before the day before the new start
+    assert await _do(db, jobs.due, now=later - timedelta(hours=20)) == 2  # both reminded again, r1 too
+    reminders = await _outbox(db, "training_remind:")
+    assert [r.payload["params"]["starts"] for r in reminders[1:]] == ["2027-03-06 09:30"] * 2
+    await _do(db, jobs.cancel_training, actor=w.actors["admin"], number=training.number, now=later - timedelta(hours=19))
+    assert [r.status for r in await _outbox(db, "training_remind:")] == ["sent"]  # the new ones are dropped too
+    with pytest.raises(AlreadyDone):
+        await change(actor=w.actors["admin"], place="别处")
+    audits = [e for e in await _audit(db) if e.action == "training.change"]
+    assert [e.details["fields"] for e in audits] == [["place"], ["starts_at"]]
 
 
 async def test_item_training_reminder_attendance_and_totals(db: Database, clock: FixedClock, world: World) -> None:
