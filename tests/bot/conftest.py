@@ -19,6 +19,7 @@ from flows import membership
 from flows.clock import OffsetClock
 from storage.db import Database
 from storage.models import Member, OutboxMessage, User
+from tests.clocks import at_daytime
 
 TOKEN = "7000000001:TEST-token-for-the-stand-in"
 BOT = "linli_bot"
@@ -178,7 +179,7 @@ def runtime(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 async def linli(db_url: str, standin: StandIn, tg: StandInClient, runtime: str) -> AsyncIterator[Harness]:
-    clock = OffsetClock()
+    clock = at_daytime()  # every run at 10:00 in the community's zone (tests/clocks.py)
     app = await start_app(db_url, standin, runtime, clock)
     harness = Harness(app=app, tg=tg, standin=standin, clock=clock)
     yield harness

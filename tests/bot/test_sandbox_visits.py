@@ -10,6 +10,7 @@ from bot.config import Settings
 from bot.sandbox import GROUPS, Sandbox
 from bot.standin.client import StandInClient
 from flows.roles import Purpose
+from tests.clocks import at_daytime
 
 VOLUNTEERS = next(chat for chat, _, purpose, _ in GROUPS if purpose is Purpose.VOLUNTEERS)
 VOLUNTEER, BACKUP = 10003, 10008
@@ -28,6 +29,7 @@ async def test_item17_the_sandbox_has_a_visit_due_and_a_service_open(tmp_path: P
     settings = Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{tmp_path}/sb.db",  # type: ignore[call-arg]
                         secret_key="x" * 32)
     sandbox = Sandbox(settings, port=0)
+    at_daytime(sandbox.clock)  # the seeded group post is not held for the night (tests/clocks.py)
     await sandbox.start()
     client = StandInClient(sandbox.url)
     try:
