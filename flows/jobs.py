@@ -164,7 +164,7 @@ def parse_month(text: str) -> str:
 
 
 def office(actor: Actor) -> Member:
-    """The acting member, who must be of the office (the jobs permission: admins, committee)."""
+    """The acting member, who must be of the office (Perm.JOBS: community admins and grid workers)."""
     me = actor.registered()
     if not actor.can(Perm.JOBS):
         raise Forbidden("jobs")

@@ -1,4 +1,4 @@
-"""Changing a training after it is posted (F-9.4): its place or its start, by the office, before it starts.
+"""Changing a training after it is posted (F-9.5): its place or its start, by the office, before it starts.
 
 Compare-and-set on the row as the office saw it (open, not begun, the same place and start): two changes at once,
 or a change after a call-off, act once. What the training fed follows it:

@@ -326,6 +326,34 @@ async def test_item_a_roster_run_adds_the_missing_buildings_only_when_chosen(db:
             await runs.with_buildings(uow, actor=admin, run_id=other, now=now)
 
 
+async def test_item_an_import_lets_the_bot_serve_others_between_rows(db: Database, clock: FixedClock,
+                                                                     community: Community) -> None:
+    """An import in the bot runs on the event loop that serves every other update; on SQLite its statements run
+    without a pause (storage/sqlite.py), so it must give the loop a turn between rows: here a task counting its
+    turns gets at least one per row, in the dry run and in the import (before: a few in all)."""
+    import asyncio
+
+    rows = 200
+    data = ("楼栋,房号\n" + "".join(f"1,1-{i}\n" for i in range(1, rows + 1))).encode()
+    turns = 0
+    done = asyncio.Event()
+
+    async def other_updates() -> None:
+        nonlocal turns
+        while not done.is_set():
+            turns += 1
+            await asyncio.sleep(0)
+
+    for dry_run in (True, False):
+        turns = 0
+        done.clear()
+        others = asyncio.create_task(other_updates())
+        report = await _run(db, clock, Residents(community, SEALER), data, "r.csv", dry_run=dry_run)
+        done.set()
+        await others
+        assert report.counts["created"] == rows and turns >= rows, (dry_run, turns)
+
+
 def test_item_reader_semicolons_tabs_and_quoted_commas() -> None:
     aliases = {"source_id": ("工单编号",), "summary": ("诉求内容",)}
     for text in ("工单编号;诉求内容\nA1;楼道灯坏了, 已报修\n", "工单编号\t诉求内容\nA1\t楼道灯坏了, 已报修\n",
