@@ -27,7 +27,7 @@ from flows.errors import AlreadyDone, Forbidden, Invalid, NotFound
 from flows.micro_posts import in_private_quiet, private_time
 from flows.notices import Notice
 from flows.numbering import next_number
-from flows.spaces import may_manage
+from flows.spaces import may_manage, tool_at
 from storage.db import UnitOfWork
 from storage.models import Community, Member, User
 from storage.models_spaces import Loan, Space, Tool
@@ -91,17 +91,6 @@ class LoanOverdueKeeper(Notice, kind="loan_overdue_keeper"):
     reminders: int
 
 
-async def _tool(uow: UnitOfWork, actor: Actor, number: int) -> tuple[Tool, Space]:
-    me = actor.registered()
-    tool = (await uow.session.exec(select(Tool).where(Tool.community_id == me.community_id,
-                                                      Tool.number == number))).first()
-    if tool is None or tool.state == "retired":
-        raise NotFound("tool", number)
-    space = await uow.session.get(Space, tool.space_id)
-    assert space is not None
-    return tool, space
-
-
 async def get(uow: UnitOfWork, *, actor: Actor, number: int) -> tuple[Loan, Tool, Space]:
     me = actor.registered()
     loan = (await uow.session.exec(select(Loan).where(Loan.community_id == me.community_id,
@@ -140,7 +129,7 @@ async def request(uow: UnitOfWork, *, actor: Actor, tool_number: int, days: int,
     """Ask to borrow a tool for `days`; the keeper is asked to hand it over. AlreadyDone("tool") when it is taken."""
     me = actor.registered()
     community = actor.home()
-    tool, space = await _tool(uow, actor, tool_number)
+    tool, space = await tool_at(uow, actor=actor, number=tool_number)
     due_on = due_date(community, now=now, days=days)
     keeper = await _person(uow, space.keeper_member_id)
     if keeper is None:

@@ -288,17 +288,25 @@ async def add_tool(uow: UnitOfWork, *, actor: Actor, number: int, name: str, now
     return tool
 
 
+async def tool_at(uow: UnitOfWork, *, actor: Actor, number: int) -> tuple[Tool, Space]:
+    """A tool of the actor's community by its number, and its space (NotFound once retired)."""
+    me = actor.registered()
+    tool = (await uow.session.exec(select(Tool).where(Tool.community_id == me.community_id,
+                                                      Tool.number == number))).first()
+    if tool is None or tool.state == "retired":
+        raise NotFound("tool", number)
+    space = await uow.session.get(Space, tool.space_id)
+    assert space is not None
+    return tool, space
+
+
 async def retire_tool(uow: UnitOfWork, *, actor: Actor, tool_number: int, now: datetime) -> Tool:
     """A tool broken, lost or given away leaves its space's list and can no longer be asked for; its loans stay in
     the history. Only a free one: a tool on loan or asked for is retired once it is back (AlreadyDone "tool:busy").
     Those who manage the space do it (its keeper, admins, grid workers); compare-and-set — twice acts once."""
     me = actor.registered()
-    tool = (await uow.session.exec(select(Tool).where(Tool.community_id == me.community_id,
-                                                      Tool.number == tool_number))).first()
-    if tool is None or tool.state == "retired":
-        raise NotFound("tool", tool_number)
-    space = await uow.session.get(Space, tool.space_id)
-    if space is None or not may_manage(actor, space):
+    tool, space = await tool_at(uow, actor=actor, number=tool_number)
+    if not may_manage(actor, space):
         raise Forbidden("space:manage")
     took = await uow.session.execute(
         sql_update(Tool).where(col(Tool.id) == tool.id, col(Tool.state) == "in").values(state="retired")

@@ -7,6 +7,7 @@ full), the reminder the day before from the scheduler, attendance marked; /jobs 
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flows.clock import local
@@ -140,9 +141,8 @@ async def test_item5_a_training_sign_up_reminder_and_attendance(linli: Harness) 
     assert "全区：" in out[-1]["text"]
 
 
-async def test_item5_a_training_called_off(linli: Harness) -> None:
-    """The office calls a training off by buttons (asked to confirm, saying how many are told); the person signed
-    up is told in private and gets no reminder; the post's link then shows it called off, without a sign-up."""
+async def _one_signed_up(linli: Harness) -> dict[str, Any]:
+    """A training of ten seats posted by the office, 赵阿姨 (R1) signed up from its group post; the post."""
     await _setup(linli)
     await _training_form(linli, "手机使用培训")
     out = await linli.say(ADMIN, "10")
@@ -150,6 +150,13 @@ async def test_item5_a_training_called_off(linli: Harness) -> None:
     post = await linli.last(GROUPS["3"])
     out = await linli.follow(R1, post, "🙋 报名")
     await linli.press(R1, out[-1], "🙋 报名")
+    return post
+
+
+async def test_item5_a_training_called_off(linli: Harness) -> None:
+    """The office calls a training off by buttons (asked to confirm, saying how many are told); the person signed
+    up is told in private and gets no reminder; the post's link then shows it called off, without a sign-up."""
+    post = await _one_signed_up(linli)
 
     out = await linli.follow(R2, post, "🙋 报名")
     assert "✖ 取消培训" not in buttons(out[-1])  # a resident cannot call it off
@@ -180,13 +187,7 @@ async def test_item5_a_training_moved(linli: Harness) -> None:
     """The office changes a training's place, then its time, by buttons and typed answers (a bad time answered,
     asked to confirm, saying how many are told); the person signed up is told each time and reminded the day before
     the new time, not the old one; a resident has no such buttons."""
-    await _setup(linli)
-    await _training_form(linli, "手机使用培训")
-    out = await linli.say(ADMIN, "10")
-    _, out = await linli.press(ADMIN, out[-1], "✅ 发布")
-    post = await linli.last(GROUPS["3"])
-    out = await linli.follow(R1, post, "🙋 报名")
-    await linli.press(R1, out[-1], "🙋 报名")
+    post = await _one_signed_up(linli)
     out = await linli.follow(R2, post, "🙋 报名")
     assert "✏ 修改地点" not in buttons(out[-1]) and "✏ 修改时间" not in buttons(out[-1])
 

@@ -12,14 +12,15 @@ from sqlmodel import select
 from flows import visits
 from storage.models import User
 from tests.bot.conftest import Harness, buttons
-from tests.flows.checkin_world import SECRET_NAME, build
+from tests.flows.checkin_world import SECRET_NAME, World, build
 
 TG = 9600
 KIN = 9690
 PEOPLE = {"primary": ("volunteer",), "other": ("volunteer",), "grid": ("grid_worker",)}
 
 
-async def test_item17_family_invite_ask_and_done(linli: Harness) -> None:
+async def _world(linli: Harness) -> World:
+    """The check-in world's people (a grid worker, two volunteers), each working in its community, known to the bot."""
     w = await build(linli.db, tg_base=TG, group=False, people=PEOPLE)
     async with linli.db.uow(write=True) as uow:
         for u in (await uow.session.exec(select(User))).all():
@@ -28,6 +29,11 @@ async def test_item17_family_invite_ask_and_done(linli: Harness) -> None:
         await uow.commit()
     for name, tg_id in w.tg.items():
         await linli.user(tg_id, name)
+    return w
+
+
+async def test_item17_family_invite_ask_and_done(linli: Harness) -> None:
+    w = await _world(linli)
     await linli.say(w.tg["other"], "/services offer 助洁")
     out = await linli.say(w.tg["grid"], f"/services family {w.persons[0]}")
     assert "3-2-401 李奶奶" in out[-1]["text"]
@@ -73,14 +79,7 @@ async def test_item17_family_invite_ask_and_done(linli: Harness) -> None:
 
 async def test_item17_a_family_member_unlinks_themselves(linli: Harness) -> None:
     """/family → ✖ → asked first (keep leaves it as it was) → ✖ yes: unlinked; /family and its buttons are gone."""
-    w = await build(linli.db, tg_base=TG, group=False, people=PEOPLE)
-    async with linli.db.uow(write=True) as uow:
-        for u in (await uow.session.exec(select(User))).all():
-            u.active_community_id = w.community_id
-            uow.session.add(u)
-        await uow.commit()
-    for name, tg_id in w.tg.items():
-        await linli.user(tg_id, name)
+    w = await _world(linli)
     out = await linli.say(w.tg["grid"], f"/services family {w.persons[0]}")
     code = re.search(r"start=i_([\w-]+)", out[-1]["text"])
     assert code is not None

@@ -332,12 +332,7 @@ async def test_item_a_job_post_in_a_busy_group_waits_for_the_evening_digest(db: 
     from storage.models_micro import DigestItem
 
     now = clock.now()
-    async with db.uow() as uow:
-        for _ in range(2):
-            uow.session.add(OutboxMessage(community_id=world.community_id, tg_chat_id=-3001, status="sent",
-                                          payload={"notice": "announcement"}, not_before=now, sent_at=now,
-                                          created_at=now))
-        await uow.commit()
+    await _day_full(db, world, now)
     await _do(db, jobs.post_job, actor=world.actors["admin"], draft=_job(), now=now)
     assert [r.tg_chat_id for r in await _outbox(db, "dg:micro:")] == [-3002]
     async with db.uow() as uow:
@@ -349,6 +344,16 @@ async def test_item_a_group_post_waits_out_the_quiet_hours(db: Database, clock: 
     late = datetime(2027, 3, 1, 14, 0, tzinfo=UTC)  # 22:00 local
     await _do(db, jobs.post_job, actor=world.actors["admin"], draft=_job(), now=late)
     assert {r.not_before for r in await _outbox(db, "dg:micro:")} == {datetime(2027, 3, 1, 23, 30, tzinfo=UTC)}
+
+
+async def _day_full(db: Database, w: World, now: datetime) -> None:
+    """Building group -3001 had its day's posts: what is posted there next waits for the evening's digest."""
+    async with db.uow() as uow:
+        for _ in range(2):
+            uow.session.add(OutboxMessage(community_id=w.community_id, tg_chat_id=-3001, status="sent",
+                                          payload={"notice": "announcement"}, not_before=now, sent_at=now,
+                                          created_at=now))
+        await uow.commit()
 
 
 async def _training(db: Database, w: World, now: datetime, capacity: int = 5) -> Training:
@@ -391,12 +396,7 @@ async def test_item_a_training_called_off_tells_the_signed_up_and_stops_what_it_
     from storage.models_micro import DigestItem
 
     w, now = world, clock.now()
-    async with db.uow() as uow:  # building group -3001 had its day's posts: the training waits for its digest there
-        for _ in range(2):
-            uow.session.add(OutboxMessage(community_id=w.community_id, tg_chat_id=-3001, status="sent",
-                                          payload={"notice": "announcement"}, not_before=now, sent_at=now,
-                                          created_at=now))
-        await uow.commit()
+    await _day_full(db, w, now)  # building group -3001: the training waits for its digest there
     training = await _training(db, w, now)
     other = await _training(db, w, now)  # another training: nothing of it is touched
     for key in ("r1", "r2"):
@@ -436,12 +436,7 @@ async def test_item_a_training_changed_tells_the_signed_up_and_what_it_fed_follo
     from storage.models_micro import DigestItem
 
     w, now = world, clock.now()
-    async with db.uow() as uow:  # building group -3001 had its day's posts: the training waits for its digest there
-        for _ in range(2):
-            uow.session.add(OutboxMessage(community_id=w.community_id, tg_chat_id=-3001, status="sent",
-                                          payload={"notice": "announcement"}, not_before=now, sent_at=now,
-                                          created_at=now))
-        await uow.commit()
+    await _day_full(db, w, now)  # building group -3001: the training waits for its digest there
     training = await _training(db, w, now)
     for key in ("r1", "r2"):
         await _do(db, jobs.sign_up, actor=w.actors[key], number=training.number, now=now)
