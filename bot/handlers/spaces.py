@@ -1,7 +1,8 @@
 """/spaces (微效空间, #16, F-9.3), in a private chat, by buttons: the community's micro spaces, the open ones first
 (until when; the others with their next opening), paged; a space's hours, services, keeper and tools; borrowing a
 tool (a period → the keeper is asked → ✅ handed over → ↩ returned); a keeper's service records ("缝补 ×3") and tools
-(➕ added, 🗑 retired); the office (admins, grid workers) registers spaces and changes them. The loans' notices are bot/handlers/loans.py."""
+(➕ added, 🗑 retired); the office (admins, grid workers) registers spaces and changes them. The loans' notices are
+bot/handlers/loans.py."""
 
 from __future__ import annotations
 

@@ -451,7 +451,8 @@ async def test_item_a_training_changed_tells_the_signed_up_and_what_it_fed_follo
         await uow.commit()
 
     async def change(**kw: object) -> tuple[Training, int]:
-        return await _do(db, training_changes.change, number=training.number, now=eve, **kw)  # type: ignore[no-any-return]
+        changed = await _do(db, training_changes.change, number=training.number, now=eve, **kw)
+        return changed  # type: ignore[no-any-return]
 
     with pytest.raises(Forbidden):
         await change(actor=w.actors["r1"], place="社区会议室")
@@ -480,7 +481,8 @@ async def test_item_a_training_changed_tells_the_signed_up_and_what_it_fed_follo
     assert await _do(db, jobs.due, now=later - timedelta(hours=20)) == 2  # both reminded again, r1 too
     reminders = await _outbox(db, "training_remind:")
     assert [r.payload["params"]["starts"] for r in reminders[1:]] == ["2027-03-06 09:30"] * 2
-    await _do(db, jobs.cancel_training, actor=w.actors["admin"], number=training.number, now=later - timedelta(hours=19))
+    await _do(db, jobs.cancel_training, actor=w.actors["admin"], number=training.number,
+              now=later - timedelta(hours=19))
     assert [r.status for r in await _outbox(db, "training_remind:")] == ["sent"]  # the new ones are dropped too
     with pytest.raises(AlreadyDone):
         await change(actor=w.actors["admin"], place="别处")
