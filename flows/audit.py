@@ -6,6 +6,8 @@ query of its own). A key person is never named here: details hold ids only."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -21,6 +23,12 @@ from storage.models import AuditEntry, Member, User
 
 if TYPE_CHECKING:
     from flows.actors import Actor
+
+
+#: Set while a unit of work may only read (bot/core/grouped.py's reading attempt): `record` calls it before it keeps
+#: anything, and it refuses the entry (raises), so the attempt stops at an audited read rather than after all the
+#: handler does next (an export's file rendered for nothing: the attempt's answer is dropped for the usual way's).
+refusing: ContextVar[Callable[[str], None] | None] = ContextVar("linli_audit_refusing", default=None)
 
 
 def record(
@@ -42,6 +50,9 @@ def record(
     The entry waits in the session (`pending`) and goes in with the COMMIT, after everything else the transaction
     changed (what its subqueries read: a member registered in the same transaction), in one plain INSERT with the
     transaction's other entries — the ORM's bookkeeping of a row cost more than the rest of a language press."""
+    refuse = refusing.get()
+    if refuse is not None:
+        refuse(action)
     row: dict[str, Any] = {
         "community_id": community_id, "actor_user_id": actor_user_id, "actor_member_id": None, "actor_name": None,
         "action": action, "subject_type": subject_type, "subject_id": subject_id, "details": details, "at": now,

@@ -73,14 +73,22 @@ def guard(db: Database) -> None:
 
 
 class reading:  # noqa: N801 — used as `with reading() as attempt:`
-    """Inside: statements that would write raise NeedsWrite before they run (and are noted in the attempt)."""
+    """Inside: statements that would write raise NeedsWrite before they run, and so does an audit entry when it is
+    recorded (an audited read is a write); each is noted in the attempt."""
 
     def __enter__(self) -> Attempt:
-        self.attempt = Attempt()
-        self._token = _ATTEMPT.set(self.attempt)
-        return self.attempt
+        self.attempt = attempt = Attempt()
+        self._token = _ATTEMPT.set(attempt)
+
+        def refuse_entry(action: str) -> None:
+            attempt.refused.append(f"AUDIT {action}")
+            raise NeedsWrite("AUDIT")
+
+        self._audit_token = audit.refusing.set(refuse_entry)
+        return attempt
 
     def __exit__(self, *exc: object) -> None:
+        audit.refusing.reset(self._audit_token)
         _ATTEMPT.reset(self._token)
 
 
