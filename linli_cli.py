@@ -205,7 +205,8 @@ def _progress(done: int, total: int, width: int = 30) -> None:
 
 
 def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
-    """`linli import residents|key-persons|complaints FILE --community SLUG [--dry-run] [--create-buildings]`:
+    """`linli import residents|key-persons|complaints FILE --community SLUG [--dry-run] [--create-buildings]
+    [--remove-absent]`:
     the shared reader, a progress bar on stderr, the report (line, column, why — never a value) on stdout; all or
     nothing per row; audited (via cli). Exit 0 when every row went through, 1 when some were rejected, 2 when the
     file or the community is refused as a whole."""
@@ -241,7 +242,8 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
                     print(f"linli: no community with slug {args.community!r}", file=sys.stderr)
                     return 2
             importer = runs.importer(args.what, community, sealer,
-                                     create_buildings=getattr(args, "create_buildings", False))
+                                     create_buildings=getattr(args, "create_buildings", False),
+                                     remove_absent=getattr(args, "remove_absent", False))
             try:
                 sheet = reader.read(path.read_bytes(), path.name, importer.aliases, importer.required)
             except reader.FileRefused as err:
@@ -263,6 +265,8 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
         else:
             print(f"{c['created'] + c['updated']} imported, {c['rejected']} rejected.")
         print(words.counts("en", report))
+        for line in words.absent("en", report):
+            print(line)
         for line in words.lines("en", report, limit=None, words=False):
             print(f"  {line}")
         return 0 if not report.rejected else 1
@@ -415,6 +419,9 @@ def main(argv: list[str] | None = None) -> int:
         if what == "residents":
             i.add_argument("--create-buildings", action="store_true",
                            help="add the buildings the community lacks (else their rows are rejected)")
+            i.add_argument("--remove-absent", action="store_true",
+                           help="remove the households of the file's buildings that it leaves out (only when every "
+                                "row goes through)")
     p.set_defaults(fn=cmd_import)
     p = sub.add_parser("export", help="export a community's list as CSV or XLSX (the care ledger opened in the file)")
     p.add_argument("what", choices=["needs", "ballot", "projects", "requests", "ledger", "checkins", "wishes", "posts",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 
-from bot.core.i18n import N_, tr
+from bot.core.i18n import N_, tn, tr
 from bot.exports import COLUMNS as EXPORT_COLUMNS
 from flows.imports.reader import FileRefused
 from flows.imports.run import Report, RowResult
@@ -76,6 +76,26 @@ def counts(lang: str, report: Report) -> str:
     text = N_("Would create {created}, update {updated}, leave {unchanged} unchanged; {rejected} rejected.") \
         if report.dry_run else N_("Created {created}, updated {updated}, {unchanged} unchanged; {rejected} rejected.")
     return tr(lang, text, **c)
+
+
+def absent(lang: str, report: Report) -> list[str]:
+    """A roster's households that the file leaves out, by building, and what becomes of them (nothing unless the
+    import removes them); no line when it leaves none out."""
+    n = sum(report.absent.values())
+    if not n and not report.removed:
+        return []
+    if report.removed:
+        return [tn(lang, "Removed {n} household not in the file.", "Removed {n} households not in the file.",
+                   report.removed)]
+    where = ", ".join(tr(lang, "Building {label}: {count}", label=label, count=count)
+                      for label, count in report.absent.items())
+    line = tn(lang, "{n} household of the file's buildings is not in it ({where}).",
+              "{n} households of the file's buildings are not in it ({where}).", n, where=where)
+    if report.removing and report.dry_run:
+        return [line + " " + tr(lang, "The import will remove them.")]
+    if report.rejected:
+        return [line + " " + tr(lang, "They can be removed once every row of the file goes through.")]
+    return [line + " " + tr(lang, "They are kept unless you choose to remove them.")]
 
 
 def lines(lang: str, report: Report, *, limit: int | None = SHOWN, words: bool = True) -> list[str]:

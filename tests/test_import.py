@@ -128,6 +128,16 @@ async def test_item_cli_residents_dry_run_then_apply_and_a_refused_file(db: Data
     assert "Created 3, updated 0, 0 unchanged; 0 rejected." in done.stdout
     again = _run_args(db_url, "residents", str(roster))
     assert "Created 0, updated 0, 3 unchanged; 0 rejected." in again.stdout and again.returncode == 0
+    moved = tmp_path / "住户2027.csv"  # next year's roster: 1-102 moved away
+    moved.write_text("楼栋,房号\n3号楼,2-401\n", encoding="utf-8")
+    kept = _run_args(db_url, "residents", str(moved))
+    assert "1 household of the file's buildings is not in it (Building 3: 1). They are kept unless you choose to " \
+           "remove them." in kept.stdout and kept.returncode == 0, kept.stdout + kept.stderr
+    removed = _run_args(db_url, "residents", str(moved), "--remove-absent")
+    assert "Removed 1 household not in the file." in removed.stdout, removed.stdout + removed.stderr
+    async with db.uow() as uow:
+        rooms = sorted(h.room for h in (await uow.session.exec(select(Household))).all())
+    assert rooms == ["1-1", "2-401"]  # building 9's household: not a building of the file, not touched
     complaints = tmp_path / "12345.csv"
     complaints.write_text("工单编号,来电时间,地址\nG1,2026/3/5 14:02,3号楼\n", encoding="utf-8-sig")
     refused = _run_args(db_url, "complaints", str(complaints))
@@ -136,4 +146,5 @@ async def test_item_cli_residents_dry_run_then_apply_and_a_refused_file(db: Data
     async with db.uow() as uow:
         entries = (await uow.session.exec(select(AuditEntry).where(AuditEntry.action == "import"))).all()
     assert [(e.details["kind"], e.details["dry_run"], e.details["via"]) for e in entries] == [
-        ("residents", True, "cli"), ("residents", False, "cli"), ("residents", False, "cli")]
+        ("residents", True, "cli"), ("residents", False, "cli"), ("residents", False, "cli"),
+        ("residents", False, "cli"), ("residents", False, "cli")]

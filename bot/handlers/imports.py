@@ -2,7 +2,8 @@
 a CSV or XLSX file sent as a document, in a private chat. The file goes through a dry run first — counts, the
 first rejected rows with their line and why, the whole report as a file when long — then ✅ import or ✖ cancel.
 A roster naming buildings the community does not have yet offers 🏢: the same file checked again, those buildings
-to be added by the import.
+to be added by the import. A roster whose every row went through but which leaves out households of its buildings
+(people moved away) offers 🗑: the same file checked again, those households to be removed by the import.
 
 Admins import every kind; a grid worker key persons into their own grid's buildings (flows/imports/runs.py
 decides). The file is downloaded after the update's commit (FetchDocument) and never kept: ✅ downloads it again
@@ -16,7 +17,7 @@ from datetime import datetime
 from bot import imports as words
 from bot.core import callbacks
 from bot.core.dispatch import ANYWHERE, Core, Ctx, Router
-from bot.core.i18n import N_, tr
+from bot.core.i18n import N_, tn, tr
 from bot.core.types import Button, OutMessage, Progress, Reply, Send, SendDocument
 from bot.handlers.common import int_arg
 from flows.errors import AlreadyDone, Expired, FlowError, Forbidden, NotFound
@@ -123,7 +124,7 @@ def _button(core: Core, now: datetime, text: str, *fields: str | int) -> Button:
 
 
 def _report(lang: str, report: Report, title: str) -> str:
-    text = [title, words.counts(lang, report)]
+    text = [title, words.counts(lang, report), *words.absent(lang, report)]
     shown = words.lines(lang, report)
     text += [f"• {line}" for line in shown]
     if len(report.rejected) > words.SHOWN:
@@ -150,11 +151,15 @@ def _preview(core: Core, run_id: int, lang: str, chat_id: int,
         report = done.report
         title = tr(lang, "<b>Dry run: {kind}</b> (nothing written yet)",
                    kind=tr(lang, words.KIND_NAMES[done.run.kind]))
-        adds = int(runs.creates_buildings(done.run))  # ✅ imports what this dry run showed, not an earlier one's
-        buttons = [[_button(core, now, tr(lang, "✅ Import"), "ima", run_id, adds),
+        chosen = runs.choices(done.run)  # ✅ imports what this dry run showed, not an earlier one's
+        buttons = [[_button(core, now, tr(lang, "✅ Import"), "ima", run_id, chosen),
                     _button(core, now, tr(lang, "✖ Cancel"), "imx", run_id)]]
-        if not report.counts["created"] and not report.counts["updated"]:
+        if not report.counts["created"] and not report.counts["updated"] and not report.removing:
             buttons = [[_button(core, now, tr(lang, "✖ Close"), "imx", run_id)]]
+        if runs.may_remove_absent(done.run, report):
+            buttons.insert(0, [_button(core, now, tn(lang, "🗑 Also remove the {n} household not in the file, check again",
+                                                     "🗑 Also remove the {n} households not in the file, check again",
+                                                     sum(report.absent.values())), "imr", run_id)])
         if runs.may_create_buildings(done.run, report):
             buttons.insert(0, [_button(core, now, tr(lang, "🏢 Add the missing buildings, check again"), "imb",
                                        run_id)])
@@ -185,8 +190,8 @@ async def apply_press(ctx: Ctx) -> None:
     if not run_id:
         ctx.toast()
         return
-    adds = len(ctx.args) > 1 and ctx.args[1] == "1"
-    run = await runs.claim(ctx.uow, actor=ctx.actor, run_id=run_id, now=ctx.now, buildings=adds)
+    chosen = int_arg(ctx.args[1]) if len(ctx.args) > 1 else 0
+    run = await runs.claim(ctx.uow, actor=ctx.actor, run_id=run_id, now=ctx.now, chosen=chosen or 0)
     ctx.edit(ctx.t("Importing {kind}…", kind=ctx.t(words.KIND_NAMES[run.kind])))
     ctx.fetch_document(run.file_id, _apply(ctx.core, run_id, ctx.actor.lang, ctx.chat_id, ctx.actor.user.id),
                        failed=ctx.t("I could not get the file from Telegram again; nothing was imported. Please "
@@ -206,6 +211,24 @@ async def buildings_press(ctx: Ctx) -> None:
     run = await runs.with_buildings(ctx.uow, actor=ctx.actor, run_id=run_id, now=ctx.now)
     ctx.edit(ctx.t("Checking the file again, adding the buildings it names that the community does not have yet… "
                    "(a dry run: nothing is written yet)"))
+    ctx.fetch_document(run.file_id, _preview(ctx.core, run_id, ctx.actor.lang, ctx.chat_id, ctx.actor.user.id),
+                       failed=ctx.t("I could not get the file from Telegram again; nothing was imported. Please "
+                                    "send /import again."),
+                       progress=_checking(ctx.actor.lang))
+    ctx.toast()
+
+
+@router.callback("imr")
+async def removal_press(ctx: Ctx) -> None:
+    """A roster's dry run went through but leaves out households of its buildings: the same file checked again, those
+    households to be removed by the import (a second dry run; ✅ under it imports and removes)."""
+    run_id = int_arg(ctx.args[0]) if ctx.args else None
+    if not run_id:
+        ctx.toast()
+        return
+    run = await runs.with_removal(ctx.uow, actor=ctx.actor, run_id=run_id, now=ctx.now)
+    ctx.edit(ctx.t("Checking the file again, removing the households of its buildings that it leaves out… (a dry "
+                   "run: nothing is written yet)"))
     ctx.fetch_document(run.file_id, _preview(ctx.core, run_id, ctx.actor.lang, ctx.chat_id, ctx.actor.user.id),
                        failed=ctx.t("I could not get the file from Telegram again; nothing was imported. Please "
                                     "send /import again."),

@@ -3,7 +3,13 @@ a resident's name and phone (sealed). One household per (community, building, ro
 updates what it gives (an empty cell keeps what is stored), so importing the same file again changes nothing.
 
 A building label the community does not have is rejected, unless the import creates buildings
-(`create_buildings`, `--create-buildings` on the command line): then it is added, said in the report."""
+(`create_buildings`, `--create-buildings` on the command line): then it is added, said in the report.
+
+A roster re-imported after people moved: the households of the buildings the file lists that no row of it names are
+`absent` (said in the report by building), and removed when the import is asked to (`remove_absent`,
+`--remove-absent`) — only when every row of the file went through (a rejected row may be a household still there,
+its room mistyped), and never in a building the file does not list (a file of one building touches no other).
+Removing a household drops its sealed contact with it; the property evaluation counts it no more."""
 
 from __future__ import annotations
 
@@ -11,12 +17,15 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlmodel import select
+from sqlalchemy import delete
+from sqlmodel import col, select
 
+from flows import audit
 from flows.errors import Invalid, NotFound
 from flows.imports.reader import Row, looks_like_formula
-from flows.imports.run import CREATED, UNCHANGED, UPDATED, Plan
+from flows.imports.run import CREATED, UNCHANGED, UPDATED, Absent, Plan
 from flows.membership import _building_label, building_by_label
 from storage.crypto import Sealer
 from storage.db import UnitOfWork
@@ -66,9 +75,11 @@ class Residents:
     aliases = ALIASES
     required = REQUIRED
 
-    def __init__(self, community: Community, sealer: Sealer, *, create_buildings: bool = False) -> None:
+    def __init__(self, community: Community, sealer: Sealer, *, create_buildings: bool = False,
+                 remove_absent: bool = False) -> None:
         assert community.id is not None
         self.community, self.sealer, self.create_buildings = community, sealer, create_buildings
+        self.remove_absent = remove_absent
         self._new: dict[str, Building] = {}  # buildings created by this run
 
     async def _building(self, uow: UnitOfWork, raw: str) -> tuple[Building | None, str]:
@@ -137,6 +148,35 @@ class Residents:
         row.updated_at = now
         uow.session.add(row)
         await uow.session.flush()
+
+
+    async def absent(self, uow: UnitOfWork, named: set[Any]) -> Absent:
+        """The households of the buildings the file lists (`named`: the rows' (building label, room)) that no row
+        names, counted by building label."""
+        labels = {label for label, _ in named}
+        cid = self.community.id
+        rows = (await uow.session.exec(
+            select(Household.id, Household.room, Building.label)
+            .join(Building, col(Building.id) == col(Household.building_id))
+            .where(Household.community_id == cid, col(Building.label).in_(labels)))).all() if labels else []
+        gone = [(i or 0, label) for i, room, label in rows if (label, room) not in named]
+        by_building: dict[str, int] = {}
+        for _, label in gone:
+            by_building[label] = by_building.get(label, 0) + 1
+        return Absent(ids=[i for i, _ in gone], by_building=dict(sorted(by_building.items(),
+                                                                        key=lambda kv: (_sort_key(kv[0]), kv[0]))))
+
+    async def remove(self, uow: UnitOfWork, ids: list[int], *, now: datetime, actor_user_id: int | None,
+                     via: str) -> int:
+        """Remove these households of the community (the absent ones), audited with their count."""
+        removed = 0
+        for start in range(0, len(ids), 500):
+            result = await uow.session.exec(delete(Household).where(  # type: ignore[call-overload]
+                col(Household.community_id) == self.community.id, col(Household.id).in_(ids[start:start + 500])))
+            removed += int(result.rowcount or 0)
+        audit.record(uow, action="household.remove", now=now, community_id=self.community.id,
+                     actor_user_id=actor_user_id, via=via, count=removed)
+        return removed
 
 
 def _sort_key(label: str) -> int:

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -47,11 +47,23 @@ class RowResult:
     notes: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Absent:
+    """What a roster's file leaves out (flows/imports/residents.py): the households' ids, and their count by
+    building label for the report (labels and counts only, never a room)."""
+
+    ids: list[int] = field(default_factory=list)
+    by_building: dict[str, int] = field(default_factory=dict)
+
+
 @dataclass
 class Report:
     kind: str
     dry_run: bool
     rows: list[RowResult] = field(default_factory=list)
+    absent: dict[str, int] = field(default_factory=dict)  # households not in the file, by building (rosters)
+    removing: bool = False  # the import removes them (chosen), when every row went through
+    removed: int = 0  # households removed by this import
 
     @property
     def counts(self) -> dict[str, int]:
@@ -71,6 +83,18 @@ class Importer(Protocol):
     async def check(self, uow: UnitOfWork, row: Row) -> Plan: ...
 
     async def write(self, uow: UnitOfWork, plan: Plan, now: datetime) -> None: ...
+
+
+@runtime_checkable
+class Roster(Importer, Protocol):
+    """An importer of a whole list (the household roster), which can tell what the file leaves out and remove it."""
+
+    remove_absent: bool
+
+    async def absent(self, uow: UnitOfWork, named: set[Any]) -> Absent: ...
+
+    async def remove(self, uow: UnitOfWork, ids: list[int], *, now: datetime, actor_user_id: int | None,
+                     via: str) -> int: ...
 
 
 def rejection(line: int, err: Exception) -> RowResult:
@@ -99,7 +123,7 @@ async def run(db: Database, importer: Importer, sheet: Sheet, *, dry_run: bool, 
               progress: Callable[[int, int], None] | None = None) -> Report:
     """Check (dry run) or import every row of the sheet, then audit the run with its counts."""
     report = Report(importer.kind, dry_run)
-    seen: dict[Hashable, int] = {}
+    seen: dict[Hashable, int] = {}  # what the rows name (every row that went through), and their line
     total = len(sheet.rows)
 
     async def one(uow: UnitOfWork, row: Row) -> RowResult:
@@ -139,7 +163,21 @@ async def run(db: Database, importer: Importer, sheet: Sheet, *, dry_run: bool, 
                     progress(i, total)
                 await _let_others_in()
     async with db.uow(write=True) as uow:
+        if isinstance(importer, Roster):
+            await _absent(uow, importer, report, set(seen), now=now, actor_user_id=actor_user_id, via=via)
         audit.record(uow, action="import", now=now, community_id=community_id, actor_user_id=actor_user_id,
-                     kind=importer.kind, dry_run=dry_run, via=via, **report.counts)
+                     kind=importer.kind, dry_run=dry_run, via=via, **report.counts,
+                     absent=sum(report.absent.values()), removed=report.removed)
         await uow.commit()
     return report
+
+
+async def _absent(uow: UnitOfWork, roster: Roster, report: Report, named: set[Any], *, now: datetime,
+                  actor_user_id: int | None, via: str) -> None:
+    """What the file leaves out, in the report; removed (in the transaction of the run's audit) when the import is
+    asked to and every row went through — a rejected row may name a household still there."""
+    absent = await roster.absent(uow, named)
+    report.absent = absent.by_building
+    report.removing = roster.remove_absent and not report.rejected and bool(absent.ids)
+    if report.removing and not report.dry_run:
+        report.removed = await roster.remove(uow, absent.ids, now=now, actor_user_id=actor_user_id, via=via)

@@ -36,10 +36,10 @@ PREVIEW_VALID = timedelta(hours=2)  # a dry run older than this is not applied: 
 
 
 def importer(kind: str, community: Community, sealer: Sealer, *, create_buildings: bool = False,
-             buildings: set[int] | None = None, actor_user_id: int | None = None,
+             remove_absent: bool = False, buildings: set[int] | None = None, actor_user_id: int | None = None,
              member_id: int | None = None) -> run.Importer:
     if kind == "residents":
-        return Residents(community, sealer, create_buildings=create_buildings)
+        return Residents(community, sealer, create_buildings=create_buildings, remove_absent=remove_absent)
     if kind == "complaints":
         return Complaints(community, sealer, member_id=member_id)
     if kind == "key-persons":
@@ -108,7 +108,7 @@ async def _read(db: Database, run_id: int) -> tuple[ImportRun, Community]:
 def _importer_of(row: ImportRun, community: Community, sealer: Sealer, actor_user_id: int | None) -> run.Importer:
     scope = row.counts.get("scope")
     return importer(row.kind, community, sealer, create_buildings=creates_buildings(row),
-                    buildings=set(scope) if scope is not None else None, actor_user_id=actor_user_id,
+                    remove_absent=removes_absent(row), buildings=set(scope) if scope is not None else None, actor_user_id=actor_user_id,
                     member_id=row.member_id)
 
 
@@ -124,7 +124,25 @@ def may_create_buildings(row: ImportRun, report: run.Report) -> bool:
             and any(r.reason == "unknown_building" for r in report.rejected))
 
 
-CREATE_BUILDINGS = "create_buildings"  # the run's choice, kept in `counts` beside the scope
+def removes_absent(row: ImportRun) -> bool:
+    """Whether the run removes the roster's households its file leaves out (chosen after a first dry run)."""
+    return bool(row.counts.get(REMOVE_ABSENT))
+
+
+def may_remove_absent(row: ImportRun, report: run.Report) -> bool:
+    """Whether a dry run can be done again removing the households the file leaves out: a roster whose every row
+    went through, leaving households out, the removal not chosen yet."""
+    return row.kind == "residents" and not removes_absent(row) and not report.rejected and bool(report.absent)
+
+
+def choices(row: ImportRun) -> int:
+    """What a dry run was made with, as its ✅ carries it: 1 the missing buildings added, 2 the absent households
+    removed (`claim` takes only the ✅ of the latest dry run)."""
+    return int(creates_buildings(row)) | (2 if removes_absent(row) else 0)
+
+
+CREATE_BUILDINGS = "create_buildings"  # the run's choices, kept in `counts` beside the scope
+REMOVE_ABSENT = "remove_absent"
 
 
 async def preview(db: Database, *, run_id: int, data: bytes, sealer: Sealer, now: datetime,
@@ -150,11 +168,11 @@ async def preview(db: Database, *, run_id: int, data: bytes, sealer: Sealer, now
     return Outcome(row, report=report)
 
 
-async def claim(uow: UnitOfWork, *, actor: Actor, run_id: int, now: datetime, buildings: bool = False) -> ImportRun:
-    """✅ pressed: previewed → applying, once, by the one who started it and may still import that. `buildings`:
-    whether the dry run under that ✅ added the missing buildings — the ✅ of an earlier dry run is spent."""
+async def claim(uow: UnitOfWork, *, actor: Actor, run_id: int, now: datetime, chosen: int = 0) -> ImportRun:
+    """✅ pressed: previewed → applying, once, by the one who started it and may still import that. `chosen`: what
+    the dry run under that ✅ was made with (`choices`) — the ✅ of an earlier dry run is spent."""
     row = await _previewed(uow, actor, run_id, now)
-    if creates_buildings(row) != buildings or not await _move(uow, run_id, "previewed", "applying"):
+    if choices(row) != chosen or not await _move(uow, run_id, "previewed", "applying"):
         raise AlreadyDone("import")
     return row
 
@@ -167,6 +185,18 @@ async def with_buildings(uow: UnitOfWork, *, actor: Actor, run_id: int, now: dat
         raise NotFound("import", run_id)
     chosen = dict(row.counts, **{CREATE_BUILDINGS: True})
     if creates_buildings(row) or not await _move(uow, run_id, "previewed", "fetching", counts=chosen):
+        raise AlreadyDone("import")
+    return row
+
+
+async def with_removal(uow: UnitOfWork, *, actor: Actor, run_id: int, now: datetime) -> ImportRun:
+    """🗑 pressed under a roster's dry run: previewed → fetching again, the run now removing the households its file
+    leaves out; the caller downloads the file and previews it again (nothing written yet)."""
+    row = await _previewed(uow, actor, run_id, now)
+    if row.kind != "residents":
+        raise NotFound("import", run_id)
+    chosen = dict(row.counts, **{REMOVE_ABSENT: True})
+    if removes_absent(row) or not await _move(uow, run_id, "previewed", "fetching", counts=chosen):
         raise AlreadyDone("import")
     return row
 

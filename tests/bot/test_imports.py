@@ -109,6 +109,64 @@ async def test_item_import_residents_adds_the_missing_buildings_when_asked(linli
     assert [(r.state, r.counts.get("create_buildings")) for r in runs] == [("applied", True)]
 
 
+REMOVE = "🗑 同时删除文件中没有的 1 户，再检查一遍"
+
+
+async def _households(linli: Harness) -> dict[str, list[str]]:
+    async with linli.db.uow() as uow:
+        rows = (await uow.session.exec(select(Building.label, Household.room)
+                                       .join(Household, Household.building_id == Building.id))).all()
+    out: dict[str, list[str]] = {}
+    for label, room in rows:
+        out.setdefault(label, []).append(room)
+    return {label: sorted(rooms) for label, rooms in out.items()}
+
+
+async def test_item_import_residents_removes_the_households_a_new_roster_leaves_out(linli: Harness) -> None:
+    """People moved away: this year's roster of building 3 leaves out 1-103. The dry run says so (by building, no
+    room) and keeps it unless 🗑 is chosen; 🗑 checks the file again with that household to be removed, and ✅ under
+    that second dry run removes it — building 5, which the file does not list, is not touched. A file with a
+    rejected row offers no 🗑 (the row may be a household still there, its room mistyped)."""
+    await _setup(linli)
+    async with linli.db.uow() as uow:
+        ids = {b.label: b.id or 0 for b in (await uow.session.exec(select(Building))).all()}
+        community_id = (await uow.session.exec(select(Building))).first().community_id  # type: ignore[union-attr]
+        sealer = linli.app.core.sealer
+        for label, room in (("3", "1-101"), ("3", "1-102"), ("3", "1-103"), ("5", "2-201")):
+            uow.session.add(Household(community_id=community_id, building_id=ids[label], room=room,
+                                      name_sealed=sealer.seal("旧住户"), created_at=linli.clock.now(),
+                                      updated_at=linli.clock.now()))
+        await uow.commit()
+    roster = "楼栋,房号,人数\n3号楼,1-101,2\n3号楼,1-102,\n3号楼,1-104,3\n".encode()
+    out = await linli.say(ADMIN, "/import")
+    _, out = await linli.press(ADMIN, out[-1], "住户名册")
+    dry = (await _send(linli, roster, "住户.csv"))[-1]
+    assert "将新建 1" in dry["text"] and "拒绝 0" in dry["text"]
+    assert "文件所列楼栋中有 1 户不在文件中（3号楼：1）" in dry["text"] and "1-103" not in dry["text"]
+    assert buttons(dry) == [REMOVE, "✅ 导入", "✖ 取消"]
+    _, out = await linli.press(ADMIN, dry, REMOVE)
+    assert "重新检查" in out[0]["text"] and not buttons(out[0])
+    again = out[-1]
+    assert "导入时将删除这些住户" in again["text"] and buttons(again) == ["✅ 导入", "✖ 取消"]
+    assert await _households(linli) == {"3": ["1-101", "1-102", "1-103"], "5": ["2-201"]}  # nothing written yet
+    answer = await linli.tap_data(ADMIN, dry, dry["reply_markup"]["inline_keyboard"][1][0]["callback_data"])
+    assert answer is not None and "已完成或已取消" in answer  # the first dry run's ✅ is spent
+    _, out = await linli.press(ADMIN, again, "✅ 导入")
+    assert "已导入" in out[-1]["text"] and "新建 1" in out[-1]["text"] and "已删除文件中没有的 1 户" in out[-1]["text"]
+    assert await _households(linli) == {"3": ["1-101", "1-102", "1-104"], "5": ["2-201"]}
+    async with linli.db.uow() as uow:
+        removals = (await uow.session.exec(select(AuditEntry).where(AuditEntry.action == "household.remove"))).all()
+        imported = (await uow.session.exec(select(AuditEntry).where(AuditEntry.action == "import"))).all()
+    assert [(a.details["count"], a.details["via"]) for a in removals] == [(1, "bot")]
+    assert [(a.details["absent"], a.details["removed"]) for a in imported] == [(1, 0), (1, 0), (1, 1)]
+    bad = "楼栋,房号,人数\n3号楼,1-101,2\n3号楼,1-102,99\n".encode()  # 99 people: rejected
+    out = await linli.say(ADMIN, "/import")
+    _, out = await linli.press(ADMIN, out[-1], "住户名册")
+    dry = (await _send(linli, bad, "住户.csv"))[-1]
+    assert "拒绝 1" in dry["text"] and "文件中每一行都通过后才能删除" in dry["text"]
+    assert not any(b.startswith("🗑") for b in buttons(dry))
+
+
 async def test_item_import_a_long_file_shows_how_far_it_is(linli: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     """A dry run or an import that takes longer than a moment shows a message counting the rows up, edited as it
     goes and a last time at the end (here "a moment" is 0 s, an edit every 50 ms); a short one shows none."""

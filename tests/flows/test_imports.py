@@ -312,7 +312,7 @@ async def test_item_a_roster_run_adds_the_missing_buildings_only_when_chosen(db:
             await runs.with_buildings(uow, actor=admin, run_id=run_id, now=now)
         with pytest.raises(AlreadyDone):  # the first dry run's ✅
             await runs.claim(uow, actor=admin, run_id=run_id, now=now)
-        await runs.claim(uow, actor=admin, run_id=run_id, now=now, buildings=True)
+        await runs.claim(uow, actor=admin, run_id=run_id, now=now, chosen=1)
         await uow.commit()
     applied = await runs.apply(db, run_id=run_id, data=data, sealer=SEALER, now=now, actor_user_id=None)
     assert applied.report is not None and applied.report.counts["created"] == 2
