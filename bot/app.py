@@ -87,6 +87,12 @@ class LinliApp:
         gateway = self.runtime.gateway
         _, username = await gateway.me()
         self.core.bot_username = username
+        if self.settings.redis_url and self.core.throttle is not None:
+            from bot.shared_throttle import SharedThrottle
+
+            # one namespace per bot: several bots may share a Redis
+            self.core.shared_throttle = SharedThrottle(self.settings.redis_url, prefix=f"linli:{username}:throttle:",
+                                                       local=self.core.throttle)
         render = NoticeRenderer(secret=self.secret, clock=self.clock, bot_username=username,
                                 button_ttl=self.core.button_ttl, extra=build_notices())
         self.sender = OutboxSender(
@@ -190,6 +196,8 @@ class LinliApp:
         for task in self._tasks:
             await task
         self._tasks.clear()
+        if self.core.shared_throttle is not None:
+            await self.core.shared_throttle.close()
         await self.db.dispose()
 
     async def serve_forever(self) -> None:

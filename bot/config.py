@@ -100,6 +100,8 @@ class Settings(BaseSettings):
     board_cache_seconds: float = Field(default=10.0, ge=0, description="How long the board keeps a rendered page "
                                        "(0: rendered for every request)")
     throttle: bool = Field(default=True, description="Per-person and per-group rate limits on what people send")
+    redis_url: str = Field(default="", description="Redis (e.g. redis://127.0.0.1:6379/0) keeping the rate limits "
+                           "for every process at once; empty: each process keeps its own")
     needs_per_member: int = Field(default=10, ge=1, description="Needs one member may submit per collection")
     sandbox_port: int = Field(default=8080, description="Port of the sandbox chat page and Bot API stand-in")
     outbox_rate: float = Field(default=30.0, description="Messages per second overall")

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -51,6 +51,9 @@ from storage import outage
 from storage.crypto import Sealer, derive_key
 from storage.db import Database, UnitOfWork
 from storage.models import User
+
+if TYPE_CHECKING:
+    from bot.shared_throttle import SharedThrottle
 
 log = logging.getLogger("linli.dispatch")
 
@@ -185,6 +188,7 @@ class Core:
 
     #: Rate limits on what people send (LinliApp sets one unless LINLI_THROTTLE is off; none in unit tests)
     throttle: Throttle | None = None
+    shared_throttle: SharedThrottle | None = None  # LINLI_REDIS_URL: the limits kept in Redis for every process
     #: Needs one member may submit per collection (LINLI_NEEDS_PER_MEMBER; LinliApp sets it)
     needs_per_member: int = 10
     #: The public board's address (LINLI_PUBLIC_URL; LinliApp sets it): /board links to the community's page
@@ -234,7 +238,7 @@ class Core:
         is tried again, after 0.2 s, 0.4 s … at most `outage_backoff[1]` apart, until it goes through or
         the process stops (the task is cancelled): the runtime confirms it to Telegram only after this
         returns, so an update that never got through is delivered again after a restart."""
-        verdict = None if not_the_senders_own(event) else self._throttled(event, self.clock.now())
+        verdict = None if not_the_senders_own(event) else await self._throttled(event, self.clock.now())
         if verdict is Verdict.DROP:
             log.debug("update %s (%s) dropped: over the rate limit", event.update_id, type(event).__name__)
             return []
@@ -371,20 +375,25 @@ class Core:
                     log.info("update %s taken by another worker", event.update_id)
         return []
 
-    def _throttled(self, event: Event, now: datetime) -> Verdict:
+    async def _throttled(self, event: Event, now: datetime) -> Verdict:
         """The rate limits' verdict on an update that a handler would answer (anything else passes)."""
-        if self.throttle is None or event.user is None or event.user.is_bot:
+        if (self.throttle is None and self.shared_throttle is None) or event.user is None or event.user.is_bot:
             return Verdict.ANSWER
         chat_id = event.chat.id if event.chat is not None else event.user.id
-        if isinstance(event, CallbackEvent):
-            return self.throttle.check(now=now, user_id=event.user.id, chat_id=chat_id)
-        if not isinstance(event, MessageEvent) or event.chat is None or event.addressed_to_other_bot:
+        command = None
+        if isinstance(event, MessageEvent):
+            if event.chat is None or event.addressed_to_other_bot:
+                return Verdict.ANSWER
+            if not event.chat.is_private:
+                if event.command is None:
+                    return Verdict.ANSWER  # plain talk in a group is not answered anyway
+                command = f"{event.command} {' '.join(event.args.split())}".strip()
+        elif not isinstance(event, CallbackEvent):
             return Verdict.ANSWER
-        if event.chat.is_private:
-            return self.throttle.check(now=now, user_id=event.user.id, chat_id=chat_id)
-        if event.command is None:
-            return Verdict.ANSWER  # plain talk in a group is not answered anyway
-        command = f"{event.command} {' '.join(event.args.split())}".strip()
+        if self.shared_throttle is not None:  # every process's updates counted together (LINLI_REDIS_URL)
+            return await self.shared_throttle.check(now=now, user_id=event.user.id, chat_id=chat_id,
+                                                    group_command=command)
+        assert self.throttle is not None
         return self.throttle.check(now=now, user_id=event.user.id, chat_id=chat_id, group_command=command)
 
     @staticmethod
