@@ -104,7 +104,7 @@ def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
-    """The database, its schema, who holds each role, the outbox's backlog, the last update handled."""
+    """The database, its schema, who holds each role, the outbox's backlog, the last update handled, Redis."""
     from datetime import UTC, datetime
 
     from bot.status import gather, render
@@ -115,7 +115,8 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
         db = Database(settings.database_url)
         now = datetime.now(UTC)
         try:
-            status = await gather(db, current=current_revision(settings.database_url), head=head_revision(), now=now)
+            status = await gather(db, current=current_revision(settings.database_url), head=head_revision(), now=now,
+                                  redis_url=settings.redis_url)
         finally:
             await db.dispose()
         print("\n".join(render(status, now)))

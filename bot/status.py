@@ -3,6 +3,7 @@ outbox's backlog and when an update was last handled. Read-only; counts and time
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -26,14 +27,19 @@ class Status:
     outbox: dict[str, int] = field(default_factory=dict)
     oldest_pending: datetime | None = None
     last_update: datetime | None = None
+    redis: str = ""  # LINLI_REDIS_URL shown without its password ("" when not set)
+    redis_answer: str = ""  # "0.4 ms", or why it did not answer
+    redis_ok: bool = False
 
     @property
     def schema_ok(self) -> bool:
         return self.current == self.head
 
 
-async def gather(db: Database, *, current: str | None, head: str, now: datetime) -> Status:
+async def gather(db: Database, *, current: str | None, head: str, now: datetime, redis_url: str = "") -> Status:
     status = Status(database=make_url(db.url).render_as_string(hide_password=True), current=current, head=head)
+    if redis_url:
+        await _ping(status, redis_url)
     if not status.schema_ok:
         return status
     status.roles = await holders(db, now)
@@ -45,6 +51,27 @@ async def gather(db: Database, *, current: str | None, head: str, now: datetime)
             select(func.min(OutboxMessage.created_at)).where(col(OutboxMessage.status) == "pending"))).one()
         status.last_update = (await uow.session.exec(select(func.max(ProcessedUpdate.received_at)))).one()
     return status
+
+
+async def _ping(status: Status, url: str) -> None:
+    """Whether Redis answers, and how fast (the shared rate limits: bot/shared_throttle.py)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from redis.asyncio import Redis
+    from redis.exceptions import RedisError
+
+    parts = urlsplit(url)
+    hidden = parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1] if "@" in parts.netloc else parts.netloc)
+    status.redis = urlunsplit(hidden)
+    client = Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        started = time.perf_counter()
+        await client.ping()
+        status.redis_answer, status.redis_ok = f"{(time.perf_counter() - started) * 1000:.1f} ms", True
+    except (RedisError, OSError) as exc:
+        status.redis_answer = type(exc).__name__
+    finally:
+        await client.aclose()
 
 
 def ago(then: datetime | None, now: datetime) -> str:
@@ -82,4 +109,11 @@ def render(status: Status, now: datetime) -> list[str]:
                  + (f"; oldest pending queued {ago(status.oldest_pending, now)}" if status.oldest_pending else ""))
     lines.append(f"updates   last handled {ago(status.last_update, now)}"
                  + (f" ({_stamp(status.last_update)})" if status.last_update else ""))
+    if not status.redis:
+        lines.append("redis     not set: each process keeps its own rate limits")
+    elif status.redis_ok:
+        lines.append(f"redis     {status.redis} answers ({status.redis_answer}): rate limits shared by every process")
+    else:
+        lines.append(f"redis     {status.redis} does not answer ({status.redis_answer}): each process keeps its own "
+                     "rate limits until it does")
     return lines

@@ -569,6 +569,15 @@ async def test_item4_linli_status_shows_who_holds_each_role(db: Database, db_url
         assert "  scheduler  nobody (never held)" in text
         assert "pending 2 · sending 0 · sent 0 · failed 0 · dead 0; oldest pending queued 5 min ago" in text
         assert "updates   last handled 30 s ago" in text
+        assert "redis     not set: each process keeps its own rate limits" in text
+        down = await gather(db, current=head_revision(), head=head_revision(), now=now,
+                            redis_url="redis://:secret@127.0.0.1:9/0")  # nothing answers on the discard port
+        assert render(down, now)[-1] == ("redis     redis://127.0.0.1:9/0 does not answer (ConnectionError): each "
+                                         "process keeps its own rate limits until it does")
+        if os.environ.get("LINLI_TEST_REDIS_URL"):
+            up = await gather(db, current=head_revision(), head=head_revision(), now=now,
+                              redis_url=os.environ["LINLI_TEST_REDIS_URL"])
+            assert render(up, now)[-1].endswith("ms): rate limits shared by every process")
     finally:
         await a.resign()
     status = await gather(db, current=head_revision(), head=head_revision(), now=a.now())
