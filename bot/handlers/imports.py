@@ -24,6 +24,7 @@ from flows.errors import AlreadyDone, Expired, FlowError, Forbidden, NotFound
 from flows.imports import reader, runs
 from flows.imports.run import Report
 from flows.roles import Perm
+from storage.models_roster import ImportRun
 
 router = Router()
 FLOW = "import"
@@ -204,31 +205,28 @@ async def apply_press(ctx: Ctx) -> None:
 async def buildings_press(ctx: Ctx) -> None:
     """A roster's dry run rejected rows naming buildings the community lacks: the same file checked again, those
     buildings to be added by the import (a second dry run; ✅ under it imports)."""
-    run_id = int_arg(ctx.args[0]) if ctx.args else None
-    if not run_id:
-        ctx.toast()
-        return
-    run = await runs.with_buildings(ctx.uow, actor=ctx.actor, run_id=run_id, now=ctx.now)
-    ctx.edit(ctx.t("Checking the file again, adding the buildings it names that the community does not have yet… "
-                   "(a dry run: nothing is written yet)"))
-    ctx.fetch_document(run.file_id, _preview(ctx.core, run_id, ctx.actor.lang, ctx.chat_id, ctx.actor.user.id),
-                       failed=ctx.t("I could not get the file from Telegram again; nothing was imported. Please "
-                                    "send /import again."),
-                       progress=_checking(ctx.actor.lang))
-    ctx.toast()
+    await _check_again(ctx, runs.with_buildings, ctx.t(
+        "Checking the file again, adding the buildings it names that the community does not have yet… (a dry run: "
+        "nothing is written yet)"))
 
 
 @router.callback("imr")
 async def removal_press(ctx: Ctx) -> None:
     """A roster's dry run went through but leaves out households of its buildings: the same file checked again, those
     households to be removed by the import (a second dry run; ✅ under it imports and removes)."""
+    await _check_again(ctx, runs.with_removal, ctx.t(
+        "Checking the file again, removing the households of its buildings that it leaves out… (a dry run: nothing "
+        "is written yet)"))
+
+
+async def _check_again(ctx: Ctx, choose: Callable[..., Awaitable[ImportRun]], checking: str) -> None:
+    """A choice under a roster's dry run (`choose` records it, once): the same file downloaded and checked again."""
     run_id = int_arg(ctx.args[0]) if ctx.args else None
     if not run_id:
         ctx.toast()
         return
-    run = await runs.with_removal(ctx.uow, actor=ctx.actor, run_id=run_id, now=ctx.now)
-    ctx.edit(ctx.t("Checking the file again, removing the households of its buildings that it leaves out… (a dry "
-                   "run: nothing is written yet)"))
+    run = await choose(ctx.uow, actor=ctx.actor, run_id=run_id, now=ctx.now)
+    ctx.edit(checking)
     ctx.fetch_document(run.file_id, _preview(ctx.core, run_id, ctx.actor.lang, ctx.chat_id, ctx.actor.user.id),
                        failed=ctx.t("I could not get the file from Telegram again; nothing was imported. Please "
                                     "send /import again."),

@@ -180,23 +180,22 @@ async def claim(uow: UnitOfWork, *, actor: Actor, run_id: int, now: datetime, ch
 async def with_buildings(uow: UnitOfWork, *, actor: Actor, run_id: int, now: datetime) -> ImportRun:
     """🏢 pressed under a roster's dry run: previewed → fetching again, the run now adding the buildings its rows
     name and the community lacks; the caller downloads the file and previews it again (nothing written yet)."""
-    row = await _previewed(uow, actor, run_id, now)
-    if row.kind != "residents":
-        raise NotFound("import", run_id)
-    chosen = dict(row.counts, **{CREATE_BUILDINGS: True})
-    if creates_buildings(row) or not await _move(uow, run_id, "previewed", "fetching", counts=chosen):
-        raise AlreadyDone("import")
-    return row
+    return await _choose(uow, actor, run_id, now, CREATE_BUILDINGS)
 
 
 async def with_removal(uow: UnitOfWork, *, actor: Actor, run_id: int, now: datetime) -> ImportRun:
     """🗑 pressed under a roster's dry run: previewed → fetching again, the run now removing the households its file
     leaves out; the caller downloads the file and previews it again (nothing written yet)."""
+    return await _choose(uow, actor, run_id, now, REMOVE_ABSENT)
+
+
+async def _choose(uow: UnitOfWork, actor: Actor, run_id: int, now: datetime, choice: str) -> ImportRun:
+    """A roster run's choice made (kept in `counts`), once: previewed → fetching, for a second dry run."""
     row = await _previewed(uow, actor, run_id, now)
     if row.kind != "residents":
         raise NotFound("import", run_id)
-    chosen = dict(row.counts, **{REMOVE_ABSENT: True})
-    if removes_absent(row) or not await _move(uow, run_id, "previewed", "fetching", counts=chosen):
+    if row.counts.get(choice) or not await _move(uow, run_id, "previewed", "fetching",
+                                                 counts=dict(row.counts, **{choice: True})):
         raise AlreadyDone("import")
     return row
 
