@@ -82,6 +82,7 @@ class LinliApp:
 
     async def start(self) -> None:
         self.settings.check_webhook()
+        self.settings.check_redis()
         check_current(self.settings.database_url)
         self.runtime = make_runtime(self.settings)
         gateway = self.runtime.gateway

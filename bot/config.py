@@ -141,6 +141,12 @@ class Settings(BaseSettings):
             raise ConfigError("LINLI_WEBHOOK_SECRET must be 1-256 characters of A-Z, a-z, 0-9, _ and - "
                               "(what Telegram accepts)")
 
+    def check_redis(self) -> None:
+        """LINLI_REDIS_URL, when set, must be a Redis address (what redis-py takes)."""
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError("LINLI_REDIS_URL must start with redis://, rediss:// or unix:// "
+                              "(e.g. redis://127.0.0.1:6379/0), or be empty")
+
     def secret(self) -> bytes:
         """The secret key, creating a key file on first use when none is configured; SecretError when too short
         or readable by others."""

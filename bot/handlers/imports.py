@@ -191,8 +191,8 @@ async def apply_press(ctx: Ctx) -> None:
     if not run_id:
         ctx.toast()
         return
-    chosen = int_arg(ctx.args[1]) if len(ctx.args) > 1 else 0
-    run = await runs.claim(ctx.uow, actor=ctx.actor, run_id=run_id, now=ctx.now, chosen=chosen or 0)
+    chosen = (int_arg(ctx.args[1]) if len(ctx.args) > 1 else None) or 0  # what the dry run under it was made with
+    run = await runs.claim(ctx.uow, actor=ctx.actor, run_id=run_id, now=ctx.now, chosen=chosen)
     ctx.edit(ctx.t("Importing {kind}…", kind=ctx.t(words.KIND_NAMES[run.kind])))
     ctx.fetch_document(run.file_id, _apply(ctx.core, run_id, ctx.actor.lang, ctx.chat_id, ctx.actor.user.id),
                        failed=ctx.t("I could not get the file from Telegram again; nothing was imported. Please "

@@ -149,7 +149,6 @@ class Residents:
         uow.session.add(row)
         await uow.session.flush()
 
-
     async def absent(self, uow: UnitOfWork, named: set[Any]) -> Absent:
         """The households of the buildings the file lists (`named`: the rows' (building label, room)) that no row
         names, counted by building label."""

@@ -110,6 +110,15 @@ async def test_redis_down_falls_back_to_the_process_limits(caplog: pytest.LogCap
         "Redis did not answer (ConnectionError): rate limits are kept per process until it does") == 1
 
 
+def test_a_redis_url_that_is_not_one_is_refused_at_start() -> None:
+    from bot.config import ConfigError, Settings
+
+    Settings(_env_file=None, redis_url="").check_redis()  # type: ignore[call-arg]
+    Settings(_env_file=None, redis_url="redis://127.0.0.1:6379/0").check_redis()  # type: ignore[call-arg]
+    with pytest.raises(ConfigError, match="LINLI_REDIS_URL must start with redis://"):
+        Settings(_env_file=None, redis_url="127.0.0.1:6379").check_redis()  # type: ignore[call-arg]
+
+
 @needs_redis
 async def test_a_running_bot_counts_another_workers_updates(db_url: str, standin: StandIn, tg: StandInClient,
                                                             runtime: str) -> None:
