@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlmodel import col, select
 
@@ -351,7 +352,9 @@ async def test_item4_two_apps_on_one_database_one_sender_one_scheduler(db_url: s
     await tg.set_limits(enabled=False)
     await _open_chats(tg)
     clock = OffsetClock()
-    fast = {"role_check_seconds": EVERY, "role_lease_seconds": LEASE, "outbox_per_chat": 50.0}
+    # a lease long enough for the second app's start, which holds this test's event loop shared with the first (its
+    # schema check): the first keeps its roles meanwhile; a stop gives them back at once, whatever the lease
+    fast = {"role_check_seconds": EVERY, "role_lease_seconds": 5.0, "outbox_per_chat": 50.0}
     ports = [_free_port(), _free_port()]  # webhook mode, as behind a proxy (two pollers would fight: 409)
     apps = [LinliApp(settings_for(db_url, standin, **fast, webhook_url=f"http://127.0.0.1:{port}/telegram/webhook",
                                   webhook_secret="s3cret", web_port=port), clock=clock) for port in ports]
@@ -402,7 +405,7 @@ async def test_item4_only_one_process_polls(db_url: str, standin: StandIn, runti
     """Long polling is a role too: two pollers of getUpdates would end each other's calls (409 Conflict)."""
     tg = StandInClient(standin.url)
     await tg.set_limits(enabled=False)
-    fast = {"role_check_seconds": EVERY, "role_lease_seconds": LEASE}
+    fast = {"role_check_seconds": EVERY, "role_lease_seconds": 5.0}  # see the test above: the loop is shared
     apps = [LinliApp(settings_for(db_url, standin, runtime, **fast), clock=OffsetClock(), run_scheduler=False)
             for _ in range(2)]
     await tg.create_user("赵阿姨", id=801)
@@ -423,9 +426,9 @@ async def test_item4_only_one_process_polls(db_url: str, standin: StandIn, runti
     try:
         for app in apps:
             await app.start()
-        # both apps share this test's event loop: the second one's start (its schema check, on the loop) can hold
-        # the loop past the first one's 0.8 s lease, and the second takes the role; the first learns it on its
-        # next round (0.1 s). Processes of their own have a loop each, with 20 s leases renewed every 5 s.
+        # both apps share this test's event loop: the second one's start (its schema check, on the loop) held it
+        # past the first one's lease once (0.8 s then), and the second took the role; wait for the round that
+        # settles it. Processes of their own have a loop each, with 20 s leases renewed every 5 s.
         await until(lambda: [polls(app) for app in apps].count(True) == 1, 5)
         poller, standby = (apps[0], apps[1]) if polls(apps[0]) else (apps[1], apps[0])
         await answered("/help")
@@ -480,7 +483,10 @@ async def test_item4_two_linli_run_processes_on_postgres(db_url: str, db: Databa
     tg = StandInClient(standin.url)
     await tg.set_limits(enabled=False)  # the bot's answers to "hi" are not what is measured
     await _open_chats(tg)
-    procs = [_linli(db_url, standin, "run", port=_free_port()) for _ in range(2)]
+    # one after the other: started together, each may win one of the two roles (each role has one holder, not
+    # necessarily the same); the second here is a standby for both
+    ports = [_free_port(), _free_port()]
+    procs = [_linli(db_url, standin, "run", port=ports[0])]
     try:
         started = time.monotonic()
         while await _holder(db, "sender") is None or await _holder(db, "scheduler") is None:
@@ -488,6 +494,17 @@ async def test_item4_two_linli_run_processes_on_postgres(db_url: str, db: Databa
             await asyncio.sleep(0.1)
         holder = await _holder(db, "sender")
         assert holder == await _holder(db, "scheduler")
+        procs.append(_linli(db_url, standin, "run", port=ports[1]))
+        async with httpx.AsyncClient() as web:  # the standby is up: it serves its webhook's port
+            while True:
+                assert time.monotonic() - started < 60, [p.poll() for p in procs]
+                try:
+                    if (await web.get(f"http://127.0.0.1:{ports[1]}/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+        assert await _holder(db, "sender") == holder == await _holder(db, "scheduler")
         pids = {int(holder.split("/")[1]) for holder in [holder] if holder}
         first = next(p for p in procs if p.pid in pids)
         while (await tg.stats())["pending_updates"]["linli_bot"] or not await tg.settle(quiet_ms=300):
