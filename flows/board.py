@@ -25,8 +25,8 @@ from sqlmodel import col, select
 from flows import membership, outbox, project_colour
 from flows.clock import local
 from flows.errors import NotFound
-from flows.notices import Notice
 from flows.project_colour import Colour, Verdict
+from flows.project_notices import BoardPicture, BoardPosted, MonthlyBlockers, WeeklyDigest
 from storage.db import UnitOfWork
 from storage.models import (
     Chat,
@@ -64,49 +64,6 @@ def post_day(community: Community) -> int:
 
 def digest_weekday(community: Community) -> int:
     return _setting(community, "digest_weekday", DIGEST_WEEKDAY, 1, 7)
-
-
-# ---------------------------------------------------------------- notices (worded in bot/handlers/board.py)
-
-
-@dataclass(frozen=True)
-class BoardPosted(Notice, kind="board"):
-    """The board's text in a group (edited in place): rows are `Row.params()`; `month` the month of the
-    monthly post, or the local day and time of an edit between them."""
-
-    community: str
-    year: int
-    month: str
-    rows: list[dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class BoardPicture(Notice, kind="board_pic"):
-    community: str
-    year: int
-    month: str
-    rows: list[dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class WeeklyDigest(Notice, kind="board_weekly"):
-    community: str
-    changed: list[dict[str, Any]]
-    turned_red: list[dict[str, Any]]
-    overdue: list[dict[str, Any]]
-    more: int
-
-
-@dataclass(frozen=True)
-class MonthlyBlockers(Notice, kind="board_blockers"):
-    community: str
-    year: int
-    month: str
-    blockers: list[dict[str, Any]]
-    total: int
-    green: int
-    yellow: int
-    red: int
 
 
 # ---------------------------------------------------------------- colours, in a few queries

@@ -1,4 +1,5 @@
-"""The projects' notices (rendered in bot/handlers/projects.py): one frozen dataclass per kind."""
+"""The projects' notices (rendered in bot/handlers/projects.py) and the board's (bot/handlers/board.py; flows/board.py
+sends them): one frozen dataclass per kind."""
 
 from __future__ import annotations
 
@@ -52,3 +53,46 @@ class ProjectLateOwners(Notice, kind="project_late_owners"):
     owners: list[dict[str, Any]]
     community: str
     month: str
+
+
+# ---------------------------------------------------------------- the board's (worded in bot/handlers/board.py)
+
+
+@dataclass(frozen=True)
+class BoardPosted(Notice, kind="board"):
+    """The board's text in a group (edited in place): rows are `Row.params()`; `month` the month of the
+    monthly post, or the local day and time of an edit between them."""
+
+    community: str
+    year: int
+    month: str
+    rows: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class BoardPicture(Notice, kind="board_pic"):
+    community: str
+    year: int
+    month: str
+    rows: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class WeeklyDigest(Notice, kind="board_weekly"):
+    community: str
+    changed: list[dict[str, Any]]
+    turned_red: list[dict[str, Any]]
+    overdue: list[dict[str, Any]]
+    more: int
+
+
+@dataclass(frozen=True)
+class MonthlyBlockers(Notice, kind="board_blockers"):
+    community: str
+    year: int
+    month: str
+    blockers: list[dict[str, Any]]
+    total: int
+    green: int
+    yellow: int
+    red: int
